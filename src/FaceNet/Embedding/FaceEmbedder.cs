@@ -1,0 +1,166 @@
+using FaceNet.Imaging;
+using FaceNet.Models;
+using FaceNet.Weights;
+using Microsoft.ML.OnnxRuntime;
+
+namespace FaceNet.Embedding;
+
+/// <summary>Options of <see cref="FaceEmbedder"/>. Non-null overrides win over the model's metadata.</summary>
+public sealed record EmbedderOptions
+{
+    /// <summary>ONNX Runtime intra-op threads; 0 lets ONNX Runtime choose (one per physical core).</summary>
+    public int Threads { get; init; }
+
+    /// <summary>Largest batch sent to the network at once.</summary>
+    public int MaxBatch { get; init; } = 32;
+
+    public string? Preprocess { get; init; }
+    public int? InputSize { get; init; }
+    public double? Threshold { get; init; }
+    public string? Metric { get; init; }
+
+    /// <summary>Used when the model is given as weights (.h5, .pt, .safetensors) and imported on the fly.</summary>
+    public ImportOptions? Import { get; init; }
+}
+
+/// <summary>
+/// Computes L2-normalised face embeddings with an ONNX model on ONNX Runtime: resize to the model
+/// input, preprocess, batched inference, L2 normalisation (the seed's, epsilon 1e-10).
+/// Thread-safe: one instance can serve concurrent callers.
+/// </summary>
+public sealed class FaceEmbedder : IDisposable
+{
+    private readonly InferenceSession _session;
+    private readonly string _inputName;
+    private readonly string _outputName;
+    private readonly bool _nhwc;
+    private readonly int _batchLimit;
+    private readonly Preprocessing _preprocessing;
+    private readonly int _maxBatch;
+
+    private FaceEmbedder(InferenceSession session, string name, ModelInfo info, EmbedderOptions options)
+    {
+        _session = session;
+        ModelPath = name;
+        var input = session.InputMetadata.First();
+        _inputName = input.Key;
+        _outputName = session.OutputMetadata.First().Key;
+        var dims = input.Value.Dimensions;
+        if (dims.Length != 4) throw new ModelException(name, $"input '{_inputName}' has {dims.Length} dimensions; an image model takes 4 (N,C,H,W or N,H,W,C)");
+        _nhwc = dims[3] == 3 && dims[1] != 3;
+        _batchLimit = dims[0] > 0 ? dims[0] : int.MaxValue;
+        int fixedSize = _nhwc ? dims[1] : dims[2];
+        if (fixedSize > 0 && options.InputSize is null) info = info with { InputSize = fixedSize };
+        var outDims = session.OutputMetadata.First().Value.Dimensions;
+        if (outDims.Length >= 2 && outDims[^1] > 0) info = info with { EmbeddingSize = outDims[^1] };
+        info = info with
+        {
+            Preprocess = options.Preprocess ?? info.Preprocess,
+            InputSize = options.InputSize ?? info.InputSize,
+            Threshold = options.Threshold ?? info.Threshold,
+            Metric = options.Metric ?? info.Metric,
+        };
+        try { _preprocessing = Preprocessing.Parse(info.Preprocess); }
+        catch (FormatException e) { throw new ModelException(name, e.Message, e); }
+        _maxBatch = Math.Max(1, options.MaxBatch);
+        Info = info;
+    }
+
+    public ModelInfo Info { get; }
+
+    /// <summary>The file (or description) the model came from.</summary>
+    public string ModelPath { get; }
+
+    /// <summary>
+    /// Loads an <c>.onnx</c> model, or imports weights (<c>.h5</c>, <c>.pt</c>, <c>.safetensors</c>) on the fly.
+    /// Throws <see cref="ModelException"/> or <see cref="WeightsException"/> with the file and the reason.
+    /// </summary>
+    public static FaceEmbedder Load(string path, EmbedderOptions? options = null)
+    {
+        options ??= new EmbedderOptions();
+        if (!File.Exists(path)) throw new ModelException(path, Directory.Exists(path) ? "is a directory, not a model" : "model file not found");
+        if (!Path.GetExtension(path).Equals(".onnx", StringComparison.OrdinalIgnoreCase))
+        {
+            var (bytes, _) = WeightImporter.Import(path, options.Import);
+            return FromOnnx(bytes, path, options);
+        }
+        byte[] onnx;
+        try { onnx = File.ReadAllBytes(path); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new ModelException(path, e.Message, e); }
+        return FromOnnx(onnx, path, options);
+    }
+
+    /// <summary>Creates an embedder from ONNX bytes; <paramref name="name"/> is used in messages.</summary>
+    public static FaceEmbedder FromOnnx(byte[] onnx, string name, EmbedderOptions? options = null)
+    {
+        options ??= new EmbedderOptions();
+        using var so = new SessionOptions
+        {
+            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
+            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
+            LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
+        };
+        if (options.Threads > 0) so.IntraOpNumThreads = options.Threads;
+        InferenceSession session;
+        try { session = new InferenceSession(onnx, so); }
+        catch (OnnxRuntimeException e) { throw new ModelException(name, "not a loadable ONNX model: " + FirstLine(e.Message), e); }
+        try
+        {
+            var info = ModelInfo.FromMetadata(session.ModelMetadata.CustomMetadataMap, new ModelInfo { Source = Path.GetFileName(name) });
+            return new FaceEmbedder(session, name, info, options);
+        }
+        catch
+        {
+            session.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The unit-length embedding of one face crop (resized to the model input if needed).</summary>
+    public float[] Embed(RgbImage face) => Embed([face])[0];
+
+    /// <summary>Unit-length embeddings of face crops, run in batches of at most <see cref="EmbedderOptions.MaxBatch"/>.</summary>
+    public float[][] Embed(IReadOnlyList<RgbImage> faces)
+    {
+        var result = new float[faces.Count][];
+        int batch = Math.Min(_maxBatch, _batchLimit);
+        int size = Info.InputSize;
+        int per = 3 * size * size;
+        var scratch = new float[per];
+        for (int start = 0; start < faces.Count; start += batch)
+        {
+            int n = Math.Min(batch, faces.Count - start);
+            var input = new float[n * per];
+            for (int i = 0; i < n; i++)
+            {
+                var face = faces[start + i].Resize(size, size, ResizeMode.Bilinear);
+                if (_nhwc)
+                {
+                    _preprocessing.Apply(face, scratch);
+                    int plane = size * size;
+                    for (int p = 0; p < plane; p++)
+                    for (int c = 0; c < 3; c++)
+                        input[i * per + p * 3 + c] = scratch[c * plane + p];
+                }
+                else _preprocessing.Apply(face, input.AsSpan(i * per, per));
+            }
+            long[] shape = _nhwc ? [n, size, size, 3] : [n, 3, size, size];
+            using var value = OrtValue.CreateTensorValueFromMemory(input, shape);
+            using var runOptions = new RunOptions();
+            using var outputs = _session.Run(runOptions, [_inputName], [value], [_outputName]);
+            var data = outputs[0].GetTensorDataAsSpan<float>();
+            int dim = data.Length / n;
+            for (int i = 0; i < n; i++)
+            {
+                var v = data.Slice(i * dim, dim).ToArray();
+                L2.NormalizeInPlace(v);
+                result[start + i] = v;
+            }
+        }
+        return result;
+    }
+
+    public void Dispose() => _session.Dispose();
+
+    private static string FirstLine(string s) => s.Split('\n')[0].Trim();
+}

@@ -1,0 +1,138 @@
+using SkiaSharp;
+
+namespace FaceNet.Imaging;
+
+/// <summary>Limits that keep a hostile or broken image from taking unbounded memory.</summary>
+public sealed record ImageLimits
+{
+    /// <summary>Largest encoded file accepted, in bytes (default 50 MB).</summary>
+    public long MaxFileBytes { get; init; } = 50L * 1024 * 1024;
+
+    /// <summary>Largest decoded image, in pixels (default 60 MP); checked from the header, before any pixel is allocated.</summary>
+    public long MaxPixels { get; init; } = 60_000_000;
+
+    public static ImageLimits Default { get; } = new();
+}
+
+/// <summary>An image that cannot be used: the message names the file and the reason.</summary>
+public sealed class ImageException : Exception
+{
+    public ImageException(string file, string reason, Exception? inner = null) : base($"{file}: {reason}", inner)
+    {
+        File = file;
+        Reason = reason;
+    }
+
+    public string File { get; }
+    public string Reason { get; }
+}
+
+/// <summary>
+/// Decodes JPEG, PNG, BMP, WebP and GIF (first frame) with SkiaSharp into 8-bit RGB, whatever the source
+/// (grey, 16-bit, palette, alpha, CMYK), and applies the EXIF orientation so the pixels are upright.
+/// </summary>
+public static class ImageDecoder
+{
+    public static RgbImage Load(string path, ImageLimits? limits = null)
+    {
+        limits ??= ImageLimits.Default;
+        byte[] bytes;
+        try
+        {
+            var info = new FileInfo(path);
+            if (!info.Exists) throw new ImageException(path, Directory.Exists(path) ? "is a directory, not an image" : "file not found");
+            if (info.Length > limits.MaxFileBytes) throw new ImageException(path, $"file is {info.Length} bytes, larger than the limit of {limits.MaxFileBytes}");
+            bytes = File.ReadAllBytes(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ImageException(path, "cannot read file: " + e.Message, e);
+        }
+        return Decode(bytes, path, limits);
+    }
+
+    public static RgbImage Load(Stream stream, string name = "<stream>", ImageLimits? limits = null)
+    {
+        limits ??= ImageLimits.Default;
+        using var buffer = new MemoryStream();
+        var chunk = new byte[81920];
+        int n;
+        while ((n = stream.Read(chunk, 0, chunk.Length)) > 0)
+        {
+            if (buffer.Length + n > limits.MaxFileBytes) throw new ImageException(name, $"stream is larger than the limit of {limits.MaxFileBytes} bytes");
+            buffer.Write(chunk, 0, n);
+        }
+        return Decode(buffer.ToArray(), name, limits);
+    }
+
+    public static RgbImage Decode(ReadOnlySpan<byte> bytes, string name = "<bytes>", ImageLimits? limits = null)
+    {
+        limits ??= ImageLimits.Default;
+        if (bytes.Length == 0) throw new ImageException(name, "empty file (0 bytes)");
+        if (bytes.Length > limits.MaxFileBytes) throw new ImageException(name, $"image is {bytes.Length} bytes, larger than the limit of {limits.MaxFileBytes}");
+        using var data = SKData.CreateCopy(bytes);
+        using var codec = SKCodec.Create(new SKMemoryStream(data), out var result);
+        if (codec is null)
+            throw new ImageException(name, result == SKCodecResult.IncompleteInput ? "truncated image header" : "not a supported image (JPEG, PNG, BMP, WebP, GIF)");
+        var info = codec.Info;
+        if (info.Width <= 0 || info.Height <= 0) throw new ImageException(name, $"invalid image dimensions {info.Width}x{info.Height}");
+        long pixels = (long)info.Width * info.Height;
+        if (pixels > limits.MaxPixels)
+            throw new ImageException(name, $"image is {info.Width}x{info.Height} ({pixels} pixels), larger than the limit of {limits.MaxPixels} pixels");
+
+        var target = new SKImageInfo(info.Width, info.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul, SKColorSpace.CreateSrgb());
+        var rgba = new byte[pixels * 4];
+        SKCodecResult decoded;
+        unsafe
+        {
+            fixed (byte* p = rgba) decoded = codec.GetPixels(target, (IntPtr)p);
+        }
+        if (decoded == SKCodecResult.IncompleteInput) throw new ImageException(name, "truncated image data");
+        if (decoded != SKCodecResult.Success) throw new ImageException(name, $"cannot decode image ({decoded})");
+
+        var rgb = new byte[pixels * 3];
+        for (long i = 0, j = 0; i < pixels; i++, j += 4)
+        {
+            rgb[i * 3] = rgba[j];
+            rgb[i * 3 + 1] = rgba[j + 1];
+            rgb[i * 3 + 2] = rgba[j + 2];
+        }
+        return Orient(new RgbImage(info.Width, info.Height, rgb), codec.EncodedOrigin);
+    }
+
+    /// <summary>Reads only the header: dimensions and format, without decoding pixels.</summary>
+    public static (int Width, int Height, string Format) Probe(ReadOnlySpan<byte> bytes, string name = "<bytes>")
+    {
+        using var data = SKData.CreateCopy(bytes);
+        using var codec = SKCodec.Create(data) ?? throw new ImageException(name, "not a supported image");
+        return (codec.Info.Width, codec.Info.Height, codec.EncodedFormat.ToString());
+    }
+
+    /// <summary>Turns stored pixels upright according to the EXIF orientation (1–8).</summary>
+    internal static RgbImage Orient(RgbImage src, SKEncodedOrigin origin)
+    {
+        if (origin == SKEncodedOrigin.TopLeft) return src;
+        int w = src.Width, h = src.Height;
+        bool swap = origin is SKEncodedOrigin.LeftTop or SKEncodedOrigin.RightTop or SKEncodedOrigin.RightBottom or SKEncodedOrigin.LeftBottom;
+        int ow = swap ? h : w, oh = swap ? w : h;
+        var dst = new byte[src.Pixels.Length];
+        for (int yo = 0; yo < oh; yo++)
+        for (int xo = 0; xo < ow; xo++)
+        {
+            // (xi, yi): the stored pixel shown at (xo, yo).
+            var (xi, yi) = origin switch
+            {
+                SKEncodedOrigin.TopRight => (w - 1 - xo, yo),
+                SKEncodedOrigin.BottomRight => (w - 1 - xo, h - 1 - yo),
+                SKEncodedOrigin.BottomLeft => (xo, h - 1 - yo),
+                SKEncodedOrigin.LeftTop => (yo, xo),
+                SKEncodedOrigin.RightTop => (yo, h - 1 - xo),
+                SKEncodedOrigin.RightBottom => (w - 1 - yo, h - 1 - xo),
+                SKEncodedOrigin.LeftBottom => (w - 1 - yo, xo),
+                _ => (xo, yo),
+            };
+            Buffer.BlockCopy(src.Pixels, (yi * w + xi) * 3, dst, (yo * ow + xo) * 3, 3);
+        }
+        return new RgbImage(ow, oh, dst);
+    }
+}

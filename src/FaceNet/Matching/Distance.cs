@@ -1,0 +1,45 @@
+using System.Numerics.Tensors;
+
+namespace FaceNet.Matching;
+
+/// <summary>Distances between embeddings.</summary>
+public static class Distance
+{
+    /// <summary>Euclidean distance, the seed's <c>face_distance</c>; on unit vectors it lies in [0, 2].</summary>
+    public static float Euclidean(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
+    {
+        if (a.Length != b.Length) throw new ArgumentException($"embeddings of different sizes ({a.Length} and {b.Length}) are not comparable");
+        return TensorPrimitives.Distance(a, b);
+    }
+
+    /// <summary>Cosine distance 1 − cos θ; for unit vectors equal to Euclidean² / 2.</summary>
+    public static float Cosine(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
+    {
+        if (a.Length != b.Length) throw new ArgumentException($"embeddings of different sizes ({a.Length} and {b.Length}) are not comparable");
+        return 1f - TensorPrimitives.CosineSimilarity(a, b);
+    }
+
+    /// <summary>The distance under a metric name: <c>euclidean</c> or <c>cosine</c>.</summary>
+    public static float Of(string metric, ReadOnlySpan<float> a, ReadOnlySpan<float> b) => metric.ToLowerInvariant() switch
+    {
+        "euclidean" or "l2" => Euclidean(a, b),
+        "cosine" => Cosine(a, b),
+        _ => throw new ArgumentException($"unknown metric '{metric}' (euclidean or cosine)"),
+    };
+}
+
+/// <summary>A 1:1 verification result: the distance, the threshold it was held against, and the verdict.</summary>
+public sealed record Verification(double Distance, double Threshold, string Metric)
+{
+    /// <summary>Same person when the distance does not exceed the threshold.</summary>
+    public bool Same => Distance <= Threshold;
+}
+
+/// <summary>Decides "same person" from two embeddings under a metric and threshold.</summary>
+public sealed class Verifier(string metric, double threshold)
+{
+    public string Metric { get; } = metric;
+    public double Threshold { get; } = threshold;
+
+    public Verification Verify(ReadOnlySpan<float> a, ReadOnlySpan<float> b) => new(Distance.Of(Metric, a, b), Threshold, Metric);
+}

@@ -1,0 +1,70 @@
+using System.Globalization;
+
+namespace FaceNet.Models;
+
+/// <summary>
+/// How to use an embedding model, stored in the ONNX file's <c>metadata_props</c> under <c>facenet.*</c>
+/// keys, so a model file is self-describing.
+/// </summary>
+public sealed record ModelInfo
+{
+    public const string KeyInputSize = "facenet.input_size";
+    public const string KeyPreprocess = "facenet.preprocess";
+    public const string KeyAlignment = "facenet.alignment";
+    public const string KeyEmbeddingSize = "facenet.embedding_size";
+    public const string KeyMetric = "facenet.metric";
+    public const string KeyThreshold = "facenet.threshold";
+    public const string KeySource = "facenet.source";
+    public const string KeyName = "facenet.name";
+
+    /// <summary>Side of the square input, in pixels (160 for FaceNet).</summary>
+    public int InputSize { get; init; } = InceptionResNetV1.InputSize;
+
+    /// <summary><c>prewhiten</c>, <c>fixed</c> or <c>meanstd:r,g,b:r,g,b</c> (see <see cref="Embedding.Preprocessing"/>).</summary>
+    public string Preprocess { get; init; } = "prewhiten";
+
+    /// <summary>How faces are cropped for this model, e.g. <c>margin:10</c> (the seed) or <c>template:arcface112</c>.</summary>
+    public string Alignment { get; init; } = "margin:10";
+
+    public int EmbeddingSize { get; init; } = 128;
+
+    /// <summary><c>euclidean</c> (on unit vectors, the seed's) or <c>cosine</c>.</summary>
+    public string Metric { get; init; } = "euclidean";
+
+    /// <summary>Same-person decision threshold in <see cref="Metric"/> units: distance at or below it means "same".</summary>
+    public double Threshold { get; init; } = 1.1;
+
+    public string Source { get; init; } = "";
+
+    public string Name { get; init; } = "";
+
+    public IEnumerable<KeyValuePair<string, string>> ToMetadata()
+    {
+        yield return new(KeyInputSize, InputSize.ToString(CultureInfo.InvariantCulture));
+        yield return new(KeyPreprocess, Preprocess);
+        yield return new(KeyAlignment, Alignment);
+        yield return new(KeyEmbeddingSize, EmbeddingSize.ToString(CultureInfo.InvariantCulture));
+        yield return new(KeyMetric, Metric);
+        yield return new(KeyThreshold, Threshold.ToString("R", CultureInfo.InvariantCulture));
+        yield return new(KeySource, Source);
+        yield return new(KeyName, Name);
+    }
+
+    /// <summary>Reads the <c>facenet.*</c> keys; absent keys keep <paramref name="defaults"/>' values.</summary>
+    public static ModelInfo FromMetadata(IReadOnlyDictionary<string, string> metadata, ModelInfo defaults)
+    {
+        string? Get(string key) => metadata.TryGetValue(key, out var v) && !string.IsNullOrWhiteSpace(v) ? v.Trim() : null;
+        int Int(string key, int fallback) => Get(key) is { } v ? int.Parse(v, CultureInfo.InvariantCulture) : fallback;
+        return defaults with
+        {
+            InputSize = Int(KeyInputSize, defaults.InputSize),
+            Preprocess = Get(KeyPreprocess) ?? defaults.Preprocess,
+            Alignment = Get(KeyAlignment) ?? defaults.Alignment,
+            EmbeddingSize = Int(KeyEmbeddingSize, defaults.EmbeddingSize),
+            Metric = Get(KeyMetric) ?? defaults.Metric,
+            Threshold = Get(KeyThreshold) is { } t ? double.Parse(t, CultureInfo.InvariantCulture) : defaults.Threshold,
+            Source = Get(KeySource) ?? defaults.Source,
+            Name = Get(KeyName) ?? defaults.Name,
+        };
+    }
+}

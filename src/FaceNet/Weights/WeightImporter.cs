@@ -1,0 +1,94 @@
+using FaceNet.Models;
+using Google.Protobuf;
+
+namespace FaceNet.Weights;
+
+/// <summary>Options of <see cref="WeightImporter"/>; null members follow the defaults of where the weights come from.</summary>
+public sealed record ImportOptions
+{
+    public WeightFormat? Format { get; init; }
+    public string? Preprocess { get; init; }
+    public int? EmbeddingSize { get; init; }
+    public double? Threshold { get; init; }
+    public string? Alignment { get; init; }
+    public int? InputSize { get; init; }
+}
+
+/// <summary>
+/// Turns the FaceNet weight files people have (the seed's Keras <c>facenet_keras.h5</c>, facenet-pytorch
+/// <c>.pt</c> state dicts, safetensors) into a self-describing ONNX model of Inception-ResNet-V1.
+/// </summary>
+public static class WeightImporter
+{
+    /// <summary>Guesses the format from the file's first bytes, then its extension.</summary>
+    public static WeightFormat DetectFormat(string path)
+    {
+        Span<byte> head = stackalloc byte[8];
+        int n;
+        try
+        {
+            using var s = File.OpenRead(path);
+            n = s.ReadAtLeast(head, 8, throwOnEndOfStream: false);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new WeightsException(path, e is FileNotFoundException or DirectoryNotFoundException ? "file not found" : e.Message, e);
+        }
+        if (n == 0) throw new WeightsException(path, "empty file");
+        if (n >= 8 && head[..8].SequenceEqual<byte>([0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a])) return WeightFormat.Keras;
+        if (n >= 4 && head[..4].SequenceEqual<byte>([0x50, 0x4b, 0x03, 0x04])) return WeightFormat.Torch;
+        return Path.GetExtension(path).ToLowerInvariant() switch
+        {
+            ".h5" or ".hdf5" or ".keras" => WeightFormat.Keras,
+            ".safetensors" => WeightFormat.Safetensors,
+            ".pt" or ".pth" or ".bin" => WeightFormat.Torch,
+            _ => n >= 2 && head[0] == 0x80 ? WeightFormat.Torch // a legacy torch.save pickle starts with PROTO
+                 : head[0] == (byte)'{' || n >= 8 ? WeightFormat.Safetensors : throw new WeightsException(path, "unknown weight format"),
+        };
+    }
+
+    public static WeightSet ReadWeights(string path, WeightFormat? format = null) => (format ?? DetectFormat(path)) switch
+    {
+        WeightFormat.Keras => KerasH5Reader.Read(path),
+        WeightFormat.Torch => TorchReader.Read(path),
+        _ => SafetensorsReader.Read(path),
+    };
+
+    /// <summary>The defaults that follow from where the weights come from: the seed's Keras model or facenet-pytorch.</summary>
+    public static ModelInfo DefaultInfo(WeightSet weights, int embeddingSize) => weights.Format == WeightFormat.Keras
+        ? new ModelInfo { Preprocess = "prewhiten", Alignment = "margin:10", EmbeddingSize = embeddingSize, Threshold = 1.1, Source = "keras:" + Path.GetFileName(weights.Source), Name = "facenet-keras" }
+        : new ModelInfo { Preprocess = "fixed", Alignment = "margin:32", EmbeddingSize = embeddingSize, Threshold = 1.1, Source = "facenet-pytorch:" + Path.GetFileName(weights.Source), Name = "facenet-pytorch" };
+
+    /// <summary>Builds the ONNX model bytes (with metadata) from a weight set.</summary>
+    public static (byte[] Onnx, ModelInfo Info) Import(WeightSet weights, ImportOptions? options = null)
+    {
+        options ??= new ImportOptions();
+        var graph = InceptionResNetV1.Build(weights, options.EmbeddingSize);
+        var size = options.EmbeddingSize ?? WeightLayout.For(weights.Format).InferEmbeddingSize(weights) ?? 128;
+        var info = DefaultInfo(weights, size) with { };
+        info = info with
+        {
+            Preprocess = options.Preprocess ?? info.Preprocess,
+            Threshold = options.Threshold ?? info.Threshold,
+            Alignment = options.Alignment ?? info.Alignment,
+            InputSize = options.InputSize ?? info.InputSize,
+        };
+        Embedding.Preprocessing.Parse(info.Preprocess); // refuse a bad spec before writing anything
+        foreach (var (k, v) in info.ToMetadata()) graph.Metadata(k, v);
+        return (graph.Build().ToByteArray(), info);
+    }
+
+    /// <summary>Reads a weight file and returns the ONNX model bytes and their metadata.</summary>
+    public static (byte[] Onnx, ModelInfo Info) Import(string path, ImportOptions? options = null)
+        => Import(ReadWeights(path, options?.Format), options);
+
+    /// <summary>Imports <paramref name="path"/> and writes the model atomically to <paramref name="output"/>.</summary>
+    public static ModelInfo ImportToFile(string path, string output, ImportOptions? options = null)
+    {
+        var (bytes, info) = Import(path, options);
+        var tmp = output + ".tmp-" + Environment.ProcessId;
+        File.WriteAllBytes(tmp, bytes);
+        File.Move(tmp, output, overwrite: true);
+        return info;
+    }
+}
