@@ -134,7 +134,7 @@ public static class InceptionResNetV1
         g.Output(emb, -1, size);
         if (problems.Count > 0)
             throw new WeightsException(weights.Source,
-                $"{problems.Count} tensor(s) do not fit Inception-ResNet-V1 ({weights.Format} naming):" + Environment.NewLine + "  " + string.Join(Environment.NewLine + "  ", problems));
+                $"{problems.Count} tensor(s) do not fit Inception-ResNet-V1 ({weights.Format} naming): " + string.Join("; ", problems));
         return g;
     }
 

@@ -1,0 +1,271 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using FaceNet.Embedding;
+using FaceNet.Imaging;
+using FaceNet.Matching;
+using FaceNet.Models;
+using FaceNet.Weights;
+
+namespace FaceNet.Cli;
+
+/// <summary>
+/// The <c>facenet</c> command line: parsing, output and exit codes only; the work is the library's.
+/// Exit codes: 0 success, 1 usage, 2 input (image) error, 3 model or weights error.
+/// </summary>
+public sealed class FaceNetCli(TextWriter stdout, TextWriter stderr)
+{
+    public const int Ok = 0, Usage = 1, InputError = 2, ModelError = 3;
+
+    private static readonly JsonSerializerOptions Json = new() { WriteIndented = false };
+
+    public int Run(string[] args)
+    {
+        var root = new RootCommand("FaceNet for .NET: face embeddings, verification and model import on ONNX Runtime.");
+        root.Subcommands.Add(ImportCommand());
+        root.Subcommands.Add(EmbedCommand());
+        root.Subcommands.Add(CompareCommand());
+        root.Subcommands.Add(BenchCommand());
+        var config = new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false };
+        try
+        {
+            return root.Parse(args).Invoke(config);
+        }
+        catch (Exception e)
+        {
+            return Fail(e);
+        }
+    }
+
+    // ----- options shared by several commands -----
+    private static Option<string?> ModelOption() => new("--model", "-m") { Description = "Model: an .onnx file, weights to import on the fly (.h5, .pt, .safetensors), or a bundled model's name" };
+    private static Option<bool> JsonOption() => new("--json") { Description = "Machine-readable output on stdout" };
+    private static Option<bool> AlignedOption() => new("--aligned") { Description = "Each image is already a face crop: resize it to the model input, no detection" };
+    private static Option<int> ThreadsOption() => new("--threads") { Description = "ONNX Runtime threads (0: one per core)", DefaultValueFactory = _ => 0 };
+    private static Option<string?> PreprocessOption() => new("--preprocess") { Description = "Override the model's preprocessing: prewhiten, fixed or meanstd:r,g,b:r,g,b" };
+    private static Argument<string[]> ImagesArgument() => new("images") { Arity = ArgumentArity.OneOrMore, Description = "Image files" };
+
+    private Command ImportCommand()
+    {
+        var weights = new Argument<string>("weights") { Description = "Weight file: Keras .h5 (the seed's facenet_keras.h5), PyTorch .pt, or .safetensors" };
+        var output = new Option<string>("--output", "-o") { Description = "The ONNX model to write", Required = true };
+        var format = new Option<string?>("--format") { Description = "keras, torch or safetensors (default: detected from the file)" };
+        format.AcceptOnlyFromAmong("keras", "torch", "safetensors");
+        var preprocess = PreprocessOption();
+        var size = new Option<int?>("--embedding-size") { Description = "Embedding size (default: read from the weights; 128 for the seed, 512 for facenet-pytorch)" };
+        var threshold = new Option<double?>("--threshold") { Description = "Default same-person threshold written into the model" };
+        var json = JsonOption();
+        var cmd = new Command("import", "Turn FaceNet weights into a self-describing ONNX model") { weights, output, format, preprocess, size, threshold, json };
+        cmd.SetAction(r => Guard(() =>
+        {
+            var options = new ImportOptions
+            {
+                Format = r.GetValue(format) switch { "keras" => WeightFormat.Keras, "torch" => WeightFormat.Torch, "safetensors" => WeightFormat.Safetensors, _ => null },
+                Preprocess = r.GetValue(preprocess),
+                EmbeddingSize = r.GetValue(size),
+                Threshold = r.GetValue(threshold),
+            };
+            var outPath = r.GetValue(output)!;
+            var info = WeightImporter.ImportToFile(r.GetValue(weights)!, outPath, options);
+            if (r.GetValue(json))
+                stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
+                {
+                    ["output"] = outPath, ["embedding_size"] = info.EmbeddingSize, ["input_size"] = info.InputSize,
+                    ["preprocess"] = info.Preprocess, ["threshold"] = info.Threshold, ["source"] = info.Source,
+                }, Json));
+            else
+                stdout.WriteLine($"wrote {outPath}: Inception-ResNet-V1, {info.EmbeddingSize}-d, input {info.InputSize}x{info.InputSize}, preprocess {info.Preprocess}, threshold {F(info.Threshold)} (from {info.Source})");
+            return Ok;
+        }));
+        return cmd;
+    }
+
+    private Command EmbedCommand()
+    {
+        var model = ModelOption(); var aligned = AlignedOption(); var json = JsonOption(); var threads = ThreadsOption(); var preprocess = PreprocessOption();
+        var images = ImagesArgument();
+        var cmd = new Command("embed", "Print the embedding of each face") { model, aligned, json, threads, preprocess, images };
+        cmd.SetAction(r => Guard(() =>
+        {
+            RequireAligned(r.GetValue(aligned));
+            using var embedder = LoadModel(r.GetValue(model), r.GetValue(threads), r.GetValue(preprocess), null);
+            bool failed = false;
+            foreach (var file in r.GetValue(images)!)
+            {
+                RgbImage image;
+                try { image = ImageDecoder.Load(file); }
+                catch (ImageException e) { ReportInput(e); failed = true; continue; }
+                var embedding = embedder.Embed(image);
+                if (r.GetValue(json))
+                    stdout.WriteLine(JsonSerializer.Serialize(new EmbedLine(file, 0, null, embedding), Json));
+                else
+                    stdout.WriteLine($"{file}: {embedding.Length}-d [{string.Join(", ", embedding.Take(4).Select(v => F(v)))}, …]");
+            }
+            return failed ? InputError : Ok;
+        }));
+        return cmd;
+    }
+
+    private sealed record EmbedLine(
+        [property: System.Text.Json.Serialization.JsonPropertyName("file")] string File,
+        [property: System.Text.Json.Serialization.JsonPropertyName("face")] int Face,
+        [property: System.Text.Json.Serialization.JsonPropertyName("box")] int[]? Box,
+        [property: System.Text.Json.Serialization.JsonPropertyName("embedding")] float[] Embedding);
+
+    private Command CompareCommand()
+    {
+        var model = ModelOption(); var aligned = AlignedOption(); var json = JsonOption(); var threads = ThreadsOption(); var preprocess = PreprocessOption();
+        var threshold = new Option<double?>("--threshold") { Description = "Same-person threshold (default: the model's)" };
+        var images = new Argument<string[]>("images") { Arity = new ArgumentArity(2, 100_000), Description = "Two or more image files" };
+        var cmd = new Command("compare", "Distance between faces, and whether they are the same person") { model, aligned, threshold, json, threads, preprocess, images };
+        cmd.SetAction(r => Guard(() =>
+        {
+            RequireAligned(r.GetValue(aligned));
+            using var embedder = LoadModel(r.GetValue(model), r.GetValue(threads), r.GetValue(preprocess), r.GetValue(threshold));
+            var files = r.GetValue(images)!;
+            var faces = new List<RgbImage>();
+            bool failed = false;
+            foreach (var file in files)
+            {
+                try { faces.Add(ImageDecoder.Load(file)); }
+                catch (ImageException e) { ReportInput(e); failed = true; }
+            }
+            if (failed) return InputError;
+            var embeddings = embedder.Embed(faces);
+            var info = embedder.Info;
+            if (files.Length == 2)
+            {
+                var v = new Verifier(info.Metric, info.Threshold).Verify(embeddings[0], embeddings[1]);
+                if (r.GetValue(json))
+                    stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
+                        { ["distance"] = Math.Round(v.Distance, 6), ["threshold"] = v.Threshold, ["same"] = v.Same, ["metric"] = v.Metric }, Json));
+                else
+                    stdout.WriteLine($"distance {F(v.Distance)}  threshold {F(v.Threshold)} ({v.Metric})  {(v.Same ? "same person" : "different people")}");
+                return Ok;
+            }
+            var matrix = new double[files.Length][];
+            for (int i = 0; i < files.Length; i++)
+            {
+                matrix[i] = new double[files.Length];
+                for (int j = 0; j < files.Length; j++) matrix[i][j] = Math.Round(Distance.Of(info.Metric, embeddings[i], embeddings[j]), 6);
+            }
+            if (r.GetValue(json))
+                stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object> { ["files"] = files, ["distances"] = matrix, ["threshold"] = info.Threshold }, Json));
+            else
+            {
+                stdout.WriteLine($"{info.Metric} distances (threshold {F(info.Threshold)}):");
+                for (int i = 0; i < files.Length; i++)
+                    stdout.WriteLine(string.Join("  ", matrix[i].Select(d => F(d))) + "  " + files[i]);
+            }
+            return Ok;
+        }));
+        return cmd;
+    }
+
+    private Command BenchCommand()
+    {
+        var model = new Option<string?>("--model", "-m") { Description = "Model to time (default: the seed's Inception-ResNet-V1 with random weights)" };
+        var batch = new Option<int[]>("--batch") { Description = "Batch sizes (default: 1 and 32)", AllowMultipleArgumentsPerToken = true };
+        var seconds = new Option<double>("--seconds") { Description = "Time spent on each batch size", DefaultValueFactory = _ => 5 };
+        var threads = ThreadsOption(); var json = JsonOption();
+        var cmd = new Command("bench", "Embedding throughput (faces/s) and peak memory") { model, batch, seconds, threads, json };
+        cmd.SetAction(r => Guard(() =>
+        {
+            var batches = r.GetValue(batch) is { Length: > 0 } b ? b : [1, 32];
+            if (batches.Any(x => x < 1)) { stderr.WriteLine("error: --batch: batch sizes must be positive"); return Usage; }
+            var modelArg = r.GetValue(model);
+            var options = new EmbedderOptions { Threads = r.GetValue(threads), MaxBatch = batches.Max() };
+            FaceEmbedder embedder;
+            string name;
+            if (modelArg is null)
+            {
+                var (bytes, _) = WeightImporter.Import(InceptionResNetV1.RandomWeights(WeightFormat.Keras));
+                embedder = FaceEmbedder.FromOnnx(bytes, "inception-resnet-v1 (seed, random weights)", options);
+                name = embedder.ModelPath;
+            }
+            else
+            {
+                var path = ModelResolver.Resolve(modelArg);
+                embedder = FaceEmbedder.Load(path, options);
+                name = path;
+            }
+            using (embedder)
+            {
+                var rng = new Random(7);
+                int size = embedder.Info.InputSize;
+                foreach (var n in batches)
+                {
+                    var faces = Enumerable.Range(0, n).Select(_ =>
+                    {
+                        var px = new byte[size * size * 3];
+                        rng.NextBytes(px);
+                        return new RgbImage(size, size, px);
+                    }).ToArray();
+                    embedder.Embed(faces); // warm-up: first run allocates and plans
+                    var sw = Stopwatch.StartNew();
+                    long count = 0;
+                    int runs = 0;
+                    while (runs < 3 || sw.Elapsed.TotalSeconds < r.GetValue(seconds))
+                    {
+                        embedder.Embed(faces);
+                        count += n;
+                        runs++;
+                    }
+                    double fps = count / sw.Elapsed.TotalSeconds;
+                    double peakMb = Process.GetCurrentProcess().PeakWorkingSet64 / (1024.0 * 1024.0);
+                    if (r.GetValue(json))
+                        stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
+                        {
+                            ["faces_per_second"] = Math.Round(fps, 2), ["batch"] = n, ["model"] = name,
+                            ["ms_per_batch"] = Math.Round(sw.Elapsed.TotalMilliseconds / runs, 2), ["peak_memory_mb"] = Math.Round(peakMb, 1),
+                            ["threads"] = options.Threads, ["cores"] = Environment.ProcessorCount,
+                        }, Json));
+                    else
+                        stdout.WriteLine($"batch {n,3}: {fps,8:F2} faces/s  ({sw.Elapsed.TotalMilliseconds / runs:F1} ms per batch, {runs} runs)  peak memory {peakMb:F0} MB  [{name}, {Environment.ProcessorCount} cores]");
+                }
+            }
+            return Ok;
+        }));
+        return cmd;
+    }
+
+    // ----- helpers -----
+    private static FaceEmbedder LoadModel(string? model, int threads, string? preprocess, double? threshold)
+        => FaceEmbedder.Load(ModelResolver.Resolve(model), new EmbedderOptions { Threads = threads, Preprocess = preprocess, Threshold = threshold });
+
+    private static void RequireAligned(bool aligned)
+    {
+        if (!aligned) throw new UsageException("face detection is not part of this build yet: pass --aligned with face crops");
+    }
+
+    private int Guard(Func<int> action)
+    {
+        try { return action(); }
+        catch (Exception e) { return Fail(e); }
+    }
+
+    private int Fail(Exception e)
+    {
+        switch (e)
+        {
+            case UsageException u: stderr.WriteLine("error: " + u.Message); return Usage;
+            case ImageException i: ReportInput(i); return InputError;
+            case WeightsException w:
+                stderr.WriteLine($"error: {w.File}: {w.Reason}");
+                return ModelError;
+            case ModelException m: stderr.WriteLine("error: " + m.Message); return ModelError;
+            case FormatException f: stderr.WriteLine("error: " + f.Message); return Usage;
+            case IOException or UnauthorizedAccessException: stderr.WriteLine("error: " + e.Message); return InputError;
+            default:
+                stderr.WriteLine($"error: unexpected {e.GetType().Name}: {e.Message}");
+                return 70;
+        }
+    }
+
+    private void ReportInput(ImageException e) => stderr.WriteLine($"error: {e.File}: {e.Reason}");
+
+    private static string F(double v) => v.ToString("0.0000", CultureInfo.InvariantCulture);
+
+    private sealed class UsageException(string message) : Exception(message);
+}
