@@ -28,6 +28,25 @@ public sealed class NetworkFixture : IDisposable
     }
 
     private readonly Lazy<double[]> _kerasReference;
+    private string? _kerasOnnx;
+
+    /// <summary>The Keras weights imported once to an ONNX file, for the command-line tests.</summary>
+    public string KerasOnnx
+    {
+        get
+        {
+            lock (this)
+            {
+                if (_kerasOnnx is null)
+                {
+                    var path = Path.Combine(Dir, "seed.onnx");
+                    WeightImporter.ImportToFile(KerasFull, path);
+                    _kerasOnnx = path;
+                }
+                return _kerasOnnx;
+            }
+        }
+    }
     private readonly Lazy<double[]> _torchReference;
 
     public string Dir { get; }
