@@ -92,7 +92,14 @@ internal static class SafePickle
                     case 0x8a: // LONG1
                     {
                         int n = data[pos++];
-                        if (n > 8) throw new WeightsException(path, "pickle integer wider than 64 bits");
+                        if (n > 8)
+                        {
+                            // Only torch's legacy magic number (80 bits) is this wide in a state dict file.
+                            if (n > 16) throw new WeightsException(path, "pickle integer wider than 128 bits");
+                            stack.Add(new System.Numerics.BigInteger(data.Slice(pos, n), isUnsigned: false, isBigEndian: false));
+                            pos += n;
+                            break;
+                        }
                         long v = 0;
                         for (int i = n - 1; i >= 0; i--) v = (v << 8) | data[pos + i];
                         if (n is > 0 and < 8 && (data[pos + n - 1] & 0x80) != 0) v -= 1L << (8 * n);

@@ -12,7 +12,8 @@ namespace FaceNet.Weights;
 public static class TorchReader
 {
     private static readonly byte[] ZipMagic = [0x50, 0x4b, 0x03, 0x04];
-    private const long LegacyMagic = 0x1950a86a20f9469c; // torch.serialization.MAGIC_NUMBER (low 64 bits)
+    // torch.serialization.MAGIC_NUMBER, an 80-bit integer at the start of a legacy file.
+    private static readonly System.Numerics.BigInteger LegacyMagic = System.Numerics.BigInteger.Parse("01950a86a20f9469cfc6c", System.Globalization.NumberStyles.HexNumber);
     private const long MaxStorageBytes = 2L * 1024 * 1024 * 1024;
 
     public static WeightSet Read(string path)
@@ -68,7 +69,7 @@ public static class TorchReader
         object? magic;
         try { magic = SafePickle.Load(path, bytes, ref pos); }
         catch (WeightsException e) { throw new WeightsException(path, "not a PyTorch file (neither a zip archive nor a legacy torch.save pickle)", e); }
-        if (magic is not long m || m != LegacyMagic)
+        if (magic is not System.Numerics.BigInteger m || m != LegacyMagic)
             throw new WeightsException(path, "not a PyTorch file (neither a zip archive nor a legacy torch.save pickle)");
         SafePickle.Load(path, bytes, ref pos); // protocol version
         SafePickle.Load(path, bytes, ref pos); // sys_info: little-endian, type sizes
