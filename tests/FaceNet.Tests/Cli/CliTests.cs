@@ -133,7 +133,7 @@ public sealed class CliTests(NetworkFixture fx)
     [Fact]
     public void Import_of_a_non_hdf5_file_exits_3()
     {
-        var path = Write("facenet_keras.h5", Encoding.UTF8.GetBytes("<html>404 not found</html>"));
+        var path = Write("html-page.h5", Encoding.UTF8.GetBytes("<html>404 not found</html>"));
         var r = CliRunner.Run("import", path, "-o", Path.Combine(fx.Dir, "w.onnx"));
         AssertModelError(r, path, "not an HDF5 file");
     }
