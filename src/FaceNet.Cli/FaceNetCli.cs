@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
+using FaceNet.Detection;
 using FaceNet.Embedding;
 using FaceNet.Imaging;
 using FaceNet.Matching;
@@ -26,6 +27,7 @@ public sealed class FaceNetCli(TextWriter stdout, TextWriter stderr)
         root.Subcommands.Add(ImportCommand());
         root.Subcommands.Add(EmbedCommand());
         root.Subcommands.Add(CompareCommand());
+        root.Subcommands.Add(DetectCommand());
         root.Subcommands.Add(BenchCommand());
         var config = new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false };
         try
@@ -44,6 +46,15 @@ public sealed class FaceNetCli(TextWriter stdout, TextWriter stderr)
     private static Option<bool> AlignedOption() => new("--aligned") { Description = "Each image is already a face crop: resize it to the model input, no detection" };
     private static Option<int> ThreadsOption() => new("--threads") { Description = "ONNX Runtime threads (0: one per core)", DefaultValueFactory = _ => 0 };
     private static Option<string?> PreprocessOption() => new("--preprocess") { Description = "Override the model's preprocessing: prewhiten, fixed or meanstd:r,g,b:r,g,b" };
+    private static Option<string?> DetectorOption()
+    {
+        var o = new Option<string?>("--detector", "-d") { Description = "Face detector: yunet (default), mtcnn or haar" };
+        o.AcceptOnlyFromAmong([.. Detectors.Names]);
+        return o;
+    }
+    private static Option<bool> AllFacesOption() => new("--all-faces") { Description = "Every face of each image, not only the largest" };
+    private static Option<bool> FlipOption() => new("--flip") { Description = "Average the embeddings of each face and its mirror image" };
+    private static Option<string?> AlignmentOption() => new("--alignment") { Description = "Override the model's alignment: margin:N or template:arcface112" };
     private static Argument<string[]> ImagesArgument() => new("images") { Arity = ArgumentArity.OneOrMore, Description = "Image files" };
 
     private Command ImportCommand()
@@ -84,23 +95,27 @@ public sealed class FaceNetCli(TextWriter stdout, TextWriter stderr)
     private Command EmbedCommand()
     {
         var model = ModelOption(); var aligned = AlignedOption(); var json = JsonOption(); var threads = ThreadsOption(); var preprocess = PreprocessOption();
+        var detector = DetectorOption(); var allFaces = AllFacesOption(); var flip = FlipOption(); var alignment = AlignmentOption();
         var images = ImagesArgument();
-        var cmd = new Command("embed", "Print the embedding of each face") { model, aligned, json, threads, preprocess, images };
+        var cmd = new Command("embed", "Print the embedding of the largest face of each image (--all-faces: of every face)")
+            { model, detector, aligned, allFaces, flip, alignment, json, threads, preprocess, images };
         cmd.SetAction(r => Guard(() =>
         {
-            RequireAligned(r.GetValue(aligned));
-            using var embedder = LoadModel(r.GetValue(model), r.GetValue(threads), r.GetValue(preprocess), null);
+            using var pipeline = Pipeline(r.GetValue(model), r.GetValue(detector), r.GetValue(aligned), r.GetValue(threads), r.GetValue(preprocess), null, r.GetValue(flip), r.GetValue(alignment));
             bool failed = false;
             foreach (var file in r.GetValue(images)!)
             {
-                RgbImage image;
-                try { image = ImageDecoder.Load(file); }
+                IReadOnlyList<FaceEmbedding> faces;
+                try { faces = Faces(pipeline, file, r.GetValue(aligned), r.GetValue(allFaces)); }
                 catch (ImageException e) { ReportInput(e); failed = true; continue; }
-                var embedding = embedder.Embed(image);
-                if (r.GetValue(json))
-                    stdout.WriteLine(JsonSerializer.Serialize(new EmbedLine(file, 0, null, embedding), Json));
-                else
-                    stdout.WriteLine($"{file}: {embedding.Length}-d [{string.Join(", ", embedding.Take(4).Select(v => F(v)))}, …]");
+                foreach (var f in faces)
+                {
+                    var box = r.GetValue(aligned) ? null : f.Face.Box.ToArray();
+                    if (r.GetValue(json))
+                        stdout.WriteLine(JsonSerializer.Serialize(new EmbedLine(file, f.Index, box, f.Embedding), Json));
+                    else
+                        stdout.WriteLine($"{file} face {f.Index}{(box is null ? "" : $" [{string.Join(",", box)}]")}: {f.Embedding.Length}-d [{string.Join(", ", f.Embedding.Take(4).Select(v => F(v)))}, …]");
+                }
             }
             return failed ? InputError : Ok;
         }));
@@ -116,24 +131,24 @@ public sealed class FaceNetCli(TextWriter stdout, TextWriter stderr)
     private Command CompareCommand()
     {
         var model = ModelOption(); var aligned = AlignedOption(); var json = JsonOption(); var threads = ThreadsOption(); var preprocess = PreprocessOption();
+        var detector = DetectorOption(); var flip = FlipOption(); var alignment = AlignmentOption();
         var threshold = new Option<double?>("--threshold") { Description = "Same-person threshold (default: the model's)" };
         var images = new Argument<string[]>("images") { Arity = new ArgumentArity(2, 100_000), Description = "Two or more image files" };
-        var cmd = new Command("compare", "Distance between faces, and whether they are the same person") { model, aligned, threshold, json, threads, preprocess, images };
+        var cmd = new Command("compare", "Distance between the largest faces of images, and whether they are the same person")
+            { model, detector, aligned, flip, alignment, threshold, json, threads, preprocess, images };
         cmd.SetAction(r => Guard(() =>
         {
-            RequireAligned(r.GetValue(aligned));
-            using var embedder = LoadModel(r.GetValue(model), r.GetValue(threads), r.GetValue(preprocess), r.GetValue(threshold));
+            using var pipeline = Pipeline(r.GetValue(model), r.GetValue(detector), r.GetValue(aligned), r.GetValue(threads), r.GetValue(preprocess), r.GetValue(threshold), r.GetValue(flip), r.GetValue(alignment));
             var files = r.GetValue(images)!;
-            var faces = new List<RgbImage>();
+            var embeddings = new List<float[]>();
             bool failed = false;
             foreach (var file in files)
             {
-                try { faces.Add(ImageDecoder.Load(file)); }
+                try { embeddings.Add(Faces(pipeline, file, r.GetValue(aligned), false)[0].Embedding); }
                 catch (ImageException e) { ReportInput(e); failed = true; }
             }
             if (failed) return InputError;
-            var embeddings = embedder.Embed(faces);
-            var info = embedder.Info;
+            var info = pipeline.Embedder.Info;
             if (files.Length == 2)
             {
                 var v = new Verifier(info.Metric, info.Threshold).Verify(embeddings[0], embeddings[1]);
@@ -163,6 +178,53 @@ public sealed class FaceNetCli(TextWriter stdout, TextWriter stderr)
         return cmd;
     }
 
+    private Command DetectCommand()
+    {
+        var detector = DetectorOption(); var json = JsonOption(); var threads = ThreadsOption();
+        var output = new Option<string?>("--output", "-o") { Description = "Write the image with boxes and landmarks drawn (PNG); with several images, a folder" };
+        var images = ImagesArgument();
+        var cmd = new Command("detect", "Find faces: boxes, scores and five landmarks") { detector, json, output, threads, images };
+        cmd.SetAction(r => Guard(() =>
+        {
+            using var det = Detectors.Create(r.GetValue(detector), r.GetValue(threads));
+            var files = r.GetValue(images)!;
+            var outPath = r.GetValue(output);
+            bool failed = false;
+            foreach (var file in files)
+            {
+                RgbImage image;
+                try { image = ImageDecoder.Load(file); }
+                catch (ImageException e) { ReportInput(e); failed = true; continue; }
+                var faces = det.Detect(image);
+                if (r.GetValue(json))
+                    stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object?>
+                    {
+                        ["file"] = file,
+                        ["faces"] = faces.Select(f => new Dictionary<string, object?>
+                        {
+                            ["box"] = f.Box.ToArray(),
+                            ["score"] = Math.Round(f.Score, 4),
+                            ["landmarks"] = f.Landmarks?.Select(p => new[] { Math.Round(p.X, 1), Math.Round(p.Y, 1) }).ToArray(),
+                        }).ToArray(),
+                    }, Json));
+                else
+                {
+                    stdout.WriteLine($"{file}: {faces.Count} face(s)");
+                    foreach (var f in faces) stdout.WriteLine($"  [{string.Join(",", f.Box.ToArray())}] score {f.Score:F3}");
+                }
+                if (outPath is not null)
+                {
+                    var target = files.Length == 1 ? outPath : Path.Combine(outPath, Path.GetFileNameWithoutExtension(file) + ".png");
+                    if (files.Length > 1) Directory.CreateDirectory(outPath);
+                    Annotate.Save(image, faces, target);
+                }
+                if (faces.Count == 0 && !r.GetValue(json)) { stderr.WriteLine($"error: {file}: no face found"); failed = true; }
+            }
+            return failed ? InputError : Ok;
+        }));
+        return cmd;
+    }
+
     private Command BenchCommand()
     {
         var model = new Option<string?>("--model", "-m") { Description = "Model to time (default: the seed's Inception-ResNet-V1 with random weights)" };
@@ -186,7 +248,7 @@ public sealed class FaceNetCli(TextWriter stdout, TextWriter stderr)
             }
             else
             {
-                var path = ModelResolver.Resolve(modelArg);
+                var path = BundledModels.ResolveEmbedder(modelArg);
                 embedder = FaceEmbedder.Load(path, options);
                 name = path;
             }
@@ -231,12 +293,41 @@ public sealed class FaceNetCli(TextWriter stdout, TextWriter stderr)
     }
 
     // ----- helpers -----
-    private static FaceEmbedder LoadModel(string? model, int threads, string? preprocess, double? threshold)
-        => FaceEmbedder.Load(ModelResolver.Resolve(model), new EmbedderOptions { Threads = threads, Preprocess = preprocess, Threshold = threshold });
-
-    private static void RequireAligned(bool aligned)
+    private static FacePipeline Pipeline(string? model, string? detector, bool aligned, int threads, string? preprocess, double? threshold, bool flip, string? alignment)
     {
-        if (!aligned) throw new UsageException("face detection is not part of this build yet: pass --aligned with face crops");
+        var embedder = FaceEmbedder.Load(BundledModels.ResolveEmbedder(model), new EmbedderOptions { Threads = threads, Preprocess = preprocess, Threshold = threshold });
+        try
+        {
+            IFaceDetector det = aligned ? new NoDetector() : Detectors.Create(detector, threads);
+            return new FacePipeline(det, embedder, new PipelineOptions { Flip = flip, Alignment = alignment });
+        }
+        catch
+        {
+            embedder.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The faces of one image file: the whole image when aligned, else what the detector finds; none is an input error.</summary>
+    private static IReadOnlyList<FaceEmbedding> Faces(FacePipeline pipeline, string file, bool aligned, bool allFaces)
+    {
+        var image = ImageDecoder.Load(file);
+        if (aligned)
+        {
+            var whole = new DetectedFace(new FaceBox(0, 0, image.Width, image.Height), 1, null);
+            return [new FaceEmbedding(0, whole, pipeline.EmbedAligned([image])[0])];
+        }
+        var faces = pipeline.Embed(image, allFaces);
+        if (faces.Count == 0) throw new ImageException(file, "no face found");
+        return faces;
+    }
+
+    /// <summary>Stands in for a detector when images are already face crops.</summary>
+    private sealed class NoDetector : IFaceDetector
+    {
+        public string Name => "none";
+        public IReadOnlyList<DetectedFace> Detect(RgbImage image) => [new DetectedFace(new FaceBox(0, 0, image.Width, image.Height), 1, null)];
+        public void Dispose() { }
     }
 
     private int Guard(Func<int> action)
@@ -256,6 +347,7 @@ public sealed class FaceNetCli(TextWriter stdout, TextWriter stderr)
                 return ModelError;
             case ModelException m: stderr.WriteLine("error: " + m.Message); return ModelError;
             case FormatException f: stderr.WriteLine("error: " + f.Message); return Usage;
+            case ArgumentException a: stderr.WriteLine("error: " + a.Message); return Usage;
             case IOException or UnauthorizedAccessException: stderr.WriteLine("error: " + e.Message); return InputError;
             default:
                 stderr.WriteLine($"error: unexpected {e.GetType().Name}: {e.Message}");

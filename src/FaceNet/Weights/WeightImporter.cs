@@ -12,6 +12,8 @@ public sealed record ImportOptions
     public double? Threshold { get; init; }
     public string? Alignment { get; init; }
     public int? InputSize { get; init; }
+    public string? Metric { get; init; }
+    public string? Name { get; init; }
 }
 
 /// <summary>
@@ -72,15 +74,47 @@ public static class WeightImporter
             Threshold = options.Threshold ?? info.Threshold,
             Alignment = options.Alignment ?? info.Alignment,
             InputSize = options.InputSize ?? info.InputSize,
+            Metric = options.Metric ?? info.Metric,
+            Name = options.Name ?? info.Name,
         };
         Embedding.Preprocessing.Parse(info.Preprocess); // refuse a bad spec before writing anything
         foreach (var (k, v) in info.ToMetadata()) graph.Metadata(k, v);
         return (graph.Build().ToByteArray(), info);
     }
 
-    /// <summary>Reads a weight file and returns the ONNX model bytes and their metadata.</summary>
+    /// <summary>Reads a weight file (or an ONNX model from elsewhere) and returns the ONNX model bytes and their metadata.</summary>
     public static (byte[] Onnx, ModelInfo Info) Import(string path, ImportOptions? options = null)
-        => Import(ReadWeights(path, options?.Format), options);
+    {
+        if (options?.Format is null && Path.GetExtension(path).Equals(".onnx", StringComparison.OrdinalIgnoreCase))
+            return ImportOnnx(path, options ?? new ImportOptions());
+        return Import(ReadWeights(path, options?.Format), options);
+    }
+
+    /// <summary>
+    /// An ONNX embedding model from elsewhere: the graph is kept as it is and the metadata given in
+    /// <paramref name="options"/> is written into it, so the file then describes itself.
+    /// </summary>
+    public static (byte[] Onnx, ModelInfo Info) ImportOnnx(string path, ImportOptions options)
+    {
+        byte[] bytes;
+        try { bytes = File.ReadAllBytes(path); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new Embedding.ModelException(path, e is FileNotFoundException ? "file not found" : e.Message, e); }
+        ModelInfo info;
+        using (var probe = Embedding.FaceEmbedder.FromOnnx(bytes, path)) info = probe.Info;
+        info = info with
+        {
+            Preprocess = options.Preprocess ?? info.Preprocess,
+            Threshold = options.Threshold ?? info.Threshold,
+            Alignment = options.Alignment ?? info.Alignment,
+            InputSize = options.InputSize ?? info.InputSize,
+            EmbeddingSize = options.EmbeddingSize ?? info.EmbeddingSize,
+            Metric = options.Metric ?? info.Metric,
+            Name = options.Name ?? (info.Name.Length > 0 ? info.Name : Path.GetFileNameWithoutExtension(path)),
+            Source = info.Source.Length > 0 && info.Source != Path.GetFileName(path) ? info.Source : "onnx:" + Path.GetFileName(path),
+        };
+        Embedding.Preprocessing.Parse(info.Preprocess);
+        return (Onnx.OnnxModelFile.WithMetadata(bytes, info.ToMetadata(), path), info);
+    }
 
     /// <summary>Imports <paramref name="path"/> and writes the model atomically to <paramref name="output"/>.</summary>
     public static ModelInfo ImportToFile(string path, string output, ImportOptions? options = null)

@@ -1,0 +1,75 @@
+namespace FaceNet.Detection;
+
+/// <summary>A point in image pixels.</summary>
+public readonly record struct FacePoint(float X, float Y);
+
+/// <summary>An axis-aligned box in image pixels.</summary>
+public readonly record struct FaceBox(float X, float Y, float Width, float Height)
+{
+    public float Area => Math.Max(0, Width) * Math.Max(0, Height);
+    public float Right => X + Width;
+    public float Bottom => Y + Height;
+
+    public float IoU(FaceBox other)
+    {
+        float ix = Math.Max(0, Math.Min(Right, other.Right) - Math.Max(X, other.X));
+        float iy = Math.Max(0, Math.Min(Bottom, other.Bottom) - Math.Max(Y, other.Y));
+        float inter = ix * iy;
+        float union = Area + other.Area - inter;
+        return union <= 0 ? 0 : inter / union;
+    }
+
+    /// <summary>[x, y, w, h] rounded to whole pixels, as the CLI's JSON reports boxes.</summary>
+    public int[] ToArray() => [(int)MathF.Round(X), (int)MathF.Round(Y), (int)MathF.Round(Width), (int)MathF.Round(Height)];
+}
+
+/// <summary>
+/// A detected face: its box, the detector's confidence, and five landmarks when the detector gives them,
+/// in this order: the subject's right eye, left eye, nose tip, right mouth corner, left mouth corner
+/// (so the image-left eye comes first).
+/// </summary>
+public sealed record DetectedFace(FaceBox Box, float Score, FacePoint[]? Landmarks);
+
+/// <summary>Finds faces in an image.</summary>
+public interface IFaceDetector : IDisposable
+{
+    /// <summary>Short name: yunet, mtcnn or haar.</summary>
+    string Name { get; }
+
+    /// <summary>Faces found, largest first.</summary>
+    IReadOnlyList<DetectedFace> Detect(FaceNet.Imaging.RgbImage image);
+}
+
+/// <summary>Greedy non-maximum suppression shared by the detectors.</summary>
+public static class Nms
+{
+    /// <summary>Keeps the best-scoring boxes, dropping any whose overlap with a kept one exceeds <paramref name="iou"/>.</summary>
+    public static List<DetectedFace> Apply(IEnumerable<DetectedFace> faces, float iou, bool minOverlap = false)
+    {
+        var sorted = faces.OrderByDescending(f => f.Score).ToList();
+        var kept = new List<DetectedFace>();
+        foreach (var f in sorted)
+        {
+            bool suppressed = false;
+            foreach (var k in kept)
+            {
+                float overlap = minOverlap ? IntersectionOverMin(f.Box, k.Box) : f.Box.IoU(k.Box);
+                if (overlap > iou) { suppressed = true; break; }
+            }
+            if (!suppressed) kept.Add(f);
+        }
+        return kept;
+    }
+
+    private static float IntersectionOverMin(FaceBox a, FaceBox b)
+    {
+        float ix = Math.Max(0, Math.Min(a.Right, b.Right) - Math.Max(a.X, b.X));
+        float iy = Math.Max(0, Math.Min(a.Bottom, b.Bottom) - Math.Max(a.Y, b.Y));
+        float m = Math.Min(a.Area, b.Area);
+        return m <= 0 ? 0 : ix * iy / m;
+    }
+
+    /// <summary>Largest box first, the order every detector returns.</summary>
+    public static IReadOnlyList<DetectedFace> LargestFirst(IEnumerable<DetectedFace> faces)
+        => faces.OrderByDescending(f => f.Box.Area).ToList();
+}

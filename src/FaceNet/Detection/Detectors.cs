@@ -1,0 +1,21 @@
+using FaceNet.Embedding;
+using FaceNet.Models;
+
+namespace FaceNet.Detection;
+
+/// <summary>Creates a detector by name: <c>yunet</c> (default), <c>mtcnn</c> or <c>haar</c>.</summary>
+public static class Detectors
+{
+    public const string Default = "yunet";
+
+    public static IReadOnlyList<string> Names { get; } = ["yunet", "mtcnn", "haar"];
+
+    public static IFaceDetector Create(string? name, int threads = 0) => (name ?? Default).ToLowerInvariant() switch
+    {
+        "yunet" => new YuNetDetector(Bundled("yunet"), new YuNetOptions { Threads = threads }),
+        var other => throw new ArgumentException($"unknown detector '{other}' (expected {string.Join(", ", Names)})"),
+    };
+
+    private static string Bundled(string name)
+        => BundledModels.Find(name) ?? throw new ModelException(name, "bundled detector model not found under models/");
+}

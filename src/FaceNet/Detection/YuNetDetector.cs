@@ -1,0 +1,112 @@
+using FaceNet.Embedding;
+using FaceNet.Imaging;
+using Microsoft.ML.OnnxRuntime;
+
+namespace FaceNet.Detection;
+
+/// <summary>Options of <see cref="YuNetDetector"/>.</summary>
+public sealed record YuNetOptions
+{
+    /// <summary>Minimum score, sqrt(cls·obj), of a kept face.</summary>
+    public float ScoreThreshold { get; init; } = 0.7f;
+
+    public float NmsThreshold { get; init; } = 0.3f;
+
+    /// <summary>Photos are scaled down so their longer side is at most this (YuNet finds faces of about 10–300 px).</summary>
+    public int MaxSide { get; init; } = 640;
+
+    public int Threads { get; init; }
+}
+
+/// <summary>
+/// YuNet (libfacedetection, OpenCV Zoo 2023mar weights) on ONNX Runtime: boxes and five landmarks.
+/// Input BGR 0–255 without normalisation, any size padded to a multiple of 32; outputs decoded per
+/// stride 8/16/32 as OpenCV's FaceDetectorYN does.
+/// </summary>
+public sealed class YuNetDetector : IFaceDetector
+{
+    private static readonly int[] Strides = [8, 16, 32];
+    private readonly InferenceSession _session;
+    private readonly YuNetOptions _options;
+    private readonly string _inputName;
+
+    public YuNetDetector(string modelPath, YuNetOptions? options = null)
+    {
+        _options = options ?? new YuNetOptions();
+        using var so = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR };
+        if (_options.Threads > 0) so.IntraOpNumThreads = _options.Threads;
+        try { _session = new InferenceSession(modelPath, so); }
+        catch (OnnxRuntimeException e) { throw new ModelException(modelPath, "not a loadable YuNet ONNX model: " + e.Message.Split('\n')[0], e); }
+        _inputName = _session.InputMetadata.Keys.First();
+        foreach (var s in Strides)
+            foreach (var o in new[] { "cls", "obj", "bbox", "kps" })
+                if (!_session.OutputMetadata.ContainsKey($"{o}_{s}"))
+                    throw new ModelException(modelPath, $"not a YuNet model (no output {o}_{s})");
+    }
+
+    public string Name => "yunet";
+
+    public IReadOnlyList<DetectedFace> Detect(RgbImage image)
+    {
+        float scale = Math.Min(1f, (float)_options.MaxSide / Math.Max(image.Width, image.Height));
+        var faces = DetectAtScale(image, scale);
+        // A face filling a small image can be larger than YuNet's range: look again at half size.
+        if (faces.Count == 0 && Math.Max(image.Width, image.Height) * scale > 160)
+            faces = DetectAtScale(image, scale * 0.5f);
+        return Nms.LargestFirst(faces);
+    }
+
+    private List<DetectedFace> DetectAtScale(RgbImage image, float scale)
+    {
+        int w = Math.Max(1, (int)MathF.Round(image.Width * scale)), h = Math.Max(1, (int)MathF.Round(image.Height * scale));
+        var resized = scale == 1f ? image : image.Resize(w, h, ResizeMode.Area);
+        int pw = (w + 31) / 32 * 32, ph = (h + 31) / 32 * 32;
+        var input = new float[3 * pw * ph];
+        int plane = pw * ph;
+        var px = resized.Pixels;
+        for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++)
+        {
+            int s = (y * w + x) * 3, d = y * pw + x;
+            input[d] = px[s + 2];           // B
+            input[plane + d] = px[s + 1];   // G
+            input[2 * plane + d] = px[s];   // R
+        }
+        using var value = OrtValue.CreateTensorValueFromMemory(input, [1, 3, ph, pw]);
+        var names = Strides.SelectMany(s => new[] { $"cls_{s}", $"obj_{s}", $"bbox_{s}", $"kps_{s}" }).ToArray();
+        using var runOptions = new RunOptions();
+        using var outputs = _session.Run(runOptions, [_inputName], [value], names);
+        var candidates = new List<DetectedFace>();
+        for (int si = 0; si < Strides.Length; si++)
+        {
+            int stride = Strides[si], cols = pw / stride, rows = ph / stride;
+            var cls = outputs[si * 4].GetTensorDataAsSpan<float>();
+            var obj = outputs[si * 4 + 1].GetTensorDataAsSpan<float>();
+            var bbox = outputs[si * 4 + 2].GetTensorDataAsSpan<float>();
+            var kps = outputs[si * 4 + 3].GetTensorDataAsSpan<float>();
+            for (int i = 0; i < rows * cols && i < cls.Length; i++)
+            {
+                float score = MathF.Sqrt(Math.Clamp(cls[i], 0, 1) * Math.Clamp(obj[i], 0, 1));
+                if (score < _options.ScoreThreshold) continue;
+                int r = i / cols, c = i % cols;
+                float cx = (c + bbox[i * 4]) * stride, cy = (r + bbox[i * 4 + 1]) * stride;
+                float bw = MathF.Exp(bbox[i * 4 + 2]) * stride, bh = MathF.Exp(bbox[i * 4 + 3]) * stride;
+                var landmarks = new FacePoint[5];
+                for (int k = 0; k < 5; k++)
+                    landmarks[k] = new FacePoint((kps[i * 10 + 2 * k] + c) * stride / scale, (kps[i * 10 + 2 * k + 1] + r) * stride / scale);
+                var box = new FaceBox((cx - bw / 2) / scale, (cy - bh / 2) / scale, bw / scale, bh / scale);
+                candidates.Add(new DetectedFace(Clip(box, image.Width, image.Height), score, landmarks));
+            }
+        }
+        return Nms.Apply(candidates, _options.NmsThreshold);
+    }
+
+    private static FaceBox Clip(FaceBox b, int width, int height)
+    {
+        float x0 = Math.Clamp(b.X, 0, width), y0 = Math.Clamp(b.Y, 0, height);
+        float x1 = Math.Clamp(b.Right, 0, width), y1 = Math.Clamp(b.Bottom, 0, height);
+        return new FaceBox(x0, y0, x1 - x0, y1 - y0);
+    }
+
+    public void Dispose() => _session.Dispose();
+}

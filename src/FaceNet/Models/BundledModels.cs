@@ -1,0 +1,49 @@
+using FaceNet.Embedding;
+
+namespace FaceNet.Models;
+
+/// <summary>
+/// The models shipped in the repository's <c>models/</c> folder (copied next to every binary that
+/// references the library), found by name: <c>models/NAME/NAME.onnx</c>.
+/// </summary>
+public static class BundledModels
+{
+    /// <summary>The embedder used when none is named (chosen by measurement: see README).</summary>
+    public const string DefaultEmbedder = "mobilefacenet";
+
+    /// <summary>The detector used when none is named.</summary>
+    public const string YuNet = "yunet";
+
+    /// <summary>Folders searched: <c>models/</c> beside the running binaries, then the repository's <c>models/</c> above them.</summary>
+    public static IEnumerable<string> Folders()
+    {
+        yield return Path.Combine(AppContext.BaseDirectory, "models");
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "FaceNet.sln"))) { yield return Path.Combine(dir.FullName, "models"); break; }
+    }
+
+    /// <summary>The path of a bundled model file, or null.</summary>
+    public static string? Find(string name)
+    {
+        foreach (var folder in Folders())
+        {
+            var candidate = Path.Combine(folder, name, name + ".onnx");
+            if (File.Exists(candidate)) return candidate;
+        }
+        return null;
+    }
+
+    /// <summary>
+    /// A model argument as users give it: a file path (.onnx, or weights to import), or a bundled
+    /// model's name; null means the default embedder.
+    /// </summary>
+    public static string ResolveEmbedder(string? model)
+    {
+        var name = model ?? DefaultEmbedder;
+        if (model is not null && (File.Exists(model) || model.Contains('/') || model.Contains('\\') || Path.HasExtension(model)))
+            return model;
+        return Find(name) ?? throw new ModelException(name, model is null
+            ? "the bundled default model was not found under models/"
+            : "no such model file, and no bundled model of that name under models/");
+    }
+}
