@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Text.Json;
 using FaceNet.Detection;
 using FaceNet.Embedding;
+using FaceNet.Evaluation;
 using FaceNet.Imaging;
 using FaceNet.Matching;
 using FaceNet.Models;
@@ -28,6 +29,8 @@ public sealed class FaceNetCli(TextWriter stdout, TextWriter stderr)
         root.Subcommands.Add(EmbedCommand());
         root.Subcommands.Add(CompareCommand());
         root.Subcommands.Add(DetectCommand());
+        root.Subcommands.Add(AlignCommand());
+        root.Subcommands.Add(EvaluateCommand());
         root.Subcommands.Add(BenchCommand());
         var config = new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false };
         try
@@ -66,8 +69,13 @@ public sealed class FaceNetCli(TextWriter stdout, TextWriter stderr)
         var preprocess = PreprocessOption();
         var size = new Option<int?>("--embedding-size") { Description = "Embedding size (default: read from the weights; 128 for the seed, 512 for facenet-pytorch)" };
         var threshold = new Option<double?>("--threshold") { Description = "Default same-person threshold written into the model" };
+        var alignment = new Option<string?>("--alignment") { Description = "How faces are cropped for this model: margin:N or template:arcface112" };
+        var metric = new Option<string?>("--metric") { Description = "euclidean (on unit vectors) or cosine" };
+        metric.AcceptOnlyFromAmong("euclidean", "cosine");
+        var name = new Option<string?>("--name") { Description = "Model name written into the metadata" };
         var json = JsonOption();
-        var cmd = new Command("import", "Turn FaceNet weights into a self-describing ONNX model") { weights, output, format, preprocess, size, threshold, json };
+        var cmd = new Command("import", "Turn FaceNet weights (or an ONNX face model from elsewhere) into a self-describing ONNX model")
+            { weights, output, format, preprocess, size, threshold, alignment, metric, name, json };
         cmd.SetAction(r => Guard(() =>
         {
             var options = new ImportOptions
@@ -76,6 +84,9 @@ public sealed class FaceNetCli(TextWriter stdout, TextWriter stderr)
                 Preprocess = r.GetValue(preprocess),
                 EmbeddingSize = r.GetValue(size),
                 Threshold = r.GetValue(threshold),
+                Alignment = r.GetValue(alignment),
+                Metric = r.GetValue(metric),
+                Name = r.GetValue(name),
             };
             var outPath = r.GetValue(output)!;
             var info = WeightImporter.ImportToFile(r.GetValue(weights)!, outPath, options);
@@ -86,7 +97,7 @@ public sealed class FaceNetCli(TextWriter stdout, TextWriter stderr)
                     ["preprocess"] = info.Preprocess, ["threshold"] = info.Threshold, ["source"] = info.Source,
                 }, Json));
             else
-                stdout.WriteLine($"wrote {outPath}: Inception-ResNet-V1, {info.EmbeddingSize}-d, input {info.InputSize}x{info.InputSize}, preprocess {info.Preprocess}, threshold {F(info.Threshold)} (from {info.Source})");
+                stdout.WriteLine($"wrote {outPath}: {info.Name}, {info.EmbeddingSize}-d, input {info.InputSize}x{info.InputSize}, preprocess {info.Preprocess}, alignment {info.Alignment}, threshold {F(info.Threshold)} (from {info.Source})");
             return Ok;
         }));
         return cmd;
@@ -174,6 +185,95 @@ public sealed class FaceNetCli(TextWriter stdout, TextWriter stderr)
                     stdout.WriteLine(string.Join("  ", matrix[i].Select(d => F(d))) + "  " + files[i]);
             }
             return Ok;
+        }));
+        return cmd;
+    }
+
+    private Command EvaluateCommand()
+    {
+        var model = ModelOption(); var detector = DetectorOption(); var json = JsonOption(); var threads = ThreadsOption(); var flip = FlipOption(); var alignment = AlignmentOption();
+        var pairs = new Option<string>("--pairs") { Description = "LFW pairs.txt, or a CSV file_x,file_y,same", Required = true };
+        var root = new Option<string>("--root") { Description = "Folder the pairs' images are relative to (LFW: ROOT/name/name_0001.jpg)", Required = true };
+        var folds = new Option<int>("--folds") { Description = "Folds for a CSV (LFW files say their own)", DefaultValueFactory = _ => 10 };
+        var far = new Option<double>("--far") { Description = "False-accept rate of the VAL@FAR figure", DefaultValueFactory = _ => 1e-3 };
+        var cache = new Option<string?>("--cache") { Description = $"Embedding cache folder (default {EmbeddingCache.DefaultDirectory})" };
+        var noCache = new Option<bool>("--no-cache") { Description = "Do not read or write the embedding cache" };
+        var fallback = new Option<bool>("--fallback-center-crop") { Description = "Embed the image centre when no face is found, instead of counting a failure" };
+        var cmd = new Command("evaluate", "Verification accuracy on labelled pairs with the LFW protocol: accuracy ± std, VAL@FAR, AUC, EER, threshold")
+            { pairs, root, model, detector, flip, alignment, folds, far, cache, noCache, fallback, json, threads };
+        cmd.SetAction(r => Guard(() =>
+        {
+            var list = PairsFile.Read(r.GetValue(pairs)!, r.GetValue(root)!, r.GetValue(folds));
+            var modelPath = BundledModels.ResolveEmbedder(r.GetValue(model));
+            using var pipeline = Pipeline(r.GetValue(model), r.GetValue(detector), false, r.GetValue(threads), null, null, r.GetValue(flip), r.GetValue(alignment));
+            var key = EmbeddingCache.PipelineKey(modelPath, pipeline.Detector.Name, pipeline.Alignment, r.GetValue(flip), r.GetValue(fallback));
+            bool showProgress = !Console.IsErrorRedirected && ReferenceEquals(stderr, Console.Error);
+            var evaluator = new Evaluator(pipeline, key, new EvaluationOptions
+            {
+                FarTarget = r.GetValue(far),
+                CacheDirectory = r.GetValue(noCache) ? null : r.GetValue(cache) ?? EmbeddingCache.DefaultDirectory,
+                FallbackCenterCrop = r.GetValue(fallback),
+                Progress = showProgress ? (done, total) => stderr.Write($"\rembedding {done}/{total} images") : null,
+            });
+            var report = evaluator.Run(list);
+            if (showProgress) stderr.WriteLine();
+            foreach (var f in report.Failures) stderr.WriteLine("warning: " + f);
+            var res = report.Result;
+            if (r.GetValue(json))
+                stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
+                {
+                    ["accuracy"] = Math.Round(res.Accuracy, 5), ["accuracy_std"] = Math.Round(res.AccuracyStd, 5),
+                    ["val"] = Math.Round(res.Val, 5), ["val_std"] = Math.Round(res.ValStd, 5), ["far"] = Math.Round(res.Far, 6), ["far_target"] = res.FarTarget,
+                    ["auc"] = Math.Round(res.Auc, 5), ["eer"] = Math.Round(res.Eer, 5), ["threshold"] = Math.Round(res.Threshold, 5),
+                    ["metric"] = report.Metric, ["pairs"] = res.Pairs, ["folds"] = res.Folds, ["images"] = report.Images,
+                    ["failed_images"] = report.FailedImages, ["failed_pairs"] = report.FailedPairs, ["center_cropped"] = report.CenterCropped,
+                    ["seconds"] = Math.Round(report.Seconds, 2), ["model"] = modelPath, ["detector"] = pipeline.Detector.Name,
+                }, Json));
+            else
+            {
+                stdout.WriteLine($"pairs {res.Pairs} ({list.Count(p => p.Same)} same), folds {res.Folds}, images {report.Images}, model {Path.GetFileName(modelPath)}, detector {pipeline.Detector.Name}");
+                stdout.WriteLine($"accuracy      {res.Accuracy:F4} ± {res.AccuracyStd:F4}");
+                stdout.WriteLine($"VAL@FAR={res.FarTarget:G3}  {res.Val:F4} ± {res.ValStd:F4}  (FAR reached {res.Far:F5})");
+                stdout.WriteLine($"AUC           {res.Auc:F4}");
+                stdout.WriteLine($"EER           {res.Eer:F4}");
+                stdout.WriteLine($"threshold     {res.Threshold:F4} ({report.Metric}, best on all pairs)");
+                stdout.WriteLine($"failures      {report.FailedImages} image(s) without a face, {report.FailedPairs} pair(s) counted as non-matches{(report.CenterCropped > 0 ? $"; {report.CenterCropped} centre-cropped" : "")}");
+                stdout.WriteLine($"time          {report.Seconds:F1} s");
+            }
+            return Ok;
+        }));
+        return cmd;
+    }
+
+    private Command AlignCommand()
+    {
+        var model = ModelOption(); var detector = DetectorOption(); var allFaces = AllFacesOption(); var alignment = AlignmentOption(); var threads = ThreadsOption();
+        var output = new Option<string>("--output", "-o") { Description = "Folder for the face crops (PNG)", Required = true };
+        var images = ImagesArgument();
+        var cmd = new Command("align", "Write the face crops the model sees (detection + the model's alignment)") { model, detector, allFaces, alignment, output, threads, images };
+        cmd.SetAction(r => Guard(() =>
+        {
+            using var pipeline = Pipeline(r.GetValue(model), r.GetValue(detector), false, r.GetValue(threads), null, null, false, r.GetValue(alignment));
+            var dir = r.GetValue(output)!;
+            Directory.CreateDirectory(dir);
+            bool failed = false;
+            foreach (var file in r.GetValue(images)!)
+            {
+                try
+                {
+                    var image = ImageDecoder.Load(file);
+                    var faces = pipeline.Detector.Detect(image);
+                    if (faces.Count == 0) throw new ImageException(file, "no face found");
+                    for (int i = 0; i < (r.GetValue(allFaces) ? faces.Count : 1); i++)
+                    {
+                        var target = Path.Combine(dir, $"{Path.GetFileNameWithoutExtension(file)}_{i}.png");
+                        Annotate.Save(pipeline.AlignFace(image, faces[i]), [], target);
+                        stdout.WriteLine(target);
+                    }
+                }
+                catch (ImageException e) { ReportInput(e); failed = true; }
+            }
+            return failed ? InputError : Ok;
         }));
         return cmd;
     }
@@ -340,6 +440,7 @@ public sealed class FaceNetCli(TextWriter stdout, TextWriter stderr)
     {
         switch (e)
         {
+            case PairsFileException p: stderr.WriteLine("error: " + p.Message); return InputError;
             case UsageException u: stderr.WriteLine("error: " + u.Message); return Usage;
             case ImageException i: ReportInput(i); return InputError;
             case WeightsException w:

@@ -1,0 +1,112 @@
+using System.Diagnostics;
+using FaceNet.Detection;
+using FaceNet.Imaging;
+using FaceNet.Matching;
+
+namespace FaceNet.Evaluation;
+
+/// <summary>Options of <see cref="Evaluator"/>.</summary>
+public sealed record EvaluationOptions
+{
+    public int Folds { get; init; } = 10;
+    public double FarTarget { get; init; } = 1e-3;
+    /// <summary>Where embeddings are cached; null: no cache.</summary>
+    public string? CacheDirectory { get; init; }
+    /// <summary>Embed the image centre when no face is found (as papers do), instead of counting a failure.</summary>
+    public bool FallbackCenterCrop { get; init; }
+    /// <summary>Called with (done, total) as images are embedded.</summary>
+    public Action<int, int>? Progress { get; init; }
+}
+
+/// <summary>The result of an evaluation: the protocol figures and what could not be embedded.</summary>
+public sealed record EvaluationReport(ProtocolResult Result, int Images, int FailedImages, int FailedPairs, int CenterCropped,
+    IReadOnlyList<string> Failures, double[] Distances, bool[] Same, double Seconds, string Metric);
+
+/// <summary>
+/// Runs the verification protocol end to end: every distinct image is embedded once (detect → align →
+/// embed, decode and detection in parallel, embedding in batches, optionally cached), then the pair
+/// distances go through <see cref="Protocol"/>. A pair whose image has no detectable face gets an
+/// infinite distance — the system could not match it — and is reported; it is never dropped.
+/// </summary>
+public sealed class Evaluator(FacePipeline pipeline, string pipelineKey, EvaluationOptions? options = null)
+{
+    private readonly EvaluationOptions _options = options ?? new EvaluationOptions();
+
+    public EvaluationReport Run(IReadOnlyList<LabeledPair> pairs)
+    {
+        var sw = Stopwatch.StartNew();
+        var files = pairs.SelectMany(p => new[] { p.FileA, p.FileB }).Distinct(StringComparer.Ordinal).ToArray();
+        var embeddings = new Dictionary<string, float[]?>(StringComparer.Ordinal);
+        var failures = new List<string>();
+        int centre = 0, done = 0;
+        using var cache = new EmbeddingCache(_options.CacheDirectory, pipelineKey);
+        const int chunk = 64;
+        for (int start = 0; start < files.Length; start += chunk)
+        {
+            var slice = files.Skip(start).Take(chunk).ToArray();
+            var keys = new string[slice.Length];
+            var crops = new RgbImage?[slice.Length];
+            var errors = new string?[slice.Length];
+            var fromCache = new bool[slice.Length];
+            var centred = new bool[slice.Length];
+            Parallel.For(0, slice.Length, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, i =>
+            {
+                try
+                {
+                    keys[i] = EmbeddingCache.FileKey(slice[i]);
+                    if (cache.TryGet(keys[i], out var cached))
+                    {
+                        fromCache[i] = true;
+                        if (cached is null) errors[i] = "no face found";
+                        return;
+                    }
+                    var image = ImageDecoder.Load(slice[i]);
+                    var faces = pipeline.Detector.Detect(image);
+                    DetectedFace? face = faces.Count > 0 ? faces[0] : null;
+                    if (face is null && _options.FallbackCenterCrop)
+                    {
+                        float side = 0.6f * Math.Min(image.Width, image.Height);
+                        face = new DetectedFace(new FaceBox((image.Width - side) / 2, (image.Height - side) / 2, side, side), 0, null);
+                        centred[i] = true;
+                    }
+                    if (face is null) errors[i] = "no face found";
+                    else crops[i] = pipeline.AlignFace(image, face);
+                }
+                catch (ImageException e) { errors[i] = e.Reason; }
+                catch (IOException e) { errors[i] = e.Message; }
+            });
+            var todo = Enumerable.Range(0, slice.Length).Where(i => crops[i] is not null).ToArray();
+            var vectors = pipeline.EmbedAligned(todo.Select(i => crops[i]!).ToList());
+            for (int k = 0; k < todo.Length; k++)
+            {
+                embeddings[slice[todo[k]]] = vectors[k];
+                if (!centred[todo[k]]) cache.Add(keys[todo[k]], vectors[k]); // centre crops depend on the option: not cached
+                if (centred[todo[k]]) centre++;
+            }
+            for (int i = 0; i < slice.Length; i++)
+            {
+                if (fromCache[i] && errors[i] is null && cache.TryGet(keys[i], out var v)) embeddings[slice[i]] = v;
+                if (errors[i] is null) continue;
+                embeddings[slice[i]] = null;
+                failures.Add($"{slice[i]}: {errors[i]}");
+                if (errors[i] == "no face found" && !fromCache[i] && keys[i] is not null) cache.Add(keys[i], null);
+            }
+            done += slice.Length;
+            _options.Progress?.Invoke(done, files.Length);
+        }
+
+        var metric = pipeline.Embedder.Info.Metric;
+        var distances = new double[pairs.Count];
+        int failedPairs = 0;
+        for (int i = 0; i < pairs.Count; i++)
+        {
+            var a = embeddings[pairs[i].FileA];
+            var b = embeddings[pairs[i].FileB];
+            if (a is null || b is null) { distances[i] = double.PositiveInfinity; failedPairs++; continue; }
+            distances[i] = Distance.Of(metric, a, b);
+        }
+        var same = pairs.Select(p => p.Same).ToArray();
+        var result = Protocol.Evaluate(distances, same, pairs.Select(p => p.Fold).ToArray(), _options.FarTarget);
+        return new EvaluationReport(result, files.Length, failures.Count, failedPairs, centre, failures, distances, same, sw.Elapsed.TotalSeconds, metric);
+    }
+}
