@@ -62,10 +62,10 @@ public sealed class FaceNetCli(TextWriter stdout, TextWriter stderr)
 
     private Command ImportCommand()
     {
-        var weights = new Argument<string>("weights") { Description = "Weight file: Keras .h5 (the seed's facenet_keras.h5), PyTorch .pt, or .safetensors" };
+        var weights = new Argument<string>("weights") { Description = "Weight file: Keras .h5 (the seed's facenet_keras.h5), PyTorch .pt, .safetensors, a TF.js weights manifest (.json), or an .onnx model" };
         var output = new Option<string>("--output", "-o") { Description = "The ONNX model to write", Required = true };
-        var format = new Option<string?>("--format") { Description = "keras, torch or safetensors (default: detected from the file)" };
-        format.AcceptOnlyFromAmong("keras", "torch", "safetensors");
+        var format = new Option<string?>("--format") { Description = "keras, torch, safetensors, tfjs (a weights manifest) or onnx (default: detected from the file)" };
+        format.AcceptOnlyFromAmong("keras", "torch", "safetensors", "tfjs", "onnx");
         var preprocess = PreprocessOption();
         var size = new Option<int?>("--embedding-size") { Description = "Embedding size (default: read from the weights; 128 for the seed, 512 for facenet-pytorch)" };
         var threshold = new Option<double?>("--threshold") { Description = "Default same-person threshold written into the model" };
@@ -80,7 +80,11 @@ public sealed class FaceNetCli(TextWriter stdout, TextWriter stderr)
         {
             var options = new ImportOptions
             {
-                Format = r.GetValue(format) switch { "keras" => WeightFormat.Keras, "torch" => WeightFormat.Torch, "safetensors" => WeightFormat.Safetensors, _ => null },
+                Format = r.GetValue(format) switch
+                {
+                    "keras" => WeightFormat.Keras, "torch" => WeightFormat.Torch, "safetensors" => WeightFormat.Safetensors,
+                    "tfjs" => WeightFormat.Tfjs, "onnx" => WeightFormat.Onnx, _ => null,
+                },
                 Preprocess = r.GetValue(preprocess),
                 EmbeddingSize = r.GetValue(size),
                 Threshold = r.GetValue(threshold),

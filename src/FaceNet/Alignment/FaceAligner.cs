@@ -28,10 +28,16 @@ public static class FaceAligner
         var spec = alignment.Trim().ToLowerInvariant();
         if (spec.StartsWith("margin:", StringComparison.Ordinal) && int.TryParse(spec[7..], NumberStyles.Integer, CultureInfo.InvariantCulture, out var margin) && margin >= 0)
             return MarginCrop(image, face.Box, margin, size);
-        if (spec == "template:arcface112")
+        if (spec.StartsWith("template:arcface112", StringComparison.Ordinal))
         {
+            // "template:arcface112*0.8" shrinks the template about the crop centre: more context around the face.
+            float zoom = 1f;
+            var rest = spec["template:arcface112".Length..];
+            if (rest.Length > 0 && !(rest[0] == '*' && float.TryParse(rest[1..], NumberStyles.Float, CultureInfo.InvariantCulture, out zoom) && zoom is > 0.2f and <= 2f))
+                throw new FormatException($"unknown alignment '{alignment}' (expected margin:N or template:arcface112[*zoom])");
             if (face.Landmarks is { Length: 5 } lm)
-                return Warp(image, Similarity(lm, ArcFace112.Select(p => new FacePoint(p.X * size / 112f, p.Y * size / 112f)).ToArray()), size);
+                return Warp(image, Similarity(lm, ArcFace112.Select(p => new FacePoint(
+                    ((p.X - 56f) * zoom + 56f) * size / 112f, ((p.Y - 56f) * zoom + 56f) * size / 112f)).ToArray()), size);
             return SquareCrop(image, face.Box, size);
         }
         throw new FormatException($"unknown alignment '{alignment}' (expected margin:N or template:arcface112)");

@@ -22,16 +22,27 @@ public static class BundledModels
             if (File.Exists(Path.Combine(dir.FullName, "FaceNet.sln"))) { yield return Path.Combine(dir.FullName, "models"); break; }
     }
 
-    /// <summary>The path of a bundled model file, or null.</summary>
+    /// <summary>
+    /// The path of a bundled model: <c>models/NAME/NAME.onnx</c>, or a TF.js weights manifest in
+    /// <c>models/NAME/</c> (imported when loaded, which keeps the repository small); null if absent.
+    /// </summary>
     public static string? Find(string name)
     {
+        if (name.Length == 0 || name.IndexOfAny(['/', '\\', '.']) >= 0) return null;
         foreach (var folder in Folders())
         {
             var candidate = Path.Combine(folder, name, name + ".onnx");
             if (File.Exists(candidate)) return candidate;
+            var dir = Path.Combine(folder, name);
+            if (Directory.Exists(dir) && Directory.GetFiles(dir, "*-weights_manifest.json").FirstOrDefault() is { } manifest) return manifest;
         }
         return null;
     }
+
+    /// <summary>The names of the bundled embedders found.</summary>
+    public static IReadOnlyList<string> EmbedderNames()
+        => Folders().Where(Directory.Exists).SelectMany(Directory.GetDirectories).Select(Path.GetFileName)
+            .Where(n => n is not null && n != YuNet && Find(n) is not null).Select(n => n!).Distinct().OrderBy(n => n).ToList();
 
     /// <summary>
     /// A model argument as users give it: a file path (.onnx, or weights to import), or a bundled

@@ -39,6 +39,7 @@ public static class WeightImporter
         if (n == 0) throw new WeightsException(path, "empty file");
         if (n >= 8 && head[..8].SequenceEqual<byte>([0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a])) return WeightFormat.Keras;
         if (n >= 4 && head[..4].SequenceEqual<byte>([0x50, 0x4b, 0x03, 0x04])) return WeightFormat.Torch;
+        if (path.EndsWith(".json", StringComparison.OrdinalIgnoreCase) && head[0] == (byte)'[') return WeightFormat.Tfjs;
         return Path.GetExtension(path).ToLowerInvariant() switch
         {
             ".h5" or ".hdf5" or ".keras" => WeightFormat.Keras,
@@ -51,13 +52,17 @@ public static class WeightImporter
 
     public static WeightSet ReadWeights(string path, WeightFormat? format = null) => (format ?? DetectFormat(path)) switch
     {
+        WeightFormat.Onnx => throw new WeightsException(path, "an ONNX model holds a graph, not named weights: import it as a model"),
         WeightFormat.Keras => KerasH5Reader.Read(path),
         WeightFormat.Torch => TorchReader.Read(path),
+        WeightFormat.Tfjs => TfjsReader.Read(path),
         _ => SafetensorsReader.Read(path),
     };
 
     /// <summary>The defaults that follow from where the weights come from: the seed's Keras model or facenet-pytorch.</summary>
-    public static ModelInfo DefaultInfo(WeightSet weights, int embeddingSize) => weights.Format == WeightFormat.Keras
+    public static ModelInfo DefaultInfo(WeightSet weights, int embeddingSize) => weights.Format == WeightFormat.Tfjs
+        ? new ModelInfo { InputSize = DlibResNet.InputSize, Preprocess = DlibResNet.Preprocess, Alignment = "margin:10", EmbeddingSize = 128, Threshold = 0.33, Source = "face-api.js:" + Path.GetFileName(weights.Source), Name = "faceapi-resnet" }
+        : weights.Format == WeightFormat.Keras
         ? new ModelInfo { Preprocess = "prewhiten", Alignment = "margin:10", EmbeddingSize = embeddingSize, Threshold = 1.1, Source = "keras:" + Path.GetFileName(weights.Source), Name = "facenet-keras" }
         : new ModelInfo { Preprocess = "fixed", Alignment = "margin:32", EmbeddingSize = embeddingSize, Threshold = 1.1, Source = "facenet-pytorch:" + Path.GetFileName(weights.Source), Name = "facenet-pytorch" };
 
@@ -65,8 +70,8 @@ public static class WeightImporter
     public static (byte[] Onnx, ModelInfo Info) Import(WeightSet weights, ImportOptions? options = null)
     {
         options ??= new ImportOptions();
-        var graph = InceptionResNetV1.Build(weights, options.EmbeddingSize);
-        var size = options.EmbeddingSize ?? WeightLayout.For(weights.Format).InferEmbeddingSize(weights) ?? 128;
+        var graph = weights.Format == WeightFormat.Tfjs ? DlibResNet.Build(weights) : InceptionResNetV1.Build(weights, options.EmbeddingSize);
+        var size = weights.Format == WeightFormat.Tfjs ? 128 : options.EmbeddingSize ?? WeightLayout.For(weights.Format).InferEmbeddingSize(weights) ?? 128;
         var info = DefaultInfo(weights, size) with { };
         info = info with
         {
@@ -85,7 +90,7 @@ public static class WeightImporter
     /// <summary>Reads a weight file (or an ONNX model from elsewhere) and returns the ONNX model bytes and their metadata.</summary>
     public static (byte[] Onnx, ModelInfo Info) Import(string path, ImportOptions? options = null)
     {
-        if (options?.Format is null && Path.GetExtension(path).Equals(".onnx", StringComparison.OrdinalIgnoreCase))
+        if (options?.Format == WeightFormat.Onnx || (options?.Format is null && Path.GetExtension(path).Equals(".onnx", StringComparison.OrdinalIgnoreCase)))
             return ImportOnnx(path, options ?? new ImportOptions());
         return Import(ReadWeights(path, options?.Format), options);
     }

@@ -15,6 +15,10 @@ public enum WeightFormat
     Torch,
     /// <summary>safetensors with facenet-pytorch's naming.</summary>
     Safetensors,
+    /// <summary>TensorFlow.js manifest + shards: the face-api.js recognition network (a ResNet after dlib's).</summary>
+    Tfjs,
+    /// <summary>An ONNX face model from elsewhere: its graph is kept and the metadata written into it.</summary>
+    Onnx,
 }
 
 /// <summary>All tensors of one weight file, by name.</summary>

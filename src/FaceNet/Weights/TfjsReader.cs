@@ -1,0 +1,92 @@
+using System.Buffers.Binary;
+using System.Text.Json;
+
+namespace FaceNet.Weights;
+
+/// <summary>
+/// Reads TensorFlow.js weights: a <c>*-weights_manifest.json</c> listing groups of tensors (name, shape,
+/// dtype, optional quantisation) and the binary shard files that hold them back to back. Quantised
+/// tensors (uint8/uint16 with <c>scale</c> and <c>min</c>, or float16) are restored to float32:
+/// value = q·scale + min.
+/// </summary>
+public static class TfjsReader
+{
+    public static WeightSet Read(string manifestPath)
+    {
+        JsonDocument doc;
+        try { doc = JsonDocument.Parse(File.ReadAllBytes(manifestPath)); }
+        catch (JsonException e) { throw new WeightsException(manifestPath, "not a TF.js weights manifest (invalid JSON: " + e.Message + ")", e); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new WeightsException(manifestPath, e is FileNotFoundException ? "file not found" : e.Message, e); }
+        var dir = Path.GetDirectoryName(Path.GetFullPath(manifestPath))!;
+        var tensors = new List<NamedTensor>();
+        using (doc)
+        {
+            if (doc.RootElement.ValueKind != JsonValueKind.Array) throw new WeightsException(manifestPath, "not a TF.js weights manifest (expected a JSON array of weight groups)");
+            foreach (var group in doc.RootElement.EnumerateArray())
+            {
+                try { tensors.AddRange(ReadGroup(manifestPath, dir, group)); }
+                catch (Exception e) when (e is KeyNotFoundException or InvalidOperationException or FormatException)
+                {
+                    throw new WeightsException(manifestPath, "malformed TF.js weights manifest (" + e.Message + ")", e);
+                }
+            }
+        }
+        return new WeightSet(manifestPath, WeightFormat.Tfjs, tensors);
+    }
+
+    private static IEnumerable<NamedTensor> ReadGroup(string manifestPath, string dir, JsonElement group)
+    {
+        using var data = new MemoryStream();
+        foreach (var p in group.GetProperty("paths").EnumerateArray())
+        {
+            var name = p.GetString() ?? "";
+            if (name.Contains("..") || Path.IsPathRooted(name)) throw new WeightsException(manifestPath, $"shard path '{name}' leaves the manifest's folder");
+            var shard = Path.Combine(dir, name);
+            if (!File.Exists(shard)) throw new WeightsException(manifestPath, $"weight shard '{name}' not found next to the manifest");
+            using var f = File.OpenRead(shard);
+            f.CopyTo(data);
+        }
+        var bytes = data.GetBuffer().AsSpan(0, (int)data.Length);
+        int offset = 0;
+        var result = new List<NamedTensor>();
+        foreach (var w in group.GetProperty("weights").EnumerateArray())
+        {
+            var name = w.GetProperty("name").GetString()!;
+            var shape = w.GetProperty("shape").EnumerateArray().Select(d => d.GetInt32()).ToArray();
+            long count = shape.Aggregate(1L, (a, b) => a * b);
+            var dtype = w.GetProperty("dtype").GetString();
+            float[] values = new float[count];
+            if (w.TryGetProperty("quantization", out var q))
+            {
+                var qtype = q.GetProperty("dtype").GetString();
+                int size = qtype switch { "uint8" => 1, "uint16" => 2, "float16" => 2, _ => throw new WeightsException(manifestPath, $"tensor '{name}': unsupported quantisation {qtype}") };
+                Need(manifestPath, name, bytes, offset, count * size);
+                if (qtype == "float16")
+                    for (int i = 0; i < count; i++) values[i] = (float)BinaryPrimitives.ReadHalfLittleEndian(bytes[(offset + 2 * i)..]);
+                else
+                {
+                    float scale = q.GetProperty("scale").GetSingle(), min = q.GetProperty("min").GetSingle();
+                    for (int i = 0; i < count; i++)
+                        values[i] = (size == 1 ? bytes[offset + i] : BinaryPrimitives.ReadUInt16LittleEndian(bytes[(offset + 2 * i)..])) * scale + min;
+                }
+                offset += (int)(count * size);
+            }
+            else
+            {
+                if (dtype is not ("float32" or "int32")) throw new WeightsException(manifestPath, $"tensor '{name}': unsupported dtype {dtype}");
+                Need(manifestPath, name, bytes, offset, count * 4);
+                for (int i = 0; i < count; i++)
+                    values[i] = dtype == "float32" ? BinaryPrimitives.ReadSingleLittleEndian(bytes[(offset + 4 * i)..]) : BinaryPrimitives.ReadInt32LittleEndian(bytes[(offset + 4 * i)..]);
+                offset += (int)(count * 4);
+            }
+            result.Add(new NamedTensor(name, shape, values));
+        }
+        if (offset != bytes.Length) throw new WeightsException(manifestPath, $"the shards hold {bytes.Length} bytes but the manifest describes {offset}");
+        return result;
+    }
+
+    private static void Need(string path, string name, ReadOnlySpan<byte> bytes, int offset, long length)
+    {
+        if (offset + length > bytes.Length) throw new WeightsException(path, $"tensor '{name}' runs past the end of the weight shards (truncated?)");
+    }
+}
