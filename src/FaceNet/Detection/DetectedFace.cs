@@ -46,17 +46,27 @@ public static class Nms
     /// <summary>Keeps the best-scoring boxes, dropping any whose overlap with a kept one exceeds <paramref name="iou"/>.</summary>
     public static List<DetectedFace> Apply(IEnumerable<DetectedFace> faces, float iou, bool minOverlap = false)
     {
-        var sorted = faces.OrderByDescending(f => f.Score).ToList();
-        var kept = new List<DetectedFace>();
-        foreach (var f in sorted)
+        var list = faces.ToList();
+        return Keep(list.Select(f => f.Box).ToList(), list.Select(f => f.Score).ToList(), iou, minOverlap).Select(i => list[i]).ToList();
+    }
+
+    /// <summary>
+    /// Indices of the boxes kept, best score first. Overlap is intersection over union, or over the
+    /// smaller box when <paramref name="minOverlap"/> (MTCNN's last stage).
+    /// </summary>
+    public static List<int> Keep(IReadOnlyList<FaceBox> boxes, IReadOnlyList<float> scores, float iou, bool minOverlap = false)
+    {
+        var order = Enumerable.Range(0, boxes.Count).OrderByDescending(i => scores[i]).ToList();
+        var kept = new List<int>();
+        foreach (var i in order)
         {
             bool suppressed = false;
             foreach (var k in kept)
             {
-                float overlap = minOverlap ? IntersectionOverMin(f.Box, k.Box) : f.Box.IoU(k.Box);
+                float overlap = minOverlap ? IntersectionOverMin(boxes[i], boxes[k]) : boxes[i].IoU(boxes[k]);
                 if (overlap > iou) { suppressed = true; break; }
             }
-            if (!suppressed) kept.Add(f);
+            if (!suppressed) kept.Add(i);
         }
         return kept;
     }

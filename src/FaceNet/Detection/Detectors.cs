@@ -13,8 +13,13 @@ public static class Detectors
     public static IFaceDetector Create(string? name, int threads = 0) => (name ?? Default).ToLowerInvariant() switch
     {
         "yunet" => new YuNetDetector(Bundled("yunet"), new YuNetOptions { Threads = threads }),
+        "mtcnn" => new MtcnnDetector(BundledFolder("mtcnn"), new MtcnnOptions { Threads = threads }),
         var other => throw new ArgumentException($"unknown detector '{other}' (expected {string.Join(", ", Names)})"),
     };
+
+    private static string BundledFolder(string name)
+        => BundledModels.Folders().Select(f => Path.Combine(f, name)).FirstOrDefault(Directory.Exists)
+           ?? throw new ModelException(name, "bundled detector weights not found under models/");
 
     private static string Bundled(string name)
         => BundledModels.Find(name) ?? throw new ModelException(name, "bundled detector model not found under models/");
