@@ -14,6 +14,7 @@ public static class Detectors
     {
         "yunet" => new YuNetDetector(Bundled("yunet"), new YuNetOptions { Threads = threads }),
         "mtcnn" => new MtcnnDetector(BundledFolder("mtcnn"), new MtcnnOptions { Threads = threads }),
+        "haar" => new HaarDetector(Path.Combine(BundledFolder("haar"), "haarcascade_frontalface_alt2.xml")),
         var other => throw new ArgumentException($"unknown detector '{other}' (expected {string.Join(", ", Names)})"),
     };
 

@@ -106,60 +106,69 @@ public sealed class RgbImage
 
     private RgbImage ResizeArea(int width, int height)
     {
-        // Separable box filter with fractional edge weights: each output pixel averages exactly the source area it covers.
-        var (xIdx, xW) = AreaWeights(Width, width);
-        var (yIdx, yW) = AreaWeights(Height, height);
-        var rows = new float[height * Width * 3];
-        for (int y = 0; y < height; y++)
-        {
-            for (int k = 0; k < yIdx[y].Length; k++)
-            {
-                int src = yIdx[y][k] * Width * 3;
-                float w = yW[y][k];
-                int dst = y * Width * 3;
-                for (int i = 0; i < Width * 3; i++) rows[dst + i] += Pixels[src + i] * w;
-            }
-        }
+        // Separable box filter with fractional edge weights: each output pixel averages exactly the source
+        // area it covers. Vertical pass on whole rows (vectorised), then horizontal pass per pixel.
+        var (yStart, yCount, yW) = AreaWeights(Height, height);
+        var (xStart, xCount, xW) = AreaWeights(Width, width);
+        int rowLen = Width * 3;
+        var srcRow = new float[rowLen];
+        var acc = new float[rowLen];
         var result = new byte[width * height * 3];
+        int maxY = yCount.Max(), maxX = xCount.Max();
         for (int y = 0; y < height; y++)
-        for (int x = 0; x < width; x++)
         {
-            float r = 0, g = 0, b = 0;
-            for (int k = 0; k < xIdx[x].Length; k++)
+            Array.Clear(acc);
+            for (int k = 0; k < yCount[y]; k++)
             {
-                int s = (y * Width + xIdx[x][k]) * 3;
-                float w = xW[x][k];
-                r += rows[s] * w; g += rows[s + 1] * w; b += rows[s + 2] * w;
+                var src = Pixels.AsSpan((yStart[y] + k) * rowLen, rowLen);
+                System.Numerics.Tensors.TensorPrimitives.ConvertTruncating<byte, float>(src, srcRow);
+                System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(srcRow, yW[y * maxY + k], acc, acc);
             }
-            int o = (y * width + x) * 3;
-            result[o] = (byte)Math.Clamp(MathF.Round(r), 0, 255);
-            result[o + 1] = (byte)Math.Clamp(MathF.Round(g), 0, 255);
-            result[o + 2] = (byte)Math.Clamp(MathF.Round(b), 0, 255);
+            int o = y * width * 3;
+            for (int x = 0; x < width; x++)
+            {
+                float r = 0, g = 0, b = 0;
+                int s0 = xStart[x] * 3;
+                for (int k = 0; k < xCount[x]; k++)
+                {
+                    float w = xW[x * maxX + k];
+                    int s = s0 + k * 3;
+                    r += acc[s] * w; g += acc[s + 1] * w; b += acc[s + 2] * w;
+                }
+                result[o++] = (byte)Math.Clamp(MathF.Round(r), 0, 255);
+                result[o++] = (byte)Math.Clamp(MathF.Round(g), 0, 255);
+                result[o++] = (byte)Math.Clamp(MathF.Round(b), 0, 255);
+            }
         }
         return new RgbImage(width, height, result);
     }
 
-    private static (int[][] Index, float[][] Weight) AreaWeights(int src, int dst)
+    /// <summary>For each output index: first source index, number of sources, and their weights (row-major, padded to the widest).</summary>
+    private static (int[] Start, int[] Count, float[] Weight) AreaWeights(int src, int dst)
     {
         double scale = (double)src / dst;
-        var idx = new int[dst][];
-        var wts = new float[dst][];
+        int max = (int)Math.Ceiling(scale) + 1;
+        var start = new int[dst];
+        var count = new int[dst];
+        var weight = new float[dst * max];
         for (int d = 0; d < dst; d++)
         {
-            double start = d * scale, end = (d + 1) * scale;
-            int first = (int)Math.Floor(start), last = Math.Min((int)Math.Ceiling(end), src);
-            var i = new List<int>();
-            var w = new List<float>();
+            double begin = d * scale, end = (d + 1) * scale;
+            int first = (int)Math.Floor(begin), last = Math.Min((int)Math.Ceiling(end), src);
+            start[d] = first;
             for (int s = first; s < last; s++)
             {
-                double overlap = Math.Min(end, s + 1) - Math.Max(start, s);
-                if (overlap <= 1e-9) continue;
-                i.Add(s);
-                w.Add((float)(overlap / scale));
+                double overlap = Math.Min(end, s + 1) - Math.Max(begin, s);
+                if (overlap <= 1e-9) { if (count[d] == 0) start[d] = s + 1; continue; }
+                weight[d * max + count[d]++] = (float)(overlap / scale);
             }
-            idx[d] = i.ToArray();
-            wts[d] = w.ToArray();
         }
-        return (idx, wts);
+        // keep the padded layout consistent for callers that index by the widest count
+        int widest = count.Max();
+        if (widest == max) return (start, count, weight);
+        var packed = new float[dst * widest];
+        for (int d = 0; d < dst; d++) Array.Copy(weight, d * max, packed, d * widest, count[d]);
+        return (start, count, packed);
     }
+
 }
