@@ -1,0 +1,99 @@
+using System.Text.Json;
+using FaceNet.Detection;
+using FaceNet.Imaging;
+
+namespace FaceNet.Tests.Detection;
+
+public sealed class DetectorTests
+{
+    private static RgbImage Photo(string name) => ImageDecoder.Load(TestImages.DataPath("faces", name));
+
+    [Theory]
+    [InlineData("yunet")]
+    [InlineData("mtcnn")]
+    [InlineData("haar")]
+    public void Each_detector_finds_the_labelled_faces(string name)
+    {
+        using var detector = Detectors.Create(name);
+        foreach (var single in new[] { "img1.jpg", "img2.jpg", "img3.jpg", "img8.jpg", "img9.jpg", "img16.jpg" })
+        {
+            var faces = detector.Detect(Photo(single));
+            Assert.True(faces.Count >= 1, $"{name} found no face in {single}");
+            // the largest face is the portrait's: a good part of the photo
+            Assert.True(faces[0].Box.Width > 60, $"{name}: largest face in {single} is only {faces[0].Box.Width} px wide");
+        }
+        Assert.Equal(2, detector.Detect(Photo("couple.jpg")).Count(f => f.Box.Width > 100));
+        Assert.True(detector.Detect(Photo("selfie-many-people.jpg")).Count >= 4);
+    }
+
+    [Fact]
+    public void Haar_boxes_match_opencv()
+    {
+        using var doc = JsonDocument.Parse(File.ReadAllText(TestImages.DataPath("faces", "opencv_haar_boxes.json")));
+        using var haar = Detectors.Create("haar");
+        foreach (var image in doc.RootElement.GetProperty("images").EnumerateObject())
+        {
+            var expected = image.Value.EnumerateArray().Select(b => b.EnumerateArray().Select(v => v.GetInt32()).ToArray())
+                .Select(b => new FaceBox(b[0], b[1], b[2], b[3])).ToList();
+            var ours = haar.Detect(Photo(image.Name)).Select(f => f.Box).ToList();
+            Assert.Equal(expected.Count, ours.Count);
+            foreach (var e in expected)
+            {
+                double best = ours.Max(o => o.IoU(e));
+                Assert.True(best >= 0.9, $"{image.Name}: OpenCV's box {e} best IoU {best:F3}");
+            }
+        }
+    }
+
+    [Fact]
+    public void Landmarks_of_two_independent_detectors_agree_and_sit_on_the_face()
+    {
+        using var yunet = Detectors.Create("yunet");
+        using var mtcnn = Detectors.Create("mtcnn");
+        foreach (var name in new[] { "img1.jpg", "img2.jpg", "img3.jpg", "img8.jpg", "img16.jpg" })
+        {
+            var image = Photo(name);
+            var a = yunet.Detect(image)[0];
+            var b = mtcnn.Detect(image)[0];
+            Assert.NotNull(a.Landmarks);
+            Assert.NotNull(b.Landmarks);
+            float size = Math.Max(a.Box.Width, a.Box.Height);
+            for (int k = 0; k < 5; k++)
+            {
+                float d = MathF.Sqrt(MathF.Pow(a.Landmarks![k].X - b.Landmarks![k].X, 2) + MathF.Pow(a.Landmarks[k].Y - b.Landmarks[k].Y, 2));
+                Assert.True(d < 0.1f * size, $"{name}: landmark {k} differs by {d:F1} px (face {size:F0} px)");
+            }
+            var lm = a.Landmarks!;
+            Assert.True(lm[0].X < lm[1].X, "image-left eye first");
+            Assert.True(lm[2].Y > Math.Max(lm[0].Y, lm[1].Y), "nose below the eyes");
+            Assert.True(lm[3].Y > lm[2].Y && lm[4].Y > lm[2].Y, "mouth below the nose");
+            foreach (var p in lm)
+                Assert.True(p.X >= a.Box.X - 2 && p.X <= a.Box.Right + 2 && p.Y >= a.Box.Y - 2 && p.Y <= a.Box.Bottom + 2, $"{name}: landmark outside its box");
+        }
+    }
+
+    [Theory]
+    [InlineData("yunet")]
+    [InlineData("mtcnn")]
+    [InlineData("haar")]
+    public void No_face_and_tiny_images_give_no_detection_without_crashing(string name)
+    {
+        using var detector = Detectors.Create(name);
+        var flat = new RgbImage(320, 240, Enumerable.Repeat((byte)128, 320 * 240 * 3).ToArray());
+        Assert.Empty(detector.Detect(flat));
+        var tiny = TestImages.SyntheticFace(20, 1);
+        Assert.Empty(detector.Detect(tiny));
+        Assert.Empty(detector.Detect(new RgbImage(1, 1, [0, 0, 0])));
+    }
+
+    [Fact]
+    public void Haar_grouping_follows_opencv_group_rectangles()
+    {
+        // three similar boxes form a class (kept with minNeighbors 2), a lone box is dropped
+        var rects = new List<HaarDetector.IntRect> { new(10, 10, 40, 40), new(12, 11, 40, 40), new(11, 12, 42, 42), new(200, 200, 30, 30) };
+        var groups = HaarDetector.Group(rects, 2, 0.2);
+        var g = Assert.Single(groups);
+        Assert.Equal(3, g.Neighbors);
+        Assert.Equal(new HaarDetector.IntRect(11, 11, 41, 41), g.Box);
+    }
+}
