@@ -187,6 +187,9 @@ public sealed class FaceNetCli(TextWriter stdout, TextWriter stderr)
                 stdout.WriteLine($"{info.Metric} distances (threshold {F(info.Threshold)}):");
                 for (int i = 0; i < files.Length; i++)
                     stdout.WriteLine(string.Join("  ", matrix[i].Select(d => F(d))) + "  " + files[i]);
+                for (int i = 0; i < files.Length; i++)
+                    for (int j = i + 1; j < files.Length; j++)
+                        stdout.WriteLine($"{(matrix[i][j] <= info.Threshold ? "same person     " : "different people")}  {F(matrix[i][j])}  {files[i]}  {files[j]}");
             }
             return Ok;
         }));
@@ -209,7 +212,8 @@ public sealed class FaceNetCli(TextWriter stdout, TextWriter stderr)
         {
             var list = PairsFile.Read(r.GetValue(pairs)!, r.GetValue(root)!, r.GetValue(folds));
             var modelPath = BundledModels.ResolveEmbedder(r.GetValue(model));
-            using var pipeline = Pipeline(r.GetValue(model), r.GetValue(detector), false, r.GetValue(threads), null, null, r.GetValue(flip), r.GetValue(alignment));
+            // Images are decoded and detected in parallel (one per core), so each detector call gets one thread.
+            using var pipeline = Pipeline(r.GetValue(model), r.GetValue(detector), false, r.GetValue(threads), null, null, r.GetValue(flip), r.GetValue(alignment), detectorThreads: 1);
             var key = EmbeddingCache.PipelineKey(modelPath, pipeline.Detector.Name, pipeline.Alignment, r.GetValue(flip), r.GetValue(fallback));
             bool showProgress = !Console.IsErrorRedirected && ReferenceEquals(stderr, Console.Error);
             var evaluator = new Evaluator(pipeline, key, new EvaluationOptions
@@ -223,12 +227,15 @@ public sealed class FaceNetCli(TextWriter stdout, TextWriter stderr)
             if (showProgress) stderr.WriteLine();
             foreach (var f in report.Failures) stderr.WriteLine("warning: " + f);
             var res = report.Result;
+            var info = pipeline.Embedder.Info;
+            double atModel = Protocol.Accuracy(Enumerable.Range(0, report.Distances.Length), report.Distances, report.Same, info.Threshold);
             if (r.GetValue(json))
                 stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
                 {
                     ["accuracy"] = Math.Round(res.Accuracy, 5), ["accuracy_std"] = Math.Round(res.AccuracyStd, 5),
                     ["val"] = Math.Round(res.Val, 5), ["val_std"] = Math.Round(res.ValStd, 5), ["far"] = Math.Round(res.Far, 6), ["far_target"] = res.FarTarget,
                     ["auc"] = Math.Round(res.Auc, 5), ["eer"] = Math.Round(res.Eer, 5), ["threshold"] = Math.Round(res.Threshold, 5),
+                    ["model_threshold"] = info.Threshold, ["accuracy_at_model_threshold"] = Math.Round(atModel, 5),
                     ["metric"] = report.Metric, ["pairs"] = res.Pairs, ["folds"] = res.Folds, ["images"] = report.Images,
                     ["failed_images"] = report.FailedImages, ["failed_pairs"] = report.FailedPairs, ["center_cropped"] = report.CenterCropped,
                     ["seconds"] = Math.Round(report.Seconds, 2), ["model"] = modelPath, ["detector"] = pipeline.Detector.Name,
@@ -240,7 +247,7 @@ public sealed class FaceNetCli(TextWriter stdout, TextWriter stderr)
                 stdout.WriteLine($"VAL@FAR={res.FarTarget:G3}  {res.Val:F4} ± {res.ValStd:F4}  (FAR reached {res.Far:F5})");
                 stdout.WriteLine($"AUC           {res.Auc:F4}");
                 stdout.WriteLine($"EER           {res.Eer:F4}");
-                stdout.WriteLine($"threshold     {res.Threshold:F4} ({report.Metric}, best on all pairs)");
+                stdout.WriteLine($"threshold     {res.Threshold:F4} ({report.Metric}, best on all pairs); at the model's {info.Threshold:F4}: accuracy {atModel:F4}");
                 stdout.WriteLine($"failures      {report.FailedImages} image(s) without a face, {report.FailedPairs} pair(s) counted as non-matches{(report.CenterCropped > 0 ? $"; {report.CenterCropped} centre-cropped" : "")}");
                 stdout.WriteLine($"time          {report.Seconds:F1} s");
             }
@@ -336,13 +343,14 @@ public sealed class FaceNetCli(TextWriter stdout, TextWriter stderr)
         var seconds = new Option<double>("--seconds") { Description = "Time spent on each batch size", DefaultValueFactory = _ => 5 };
         var images = new Option<string[]>("--images") { Description = "Photos (files or folders): time the whole pipeline, decode → detect → align → embed", AllowMultipleArgumentsPerToken = true };
         var detector = DetectorOption();
+        var parallel = new Option<int>("--parallel") { Description = "With --images: photos in flight at once (default: one per core)", DefaultValueFactory = _ => 0 };
         var threads = ThreadsOption(); var json = JsonOption();
         var cmd = new Command("bench", "Throughput: embedding faces/s per batch size and peak memory; with --images, photos/s end to end")
-            { model, batch, seconds, images, detector, threads, json };
+            { model, batch, seconds, images, detector, parallel, threads, json };
         cmd.SetAction(r => Guard(() =>
         {
             if (r.GetValue(images) is { Length: > 0 } photos)
-                return BenchPipeline(photos, r.GetValue(model), r.GetValue(detector), r.GetValue(threads), r.GetValue(json));
+                return BenchPipeline(photos, r.GetValue(model), r.GetValue(detector), r.GetValue(threads), r.GetValue(parallel), r.GetValue(json));
             var batches = r.GetValue(batch) is { Length: > 0 } b ? b : [1, 32];
             if (batches.Any(x => x < 1)) { stderr.WriteLine("error: --batch: batch sizes must be positive"); return Usage; }
             var modelArg = r.GetValue(model);
@@ -401,61 +409,70 @@ public sealed class FaceNetCli(TextWriter stdout, TextWriter stderr)
         return cmd;
     }
 
-    /// <summary>Times each stage over a set of photos, after one warm-up pass: decode, detect, align + embed.</summary>
-    private int BenchPipeline(string[] inputs, string? model, string? detector, int threads, bool json)
+    /// <summary>
+    /// Times the pipeline over a set of photos after one warm-up pass: stage times per image (decode,
+    /// detect, align + embed) and throughput with <paramref name="parallel"/> photos in flight.
+    /// </summary>
+    private int BenchPipeline(string[] inputs, string? model, string? detector, int threads, int parallel, bool json)
     {
         var files = inputs.SelectMany(i => Directory.Exists(i)
             ? Directory.EnumerateFiles(i, "*", SearchOption.AllDirectories).Where(f => Path.GetExtension(f).ToLowerInvariant() is ".jpg" or ".jpeg" or ".png" or ".bmp" or ".webp" or ".gif")
             : [i]).OrderBy(f => f, StringComparer.Ordinal).ToArray();
         if (files.Length == 0) throw new UsageException("--images: no image files found");
-        using var pipeline = Pipeline(model, detector, false, threads, null, null, false, null);
+        if (parallel < 1) parallel = Environment.ProcessorCount;
+        // With several photos in flight, each ONNX Runtime call gets one thread unless told otherwise.
+        using var pipeline = Pipeline(model, detector, false, threads > 0 ? threads : parallel > 1 ? 1 : 0, null, null, false, null);
         var bytes = files.Select(File.ReadAllBytes).ToArray();
-        double decodeMs = 0, detectMs = 0, embedMs = 0;
+        long decodeTicks = 0, detectTicks = 0, embedTicks = 0, pixels = 0;
         int faces = 0, misses = 0;
-        long pixels = 0;
+        double wall = 0;
         for (int pass = 0; pass < 2; pass++) // pass 0 warms up ONNX Runtime and the JIT
         {
-            decodeMs = detectMs = embedMs = 0; faces = misses = 0; pixels = 0;
-            for (int i = 0; i < files.Length; i++)
+            decodeTicks = detectTicks = embedTicks = pixels = 0; faces = misses = 0;
+            var total = Stopwatch.StartNew();
+            Parallel.For(0, files.Length, new ParallelOptions { MaxDegreeOfParallelism = parallel }, i =>
             {
-                var sw = Stopwatch.StartNew();
+                long t0 = Stopwatch.GetTimestamp();
                 RgbImage image;
                 try { image = ImageDecoder.Decode(bytes[i], files[i]); }
-                catch (ImageException e) { if (pass == 1) ReportInput(e); continue; }
-                decodeMs += sw.Elapsed.TotalMilliseconds; sw.Restart();
-                pixels += (long)image.Width * image.Height;
+                catch (ImageException e) { if (pass == 1) lock (stderr) ReportInput(e); return; }
+                long t1 = Stopwatch.GetTimestamp();
                 var found = pipeline.Detector.Detect(image);
-                detectMs += sw.Elapsed.TotalMilliseconds; sw.Restart();
-                if (found.Count == 0) { misses++; continue; }
+                long t2 = Stopwatch.GetTimestamp();
+                Interlocked.Add(ref decodeTicks, t1 - t0);
+                Interlocked.Add(ref detectTicks, t2 - t1);
+                Interlocked.Add(ref pixels, (long)image.Width * image.Height);
+                if (found.Count == 0) { Interlocked.Increment(ref misses); return; }
                 pipeline.EmbedAligned([pipeline.AlignFace(image, found[0])]);
-                embedMs += sw.Elapsed.TotalMilliseconds;
-                faces++;
-            }
+                Interlocked.Add(ref embedTicks, Stopwatch.GetTimestamp() - t2);
+                Interlocked.Increment(ref faces);
+            });
+            wall = total.Elapsed.TotalSeconds;
         }
-        double total = decodeMs + detectMs + embedMs;
-        double perSecond = files.Length / (total / 1000);
+        double Ms(long ticks, int n) => ticks * 1000.0 / Stopwatch.Frequency / Math.Max(1, n);
+        double perSecond = files.Length / wall;
         double mp = pixels / (double)files.Length / 1e6;
         if (json)
             stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
             {
-                ["images"] = files.Length, ["images_per_second"] = Math.Round(perSecond, 2), ["mean_megapixels"] = Math.Round(mp, 3),
-                ["decode_ms"] = Math.Round(decodeMs / files.Length, 2), ["detect_ms"] = Math.Round(detectMs / files.Length, 2),
-                ["align_embed_ms"] = Math.Round(embedMs / Math.Max(1, faces), 2), ["misses"] = misses,
+                ["images"] = files.Length, ["images_per_second"] = Math.Round(perSecond, 2), ["parallel"] = parallel, ["mean_megapixels"] = Math.Round(mp, 3),
+                ["decode_ms"] = Math.Round(Ms(decodeTicks, files.Length), 2), ["detect_ms"] = Math.Round(Ms(detectTicks, files.Length), 2),
+                ["align_embed_ms"] = Math.Round(Ms(embedTicks, faces), 2), ["misses"] = misses,
                 ["detector"] = pipeline.Detector.Name, ["model"] = pipeline.Embedder.Info.Name, ["cores"] = Environment.ProcessorCount,
             }, Json));
         else
-            stdout.WriteLine($"{files.Length} images ({mp:F2} MP mean): {perSecond:F1} images/s end to end; per image decode {decodeMs / files.Length:F1} ms, " +
-                $"detect ({pipeline.Detector.Name}) {detectMs / files.Length:F1} ms, align+embed ({pipeline.Embedder.Info.Name}) {embedMs / Math.Max(1, faces):F1} ms; {misses} without a face");
+            stdout.WriteLine($"{files.Length} images ({mp:F2} MP mean), {parallel} in flight: {perSecond:F1} images/s end to end; per image decode {Ms(decodeTicks, files.Length):F1} ms, " +
+                $"detect ({pipeline.Detector.Name}) {Ms(detectTicks, files.Length):F1} ms, align+embed ({pipeline.Embedder.Info.Name}) {Ms(embedTicks, faces):F1} ms; {misses} without a face");
         return Ok;
     }
 
     // ----- helpers -----
-    private static FacePipeline Pipeline(string? model, string? detector, bool aligned, int threads, string? preprocess, double? threshold, bool flip, string? alignment)
+    private static FacePipeline Pipeline(string? model, string? detector, bool aligned, int threads, string? preprocess, double? threshold, bool flip, string? alignment, int? detectorThreads = null)
     {
         var embedder = FaceEmbedder.Load(BundledModels.ResolveEmbedder(model), new EmbedderOptions { Threads = threads, Preprocess = preprocess, Threshold = threshold });
         try
         {
-            IFaceDetector det = aligned ? new NoDetector() : Detectors.Create(detector, threads);
+            IFaceDetector det = aligned ? new NoDetector() : Detectors.Create(detector, detectorThreads ?? threads);
             return new FacePipeline(det, embedder, new PipelineOptions { Flip = flip, Alignment = alignment });
         }
         catch

@@ -28,6 +28,8 @@ public static class FaceAligner
         var spec = alignment.Trim().ToLowerInvariant();
         if (spec.StartsWith("margin:", StringComparison.Ordinal) && int.TryParse(spec[7..], NumberStyles.Integer, CultureInfo.InvariantCulture, out var margin) && margin >= 0)
             return MarginCrop(image, face.Box, margin, size);
+        if (spec.StartsWith("square:", StringComparison.Ordinal) && float.TryParse(spec[7..], NumberStyles.Float, CultureInfo.InvariantCulture, out var grow) && grow is > 0.5f and < 3f)
+            return SquareCrop(image, face.Box, size, grow);
         if (spec.StartsWith("template:arcface112", StringComparison.Ordinal))
         {
             // "template:arcface112*0.8" shrinks the template about the crop centre: more context around the face.
@@ -40,7 +42,7 @@ public static class FaceAligner
                     ((p.X - 56f) * zoom + 56f) * size / 112f, ((p.Y - 56f) * zoom + 56f) * size / 112f)).ToArray()), size);
             return SquareCrop(image, face.Box, size);
         }
-        throw new FormatException($"unknown alignment '{alignment}' (expected margin:N or template:arcface112)");
+        throw new FormatException($"unknown alignment '{alignment}' (expected margin:N, square:F or template:arcface112[*zoom])");
     }
 
     public static RgbImage MarginCrop(RgbImage image, FaceBox box, int margin, int size)
@@ -49,9 +51,10 @@ public static class FaceAligner
         return image.CropWithMargin(b[0], b[1], b[2], b[3], margin).Resize(size, size, ResizeMode.Bilinear);
     }
 
-    private static RgbImage SquareCrop(RgbImage image, FaceBox box, int size)
+    /// <summary>A square around the box centre, its side the box's longer side times <paramref name="grow"/>, clamped to the image.</summary>
+    public static RgbImage SquareCrop(RgbImage image, FaceBox box, int size, float grow = 1.1f)
     {
-        float side = Math.Max(box.Width, box.Height) * 1.1f;
+        float side = Math.Max(box.Width, box.Height) * grow;
         float cx = box.X + box.Width / 2, cy = box.Y + box.Height / 2;
         return image.Crop((int)MathF.Round(cx - side / 2), (int)MathF.Round(cy - side / 2), (int)MathF.Round(side), (int)MathF.Round(side))
             .Resize(size, size, ResizeMode.Area);
