@@ -22,8 +22,11 @@ public sealed class FaceNetCli(TextWriter stdout, TextWriter stderr)
 
     private static readonly JsonSerializerOptions Json = new() { WriteIndented = false };
 
+    private string[] _args = [];
+
     public int Run(string[] args)
     {
+        _args = args;
         var root = new RootCommand("FaceNet for .NET: face embeddings, verification and model import on ONNX Runtime.");
         root.Subcommands.Add(ImportCommand());
         root.Subcommands.Add(EmbedCommand());
@@ -31,6 +34,7 @@ public sealed class FaceNetCli(TextWriter stdout, TextWriter stderr)
         root.Subcommands.Add(DetectCommand());
         root.Subcommands.Add(AlignCommand());
         root.Subcommands.Add(EvaluateCommand());
+        root.Subcommands.Add(CalibrateCommand());
         root.Subcommands.Add(BenchCommand());
         var config = new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false };
         try
@@ -168,10 +172,14 @@ public sealed class FaceNetCli(TextWriter stdout, TextWriter stderr)
             {
                 var v = new Verifier(info.Metric, info.Threshold).Verify(embeddings[0], embeddings[1]);
                 if (r.GetValue(json))
-                    stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
-                        { ["distance"] = Math.Round(v.Distance, 6), ["threshold"] = v.Threshold, ["same"] = v.Same, ["metric"] = v.Metric }, Json));
+                    stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object?>
+                    {
+                        ["distance"] = Math.Round(v.Distance, 6), ["threshold"] = v.Threshold, ["same"] = v.Same, ["metric"] = v.Metric,
+                        ["far"] = r.GetValue(threshold) is null ? info.ThresholdFar : null,
+                        ["threshold_source"] = ThresholdSource(info, r.GetValue(threshold)),
+                    }, Json));
                 else
-                    stdout.WriteLine($"distance {F(v.Distance)}  threshold {F(v.Threshold)} ({v.Metric})  {(v.Same ? "same person" : "different people")}");
+                    stdout.WriteLine($"distance {F(v.Distance)}  threshold {F(v.Threshold)} ({v.Metric}; {ThresholdSource(info, r.GetValue(threshold))})  {(v.Same ? "same person" : "different people")}");
                 return Ok;
             }
             var matrix = new double[files.Length][];
@@ -206,8 +214,10 @@ public sealed class FaceNetCli(TextWriter stdout, TextWriter stderr)
         var cache = new Option<string?>("--cache") { Description = $"Embedding cache folder (default {EmbeddingCache.DefaultDirectory})" };
         var noCache = new Option<bool>("--no-cache") { Description = "Do not read or write the embedding cache" };
         var fallback = new Option<bool>("--fallback-center-crop") { Description = "Embed the image centre when no face is found, instead of counting a failure" };
+        var plot = new Option<string?>("--plot") { Description = "Write the ROC curve and the distance histograms as a PNG" };
+        var reportPath = new Option<string?>("--report") { Description = "Write a Markdown report: figures, failures, the command that made it" };
         var cmd = new Command("evaluate", "Verification accuracy on labelled pairs with the LFW protocol: accuracy ± std, VAL@FAR, AUC, EER, threshold")
-            { pairs, root, model, detector, flip, alignment, folds, far, cache, noCache, fallback, json, threads };
+            { pairs, root, model, detector, flip, alignment, folds, far, cache, noCache, fallback, plot, reportPath, json, threads };
         cmd.SetAction(r => Guard(() =>
         {
             var list = PairsFile.Read(r.GetValue(pairs)!, r.GetValue(root)!, r.GetValue(folds));
@@ -229,6 +239,10 @@ public sealed class FaceNetCli(TextWriter stdout, TextWriter stderr)
             var res = report.Result;
             var info = pipeline.Embedder.Info;
             double atModel = Protocol.Accuracy(Enumerable.Range(0, report.Distances.Length), report.Distances, report.Same, info.Threshold);
+            var title = $"{Path.GetFileName(r.GetValue(pairs))}: {info.Name} + {pipeline.Detector.Name}, {res.Pairs} pairs, {res.Folds} folds";
+            if (r.GetValue(plot) is { } plotPath) RocPlot.Save(report, plotPath, title);
+            if (r.GetValue(reportPath) is { } mdPath)
+                File.WriteAllText(mdPath, EvaluationMarkdown.Render(report, title, "facenet " + string.Join(' ', _args.Select(a => a.Contains(' ') ? $"\"{a}\"" : a)), info.Threshold, atModel, r.GetValue(plot)));
             if (r.GetValue(json))
                 stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
                 {
@@ -254,6 +268,76 @@ public sealed class FaceNetCli(TextWriter stdout, TextWriter stderr)
             return Ok;
         }));
         return cmd;
+    }
+
+    private Command CalibrateCommand()
+    {
+        var model = ModelOption(); var detector = DetectorOption(); var json = JsonOption(); var threads = ThreadsOption(); var flip = FlipOption(); var alignment = AlignmentOption();
+        var root = new Option<string>("--root") { Description = "A folder of identities (ROOT/person/*.jpg), or the folder a --pairs file is relative to", Required = true };
+        var pairs = new Option<string?>("--pairs") { Description = "Labelled pairs (LFW pairs.txt or CSV) instead of identity folders" };
+        var far = new Option<double?>("--far") { Description = "Target false-accept rate (default 1e-3)" };
+        var frr = new Option<double?>("--frr") { Description = "Target false-reject rate instead of a FAR" };
+        var output = new Option<string?>("--output", "-o") { Description = "Write a copy of the model with the calibrated threshold (.onnx)" };
+        var cache = new Option<string?>("--cache") { Description = "Embedding cache folder" };
+        var noCache = new Option<bool>("--no-cache") { Description = "Do not read or write the embedding cache" };
+        var cmd = new Command("calibrate", "The distance threshold for a target false-accept (or false-reject) rate on your own labelled faces")
+            { root, pairs, far, frr, model, detector, flip, alignment, output, cache, noCache, json, threads };
+        cmd.SetAction(r => Guard(() =>
+        {
+            if (r.GetValue(far) is not null && r.GetValue(frr) is not null) throw new UsageException("give --far or --frr, not both");
+            double rate = r.GetValue(frr) ?? r.GetValue(far) ?? 1e-3;
+            if (rate is <= 0 or >= 1) throw new UsageException("the target rate must lie between 0 and 1");
+            var list = r.GetValue(pairs) is { } pairsPath ? PairsFile.Read(pairsPath, r.GetValue(root)!) : Calibration.PairsFromFolders(r.GetValue(root)!);
+            var modelPath = BundledModels.ResolveEmbedder(r.GetValue(model));
+            using var pipeline = Pipeline(r.GetValue(model), r.GetValue(detector), false, r.GetValue(threads), null, null, r.GetValue(flip), r.GetValue(alignment), detectorThreads: 1);
+            var key = EmbeddingCache.PipelineKey(modelPath, pipeline.Detector.Name, pipeline.Alignment, r.GetValue(flip), false);
+            var report = new Evaluator(pipeline, key, new EvaluationOptions
+            {
+                CacheDirectory = r.GetValue(noCache) ? null : r.GetValue(cache) ?? EmbeddingCache.DefaultDirectory,
+            }).Run(list);
+            foreach (var f in report.Failures) stderr.WriteLine("warning: " + f);
+            var genuine = report.Distances.Where((_, i) => report.Same[i]).ToArray();
+            var impostor = report.Distances.Where((_, i) => !report.Same[i]).ToArray();
+            var result = r.GetValue(frr) is not null ? Calibration.AtFrr(genuine, impostor, rate) : Calibration.AtFar(genuine, impostor, rate);
+            var info = pipeline.Embedder.Info;
+            string note = $"{result.Target}={rate:G3} on {result.GenuinePairs} same and {result.ImpostorPairs} different pairs ({Path.GetFileName(Path.TrimEndingDirectorySeparator(r.GetValue(pairs) ?? r.GetValue(root)!))}, {pipeline.Detector.Name}, {DateTime.UtcNow:yyyy-MM-dd})";
+            if (r.GetValue(output) is { } outPath)
+            {
+                var calibrated = info with { Threshold = Math.Round(result.Threshold, 6), ThresholdFar = result.Target == "far" ? rate : result.Far, Calibration = note };
+                WriteCalibratedModel(modelPath, calibrated, outPath);
+            }
+            if (r.GetValue(json))
+                stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object?>
+                {
+                    ["threshold"] = Math.Round(result.Threshold, 6), ["target"] = result.Target, ["target_rate"] = rate, ["metric"] = info.Metric,
+                    ["far"] = Math.Round(result.Far, 6), ["far_ci95"] = new[] { Math.Round(result.FarLow, 6), Math.Round(result.FarHigh, 6) },
+                    ["frr"] = Math.Round(result.Frr, 6), ["frr_ci95"] = new[] { Math.Round(result.FrrLow, 6), Math.Round(result.FrrHigh, 6) },
+                    ["genuine_pairs"] = result.GenuinePairs, ["impostor_pairs"] = result.ImpostorPairs, ["sufficient"] = result.Sufficient,
+                    ["failed_images"] = report.FailedImages, ["model_threshold"] = info.Threshold, ["output"] = r.GetValue(output),
+                }, Json));
+            else
+            {
+                stdout.WriteLine($"threshold {result.Threshold:F4} ({info.Metric}) for {result.Target.ToUpperInvariant()} {rate:G3}, on {result.GenuinePairs} same and {result.ImpostorPairs} different pairs");
+                stdout.WriteLine($"  FAR {result.Far:F5}  (95% CI {result.FarLow:F5} – {result.FarHigh:F5})");
+                stdout.WriteLine($"  FRR {result.Frr:F5}  (95% CI {result.FrrLow:F5} – {result.FrrHigh:F5})");
+                stdout.WriteLine($"  the model's own threshold is {info.Threshold:F4}{(r.GetValue(output) is { } o ? $"; wrote {o}" : "")}");
+                if (!result.Sufficient)
+                    stdout.WriteLine($"  warning: {result.ImpostorPairs} different pairs cannot show a FAR of {rate:G3} (need at least {Math.Ceiling(3 / rate)}); the upper bound above is what the data supports");
+            }
+            return Ok;
+        }));
+        return cmd;
+    }
+
+    private static void WriteCalibratedModel(string modelPath, ModelInfo info, string output)
+    {
+        byte[] onnx = Path.GetExtension(modelPath).Equals(".onnx", StringComparison.OrdinalIgnoreCase)
+            ? File.ReadAllBytes(modelPath)
+            : WeightImporter.Import(modelPath).Onnx;
+        var bytes = FaceNet.Onnx.OnnxModelFile.WithMetadata(onnx, info.ToMetadata(), modelPath);
+        var tmp = output + ".tmp-" + Environment.ProcessId;
+        File.WriteAllBytes(tmp, bytes);
+        File.Move(tmp, output, overwrite: true);
     }
 
     private Command AlignCommand()
@@ -467,6 +551,12 @@ public sealed class FaceNetCli(TextWriter stdout, TextWriter stderr)
     }
 
     // ----- helpers -----
+    /// <summary>What a threshold stands for: given on the command line, calibrated for a FAR, or the model's default.</summary>
+    private static string ThresholdSource(ModelInfo info, double? given)
+        => given is not null ? "given with --threshold"
+            : info.ThresholdFar is { } far ? $"calibrated for FAR {far:G3}" + (info.Calibration.Length > 0 ? $": {info.Calibration}" : "")
+            : $"{info.Name} default";
+
     private static FacePipeline Pipeline(string? model, string? detector, bool aligned, int threads, string? preprocess, double? threshold, bool flip, string? alignment, int? detectorThreads = null)
     {
         var embedder = FaceEmbedder.Load(BundledModels.ResolveEmbedder(model), new EmbedderOptions { Threads = threads, Preprocess = preprocess, Threshold = threshold });

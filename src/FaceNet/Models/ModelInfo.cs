@@ -16,6 +16,8 @@ public sealed record ModelInfo
     public const string KeyThreshold = "facenet.threshold";
     public const string KeySource = "facenet.source";
     public const string KeyName = "facenet.name";
+    public const string KeyThresholdFar = "facenet.threshold_far";
+    public const string KeyCalibration = "facenet.calibration";
 
     /// <summary>Side of the square input, in pixels (160 for FaceNet).</summary>
     public int InputSize { get; init; } = InceptionResNetV1.InputSize;
@@ -38,6 +40,12 @@ public sealed record ModelInfo
 
     public string Name { get; init; } = "";
 
+    /// <summary>The false-accept rate the threshold was calibrated for, when known.</summary>
+    public double? ThresholdFar { get; init; }
+
+    /// <summary>How the threshold was chosen (data, pairs, date), when known.</summary>
+    public string Calibration { get; init; } = "";
+
     public IEnumerable<KeyValuePair<string, string>> ToMetadata()
     {
         yield return new(KeyInputSize, InputSize.ToString(CultureInfo.InvariantCulture));
@@ -48,6 +56,8 @@ public sealed record ModelInfo
         yield return new(KeyThreshold, Threshold.ToString("R", CultureInfo.InvariantCulture));
         yield return new(KeySource, Source);
         yield return new(KeyName, Name);
+        if (ThresholdFar is { } far) yield return new(KeyThresholdFar, far.ToString("R", CultureInfo.InvariantCulture));
+        if (Calibration.Length > 0) yield return new(KeyCalibration, Calibration);
     }
 
     /// <summary>Reads the <c>facenet.*</c> keys; absent keys keep <paramref name="defaults"/>' values.</summary>
@@ -65,6 +75,8 @@ public sealed record ModelInfo
             Threshold = Get(KeyThreshold) is { } t ? double.Parse(t, CultureInfo.InvariantCulture) : defaults.Threshold,
             Source = Get(KeySource) ?? defaults.Source,
             Name = Get(KeyName) ?? defaults.Name,
+            ThresholdFar = Get(KeyThresholdFar) is { } f ? double.Parse(f, CultureInfo.InvariantCulture) : defaults.ThresholdFar,
+            Calibration = Get(KeyCalibration) ?? defaults.Calibration,
         };
     }
 }

@@ -1,0 +1,122 @@
+namespace FaceNet.Evaluation;
+
+/// <summary>A threshold chosen for a target error rate, with what it costs and how sure it is.</summary>
+public sealed record CalibrationResult
+{
+    public double Threshold { get; init; }
+    /// <summary>"far" or "frr": which rate was targeted.</summary>
+    public string Target { get; init; } = "far";
+    public double TargetRate { get; init; }
+    /// <summary>False-accept rate measured at the threshold, with a 95% Wilson interval.</summary>
+    public double Far { get; init; }
+    public double FarLow { get; init; }
+    public double FarHigh { get; init; }
+    /// <summary>False-reject rate measured at the threshold, with a 95% Wilson interval.</summary>
+    public double Frr { get; init; }
+    public double FrrLow { get; init; }
+    public double FrrHigh { get; init; }
+    public int GenuinePairs { get; init; }
+    public int ImpostorPairs { get; init; }
+    /// <summary>False when there are too few impostor pairs to observe the target FAR at all (fewer than 3/FAR).</summary>
+    public bool Sufficient { get; init; }
+}
+
+/// <summary>
+/// Threshold calibration on the user's own data: the distance threshold that gives a target
+/// false-accept rate (or false-reject rate), the other rate at that point, and confidence intervals
+/// that say how far the figures can be trusted with the number of pairs at hand.
+/// </summary>
+public static class Calibration
+{
+    public static CalibrationResult AtFar(IReadOnlyList<double> genuine, IReadOnlyList<double> impostor, double far)
+    {
+        if (impostor.Count == 0 || genuine.Count == 0) throw new ArgumentException("calibration needs both same-person and different-person pairs");
+        var neg = impostor.Where(double.IsFinite).OrderBy(d => d).ToArray();
+        int n = impostor.Count;
+        int k = (int)Math.Floor(far * n + 1e-9); // false accepts allowed
+        k = Math.Min(k, neg.Length);
+        double t = k == 0 ? (neg.Length > 0 ? Below(neg[0]) : double.MaxValue)
+            : k < neg.Length ? (neg[k - 1] + neg[k]) / 2 : neg[^1];
+        return Measure(genuine, impostor, t, "far", far);
+    }
+
+    public static CalibrationResult AtFrr(IReadOnlyList<double> genuine, IReadOnlyList<double> impostor, double frr)
+    {
+        if (impostor.Count == 0 || genuine.Count == 0) throw new ArgumentException("calibration needs both same-person and different-person pairs");
+        var pos = genuine.OrderBy(d => d).ToArray();
+        int keep = (int)Math.Ceiling((1 - frr) * pos.Length - 1e-9); // genuine pairs that must be accepted
+        double t = keep <= 0 ? Below(pos[0]) : keep < pos.Length && double.IsFinite(pos[keep]) ? (pos[keep - 1] + pos[keep]) / 2 : pos[keep - 1];
+        return Measure(genuine, impostor, t, "frr", frr);
+    }
+
+    private static double Below(double d) => d - Math.Max(1e-6, Math.Abs(d) * 1e-6);
+
+    private static CalibrationResult Measure(IReadOnlyList<double> genuine, IReadOnlyList<double> impostor, double t, string target, double rate)
+    {
+        int fa = impostor.Count(d => d <= t), fr = genuine.Count(d => !(d <= t));
+        var (farLo, farHi) = Wilson(fa, impostor.Count);
+        var (frrLo, frrHi) = Wilson(fr, genuine.Count);
+        return new CalibrationResult
+        {
+            Threshold = t, Target = target, TargetRate = rate,
+            Far = (double)fa / impostor.Count, FarLow = farLo, FarHigh = farHi,
+            Frr = (double)fr / genuine.Count, FrrLow = frrLo, FrrHigh = frrHi,
+            GenuinePairs = genuine.Count, ImpostorPairs = impostor.Count,
+            Sufficient = target != "far" || impostor.Count * rate >= 3,
+        };
+    }
+
+    /// <summary>95% Wilson score interval of a proportion k/n.</summary>
+    public static (double Low, double High) Wilson(int k, int n)
+    {
+        if (n == 0) return (0, 1);
+        const double z = 1.959963984540054;
+        double p = (double)k / n, z2 = z * z;
+        double centre = (p + z2 / (2 * n)) / (1 + z2 / n);
+        double half = z * Math.Sqrt(p * (1 - p) / n + z2 / (4.0 * n * n)) / (1 + z2 / n);
+        return (Math.Max(0, centre - half), Math.Min(1, centre + half));
+    }
+
+    /// <summary>
+    /// Labelled pairs from a folder of identities (<c>ROOT/person/*.jpg</c>): every pair within a person
+    /// is genuine, every pair across people an impostor; above <paramref name="maxImpostors"/> the
+    /// impostor pairs are sampled (fixed seed).
+    /// </summary>
+    public static List<LabeledPair> PairsFromFolders(string root, int maxImpostors = 2_000_000)
+    {
+        if (!Directory.Exists(root)) throw new PairsFileException(root, 0, "folder not found");
+        var people = Directory.GetDirectories(root).OrderBy(d => d, StringComparer.Ordinal)
+            .Select(d => (Name: Path.GetFileName(d), Files: Directory.GetFiles(d).Where(IsImage).OrderBy(f => f, StringComparer.Ordinal).ToArray()))
+            .Where(p => p.Files.Length > 0).ToList();
+        if (people.Count < 2) throw new PairsFileException(root, 0, "needs at least two identity folders (ROOT/person/*.jpg)");
+        var pairs = new List<LabeledPair>();
+        foreach (var p in people)
+            for (int i = 0; i < p.Files.Length; i++)
+                for (int j = i + 1; j < p.Files.Length; j++)
+                    pairs.Add(new LabeledPair(p.Files[i], p.Files[j], true, pairs.Count % 10, 0));
+        var all = people.SelectMany((p, pi) => p.Files.Select(f => (Person: pi, File: f))).ToArray();
+        long total = 0;
+        for (int a = 0; a < people.Count; a++) for (int b = a + 1; b < people.Count; b++) total += (long)people[a].Files.Length * people[b].Files.Length;
+        if (total <= maxImpostors)
+        {
+            for (int i = 0; i < all.Length; i++)
+                for (int j = i + 1; j < all.Length; j++)
+                    if (all[i].Person != all[j].Person) pairs.Add(new LabeledPair(all[i].File, all[j].File, false, pairs.Count % 10, 0));
+        }
+        else
+        {
+            var rng = new Random(20150312);
+            var seen = new HashSet<(int, int)>();
+            while (seen.Count < maxImpostors)
+            {
+                int i = rng.Next(all.Length), j = rng.Next(all.Length);
+                if (all[i].Person == all[j].Person || !seen.Add((Math.Min(i, j), Math.Max(i, j)))) continue;
+                pairs.Add(new LabeledPair(all[i].File, all[j].File, false, pairs.Count % 10, 0));
+            }
+        }
+        if (!pairs.Any(p => p.Same)) throw new PairsFileException(root, 0, "no identity folder holds two images: no same-person pairs");
+        return pairs;
+    }
+
+    private static bool IsImage(string f) => Path.GetExtension(f).ToLowerInvariant() is ".jpg" or ".jpeg" or ".png" or ".bmp" or ".webp" or ".gif";
+}

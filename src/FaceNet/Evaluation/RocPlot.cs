@@ -1,0 +1,104 @@
+using SkiaSharp;
+
+namespace FaceNet.Evaluation;
+
+/// <summary>
+/// Renders an evaluation as one PNG: the ROC curve (true-accept against false-accept rate, log scale)
+/// and the histograms of same-person and different-person distances with the chosen threshold, drawn
+/// with ScottPlot. Text uses the bundled DejaVu Sans, as the self-contained Skia build has no system fonts.
+/// </summary>
+public static class RocPlot
+{
+    private const string FontName = "DejaVu Sans";
+    private static readonly object FontGate = new();
+    private static bool _fontLoaded;
+
+    public static void Save(EvaluationReport report, string path, string title)
+    {
+        LoadFont();
+        var roc = report.Result.Roc.Where(p => p.Far > 0).ToArray();
+        var rocPlot = new ScottPlot.Plot();
+        rocPlot.Font.Set(FontName);
+        if (roc.Length > 0)
+        {
+            var line = rocPlot.Add.Scatter(roc.Select(p => Math.Log10(p.Far)).ToArray(), roc.Select(p => p.Tar).ToArray());
+            line.MarkerSize = 0;
+            line.LineWidth = 2;
+        }
+        var far = Math.Log10(Math.Max(report.Result.FarTarget, 1e-6));
+        var v = rocPlot.Add.VerticalLine(far);
+        v.LinePattern = ScottPlot.LinePattern.Dashed;
+        v.LabelText = $"FAR {report.Result.FarTarget:G2}: VAL {report.Result.Val:F3}";
+        double minLog = Math.Floor(Math.Min(far, roc.Length > 0 ? Math.Log10(roc[0].Far) : far)) - 0.2;
+        var ticks = new ScottPlot.TickGenerators.NumericManual();
+        for (int e = (int)Math.Ceiling(minLog); e <= 0; e++) ticks.AddMajor(e, e == 0 ? "1" : $"1e{e}");
+        rocPlot.Axes.Bottom.TickGenerator = ticks;
+        rocPlot.Axes.SetLimitsX(minLog, 0.05);
+        rocPlot.Title($"ROC — AUC {report.Result.Auc:F4}, EER {report.Result.Eer:F4}");
+        rocPlot.XLabel("false accept rate (log)");
+        rocPlot.YLabel("true accept rate");
+        rocPlot.Axes.SetLimitsY(0, 1.02);
+
+        var hist = new ScottPlot.Plot();
+        hist.Font.Set(FontName);
+        var finite = report.Distances.Where(double.IsFinite).ToArray();
+        double lo = finite.Length > 0 ? finite.Min() : 0, hi = finite.Length > 0 ? finite.Max() : 1;
+        if (hi <= lo) hi = lo + 1;
+        AddHistogram(hist, report.Distances.Where((d, i) => report.Same[i] && double.IsFinite(d)), lo, hi, "same person", ScottPlot.Colors.Green);
+        AddHistogram(hist, report.Distances.Where((d, i) => !report.Same[i] && double.IsFinite(d)), lo, hi, "different people", ScottPlot.Colors.Red);
+        var t = hist.Add.VerticalLine(report.Result.Threshold);
+        t.LabelText = $"threshold {report.Result.Threshold:F3}";
+        hist.Title($"{report.Metric} distances — accuracy {report.Result.Accuracy:F4} ± {report.Result.AccuracyStd:F4}");
+        hist.XLabel("distance");
+        hist.YLabel("share of pairs");
+        hist.ShowLegend();
+
+        const int w = 640, h = 440;
+        using var surface = SKSurface.Create(new SKImageInfo(2 * w, h + 40));
+        var canvas = surface.Canvas;
+        canvas.Clear(SKColors.White);
+        using (var header = new SKPaint { Color = SKColors.Black, IsAntialias = true })
+        using (var typeface = SKTypeface.FromFile(FontPath()))
+        using (var font = new SKFont(typeface, 16))
+            canvas.DrawText(title, 12, 26, SKTextAlign.Left, font, header);
+        using (var a = SKBitmap.Decode(rocPlot.GetImageBytes(w, h, ScottPlot.ImageFormat.Png))) { using var ia = SKImage.FromBitmap(a); canvas.DrawImage(ia, 0, 40, new SKSamplingOptions(SKFilterMode.Nearest)); }
+        using (var b = SKBitmap.Decode(hist.GetImageBytes(w, h, ScottPlot.ImageFormat.Png))) { using var ib = SKImage.FromBitmap(b); canvas.DrawImage(ib, w, 40, new SKSamplingOptions(SKFilterMode.Nearest)); }
+        using var image = surface.Snapshot();
+        using var data = image.Encode(SKEncodedImageFormat.Png, 100);
+        File.WriteAllBytes(path, data.ToArray());
+    }
+
+    private static void AddHistogram(ScottPlot.Plot plot, IEnumerable<double> values, double lo, double hi, string label, ScottPlot.Color color)
+    {
+        var v = values.ToArray();
+        if (v.Length == 0) return;
+        const int bins = 40;
+        double width = (hi - lo) / bins;
+        var counts = new double[bins];
+        foreach (var x in v) counts[Math.Clamp((int)((x - lo) / width), 0, bins - 1)]++;
+        var bars = counts.Select((c, i) => new ScottPlot.Bar { Position = lo + (i + 0.5) * width, Value = c / v.Length, Size = width, FillColor = color.WithAlpha(0.45), LineWidth = 0 }).ToList();
+        var plotted = plot.Add.Bars(bars);
+        plotted.LegendText = $"{label} ({v.Length})";
+        plotted.Color = color.WithAlpha(0.45);
+    }
+
+    private static string FontPath()
+    {
+        foreach (var dir in new[] { AppContext.BaseDirectory }.Concat(Models.BundledModels.Folders().Select(f => Path.GetDirectoryName(f)!)))
+        {
+            var p = Path.Combine(dir, "assets", "fonts", "DejaVuSans.ttf");
+            if (File.Exists(p)) return p;
+        }
+        throw new FileNotFoundException("the bundled font assets/fonts/DejaVuSans.ttf was not found");
+    }
+
+    private static void LoadFont()
+    {
+        lock (FontGate)
+        {
+            if (_fontLoaded) return;
+            ScottPlot.Fonts.AddFontFile(FontName, FontPath());
+            _fontLoaded = true;
+        }
+    }
+}
