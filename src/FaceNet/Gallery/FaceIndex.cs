@@ -1,0 +1,178 @@
+using System.Numerics.Tensors;
+using Cloud.Unum.USearch;
+
+namespace FaceNet.Gallery;
+
+/// <summary>Options of <see cref="FaceIndex"/>.</summary>
+public sealed record FaceIndexOptions
+{
+    /// <summary>From this many faces on, searches go through the HNSW graph instead of the exact scan.</summary>
+    public int ApproximateFrom { get; init; } = 200_000;
+    /// <summary>HNSW graph degree (M).</summary>
+    public int Connectivity { get; init; } = 16;
+    /// <summary>Candidate list while building (efConstruction).</summary>
+    public int ExpansionAdd { get; init; } = 128;
+    /// <summary>Candidate list while searching (ef); larger is slower and more exact.</summary>
+    public int ExpansionSearch { get; init; } = 96;
+}
+
+/// <summary>A face found near a query: its position in the index and its distance.</summary>
+public readonly record struct Neighbor(int Index, float Distance);
+
+/// <summary>
+/// Nearest-neighbour search over unit-length embeddings. Exact top-k scans the whole matrix with SIMD
+/// dot products (<see cref="TensorPrimitives"/>) on all cores; from <see cref="FaceIndexOptions.ApproximateFrom"/>
+/// faces on, an HNSW graph (USearch) answers instead, updated as faces are added. Distances are
+/// Euclidean (on unit vectors, √(2 − 2·cos)) or cosine (1 − cos), as the model's metric says.
+/// Thread-safe for concurrent searches; <see cref="Add"/> takes a write lock.
+/// </summary>
+public sealed class FaceIndex : IDisposable
+{
+    private readonly int _dim;
+    private readonly bool _euclidean;
+    private readonly FaceIndexOptions _options;
+    private readonly ReaderWriterLockSlim _lock = new();
+    private float[] _matrix;
+    private int _count;
+    private USearchIndex? _hnsw;
+
+    public FaceIndex(int dimensions, string metric, FaceIndexOptions? options = null)
+    {
+        _dim = dimensions;
+        _euclidean = metric.ToLowerInvariant() is "euclidean" or "l2";
+        _options = options ?? new FaceIndexOptions();
+        _matrix = new float[Math.Max(1024, 0) * dimensions];
+    }
+
+    public int Count => _count;
+    public int Dimensions => _dim;
+
+    /// <summary>True once the index answers through the HNSW graph.</summary>
+    public bool IsApproximate => _hnsw is not null;
+
+    /// <summary>Adds embeddings (unit length); returns the index of the first.</summary>
+    public int Add(IReadOnlyList<float[]> embeddings)
+    {
+        _lock.EnterWriteLock();
+        try
+        {
+            int first = _count;
+            if ((long)(_count + embeddings.Count) * _dim > _matrix.Length)
+            {
+                long size = Math.Max((long)(_count + embeddings.Count) * _dim, (long)_matrix.Length * 2);
+                Array.Resize(ref _matrix, checked((int)Math.Min(size, Array.MaxLength)));
+            }
+            foreach (var e in embeddings)
+            {
+                if (e.Length != _dim) throw new ArgumentException($"embedding of {e.Length} values in a {_dim}-d index");
+                e.CopyTo(_matrix, _count * _dim);
+                _hnsw?.Add((ulong)_count, e);
+                _count++;
+            }
+            if (_hnsw is null && _count >= _options.ApproximateFrom) BuildGraph();
+            return first;
+        }
+        finally { _lock.ExitWriteLock(); }
+    }
+
+    /// <summary>Builds the HNSW graph now, whatever the size (benchmarks and tests call it directly).</summary>
+    public void BuildGraph()
+    {
+        bool locked = !_lock.IsWriteLockHeld;
+        if (locked) _lock.EnterWriteLock();
+        try
+        {
+            _hnsw?.Dispose();
+            var g = new USearchIndex(MetricKind.Cos, ScalarKind.Float32, (ulong)_dim, (ulong)_options.Connectivity, (ulong)_options.ExpansionAdd, (ulong)_options.ExpansionSearch);
+            const int batch = 4096;
+            var keys = new ulong[batch];
+            var rows = new float[batch][];
+            for (int start = 0; start < _count; start += batch)
+            {
+                int n = Math.Min(batch, _count - start);
+                var k = n == batch ? keys : new ulong[n];
+                var r = n == batch ? rows : new float[n][];
+                for (int i = 0; i < n; i++)
+                {
+                    k[i] = (ulong)(start + i);
+                    r[i] = _matrix.AsSpan((start + i) * _dim, _dim).ToArray();
+                }
+                g.Add(k, r);
+            }
+            _hnsw = g;
+        }
+        finally { if (locked) _lock.ExitWriteLock(); }
+    }
+
+    /// <summary>The <paramref name="k"/> nearest faces, nearest first.</summary>
+    public Neighbor[] Search(ReadOnlySpan<float> query, int k)
+    {
+        if (query.Length != _dim) throw new ArgumentException($"query of {query.Length} values in a {_dim}-d index");
+        _lock.EnterReadLock();
+        try
+        {
+            if (_count == 0 || k <= 0) return [];
+            if (_hnsw is not null) return SearchGraph(query.ToArray(), Math.Min(k, _count));
+            return SearchExact(query, k);
+        }
+        finally { _lock.ExitReadLock(); }
+    }
+
+    /// <summary>The exact answer by a full scan, whatever the size.</summary>
+    public Neighbor[] SearchExact(ReadOnlySpan<float> query, int k)
+    {
+        k = Math.Min(k, _count);
+        if (k <= 0) return [];
+        int parts = _count < 20_000 ? 1 : Environment.ProcessorCount;
+        var q = query.ToArray();
+        var partial = new Neighbor[parts][];
+        Parallel.For(0, parts, p =>
+        {
+            int from = (int)((long)_count * p / parts), to = (int)((long)_count * (p + 1) / parts);
+            var best = new TopK(k);
+            var m = _matrix;
+            for (int i = from; i < to; i++)
+                best.Offer(i, -TensorPrimitives.Dot(q, m.AsSpan(i * _dim, _dim)));
+            partial[p] = best.Items();
+        });
+        return partial.SelectMany(x => x).OrderBy(n => n.Distance).Take(k).Select(n => new Neighbor(n.Index, ToDistance(-n.Distance))).ToArray();
+    }
+
+    /// <summary>Distance from the query to one stored face.</summary>
+    public float DistanceTo(ReadOnlySpan<float> query, int index) => ToDistance(TensorPrimitives.Dot(query, _matrix.AsSpan(index * _dim, _dim)));
+
+    private Neighbor[] SearchGraph(float[] query, int k)
+    {
+        int found = _hnsw!.Search(query, k, out ulong[] keys, out float[] distances);
+        var result = new Neighbor[found];
+        for (int i = 0; i < found; i++) result[i] = new Neighbor((int)keys[i], ToDistance(1 - distances[i]));
+        return result;
+    }
+
+    private float ToDistance(float cos) => _euclidean ? MathF.Sqrt(MathF.Max(0, 2 - 2 * cos)) : 1 - cos;
+
+    /// <summary>Keeps the k smallest scores seen (a max-heap on the score).</summary>
+    private sealed class TopK(int k)
+    {
+        private readonly PriorityQueue<int, float> _heap = new(k + 1, Comparer<float>.Create((a, b) => b.CompareTo(a)));
+
+        public void Offer(int index, float score)
+        {
+            if (_heap.Count < k) _heap.Enqueue(index, score);
+            else if (_heap.TryPeek(out _, out var worst) && score < worst) _heap.EnqueueDequeue(index, score);
+        }
+
+        public Neighbor[] Items()
+        {
+            var items = new List<Neighbor>(_heap.Count);
+            foreach (var (i, s) in _heap.UnorderedItems) items.Add(new Neighbor(i, s));
+            return items.ToArray();
+        }
+    }
+
+    public void Dispose()
+    {
+        _hnsw?.Dispose();
+        _lock.Dispose();
+    }
+}

@@ -1,0 +1,317 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+using Microsoft.Data.Sqlite;
+
+namespace FaceNet.Gallery;
+
+/// <summary>The model a gallery is bound to: embeddings of different models are not comparable.</summary>
+public sealed record GalleryModel(string Id, int EmbeddingSize, string Preprocess, string Metric)
+{
+    public override string ToString() => $"{Id} ({EmbeddingSize}-d, {Preprocess}, {Metric})";
+}
+
+/// <summary>A gallery that cannot be used as asked: wrong model, unknown subject, corrupt file.</summary>
+public sealed class GalleryException(string file, string reason, Exception? inner = null, bool modelMismatch = false) : Exception($"{file}: {reason}", inner)
+{
+    public string File { get; } = file;
+    public string Reason { get; } = reason;
+    /// <summary>The gallery belongs to another model (a model error, not an input error).</summary>
+    public bool ModelMismatch { get; } = modelMismatch;
+}
+
+public sealed record Subject(long Id, string Name, DateTime Created, string? Metadata, int Faces);
+
+/// <summary>One enrolled face: its embedding and where it came from.</summary>
+public sealed record StoredFace(long Id, long SubjectId, float[] Embedding, string? SourceFile, string? SourceSha256, int[]? Box, string? Detector, DateTime Created);
+
+/// <summary>What to store for one face.</summary>
+public sealed record NewFace(float[] Embedding, string? SourceFile = null, string? SourceSha256 = null, int[]? Box = null, string? Detector = null);
+
+/// <summary>
+/// Enrolled subjects and their face embeddings in SQLite (WAL mode: readers in other processes go on
+/// while one writer enrols). Each <see cref="Enroll"/> is one transaction, so a crash keeps every face
+/// already reported enrolled and never half of one. Removal is an erasure: rows deleted with
+/// <c>secure_delete</c>, the WAL checkpointed and truncated, the file vacuumed.
+/// The schema is versioned (<c>PRAGMA user_version</c>) and migrated forward on open.
+/// </summary>
+public sealed class GalleryStore : IDisposable
+{
+    private const int SchemaVersion = 1;
+    private static readonly string[] Migrations =
+    [
+        // 0 → 1
+        """
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE subjects (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            created TEXT NOT NULL,
+            metadata TEXT);
+        CREATE TABLE faces (
+            id INTEGER PRIMARY KEY,
+            subject_id INTEGER NOT NULL REFERENCES subjects(id) ON DELETE CASCADE,
+            embedding BLOB NOT NULL,
+            source_file TEXT,
+            source_sha256 TEXT,
+            box TEXT,
+            detector TEXT,
+            model_id TEXT NOT NULL,
+            created TEXT NOT NULL);
+        CREATE INDEX faces_subject ON faces(subject_id);
+        """,
+    ];
+
+    private readonly SqliteConnection _db;
+    private readonly object _write = new();
+
+    private GalleryStore(string path, SqliteConnection db, GalleryModel model)
+    {
+        Path = path;
+        _db = db;
+        Model = model;
+    }
+
+    public string Path { get; }
+    public GalleryModel Model { get; }
+
+    /// <summary>
+    /// Opens (or creates) a gallery for <paramref name="model"/>. An existing gallery bound to another
+    /// model is refused. With <paramref name="model"/> null an existing gallery opens with its own binding.
+    /// </summary>
+    public static GalleryStore Open(string path, GalleryModel? model, bool readOnly = false)
+    {
+        bool exists = File.Exists(path);
+        if (!exists && (readOnly || model is null)) throw new GalleryException(path, "no such gallery (enrol someone first)");
+        var builder = new SqliteConnectionStringBuilder
+        {
+            DataSource = path,
+            Mode = readOnly ? SqliteOpenMode.ReadOnly : SqliteOpenMode.ReadWriteCreate,
+            Pooling = false,
+            DefaultTimeout = 30,
+        };
+        var db = new SqliteConnection(builder.ToString());
+        try
+        {
+            db.Open();
+            Exec(db, "PRAGMA busy_timeout = 10000;");
+            if (!readOnly)
+            {
+                Exec(db, "PRAGMA journal_mode = WAL;");
+                Exec(db, "PRAGMA synchronous = FULL;");
+            }
+            Exec(db, "PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON;");
+            if (!readOnly) Migrate(db, path);
+            else if (Scalar<long>(db, "PRAGMA user_version") is var v && v != SchemaVersion)
+                throw new GalleryException(path, $"gallery schema version {v}, this program reads {SchemaVersion}");
+            var bound = ReadModel(db);
+            if (bound is null)
+            {
+                if (model is null) throw new GalleryException(path, "gallery is not bound to a model");
+                WriteModel(db, model);
+                bound = model;
+            }
+            else if (model is not null && bound != model)
+                throw new GalleryException(path, $"gallery is bound to model {bound}; embeddings of model {model} are not comparable with it (use another gallery)", modelMismatch: true);
+            return new GalleryStore(path, db, bound);
+        }
+        catch (SqliteException e)
+        {
+            db.Dispose();
+            throw new GalleryException(path, e.SqliteErrorCode == 26 ? "not a gallery (not an SQLite database)" : "cannot open gallery: " + e.Message, e);
+        }
+        catch
+        {
+            db.Dispose();
+            throw;
+        }
+    }
+
+    private static void Migrate(SqliteConnection db, string path)
+    {
+        long version = Scalar<long>(db, "PRAGMA user_version");
+        if (version > SchemaVersion) throw new GalleryException(path, $"gallery schema version {version} is newer than this program's {SchemaVersion}");
+        for (long v = version; v < SchemaVersion; v++)
+        {
+            using var tx = db.BeginTransaction();
+            Exec(db, Migrations[v], tx);
+            Exec(db, $"PRAGMA user_version = {v + 1};", tx);
+            tx.Commit();
+        }
+    }
+
+    private static GalleryModel? ReadModel(SqliteConnection db)
+    {
+        var meta = new Dictionary<string, string>();
+        using (var cmd = db.CreateCommand())
+        {
+            cmd.CommandText = "SELECT key, value FROM meta";
+            using var r = cmd.ExecuteReader();
+            while (r.Read()) meta[r.GetString(0)] = r.GetString(1);
+        }
+        if (!meta.TryGetValue("model_id", out var id)) return null;
+        return new GalleryModel(id, int.Parse(meta["embedding_size"], CultureInfo.InvariantCulture), meta["preprocess"], meta["metric"]);
+    }
+
+    private static void WriteModel(SqliteConnection db, GalleryModel m)
+    {
+        using var tx = db.BeginTransaction();
+        foreach (var (k, v) in new[] { ("model_id", m.Id), ("embedding_size", m.EmbeddingSize.ToString(CultureInfo.InvariantCulture)), ("preprocess", m.Preprocess), ("metric", m.Metric), ("created", Now()) })
+        {
+            using var cmd = db.CreateCommand();
+            cmd.Transaction = tx;
+            cmd.CommandText = "INSERT OR REPLACE INTO meta(key, value) VALUES ($k, $v)";
+            cmd.Parameters.AddWithValue("$k", k);
+            cmd.Parameters.AddWithValue("$v", v);
+            cmd.ExecuteNonQuery();
+        }
+        tx.Commit();
+    }
+
+    /// <summary>Adds faces to a subject (created if new) in one transaction; returns the new face ids.</summary>
+    public IReadOnlyList<long> Enroll(string name, IReadOnlyList<NewFace> faces, string? metadata = null)
+    {
+        if (string.IsNullOrWhiteSpace(name)) throw new ArgumentException("a subject needs a name");
+        foreach (var f in faces)
+        {
+            if (f.Embedding.Length != Model.EmbeddingSize)
+                throw new GalleryException(Path, $"embedding of {f.Embedding.Length} values, the gallery holds {Model.EmbeddingSize}-d embeddings");
+            if (f.Embedding.Any(v => !float.IsFinite(v))) throw new ArgumentException("embedding holds non-finite values");
+        }
+        lock (_write)
+        {
+            using var tx = _db.BeginTransaction();
+            long subject;
+            using (var find = _db.CreateCommand())
+            {
+                find.Transaction = tx;
+                find.CommandText = "SELECT id FROM subjects WHERE name = $n";
+                find.Parameters.AddWithValue("$n", name);
+                if (find.ExecuteScalar() is long id) subject = id;
+                else
+                {
+                    using var add = _db.CreateCommand();
+                    add.Transaction = tx;
+                    add.CommandText = "INSERT INTO subjects(name, created, metadata) VALUES ($n, $c, $m) RETURNING id";
+                    add.Parameters.AddWithValue("$n", name);
+                    add.Parameters.AddWithValue("$c", Now());
+                    add.Parameters.AddWithValue("$m", (object?)metadata ?? DBNull.Value);
+                    subject = (long)add.ExecuteScalar()!;
+                }
+            }
+            var ids = new List<long>();
+            foreach (var f in faces)
+            {
+                using var ins = _db.CreateCommand();
+                ins.Transaction = tx;
+                ins.CommandText = """
+                    INSERT INTO faces(subject_id, embedding, source_file, source_sha256, box, detector, model_id, created)
+                    VALUES ($s, $e, $f, $h, $b, $d, $m, $c) RETURNING id
+                    """;
+                ins.Parameters.AddWithValue("$s", subject);
+                ins.Parameters.AddWithValue("$e", MemoryMarshal.AsBytes(f.Embedding.AsSpan()).ToArray());
+                ins.Parameters.AddWithValue("$f", (object?)f.SourceFile ?? DBNull.Value);
+                ins.Parameters.AddWithValue("$h", (object?)f.SourceSha256 ?? DBNull.Value);
+                ins.Parameters.AddWithValue("$b", f.Box is null ? DBNull.Value : string.Join(",", f.Box));
+                ins.Parameters.AddWithValue("$d", (object?)f.Detector ?? DBNull.Value);
+                ins.Parameters.AddWithValue("$m", Model.Id);
+                ins.Parameters.AddWithValue("$c", Now());
+                ids.Add((long)ins.ExecuteScalar()!);
+            }
+            tx.Commit();
+            return ids;
+        }
+    }
+
+    public IReadOnlyList<Subject> Subjects()
+    {
+        using var cmd = _db.CreateCommand();
+        cmd.CommandText = "SELECT s.id, s.name, s.created, s.metadata, COUNT(f.id) FROM subjects s LEFT JOIN faces f ON f.subject_id = s.id GROUP BY s.id ORDER BY s.name";
+        using var r = cmd.ExecuteReader();
+        var list = new List<Subject>();
+        while (r.Read())
+            list.Add(new Subject(r.GetInt64(0), r.GetString(1), DateTime.Parse(r.GetString(2), CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind), r.IsDBNull(3) ? null : r.GetString(3), r.GetInt32(4)));
+        return list;
+    }
+
+    /// <summary>Every face, in id order, read in one snapshot.</summary>
+    public IReadOnlyList<StoredFace> Faces()
+    {
+        using var cmd = _db.CreateCommand();
+        cmd.CommandText = "SELECT id, subject_id, embedding, source_file, source_sha256, box, detector, created FROM faces ORDER BY id";
+        using var r = cmd.ExecuteReader();
+        var list = new List<StoredFace>();
+        while (r.Read())
+        {
+            var blob = (byte[])r[2];
+            if (blob.Length != Model.EmbeddingSize * 4) throw new GalleryException(Path, $"face {r.GetInt64(0)} holds a {blob.Length}-byte embedding (corrupt gallery)");
+            list.Add(new StoredFace(r.GetInt64(0), r.GetInt64(1), MemoryMarshal.Cast<byte, float>(blob).ToArray(),
+                r.IsDBNull(3) ? null : r.GetString(3), r.IsDBNull(4) ? null : r.GetString(4),
+                r.IsDBNull(5) ? null : r.GetString(5).Split(',').Select(int.Parse).ToArray(), r.IsDBNull(6) ? null : r.GetString(6),
+                DateTime.Parse(r.GetString(7), CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind)));
+        }
+        return list;
+    }
+
+    /// <summary>
+    /// Erases a subject: its rows are deleted (overwritten, <c>secure_delete</c>), the WAL is checkpointed
+    /// and truncated and the database vacuumed, so the embeddings cannot be read back from the files.
+    /// </summary>
+    public bool Remove(string name)
+    {
+        lock (_write)
+        {
+            int n;
+            using (var tx = _db.BeginTransaction())
+            {
+                using var cmd = _db.CreateCommand();
+                cmd.Transaction = tx;
+                cmd.CommandText = "DELETE FROM faces WHERE subject_id IN (SELECT id FROM subjects WHERE name = $n); DELETE FROM subjects WHERE name = $n;";
+                cmd.Parameters.AddWithValue("$n", name);
+                n = cmd.ExecuteNonQuery();
+                tx.Commit();
+            }
+            if (n == 0) return false;
+            Exec(_db, "PRAGMA wal_checkpoint(TRUNCATE);");
+            Exec(_db, "VACUUM;");
+            Exec(_db, "PRAGMA wal_checkpoint(TRUNCATE);");
+            return true;
+        }
+    }
+
+    public bool Rename(string oldName, string newName)
+    {
+        if (string.IsNullOrWhiteSpace(newName)) throw new ArgumentException("a subject needs a name");
+        lock (_write)
+        {
+            using var cmd = _db.CreateCommand();
+            cmd.CommandText = "UPDATE subjects SET name = $new WHERE name = $old";
+            cmd.Parameters.AddWithValue("$old", oldName);
+            cmd.Parameters.AddWithValue("$new", newName);
+            try { return cmd.ExecuteNonQuery() > 0; }
+            catch (SqliteException e) when (e.SqliteErrorCode == 19) { throw new GalleryException(Path, $"a subject named '{newName}' already exists"); }
+        }
+    }
+
+    /// <summary>SQLite's own integrity check: "ok" for a sound file.</summary>
+    public string IntegrityCheck() => Scalar<string>(_db, "PRAGMA integrity_check") ?? "";
+
+    public void Dispose() => _db.Dispose();
+
+    private static string Now() => DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture);
+
+    private static void Exec(SqliteConnection db, string sql, SqliteTransaction? tx = null)
+    {
+        using var cmd = db.CreateCommand();
+        cmd.Transaction = tx;
+        cmd.CommandText = sql;
+        cmd.ExecuteNonQuery();
+    }
+
+    private static T? Scalar<T>(SqliteConnection db, string sql)
+    {
+        using var cmd = db.CreateCommand();
+        cmd.CommandText = sql;
+        var v = cmd.ExecuteScalar();
+        return v is null or DBNull ? default : (T)Convert.ChangeType(v, typeof(T), CultureInfo.InvariantCulture);
+    }
+}
