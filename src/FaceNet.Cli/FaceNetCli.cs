@@ -653,11 +653,15 @@ public sealed class FaceNetCli(TextWriter stdout, TextWriter stderr)
         var images = new Option<string[]>("--images") { Description = "Photos (files or folders): time the whole pipeline, decode → detect → align → embed", AllowMultipleArgumentsPerToken = true };
         var detector = DetectorOption();
         var parallel = new Option<int>("--parallel") { Description = "With --images: photos in flight at once (default: one per core)", DefaultValueFactory = _ => 0 };
+        var gallery = new Option<bool>("--gallery") { Description = "Time gallery search instead: exact and HNSW top-1 over synthetic unit vectors" };
+        var faces = new Option<int>("--faces") { Description = "With --gallery: vectors in the gallery", DefaultValueFactory = _ => 1_000_000 };
+        var queries = new Option<int>("--queries") { Description = "With --gallery: queries timed", DefaultValueFactory = _ => 200 };
         var threads = ThreadsOption(); var json = JsonOption();
-        var cmd = new Command("bench", "Throughput: embedding faces/s per batch size and peak memory; with --images, photos/s end to end")
-            { model, batch, seconds, images, detector, parallel, threads, json };
+        var cmd = new Command("bench", "Throughput: embedding faces/s per batch size and peak memory; with --images, photos/s end to end; with --gallery, search latency")
+            { model, batch, seconds, images, detector, parallel, gallery, faces, queries, threads, json };
         cmd.SetAction(r => Guard(() =>
         {
+            if (r.GetValue(gallery)) return BenchGallery(r.GetValue(faces), r.GetValue(queries), r.GetValue(json));
             if (r.GetValue(images) is { Length: > 0 } photos)
                 return BenchPipeline(photos, r.GetValue(model), r.GetValue(detector), r.GetValue(threads), r.GetValue(parallel), r.GetValue(json));
             var batches = r.GetValue(batch) is { Length: > 0 } b ? b : [1, 32];
@@ -716,6 +720,87 @@ public sealed class FaceNetCli(TextWriter stdout, TextWriter stderr)
             return Ok;
         }));
         return cmd;
+    }
+
+    /// <summary>
+    /// Gallery search at scale: <paramref name="n"/> random unit vectors (128-d), queries that are noisy
+    /// copies of stored ones; exact top-1 latency, HNSW build time, top-1 latency and recall@1 against
+    /// the exact answer, and the process's peak memory.
+    /// </summary>
+    private int BenchGallery(int n, int queryCount, bool json)
+    {
+        const int dim = 128;
+        var rng = new Random(42);
+        float[] Unit()
+        {
+            var v = new float[dim];
+            for (int i = 0; i < dim; i++) v[i] = (float)(Math.Sqrt(-2 * Math.Log(1 - rng.NextDouble())) * Math.Cos(2 * Math.PI * rng.NextDouble()));
+            L2.NormalizeInPlace(v);
+            return v;
+        }
+        // A gallery's faces come in identities: 10 faces per person, each the person's direction plus
+        // noise (same-person distances about 0.6–0.9 on unit vectors, as real face embeddings).
+        var sw = Stopwatch.StartNew();
+        using var index = new FaceIndex(dim, "euclidean", new FaceIndexOptions { ApproximateFrom = int.MaxValue });
+        const int chunk = 50_000, perPerson = 10;
+        float[] Face(float[] person)
+        {
+            var noise = Unit();
+            var v = new float[dim];
+            for (int d = 0; d < dim; d++) v[d] = person[d] + 0.45f * noise[d];
+            L2.NormalizeInPlace(v);
+            return v;
+        }
+        var persons = new List<float[]>();
+        for (int added = 0; added < n; added += chunk)
+            index.Add(Enumerable.Range(added, Math.Min(chunk, n - added)).Select(i =>
+            {
+                if (i % perPerson == 0) persons.Add(Unit());
+                return Face(persons[i / perPerson]);
+            }).ToList());
+        double loadS = sw.Elapsed.TotalSeconds;
+        // Queries: new photos of enrolled people (a fresh face of a random person).
+        var exactTimes = new List<double>();
+        var exactAnswers = new int[queryCount];
+        var queryVectors = Enumerable.Range(0, queryCount).Select(_ => Face(persons[rng.Next(persons.Count)])).ToArray();
+        index.SearchExact(queryVectors[0], 1); // warm-up
+        for (int i = 0; i < queryCount; i++)
+        {
+            var t = Stopwatch.StartNew();
+            exactAnswers[i] = index.SearchExact(queryVectors[i], 1)[0].Index;
+            exactTimes.Add(t.Elapsed.TotalMilliseconds);
+        }
+        sw.Restart();
+        index.BuildGraph();
+        double buildS = sw.Elapsed.TotalSeconds;
+        var annTimes = new List<double>();
+        int hits = 0;
+        for (int i = 0; i < queryCount; i++)
+        {
+            var t = Stopwatch.StartNew();
+            var a = index.Search(queryVectors[i], 1);
+            annTimes.Add(t.Elapsed.TotalMilliseconds);
+            if (a.Length > 0 && a[0].Index == exactAnswers[i]) hits++;
+        }
+        double recall = (double)hits / queryCount;
+        double P(List<double> x, double p) { var s = x.OrderBy(v => v).ToList(); return s[Math.Min(s.Count - 1, (int)(p * s.Count))]; }
+        double peakMb = Process.GetCurrentProcess().PeakWorkingSet64 / (1024.0 * 1024.0);
+        if (json)
+            stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
+            {
+                ["faces"] = n, ["dimensions"] = dim, ["queries"] = queryCount, ["load_seconds"] = Math.Round(loadS, 2),
+                ["exact_top1_ms_median"] = Math.Round(P(exactTimes, 0.5), 3), ["exact_top1_ms_p95"] = Math.Round(P(exactTimes, 0.95), 3),
+                ["hnsw_build_seconds"] = Math.Round(buildS, 2), ["hnsw_top1_ms_median"] = Math.Round(P(annTimes, 0.5), 4), ["hnsw_top1_ms_p95"] = Math.Round(P(annTimes, 0.95), 4),
+                ["hnsw_recall_at_1"] = Math.Round(recall, 4), ["peak_memory_mb"] = Math.Round(peakMb, 1), ["cores"] = Environment.ProcessorCount,
+            }, Json));
+        else
+        {
+            stdout.WriteLine($"{n} faces × {dim}-d, {queryCount} queries, {Environment.ProcessorCount} cores");
+            stdout.WriteLine($"  exact top-1: median {P(exactTimes, 0.5):F2} ms, p95 {P(exactTimes, 0.95):F2} ms");
+            stdout.WriteLine($"  HNSW: build {buildS:F1} s, top-1 median {P(annTimes, 0.5):F3} ms, p95 {P(annTimes, 0.95):F3} ms, recall@1 {recall:F4}");
+            stdout.WriteLine($"  peak memory {peakMb:F0} MB");
+        }
+        return Ok;
     }
 
     /// <summary>

@@ -11,9 +11,9 @@ public sealed record FaceIndexOptions
     /// <summary>HNSW graph degree (M).</summary>
     public int Connectivity { get; init; } = 16;
     /// <summary>Candidate list while building (efConstruction).</summary>
-    public int ExpansionAdd { get; init; } = 128;
+    public int ExpansionAdd { get; init; } = 64;
     /// <summary>Candidate list while searching (ef); larger is slower and more exact.</summary>
-    public int ExpansionSearch { get; init; } = 96;
+    public int ExpansionSearch { get; init; } = 64;
 }
 
 /// <summary>A face found near a query: its position in the index and its distance.</summary>
@@ -84,21 +84,14 @@ public sealed class FaceIndex : IDisposable
         {
             _hnsw?.Dispose();
             var g = new USearchIndex(MetricKind.Cos, ScalarKind.Float32, (ulong)_dim, (ulong)_options.Connectivity, (ulong)_options.ExpansionAdd, (ulong)_options.ExpansionSearch);
-            const int batch = 4096;
-            var keys = new ulong[batch];
-            var rows = new float[batch][];
-            for (int start = 0; start < _count; start += batch)
-            {
-                int n = Math.Min(batch, _count - start);
-                var k = n == batch ? keys : new ulong[n];
-                var r = n == batch ? rows : new float[n][];
-                for (int i = 0; i < n; i++)
-                {
-                    k[i] = (ulong)(start + i);
-                    r[i] = _matrix.AsSpan((start + i) * _dim, _dim).ToArray();
-                }
-                g.Add(k, r);
-            }
+            // USearch inserts concurrently from several threads once its capacity is reserved; the .NET
+            // binding reserves inside Add, so reserve up front (its method is not public) and fall back to
+            // one thread if that is not possible.
+            var reserve = typeof(USearchIndex).GetMethod("IncreaseCapacity", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance, [typeof(ulong)]);
+            int threads = reserve is null ? 1 : Environment.ProcessorCount;
+            reserve?.Invoke(g, [(ulong)Math.Max(_count, 1) + 1024]);
+            Parallel.For(0, _count, new ParallelOptions { MaxDegreeOfParallelism = threads },
+                i => g.Add((ulong)i, _matrix.AsSpan(i * _dim, _dim).ToArray()));
             _hnsw = g;
         }
         finally { if (locked) _lock.ExitWriteLock(); }
@@ -130,13 +123,50 @@ public sealed class FaceIndex : IDisposable
         {
             int from = (int)((long)_count * p / parts), to = (int)((long)_count * (p + 1) / parts);
             var best = new TopK(k);
-            var m = _matrix;
-            for (int i = from; i < to; i++)
-                best.Offer(i, -TensorPrimitives.Dot(q, m.AsSpan(i * _dim, _dim)));
+            var scores = new float[4096];
+            for (int start = from; start < to; start += scores.Length)
+            {
+                int n = Math.Min(scores.Length, to - start);
+                DotRows(_matrix, start, n, _dim, q, scores);
+                float worst = best.Worst;
+                for (int i = 0; i < n; i++)
+                    if (-scores[i] < worst) { best.Offer(start + i, -scores[i]); worst = best.Worst; }
+            }
             partial[p] = best.Items();
         });
         return partial.SelectMany(x => x).OrderBy(n => n.Distance).Take(k).Select(n => new Neighbor(n.Index, ToDistance(-n.Distance))).ToArray();
     }
+
+    /// <summary>scores[i] = matrix row (start + i) · q, with 256-bit SIMD when the CPU has it.</summary>
+    private static unsafe void DotRows(float[] matrix, int start, int rows, int dim, float[] q, float[] scores)
+    {
+        fixed (float* m0 = matrix, qp = q, sp = scores)
+        {
+            float* row = m0 + (long)start * dim;
+            if (System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated && dim % 16 == 0)
+            {
+                for (int r = 0; r < rows; r++, row += dim)
+                {
+                    var a0 = System.Runtime.Intrinsics.Vector256<float>.Zero;
+                    var a1 = System.Runtime.Intrinsics.Vector256<float>.Zero;
+                    for (int d = 0; d < dim; d += 16)
+                    {
+                        a0 += System.Runtime.Intrinsics.Vector256.Load(row + d) * System.Runtime.Intrinsics.Vector256.Load(qp + d);
+                        a1 += System.Runtime.Intrinsics.Vector256.Load(row + d + 8) * System.Runtime.Intrinsics.Vector256.Load(qp + d + 8);
+                    }
+                    sp[r] = System.Runtime.Intrinsics.Vector256.Sum(a0 + a1);
+                }
+            }
+            else
+            {
+                for (int r = 0; r < rows; r++, row += dim)
+                    sp[r] = TensorPrimitives.Dot(new ReadOnlySpan<float>(row, dim), new ReadOnlySpan<float>(qp, dim));
+            }
+        }
+    }
+
+    /// <summary>A copy of one stored embedding.</summary>
+    public float[] Row(int index) => _matrix.AsSpan(index * _dim, _dim).ToArray();
 
     /// <summary>Distance from the query to one stored face.</summary>
     public float DistanceTo(ReadOnlySpan<float> query, int index) => ToDistance(TensorPrimitives.Dot(query, _matrix.AsSpan(index * _dim, _dim)));
@@ -155,6 +185,9 @@ public sealed class FaceIndex : IDisposable
     private sealed class TopK(int k)
     {
         private readonly PriorityQueue<int, float> _heap = new(k + 1, Comparer<float>.Create((a, b) => b.CompareTo(a)));
+
+        /// <summary>The score a newcomer must beat (+∞ until k are held).</summary>
+        public float Worst => _heap.Count < k ? float.PositiveInfinity : _heap.TryPeek(out _, out var w) ? w : float.PositiveInfinity;
 
         public void Offer(int index, float score)
         {
