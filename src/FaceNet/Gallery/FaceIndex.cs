@@ -14,6 +14,11 @@ public sealed record FaceIndexOptions
     public int ExpansionAdd { get; init; } = 64;
     /// <summary>Candidate list while searching (ef); larger is slower and more exact.</summary>
     public int ExpansionSearch { get; init; } = 64;
+    /// <summary>
+    /// Neighbours asked of the graph per search, whatever k (the search's candidate list is at least
+    /// this long, so it acts as a larger ef); the best k of them are returned.
+    /// </summary>
+    public int MinCandidates { get; init; } = 128;
 }
 
 /// <summary>A face found near a query: its position in the index and its distance.</summary>
@@ -173,9 +178,10 @@ public sealed class FaceIndex : IDisposable
 
     private Neighbor[] SearchGraph(float[] query, int k)
     {
-        int found = _hnsw!.Search(query, k, out ulong[] keys, out float[] distances);
-        var result = new Neighbor[found];
-        for (int i = 0; i < found; i++) result[i] = new Neighbor((int)keys[i], ToDistance(1 - distances[i]));
+        int ask = Math.Min(_count, Math.Max(k, _options.MinCandidates));
+        int found = _hnsw!.Search(query, ask, out ulong[] keys, out float[] distances);
+        var result = new Neighbor[Math.Min(k, found)];
+        for (int i = 0; i < result.Length; i++) result[i] = new Neighbor((int)keys[i], ToDistance(1 - distances[i]));
         return result;
     }
 

@@ -1,0 +1,109 @@
+using FaceNet.Embedding;
+using FaceNet.Gallery;
+
+namespace FaceNet.Tests.Gallery;
+
+public sealed class SearchTests
+{
+    private static float[] Unit(Random r, int dim = 128)
+    {
+        var v = new float[dim];
+        for (int i = 0; i < dim; i++) v[i] = (float)(Math.Sqrt(-2 * Math.Log(1 - r.NextDouble())) * Math.Cos(2 * Math.PI * r.NextDouble()));
+        L2.NormalizeInPlace(v);
+        return v;
+    }
+
+    private static float[] Near(float[] c, Random r, float noise)
+    {
+        var n = Unit(r, c.Length);
+        var v = c.Select((x, i) => x + noise * n[i]).ToArray();
+        L2.NormalizeInPlace(v);
+        return v;
+    }
+
+    [Fact]
+    public void Exact_search_finds_the_true_nearest_faces_in_order()
+    {
+        var r = new Random(5);
+        var data = Enumerable.Range(0, 30_000).Select(_ => Unit(r)).ToList();
+        using var index = new FaceIndex(128, "euclidean");
+        index.Add(data);
+        var q = Near(data[1234], r, 0.2f);
+        var got = index.SearchExact(q, 5);
+        var want = data.Select((v, i) => (i, d: FaceNet.Matching.Distance.Euclidean(q, v))).OrderBy(p => p.d).Take(5).ToArray();
+        Assert.Equal(want.Select(p => p.i), got.Select(n => n.Index));
+        for (int i = 0; i < 5; i++) Assert.Equal(want[i].d, got[i].Distance, 4);
+    }
+
+    [Fact]
+    public void Hnsw_recall_at_1_against_exact_search()
+    {
+        // 2,000 people × 10 faces; queries are new faces of enrolled people.
+        var r = new Random(9);
+        var people = Enumerable.Range(0, 2_000).Select(_ => Unit(r)).ToList();
+        var faces = people.SelectMany(p => Enumerable.Range(0, 10).Select(_ => Near(p, r, 0.45f))).ToList();
+        using var index = new FaceIndex(128, "euclidean", new FaceIndexOptions { ApproximateFrom = 10_000 });
+        index.Add(faces);
+        Assert.True(index.IsApproximate);
+        int hits = 0, n = 300;
+        for (int i = 0; i < n; i++)
+        {
+            var q = Near(people[r.Next(people.Count)], r, 0.45f);
+            if (index.Search(q, 1)[0].Index == index.SearchExact(q, 1)[0].Index) hits++;
+        }
+        Assert.True(hits >= 0.99 * n, $"recall@1 {hits / (double)n:F3}");
+        // incremental: a face added after the graph was built is found
+        var late = Unit(r);
+        int row = index.Add([late]);
+        Assert.Equal(row, index.Search(late, 1)[0].Index);
+    }
+
+    [Fact]
+    public void Open_set_identification_with_min_and_mean_aggregation()
+    {
+        var dir = Directory.CreateTempSubdirectory("facenet-id-").FullName;
+        try
+        {
+            var r = new Random(2);
+            var ann = Unit(r, 16);
+            var bob = Unit(r, 16);
+            using var g = FaceGallery.Open(Path.Combine(dir, "g.db"), new GalleryModel("m", 16, "fixed", "euclidean"));
+            g.Enroll("Ann", [new NewFace(Near(ann, r, 0.2f)), new NewFace(Near(ann, r, 0.2f))]);
+            g.Enroll("Bob", [new NewFace(Near(bob, r, 0.2f))]);
+            var hit = g.Identify(Near(ann, r, 0.2f), threshold: 0.8, top: 2);
+            Assert.True(hit.Known);
+            Assert.Equal("Ann", hit.Name);
+            Assert.Equal(["Ann", "Bob"], hit.Candidates.Select(c => c.Name));
+            var mean = g.Identify(Near(ann, r, 0.2f), 0.8, 2, Aggregation.Mean);
+            Assert.Equal("Ann", mean.Name);
+            Assert.True(mean.Distance >= g.Identify(Near(ann, r, 0.0f), 0.8).Distance - 1e-6);
+            var stranger = g.Identify(Unit(r, 16), threshold: 0.5);
+            Assert.False(stranger.Known);
+            Assert.Null(stranger.Name);
+            Assert.True(stranger.Distance > 0.5);
+        }
+        finally
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            Directory.Delete(dir, true);
+        }
+    }
+
+    [Fact]
+    public void Dbscan_and_chinese_whispers_recover_the_people()
+    {
+        var r = new Random(4);
+        var people = Enumerable.Range(0, 5).Select(_ => Unit(r)).ToList();
+        var faces = people.SelectMany((p, i) => Enumerable.Range(0, 6).Select(_ => (Person: i, V: Near(p, r, 0.35f)))).ToList();
+        var outlier = Unit(r);
+        var vectors = faces.Select(f => f.V).Append(outlier).ToList();
+        foreach (var labels in new[] { Clustering.Dbscan(vectors, 0.9, 2), Clustering.ChineseWhispers(vectors, 0.9) })
+        {
+            for (int p = 0; p < 5; p++)
+                Assert.Single(faces.Select((f, i) => (f, i)).Where(x => x.f.Person == p).Select(x => labels[x.i]).Distinct());
+            Assert.Equal(5, faces.Select((f, i) => labels[i]).Distinct().Count());
+            Assert.DoesNotContain(labels[^1], faces.Select((f, i) => labels[i]));
+        }
+        Assert.Equal(-1, Clustering.Dbscan(vectors, 0.9, 2)[^1]); // DBSCAN calls the loner noise
+    }
+}
