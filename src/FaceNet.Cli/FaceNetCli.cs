@@ -656,13 +656,17 @@ public sealed class FaceNetCli(TextWriter stdout, TextWriter stderr)
         var gallery = new Option<bool>("--gallery") { Description = "Time gallery search instead: exact and HNSW top-1 over synthetic unit vectors" };
         var faces = new Option<int>("--faces") { Description = "With --gallery: vectors in the gallery", DefaultValueFactory = _ => 1_000_000 };
         var queries = new Option<int>("--queries") { Description = "With --gallery: queries timed", DefaultValueFactory = _ => 200 };
-        var candidates = new Option<int>("--candidates") { Description = "With --gallery: neighbours asked of the HNSW graph per search", DefaultValueFactory = _ => new FaceIndexOptions().MinCandidates };
+        var candidates = new Option<int[]>("--candidates") { Description = "With --gallery: neighbours asked of the HNSW graph per search (several values: each is timed)", AllowMultipleArgumentsPerToken = true };
+        var connectivity = new Option<int>("--connectivity") { Description = "With --gallery: HNSW graph degree", DefaultValueFactory = _ => new FaceIndexOptions().Connectivity };
+        var expansionAdd = new Option<int>("--expansion-add") { Description = "With --gallery: HNSW build candidate list", DefaultValueFactory = _ => new FaceIndexOptions().ExpansionAdd };
         var threads = ThreadsOption(); var json = JsonOption();
         var cmd = new Command("bench", "Throughput: embedding faces/s per batch size and peak memory; with --images, photos/s end to end; with --gallery, search latency")
-            { model, batch, seconds, images, detector, parallel, gallery, faces, queries, candidates, threads, json };
+            { model, batch, seconds, images, detector, parallel, gallery, faces, queries, candidates, connectivity, expansionAdd, threads, json };
         cmd.SetAction(r => Guard(() =>
         {
-            if (r.GetValue(gallery)) return BenchGallery(r.GetValue(faces), r.GetValue(queries), r.GetValue(candidates), r.GetValue(json));
+            if (r.GetValue(gallery))
+                return BenchGallery(r.GetValue(faces), r.GetValue(queries), r.GetValue(candidates) is { Length: > 0 } cs ? cs : [new FaceIndexOptions().MinCandidates],
+                    new FaceIndexOptions { ApproximateFrom = int.MaxValue, Connectivity = r.GetValue(connectivity), ExpansionAdd = r.GetValue(expansionAdd) }, r.GetValue(json));
             if (r.GetValue(images) is { Length: > 0 } photos)
                 return BenchPipeline(photos, r.GetValue(model), r.GetValue(detector), r.GetValue(threads), r.GetValue(parallel), r.GetValue(json));
             var batches = r.GetValue(batch) is { Length: > 0 } b ? b : [1, 32];
@@ -728,7 +732,7 @@ public sealed class FaceNetCli(TextWriter stdout, TextWriter stderr)
     /// copies of stored ones; exact top-1 latency, HNSW build time, top-1 latency and recall@1 against
     /// the exact answer, and the process's peak memory.
     /// </summary>
-    private int BenchGallery(int n, int queryCount, int candidates, bool json)
+    private int BenchGallery(int n, int queryCount, int[] candidateCounts, FaceIndexOptions options, bool json)
     {
         const int dim = 128;
         var rng = new Random(42);
@@ -742,7 +746,7 @@ public sealed class FaceNetCli(TextWriter stdout, TextWriter stderr)
         // A gallery's faces come in identities: 10 faces per person, each the person's direction plus
         // noise (same-person distances about 0.6–0.9 on unit vectors, as real face embeddings).
         var sw = Stopwatch.StartNew();
-        using var index = new FaceIndex(dim, "euclidean", new FaceIndexOptions { ApproximateFrom = int.MaxValue, MinCandidates = candidates });
+        using var index = new FaceIndex(dim, "euclidean", options);
         const int chunk = 50_000, perPerson = 10;
         float[] Face(float[] person)
         {
@@ -774,33 +778,39 @@ public sealed class FaceNetCli(TextWriter stdout, TextWriter stderr)
         sw.Restart();
         index.BuildGraph();
         double buildS = sw.Elapsed.TotalSeconds;
-        var annTimes = new List<double>();
-        int hits = 0, personHits = 0;
-        for (int i = 0; i < queryCount; i++)
-        {
-            var t = Stopwatch.StartNew();
-            var a = index.Search(queryVectors[i], 1);
-            annTimes.Add(t.Elapsed.TotalMilliseconds);
-            if (a.Length > 0 && a[0].Index == exactAnswers[i]) hits++;
-            if (a.Length > 0 && a[0].Index / perPerson == exactAnswers[i] / perPerson) personHits++;
-        }
-        double recall = (double)hits / queryCount, personRecall = (double)personHits / queryCount;
         double P(List<double> x, double p) { var s = x.OrderBy(v => v).ToList(); return s[Math.Min(s.Count - 1, (int)(p * s.Count))]; }
-        double peakMb = Process.GetCurrentProcess().PeakWorkingSet64 / (1024.0 * 1024.0);
-        if (json)
-            stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
-            {
-                ["faces"] = n, ["dimensions"] = dim, ["queries"] = queryCount, ["load_seconds"] = Math.Round(loadS, 2),
-                ["exact_top1_ms_median"] = Math.Round(P(exactTimes, 0.5), 3), ["exact_top1_ms_p95"] = Math.Round(P(exactTimes, 0.95), 3),
-                ["hnsw_build_seconds"] = Math.Round(buildS, 2), ["hnsw_top1_ms_median"] = Math.Round(P(annTimes, 0.5), 4), ["hnsw_top1_ms_p95"] = Math.Round(P(annTimes, 0.95), 4),
-                ["hnsw_recall_at_1"] = Math.Round(recall, 4), ["hnsw_person_recall_at_1"] = Math.Round(personRecall, 4), ["candidates"] = candidates, ["peak_memory_mb"] = Math.Round(peakMb, 1), ["cores"] = Environment.ProcessorCount,
-            }, Json));
-        else
+        if (!json)
         {
-            stdout.WriteLine($"{n} faces × {dim}-d, {queryCount} queries, {Environment.ProcessorCount} cores");
-            stdout.WriteLine($"  exact top-1: median {P(exactTimes, 0.5):F2} ms, p95 {P(exactTimes, 0.95):F2} ms");
-            stdout.WriteLine($"  HNSW: build {buildS:F1} s, top-1 median {P(annTimes, 0.5):F3} ms, p95 {P(annTimes, 0.95):F3} ms, recall@1 {recall:F4} (same person as the exact answer: {personRecall:F4}; {candidates} candidates)");
-            stdout.WriteLine($"  peak memory {peakMb:F0} MB");
+            stdout.WriteLine($"{n} faces × {dim}-d (10 per person), {queryCount} queries (new faces of enrolled people), {Environment.ProcessorCount} cores");
+            stdout.WriteLine($"  exact top-1: median {P(exactTimes, 0.5):F2} ms, p95 {P(exactTimes, 0.95):F2} ms (load {loadS:F1} s)");
+            stdout.WriteLine($"  HNSW (M {options.Connectivity}, ef_add {options.ExpansionAdd}): build {buildS:F1} s");
+        }
+        foreach (var candidates in candidateCounts)
+        {
+            var annTimes = new List<double>();
+            int hits = 0, personHits = 0;
+            for (int i = 0; i < queryCount; i++)
+            {
+                var t = Stopwatch.StartNew();
+                var a = index.Search(queryVectors[i], 1, candidates);
+                annTimes.Add(t.Elapsed.TotalMilliseconds);
+                if (a.Length > 0 && a[0].Index == exactAnswers[i]) hits++;
+                if (a.Length > 0 && a[0].Index / perPerson == exactAnswers[i] / perPerson) personHits++;
+            }
+            double recall = (double)hits / queryCount, personRecall = (double)personHits / queryCount;
+            double peakMb = Process.GetCurrentProcess().PeakWorkingSet64 / (1024.0 * 1024.0);
+            if (json)
+                stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
+                {
+                    ["faces"] = n, ["dimensions"] = dim, ["queries"] = queryCount, ["load_seconds"] = Math.Round(loadS, 2),
+                    ["exact_top1_ms_median"] = Math.Round(P(exactTimes, 0.5), 3), ["exact_top1_ms_p95"] = Math.Round(P(exactTimes, 0.95), 3),
+                    ["hnsw_build_seconds"] = Math.Round(buildS, 2), ["hnsw_connectivity"] = options.Connectivity, ["hnsw_expansion_add"] = options.ExpansionAdd, ["candidates"] = candidates,
+                    ["hnsw_top1_ms_median"] = Math.Round(P(annTimes, 0.5), 4), ["hnsw_top1_ms_p95"] = Math.Round(P(annTimes, 0.95), 4),
+                    ["hnsw_recall_at_1"] = Math.Round(recall, 4), ["hnsw_person_recall_at_1"] = Math.Round(personRecall, 4),
+                    ["peak_memory_mb"] = Math.Round(peakMb, 1), ["cores"] = Environment.ProcessorCount,
+                }, Json));
+            else
+                stdout.WriteLine($"    {candidates,4} candidates: top-1 median {P(annTimes, 0.5):F3} ms, p95 {P(annTimes, 0.95):F3} ms, recall@1 {recall:F4} (same person as the exact answer: {personRecall:F4}); peak memory {peakMb:F0} MB");
         }
         return Ok;
     }

@@ -59,10 +59,22 @@ public sealed class FaceGallery : IDisposable
         }
     }
 
+    /// <summary>Stores the faces (one transaction), then adds them to the live index without a rebuild.</summary>
     public IReadOnlyList<long> Enroll(string name, IReadOnlyList<NewFace> faces, string? metadata = null)
     {
         var ids = _store.Enroll(name, faces, metadata);
-        Reload();
+        var subject = _store.Subjects().First(s => s.Name == name).Id;
+        lock (_gate)
+        {
+            int first = _index.Add(faces.Select(f => f.Embedding).ToList());
+            var rows = _subjectOfRow.ToList();
+            var bySubject = _rowsOfSubject.ToDictionary(p => p.Key, p => p.Value.ToList());
+            if (!bySubject.TryGetValue(subject, out var list)) bySubject[subject] = list = new List<int>();
+            for (int i = 0; i < faces.Count; i++) { rows.Add(subject); list.Add(first + i); }
+            _subjectOfRow = rows.ToArray();
+            _rowsOfSubject = bySubject;
+            _names = new Dictionary<long, string>(_names) { [subject] = name };
+        }
         return ids;
     }
 
@@ -91,12 +103,14 @@ public sealed class FaceGallery : IDisposable
         if (index.Count == 0) return new Identification(null, false, double.PositiveInfinity, threshold, []);
         // Nearest faces first, then per subject; enough faces to be sure of the top subjects.
         var near = index.Search(embedding, Math.Min(index.Count, Math.Max(32, top * 8)));
-        var subjects = near.GroupBy(n => rows[n.Index]).Select(g =>
+        // faces added after this snapshot was taken are not part of this answer
+        var subjects = near.Where(n => n.Index < rows.Length).GroupBy(n => rows[n.Index]).Select(g =>
         {
             double d = aggregation == Aggregation.Min ? g.Min(n => n.Distance)
-                : bySubject[g.Key].Average(i => (double)index.DistanceTo(embedding, i));
+                : bySubject[g.Key].Where(i => i < rows.Length).Average(i => (double)index.DistanceTo(embedding, i));
             return new Candidate(names.GetValueOrDefault(g.Key, "?"), d);
         }).OrderBy(c => c.Distance).Take(Math.Max(1, top)).ToList();
+        if (subjects.Count == 0) return new Identification(null, false, double.PositiveInfinity, threshold, []);
         var best = subjects[0];
         bool known = best.Distance <= threshold;
         return new Identification(known ? best.Name : null, known, best.Distance, threshold, subjects);

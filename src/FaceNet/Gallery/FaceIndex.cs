@@ -102,15 +102,15 @@ public sealed class FaceIndex : IDisposable
         finally { if (locked) _lock.ExitWriteLock(); }
     }
 
-    /// <summary>The <paramref name="k"/> nearest faces, nearest first.</summary>
-    public Neighbor[] Search(ReadOnlySpan<float> query, int k)
+    /// <summary>The <paramref name="k"/> nearest faces, nearest first; <paramref name="candidates"/> overrides <see cref="FaceIndexOptions.MinCandidates"/>.</summary>
+    public Neighbor[] Search(ReadOnlySpan<float> query, int k, int? candidates = null)
     {
         if (query.Length != _dim) throw new ArgumentException($"query of {query.Length} values in a {_dim}-d index");
         _lock.EnterReadLock();
         try
         {
             if (_count == 0 || k <= 0) return [];
-            if (_hnsw is not null) return SearchGraph(query.ToArray(), Math.Min(k, _count));
+            if (_hnsw is not null) return SearchGraph(query.ToArray(), Math.Min(k, _count), candidates ?? _options.MinCandidates);
             return SearchExact(query, k);
         }
         finally { _lock.ExitReadLock(); }
@@ -176,9 +176,9 @@ public sealed class FaceIndex : IDisposable
     /// <summary>Distance from the query to one stored face.</summary>
     public float DistanceTo(ReadOnlySpan<float> query, int index) => ToDistance(TensorPrimitives.Dot(query, _matrix.AsSpan(index * _dim, _dim)));
 
-    private Neighbor[] SearchGraph(float[] query, int k)
+    private Neighbor[] SearchGraph(float[] query, int k, int candidates)
     {
-        int ask = Math.Min(_count, Math.Max(k, _options.MinCandidates));
+        int ask = Math.Min(_count, Math.Max(k, candidates));
         int found = _hnsw!.Search(query, ask, out ulong[] keys, out float[] distances);
         var result = new Neighbor[Math.Min(k, found)];
         for (int i = 0; i < result.Length; i++) result[i] = new Neighbor((int)keys[i], ToDistance(1 - distances[i]));
