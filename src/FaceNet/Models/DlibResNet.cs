@@ -98,10 +98,5 @@ public static class DlibResNet
         return relu ? g.Relu(conv, name + "_relu") : conv;
     }
 
-    private static float[]? Get(WeightSet w, string name, int[] shape, List<string> problems)
-    {
-        if (!w.TryGet(name, out var t)) { problems.Add($"missing tensor '{name}'"); return null; }
-        if (!t.Shape.SequenceEqual(shape)) { problems.Add($"tensor '{name}' has shape {t.ShapeText}, the network needs [{string.Join(",", shape)}]"); return null; }
-        return t.Data;
-    }
+    private static float[]? Get(WeightSet w, string name, int[] shape, List<string> problems) => TensorLookup.Get(w, name, shape, problems);
 }

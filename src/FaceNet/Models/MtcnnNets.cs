@@ -106,10 +106,5 @@ internal static class MtcnnNets
         return g.PRelu(y, g.Initializer(prelu + "_slope", slope, cout), prelu);
     }
 
-    private static float[]? Get(WeightSet w, string name, int[] shape, List<string> problems)
-    {
-        if (!w.TryGet(name, out var t)) { problems.Add($"missing tensor '{name}'"); return null; }
-        if (!t.Shape.SequenceEqual(shape)) { problems.Add($"tensor '{name}' has shape {t.ShapeText}, the network needs [{string.Join(",", shape)}]"); return null; }
-        return t.Data;
-    }
+    private static float[]? Get(WeightSet w, string name, int[] shape, List<string> problems) => TensorLookup.Get(w, name, shape, problems);
 }

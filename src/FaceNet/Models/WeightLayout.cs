@@ -22,19 +22,7 @@ internal abstract class WeightLayout
     public abstract (float[] W, float[] B) FoldedBottleneck(WeightSet weights, int inputs, int outputs, List<string> problems);
 
     protected static float[] Get(WeightSet weights, string name, int[] shape, List<string> problems, bool optional = false)
-    {
-        if (!weights.TryGet(name, out var t))
-        {
-            if (!optional) problems.Add($"missing tensor '{name}' (expected shape [{string.Join(",", shape)}])");
-            return null!;
-        }
-        if (!t.Shape.SequenceEqual(shape))
-        {
-            problems.Add($"tensor '{name}' has shape {t.ShapeText}, the network needs [{string.Join(",", shape)}]");
-            return null!;
-        }
-        return t.Data;
-    }
+        => TensorLookup.Get(weights, name, shape, problems, optional)!;
 
     /// <summary>Per-output-channel scale and shift of an inference BatchNorm: y = x·s + t.</summary>
     protected static (float[] S, float[] T) BatchNorm(float[]? gamma, float[] beta, float[] mean, float[] variance)

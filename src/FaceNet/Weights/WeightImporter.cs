@@ -72,16 +72,7 @@ public static class WeightImporter
         options ??= new ImportOptions();
         var graph = weights.Format == WeightFormat.Tfjs ? DlibResNet.Build(weights) : InceptionResNetV1.Build(weights, options.EmbeddingSize);
         var size = weights.Format == WeightFormat.Tfjs ? 128 : options.EmbeddingSize ?? WeightLayout.For(weights.Format).InferEmbeddingSize(weights) ?? 128;
-        var info = DefaultInfo(weights, size) with { };
-        info = info with
-        {
-            Preprocess = options.Preprocess ?? info.Preprocess,
-            Threshold = options.Threshold ?? info.Threshold,
-            Alignment = options.Alignment ?? info.Alignment,
-            InputSize = options.InputSize ?? info.InputSize,
-            Metric = options.Metric ?? info.Metric,
-            Name = options.Name ?? info.Name,
-        };
+        var info = ApplyOverrides(DefaultInfo(weights, size), options);
         Embedding.Preprocessing.Parse(info.Preprocess); // refuse a bad spec before writing anything
         foreach (var (k, v) in info.ToMetadata()) graph.Metadata(k, v);
         return (graph.Build().ToByteArray(), info);
@@ -106,20 +97,26 @@ public static class WeightImporter
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new Embedding.ModelException(path, e is FileNotFoundException ? "file not found" : e.Message, e); }
         ModelInfo info;
         using (var probe = Embedding.FaceEmbedder.FromOnnx(bytes, path)) info = probe.Info;
-        info = info with
+        info = ApplyOverrides(info, options) with
         {
-            Preprocess = options.Preprocess ?? info.Preprocess,
-            Threshold = options.Threshold ?? info.Threshold,
-            Alignment = options.Alignment ?? info.Alignment,
-            InputSize = options.InputSize ?? info.InputSize,
             EmbeddingSize = options.EmbeddingSize ?? info.EmbeddingSize,
-            Metric = options.Metric ?? info.Metric,
             Name = options.Name ?? (info.Name.Length > 0 ? info.Name : Path.GetFileNameWithoutExtension(path)),
             Source = info.Source.Length > 0 && info.Source != Path.GetFileName(path) ? info.Source : "onnx:" + Path.GetFileName(path),
         };
         Embedding.Preprocessing.Parse(info.Preprocess);
         return (Onnx.OnnxModelFile.WithMetadata(bytes, info.ToMetadata(), path), info);
     }
+
+    /// <summary>What the command line or caller set explicitly wins over the defaults of the weights' origin.</summary>
+    private static ModelInfo ApplyOverrides(ModelInfo info, ImportOptions options) => info with
+    {
+        Preprocess = options.Preprocess ?? info.Preprocess,
+        Threshold = options.Threshold ?? info.Threshold,
+        Alignment = options.Alignment ?? info.Alignment,
+        InputSize = options.InputSize ?? info.InputSize,
+        Metric = options.Metric ?? info.Metric,
+        Name = options.Name ?? info.Name,
+    };
 
     /// <summary>Imports <paramref name="path"/> and writes the model atomically to <paramref name="output"/>.</summary>
     public static ModelInfo ImportToFile(string path, string output, ImportOptions? options = null)
