@@ -1,0 +1,154 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using FaceNet.Detection;
+using FaceNet.Embedding;
+using FaceNet.Evaluation;
+using FaceNet.Gallery;
+using FaceNet.Imaging;
+using FaceNet.Matching;
+using FaceNet.Models;
+using FaceNet.Weights;
+
+namespace FaceNet.Cli;
+
+// Commands that measure: evaluate, calibrate.
+public sealed partial class FaceNetCli
+{
+    private Command EvaluateCommand()
+    {
+        var model = ModelOption(); var detector = DetectorOption(); var json = JsonOption(); var threads = ThreadsOption(); var flip = FlipOption(); var alignment = AlignmentOption();
+        var pairs = new Option<string>("--pairs") { Description = "LFW pairs.txt, or a CSV file_x,file_y,same", Required = true };
+        var root = new Option<string>("--root") { Description = "Folder the pairs' images are relative to (LFW: ROOT/name/name_0001.jpg)", Required = true };
+        var folds = new Option<int>("--folds") { Description = "Folds for a CSV (LFW files say their own)", DefaultValueFactory = _ => 10 };
+        var far = new Option<double>("--far") { Description = "False-accept rate of the VAL@FAR figure", DefaultValueFactory = _ => 1e-3 };
+        var cache = new Option<string?>("--cache") { Description = $"Embedding cache folder (default {EmbeddingCache.DefaultDirectory})" };
+        var noCache = new Option<bool>("--no-cache") { Description = "Do not read or write the embedding cache" };
+        var fallback = new Option<bool>("--fallback-center-crop") { Description = "Embed the image centre when no face is found, instead of counting a failure" };
+        var plot = new Option<string?>("--plot") { Description = "Write the ROC curve and the distance histograms as a PNG" };
+        var reportPath = new Option<string?>("--report") { Description = "Write a Markdown report: figures, failures, the command that made it" };
+        var cmd = new Command("evaluate", "Verification accuracy on labelled pairs with the LFW protocol: accuracy ± std, VAL@FAR, AUC, EER, threshold")
+            { pairs, root, model, detector, flip, alignment, folds, far, cache, noCache, fallback, plot, reportPath, json, threads };
+        cmd.SetAction(r => Guard(() =>
+        {
+            var list = PairsFile.Read(r.GetValue(pairs)!, r.GetValue(root)!, r.GetValue(folds));
+            var modelPath = BundledModels.ResolveEmbedder(r.GetValue(model));
+            // Images are decoded and detected in parallel (one per core), so each detector call gets one thread.
+            using var pipeline = Pipeline(r.GetValue(model), r.GetValue(detector), false, r.GetValue(threads), null, null, r.GetValue(flip), r.GetValue(alignment), detectorThreads: 1);
+            var key = EmbeddingCache.PipelineKey(modelPath, pipeline.Detector.Name, pipeline.Alignment, r.GetValue(flip), r.GetValue(fallback));
+            bool showProgress = !Console.IsErrorRedirected && ReferenceEquals(stderr, Console.Error);
+            var evaluator = new Evaluator(pipeline, key, new EvaluationOptions
+            {
+                FarTarget = r.GetValue(far),
+                CacheDirectory = r.GetValue(noCache) ? null : r.GetValue(cache) ?? EmbeddingCache.DefaultDirectory,
+                FallbackCenterCrop = r.GetValue(fallback),
+                Progress = showProgress ? (done, total) => stderr.Write($"\rembedding {done}/{total} images") : null,
+            });
+            var report = evaluator.Run(list);
+            if (showProgress) stderr.WriteLine();
+            foreach (var f in report.Failures) stderr.WriteLine("warning: " + f);
+            var res = report.Result;
+            var info = pipeline.Embedder.Info;
+            double atModel = Protocol.Accuracy(Enumerable.Range(0, report.Distances.Length), report.Distances, report.Same, info.Threshold);
+            var title = $"{Path.GetFileName(r.GetValue(pairs))}: {info.Name} + {pipeline.Detector.Name}, {res.Pairs} pairs, {res.Folds} folds";
+            if (r.GetValue(plot) is { } plotPath) RocPlot.Save(report, plotPath, title);
+            if (r.GetValue(reportPath) is { } mdPath)
+                File.WriteAllText(mdPath, EvaluationMarkdown.Render(report, title, "facenet " + string.Join(' ', _args.Select(a => a.Contains(' ') ? $"\"{a}\"" : a)), info.Threshold, atModel, r.GetValue(plot)));
+            if (r.GetValue(json))
+                stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
+                {
+                    ["accuracy"] = Math.Round(res.Accuracy, 5), ["accuracy_std"] = Math.Round(res.AccuracyStd, 5),
+                    ["val"] = Math.Round(res.Val, 5), ["val_std"] = Math.Round(res.ValStd, 5), ["far"] = Math.Round(res.Far, 6), ["far_target"] = res.FarTarget,
+                    ["auc"] = Math.Round(res.Auc, 5), ["eer"] = Math.Round(res.Eer, 5), ["threshold"] = Math.Round(res.Threshold, 5),
+                    ["model_threshold"] = info.Threshold, ["accuracy_at_model_threshold"] = Math.Round(atModel, 5),
+                    ["metric"] = report.Metric, ["pairs"] = res.Pairs, ["folds"] = res.Folds, ["images"] = report.Images,
+                    ["failed_images"] = report.FailedImages, ["failed_pairs"] = report.FailedPairs, ["center_cropped"] = report.CenterCropped,
+                    ["seconds"] = Math.Round(report.Seconds, 2), ["model"] = modelPath, ["detector"] = pipeline.Detector.Name,
+                }, Json));
+            else
+            {
+                stdout.WriteLine($"pairs {res.Pairs} ({list.Count(p => p.Same)} same), folds {res.Folds}, images {report.Images}, model {Path.GetFileName(modelPath)}, detector {pipeline.Detector.Name}");
+                stdout.WriteLine($"accuracy      {res.Accuracy:F4} ± {res.AccuracyStd:F4}");
+                stdout.WriteLine($"VAL@FAR={res.FarTarget:G3}  {res.Val:F4} ± {res.ValStd:F4}  (FAR reached {res.Far:F5})");
+                stdout.WriteLine($"AUC           {res.Auc:F4}");
+                stdout.WriteLine($"EER           {res.Eer:F4}");
+                stdout.WriteLine($"threshold     {res.Threshold:F4} ({report.Metric}, best on all pairs); at the model's {info.Threshold:F4}: accuracy {atModel:F4}");
+                stdout.WriteLine($"failures      {report.FailedImages} image(s) without a face, {report.FailedPairs} pair(s) counted as non-matches{(report.CenterCropped > 0 ? $"; {report.CenterCropped} centre-cropped" : "")}");
+                stdout.WriteLine($"time          {report.Seconds:F1} s");
+            }
+            return Ok;
+        }));
+        return cmd;
+    }
+
+    private Command CalibrateCommand()
+    {
+        var model = ModelOption(); var detector = DetectorOption(); var json = JsonOption(); var threads = ThreadsOption(); var flip = FlipOption(); var alignment = AlignmentOption();
+        var root = new Option<string>("--root") { Description = "A folder of identities (ROOT/person/*.jpg), or the folder a --pairs file is relative to", Required = true };
+        var pairs = new Option<string?>("--pairs") { Description = "Labelled pairs (LFW pairs.txt or CSV) instead of identity folders" };
+        var far = new Option<double?>("--far") { Description = "Target false-accept rate (default 1e-3)" };
+        var frr = new Option<double?>("--frr") { Description = "Target false-reject rate instead of a FAR" };
+        var output = new Option<string?>("--output", "-o") { Description = "Write a copy of the model with the calibrated threshold (.onnx)" };
+        var cache = new Option<string?>("--cache") { Description = "Embedding cache folder" };
+        var noCache = new Option<bool>("--no-cache") { Description = "Do not read or write the embedding cache" };
+        var cmd = new Command("calibrate", "The distance threshold for a target false-accept (or false-reject) rate on your own labelled faces")
+            { root, pairs, far, frr, model, detector, flip, alignment, output, cache, noCache, json, threads };
+        cmd.SetAction(r => Guard(() =>
+        {
+            if (r.GetValue(far) is not null && r.GetValue(frr) is not null) throw new UsageException("give --far or --frr, not both");
+            double rate = r.GetValue(frr) ?? r.GetValue(far) ?? 1e-3;
+            if (rate is <= 0 or >= 1) throw new UsageException("the target rate must lie between 0 and 1");
+            var list = r.GetValue(pairs) is { } pairsPath ? PairsFile.Read(pairsPath, r.GetValue(root)!) : Calibration.PairsFromFolders(r.GetValue(root)!);
+            var modelPath = BundledModels.ResolveEmbedder(r.GetValue(model));
+            using var pipeline = Pipeline(r.GetValue(model), r.GetValue(detector), false, r.GetValue(threads), null, null, r.GetValue(flip), r.GetValue(alignment), detectorThreads: 1);
+            var key = EmbeddingCache.PipelineKey(modelPath, pipeline.Detector.Name, pipeline.Alignment, r.GetValue(flip), false);
+            var report = new Evaluator(pipeline, key, new EvaluationOptions
+            {
+                CacheDirectory = r.GetValue(noCache) ? null : r.GetValue(cache) ?? EmbeddingCache.DefaultDirectory,
+            }).Run(list);
+            foreach (var f in report.Failures) stderr.WriteLine("warning: " + f);
+            var genuine = report.Distances.Where((_, i) => report.Same[i]).ToArray();
+            var impostor = report.Distances.Where((_, i) => !report.Same[i]).ToArray();
+            var result = r.GetValue(frr) is not null ? Calibration.AtFrr(genuine, impostor, rate) : Calibration.AtFar(genuine, impostor, rate);
+            var info = pipeline.Embedder.Info;
+            string note = $"{result.Target}={rate:G3} on {result.GenuinePairs} same and {result.ImpostorPairs} different pairs ({Path.GetFileName(Path.TrimEndingDirectorySeparator(r.GetValue(pairs) ?? r.GetValue(root)!))}, {pipeline.Detector.Name}, {DateTime.UtcNow:yyyy-MM-dd})";
+            if (r.GetValue(output) is { } outPath)
+            {
+                var calibrated = info with { Threshold = Math.Round(result.Threshold, 6), ThresholdFar = result.Target == "far" ? rate : result.Far, Calibration = note };
+                WriteCalibratedModel(modelPath, calibrated, outPath);
+            }
+            if (r.GetValue(json))
+                stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object?>
+                {
+                    ["threshold"] = Math.Round(result.Threshold, 6), ["target"] = result.Target, ["target_rate"] = rate, ["metric"] = info.Metric,
+                    ["far"] = Math.Round(result.Far, 6), ["far_ci95"] = new[] { Math.Round(result.FarLow, 6), Math.Round(result.FarHigh, 6) },
+                    ["frr"] = Math.Round(result.Frr, 6), ["frr_ci95"] = new[] { Math.Round(result.FrrLow, 6), Math.Round(result.FrrHigh, 6) },
+                    ["genuine_pairs"] = result.GenuinePairs, ["impostor_pairs"] = result.ImpostorPairs, ["sufficient"] = result.Sufficient,
+                    ["failed_images"] = report.FailedImages, ["model_threshold"] = info.Threshold, ["output"] = r.GetValue(output),
+                }, Json));
+            else
+            {
+                stdout.WriteLine($"threshold {result.Threshold:F4} ({info.Metric}) for {result.Target.ToUpperInvariant()} {rate:G3}, on {result.GenuinePairs} same and {result.ImpostorPairs} different pairs");
+                stdout.WriteLine($"  FAR {result.Far:F5}  (95% CI {result.FarLow:F5} – {result.FarHigh:F5})");
+                stdout.WriteLine($"  FRR {result.Frr:F5}  (95% CI {result.FrrLow:F5} – {result.FrrHigh:F5})");
+                stdout.WriteLine($"  the model's own threshold is {info.Threshold:F4}{(r.GetValue(output) is { } o ? $"; wrote {o}" : "")}");
+                if (!result.Sufficient)
+                    stdout.WriteLine($"  warning: {result.ImpostorPairs} different pairs cannot show a FAR of {rate:G3} (need at least {Math.Ceiling(3 / rate)}); the upper bound above is what the data supports");
+            }
+            return Ok;
+        }));
+        return cmd;
+    }
+
+    private static void WriteCalibratedModel(string modelPath, ModelInfo info, string output)
+    {
+        byte[] onnx = Path.GetExtension(modelPath).Equals(".onnx", StringComparison.OrdinalIgnoreCase)
+            ? File.ReadAllBytes(modelPath)
+            : WeightImporter.Import(modelPath).Onnx;
+        var bytes = FaceNet.Onnx.OnnxModelFile.WithMetadata(onnx, info.ToMetadata(), modelPath);
+        var tmp = output + ".tmp-" + Environment.ProcessId;
+        File.WriteAllBytes(tmp, bytes);
+        File.Move(tmp, output, overwrite: true);
+    }
+}

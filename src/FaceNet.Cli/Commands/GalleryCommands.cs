@@ -1,0 +1,238 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using FaceNet.Detection;
+using FaceNet.Embedding;
+using FaceNet.Evaluation;
+using FaceNet.Gallery;
+using FaceNet.Imaging;
+using FaceNet.Matching;
+using FaceNet.Models;
+using FaceNet.Weights;
+
+namespace FaceNet.Cli;
+
+// Gallery commands: enroll, identify, subjects, cluster.
+public sealed partial class FaceNetCli
+{
+    private static Option<string> GalleryOption() => new("--gallery", "-g") { Description = "The gallery file (SQLite)", Required = true };
+
+    /// <summary>The gallery binding of a model: its name, a hash of its file, its embedding size and preprocessing.</summary>
+    private static GalleryModel BindingOf(string modelPath, ModelInfo info)
+    {
+        using var f = File.OpenRead(modelPath);
+        var hash = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(f))[..16];
+        return new GalleryModel($"{info.Name}:{hash}", info.EmbeddingSize, info.Preprocess, info.Metric);
+    }
+
+    private Command EnrollCommand()
+    {
+        var gallery = GalleryOption(); var model = ModelOption(); var detector = DetectorOption(); var aligned = AlignedOption();
+        var allFaces = AllFacesOption(); var flip = FlipOption(); var threads = ThreadsOption(); var json = JsonOption();
+        var name = new Option<string>("--name", "-n") { Description = "Who the images show", Required = true };
+        var images = ImagesArgument();
+        var cmd = new Command("enroll", "Add a person's face(s) to a gallery: one face per image (the largest), each committed before it is reported")
+            { gallery, name, model, detector, aligned, allFaces, flip, threads, json, images };
+        cmd.SetAction(r => Guard(() =>
+        {
+            var modelPath = BundledModels.ResolveEmbedder(r.GetValue(model));
+            using var pipeline = Pipeline(r.GetValue(model), r.GetValue(detector), r.GetValue(aligned), r.GetValue(threads), null, null, r.GetValue(flip), null);
+            using var store = GalleryStore.Open(r.GetValue(gallery)!, BindingOf(modelPath, pipeline.Embedder.Info));
+            var failures = new List<string>();
+            int enrolled = 0;
+            foreach (var file in r.GetValue(images)!)
+            {
+                IReadOnlyList<FaceEmbedding> faces;
+                string sha;
+                try
+                {
+                    faces = Faces(pipeline, file, r.GetValue(aligned), r.GetValue(allFaces));
+                    sha = EmbeddingCache.FileKey(file);
+                }
+                catch (ImageException e) { ReportInput(e); failures.Add(file); continue; }
+                var ids = store.Enroll(r.GetValue(name)!, faces.Select(f => new NewFace(f.Embedding, Path.GetFullPath(file), sha,
+                    r.GetValue(aligned) ? null : f.Face.Box.ToArray(), pipeline.Detector.Name)).ToList());
+                enrolled += ids.Count;
+                if (r.GetValue(json))
+                    stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object> { ["file"] = file, ["name"] = r.GetValue(name)!, ["faces"] = ids.Count, ["ids"] = ids }, Json));
+                else
+                    stdout.WriteLine($"enrolled {file} ({ids.Count} face{(ids.Count == 1 ? "" : "s")}) as {r.GetValue(name)}");
+                stdout.Flush();
+            }
+            if (failures.Count > 0) stderr.WriteLine($"error: {failures.Count} image(s) not enrolled: {string.Join(", ", failures)}");
+            return failures.Count > 0 ? InputError : Ok;
+        }));
+        return cmd;
+    }
+
+    private Command IdentifyCommand()
+    {
+        var gallery = GalleryOption(); var model = ModelOption(); var detector = DetectorOption(); var aligned = AlignedOption();
+        var flip = FlipOption(); var threads = ThreadsOption(); var json = JsonOption();
+        var top = new Option<int>("--top", "-k") { Description = "Candidates listed per face", DefaultValueFactory = _ => 3 };
+        var threshold = new Option<double?>("--threshold") { Description = "Open-set threshold (default: the model's)" };
+        var aggregate = new Option<string>("--aggregate") { Description = "A subject's distance: min (nearest face) or mean (of its faces)", DefaultValueFactory = _ => "min" };
+        aggregate.AcceptOnlyFromAmong("min", "mean");
+        var images = ImagesArgument();
+        var cmd = new Command("identify", "Who is it? Every face of each image against the gallery; unknown above the threshold")
+            { gallery, model, detector, aligned, flip, top, threshold, aggregate, threads, json, images };
+        cmd.SetAction(r => Guard(() =>
+        {
+            var modelPath = BundledModels.ResolveEmbedder(r.GetValue(model));
+            using var pipeline = Pipeline(r.GetValue(model), r.GetValue(detector), r.GetValue(aligned), r.GetValue(threads), null, r.GetValue(threshold), r.GetValue(flip), null);
+            using var gal = FaceGallery.Open(r.GetValue(gallery)!, BindingOf(modelPath, pipeline.Embedder.Info), readOnly: true);
+            var info = pipeline.Embedder.Info;
+            var agg = r.GetValue(aggregate) == "mean" ? Aggregation.Mean : Aggregation.Min;
+            bool failed = false;
+            foreach (var file in r.GetValue(images)!)
+            {
+                IReadOnlyList<FaceEmbedding> faces;
+                try { faces = Faces(pipeline, file, r.GetValue(aligned), allFaces: true); }
+                catch (ImageException e) { ReportInput(e); failed = true; continue; }
+                foreach (var f in faces)
+                {
+                    var id = gal.Identify(f.Embedding, info.Threshold, Math.Max(1, r.GetValue(top)), agg);
+                    var box = r.GetValue(aligned) ? null : f.Face.Box.ToArray();
+                    if (r.GetValue(json))
+                        stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object?>
+                        {
+                            ["file"] = file, ["face"] = f.Index, ["box"] = box, ["name"] = id.Name, ["known"] = id.Known,
+                            ["distance"] = double.IsFinite(id.Distance) ? Math.Round(id.Distance, 6) : null, ["threshold"] = id.Threshold,
+                            ["far"] = r.GetValue(threshold) is null ? info.ThresholdFar : null,
+                            ["candidates"] = id.Candidates.Select(c => new Dictionary<string, object> { ["name"] = c.Name, ["distance"] = Math.Round(c.Distance, 6) }).ToArray(),
+                        }, Json));
+                    else
+                        stdout.WriteLine($"{file} face {f.Index}{(box is null ? "" : $" [{string.Join(",", box)}]")}: " +
+                            (id.Known ? $"{id.Name} (distance {F(id.Distance)})" : $"unknown (nearest {(id.Candidates.Count > 0 ? $"{id.Candidates[0].Name} at {F(id.Distance)}" : "none")})") +
+                            $"  threshold {F(id.Threshold)} ({ThresholdSource(info, r.GetValue(threshold))})");
+                }
+            }
+            return failed ? InputError : Ok;
+        }));
+        return cmd;
+    }
+
+    private Command SubjectsCommand()
+    {
+        var gallery = GalleryOption(); var json = JsonOption();
+        var action = new Argument<string[]>("action") { Arity = ArgumentArity.ZeroOrMore, Description = "list (default) | remove NAME | rename OLD NEW" };
+        var cmd = new Command("subjects", "List, remove (erase) or rename the people of a gallery") { gallery, json, action };
+        cmd.SetAction(r => Guard(() =>
+        {
+            var a = r.GetValue(action) ?? [];
+            var verb = a.Length == 0 ? "list" : a[0];
+            switch (verb)
+            {
+                case "list" when a.Length <= 1:
+                {
+                    using var store = GalleryStore.Open(r.GetValue(gallery)!, null, readOnly: true);
+                    var subjects = store.Subjects();
+                    if (r.GetValue(json))
+                        stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
+                        {
+                            ["model"] = store.Model.Id,
+                            ["subjects"] = subjects.Select(s => new Dictionary<string, object?> { ["name"] = s.Name, ["faces"] = s.Faces, ["created"] = s.Created.ToString("O") }).ToArray(),
+                        }, Json));
+                    else
+                    {
+                        stdout.WriteLine($"{subjects.Count} subject(s), {subjects.Sum(s => s.Faces)} face(s); model {store.Model}");
+                        foreach (var s in subjects) stdout.WriteLine($"  {s.Name}  ({s.Faces} face{(s.Faces == 1 ? "" : "s")}, since {s.Created:yyyy-MM-dd})");
+                    }
+                    return Ok;
+                }
+                case "remove" when a.Length == 2:
+                {
+                    using var store = GalleryStore.Open(r.GetValue(gallery)!, null);
+                    if (!store.Remove(a[1])) { stderr.WriteLine($"error: {r.GetValue(gallery)}: no subject named '{a[1]}'"); return InputError; }
+                    stdout.WriteLine($"removed {a[1]} (rows erased, file vacuumed)");
+                    return Ok;
+                }
+                case "rename" when a.Length == 3:
+                {
+                    using var store = GalleryStore.Open(r.GetValue(gallery)!, null);
+                    if (!store.Rename(a[1], a[2])) { stderr.WriteLine($"error: {r.GetValue(gallery)}: no subject named '{a[1]}'"); return InputError; }
+                    stdout.WriteLine($"renamed {a[1]} to {a[2]}");
+                    return Ok;
+                }
+                default:
+                    throw new UsageException("subjects: expected list, remove NAME or rename OLD NEW");
+            }
+        }));
+        return cmd;
+    }
+
+    private Command ClusterCommand()
+    {
+        var model = ModelOption(); var detector = DetectorOption(); var flip = FlipOption(); var threads = ThreadsOption(); var json = JsonOption();
+        var dir = new Argument<string>("folder") { Description = "A folder of photos (searched recursively)" };
+        var method = new Option<string>("--method") { Description = "dbscan or whispers (Chinese Whispers)", DefaultValueFactory = _ => "dbscan" };
+        method.AcceptOnlyFromAmong("dbscan", "whispers");
+        var eps = new Option<double?>("--eps") { Description = "Neighbour distance (default: the model's threshold)" };
+        var minSamples = new Option<int>("--min-samples") { Description = "DBSCAN: faces needed to form a cluster", DefaultValueFactory = _ => 2 };
+        var copyTo = new Option<string?>("--copy-to") { Description = "Write each cluster's face crops into OUT/cluster_N/ (noise into OUT/noise/)" };
+        var cmd = new Command("cluster", "Group the faces of a photo folder into people") { dir, model, detector, flip, method, eps, minSamples, copyTo, threads, json };
+        cmd.SetAction(r => Guard(() =>
+        {
+            var folder = r.GetValue(dir)!;
+            if (!Directory.Exists(folder)) throw new ImageException(folder, "folder not found");
+            var files = Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories)
+                .Where(f => Path.GetExtension(f).ToLowerInvariant() is ".jpg" or ".jpeg" or ".png" or ".bmp" or ".webp" or ".gif")
+                .OrderBy(f => f, StringComparer.Ordinal).ToArray();
+            using var pipeline = Pipeline(r.GetValue(model), r.GetValue(detector), false, r.GetValue(threads), null, null, r.GetValue(flip), null);
+            var faces = new List<(string File, DetectedFace Face, float[] Embedding, RgbImage Crop)>();
+            bool failed = false;
+            foreach (var file in files)
+            {
+                RgbImage image;
+                try { image = ImageDecoder.Load(file); }
+                catch (ImageException e) { ReportInput(e); failed = true; continue; }
+                var found = pipeline.Detector.Detect(image);
+                if (found.Count == 0) { stderr.WriteLine($"warning: {file}: no face found"); continue; }
+                var crops = found.Select(f => pipeline.AlignFace(image, f)).ToList();
+                var emb = pipeline.EmbedAligned(crops);
+                for (int i = 0; i < found.Count; i++) faces.Add((file, found[i], emb[i], crops[i]));
+            }
+            var info = pipeline.Embedder.Info;
+            double radius = r.GetValue(eps) ?? info.Threshold;
+            var vectors = faces.Select(f => f.Embedding).ToList();
+            var labels = r.GetValue(method) == "whispers"
+                ? Clustering.ChineseWhispers(vectors, radius, info.Metric)
+                : Clustering.Dbscan(vectors, radius, Math.Max(1, r.GetValue(minSamples)), info.Metric);
+            var clusters = labels.Select((l, i) => (l, i)).Where(p => p.l >= 0).GroupBy(p => p.l)
+                .OrderByDescending(g => g.Count()).ThenBy(g => g.Key).Select(g => g.Select(p => p.i).ToList()).ToList();
+            var noise = labels.Select((l, i) => (l, i)).Where(p => p.l < 0).Select(p => p.i).ToList();
+            object Face(int i) => new Dictionary<string, object> { ["file"] = faces[i].File, ["box"] = faces[i].Face.Box.ToArray() };
+            if (r.GetValue(copyTo) is { } outDir)
+            {
+                for (int c = 0; c < clusters.Count; c++)
+                {
+                    var d = Path.Combine(outDir, $"cluster_{c}");
+                    Directory.CreateDirectory(d);
+                    foreach (var i in clusters[c]) Annotate.Save(faces[i].Crop, [], Path.Combine(d, $"{Path.GetFileNameWithoutExtension(faces[i].File)}_{i}.png"));
+                }
+                if (noise.Count > 0)
+                {
+                    var d = Path.Combine(outDir, "noise");
+                    Directory.CreateDirectory(d);
+                    foreach (var i in noise) Annotate.Save(faces[i].Crop, [], Path.Combine(d, $"{Path.GetFileNameWithoutExtension(faces[i].File)}_{i}.png"));
+                }
+            }
+            if (r.GetValue(json))
+                stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
+                {
+                    ["method"] = r.GetValue(method)!, ["eps"] = radius, ["faces"] = faces.Count,
+                    ["clusters"] = clusters.Select((c, n) => new Dictionary<string, object> { ["id"] = n, ["faces"] = c.Select(Face).ToArray() }).ToArray(),
+                    ["noise"] = noise.Select(Face).ToArray(),
+                }, Json));
+            else
+            {
+                stdout.WriteLine($"{faces.Count} face(s) in {files.Length} image(s): {clusters.Count} cluster(s), {noise.Count} unclustered ({r.GetValue(method)}, eps {F(radius)})");
+                for (int c = 0; c < clusters.Count; c++)
+                    stdout.WriteLine($"  cluster {c}: {clusters[c].Count} face(s): {string.Join(", ", clusters[c].Select(i => Path.GetFileName(faces[i].File)).Distinct().Take(8))}{(clusters[c].Count > 8 ? ", …" : "")}");
+            }
+            return failed ? InputError : Ok;
+        }));
+        return cmd;
+    }
+}
