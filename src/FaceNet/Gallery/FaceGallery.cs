@@ -41,13 +41,42 @@ public sealed class FaceGallery : IDisposable
     public static Task<FaceGallery> OpenAsync(string path, GalleryModel? model, bool readOnly = false, FaceIndexOptions? indexOptions = null, CancellationToken ct = default)
         => Task.Run(() => Open(path, model, readOnly, indexOptions), ct);
 
-    /// <summary>Re-reads every face from the store (one consistent snapshot) and rebuilds the index.</summary>
+    /// <summary>Where the HNSW graph of a large gallery is kept between runs, next to the gallery file.</summary>
+    public string GraphPath => _store.Path + ".hnsw";
+
+    /// <summary>True when the last reload took the saved HNSW graph instead of building it.</summary>
+    public bool GraphLoadedFromDisk { get; private set; }
+
+    /// <summary>
+    /// Re-reads every face from the store (one consistent snapshot) and rebuilds the index. A large
+    /// gallery's HNSW graph is read back from <see cref="GraphPath"/> when it matches the faces, else
+    /// built and saved there, so a command-line run does not rebuild it each time.
+    /// </summary>
     public void Reload()
     {
         var faces = _store.Faces();
         var names = _store.Subjects().ToDictionary(s => s.Id, s => s.Name);
-        var index = new FaceIndex(_store.Model.EmbeddingSize, _store.Model.Metric, _indexOptions);
+        var options = (_indexOptions ?? new FaceIndexOptions()) with { BuildOnAdd = false };
+        var index = new FaceIndex(_store.Model.EmbeddingSize, _store.Model.Metric, options);
         index.Add(faces.Select(f => f.Embedding).ToList());
+        GraphLoadedFromDisk = false;
+        if (index.Count >= options.ApproximateFrom)
+        {
+            // the saved graph must be of these faces, in this order: its stamp is the count and the last face id
+            var stamp = GraphPath + ".stamp";
+            var expected = $"{faces.Count}:{(faces.Count > 0 ? faces[^1].Id : 0)}:{_store.Model.Id}";
+            if (File.Exists(stamp) && File.ReadAllText(stamp) == expected && index.LoadGraph(GraphPath)) GraphLoadedFromDisk = true;
+            else
+            {
+                index.BuildGraph();
+                try
+                {
+                    index.SaveGraph(GraphPath);
+                    File.WriteAllText(stamp, expected);
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException) { } // a read-only place: rebuild next time
+            }
+        }
         lock (_gate)
         {
             var old = _index;

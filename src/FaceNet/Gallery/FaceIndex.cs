@@ -19,6 +19,8 @@ public sealed record FaceIndexOptions
     /// this long, so it acts as a larger ef); the best k of them are returned.
     /// </summary>
     public int MinCandidates { get; init; } = 64;
+    /// <summary>Build the graph as soon as <see cref="ApproximateFrom"/> faces are added (off when a saved graph is loaded instead).</summary>
+    public bool BuildOnAdd { get; init; } = true;
 }
 
 /// <summary>A face found near a query: its position in the index and its distance.</summary>
@@ -74,7 +76,7 @@ public sealed class FaceIndex : IDisposable
                 _hnsw?.Add((ulong)_count, e);
                 _count++;
             }
-            if (_hnsw is null && _count >= _options.ApproximateFrom) BuildGraph();
+            if (_hnsw is null && _count >= _options.ApproximateFrom && _options.BuildOnAdd) BuildGraph();
             return first;
         }
         finally { _lock.ExitWriteLock(); }
@@ -100,6 +102,41 @@ public sealed class FaceIndex : IDisposable
             _hnsw = g;
         }
         finally { if (locked) _lock.ExitWriteLock(); }
+    }
+
+    /// <summary>Writes the HNSW graph (if built) to <paramref name="path"/>, atomically.</summary>
+    public void SaveGraph(string path)
+    {
+        _lock.EnterReadLock();
+        try
+        {
+            if (_hnsw is null) return;
+            var tmp = path + ".tmp-" + Environment.ProcessId;
+            _hnsw.Save(tmp);
+            File.Move(tmp, path, overwrite: true);
+        }
+        finally { _lock.ExitReadLock(); }
+    }
+
+    /// <summary>
+    /// Takes a graph saved by <see cref="SaveGraph"/> for exactly these faces instead of building one;
+    /// false (and nothing changed) when the file does not hold <see cref="Count"/> vectors of this size.
+    /// </summary>
+    public bool LoadGraph(string path)
+    {
+        if (!File.Exists(path)) return false;
+        _lock.EnterWriteLock();
+        try
+        {
+            USearchIndex g;
+            try { g = new USearchIndex(path, false); }
+            catch (Exception) { return false; } // unreadable or from another version: rebuild instead
+            if (g.Size() != (ulong)_count || g.Dimensions() != (ulong)_dim) { g.Dispose(); return false; }
+            _hnsw?.Dispose();
+            _hnsw = g;
+            return true;
+        }
+        finally { _lock.ExitWriteLock(); }
     }
 
     /// <summary>The <paramref name="k"/> nearest faces, nearest first; <paramref name="candidates"/> overrides <see cref="FaceIndexOptions.MinCandidates"/>.</summary>

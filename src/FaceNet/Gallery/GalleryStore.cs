@@ -274,6 +274,9 @@ public sealed class GalleryStore : IDisposable
             Exec(_db, "PRAGMA wal_checkpoint(TRUNCATE);");
             Exec(_db, "VACUUM;");
             Exec(_db, "PRAGMA wal_checkpoint(TRUNCATE);");
+            // a saved search graph holds copies of the vectors: it goes too (rebuilt when next needed)
+            foreach (var sidecar in new[] { Path + ".hnsw", Path + ".hnsw.stamp" })
+                if (File.Exists(sidecar)) File.Delete(sidecar);
             return true;
         }
     }

@@ -107,3 +107,53 @@ public sealed class SearchTests
         Assert.Equal(-1, Clustering.Dbscan(vectors, 0.9, 2)[^1]); // DBSCAN calls the loner noise
     }
 }
+
+public sealed class SavedGraphTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("facenet-graph-").FullName;
+
+    public void Dispose()
+    {
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        Directory.Delete(_dir, true);
+    }
+
+    [Fact]
+    public void A_large_gallery_keeps_its_hnsw_graph_between_runs_and_erasure_removes_it()
+    {
+        var db = Path.Combine(_dir, "big.db");
+        var model = new GalleryModel("m", 32, "fixed", "euclidean");
+        var options = new FaceIndexOptions { ApproximateFrom = 50 };
+        var r = new Random(8);
+        float[] Unit()
+        {
+            var v = Enumerable.Range(0, 32).Select(_ => (float)(r.NextDouble() - 0.5)).ToArray();
+            FaceNet.Embedding.L2.NormalizeInPlace(v);
+            return v;
+        }
+        var secret = Unit();
+        using (var store = GalleryStore.Open(db, model))
+        {
+            for (int p = 0; p < 30; p++) store.Enroll($"P{p}", [new NewFace(Unit()), new NewFace(Unit())]);
+            store.Enroll("Secret", [new NewFace(secret)]);
+        }
+        using (var first = FaceGallery.Open(db, model, indexOptions: options))
+        {
+            Assert.False(first.GraphLoadedFromDisk);
+            Assert.True(File.Exists(first.GraphPath));
+            Assert.Equal("Secret", first.Identify(secret, 0.1).Name);
+        }
+        using (var second = FaceGallery.Open(db, model, readOnly: true, indexOptions: options))
+        {
+            Assert.True(second.GraphLoadedFromDisk);
+            Assert.Equal("Secret", second.Identify(secret, 0.1).Name);
+            Assert.True(File.ReadAllBytes(second.GraphPath).AsSpan().IndexOf(System.Runtime.InteropServices.MemoryMarshal.AsBytes(secret.AsSpan())) >= 0);
+        }
+        using (var store = GalleryStore.Open(db, model)) Assert.True(store.Remove("Secret"));
+        Assert.False(File.Exists(db + ".hnsw"));
+        using var third = FaceGallery.Open(db, model, indexOptions: options);
+        Assert.False(third.GraphLoadedFromDisk);
+        Assert.False(third.Identify(secret, 0.1).Known);
+        Assert.True(File.ReadAllBytes(third.GraphPath).AsSpan().IndexOf(System.Runtime.InteropServices.MemoryMarshal.AsBytes(secret.AsSpan())) < 0);
+    }
+}
