@@ -1,16 +1,3 @@
-using System.CommandLine;
-using System.Diagnostics;
-using System.Globalization;
-using System.Text.Json;
-using FaceNet.Detection;
-using FaceNet.Embedding;
-using FaceNet.Evaluation;
-using FaceNet.Gallery;
-using FaceNet.Imaging;
-using FaceNet.Matching;
-using FaceNet.Models;
-using FaceNet.Weights;
-
 namespace FaceNet.Cli;
 
 // Commands on models: import, bench.

@@ -29,8 +29,7 @@ public sealed class MtcnnDetector : IFaceDetector
     public MtcnnDetector(string folder, MtcnnOptions? options = null)
     {
         _options = options ?? new MtcnnOptions();
-        using var so = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR };
-        if (_options.Threads > 0) so.IntraOpNumThreads = _options.Threads;
+        using var so = Embedding.OrtOptions.Create(_options.Threads);
         _pnet = new InferenceSession(MtcnnNets.PNet(Weights(folder, "pnet")), so);
         _rnet = new InferenceSession(MtcnnNets.RNet(Weights(folder, "rnet")), so);
         _onet = new InferenceSession(MtcnnNets.ONet(Weights(folder, "onet")), so);

@@ -33,8 +33,7 @@ public sealed class YuNetDetector : IFaceDetector
     public YuNetDetector(string modelPath, YuNetOptions? options = null)
     {
         _options = options ?? new YuNetOptions();
-        using var so = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR };
-        if (_options.Threads > 0) so.IntraOpNumThreads = _options.Threads;
+        using var so = OrtOptions.Create(_options.Threads);
         try { _session = new InferenceSession(modelPath, so); }
         catch (OnnxRuntimeException e) { throw new ModelException(modelPath, "not a loadable YuNet ONNX model: " + e.Message.Split('\n')[0], e); }
         _inputName = _session.InputMetadata.Keys.First();

@@ -94,13 +94,7 @@ public sealed class FaceEmbedder : IDisposable
     public static FaceEmbedder FromOnnx(byte[] onnx, string name, EmbedderOptions? options = null)
     {
         options ??= new EmbedderOptions();
-        using var so = new SessionOptions
-        {
-            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
-            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
-            LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
-        };
-        if (options.Threads > 0) so.IntraOpNumThreads = options.Threads;
+        using var so = OrtOptions.Create(options.Threads);
         InferenceSession session;
         try { session = new InferenceSession(onnx, so); }
         catch (OnnxRuntimeException e) { throw new ModelException(name, "not a loadable ONNX model: " + FirstLine(e.Message), e); }

@@ -1,0 +1,13 @@
+// Namespaces every command file uses.
+global using FaceNet.Detection;
+global using FaceNet.Embedding;
+global using FaceNet.Evaluation;
+global using FaceNet.Gallery;
+global using FaceNet.Imaging;
+global using FaceNet.Matching;
+global using FaceNet.Models;
+global using FaceNet.Weights;
+global using System.CommandLine;
+global using System.Diagnostics;
+global using System.Globalization;
+global using System.Text.Json;
