@@ -37,7 +37,11 @@ internal sealed class OnnxGraphBuilder
     /// <summary>Marks an existing value as a graph output; -1 dimensions are symbolic.</summary>
     public void Output(string value, params long[] shape) => _graph.Output.Add(ValueInfo(value, shape));
 
-    public string Initializer(string name, ReadOnlySpan<float> data, params long[] dims)
+    /// <summary>
+    /// A float initializer. The array is wrapped, not copied (the model's weights are the largest thing
+    /// an import holds): the caller must not change it afterwards.
+    /// </summary>
+    public string Initializer(string name, float[] data, params long[] dims)
     {
         long count = 1;
         foreach (var d in dims) count *= d;
@@ -46,8 +50,8 @@ internal sealed class OnnxGraphBuilder
         Reserve(name);
         var t = new TensorProto { Name = name, DataType = (int)TensorProto.Types.DataType.Float };
         t.Dims.AddRange(dims);
-        // raw_data is little-endian float32, which is what MemoryMarshal gives on every platform .NET runs on.
-        t.RawData = ByteString.CopyFrom(MemoryMarshal.AsBytes(data));
+        // raw_data is little-endian float32, which is the in-memory layout on every platform .NET runs on.
+        t.RawData = UnsafeByteOperations.UnsafeWrap(new FloatBytes(data).Memory);
         _graph.Initializer.Add(t);
         return name;
     }
@@ -114,7 +118,7 @@ internal sealed class OnnxGraphBuilder
     public string L2Normalize(string x, int axis, string? name = null)
     {
         var norm = Node("ReduceL2", [x], (name ?? "l2") + "_norm", Ints("axes", axis), Int("keepdims", 1));
-        var floor = Initializer(Unique((name ?? "l2") + "_eps"), [1e-5f]);
+        var floor = Initializer(Unique((name ?? "l2") + "_eps"), new[] { 1e-5f });
         var safe = Node("Max", [norm, floor], (name ?? "l2") + "_safe");
         return Node("Div", [x, safe], name ?? "l2");
     }
@@ -135,6 +139,22 @@ internal sealed class OnnxGraphBuilder
     }
 
     public byte[] ToBytes() => Build().ToByteArray();
+
+    /// <summary>The bytes of a float array as <see cref="Memory{T}"/>, without a copy.</summary>
+    private sealed class FloatBytes(float[] data) : System.Buffers.MemoryManager<byte>
+    {
+        public override Span<byte> GetSpan() => MemoryMarshal.AsBytes(data.AsSpan());
+
+        public override unsafe System.Buffers.MemoryHandle Pin(int elementIndex = 0)
+        {
+            var handle = GCHandle.Alloc(data, GCHandleType.Pinned);
+            return new System.Buffers.MemoryHandle((byte*)handle.AddrOfPinnedObject() + elementIndex, handle, this);
+        }
+
+        public override void Unpin() { }
+
+        protected override void Dispose(bool disposing) { }
+    }
 
     private static ValueInfoProto ValueInfo(string name, long[] shape)
     {
