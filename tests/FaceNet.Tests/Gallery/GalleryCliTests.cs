@@ -106,6 +106,21 @@ public sealed class GalleryCliTests : IDisposable
         }
     }
 
+    [Fact]
+    public void Bench_gallery_reports_exact_and_hnsw_search()
+    {
+        var r = CliRunner.Run("bench", "--gallery", "--faces", "5000", "--queries", "30", "--candidates", "1", "64", "--json");
+        Assert.Equal(0, r.ExitCode);
+        Assert.Equal(2, r.OutLines.Length);
+        foreach (var line in r.OutLines)
+        {
+            var j = JsonDocument.Parse(line).RootElement;
+            Assert.Equal(5000, j.GetProperty("faces").GetInt32());
+            Assert.True(j.GetProperty("exact_top1_ms_median").GetDouble() > 0);
+            Assert.True(j.GetProperty("hnsw_recall_at_1").GetDouble() >= 0.9);
+        }
+    }
+
     private static string CliDll => typeof(FaceNet.Cli.FaceNetCli).Assembly.Location;
 
     private static Process Start(params string[] args)
