@@ -5,14 +5,6 @@ public sealed partial class FaceNetCli
 {
     private static Option<string> GalleryOption() => new("--gallery", "-g") { Description = "The gallery file (SQLite)", Required = true };
 
-    /// <summary>The gallery binding of a model: its name, a hash of its file, its embedding size and preprocessing.</summary>
-    private static GalleryModel BindingOf(string modelPath, ModelInfo info)
-    {
-        using var f = File.OpenRead(modelPath);
-        var hash = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(f))[..16];
-        return new GalleryModel($"{info.Name}:{hash}", info.EmbeddingSize, info.Preprocess, info.Metric);
-    }
-
     private Command EnrollCommand()
     {
         var gallery = GalleryOption(); var model = ModelOption(); var detector = DetectorOption(); var aligned = AlignedOption();
@@ -25,7 +17,7 @@ public sealed partial class FaceNetCli
         {
             var modelPath = BundledModels.ResolveEmbedder(r.GetValue(model));
             using var pipeline = Pipeline(r.GetValue(model), r.GetValue(detector), r.GetValue(aligned), r.GetValue(threads), null, null, r.GetValue(flip), null);
-            using var store = GalleryStore.Open(r.GetValue(gallery)!, BindingOf(modelPath, pipeline.Embedder.Info));
+            using var store = GalleryStore.Open(r.GetValue(gallery)!, GalleryModel.For(modelPath, pipeline.Embedder.Info));
             var failures = new List<string>();
             int enrolled = 0;
             foreach (var file in r.GetValue(images)!)
@@ -68,7 +60,7 @@ public sealed partial class FaceNetCli
         {
             var modelPath = BundledModels.ResolveEmbedder(r.GetValue(model));
             using var pipeline = Pipeline(r.GetValue(model), r.GetValue(detector), r.GetValue(aligned), r.GetValue(threads), null, r.GetValue(threshold), r.GetValue(flip), null);
-            using var gal = FaceGallery.Open(r.GetValue(gallery)!, BindingOf(modelPath, pipeline.Embedder.Info), readOnly: true);
+            using var gal = FaceGallery.Open(r.GetValue(gallery)!, GalleryModel.For(modelPath, pipeline.Embedder.Info), readOnly: true);
             var info = pipeline.Embedder.Info;
             var agg = r.GetValue(aggregate) == "mean" ? Aggregation.Mean : Aggregation.Min;
             bool failed = false;
@@ -164,7 +156,7 @@ public sealed partial class FaceNetCli
             var folder = r.GetValue(dir)!;
             if (!Directory.Exists(folder)) throw new ImageException(folder, "folder not found");
             var files = Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories)
-                .Where(f => Path.GetExtension(f).ToLowerInvariant() is ".jpg" or ".jpeg" or ".png" or ".bmp" or ".webp" or ".gif")
+                .Where(ImageDecoder.IsImageFile)
                 .OrderBy(f => f, StringComparer.Ordinal).ToArray();
             using var pipeline = Pipeline(r.GetValue(model), r.GetValue(detector), false, r.GetValue(threads), null, null, r.GetValue(flip), null);
             var faces = new List<(string File, DetectedFace Face, float[] Embedding, RgbImage Crop)>();

@@ -227,7 +227,7 @@ public sealed partial class FaceNetCli
     private int BenchPipeline(string[] inputs, string? model, string? detector, int threads, int parallel, bool json)
     {
         var files = inputs.SelectMany(i => Directory.Exists(i)
-            ? Directory.EnumerateFiles(i, "*", SearchOption.AllDirectories).Where(f => Path.GetExtension(f).ToLowerInvariant() is ".jpg" or ".jpeg" or ".png" or ".bmp" or ".webp" or ".gif")
+            ? Directory.EnumerateFiles(i, "*", SearchOption.AllDirectories).Where(ImageDecoder.IsImageFile)
             : [i]).OrderBy(f => f, StringComparer.Ordinal).ToArray();
         if (files.Length == 0) throw new UsageException("--images: no image files found");
         if (parallel < 1) parallel = Environment.ProcessorCount;

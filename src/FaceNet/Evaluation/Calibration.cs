@@ -86,7 +86,7 @@ public static class Calibration
     {
         if (!Directory.Exists(root)) throw new PairsFileException(root, 0, "folder not found");
         var people = Directory.GetDirectories(root).OrderBy(d => d, StringComparer.Ordinal)
-            .Select(d => (Name: Path.GetFileName(d), Files: Directory.GetFiles(d).Where(IsImage).OrderBy(f => f, StringComparer.Ordinal).ToArray()))
+            .Select(d => (Name: Path.GetFileName(d), Files: Directory.GetFiles(d).Where(Imaging.ImageDecoder.IsImageFile).OrderBy(f => f, StringComparer.Ordinal).ToArray()))
             .Where(p => p.Files.Length > 0).ToList();
         if (people.Count < 2) throw new PairsFileException(root, 0, "needs at least two identity folders (ROOT/person/*.jpg)");
         var pairs = new List<LabeledPair>();
@@ -118,5 +118,4 @@ public static class Calibration
         return pairs;
     }
 
-    private static bool IsImage(string f) => Path.GetExtension(f).ToLowerInvariant() is ".jpg" or ".jpeg" or ".png" or ".bmp" or ".webp" or ".gif";
 }

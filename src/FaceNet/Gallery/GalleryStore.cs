@@ -7,6 +7,10 @@ namespace FaceNet.Gallery;
 /// <summary>The model a gallery is bound to: embeddings of different models are not comparable.</summary>
 public sealed record GalleryModel(string Id, int EmbeddingSize, string Preprocess, string Metric)
 {
+    /// <summary>The binding of a model file: its name and a hash of its bytes, embedding size, preprocessing, metric.</summary>
+    public static GalleryModel For(string modelPath, Models.ModelInfo info)
+        => new($"{info.Name}:{Evaluation.EmbeddingCache.FileKey(modelPath)[..16]}", info.EmbeddingSize, info.Preprocess, info.Metric);
+
     public override string ToString() => $"{Id} ({EmbeddingSize}-d, {Preprocess}, {Metric})";
 }
 

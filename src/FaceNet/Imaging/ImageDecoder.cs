@@ -100,6 +100,10 @@ public static class ImageDecoder
         return Orient(new RgbImage(info.Width, info.Height, rgb), codec.EncodedOrigin);
     }
 
+    /// <summary>Whether a file name has one of the extensions the decoder reads (folders of photos are filtered by it).</summary>
+    public static bool IsImageFile(string path)
+        => Path.GetExtension(path).ToLowerInvariant() is ".jpg" or ".jpeg" or ".png" or ".bmp" or ".webp" or ".gif";
+
     /// <summary>Reads only the header: dimensions and format, without decoding pixels.</summary>
     public static (int Width, int Height, string Format) Probe(ReadOnlySpan<byte> bytes, string name = "<bytes>")
     {
