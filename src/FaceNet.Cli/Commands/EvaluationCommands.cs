@@ -50,7 +50,7 @@ public sealed partial class FaceNetCli
                     ["auc"] = Math.Round(res.Auc, 5), ["eer"] = Math.Round(res.Eer, 5), ["threshold"] = Math.Round(res.Threshold, 5),
                     ["model_threshold"] = info.Threshold, ["accuracy_at_model_threshold"] = Math.Round(atModel, 5),
                     ["metric"] = report.Metric, ["pairs"] = res.Pairs, ["folds"] = res.Folds, ["images"] = report.Images,
-                    ["failed_images"] = report.FailedImages, ["failed_pairs"] = report.FailedPairs, ["center_cropped"] = report.CenterCropped,
+                    ["failed_images"] = report.FailedImages, ["faceless_images"] = report.FacelessImages, ["unreadable_images"] = report.UnreadableImages, ["failed_pairs"] = report.FailedPairs, ["center_cropped"] = report.CenterCropped,
                     ["seconds"] = Math.Round(report.Seconds, 2), ["model"] = modelPath, ["detector"] = pipeline.Detector.Name,
                 }, Json));
             else
@@ -61,7 +61,7 @@ public sealed partial class FaceNetCli
                 stdout.WriteLine($"AUC           {res.Auc:F4}");
                 stdout.WriteLine($"EER           {res.Eer:F4}");
                 stdout.WriteLine($"threshold     {res.Threshold:F4} ({report.Metric}, best on all pairs); at the model's {info.Threshold:F4}: accuracy {atModel:F4}");
-                stdout.WriteLine($"failures      {report.FailedImages} image(s) without a face, {report.FailedPairs} pair(s) counted as non-matches{(report.CenterCropped > 0 ? $"; {report.CenterCropped} centre-cropped" : "")}");
+                stdout.WriteLine($"failures      {report.FacelessImages} image(s) without a face, {report.UnreadableImages} unreadable, {report.FailedPairs} pair(s) counted as non-matches{(report.CenterCropped > 0 ? $"; {report.CenterCropped} centre-cropped" : "")}");
                 stdout.WriteLine($"time          {report.Seconds:F1} s");
             }
             return Ok;

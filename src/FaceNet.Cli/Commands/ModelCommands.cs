@@ -5,10 +5,12 @@ public sealed partial class FaceNetCli
 {
     private Command ImportCommand()
     {
-        var weights = new Argument<string>("weights") { Description = "Weight file: Keras .h5 (the seed's facenet_keras.h5), PyTorch .pt, .safetensors, a TF.js weights manifest (.json), or an .onnx model" };
+        var weights = new Argument<string>("weights") { Description = "Weight file: Keras .h5 (the seed's facenet_keras.h5), PyTorch .pt, .safetensors, a TF.js weights manifest or graph model (.json), or an .onnx model" };
         var output = new Option<string>("--output", "-o") { Description = "The ONNX model to write", Required = true };
-        var format = new Option<string?>("--format") { Description = "keras, torch, safetensors, tfjs (a weights manifest) or onnx (default: detected from the file)" };
-        format.AcceptOnlyFromAmong("keras", "torch", "safetensors", "tfjs", "onnx");
+        var format = new Option<string?>("--format") { Description = "keras, torch, safetensors, tfjs (a weights manifest), tfjs-graph (a graph model.json) or onnx (default: detected from the file)" };
+        format.AcceptOnlyFromAmong("keras", "torch", "safetensors", "tfjs", "tfjs-graph", "onnx");
+        var outputNode = new Option<string?>("--output-node") { Description = "TF.js graph models: the node that gives the embedding (default: the widest vector output)" };
+        var inputSize = new Option<int?>("--input-size") { Description = "Side of the square face crop the model takes (default: from the model)" };
         var preprocess = PreprocessOption();
         var size = new Option<int?>("--embedding-size") { Description = "Embedding size (default: read from the weights; 128 for the seed, 512 for facenet-pytorch)" };
         var threshold = new Option<double?>("--threshold") { Description = "Default same-person threshold written into the model" };
@@ -18,7 +20,7 @@ public sealed partial class FaceNetCli
         var name = new Option<string?>("--name") { Description = "Model name written into the metadata" };
         var json = JsonOption();
         var cmd = new Command("import", "Turn FaceNet weights (or an ONNX face model from elsewhere) into a self-describing ONNX model")
-            { weights, output, format, preprocess, size, threshold, alignment, metric, name, json };
+            { weights, output, format, outputNode, inputSize, preprocess, size, threshold, alignment, metric, name, json };
         cmd.SetAction(r => Guard(() =>
         {
             var options = new ImportOptions
@@ -26,8 +28,10 @@ public sealed partial class FaceNetCli
                 Format = r.GetValue(format) switch
                 {
                     "keras" => WeightFormat.Keras, "torch" => WeightFormat.Torch, "safetensors" => WeightFormat.Safetensors,
-                    "tfjs" => WeightFormat.Tfjs, "onnx" => WeightFormat.Onnx, _ => null,
+                    "tfjs" => WeightFormat.Tfjs, "tfjs-graph" => WeightFormat.TfjsGraph, "onnx" => WeightFormat.Onnx, _ => null,
                 },
+                OutputNode = r.GetValue(outputNode),
+                InputSize = r.GetValue(inputSize),
                 Preprocess = r.GetValue(preprocess),
                 EmbeddingSize = r.GetValue(size),
                 Threshold = r.GetValue(threshold),

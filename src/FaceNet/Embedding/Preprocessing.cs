@@ -8,6 +8,7 @@ namespace FaceNet.Embedding;
 /// <list type="bullet">
 /// <item><c>prewhiten</c>: the seed's <c>pre_process</c>: (x − mean) / max(std, 1/√size) over the whole image.</item>
 /// <item><c>fixed</c>: (x − 127.5) / 128, facenet-pytorch's <c>fixed_image_standardization</c>.</item>
+/// <item><c>raw</c>: the pixel values 0–255 as they are (graphs that normalise inside).</item>
 /// <item><c>meanstd:r,g,b:r,g,b</c>: per-channel (x − mean) / std; values ≤ 1 are in 0–1 units (x/255, e.g. ImageNet's), larger ones in 0–255 units.</item>
 /// </list>
 /// </summary>
@@ -23,6 +24,7 @@ public abstract class Preprocessing
         var s = spec.Trim().ToLowerInvariant();
         if (s == "prewhiten") return new Prewhiten();
         if (s == "fixed") return new Affine("fixed", [127.5f, 127.5f, 127.5f], [128f, 128f, 128f]);
+        if (s == "raw") return new Affine("raw", [0f, 0f, 0f], [1f, 1f, 1f]);
         if (s.StartsWith("meanstd:", StringComparison.Ordinal))
         {
             var parts = s.Split(':');
@@ -38,7 +40,7 @@ public abstract class Preprocessing
                 }
             }
         }
-        throw new FormatException($"unknown preprocessing '{spec}' (expected prewhiten, fixed or meanstd:r,g,b:r,g,b)");
+        throw new FormatException($"unknown preprocessing '{spec}' (expected prewhiten, fixed, raw or meanstd:r,g,b:r,g,b)");
     }
 
     private static float[]? Floats(string csv)

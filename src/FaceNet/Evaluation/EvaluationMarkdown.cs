@@ -23,7 +23,7 @@ public static class EvaluationMarkdown
         sb.AppendLine($"| best threshold on all pairs ({report.Metric}) | {F(r.Threshold)} |");
         sb.AppendLine($"| accuracy at the model's threshold {F(modelThreshold)} | {F(accuracyAtModelThreshold)} |");
         sb.AppendLine($"| fold thresholds | {string.Join(", ", r.FoldThresholds.Select(F))} |");
-        sb.AppendLine($"| images without a face | {report.FailedImages} ({report.FailedPairs} pairs counted as non-matches{(report.CenterCropped > 0 ? $"; {report.CenterCropped} centre-cropped" : "")}) |");
+        sb.AppendLine($"| images without a face / unreadable | {report.FacelessImages} / {report.UnreadableImages} ({report.FailedPairs} pairs counted as non-matches{(report.CenterCropped > 0 ? $"; {report.CenterCropped} centre-cropped" : "")}) |");
         sb.AppendLine($"| time | {report.Seconds.ToString("0.0", CultureInfo.InvariantCulture)} s |").AppendLine();
         if (plotPath is not null) sb.AppendLine($"![ROC and distance histograms]({Path.GetFileName(plotPath)})").AppendLine();
         if (report.Failures.Count > 0)

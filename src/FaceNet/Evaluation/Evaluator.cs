@@ -18,9 +18,15 @@ public sealed record EvaluationOptions
     public Action<int, int>? Progress { get; init; }
 }
 
-/// <summary>The result of an evaluation: the protocol figures and what could not be embedded.</summary>
-public sealed record EvaluationReport(ProtocolResult Result, int Images, int FailedImages, int FailedPairs, int CenterCropped,
-    IReadOnlyList<string> Failures, double[] Distances, bool[] Same, double Seconds, string Metric);
+/// <summary>
+/// The result of an evaluation: the protocol figures and what could not be embedded —
+/// <see cref="FacelessImages"/> decoded but no face was found, <see cref="UnreadableImages"/> could not be decoded.
+/// </summary>
+public sealed record EvaluationReport(ProtocolResult Result, int Images, int FacelessImages, int UnreadableImages, int FailedPairs, int CenterCropped,
+    IReadOnlyList<string> Failures, double[] Distances, bool[] Same, double Seconds, string Metric)
+{
+    public int FailedImages => FacelessImages + UnreadableImages;
+}
 
 /// <summary>
 /// Runs the verification protocol end to end: every distinct image is embedded once (detect → align →
@@ -30,6 +36,7 @@ public sealed record EvaluationReport(ProtocolResult Result, int Images, int Fai
 /// </summary>
 public sealed class Evaluator(FacePipeline pipeline, string pipelineKey, EvaluationOptions? options = null)
 {
+    private const string NoFace = "no face found";
     private readonly EvaluationOptions _options = options ?? new EvaluationOptions();
 
     public EvaluationReport Run(IReadOnlyList<LabeledPair> pairs)
@@ -38,7 +45,7 @@ public sealed class Evaluator(FacePipeline pipeline, string pipelineKey, Evaluat
         var files = pairs.SelectMany(p => new[] { p.FileA, p.FileB }).Distinct(StringComparer.Ordinal).ToArray();
         var embeddings = new Dictionary<string, float[]?>(StringComparer.Ordinal);
         var failures = new List<string>();
-        int centre = 0, done = 0;
+        int centre = 0, done = 0, unreadable = 0;
         using var cache = new EmbeddingCache(_options.CacheDirectory, pipelineKey);
         const int chunk = 64;
         for (int start = 0; start < files.Length; start += chunk)
@@ -57,7 +64,7 @@ public sealed class Evaluator(FacePipeline pipeline, string pipelineKey, Evaluat
                     if (cache.TryGet(keys[i], out var cached))
                     {
                         fromCache[i] = true;
-                        if (cached is null) errors[i] = "no face found";
+                        if (cached is null) errors[i] = NoFace;
                         return;
                     }
                     var image = ImageDecoder.Load(slice[i]);
@@ -69,11 +76,11 @@ public sealed class Evaluator(FacePipeline pipeline, string pipelineKey, Evaluat
                         face = new DetectedFace(new FaceBox((image.Width - side) / 2, (image.Height - side) / 2, side, side), 0, null);
                         centred[i] = true;
                     }
-                    if (face is null) errors[i] = "no face found";
+                    if (face is null) errors[i] = NoFace;
                     else crops[i] = pipeline.AlignFace(image, face);
                 }
-                catch (ImageException e) { errors[i] = e.Reason; }
-                catch (IOException e) { errors[i] = e.Message; }
+                catch (ImageException e) { errors[i] = "unreadable: " + e.Reason; }
+                catch (IOException e) { errors[i] = "unreadable: " + e.Message; }
             });
             var todo = Enumerable.Range(0, slice.Length).Where(i => crops[i] is not null).ToArray();
             var vectors = pipeline.EmbedAligned(todo.Select(i => crops[i]!).ToList());
@@ -89,7 +96,8 @@ public sealed class Evaluator(FacePipeline pipeline, string pipelineKey, Evaluat
                 if (errors[i] is null) continue;
                 embeddings[slice[i]] = null;
                 failures.Add($"{slice[i]}: {errors[i]}");
-                if (errors[i] == "no face found" && !fromCache[i] && keys[i] is not null) cache.Add(keys[i], null);
+                if (errors[i] != NoFace) unreadable++;
+                if (errors[i] == NoFace && !fromCache[i] && keys[i] is not null) cache.Add(keys[i], null);
             }
             done += slice.Length;
             _options.Progress?.Invoke(done, files.Length);
@@ -107,6 +115,6 @@ public sealed class Evaluator(FacePipeline pipeline, string pipelineKey, Evaluat
         }
         var same = pairs.Select(p => p.Same).ToArray();
         var result = Protocol.Evaluate(distances, same, pairs.Select(p => p.Fold).ToArray(), _options.FarTarget);
-        return new EvaluationReport(result, files.Length, failures.Count, failedPairs, centre, failures, distances, same, sw.Elapsed.TotalSeconds, metric);
+        return new EvaluationReport(result, files.Length, failures.Count - unreadable, unreadable, failedPairs, centre, failures, distances, same, sw.Elapsed.TotalSeconds, metric);
     }
 }

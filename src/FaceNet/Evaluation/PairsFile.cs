@@ -17,9 +17,11 @@ public sealed class PairsFileException(string file, int line, string reason)
 /// <summary>
 /// Reads labelled pairs: LFW's <c>pairs.txt</c> (header <c>folds n</c>, then per fold n same
 /// <c>name i j</c> and n different <c>n1 i n2 j</c> lines; images at <c>ROOT/name/name_%04d.jpg</c>),
-/// or a CSV <c>file_x,file_y,same</c> (same = 1/0/yes/no/true/false; extra columns ignored; paths
-/// relative to ROOT). CSV pairs get deterministic folds: the k-th same pair and the k-th different
-/// pair go to fold k mod 10, so each fold holds both kinds.
+/// LFW's View 1 files (<c>pairsDevTrain.txt</c>, <c>pairsDevTest.txt</c>: a bare count <c>n</c>, then n
+/// same and n different lines: one fold), or a CSV <c>file_x,file_y,same</c> (same =
+/// 1/0/yes/no/true/false; an optional header row; extra columns ignored; paths relative to ROOT).
+/// Files without folds of their own (CSV, View 1) get deterministic folds: the k-th same pair and the
+/// k-th different pair go to fold k mod <c>folds</c>, so each fold holds both kinds.
 /// </summary>
 public static class PairsFile
 {
@@ -33,7 +35,8 @@ public static class PairsFile
         }
         int first = Array.FindIndex(lines, l => l.Trim().Length > 0);
         if (first < 0) throw new PairsFileException(path, 0, "empty pairs file");
-        var pairs = lines[first].Contains(',') ? ReadCsv(path, lines, first, root, folds) : ReadLfw(path, lines, first, root);
+        var pairs = lines[first].Contains(',') ? ReadCsv(path, lines, first, root) : ReadLfw(path, lines, first, root);
+        if (pairs.Select(p => p.Fold).Distinct().Count() == 1) pairs = Balanced(pairs, folds);
         if (pairs.Count == 0) throw new PairsFileException(path, 0, "no pairs");
         if (checkFiles)
             foreach (var p in pairs)
@@ -45,8 +48,15 @@ public static class PairsFile
     private static List<LabeledPair> ReadLfw(string path, string[] lines, int first, string root)
     {
         var header = lines[first].Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
-        if (header.Length != 2 || !int.TryParse(header[0], out int folds) || !int.TryParse(header[1], out int perFold) || folds < 1 || perFold < 1)
-            throw new PairsFileException(path, first + 1, $"bad header '{lines[first].Trim()}': expected 'folds pairs-per-fold' such as '10 300', or a CSV header");
+        int folds = 1, perFold = 0;
+        bool ok = header.Length switch
+        {
+            1 => int.TryParse(header[0], NumberStyles.None, CultureInfo.InvariantCulture, out perFold), // View 1: one fold of n + n
+            2 => int.TryParse(header[0], NumberStyles.None, CultureInfo.InvariantCulture, out folds) && int.TryParse(header[1], NumberStyles.None, CultureInfo.InvariantCulture, out perFold),
+            _ => false,
+        };
+        if (!ok || folds < 1 || perFold < 1)
+            throw new PairsFileException(path, first + 1, $"bad header '{lines[first].Trim()}': expected 'folds pairs-per-fold' such as '10 300', a pair count such as '1100' (LFW View 1), or a CSV header");
         var pairs = new List<LabeledPair>();
         int index = 0;
         for (int i = first + 1; i < lines.Length; i++)
@@ -77,13 +87,20 @@ public static class PairsFile
 
     private static string Lfw(string root, string name, int n) => Path.Combine(root, name, $"{name}_{n:0000}.jpg");
 
-    private static List<LabeledPair> ReadCsv(string path, string[] lines, int first, string root, int folds)
+    /// <summary>Spreads one-fold pairs over <paramref name="folds"/> folds, same and different pairs each in turn.</summary>
+    private static List<LabeledPair> Balanced(List<LabeledPair> pairs, int folds)
+    {
+        int same = 0, different = 0;
+        return pairs.Select(p => p with { Fold = (p.Same ? same++ : different++) % folds }).ToList();
+    }
+
+    private static List<LabeledPair> ReadCsv(string path, string[] lines, int first, string root)
     {
         int start = first;
-        var head = lines[first].Split(',');
-        if (head.Length >= 3 && ParseSame(head[2].Trim()) is null) start = first + 1; // a header row
+        var head = lines[first].Split(',').Select(c => c.Trim()).ToArray();
+        // A header row: its label column is no label, or its file columns are names, not files (file_x,file_y,same).
+        if (head.Length >= 3 && (ParseSame(head[2]) is null || !Path.HasExtension(head[0]) || !Path.HasExtension(head[1]))) start = first + 1;
         var pairs = new List<LabeledPair>();
-        int same = 0, different = 0;
         for (int i = start; i < lines.Length; i++)
         {
             if (lines[i].Trim().Length == 0) continue;
@@ -92,8 +109,7 @@ public static class PairsFile
             var label = ParseSame(t[2].Trim()) ?? throw new PairsFileException(path, i + 1, $"'{t[2].Trim()}' is not a same/different label (1/0, yes/no, true/false)");
             string a = t[0].Trim(), b = t[1].Trim();
             if (a.Length == 0 || b.Length == 0) throw new PairsFileException(path, i + 1, "empty file name");
-            int fold = label ? same++ % folds : different++ % folds;
-            pairs.Add(new LabeledPair(Path.Combine(root, a), Path.Combine(root, b), label, fold, i + 1));
+            pairs.Add(new LabeledPair(Path.Combine(root, a), Path.Combine(root, b), label, 0, i + 1));
         }
         return pairs;
     }

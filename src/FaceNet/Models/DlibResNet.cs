@@ -54,8 +54,8 @@ public static class DlibResNet
             if (convSize != poolSize) // face-api.js appends a zero row and column to the residual branch
                 r = Pad(g, r, 0, poolSize - convSize, $"{b.Name}/pad_hw");
             var pooled = g.Node("AveragePool", [x], $"{b.Name}/avgpool",
-                new Onnx.Proto.AttributeProto { Name = "kernel_shape", Type = Onnx.Proto.AttributeProto.Types.AttributeType.Ints, Ints = { 2, 2 } },
-                new Onnx.Proto.AttributeProto { Name = "strides", Type = Onnx.Proto.AttributeProto.Types.AttributeType.Ints, Ints = { 2, 2 } });
+                OnnxGraphBuilder.Ints("kernel_shape", 2, 2),
+                OnnxGraphBuilder.Ints("strides", 2, 2));
             if (b.Out != b.In) pooled = Pad(g, pooled, b.Out - b.In, 0, $"{b.Name}/pad_c");
             x = g.Relu(g.Add(r, pooled, $"{b.Name}/add"), $"{b.Name}/relu");
             size = poolSize;

@@ -176,14 +176,21 @@ internal sealed class OnnxGraphBuilder
         return n;
     }
 
-    private static AttributeProto Ints(string name, params int[] values)
+    internal static AttributeProto Ints(string name, params int[] values)
     {
         var a = new AttributeProto { Name = name, Type = AttributeProto.Types.AttributeType.Ints };
         foreach (var v in values) a.Ints.Add(v);
         return a;
     }
 
-    private static AttributeProto Int(string name, long value) => new() { Name = name, Type = AttributeProto.Types.AttributeType.Int, I = value };
+    internal static AttributeProto Ints(string name, IEnumerable<long> values)
+    {
+        var a = new AttributeProto { Name = name, Type = AttributeProto.Types.AttributeType.Ints };
+        a.Ints.AddRange(values);
+        return a;
+    }
 
-    private static AttributeProto Float(string name, float value) => new() { Name = name, Type = AttributeProto.Types.AttributeType.Float, F = value };
+    internal static AttributeProto Int(string name, long value) => new() { Name = name, Type = AttributeProto.Types.AttributeType.Int, I = value };
+
+    internal static AttributeProto Float(string name, float value) => new() { Name = name, Type = AttributeProto.Types.AttributeType.Float, F = value };
 }

@@ -17,21 +17,27 @@ public static class TfjsReader
         try { doc = JsonDocument.Parse(File.ReadAllBytes(manifestPath)); }
         catch (JsonException e) { throw new WeightsException(manifestPath, "not a TF.js weights manifest (invalid JSON: " + e.Message + ")", e); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new WeightsException(manifestPath, e is FileNotFoundException ? "file not found" : e.Message, e); }
-        var dir = Path.GetDirectoryName(Path.GetFullPath(manifestPath))!;
-        var tensors = new List<NamedTensor>();
         using (doc)
         {
             if (doc.RootElement.ValueKind != JsonValueKind.Array) throw new WeightsException(manifestPath, "not a TF.js weights manifest (expected a JSON array of weight groups)");
-            foreach (var group in doc.RootElement.EnumerateArray())
+            return new WeightSet(manifestPath, WeightFormat.Tfjs, ReadManifest(manifestPath, doc.RootElement));
+        }
+    }
+
+    /// <summary>The tensors of a weights manifest (a JSON array of groups), its shards next to <paramref name="file"/>.</summary>
+    internal static List<NamedTensor> ReadManifest(string file, JsonElement manifest)
+    {
+        var dir = Path.GetDirectoryName(Path.GetFullPath(file))!;
+        var tensors = new List<NamedTensor>();
+        foreach (var group in manifest.EnumerateArray())
+        {
+            try { tensors.AddRange(ReadGroup(file, dir, group)); }
+            catch (Exception e) when (e is KeyNotFoundException or InvalidOperationException or FormatException)
             {
-                try { tensors.AddRange(ReadGroup(manifestPath, dir, group)); }
-                catch (Exception e) when (e is KeyNotFoundException or InvalidOperationException or FormatException)
-                {
-                    throw new WeightsException(manifestPath, "malformed TF.js weights manifest (" + e.Message + ")", e);
-                }
+                throw new WeightsException(file, "malformed TF.js weights manifest (" + e.Message + ")", e);
             }
         }
-        return new WeightSet(manifestPath, WeightFormat.Tfjs, tensors);
+        return tensors;
     }
 
     private static IEnumerable<NamedTensor> ReadGroup(string manifestPath, string dir, JsonElement group)
@@ -53,14 +59,17 @@ public static class TfjsReader
         {
             var name = w.GetProperty("name").GetString()!;
             var shape = w.GetProperty("shape").EnumerateArray().Select(d => d.GetInt32()).ToArray();
-            long count = shape.Aggregate(1L, (a, b) => a * b);
+            if (shape.Any(d => d < 0)) throw new WeightsException(manifestPath, $"tensor '{name}': negative dimension in shape [{string.Join(",", shape)}]");
+            // The product is checked against the shard bytes before anything of that size is allocated.
+            long count = 1;
+            foreach (var d in shape) count = count > bytes.Length ? count : count * d;
             var dtype = w.GetProperty("dtype").GetString();
-            float[] values = new float[count];
             if (w.TryGetProperty("quantization", out var q))
             {
                 var qtype = q.GetProperty("dtype").GetString();
                 int size = qtype switch { "uint8" => 1, "uint16" => 2, "float16" => 2, _ => throw new WeightsException(manifestPath, $"tensor '{name}': unsupported quantisation {qtype}") };
                 Need(manifestPath, name, bytes, offset, count * size);
+                var values = new float[count];
                 if (qtype == "float16")
                     for (int i = 0; i < count; i++) values[i] = (float)BinaryPrimitives.ReadHalfLittleEndian(bytes[(offset + 2 * i)..]);
                 else
@@ -70,16 +79,18 @@ public static class TfjsReader
                         values[i] = (size == 1 ? bytes[offset + i] : BinaryPrimitives.ReadUInt16LittleEndian(bytes[(offset + 2 * i)..])) * scale + min;
                 }
                 offset += (int)(count * size);
+                result.Add(new NamedTensor(name, shape, values));
             }
             else
             {
                 if (dtype is not ("float32" or "int32")) throw new WeightsException(manifestPath, $"tensor '{name}': unsupported dtype {dtype}");
                 Need(manifestPath, name, bytes, offset, count * 4);
+                var values = new float[count];
                 for (int i = 0; i < count; i++)
                     values[i] = dtype == "float32" ? BinaryPrimitives.ReadSingleLittleEndian(bytes[(offset + 4 * i)..]) : BinaryPrimitives.ReadInt32LittleEndian(bytes[(offset + 4 * i)..]);
                 offset += (int)(count * 4);
+                result.Add(new NamedTensor(name, shape, values));
             }
-            result.Add(new NamedTensor(name, shape, values));
         }
         if (offset != bytes.Length) throw new WeightsException(manifestPath, $"the shards hold {bytes.Length} bytes but the manifest describes {offset}");
         return result;

@@ -14,6 +14,8 @@ public sealed record ImportOptions
     public int? InputSize { get; init; }
     public string? Metric { get; init; }
     public string? Name { get; init; }
+    /// <summary>TF.js graph models: the node whose output is the embedding (default: the widest vector output).</summary>
+    public string? OutputNode { get; init; }
 }
 
 /// <summary>
@@ -39,7 +41,12 @@ public static class WeightImporter
         if (n == 0) throw new WeightsException(path, "empty file");
         if (n >= 8 && head[..8].SequenceEqual<byte>([0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a])) return WeightFormat.Keras;
         if (n >= 4 && head[..4].SequenceEqual<byte>([0x50, 0x4b, 0x03, 0x04])) return WeightFormat.Torch;
-        if (path.EndsWith(".json", StringComparison.OrdinalIgnoreCase) && head[0] == (byte)'[') return WeightFormat.Tfjs;
+        if (path.EndsWith(".json", StringComparison.OrdinalIgnoreCase))
+        {
+            var first = head[..n].ToArray().FirstOrDefault(b => !char.IsWhiteSpace((char)b));
+            if (first == (byte)'[') return WeightFormat.Tfjs;
+            if (first == (byte)'{') return WeightFormat.TfjsGraph;
+        }
         return Path.GetExtension(path).ToLowerInvariant() switch
         {
             ".h5" or ".hdf5" or ".keras" => WeightFormat.Keras,
@@ -52,7 +59,7 @@ public static class WeightImporter
 
     public static WeightSet ReadWeights(string path, WeightFormat? format = null) => (format ?? DetectFormat(path)) switch
     {
-        WeightFormat.Onnx => throw new WeightsException(path, "an ONNX model holds a graph, not named weights: import it as a model"),
+        WeightFormat.Onnx or WeightFormat.TfjsGraph => throw new WeightsException(path, "a graph model holds a graph, not named weights: import it as a model"),
         WeightFormat.Keras => KerasH5Reader.Read(path),
         WeightFormat.Torch => TorchReader.Read(path),
         WeightFormat.Tfjs => TfjsReader.Read(path),
@@ -83,7 +90,28 @@ public static class WeightImporter
     {
         if (options?.Format == WeightFormat.Onnx || (options?.Format is null && Path.GetExtension(path).Equals(".onnx", StringComparison.OrdinalIgnoreCase)))
             return ImportOnnx(path, options ?? new ImportOptions());
-        return Import(ReadWeights(path, options?.Format), options);
+        var format = options?.Format ?? DetectFormat(path);
+        if (format == WeightFormat.TfjsGraph) return ImportTfjsGraph(path, options ?? new ImportOptions());
+        return Import(ReadWeights(path, format), options);
+    }
+
+    /// <summary>
+    /// A TF.js graph model converted to ONNX. The graph says its input size and embedding size; how faces
+    /// are cropped and scaled for it does not show in the graph, so the defaults are those of most 112×112
+    /// face models (ArcFace template, (x − 127.5)/128) and other models need <c>--preprocess</c>/<c>--alignment</c>.
+    /// </summary>
+    public static (byte[] Onnx, ModelInfo Info) ImportTfjsGraph(string path, ImportOptions options)
+    {
+        var result = TfjsGraphConverter.Convert(path, options.OutputNode);
+        var info = ApplyOverrides(new ModelInfo
+        {
+            InputSize = result.InputSize, Preprocess = "fixed", Alignment = result.InputSize == 112 ? "template:arcface112" : "square:1.2",
+            EmbeddingSize = result.EmbeddingSize, Threshold = 1.1, Name = Path.GetFileNameWithoutExtension(path),
+            Source = $"tfjs-graph:{Path.GetFileName(path)}#{result.OutputNode}",
+        }, options);
+        Embedding.Preprocessing.Parse(info.Preprocess);
+        foreach (var (k, v) in info.ToMetadata()) result.Graph.Metadata(k, v);
+        return (result.Graph.Build().ToByteArray(), info);
     }
 
     /// <summary>

@@ -19,6 +19,8 @@ public enum WeightFormat
     Tfjs,
     /// <summary>An ONNX face model from elsewhere: its graph is kept and the metadata written into it.</summary>
     Onnx,
+    /// <summary>A TensorFlow.js graph model (<c>model.json</c> with its nodes and weights): converted op by op to ONNX.</summary>
+    TfjsGraph,
 }
 
 /// <summary>All tensors of one weight file, by name.</summary>
