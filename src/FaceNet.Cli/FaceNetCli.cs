@@ -66,23 +66,26 @@ public sealed partial class FaceNetCli
     private static Argument<string[]> ImagesArgument() => new("images") { Arity = ArgumentArity.OneOrMore, Description = "Image files" };
 
     // ----- helpers -----
-    /// <summary>What a threshold stands for: given on the command line, calibrated for a FAR, or the model's default.</summary>
+    /// <summary>What a threshold stands for: given on the command line, or how it was chosen and the error rates measured there.</summary>
     private static string ThresholdSource(ModelInfo info, double? given)
-        => given is not null ? "given with --threshold"
-            : info.ThresholdFar is { } far ? $"calibrated for FAR {far:G3}" + (info.Calibration.Length > 0 ? $": {info.Calibration}" : "")
-            : $"{info.Name} default";
+    {
+        if (given is not null) return "given with --threshold";
+        var rates = info.ThresholdFar is { } far ? $"FAR {far:G3}" + (info.ThresholdFrr is { } frr ? $", FRR {frr:G3}" : "") : null;
+        if (info.Calibration.Length > 0) return info.Calibration + (rates is null ? "" : $" ({rates} there)");
+        return $"{info.Name} default" + (rates is null ? "" : $" ({rates})");
+    }
 
     private static FacePipeline Pipeline(string? model, string? detector, bool aligned, int threads, string? preprocess, double? threshold, bool flip, string? alignment, int? detectorThreads = null)
     {
-        var embedder = FaceEmbedder.Load(BundledModels.ResolveEmbedder(model), new EmbedderOptions { Threads = threads, Preprocess = preprocess, Threshold = threshold });
+        var faceModel = FaceModel.Load(model, new FaceModelOptions { Threads = threads, Preprocess = preprocess, Threshold = threshold, Flip = flip, Alignment = alignment });
         try
         {
             IFaceDetector det = aligned ? new NoDetector() : Detectors.Create(detector, detectorThreads ?? threads);
-            return new FacePipeline(det, embedder, new PipelineOptions { Flip = flip, Alignment = alignment });
+            return new FacePipeline(det, faceModel);
         }
         catch
         {
-            embedder.Dispose();
+            faceModel.Dispose();
             throw;
         }
     }
@@ -94,7 +97,7 @@ public sealed partial class FaceNetCli
         if (aligned)
         {
             var whole = new DetectedFace(new FaceBox(0, 0, image.Width, image.Height), 1, null);
-            return [new FaceEmbedding(0, whole, pipeline.EmbedAligned([image])[0])];
+            return [new FaceEmbedding(0, whole, pipeline.EmbedCrop(image))];
         }
         var faces = pipeline.Embed(image, allFaces);
         if (faces.Count == 0) throw new ImageException(file, "no face found");

@@ -20,10 +20,10 @@ public sealed partial class FaceNetCli
         cmd.SetAction(r => Guard(() =>
         {
             var list = PairsFile.Read(r.GetValue(pairs)!, r.GetValue(root)!, r.GetValue(folds));
-            var modelPath = BundledModels.ResolveEmbedder(r.GetValue(model));
             // Images are decoded and detected in parallel (one per core), so each detector call gets one thread.
             using var pipeline = Pipeline(r.GetValue(model), r.GetValue(detector), false, r.GetValue(threads), null, null, r.GetValue(flip), r.GetValue(alignment), detectorThreads: 1);
-            var key = EmbeddingCache.PipelineKey(modelPath, pipeline.Detector.Name, pipeline.Alignment, r.GetValue(flip), r.GetValue(fallback));
+            var modelPath = pipeline.Model.Path;
+            var key = EmbeddingCache.PipelineKey(pipeline.Model.Identity, pipeline.Detector.Name, r.GetValue(fallback));
             bool showProgress = !Console.IsErrorRedirected && ReferenceEquals(stderr, Console.Error);
             var evaluator = new Evaluator(pipeline, key, new EvaluationOptions
             {
@@ -36,7 +36,7 @@ public sealed partial class FaceNetCli
             if (showProgress) stderr.WriteLine();
             foreach (var f in report.Failures) stderr.WriteLine("warning: " + f);
             var res = report.Result;
-            var info = pipeline.Embedder.Info;
+            var info = pipeline.Model.Info;
             double atModel = Protocol.Accuracy(Enumerable.Range(0, report.Distances.Length), report.Distances, report.Same, info.Threshold);
             var title = $"{Path.GetFileName(r.GetValue(pairs))}: {info.Name} + {pipeline.Detector.Name}, {res.Pairs} pairs, {res.Folds} folds";
             if (r.GetValue(plot) is { } plotPath) RocPlot.Save(report, plotPath, title);
@@ -87,9 +87,9 @@ public sealed partial class FaceNetCli
             double rate = r.GetValue(frr) ?? r.GetValue(far) ?? 1e-3;
             if (rate is <= 0 or >= 1) throw new UsageException("the target rate must lie between 0 and 1");
             var list = r.GetValue(pairs) is { } pairsPath ? PairsFile.Read(pairsPath, r.GetValue(root)!) : Calibration.PairsFromFolders(r.GetValue(root)!);
-            var modelPath = BundledModels.ResolveEmbedder(r.GetValue(model));
             using var pipeline = Pipeline(r.GetValue(model), r.GetValue(detector), false, r.GetValue(threads), null, null, r.GetValue(flip), r.GetValue(alignment), detectorThreads: 1);
-            var key = EmbeddingCache.PipelineKey(modelPath, pipeline.Detector.Name, pipeline.Alignment, r.GetValue(flip), false);
+            var modelPath = pipeline.Model.Path;
+            var key = EmbeddingCache.PipelineKey(pipeline.Model.Identity, pipeline.Detector.Name, false);
             var report = new Evaluator(pipeline, key, new EvaluationOptions
             {
                 CacheDirectory = r.GetValue(noCache) ? null : r.GetValue(cache) ?? EmbeddingCache.DefaultDirectory,
@@ -98,13 +98,10 @@ public sealed partial class FaceNetCli
             var genuine = report.Distances.Where((_, i) => report.Same[i]).ToArray();
             var impostor = report.Distances.Where((_, i) => !report.Same[i]).ToArray();
             var result = r.GetValue(frr) is not null ? Calibration.AtFrr(genuine, impostor, rate) : Calibration.AtFar(genuine, impostor, rate);
-            var info = pipeline.Embedder.Info;
-            string note = $"{result.Target}={rate:G3} on {result.GenuinePairs} same and {result.ImpostorPairs} different pairs ({Path.GetFileName(Path.TrimEndingDirectorySeparator(r.GetValue(pairs) ?? r.GetValue(root)!))}, {pipeline.Detector.Name}, {DateTime.UtcNow:yyyy-MM-dd})";
+            var info = pipeline.Model.Info;
+            string note = $"calibrated for {result.Target.ToUpperInvariant()} {rate:G3} on {result.GenuinePairs} same and {result.ImpostorPairs} different pairs ({Path.GetFileName(Path.TrimEndingDirectorySeparator(r.GetValue(pairs) ?? r.GetValue(root)!))}, {pipeline.Detector.Name}, {DateTime.UtcNow:yyyy-MM-dd})";
             if (r.GetValue(output) is { } outPath)
-            {
-                var calibrated = info with { Threshold = Math.Round(result.Threshold, 6), ThresholdFar = result.Target == "far" ? rate : result.Far, Calibration = note };
-                WriteCalibratedModel(modelPath, calibrated, outPath);
-            }
+                WriteCalibratedModel(pipeline.Model, Math.Round(result.Threshold, 6), result.Far, result.Frr, note, outPath);
             if (r.GetValue(json))
                 stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object?>
                 {
@@ -128,12 +125,21 @@ public sealed partial class FaceNetCli
         return cmd;
     }
 
-    private static void WriteCalibratedModel(string modelPath, ModelInfo info, string output)
+    /// <summary>A copy of the model with the calibrated threshold and the rates it stands for; its identity is unchanged.</summary>
+    private static void WriteCalibratedModel(FaceModel model, double threshold, double far, double frr, string note, string output)
     {
-        byte[] onnx = Path.GetExtension(modelPath).Equals(".onnx", StringComparison.OrdinalIgnoreCase)
-            ? File.ReadAllBytes(modelPath)
-            : WeightImporter.Import(modelPath).Onnx;
-        var bytes = FaceNet.Onnx.OnnxModelFile.WithMetadata(onnx, info.ToMetadata(), modelPath);
+        byte[] bytes;
+        if (model.IsFused)
+            bytes = System.Text.Encoding.UTF8.GetBytes(FusedFile.WithThreshold(model.Path, threshold, far, frr, note));
+        else
+        {
+            var modelPath = model.Path;
+            byte[] onnx = Path.GetExtension(modelPath).Equals(".onnx", StringComparison.OrdinalIgnoreCase)
+                ? File.ReadAllBytes(modelPath)
+                : WeightImporter.Import(modelPath).Onnx;
+            var info = model.Members[0].Embedder.Info with { Threshold = threshold, ThresholdFar = far, ThresholdFrr = frr, Calibration = note, Alignment = model.Members[0].Alignment.Text };
+            bytes = FaceNet.Onnx.OnnxModelFile.WithMetadata(onnx, info.ToMetadata(), modelPath);
+        }
         var tmp = output + ".tmp-" + Environment.ProcessId;
         File.WriteAllBytes(tmp, bytes);
         File.Move(tmp, output, overwrite: true);

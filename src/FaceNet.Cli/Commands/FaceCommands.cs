@@ -59,7 +59,7 @@ public sealed partial class FaceNetCli
                 catch (ImageException e) { ReportInput(e); failed = true; }
             }
             if (failed) return InputError;
-            var info = pipeline.Embedder.Info;
+            var info = pipeline.Model.Info;
             if (files.Length == 2)
             {
                 var v = new Verifier(info.Metric, info.Threshold).Verify(embeddings[0], embeddings[1]);
@@ -67,7 +67,7 @@ public sealed partial class FaceNetCli
                     stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object?>
                     {
                         ["distance"] = Math.Round(v.Distance, 6), ["threshold"] = v.Threshold, ["same"] = v.Same, ["metric"] = v.Metric,
-                        ["far"] = r.GetValue(threshold) is null ? info.ThresholdFar : null,
+                        ["far"] = r.GetValue(threshold) is null ? info.ThresholdFar : null, ["frr"] = r.GetValue(threshold) is null ? info.ThresholdFrr : null,
                         ["threshold_source"] = ThresholdSource(info, r.GetValue(threshold)),
                     }, Json));
                 else
@@ -115,10 +115,11 @@ public sealed partial class FaceNetCli
                     var image = ImageDecoder.Load(file);
                     var faces = pipeline.Detector.Detect(image);
                     if (faces.Count == 0) throw new ImageException(file, "no face found");
-                    for (int i = 0; i < (r.GetValue(allFaces) ? faces.Count : 1); i++)
+                    if (!r.GetValue(allFaces)) faces = [faces[MainFace.Index(faces, image.Width, image.Height)]];
+                    for (int i = 0; i < faces.Count; i++)
                     {
                         var target = Path.Combine(dir, $"{Path.GetFileNameWithoutExtension(file)}_{i}.png");
-                        Annotate.Save(pipeline.AlignFace(image, faces[i]), [], target);
+                        Annotate.Save(pipeline.Model.Align(image, faces[i]).Primary, [], target);
                         stdout.WriteLine(target);
                     }
                 }

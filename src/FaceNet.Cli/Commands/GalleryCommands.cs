@@ -15,9 +15,8 @@ public sealed partial class FaceNetCli
             { gallery, name, model, detector, aligned, allFaces, flip, threads, json, images };
         cmd.SetAction(r => Guard(() =>
         {
-            var modelPath = BundledModels.ResolveEmbedder(r.GetValue(model));
             using var pipeline = Pipeline(r.GetValue(model), r.GetValue(detector), r.GetValue(aligned), r.GetValue(threads), null, null, r.GetValue(flip), null);
-            using var store = GalleryStore.Open(r.GetValue(gallery)!, GalleryModel.For(modelPath, pipeline.Embedder.Info));
+            using var store = GalleryStore.Open(r.GetValue(gallery)!, GalleryModel.For(pipeline.Model));
             var failures = new List<string>();
             int enrolled = 0;
             foreach (var file in r.GetValue(images)!)
@@ -58,10 +57,9 @@ public sealed partial class FaceNetCli
             { gallery, model, detector, aligned, flip, top, threshold, aggregate, threads, json, images };
         cmd.SetAction(r => Guard(() =>
         {
-            var modelPath = BundledModels.ResolveEmbedder(r.GetValue(model));
             using var pipeline = Pipeline(r.GetValue(model), r.GetValue(detector), r.GetValue(aligned), r.GetValue(threads), null, r.GetValue(threshold), r.GetValue(flip), null);
-            using var gal = FaceGallery.Open(r.GetValue(gallery)!, GalleryModel.For(modelPath, pipeline.Embedder.Info), readOnly: true);
-            var info = pipeline.Embedder.Info;
+            using var gal = FaceGallery.Open(r.GetValue(gallery)!, GalleryModel.For(pipeline.Model), readOnly: true);
+            var info = pipeline.Model.Info;
             var agg = r.GetValue(aggregate) == "mean" ? Aggregation.Mean : Aggregation.Min;
             bool failed = false;
             foreach (var file in r.GetValue(images)!)
@@ -78,7 +76,7 @@ public sealed partial class FaceNetCli
                         {
                             ["file"] = file, ["face"] = f.Index, ["box"] = box, ["name"] = id.Name, ["known"] = id.Known,
                             ["distance"] = double.IsFinite(id.Distance) ? Math.Round(id.Distance, 6) : null, ["threshold"] = id.Threshold,
-                            ["far"] = r.GetValue(threshold) is null ? info.ThresholdFar : null,
+                            ["far"] = r.GetValue(threshold) is null ? info.ThresholdFar : null, ["frr"] = r.GetValue(threshold) is null ? info.ThresholdFrr : null,
                             ["candidates"] = id.Candidates.Select(c => new Dictionary<string, object> { ["name"] = c.Name, ["distance"] = Math.Round(c.Distance, 6) }).ToArray(),
                         }, Json));
                     else
@@ -159,20 +157,18 @@ public sealed partial class FaceNetCli
                 .Where(ImageDecoder.IsImageFile)
                 .OrderBy(f => f, StringComparer.Ordinal).ToArray();
             using var pipeline = Pipeline(r.GetValue(model), r.GetValue(detector), false, r.GetValue(threads), null, null, r.GetValue(flip), null);
-            var faces = new List<(string File, DetectedFace Face, float[] Embedding, RgbImage Crop)>();
+            var faces = new List<(string File, DetectedFace Face, float[] Embedding, RgbImage Image)>();
             bool failed = false;
             foreach (var file in files)
             {
                 RgbImage image;
                 try { image = ImageDecoder.Load(file); }
                 catch (ImageException e) { ReportInput(e); failed = true; continue; }
-                var found = pipeline.Detector.Detect(image);
+                var found = pipeline.Embed(image, allFaces: true);
                 if (found.Count == 0) { stderr.WriteLine($"warning: {file}: no face found"); continue; }
-                var crops = found.Select(f => pipeline.AlignFace(image, f)).ToList();
-                var emb = pipeline.EmbedAligned(crops);
-                for (int i = 0; i < found.Count; i++) faces.Add((file, found[i], emb[i], crops[i]));
+                foreach (var f in found) faces.Add((file, f.Face, f.Embedding, image));
             }
-            var info = pipeline.Embedder.Info;
+            var info = pipeline.Model.Info;
             double radius = r.GetValue(eps) ?? info.Threshold;
             var vectors = faces.Select(f => f.Embedding).ToList();
             var labels = r.GetValue(method) == "whispers"
@@ -188,13 +184,13 @@ public sealed partial class FaceNetCli
                 {
                     var d = Path.Combine(outDir, $"cluster_{c}");
                     Directory.CreateDirectory(d);
-                    foreach (var i in clusters[c]) Annotate.Save(faces[i].Crop, [], Path.Combine(d, $"{Path.GetFileNameWithoutExtension(faces[i].File)}_{i}.png"));
+                    foreach (var i in clusters[c]) Annotate.Save(pipeline.Model.Align(faces[i].Image, faces[i].Face).Primary, [], Path.Combine(d, $"{Path.GetFileNameWithoutExtension(faces[i].File)}_{i}.png"));
                 }
                 if (noise.Count > 0)
                 {
                     var d = Path.Combine(outDir, "noise");
                     Directory.CreateDirectory(d);
-                    foreach (var i in noise) Annotate.Save(faces[i].Crop, [], Path.Combine(d, $"{Path.GetFileNameWithoutExtension(faces[i].File)}_{i}.png"));
+                    foreach (var i in noise) Annotate.Save(pipeline.Model.Align(faces[i].Image, faces[i].Face).Primary, [], Path.Combine(d, $"{Path.GetFileNameWithoutExtension(faces[i].File)}_{i}.png"));
                 }
             }
             if (r.GetValue(json))

@@ -258,7 +258,7 @@ public sealed partial class FaceNetCli
                 Interlocked.Add(ref detectTicks, t2 - t1);
                 Interlocked.Add(ref pixels, (long)image.Width * image.Height);
                 if (found.Count == 0) { Interlocked.Increment(ref misses); return; }
-                pipeline.EmbedAligned([pipeline.AlignFace(image, found[0])]);
+                pipeline.Embed(image, [found[MainFace.Index(found, image.Width, image.Height)]]);
                 Interlocked.Add(ref embedTicks, Stopwatch.GetTimestamp() - t2);
                 Interlocked.Increment(ref faces);
             });
@@ -273,11 +273,11 @@ public sealed partial class FaceNetCli
                 ["images"] = files.Length, ["images_per_second"] = Math.Round(perSecond, 2), ["parallel"] = parallel, ["mean_megapixels"] = Math.Round(mp, 3),
                 ["decode_ms"] = Math.Round(Ms(decodeTicks, files.Length), 2), ["detect_ms"] = Math.Round(Ms(detectTicks, files.Length), 2),
                 ["align_embed_ms"] = Math.Round(Ms(embedTicks, faces), 2), ["misses"] = misses,
-                ["detector"] = pipeline.Detector.Name, ["model"] = pipeline.Embedder.Info.Name, ["cores"] = Environment.ProcessorCount,
+                ["detector"] = pipeline.Detector.Name, ["model"] = pipeline.Model.Info.Name, ["cores"] = Environment.ProcessorCount,
             }, Json));
         else
             stdout.WriteLine($"{files.Length} images ({mp:F2} MP mean), {parallel} in flight: {perSecond:F1} images/s end to end; per image decode {Ms(decodeTicks, files.Length):F1} ms, " +
-                $"detect ({pipeline.Detector.Name}) {Ms(detectTicks, files.Length):F1} ms, align+embed ({pipeline.Embedder.Info.Name}) {Ms(embedTicks, faces):F1} ms; {misses} without a face");
+                $"detect ({pipeline.Detector.Name}) {Ms(detectTicks, files.Length):F1} ms, align+embed ({pipeline.Model.Info.Name}) {Ms(embedTicks, faces):F1} ms; {misses} without a face");
         return Ok;
     }
 }

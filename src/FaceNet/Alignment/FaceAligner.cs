@@ -5,45 +5,114 @@ using FaceNet.Imaging;
 namespace FaceNet.Alignment;
 
 /// <summary>
-/// Crops a detected face the way a model was trained to see it, from the model's <c>facenet.alignment</c>:
+/// How a model wants faces cropped, parsed once from its <c>facenet.alignment</c> text:
 /// <list type="bullet">
 /// <item><c>margin:N</c>: the box grown by N/2 px on each side, clamped, resized to the model input
 /// (the seed: margin 10 at 160; David Sandberg's recipe: margin 32 at 160).</item>
-/// <item><c>template:arcface112</c>: a similarity transform (rotation, uniform scale, shift; least squares
-/// over the five landmarks) onto the ArcFace 112×112 template, scaled to the model input.</item>
+/// <item><c>square:F</c>: a square around the box centre, F times the box's longer side.</item>
+/// <item><c>template:arcface112</c>: a similarity transform (least squares over the five landmarks) onto
+/// the ArcFace 112×112 template, scaled to the model input.</item>
+/// <item><c>template:dlib</c>: dlib's face chip (<c>get_face_chip_details</c>, padding 0.25): the same
+/// transform onto dlib's mean face shape, for networks trained on dlib's chips.</item>
 /// </list>
-/// A template alignment of a face without landmarks (the Haar cascade gives none) falls back to a
-/// square crop around the box.
+/// A template may carry a zoom (<c>template:arcface112*0.9</c>: the template shrunk about the crop centre,
+/// more context). A template alignment of a face without landmarks (the Haar cascade gives none) falls
+/// back to a square crop around the box.
 /// </summary>
-public static class FaceAligner
+public sealed record AlignmentSpec
 {
+    public enum Kinds { Margin, Square, Template }
+
+    public Kinds Kind { get; private init; }
+
+    /// <summary>Margin in pixels (<see cref="Kinds.Margin"/>), growth factor (<see cref="Kinds.Square"/>) or zoom (<see cref="Kinds.Template"/>).</summary>
+    public float Amount { get; private init; }
+
+    /// <summary>The template's name: <c>arcface112</c> or <c>dlib</c>.</summary>
+    public string Template { get; private init; } = "";
+
+    /// <summary>The text form, as written into model metadata.</summary>
+    public string Text { get; private init; } = "";
+
+    public override string ToString() => Text;
+
+    /// <summary>Parses an alignment text; a <see cref="FormatException"/> says what is accepted.</summary>
+    public static AlignmentSpec Parse(string text)
+    {
+        var s = text.Trim().ToLowerInvariant();
+        int colon = s.IndexOf(':');
+        string kind = colon < 0 ? s : s[..colon], arg = colon < 0 ? "" : s[(colon + 1)..];
+        switch (kind)
+        {
+            case "margin" when int.TryParse(arg, NumberStyles.None, CultureInfo.InvariantCulture, out var margin) && margin <= 1000:
+                return new AlignmentSpec { Kind = Kinds.Margin, Amount = margin, Text = s };
+            case "square" when float.TryParse(arg, NumberStyles.Float, CultureInfo.InvariantCulture, out var grow) && grow is > 0.5f and < 3f:
+                return new AlignmentSpec { Kind = Kinds.Square, Amount = grow, Text = s };
+            case "template":
+            {
+                var parts = arg.Split('*');
+                float zoom = 1f;
+                if (Templates.ContainsKey(parts[0]) && (parts.Length == 1 || (parts.Length == 2
+                    && float.TryParse(parts[1], NumberStyles.Float, CultureInfo.InvariantCulture, out zoom) && zoom is > 0.2f and <= 2f)))
+                    return new AlignmentSpec { Kind = Kinds.Template, Template = parts[0], Amount = zoom, Text = s };
+                break;
+            }
+        }
+        throw new FormatException($"unknown alignment '{text}' (expected margin:N, square:F, template:arcface112 or template:dlib, a template optionally *zoom)");
+    }
+
     /// <summary>ArcFace's 112×112 five-point template (right eye, left eye, nose, right mouth, left mouth).</summary>
     public static readonly FacePoint[] ArcFace112 =
     [
         new(38.2946f, 51.6963f), new(73.5318f, 51.5014f), new(56.0252f, 71.7366f), new(41.5493f, 92.3655f), new(70.7299f, 92.2041f),
     ];
 
-    public static RgbImage Align(RgbImage image, DetectedFace face, string alignment, int size)
+    /// <summary>
+    /// dlib's face chip at padding 0.25, as five points on a unit square: the centres of the eyes
+    /// (means of dlib's mean-face points 36–41 and 42–47), the nose tip (30) and the mouth corners
+    /// (48, 54), each mapped as <c>get_face_chip_details</c> maps them: (padding + p) / (1 + 2·padding).
+    /// The mean face shape is dlib's (Davis King, Boost Software License).
+    /// </summary>
+    public static readonly FacePoint[] Dlib = DlibChip(0.25f);
+
+    private static FacePoint[] DlibChip(float padding)
     {
-        var spec = alignment.Trim().ToLowerInvariant();
-        if (spec.StartsWith("margin:", StringComparison.Ordinal) && int.TryParse(spec[7..], NumberStyles.Integer, CultureInfo.InvariantCulture, out var margin) && margin >= 0)
-            return MarginCrop(image, face.Box, margin, size);
-        if (spec.StartsWith("square:", StringComparison.Ordinal) && float.TryParse(spec[7..], NumberStyles.Float, CultureInfo.InvariantCulture, out var grow) && grow is > 0.5f and < 3f)
-            return SquareCrop(image, face.Box, size, grow);
-        if (spec.StartsWith("template:arcface112", StringComparison.Ordinal))
-        {
-            // "template:arcface112*0.8" shrinks the template about the crop centre: more context around the face.
-            float zoom = 1f;
-            var rest = spec["template:arcface112".Length..];
-            if (rest.Length > 0 && !(rest[0] == '*' && float.TryParse(rest[1..], NumberStyles.Float, CultureInfo.InvariantCulture, out zoom) && zoom is > 0.2f and <= 2f))
-                throw new FormatException($"unknown alignment '{alignment}' (expected margin:N or template:arcface112[*zoom])");
-            if (face.Landmarks is { Length: 5 } lm)
-                return Warp(image, Similarity(lm, ArcFace112.Select(p => new FacePoint(
-                    ((p.X - 56f) * zoom + 56f) * size / 112f, ((p.Y - 56f) * zoom + 56f) * size / 112f)).ToArray()), size);
-            return SquareCrop(image, face.Box, size);
-        }
-        throw new FormatException($"unknown alignment '{alignment}' (expected margin:N, square:F or template:arcface112[*zoom])");
+        // dlib's mean face shape (unit square) at the five points our detectors give.
+        (double X, double Y)[] mean =
+        [
+            (0.2254918, 0.2159903), // subject's right eye: mean of points 36-41
+            (0.7547613, 0.2159903), // left eye: 42-47
+            (0.490127, 0.515625),   // nose tip: 30
+            (0.254149, 0.780233),   // right mouth corner: 48
+            (0.726104, 0.780233),   // left mouth corner: 54
+        ];
+        return mean.Select(p => new FacePoint((float)((padding + p.X) / (1 + 2 * padding)), (float)((padding + p.Y) / (1 + 2 * padding)))).ToArray();
     }
+
+    private static readonly Dictionary<string, (FacePoint[] Points, float Side)> Templates = new(StringComparer.Ordinal)
+    {
+        ["arcface112"] = (ArcFace112, 112f),
+        ["dlib"] = (Dlib, 1f),
+    };
+
+    /// <summary>The template's five points for a crop of <paramref name="size"/> pixels, zoom applied about the centre.</summary>
+    public FacePoint[] TemplatePoints(int size)
+    {
+        var (points, side) = Templates[Template];
+        float c = side / 2, k = size / side;
+        return points.Select(p => new FacePoint(((p.X - c) * Amount + c) * k, ((p.Y - c) * Amount + c) * k)).ToArray();
+    }
+}
+
+/// <summary>Crops a detected face the way a model was trained to see it (see <see cref="AlignmentSpec"/>).</summary>
+public static class FaceAligner
+{
+    public static RgbImage Align(RgbImage image, DetectedFace face, AlignmentSpec spec, int size) => spec.Kind switch
+    {
+        AlignmentSpec.Kinds.Margin => MarginCrop(image, face.Box, (int)spec.Amount, size),
+        AlignmentSpec.Kinds.Square => SquareCrop(image, face.Box, size, spec.Amount),
+        _ => face.Landmarks is { Length: 5 } lm ? Warp(image, Similarity(lm, spec.TemplatePoints(size)), size) : SquareCrop(image, face.Box, size),
+    };
 
     public static RgbImage MarginCrop(RgbImage image, FaceBox box, int margin, int size)
     {
@@ -83,21 +152,61 @@ public static class FaceAligner
         return [a, -b, dx - (a * sx - b * sy), b, a, dy - (b * sx + a * sy)];
     }
 
-    /// <summary>Samples the output square through the inverse of <paramref name="m"/>, bilinear, black outside the image.</summary>
+    /// <summary>
+    /// Samples the output square through the inverse of the affine map <paramref name="m"/> (image → crop,
+    /// [m0 m1 m2; m3 m4 m5]), bilinear, black outside the image. When the crop is much smaller than the
+    /// face in the image, the face's region is first shrunk by area averaging, so the bilinear samples do
+    /// not skip pixels (aliasing), as dlib's chip extraction does with its image pyramid.
+    /// </summary>
     public static RgbImage Warp(RgbImage image, double[] m, int size)
     {
-        double a = m[0], b = m[3], tx = m[2], ty = m[5];
-        double det = a * a + b * b;
-        // inverse of [a −b; b a]: [a b; −b a] / det
-        double ia = a / det, ib = b / det;
+        double scale = Math.Sqrt(Math.Abs(m[0] * m[4] - m[1] * m[3])); // crop pixels per image pixel
+        if (scale < 0.5)
+        {
+            var (src, mapped) = Shrink(image, m, size, scale);
+            return WarpBilinear(src, mapped, size);
+        }
+        return WarpBilinear(image, m, size);
+    }
+
+    /// <summary>The region the crop covers, area-shrunk to about the crop's scale, and the map adjusted to it.</summary>
+    private static (RgbImage Image, double[] Map) Shrink(RgbImage image, double[] m, int size, double scale)
+    {
+        var inv = Invert(m);
+        double minX = double.MaxValue, minY = double.MaxValue, maxX = double.MinValue, maxY = double.MinValue;
+        foreach (var (x, y) in new[] { (0.0, 0.0), (size, 0.0), (0.0, size), (size, (double)size) })
+        {
+            double u = inv[0] * x + inv[1] * y + inv[2], v = inv[3] * x + inv[4] * y + inv[5];
+            minX = Math.Min(minX, u); maxX = Math.Max(maxX, u); minY = Math.Min(minY, v); maxY = Math.Max(maxY, v);
+        }
+        int x0 = Math.Clamp((int)Math.Floor(minX) - 2, 0, image.Width - 1), y0 = Math.Clamp((int)Math.Floor(minY) - 2, 0, image.Height - 1);
+        int x1 = Math.Clamp((int)Math.Ceiling(maxX) + 2, x0 + 1, image.Width), y1 = Math.Clamp((int)Math.Ceiling(maxY) + 2, y0 + 1, image.Height);
+        var region = image.Crop(x0, y0, x1 - x0, y1 - y0);
+        int w = Math.Max(1, (int)Math.Round(region.Width * scale)), h = Math.Max(1, (int)Math.Round(region.Height * scale));
+        var small = region.Resize(w, h, ResizeMode.Area);
+        double rx = (double)w / region.Width, ry = (double)h / region.Height;
+        // crop = M·p with p = (q_x / rx + x0, q_y / ry + y0) for a point q of the shrunk region
+        return (small, [m[0] / rx, m[1] / ry, m[0] * x0 + m[1] * y0 + m[2], m[3] / rx, m[4] / ry, m[3] * x0 + m[4] * y0 + m[5]]);
+    }
+
+    private static double[] Invert(double[] m)
+    {
+        double det = m[0] * m[4] - m[1] * m[3];
+        if (Math.Abs(det) < 1e-12) throw new ArgumentException("the alignment transform is degenerate");
+        double a = m[4] / det, b = -m[1] / det, c = -m[3] / det, d = m[0] / det;
+        return [a, b, -(a * m[2] + b * m[5]), c, d, -(c * m[2] + d * m[5])];
+    }
+
+    private static RgbImage WarpBilinear(RgbImage image, double[] m, int size)
+    {
+        var inv = Invert(m);
         var dst = new byte[size * size * 3];
         var px = image.Pixels;
         int w = image.Width, h = image.Height;
         for (int y = 0; y < size; y++)
         for (int x = 0; x < size; x++)
         {
-            double u = x - tx, v = y - ty;
-            double srcX = ia * u + ib * v, srcY = -ib * u + ia * v;
+            double srcX = inv[0] * x + inv[1] * y + inv[2], srcY = inv[3] * x + inv[4] * y + inv[5];
             int x0 = (int)Math.Floor(srcX), y0 = (int)Math.Floor(srcY);
             double fx = srcX - x0, fy = srcY - y0;
             int o = (y * size + x) * 3;

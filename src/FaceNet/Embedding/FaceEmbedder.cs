@@ -21,6 +21,9 @@ public sealed record EmbedderOptions
 
     /// <summary>Used when the model is given as weights (.h5, .pt, .safetensors) and imported on the fly.</summary>
     public ImportOptions? Import { get; init; }
+
+    /// <summary>ONNX Runtime session options (execution providers, …) to use instead of ours; the caller keeps ownership.</summary>
+    public SessionOptions? SessionOptions { get; init; }
 }
 
 /// <summary>
@@ -38,7 +41,7 @@ public sealed class FaceEmbedder : IDisposable
     private readonly Preprocessing _preprocessing;
     private readonly int _maxBatch;
 
-    private FaceEmbedder(InferenceSession session, string name, ModelInfo info, EmbedderOptions options)
+    private FaceEmbedder(InferenceSession session, string name, ModelInfo info, EmbedderOptions options, string graphHash)
     {
         _session = session;
         ModelPath = name;
@@ -58,15 +61,26 @@ public sealed class FaceEmbedder : IDisposable
             Preprocess = options.Preprocess ?? info.Preprocess,
             InputSize = options.InputSize ?? info.InputSize,
             Threshold = options.Threshold ?? info.Threshold,
+            ThresholdFar = options.Threshold is null ? info.ThresholdFar : null,
+            ThresholdFrr = options.Threshold is null ? info.ThresholdFrr : null,
+            Calibration = options.Threshold is null ? info.Calibration : "",
             Metric = options.Metric ?? info.Metric,
         };
         try { _preprocessing = Preprocessing.Parse(info.Preprocess); }
         catch (FormatException e) { throw new ModelException(name, e.Message, e); }
         _maxBatch = Math.Max(1, options.MaxBatch);
         Info = info;
+        Identity = $"{graphHash}|{_preprocessing.Spec}|{info.InputSize}";
+        IdentityAliases = info.IdentityAliases;
     }
 
     public ModelInfo Info { get; }
+
+    /// <summary>The network's graph and weights (metadata excluded), preprocessing and input size: what its embeddings depend on.</summary>
+    public string Identity { get; }
+
+    /// <summary>Gallery bindings of earlier releases that this network answers to (<c>facenet.identity_aliases</c>).</summary>
+    public IReadOnlyList<string> IdentityAliases { get; }
 
     /// <summary>The file (or description) the model came from.</summary>
     public string ModelPath { get; }
@@ -94,14 +108,15 @@ public sealed class FaceEmbedder : IDisposable
     public static FaceEmbedder FromOnnx(byte[] onnx, string name, EmbedderOptions? options = null)
     {
         options ??= new EmbedderOptions();
-        using var so = OrtOptions.Create(options.Threads);
+        var graphHash = GraphHash(onnx, name);
+        using var ours = options.SessionOptions is null ? OrtOptions.Create(options.Threads) : null;
         InferenceSession session;
-        try { session = new InferenceSession(onnx, so); }
+        try { session = new InferenceSession(onnx, options.SessionOptions ?? ours!); }
         catch (OnnxRuntimeException e) { throw new ModelException(name, "not a loadable ONNX model: " + FirstLine(e.Message), e); }
         try
         {
-            var info = ModelInfo.FromMetadata(session.ModelMetadata.CustomMetadataMap, new ModelInfo { Source = Path.GetFileName(name) });
-            return new FaceEmbedder(session, name, info, options);
+            var info = ModelInfo.FromMetadata(session.ModelMetadata.CustomMetadataMap, new ModelInfo { Source = Path.GetFileName(name), Name = Path.GetFileNameWithoutExtension(name) });
+            return new FaceEmbedder(session, name, info, options, graphHash);
         }
         catch
         {
@@ -155,6 +170,18 @@ public sealed class FaceEmbedder : IDisposable
     }
 
     public void Dispose() => _session.Dispose();
+
+    /// <summary>A hash of the model with its metadata left out, so rewriting the threshold keeps the identity.</summary>
+    private static string GraphHash(byte[] onnx, string name)
+    {
+        Onnx.Proto.ModelProto model;
+        try { model = Onnx.Proto.ModelProto.Parser.ParseFrom(onnx); }
+        catch (Google.Protobuf.InvalidProtocolBufferException e) { throw new ModelException(name, "not an ONNX model (" + e.Message + ")", e); }
+        model.MetadataProps.Clear();
+        model.DocString = "";
+        model.ProducerVersion = "";
+        return Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(Google.Protobuf.MessageExtensions.ToByteArray(model)))[..16];
+    }
 
     private static string FirstLine(string s) => s.Split('\n')[0].Trim();
 }

@@ -11,6 +11,8 @@ namespace FaceNet.Embedding;
 /// <item><c>raw</c>: the pixel values 0–255 as they are (graphs that normalise inside).</item>
 /// <item><c>meanstd:r,g,b:r,g,b</c>: per-channel (x − mean) / std; values ≤ 1 are in 0–1 units (x/255, e.g. ImageNet's), larger ones in 0–255 units.</item>
 /// </list>
+/// A <c>:bgr</c> suffix (<c>raw:bgr</c>, <c>meanstd:…:bgr</c>) is for networks trained on OpenCV's BGR order:
+/// the channels are reversed first, so per-channel values are given in the network's order.
 /// </summary>
 public abstract class Preprocessing
 {
@@ -22,6 +24,7 @@ public abstract class Preprocessing
     public static Preprocessing Parse(string spec)
     {
         var s = spec.Trim().ToLowerInvariant();
+        if (s.EndsWith(":bgr", StringComparison.Ordinal)) return new Bgr(Parse(s[..^4]), s);
         if (s == "prewhiten") return new Prewhiten();
         if (s == "fixed") return new Affine("fixed", [127.5f, 127.5f, 127.5f], [128f, 128f, 128f]);
         if (s == "raw") return new Affine("raw", [0f, 0f, 0f], [1f, 1f, 1f]);
@@ -50,6 +53,24 @@ public abstract class Preprocessing
         for (int i = 0; i < items.Length; i++)
             if (!float.TryParse(items[i], NumberStyles.Float, CultureInfo.InvariantCulture, out result[i])) return null;
         return result;
+    }
+
+    private sealed class Bgr(Preprocessing inner, string spec) : Preprocessing
+    {
+        public override string Spec => spec;
+
+        public override void Apply(RgbImage image, Span<float> chw)
+        {
+            var px = image.Pixels;
+            var swapped = new byte[px.Length];
+            for (int i = 0; i < px.Length; i += 3)
+            {
+                swapped[i] = px[i + 2];
+                swapped[i + 1] = px[i + 1];
+                swapped[i + 2] = px[i];
+            }
+            inner.Apply(new RgbImage(image.Width, image.Height, swapped), chw);
+        }
     }
 
     private sealed class Prewhiten : Preprocessing

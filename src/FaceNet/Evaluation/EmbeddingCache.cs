@@ -30,15 +30,9 @@ public sealed class EmbeddingCache : IDisposable
         Environment.GetEnvironmentVariable("XDG_CACHE_HOME") is { Length: > 0 } x ? x : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache"),
         "facenet", "embeddings");
 
-    /// <summary>A key for everything that changes an embedding but the image.</summary>
-    public static string PipelineKey(string modelPath, string detector, string alignment, bool flip, bool fallback)
-    {
-        using var sha = SHA256.Create();
-        using (var f = File.OpenRead(modelPath)) sha.TransformBlock(SHA256.HashData(f), 0, 32, null, 0);
-        var rest = System.Text.Encoding.UTF8.GetBytes($"{detector}|{alignment}|{flip}|{fallback}|v1");
-        sha.TransformFinalBlock(rest, 0, rest.Length);
-        return Convert.ToHexStringLower(sha.Hash!)[..32];
-    }
+    /// <summary>A key for everything that changes an embedding but the image: the model's identity (networks, alignment, flip), the detector.</summary>
+    public static string PipelineKey(string modelIdentity, string detector, bool fallback)
+        => Convert.ToHexStringLower(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes($"{modelIdentity}|{detector}|{fallback}|v4")))[..32];
 
     public static string FileKey(string path)
     {

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using FaceNet.Detection;
+using FaceNet.Embedding;
 using FaceNet.Imaging;
 using FaceNet.Matching;
 
@@ -52,7 +53,7 @@ public sealed class Evaluator(FacePipeline pipeline, string pipelineKey, Evaluat
         {
             var slice = files.Skip(start).Take(chunk).ToArray();
             var keys = new string[slice.Length];
-            var crops = new RgbImage?[slice.Length];
+            var crops = new FaceCrops?[slice.Length];
             var errors = new string?[slice.Length];
             var fromCache = new bool[slice.Length];
             var centred = new bool[slice.Length];
@@ -69,7 +70,7 @@ public sealed class Evaluator(FacePipeline pipeline, string pipelineKey, Evaluat
                     }
                     var image = ImageDecoder.Load(slice[i]);
                     var faces = pipeline.Detector.Detect(image);
-                    DetectedFace? face = faces.Count > 0 ? faces[0] : null;
+                    DetectedFace? face = faces.Count > 0 ? faces[MainFace.Index(faces, image.Width, image.Height)] : null;
                     if (face is null && _options.FallbackCenterCrop)
                     {
                         float side = 0.6f * Math.Min(image.Width, image.Height);
@@ -77,13 +78,13 @@ public sealed class Evaluator(FacePipeline pipeline, string pipelineKey, Evaluat
                         centred[i] = true;
                     }
                     if (face is null) errors[i] = NoFace;
-                    else crops[i] = pipeline.AlignFace(image, face);
+                    else crops[i] = pipeline.Model.Align(image, face);
                 }
                 catch (ImageException e) { errors[i] = "unreadable: " + e.Reason; }
                 catch (IOException e) { errors[i] = "unreadable: " + e.Message; }
             });
             var todo = Enumerable.Range(0, slice.Length).Where(i => crops[i] is not null).ToArray();
-            var vectors = pipeline.EmbedAligned(todo.Select(i => crops[i]!).ToList());
+            var vectors = pipeline.Model.Embed(todo.Select(i => crops[i]!).ToList());
             for (int k = 0; k < todo.Length; k++)
             {
                 embeddings[slice[todo[k]]] = vectors[k];
@@ -103,7 +104,7 @@ public sealed class Evaluator(FacePipeline pipeline, string pipelineKey, Evaluat
             _options.Progress?.Invoke(done, files.Length);
         }
 
-        var metric = pipeline.Embedder.Info.Metric;
+        var metric = pipeline.Model.Info.Metric;
         var distances = new double[pairs.Count];
         int failedPairs = 0;
         for (int i = 0; i < pairs.Count; i++)

@@ -7,9 +7,20 @@ namespace FaceNet.Gallery;
 /// <summary>The model a gallery is bound to: embeddings of different models are not comparable.</summary>
 public sealed record GalleryModel(string Id, int EmbeddingSize, string Preprocess, string Metric)
 {
-    /// <summary>The binding of a model file: its name and a hash of its bytes, embedding size, preprocessing, metric.</summary>
-    public static GalleryModel For(string modelPath, Models.ModelInfo info)
-        => new($"{info.Name}:{Evaluation.EmbeddingCache.FileKey(modelPath)[..16]}", info.EmbeddingSize, info.Preprocess, info.Metric);
+    /// <summary>Earlier identities of the same model (see <see cref="Embedding.FaceModel.IdentityAliases"/>); not part of equality.</summary>
+    public IReadOnlyList<string> Aliases { get; init; } = [];
+
+    /// <summary>The binding of a loaded model: its identity (networks, alignment, flip; not its threshold), embedding size, preprocessing, metric.</summary>
+    public static GalleryModel For(Embedding.FaceModel model)
+        => new(model.Identity, model.Info.EmbeddingSize, model.Info.Preprocess, model.Info.Metric) { Aliases = model.IdentityAliases };
+
+    /// <summary>Whether a gallery bound to <paramref name="bound"/> holds embeddings comparable with this model's.</summary>
+    public bool Matches(GalleryModel bound)
+        => (bound.Id == Id || Aliases.Contains(bound.Id)) && bound.EmbeddingSize == EmbeddingSize && bound.Metric == Metric;
+
+    public bool Equals(GalleryModel? other) => other is not null && Id == other.Id && EmbeddingSize == other.EmbeddingSize && Preprocess == other.Preprocess && Metric == other.Metric;
+
+    public override int GetHashCode() => HashCode.Combine(Id, EmbeddingSize, Preprocess, Metric);
 
     public override string ToString() => $"{Id} ({EmbeddingSize}-d, {Preprocess}, {Metric})";
 }
@@ -114,7 +125,7 @@ public sealed class GalleryStore : IDisposable
                 WriteModel(db, model);
                 bound = model;
             }
-            else if (model is not null && bound != model)
+            else if (model is not null && !model.Matches(bound))
                 throw new GalleryException(path, $"gallery is bound to model {bound}; embeddings of model {model} are not comparable with it (use another gallery)", modelMismatch: true);
             return new GalleryStore(path, db, bound);
         }

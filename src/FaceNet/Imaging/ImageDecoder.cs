@@ -28,8 +28,9 @@ public sealed class ImageException : Exception
 }
 
 /// <summary>
-/// Decodes JPEG, PNG, BMP, WebP and GIF (first frame) with SkiaSharp into 8-bit RGB, whatever the source
-/// (grey, 16-bit, palette, alpha, CMYK), and applies the EXIF orientation so the pixels are upright.
+/// Decodes JPEG, PNG, BMP, WebP and GIF (first frame) with SkiaSharp, TIFF with LibTiff.NET and netpbm
+/// (PGM/PPM/PBM) with our own reader, into 8-bit RGB whatever the source (grey, 16-bit, palette, alpha,
+/// CMYK), and applies the EXIF orientation so the pixels are upright.
 /// </summary>
 public static class ImageDecoder
 {
@@ -70,10 +71,12 @@ public static class ImageDecoder
         limits ??= ImageLimits.Default;
         if (bytes.Length == 0) throw new ImageException(name, "empty file (0 bytes)");
         if (bytes.Length > limits.MaxFileBytes) throw new ImageException(name, $"image is {bytes.Length} bytes, larger than the limit of {limits.MaxFileBytes}");
+        if (Netpbm.Sniff(bytes)) return Netpbm.Decode(bytes, name, limits);
+        if (TiffImage.Sniff(bytes)) return TiffImage.Decode(bytes, name, limits);
         using var data = SKData.CreateCopy(bytes);
         using var codec = SKCodec.Create(new SKMemoryStream(data), out var result);
         if (codec is null)
-            throw new ImageException(name, result == SKCodecResult.IncompleteInput ? "truncated image header" : "not a supported image (JPEG, PNG, BMP, WebP, GIF)");
+            throw new ImageException(name, result == SKCodecResult.IncompleteInput ? "truncated image header" : "not a supported image (JPEG, PNG, BMP, WebP, GIF, TIFF, PGM/PPM)");
         var info = codec.Info;
         if (info.Width <= 0 || info.Height <= 0) throw new ImageException(name, $"invalid image dimensions {info.Width}x{info.Height}");
         long pixels = (long)info.Width * info.Height;
@@ -102,7 +105,8 @@ public static class ImageDecoder
 
     /// <summary>Whether a file name has one of the extensions the decoder reads (folders of photos are filtered by it).</summary>
     public static bool IsImageFile(string path)
-        => Path.GetExtension(path).ToLowerInvariant() is ".jpg" or ".jpeg" or ".png" or ".bmp" or ".webp" or ".gif";
+        => Path.GetExtension(path).ToLowerInvariant() is ".jpg" or ".jpeg" or ".png" or ".bmp" or ".webp" or ".gif"
+            or ".tif" or ".tiff" or ".pgm" or ".ppm" or ".pbm" or ".pnm";
 
     /// <summary>Reads only the header: dimensions and format, without decoding pixels.</summary>
     public static (int Width, int Height, string Format) Probe(ReadOnlySpan<byte> bytes, string name = "<bytes>")

@@ -23,8 +23,9 @@ public static class BundledModels
     }
 
     /// <summary>
-    /// The path of a bundled model: <c>models/NAME/NAME.onnx</c>, or a TF.js weights manifest in
-    /// <c>models/NAME/</c> (imported when loaded, which keeps the repository small); null if absent.
+    /// The path of a bundled model: <c>models/NAME/NAME.onnx</c>, a fused model <c>models/NAME/NAME.json</c>,
+    /// or a TF.js weights manifest in <c>models/NAME/</c> (imported when loaded, which keeps the repository
+    /// small); null if absent.
     /// </summary>
     public static string? Find(string name)
     {
@@ -33,6 +34,8 @@ public static class BundledModels
         {
             var candidate = Path.Combine(folder, name, name + ".onnx");
             if (File.Exists(candidate)) return candidate;
+            var fused = Path.Combine(folder, name, name + ".json");
+            if (FusedFile.Is(fused)) return fused;
             var dir = Path.Combine(folder, name);
             if (Directory.Exists(dir) && Directory.GetFiles(dir, "*-weights_manifest.json").FirstOrDefault() is { } manifest) return manifest;
         }

@@ -18,6 +18,8 @@ public sealed record ModelInfo
     public const string KeyName = "facenet.name";
     public const string KeyThresholdFar = "facenet.threshold_far";
     public const string KeyCalibration = "facenet.calibration";
+    public const string KeyThresholdFrr = "facenet.threshold_frr";
+    public const string KeyIdentityAliases = "facenet.identity_aliases";
 
     /// <summary>Side of the square input, in pixels (160 for FaceNet).</summary>
     public int InputSize { get; init; } = InceptionResNetV1.InputSize;
@@ -40,8 +42,14 @@ public sealed record ModelInfo
 
     public string Name { get; init; } = "";
 
-    /// <summary>The false-accept rate the threshold was calibrated for, when known.</summary>
+    /// <summary>The false-accept rate the threshold stands for (calibrated for, or measured at it), when known.</summary>
     public double? ThresholdFar { get; init; }
+
+    /// <summary>The false-reject rate measured at the threshold, when known.</summary>
+    public double? ThresholdFrr { get; init; }
+
+    /// <summary>Gallery bindings under which earlier releases knew this model (comma-separated in the metadata).</summary>
+    public IReadOnlyList<string> IdentityAliases { get; init; } = [];
 
     /// <summary>How the threshold was chosen (data, pairs, date), when known.</summary>
     public string Calibration { get; init; } = "";
@@ -57,6 +65,8 @@ public sealed record ModelInfo
         yield return new(KeySource, Source);
         yield return new(KeyName, Name);
         if (ThresholdFar is { } far) yield return new(KeyThresholdFar, far.ToString("R", CultureInfo.InvariantCulture));
+        if (ThresholdFrr is { } frr) yield return new(KeyThresholdFrr, frr.ToString("R", CultureInfo.InvariantCulture));
+        if (IdentityAliases.Count > 0) yield return new(KeyIdentityAliases, string.Join(",", IdentityAliases));
         if (Calibration.Length > 0) yield return new(KeyCalibration, Calibration);
     }
 
@@ -76,6 +86,8 @@ public sealed record ModelInfo
             Source = Get(KeySource) ?? defaults.Source,
             Name = Get(KeyName) ?? defaults.Name,
             ThresholdFar = Get(KeyThresholdFar) is { } f ? double.Parse(f, CultureInfo.InvariantCulture) : defaults.ThresholdFar,
+            ThresholdFrr = Get(KeyThresholdFrr) is { } fr ? double.Parse(fr, CultureInfo.InvariantCulture) : defaults.ThresholdFrr,
+            IdentityAliases = Get(KeyIdentityAliases) is { } al ? al.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) : defaults.IdentityAliases,
             Calibration = Get(KeyCalibration) ?? defaults.Calibration,
         };
     }

@@ -478,7 +478,16 @@ internal static class TfjsGraphConverter
         private Value Unary(string op, TfNode n)
         {
             var x = Get(n.Inputs[0]);
-            if (x.IsConst) throw new ArgumentException("an op on constants only");
+            if (x.IsConst) // folded here: converters leave some arithmetic on constants in the graph
+            {
+                Func<float, float> f = op switch
+                {
+                    "Relu" => v => MathF.Max(v, 0), "Sigmoid" => v => 1 / (1 + MathF.Exp(-v)), "Tanh" => MathF.Tanh, "Abs" => MathF.Abs,
+                    "Neg" => v => -v, "Sqrt" => MathF.Sqrt, "Exp" => MathF.Exp, "Elu" => v => v >= 0 ? v : MathF.Exp(v) - 1,
+                    _ => throw new ArgumentException($"{op} of a constant"),
+                };
+                return new Value { Const = x.Const!.Select(f).ToArray(), Shape = x.Shape };
+            }
             return Like(x, _g.Node(op, [Materialize(x)], n.Name));
         }
 
@@ -486,7 +495,7 @@ internal static class TfjsGraphConverter
         {
             var a = Get(n.Inputs[0]);
             var b = Get(n.Inputs[1]);
-            if (a.IsConst && b.IsConst) throw new ArgumentException("an op on constants only");
+            if (a.IsConst && b.IsConst) return Fold(op, a, b);
             var shape = BroadcastShape(a.Shape, b.Shape);
             bool nchw = shape.Length == 4 && (a.Nchw || b.Nchw);
             if (nchw)
@@ -496,6 +505,21 @@ internal static class TfjsGraphConverter
             string left = a.IsConst ? ConstFor(a, shape.Length, nchw, n.Name + "/a") : Materialize(a);
             string right = b.IsConst ? ConstFor(b, shape.Length, nchw, n.Name + "/b") : Materialize(b);
             return new Value { Onnx = _g.Node(op, [left, right], n.Name), Shape = shape, Nchw = nchw };
+        }
+
+        /// <summary>An element-wise op on two constants (same shape, or one a single value), computed here.</summary>
+        private static Value Fold(string op, Value a, Value b)
+        {
+            Func<float, float, float> f = op switch
+            {
+                "Add" => (x, y) => x + y, "Sub" => (x, y) => x - y, "Mul" => (x, y) => x * y, "Div" => (x, y) => x / y,
+                "Max" => MathF.Max, "Min" => MathF.Min, _ => throw new ArgumentException($"{op} of constants"),
+            };
+            float[] ca = a.Const!, cb = b.Const!;
+            if (ca.Length == cb.Length && a.Shape.SequenceEqual(b.Shape)) return new Value { Const = ca.Select((v, i) => f(v, cb[i])).ToArray(), Shape = a.Shape };
+            if (cb.Length == 1) return new Value { Const = ca.Select(v => f(v, cb[0])).ToArray(), Shape = a.Shape };
+            if (ca.Length == 1) return new Value { Const = cb.Select(v => f(ca[0], v)).ToArray(), Shape = b.Shape };
+            throw new ArgumentException($"{op} of constants shaped [{string.Join(",", a.Shape)}] and [{string.Join(",", b.Shape)}]");
         }
 
         /// <summary>A constant operand for an element-wise op of the given rank: channel-first when the result is a feature map.</summary>

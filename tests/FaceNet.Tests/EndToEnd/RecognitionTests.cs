@@ -37,19 +37,19 @@ public sealed class RecognitionTests
     [InlineData("mtcnn")]
     public void Default_model_separates_same_from_different_people_at_its_threshold(string detector)
     {
-        using var pipeline = new FacePipeline(Detectors.Create(detector), FaceEmbedder.Load(BundledModels.ResolveEmbedder(null)));
-        var pairs = Pairs(EmbedAll(pipeline), pipeline.Embedder.Info.Metric).ToList();
+        using var pipeline = new FacePipeline(Detectors.Create(detector), FaceModel.Load(null));
+        var pairs = Pairs(EmbedAll(pipeline), pipeline.Model.Info.Metric).ToList();
         double worstSame = pairs.Where(p => p.Same).Max(p => p.Distance);
         double bestDifferent = pairs.Where(p => !p.Same).Min(p => p.Distance);
         Assert.True(worstSame < bestDifferent, $"same pairs up to {worstSame:F3}, different pairs from {bestDifferent:F3}");
-        double t = pipeline.Embedder.Info.Threshold;
+        double t = pipeline.Model.Info.Threshold;
         Assert.All(pairs, p => Assert.Equal(p.Same, p.Distance <= t));
     }
 
     [Fact]
     public void Faceapi_model_ranks_same_person_pairs_closer()
     {
-        using var pipeline = new FacePipeline(Detectors.Create("yunet"), FaceEmbedder.Load(BundledModels.ResolveEmbedder("faceapi-resnet")));
+        using var pipeline = new FacePipeline(Detectors.Create("yunet"), FaceModel.Load("faceapi-resnet"));
         var pairs = Pairs(EmbedAll(pipeline), "euclidean").ToList();
         double same = pairs.Where(p => p.Same).Average(p => p.Distance);
         double different = pairs.Where(p => !p.Same).Average(p => p.Distance);
@@ -62,7 +62,7 @@ public sealed class RecognitionTests
     [Fact]
     public void Flip_averaging_keeps_unit_length_and_the_ranking()
     {
-        using var pipeline = new FacePipeline(Detectors.Create("yunet"), FaceEmbedder.Load(BundledModels.ResolveEmbedder(null)), new PipelineOptions { Flip = true });
+        using var pipeline = new FacePipeline(Detectors.Create("yunet"), FaceModel.Load(null, new FaceModelOptions { Flip = true }));
         var e = EmbedAll(pipeline);
         Assert.All(e, x => Assert.Equal(1.0, Math.Sqrt(x.Embedding.Sum(v => (double)v * v)), 4));
         var pairs = Pairs(e, "euclidean").ToList();
@@ -72,7 +72,7 @@ public sealed class RecognitionTests
     [Fact]
     public void All_faces_of_a_group_photo_are_embedded_largest_first()
     {
-        using var pipeline = new FacePipeline(Detectors.Create("yunet"), FaceEmbedder.Load(BundledModels.ResolveEmbedder(null)));
+        using var pipeline = new FacePipeline(Detectors.Create("yunet"), FaceModel.Load(null));
         var image = ImageDecoder.Load(TestImages.DataPath("faces", "selfie-many-people.jpg"));
         var faces = pipeline.Embed(image, allFaces: true);
         Assert.True(faces.Count >= 5);
@@ -83,7 +83,7 @@ public sealed class RecognitionTests
     [Fact]
     public void Alignment_crops_have_the_model_input_size_even_at_the_border()
     {
-        using var pipeline = new FacePipeline(Detectors.Create("yunet"), FaceEmbedder.Load(BundledModels.ResolveEmbedder(null)));
+        using var pipeline = new FacePipeline(Detectors.Create("yunet"), FaceModel.Load(null));
         var image = ImageDecoder.Load(TestImages.DataPath("faces", "img1.jpg"));
         var face = pipeline.Detector.Detect(image)[0];
         // cut the photo through the face: the face now touches the left border
@@ -91,9 +91,9 @@ public sealed class RecognitionTests
         var cropped = image.Crop(cut, 0, image.Width - cut, image.Height);
         var found = pipeline.Detector.Detect(cropped);
         Assert.NotEmpty(found);
-        var crop = pipeline.AlignFace(cropped, found[0]);
+        var crop = pipeline.Model.Align(cropped, found[0]).Primary;
         Assert.Equal((112, 112), (crop.Width, crop.Height));
-        var margin = FaceNet.Alignment.FaceAligner.Align(cropped, found[0], "margin:10", 160);
+        var margin = FaceNet.Alignment.FaceAligner.Align(cropped, found[0], FaceNet.Alignment.AlignmentSpec.Parse("margin:10"), 160);
         Assert.Equal((160, 160), (margin.Width, margin.Height));
     }
 }
