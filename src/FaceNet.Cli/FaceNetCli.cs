@@ -17,7 +17,7 @@ public sealed partial class FaceNetCli
 
     public const int Ok = 0, Usage = 1, InputError = 2, ModelError = 3;
 
-    private static readonly JsonSerializerOptions Json = new() { WriteIndented = false };
+    private static readonly JsonSerializerOptions Json = new() { WriteIndented = false, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     private string[] _args = [];
 

@@ -38,6 +38,7 @@ public sealed partial class FaceNetCli
             var res = report.Result;
             var info = pipeline.Model.Info;
             double atModel = Protocol.Accuracy(Enumerable.Range(0, report.Distances.Length), report.Distances, report.Same, info.Threshold);
+            var rates = Calibration.At(report.Distances.Where((_, i) => report.Same[i]).ToArray(), report.Distances.Where((_, i) => !report.Same[i]).ToArray(), info.Threshold);
             var title = $"{Path.GetFileName(r.GetValue(pairs))}: {info.Name} + {pipeline.Detector.Name}, {res.Pairs} pairs, {res.Folds} folds";
             if (r.GetValue(plot) is { } plotPath) RocPlot.Save(report, plotPath, title);
             if (r.GetValue(reportPath) is { } mdPath)
@@ -49,6 +50,7 @@ public sealed partial class FaceNetCli
                     ["val"] = Math.Round(res.Val, 5), ["val_std"] = Math.Round(res.ValStd, 5), ["far"] = Math.Round(res.Far, 6), ["far_target"] = res.FarTarget,
                     ["auc"] = Math.Round(res.Auc, 5), ["eer"] = Math.Round(res.Eer, 5), ["threshold"] = Math.Round(res.Threshold, 5),
                     ["model_threshold"] = info.Threshold, ["accuracy_at_model_threshold"] = Math.Round(atModel, 5),
+                    ["far_at_model_threshold"] = Math.Round(rates.Far, 5), ["frr_at_model_threshold"] = Math.Round(rates.Frr, 5),
                     ["metric"] = report.Metric, ["pairs"] = res.Pairs, ["folds"] = res.Folds, ["images"] = report.Images,
                     ["failed_images"] = report.FailedImages, ["faceless_images"] = report.FacelessImages, ["unreadable_images"] = report.UnreadableImages, ["failed_pairs"] = report.FailedPairs, ["center_cropped"] = report.CenterCropped,
                     ["seconds"] = Math.Round(report.Seconds, 2), ["model"] = modelPath, ["detector"] = pipeline.Detector.Name,
@@ -60,7 +62,7 @@ public sealed partial class FaceNetCli
                 stdout.WriteLine($"VAL@FAR={res.FarTarget:G3}  {res.Val:F4} ± {res.ValStd:F4}  (FAR reached {res.Far:F5})");
                 stdout.WriteLine($"AUC           {res.Auc:F4}");
                 stdout.WriteLine($"EER           {res.Eer:F4}");
-                stdout.WriteLine($"threshold     {res.Threshold:F4} ({report.Metric}, best on all pairs); at the model's {info.Threshold:F4}: accuracy {atModel:F4}");
+                stdout.WriteLine($"threshold     {res.Threshold:F4} ({report.Metric}, best on all pairs); at the model's {info.Threshold:F4}: accuracy {atModel:F4}, FAR {rates.Far:F4}, FRR {rates.Frr:F4}");
                 stdout.WriteLine($"failures      {report.FacelessImages} image(s) without a face, {report.UnreadableImages} unreadable, {report.FailedPairs} pair(s) counted as non-matches{(report.CenterCropped > 0 ? $"; {report.CenterCropped} centre-cropped" : "")}");
                 stdout.WriteLine($"time          {report.Seconds:F1} s");
             }
@@ -76,20 +78,23 @@ public sealed partial class FaceNetCli
         var pairs = new Option<string?>("--pairs") { Description = "Labelled pairs (LFW pairs.txt or CSV) instead of identity folders" };
         var far = new Option<double?>("--far") { Description = "Target false-accept rate (default 1e-3)" };
         var frr = new Option<double?>("--frr") { Description = "Target false-reject rate instead of a FAR" };
+        var bestAccuracy = new Option<bool>("--best-accuracy") { Description = "The accuracy-maximising threshold instead of a target rate (the rule of the bundled models' thresholds)" };
         var output = new Option<string?>("--output", "-o") { Description = "Write a copy of the model with the calibrated threshold (.onnx)" };
         var cache = new Option<string?>("--cache") { Description = "Embedding cache folder" };
         var noCache = new Option<bool>("--no-cache") { Description = "Do not read or write the embedding cache" };
         var cmd = new Command("calibrate", "The distance threshold for a target false-accept (or false-reject) rate on your own labelled faces")
-            { root, pairs, far, frr, model, detector, flip, alignment, output, cache, noCache, json, threads };
+            { root, pairs, far, frr, bestAccuracy, model, detector, flip, alignment, output, cache, noCache, json, threads };
         cmd.SetAction(r => Guard(() =>
         {
-            if (r.GetValue(far) is not null && r.GetValue(frr) is not null) throw new UsageException("give --far or --frr, not both");
+            if (new[] { r.GetValue(far) is not null, r.GetValue(frr) is not null, r.GetValue(bestAccuracy) }.Count(x => x) > 1) throw new UsageException("give one of --far, --frr and --best-accuracy");
             double rate = r.GetValue(frr) ?? r.GetValue(far) ?? 1e-3;
             if (rate is <= 0 or >= 1) throw new UsageException("the target rate must lie between 0 and 1");
             var list = r.GetValue(pairs) is { } pairsPath ? PairsFile.Read(pairsPath, r.GetValue(root)!) : Calibration.PairsFromFolders(r.GetValue(root)!);
             using var pipeline = Pipeline(r.GetValue(model), r.GetValue(detector), false, r.GetValue(threads), null, null, r.GetValue(flip), r.GetValue(alignment), detectorThreads: 1);
             var modelPath = pipeline.Model.Path;
             var key = EmbeddingCache.PipelineKey(pipeline.Model.Identity, pipeline.Detector.Name, false);
+            if (r.GetValue(output) is { } target && !Path.GetExtension(target).Equals(pipeline.Model.IsFused ? ".json" : ".onnx", StringComparison.OrdinalIgnoreCase))
+                throw new UsageException($"--output: {target}: {(pipeline.Model.IsFused ? "a fused model is written as a .json file" : "a model is written as an .onnx file")}");
             var report = new Evaluator(pipeline, key, new EvaluationOptions
             {
                 CacheDirectory = r.GetValue(noCache) ? null : r.GetValue(cache) ?? EmbeddingCache.DefaultDirectory,
@@ -97,15 +102,17 @@ public sealed partial class FaceNetCli
             foreach (var f in report.Failures) stderr.WriteLine("warning: " + f);
             var genuine = report.Distances.Where((_, i) => report.Same[i]).ToArray();
             var impostor = report.Distances.Where((_, i) => !report.Same[i]).ToArray();
-            var result = r.GetValue(frr) is not null ? Calibration.AtFrr(genuine, impostor, rate) : Calibration.AtFar(genuine, impostor, rate);
+            var result = r.GetValue(bestAccuracy) ? Calibration.AtBestAccuracy(genuine, impostor)
+                : r.GetValue(frr) is not null ? Calibration.AtFrr(genuine, impostor, rate) : Calibration.AtFar(genuine, impostor, rate);
             var info = pipeline.Model.Info;
-            string note = $"calibrated for {result.Target.ToUpperInvariant()} {rate:G3} on {result.GenuinePairs} same and {result.ImpostorPairs} different pairs ({Path.GetFileName(Path.TrimEndingDirectorySeparator(r.GetValue(pairs) ?? r.GetValue(root)!))}, {pipeline.Detector.Name}, {DateTime.UtcNow:yyyy-MM-dd})";
+            string goal = r.GetValue(bestAccuracy) ? "the most accurate threshold" : $"{result.Target.ToUpperInvariant()} {rate:G3}";
+            string note = $"calibrated for {goal} on {result.GenuinePairs} same and {result.ImpostorPairs} different pairs ({Path.GetFileName(Path.TrimEndingDirectorySeparator(r.GetValue(pairs) ?? r.GetValue(root)!))}, {pipeline.Detector.Name}, {DateTime.UtcNow:yyyy-MM-dd})";
             if (r.GetValue(output) is { } outPath)
                 WriteCalibratedModel(pipeline.Model, Math.Round(result.Threshold, 6), result.Far, result.Frr, note, outPath);
             if (r.GetValue(json))
                 stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object?>
                 {
-                    ["threshold"] = Math.Round(result.Threshold, 6), ["target"] = result.Target, ["target_rate"] = rate, ["metric"] = info.Metric,
+                    ["threshold"] = Math.Round(result.Threshold, 6), ["target"] = result.Target, ["target_rate"] = r.GetValue(bestAccuracy) ? null : rate, ["accuracy"] = r.GetValue(bestAccuracy) ? Math.Round(result.TargetRate, 6) : null, ["metric"] = info.Metric,
                     ["far"] = Math.Round(result.Far, 6), ["far_ci95"] = new[] { Math.Round(result.FarLow, 6), Math.Round(result.FarHigh, 6) },
                     ["frr"] = Math.Round(result.Frr, 6), ["frr_ci95"] = new[] { Math.Round(result.FrrLow, 6), Math.Round(result.FrrHigh, 6) },
                     ["genuine_pairs"] = result.GenuinePairs, ["impostor_pairs"] = result.ImpostorPairs, ["sufficient"] = result.Sufficient,
@@ -113,7 +120,7 @@ public sealed partial class FaceNetCli
                 }, Json));
             else
             {
-                stdout.WriteLine($"threshold {result.Threshold:F4} ({info.Metric}) for {result.Target.ToUpperInvariant()} {rate:G3}, on {result.GenuinePairs} same and {result.ImpostorPairs} different pairs");
+                stdout.WriteLine($"threshold {result.Threshold:F4} ({info.Metric}) for {goal}{(r.GetValue(bestAccuracy) ? $" (accuracy {result.TargetRate:F4})" : "")}, on {result.GenuinePairs} same and {result.ImpostorPairs} different pairs");
                 stdout.WriteLine($"  FAR {result.Far:F5}  (95% CI {result.FarLow:F5} – {result.FarHigh:F5})");
                 stdout.WriteLine($"  FRR {result.Frr:F5}  (95% CI {result.FrrLow:F5} – {result.FrrHigh:F5})");
                 stdout.WriteLine($"  the model's own threshold is {info.Threshold:F4}{(r.GetValue(output) is { } o ? $"; wrote {o}" : "")}");

@@ -3,18 +3,21 @@ using FaceNet.Models;
 
 namespace FaceNet.Detection;
 
-/// <summary>Creates a detector by name: <c>yunet</c> (default), <c>mtcnn</c> or <c>haar</c>.</summary>
+/// <summary>
+/// Creates a detector by name: <c>yunet+onet</c> (the default: YuNet's boxes, MTCNN O-Net's landmarks),
+/// <c>yunet</c>, <c>mtcnn</c> or <c>haar</c> (the seed's).
+/// </summary>
 public static class Detectors
 {
-    public const string Default = "yunet";
+    public const string Default = "yunet+onet";
 
-    public static IReadOnlyList<string> Names { get; } = ["yunet", "mtcnn", "haar", "yunet+onet"];
+    public static IReadOnlyList<string> Names { get; } = ["yunet+onet", "yunet", "mtcnn", "haar"];
 
     public static IFaceDetector Create(string? name, int threads = 0) => (name ?? Default).ToLowerInvariant() switch
     {
         "yunet" => new YuNetDetector(Bundled("yunet"), new YuNetOptions { Threads = threads }),
         "mtcnn" => new MtcnnDetector(BundledFolder("mtcnn"), new MtcnnOptions { Threads = threads }),
-        "yunet+onet" => new LandmarkRefiner(new YuNetDetector(Bundled("yunet"), new YuNetOptions { Threads = threads }), new MtcnnDetector(BundledFolder("mtcnn"), new MtcnnOptions { Threads = threads })),
+        "yunet+onet" => new LandmarkRefiner(new YuNetDetector(Bundled("yunet"), new YuNetOptions { Threads = threads }), BundledFolder("mtcnn"), threads),
         "haar" => new HaarDetector(Path.Combine(BundledFolder("haar"), "haarcascade_frontalface_alt2.xml")),
         var other => throw new ArgumentException($"unknown detector '{other}' (expected {string.Join(", ", Names)})"),
     };
@@ -27,16 +30,3 @@ public static class Detectors
         => BundledModels.Find(name) ?? throw new ModelException(name, "bundled detector model not found under models/");
 }
 
-/// <summary>Faces from one detector with landmarks from MTCNN's O-Net (see <see cref="MtcnnDetector.RefineLandmarks"/>).</summary>
-internal sealed class LandmarkRefiner(IFaceDetector detector, MtcnnDetector onet) : IFaceDetector
-{
-    public string Name => detector.Name + "+onet";
-
-    public IReadOnlyList<DetectedFace> Detect(FaceNet.Imaging.RgbImage image) => onet.RefineLandmarks(image, detector.Detect(image));
-
-    public void Dispose()
-    {
-        detector.Dispose();
-        onet.Dispose();
-    }
-}

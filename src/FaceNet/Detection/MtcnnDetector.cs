@@ -37,7 +37,7 @@ public sealed class MtcnnDetector : IFaceDetector
 
     public string Name => "mtcnn";
 
-    private static WeightSet Weights(string folder, string net)
+    internal static WeightSet Weights(string folder, string net)
     {
         foreach (var ext in new[] { ".safetensors", ".pt" })
         {
@@ -47,9 +47,7 @@ public sealed class MtcnnDetector : IFaceDetector
         throw new Embedding.ModelException(Path.Combine(folder, net + ".safetensors"), "MTCNN weights not found");
     }
 
-    private sealed record Candidate(float X1, float Y1, float X2, float Y2, float Score, float[] Reg, float[]? Points = null)
-    {
-    }
+    internal sealed record Candidate(float X1, float Y1, float X2, float Y2, float Score, float[] Reg, float[]? Points = null);
 
     public IReadOnlyList<DetectedFace> Detect(RgbImage image)
     {
@@ -131,40 +129,8 @@ public sealed class MtcnnDetector : IFaceDetector
         return Nms.LargestFirst(faces.Where(f => f.Box.Width > 1 && f.Box.Height > 1));
     }
 
-    /// <summary>
-    /// Five landmarks from O-Net for faces another detector found: O-Net runs on the square around each
-    /// box, its box regression gives a square it was trained on (an R-Net output), and a second O-Net
-    /// pass there gives the landmarks MTCNN itself would have given, for a fraction of MTCNN's cost.
-    /// The boxes are kept; a face O-Net does not see is kept with its own landmarks.
-    /// </summary>
-    public IReadOnlyList<DetectedFace> RefineLandmarks(RgbImage image, IReadOnlyList<DetectedFace> faces)
-    {
-        if (faces.Count == 0) return faces;
-        var boxes = faces.Select(f => Square(new Candidate(f.Box.X, f.Box.Y, f.Box.Right, f.Box.Bottom, f.Score, []))).ToList();
-        for (int pass = 0; pass < 2; pass++)
-        {
-            var (outs, kept) = RunStage(_onet, image, boxes, 48, ["prob", "reg", "landmarks"]);
-            if (kept.Count != boxes.Count) return faces; // a box fell outside the image: keep what the detector said
-            if (pass == 0)
-            {
-                boxes = kept.Select((c, i) => Square(Regress(c with { Reg = outs[1].AsSpan(i * 4, 4).ToArray() }))).ToList();
-                continue;
-            }
-            var result = new DetectedFace[faces.Count];
-            for (int i = 0; i < faces.Count; i++)
-            {
-                var c = kept[i];
-                float bw = c.X2 - c.X1 + 1, bh = c.Y2 - c.Y1 + 1;
-                var lm = Enumerable.Range(0, 5).Select(k => new FacePoint(bw * outs[2][i * 10 + k] + c.X1 - 1, bh * outs[2][i * 10 + 5 + k] + c.Y1 - 1)).ToArray();
-                result[i] = faces[i] with { Landmarks = lm };
-            }
-            return result;
-        }
-        return faces;
-    }
-
     /// <summary>Crops each box (clamped to the image, as facenet-pytorch's pad()), resizes it, runs the network.</summary>
-    private static (float[][] Outputs, List<Candidate> Kept) RunStage(InferenceSession net, RgbImage image, List<Candidate> boxes, int size, string[] outputs)
+    internal static (float[][] Outputs, List<Candidate> Kept) RunStage(InferenceSession net, RgbImage image, List<Candidate> boxes, int size, string[] outputs)
     {
         var kept = new List<Candidate>();
         var input = new List<float>();
@@ -184,14 +150,14 @@ public sealed class MtcnnDetector : IFaceDetector
         return (results.Select(r => r.GetTensorDataAsSpan<float>().ToArray()).ToArray(), kept);
     }
 
-    private static Candidate Regress(Candidate c)
+    internal static Candidate Regress(Candidate c)
     {
         float w = c.X2 - c.X1 + 1, h = c.Y2 - c.Y1 + 1;
         return c with { X1 = c.X1 + c.Reg[0] * w, Y1 = c.Y1 + c.Reg[1] * h, X2 = c.X2 + c.Reg[2] * w, Y2 = c.Y2 + c.Reg[3] * h };
     }
 
     /// <summary>facenet-pytorch's rerec: the square of the longer side around the box centre.</summary>
-    private static Candidate Square(Candidate c)
+    internal static Candidate Square(Candidate c)
     {
         float w = c.X2 - c.X1, h = c.Y2 - c.Y1, l = Math.Max(w, h);
         float x1 = c.X1 + w * 0.5f - l * 0.5f, y1 = c.Y1 + h * 0.5f - l * 0.5f;

@@ -52,6 +52,9 @@ public sealed class YuNetDetector : IFaceDetector
         // A face filling a small image can be larger than YuNet's range: look again at half size.
         if (faces.Count == 0 && Math.Max(image.Width, image.Height) * scale > 160)
             faces = DetectAtScale(image, scale * 0.5f);
+        // A small, low-resolution photo can hold a face below YuNet's smallest: look again at twice the size.
+        if (faces.Count == 0 && Math.Max(image.Width, image.Height) * scale < 320)
+            faces = DetectAtScale(image, scale * 2f);
         return Nms.LargestFirst(faces);
     }
 

@@ -292,6 +292,6 @@ public sealed record FusedFile(string Name, string Metric, double Threshold, dou
         node["threshold_far"] = far;
         node["threshold_frr"] = frr;
         node["calibration"] = calibration;
-        return node.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
+        return node.ToJsonString(new JsonSerializerOptions { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
     }
 }

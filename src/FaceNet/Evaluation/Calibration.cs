@@ -4,7 +4,7 @@ namespace FaceNet.Evaluation;
 public sealed record CalibrationResult
 {
     public double Threshold { get; init; }
-    /// <summary>"far" or "frr": which rate was targeted.</summary>
+    /// <summary>"far" or "frr": which rate was targeted; "accuracy" for the accuracy-maximising threshold.</summary>
     public string Target { get; init; } = "far";
     public double TargetRate { get; init; }
     /// <summary>False-accept rate measured at the threshold, with a 95% Wilson interval.</summary>
@@ -48,6 +48,24 @@ public static class Calibration
         double t = keep <= 0 ? Below(pos[0]) : keep < pos.Length && double.IsFinite(pos[keep]) ? (pos[keep - 1] + pos[keep]) / 2 : pos[keep - 1];
         return Measure(genuine, impostor, t, "frr", frr);
     }
+
+    /// <summary>
+    /// The accuracy-maximising threshold (half-way between the two distances it separates, as the LFW
+    /// protocol chooses it), with the error rates there: the rule the bundled models' thresholds follow.
+    /// </summary>
+    public static CalibrationResult AtBestAccuracy(IReadOnlyList<double> genuine, IReadOnlyList<double> impostor)
+    {
+        if (impostor.Count == 0 || genuine.Count == 0) throw new ArgumentException("calibration needs both same-person and different-person pairs");
+        var d = genuine.Concat(impostor).ToArray();
+        var s = genuine.Select(_ => true).Concat(impostor.Select(_ => false)).ToArray();
+        var t = Protocol.BestThreshold(d, s);
+        var r = Measure(genuine, impostor, t, "accuracy", 0);
+        return r with { TargetRate = 1 - (r.Far * impostor.Count + r.Frr * genuine.Count) / d.Length };
+    }
+
+    /// <summary>The error rates at a given threshold.</summary>
+    public static CalibrationResult At(IReadOnlyList<double> genuine, IReadOnlyList<double> impostor, double threshold)
+        => Measure(genuine, impostor, threshold, "threshold", threshold);
 
     private static double Below(double d) => d - Math.Max(1e-6, Math.Abs(d) * 1e-6);
 

@@ -9,7 +9,7 @@ namespace FaceNet.Models;
 public static class BundledModels
 {
     /// <summary>The embedder used when none is named (chosen by measurement: see README).</summary>
-    public const string DefaultEmbedder = "mobilefacenet";
+    public const string DefaultEmbedder = "fused";
 
     /// <summary>The detector used when none is named.</summary>
     public const string YuNet = "yunet";

@@ -68,7 +68,7 @@ public static class WeightImporter
 
     /// <summary>The defaults that follow from where the weights come from: the seed's Keras model or facenet-pytorch.</summary>
     public static ModelInfo DefaultInfo(WeightSet weights, int embeddingSize) => weights.Format == WeightFormat.Tfjs
-        ? new ModelInfo { InputSize = DlibResNet.InputSize, Preprocess = DlibResNet.Preprocess, Alignment = "margin:10", EmbeddingSize = 128, Threshold = 0.33, Source = "face-api.js:" + Path.GetFileName(weights.Source), Name = "faceapi-resnet" }
+        ? DlibResNet.DefaultInfo with { Source = "face-api.js:" + Path.GetFileName(weights.Source) }
         : weights.Format == WeightFormat.Keras
         ? new ModelInfo { Preprocess = "prewhiten", Alignment = "margin:10", EmbeddingSize = embeddingSize, Threshold = 1.1, Source = "keras:" + Path.GetFileName(weights.Source), Name = "facenet-keras" }
         : new ModelInfo { Preprocess = "fixed", Alignment = "margin:32", EmbeddingSize = embeddingSize, Threshold = 1.1, Source = "facenet-pytorch:" + Path.GetFileName(weights.Source), Name = "facenet-pytorch" };

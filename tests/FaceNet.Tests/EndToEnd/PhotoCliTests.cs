@@ -52,7 +52,7 @@ public sealed class PhotoCliTests(NetworkFixture fx)
         Assert.Equal(2, r.OutLines.Length);
         using var first = JsonDocument.Parse(r.OutLines[0]);
         Assert.Equal(4, first.RootElement.GetProperty("box").GetArrayLength());
-        Assert.Equal(128, first.RootElement.GetProperty("embedding").GetArrayLength());
+        Assert.Equal(256, first.RootElement.GetProperty("embedding").GetArrayLength()); // the default fused model: 128 + 128
         using var second = JsonDocument.Parse(r.OutLines[1]);
         Assert.Equal(1, second.RootElement.GetProperty("face").GetInt32());
     }

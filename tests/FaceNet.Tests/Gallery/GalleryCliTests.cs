@@ -169,7 +169,7 @@ public sealed class GalleryCliTests : IDisposable
         var stored = store.Faces().Select(f => f.SourceFile).ToHashSet();
         foreach (var f in reported) Assert.Contains(Path.GetFullPath(f), stored);
         Assert.True(stored.Count < files.Count, "the child finished before it was killed; the test proved nothing");
-        Assert.All(store.Faces(), f => Assert.Equal(128, f.Embedding.Length));
+        Assert.All(store.Faces(), f => Assert.Equal(256, f.Embedding.Length)); // the default fused model
     }
 
     [Fact]
