@@ -81,7 +81,18 @@ public sealed partial class FaceNetCli
                 for (int j = 0; j < files.Length; j++) matrix[i][j] = Math.Round(Distance.Of(info.Metric, embeddings[i], embeddings[j]), 6);
             }
             if (r.GetValue(json))
-                stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object> { ["files"] = files, ["distances"] = matrix, ["threshold"] = info.Threshold }, Json));
+            {
+                var pairs = new List<Dictionary<string, object>>();
+                for (int i = 0; i < files.Length; i++)
+                    for (int j = i + 1; j < files.Length; j++)
+                        pairs.Add(new() { ["a"] = files[i], ["b"] = files[j], ["distance"] = matrix[i][j], ["same"] = matrix[i][j] <= info.Threshold });
+                stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object?>
+                {
+                    ["files"] = files, ["distances"] = matrix, ["threshold"] = info.Threshold, ["metric"] = info.Metric, ["pairs"] = pairs,
+                    ["far"] = r.GetValue(threshold) is null ? info.ThresholdFar : null, ["frr"] = r.GetValue(threshold) is null ? info.ThresholdFrr : null,
+                    ["threshold_source"] = ThresholdSource(info, r.GetValue(threshold)),
+                }, Json));
+            }
             else
             {
                 stdout.WriteLine($"{info.Metric} distances (threshold {F(info.Threshold)}):");

@@ -81,6 +81,24 @@ public sealed class EvaluateCliTests : IDisposable
     }
 
     [Fact]
+    public void An_unreadable_image_is_reported_as_unreadable_not_as_faceless()
+    {
+        // a View 1 style file (bare count, one fold) over the folder, with one image that is not an image at all
+        File.WriteAllText(Path.Combine(Root, "Person_D", "Person_D_0003.jpg"), string.Concat(Enumerable.Repeat("<html>not a photo</html>\n", 20)));
+        var path = Path.Combine(_dir, "pairsDev.txt");
+        File.WriteAllLines(path, ["2", "Person_A\t1\t2", "Person_D\t1\t3", "Person_A\t1\tPerson_B\t1", "Person_B\t1\tNobody\t1"]);
+        var r = CliRunner.Run("evaluate", "--pairs", path, "--root", Root, "--json", "--no-cache", "--folds", "2");
+        Assert.Equal(0, r.ExitCode);
+        using var doc = JsonDocument.Parse(r.Out);
+        Assert.Equal(4, doc.RootElement.GetProperty("pairs").GetInt32());
+        Assert.Equal(1, doc.RootElement.GetProperty("unreadable_images").GetInt32());
+        Assert.Equal(1, doc.RootElement.GetProperty("faceless_images").GetInt32());
+        Assert.Contains("Person_D_0003.jpg: unreadable: not a supported image", r.Err);
+        Assert.Contains("Nobody_0001.jpg: no face found", r.Err);
+        Assert.True(doc.RootElement.TryGetProperty("far_at_model_threshold", out _));
+    }
+
+    [Fact]
     public void Fallback_center_crop_embeds_the_face_less_image_and_says_so()
     {
         var r = CliRunner.Run("evaluate", "--pairs", PairsTxt(), "--root", Root, "--json", "--no-cache", "--fallback-center-crop");

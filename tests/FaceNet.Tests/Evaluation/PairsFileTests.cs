@@ -47,6 +47,30 @@ public sealed class PairsFileTests : IDisposable
         Assert.All(Enumerable.Range(0, 10), f => Assert.Contains(pairs, p => p.Fold == f && p.Same));
     }
 
+    [Fact]
+    public void Lfw_view_1_files_with_a_bare_count_are_one_fold_spread_over_balanced_folds()
+    {
+        // pairsDevTrain.txt starts with "1100": 1100 same, then 1100 different pairs, tab-separated
+        var text = "3\nAnn\t1\t2\nAnn\t2\t1\nAnn\t1\t2\nAnn\t1\tBob\t1\nBob\t1\tAnn\t2\nAnn\t2\tBob\t1\n";
+        var pairs = PairsFile.Read(Write(text), _root, folds: 2);
+        Assert.Equal(6, pairs.Count);
+        Assert.Equal([true, true, true, false, false, false], pairs.Select(p => p.Same));
+        Assert.Equal([0, 1, 0, 0, 1, 0], pairs.Select(p => p.Fold)); // k-th same and k-th different pair: fold k mod 2
+        var e = Assert.Throws<PairsFileException>(() => PairsFile.Read(Write("3\nAnn\t1\t2\nAnn\t1\tBob\t1\n"), _root));
+        Assert.Contains("expected a same pair", e.Reason);
+    }
+
+    [Theory]
+    [InlineData("file_x,file_y,same\n")]
+    [InlineData("img1,img2,label\n")]
+    [InlineData("")]
+    public void A_csv_header_row_is_a_header_not_a_pair(string header)
+    {
+        var pairs = PairsFile.Read(Write(header + "Ann/Ann_0001.jpg,Ann/Ann_0002.jpg,1\nAnn/Ann_0001.jpg,Bob/Bob_0001.jpg,0\n"), _root);
+        Assert.Equal(2, pairs.Count);
+        Assert.Equal(Path.Combine(_root, "Ann/Ann_0001.jpg"), pairs[0].FileA);
+    }
+
     [Theory]
     [InlineData("ten 300\nAnn 1 2\n", 1, "bad header")]
     [InlineData("1 1\nAnn 1 2\nAnn 1 Bob\n", 3, "4 columns")]
