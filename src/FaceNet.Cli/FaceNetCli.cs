@@ -35,6 +35,7 @@ public sealed partial class FaceNetCli
         root.Subcommands.Add(EnrollCommand());
         root.Subcommands.Add(IdentifyCommand());
         root.Subcommands.Add(SubjectsCommand());
+        root.Subcommands.Add(MigrateCommand());
         root.Subcommands.Add(ClusterCommand());
         root.Subcommands.Add(BenchCommand());
         var config = new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false };

@@ -5,6 +5,26 @@ public sealed partial class FaceNetCli
 {
     private static Option<string> GalleryOption() => new("--gallery", "-g") { Description = "The gallery file (SQLite)", Required = true };
 
+    /// <summary>
+    /// The model for a gallery command: the one asked for, else the bundled model the gallery is bound to
+    /// (so a gallery enrolled with an earlier default keeps working), else the default.
+    /// </summary>
+    private string? GalleryModelName(string galleryPath, string? asked)
+    {
+        if (asked is not null || !File.Exists(galleryPath)) return asked;
+        string bound;
+        try
+        {
+            using var store = GalleryStore.Open(galleryPath, null, readOnly: true);
+            bound = store.Model.Id;
+        }
+        catch (GalleryException) { return null; } // opened again below, where the problem is reported
+        var name = bound.Contains(':') ? bound[..bound.LastIndexOf(':')] : bound;
+        if (name == BundledModels.DefaultEmbedder || BundledModels.Find(name) is null) return null;
+        stderr.WriteLine($"note: {galleryPath} is bound to the bundled model '{name}'; using it (the default is '{BundledModels.DefaultEmbedder}'; 'facenet migrate' moves a gallery to another model)");
+        return name;
+    }
+
     private Command EnrollCommand()
     {
         var gallery = GalleryOption(); var model = ModelOption(); var detector = DetectorOption(); var aligned = AlignedOption();
@@ -15,7 +35,7 @@ public sealed partial class FaceNetCli
             { gallery, name, model, detector, aligned, allFaces, flip, threads, json, images };
         cmd.SetAction(r => Guard(() =>
         {
-            using var pipeline = Pipeline(r.GetValue(model), r.GetValue(detector), r.GetValue(aligned), r.GetValue(threads), null, null, r.GetValue(flip), null);
+            using var pipeline = Pipeline(GalleryModelName(r.GetValue(gallery)!, r.GetValue(model)), r.GetValue(detector), r.GetValue(aligned), r.GetValue(threads), null, null, r.GetValue(flip), null);
             using var store = GalleryStore.Open(r.GetValue(gallery)!, GalleryModel.For(pipeline.Model));
             var failures = new List<string>();
             int enrolled = 0;
@@ -57,7 +77,7 @@ public sealed partial class FaceNetCli
             { gallery, model, detector, aligned, flip, top, threshold, aggregate, threads, json, images };
         cmd.SetAction(r => Guard(() =>
         {
-            using var pipeline = Pipeline(r.GetValue(model), r.GetValue(detector), r.GetValue(aligned), r.GetValue(threads), null, r.GetValue(threshold), r.GetValue(flip), null);
+            using var pipeline = Pipeline(GalleryModelName(r.GetValue(gallery)!, r.GetValue(model)), r.GetValue(detector), r.GetValue(aligned), r.GetValue(threads), null, r.GetValue(threshold), r.GetValue(flip), null);
             using var gal = FaceGallery.Open(r.GetValue(gallery)!, GalleryModel.For(pipeline.Model), readOnly: true);
             var info = pipeline.Model.Info;
             var agg = r.GetValue(aggregate) == "mean" ? Aggregation.Mean : Aggregation.Min;
@@ -135,6 +155,41 @@ public sealed partial class FaceNetCli
                 default:
                     throw new UsageException("subjects: expected list, remove NAME or rename OLD NEW");
             }
+        }));
+        return cmd;
+    }
+
+    private Command MigrateCommand()
+    {
+        var gallery = GalleryOption(); var model = ModelOption(); var detector = DetectorOption(); var threads = ThreadsOption(); var json = JsonOption();
+        var to = new Option<string>("--to") { Description = "The new gallery (created; must not exist yet)", Required = true };
+        var cmd = new Command("migrate", "Re-embed a gallery's faces with another model (default: the default model) into a new gallery, from the photos they were enrolled from")
+            { gallery, to, model, detector, threads, json };
+        cmd.SetAction(r => Guard(() =>
+        {
+            var target = r.GetValue(to)!;
+            if (File.Exists(target)) throw new UsageException($"--to: {target} already exists; migration writes a new gallery");
+            using var old = GalleryStore.Open(r.GetValue(gallery)!, null, readOnly: true);
+            using var pipeline = Pipeline(r.GetValue(model), r.GetValue(detector), false, r.GetValue(threads), null, null, false, null);
+            var names = old.Subjects().ToDictionary(s => s.Id, s => s.Name);
+            var migration = new GalleryMigration(old, pipeline);
+            var failures = new List<string>();
+            int moved = 0;
+            using (var store = GalleryStore.Open(target, GalleryModel.For(pipeline.Model)))
+            {
+                foreach (var face in old.Faces())
+                {
+                    var (embedding, problem) = migration.ReEmbed(face);
+                    if (embedding is null) { failures.Add($"{face.SourceFile ?? "?"}: {problem}"); stderr.WriteLine($"error: {face.SourceFile ?? $"face {face.Id}"}: {problem} (face {face.Id} of {names[face.SubjectId]} not migrated)"); continue; }
+                    store.Enroll(names[face.SubjectId], [new NewFace(embedding, face.SourceFile, face.SourceSha256, face.Box, pipeline.Detector.Name)]);
+                    moved++;
+                }
+            }
+            if (r.GetValue(json))
+                stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object> { ["from"] = old.Model.Id, ["to"] = pipeline.Model.Identity, ["faces"] = moved, ["failed"] = failures.Count, ["gallery"] = target }, Json));
+            else
+                stdout.WriteLine($"migrated {moved} of {moved + failures.Count} face(s) from {old.Model.Id} to {pipeline.Model.Identity}: {target}");
+            return failures.Count > 0 ? InputError : Ok;
         }));
         return cmd;
     }

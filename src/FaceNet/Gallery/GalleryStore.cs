@@ -126,7 +126,7 @@ public sealed class GalleryStore : IDisposable
                 bound = model;
             }
             else if (model is not null && !model.Matches(bound))
-                throw new GalleryException(path, $"gallery is bound to model {bound}; embeddings of model {model} are not comparable with it (use another gallery)", modelMismatch: true);
+                throw new GalleryException(path, $"gallery is bound to model {bound}; embeddings of model {model} are not comparable with it (use the model that enrolled it, or 'facenet migrate' to re-embed its faces)", modelMismatch: true);
             return new GalleryStore(path, db, bound);
         }
         catch (SqliteException e)

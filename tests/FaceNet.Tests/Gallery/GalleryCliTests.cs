@@ -57,6 +57,41 @@ public sealed class GalleryCliTests : IDisposable
     }
 
     [Fact]
+    public void A_gallery_of_an_earlier_default_keeps_working_and_migrates_to_the_new_default()
+    {
+        // enrolled with MobileFaceNet (the previous default), from copies of the photos so one can go missing
+        var photos = new[] { "img1.jpg", "img2.jpg", "img3.jpg", "img8.jpg" }.Select(n =>
+        {
+            var copy = Path.Combine(_dir, n);
+            File.Copy(Face(n), copy);
+            return copy;
+        }).ToArray();
+        Assert.Equal(0, CliRunner.Run("enroll", "-g", Db, "-m", "mobilefacenet", "--name", "Person A", photos[0], photos[1]).ExitCode);
+        Assert.Equal(0, CliRunner.Run("enroll", "-g", Db, "-m", "mobilefacenet", "--name", "Person B", photos[2]).ExitCode);
+        Assert.Equal(0, CliRunner.Run("enroll", "-g", Db, "-m", "mobilefacenet", "--name", "Person C", photos[3]).ExitCode);
+
+        // no -m: the gallery's own bundled model is used, and the user is told
+        var old = CliRunner.Run("identify", "-g", Db, "--json", Face("img4.jpg"));
+        Assert.Equal(0, old.ExitCode);
+        Assert.Equal("Person A", JsonDocument.Parse(old.Out).RootElement.GetProperty("name").GetString());
+        Assert.Contains("bound to the bundled model 'mobilefacenet'", old.Err);
+
+        // migrate to the default (fused) model; one source photo has gone
+        File.Delete(photos[3]);
+        var moved = Path.Combine(_dir, "fused.db");
+        var m = CliRunner.Run("migrate", "-g", Db, "--to", moved, "--json");
+        Assert.Equal(2, m.ExitCode);
+        Assert.Contains("img8.jpg: the photo it was enrolled from is gone", m.Err);
+        Assert.Equal(3, JsonDocument.Parse(m.Out).RootElement.GetProperty("faces").GetInt32());
+        var fresh = CliRunner.Run("identify", "-g", moved, "--json", Face("img4.jpg"), Face("img12.jpg"));
+        Assert.Equal(0, fresh.ExitCode);
+        Assert.DoesNotContain("note:", fresh.Err);
+        Assert.Equal(["Person A", "Person B"], fresh.OutLines.Select(l => JsonDocument.Parse(l).RootElement.GetProperty("name").GetString()));
+        using (var store = GalleryStore.Open(moved, null, readOnly: true)) Assert.StartsWith("fused:", store.Model.Id);
+        Assert.Equal(1, CliRunner.Run("migrate", "-g", Db, "--to", moved).ExitCode); // never over an existing gallery
+    }
+
+    [Fact]
     public void A_bad_image_in_a_batch_of_1000_is_reported_and_the_rest_enrolled()
     {
         var files = new List<string>();

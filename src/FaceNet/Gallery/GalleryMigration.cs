@@ -1,0 +1,33 @@
+using FaceNet.Detection;
+using FaceNet.Imaging;
+
+namespace FaceNet.Gallery;
+
+/// <summary>
+/// Moves enrolled faces to another model: each face is found again in the photo it was enrolled from
+/// (the file must still be there and unchanged: its SHA-256 is checked), as the detection whose box
+/// overlaps the stored box most, and embedded with the new pipeline. Faces enrolled as crops (no box)
+/// are embedded as crops again.
+/// </summary>
+public sealed class GalleryMigration(GalleryStore source, FacePipeline pipeline)
+{
+    public GalleryStore Source { get; } = source;
+
+    /// <summary>The new embedding of a stored face, or null and the reason it cannot be made.</summary>
+    public (float[]? Embedding, string? Problem) ReEmbed(StoredFace face)
+    {
+        if (face.SourceFile is null) return (null, "the gallery does not record the photo this face came from");
+        if (!File.Exists(face.SourceFile)) return (null, "the photo it was enrolled from is gone");
+        if (face.SourceSha256 is not null && !string.Equals(Evaluation.EmbeddingCache.FileKey(face.SourceFile), face.SourceSha256, StringComparison.OrdinalIgnoreCase))
+            return (null, "the photo changed since it was enrolled");
+        RgbImage image;
+        try { image = ImageDecoder.Load(face.SourceFile); }
+        catch (ImageException e) { return (null, e.Reason); }
+        if (face.Box is not { Length: 4 } b) return (pipeline.EmbedCrop(image), null);
+        var stored = new FaceBox(b[0], b[1], b[2], b[3]);
+        var found = pipeline.Detector.Detect(image);
+        var best = found.Select(f => (Face: f, IoU: f.Box.IoU(stored))).OrderByDescending(p => p.IoU).FirstOrDefault();
+        if (best.Face is null || best.IoU < 0.4) return (null, "the enrolled face is not found in the photo any more");
+        return (pipeline.Embed(image, [best.Face])[0].Embedding, null);
+    }
+}
