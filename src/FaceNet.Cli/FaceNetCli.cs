@@ -76,13 +76,13 @@ public sealed partial class FaceNetCli
         return $"{info.Name} default" + (rates is null ? "" : $" ({rates})");
     }
 
-    private static FacePipeline Pipeline(string? model, string? detector, bool aligned, int threads, string? preprocess, double? threshold, bool flip, string? alignment, int? detectorThreads = null)
+    private static FaceRecognizer Pipeline(string? model, string? detector, bool aligned, int threads, string? preprocess, double? threshold, bool flip, string? alignment, int? detectorThreads = null)
     {
         var faceModel = FaceModel.Load(model, new FaceModelOptions { Threads = threads, Preprocess = preprocess, Threshold = threshold, Flip = flip, Alignment = alignment });
         try
         {
             IFaceDetector det = aligned ? new NoDetector() : Detectors.Create(detector, detectorThreads ?? threads);
-            return new FacePipeline(det, faceModel);
+            return FaceRecognizer.From(det, faceModel);
         }
         catch
         {
@@ -92,16 +92,17 @@ public sealed partial class FaceNetCli
     }
 
     /// <summary>The faces of one image file: the whole image when aligned, else what the detector finds; none is an input error.</summary>
-    private static IReadOnlyList<FaceEmbedding> Faces(FacePipeline pipeline, string file, bool aligned, bool allFaces)
+    private static IReadOnlyList<FaceEmbedding> Faces(FaceRecognizer pipeline, string file, bool aligned, bool allFaces)
     {
-        var image = ImageDecoder.Load(file);
+        var image = pipeline.Load(file);
         if (aligned)
         {
             var whole = new DetectedFace(new FaceBox(0, 0, image.Width, image.Height), 1, null);
             return [new FaceEmbedding(0, whole, pipeline.EmbedCrop(image))];
         }
-        var faces = pipeline.Embed(image, allFaces);
-        if (faces.Count == 0) throw new ImageException(file, "no face found");
+        if (!allFaces) return [pipeline.EmbedMain(image, file).Face];
+        var faces = pipeline.Embed(image);
+        if (faces.Count == 0) throw new NoFaceException(file);
         return faces;
     }
 

@@ -23,9 +23,9 @@ public sealed partial class FaceNetCli
                 {
                     var box = r.GetValue(aligned) ? null : f.Face.Box.ToArray();
                     if (r.GetValue(json))
-                        stdout.WriteLine(JsonSerializer.Serialize(new EmbedLine(file, f.Index, box, f.Embedding), Json));
+                        stdout.WriteLine(JsonSerializer.Serialize(new EmbedLine(file, f.Index, box, f.Vector), Json));
                     else
-                        stdout.WriteLine($"{file} face {f.Index}{(box is null ? "" : $" [{string.Join(",", box)}]")}: {f.Embedding.Length}-d [{string.Join(", ", f.Embedding.Take(4).Select(v => F(v)))}, …]");
+                        stdout.WriteLine($"{file} face {f.Index}{(box is null ? "" : $" [{string.Join(",", box)}]")}: {f.Vector.Length}-d [{string.Join(", ", f.Vector.Take(4).Select(v => F(v)))}, …]");
                 }
             }
             return failed ? InputError : Ok;
@@ -55,7 +55,7 @@ public sealed partial class FaceNetCli
             bool failed = false;
             foreach (var file in files)
             {
-                try { embeddings.Add(Faces(pipeline, file, r.GetValue(aligned), false)[0].Embedding); }
+                try { embeddings.Add(Faces(pipeline, file, r.GetValue(aligned), false)[0].Vector); }
                 catch (ImageException e) { ReportInput(e); failed = true; }
             }
             if (failed) return InputError;

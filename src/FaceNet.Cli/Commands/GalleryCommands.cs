@@ -49,7 +49,7 @@ public sealed partial class FaceNetCli
                     sha = EmbeddingCache.FileKey(file);
                 }
                 catch (ImageException e) { ReportInput(e); failures.Add(file); continue; }
-                var ids = store.Enroll(r.GetValue(name)!, faces.Select(f => new NewFace(f.Embedding, Path.GetFullPath(file), sha,
+                var ids = store.Enroll(r.GetValue(name)!, faces.Select(f => new NewFace(f.Vector, Path.GetFullPath(file), sha,
                     r.GetValue(aligned) ? null : f.Face.Box.ToArray(), pipeline.Detector.Name)).ToList());
                 enrolled += ids.Count;
                 if (r.GetValue(json))
@@ -89,7 +89,7 @@ public sealed partial class FaceNetCli
                 catch (ImageException e) { ReportInput(e); failed = true; continue; }
                 foreach (var f in faces)
                 {
-                    var id = gal.Identify(f.Embedding, info.Threshold, Math.Max(1, r.GetValue(top)), agg);
+                    var id = gal.Identify(f.Vector, info.Threshold, Math.Max(1, r.GetValue(top)), agg);
                     var box = r.GetValue(aligned) ? null : f.Face.Box.ToArray();
                     if (r.GetValue(json))
                         stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object?>
@@ -219,9 +219,9 @@ public sealed partial class FaceNetCli
                 RgbImage image;
                 try { image = ImageDecoder.Load(file); }
                 catch (ImageException e) { ReportInput(e); failed = true; continue; }
-                var found = pipeline.Embed(image, allFaces: true);
+                var found = pipeline.Embed(image);
                 if (found.Count == 0) { stderr.WriteLine($"warning: {file}: no face found"); continue; }
-                foreach (var f in found) faces.Add((file, f.Face, f.Embedding, image));
+                foreach (var f in found) faces.Add((file, f.Face, f.Vector, image));
             }
             var info = pipeline.Model.Info;
             double radius = r.GetValue(eps) ?? info.Threshold;

@@ -35,7 +35,7 @@ public sealed record EvaluationReport(ProtocolResult Result, int Images, int Fac
 /// distances go through <see cref="Protocol"/>. A pair whose image has no detectable face gets an
 /// infinite distance — the system could not match it — and is reported; it is never dropped.
 /// </summary>
-public sealed class Evaluator(FacePipeline pipeline, string pipelineKey, EvaluationOptions? options = null)
+public sealed class Evaluator(FaceRecognizer pipeline, string pipelineKey, EvaluationOptions? options = null)
 {
     private const string NoFace = "no face found";
     private readonly EvaluationOptions _options = options ?? new EvaluationOptions();

@@ -7,11 +7,9 @@ public sealed record LabeledPair(string FileA, string FileB, bool Same, int Fold
 
 /// <summary>A pairs file that cannot be used: the message names the file and the line.</summary>
 public sealed class PairsFileException(string file, int line, string reason)
-    : Exception(line > 0 ? $"{file}:{line}: {reason}" : $"{file}: {reason}")
+    : FaceNetException(file, reason, null, line > 0 ? $"{file}:{line}" : null)
 {
-    public string File { get; } = file;
     public int Line { get; } = line;
-    public string Reason { get; } = reason;
 }
 
 /// <summary>

@@ -9,7 +9,7 @@ namespace FaceNet.Gallery;
 /// overlaps the stored box most, and embedded with the new pipeline. Faces enrolled as crops (no box)
 /// are embedded as crops again.
 /// </summary>
-public sealed class GalleryMigration(GalleryStore source, FacePipeline pipeline)
+public sealed class GalleryMigration(GalleryStore source, FaceRecognizer pipeline)
 {
     public GalleryStore Source { get; } = source;
 
@@ -28,6 +28,6 @@ public sealed class GalleryMigration(GalleryStore source, FacePipeline pipeline)
         var found = pipeline.Detector.Detect(image);
         var best = found.Select(f => (Face: f, IoU: f.Box.IoU(stored))).OrderByDescending(p => p.IoU).FirstOrDefault();
         if (best.Face is null || best.IoU < 0.4) return (null, "the enrolled face is not found in the photo any more");
-        return (pipeline.Embed(image, [best.Face])[0].Embedding, null);
+        return (pipeline.Embed(image, [best.Face])[0].Vector, null);
     }
 }

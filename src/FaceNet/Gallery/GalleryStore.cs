@@ -26,10 +26,8 @@ public sealed record GalleryModel(string Id, int EmbeddingSize, string Preproces
 }
 
 /// <summary>A gallery that cannot be used as asked: wrong model, unknown subject, corrupt file.</summary>
-public sealed class GalleryException(string file, string reason, Exception? inner = null, bool modelMismatch = false) : Exception($"{file}: {reason}", inner)
+public sealed class GalleryException(string file, string reason, Exception? inner = null, bool modelMismatch = false) : FaceNetException(file, reason, inner)
 {
-    public string File { get; } = file;
-    public string Reason { get; } = reason;
     /// <summary>The gallery belongs to another model (a model error, not an input error).</summary>
     public bool ModelMismatch { get; } = modelMismatch;
 }

@@ -15,17 +15,7 @@ public sealed record ImageLimits
 }
 
 /// <summary>An image that cannot be used: the message names the file and the reason.</summary>
-public sealed class ImageException : Exception
-{
-    public ImageException(string file, string reason, Exception? inner = null) : base($"{file}: {reason}", inner)
-    {
-        File = file;
-        Reason = reason;
-    }
-
-    public string File { get; }
-    public string Reason { get; }
-}
+public class ImageException(string file, string reason, Exception? inner = null) : FaceNetException(file, reason, inner);
 
 /// <summary>
 /// Decodes JPEG, PNG, BMP, WebP and GIF (first frame) with SkiaSharp, TIFF with LibTiff.NET and netpbm

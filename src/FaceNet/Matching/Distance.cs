@@ -33,6 +33,14 @@ public sealed record Verification(double Distance, double Threshold, string Metr
 {
     /// <summary>Same person when the distance does not exceed the threshold.</summary>
     public bool Same => Distance <= Threshold;
+
+    /// <summary>The faces compared, when photos were compared (<see cref="FaceRecognizer.Compare(string, string, FacePick)"/>).</summary>
+    public FaceEmbedding? A { get; init; }
+    public FaceEmbedding? B { get; init; }
+
+    /// <summary>How many faces each photo holds: more than one means a choice was made (see <see cref="FacePick"/>).</summary>
+    public int FacesInA { get; init; }
+    public int FacesInB { get; init; }
 }
 
 /// <summary>Decides "same person" from two embeddings under a metric and threshold.</summary>

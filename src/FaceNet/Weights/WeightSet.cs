@@ -45,14 +45,4 @@ public sealed class WeightSet
 }
 
 /// <summary>A weight file that cannot be used: unreadable, not the expected format, or not matching the network.</summary>
-public sealed class WeightsException : Exception
-{
-    public WeightsException(string file, string reason, Exception? inner = null) : base(reason, inner)
-    {
-        File = file;
-        Reason = reason;
-    }
-
-    public string File { get; }
-    public string Reason { get; }
-}
+public sealed class WeightsException(string file, string reason, Exception? inner = null) : FaceNetException(file, reason, inner);

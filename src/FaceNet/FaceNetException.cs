@@ -1,0 +1,12 @@
+namespace FaceNet;
+
+/// <summary>
+/// A file that cannot be used, and why: an image, a model, weights, a pairs file, a gallery. The message
+/// is <c>where: reason</c> (where is the file, or the file and line), so one line tells the user both.
+/// </summary>
+public abstract class FaceNetException(string file, string reason, Exception? inner = null, string? where = null)
+    : Exception($"{where ?? file}: {reason}", inner)
+{
+    public string File { get; } = file;
+    public string Reason { get; } = reason;
+}
