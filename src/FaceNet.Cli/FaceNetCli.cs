@@ -124,21 +124,24 @@ public sealed partial class FaceNetCli
     {
         switch (e)
         {
-            case GalleryException g: stderr.WriteLine("error: " + g.Message); return g.ModelMismatch ? ModelError : InputError;
-            case PairsFileException p: stderr.WriteLine("error: " + p.Message); return InputError;
             case UsageException u: stderr.WriteLine("error: " + u.Message); return Usage;
-            case ImageException i: ReportInput(i); return InputError;
-            case WeightsException w:
-                stderr.WriteLine($"error: {w.File}: {w.Reason}");
-                return ModelError;
-            case ModelException m: stderr.WriteLine("error: " + m.Message); return ModelError;
-            case FormatException f: stderr.WriteLine("error: " + f.Message); return Usage;
-            case ArgumentException a: stderr.WriteLine("error: " + a.Message); return Usage;
+            case OutputFileException o: stderr.WriteLine("error: " + o.Message); return Usage;
+            case GalleryException g: stderr.WriteLine("error: " + g.Message); return g.ModelMismatch ? ModelError : InputError;
+            case ModelException or WeightsException: stderr.WriteLine("error: " + OneLine(e.Message)); return ModelError;
+            case FaceNetException f: stderr.WriteLine("error: " + OneLine(f.Message)); return InputError; // images, pairs files
+            case FormatException or ArgumentException: stderr.WriteLine("error: " + e.Message); return Usage;
             case IOException or UnauthorizedAccessException: stderr.WriteLine("error: " + e.Message); return InputError;
             default:
                 stderr.WriteLine($"error: unexpected {e.GetType().Name}: {e.Message}");
                 return 70;
         }
+    }
+
+    /// <summary>One line, of a readable length, whatever a reader of a broken file produced.</summary>
+    private static string OneLine(string message)
+    {
+        var line = message.ReplaceLineEndings(" ");
+        return line.Length <= 400 ? line : line[..400] + " …";
     }
 
     private void ReportInput(ImageException e) => stderr.WriteLine($"error: {e.File}: {e.Reason}");

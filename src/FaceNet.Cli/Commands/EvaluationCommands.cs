@@ -108,7 +108,7 @@ public sealed partial class FaceNetCli
             string goal = r.GetValue(bestAccuracy) ? "the most accurate threshold" : $"{result.Target.ToUpperInvariant()} {rate:G3}";
             string note = $"calibrated for {goal} on {result.GenuinePairs} same and {result.ImpostorPairs} different pairs ({Path.GetFileName(Path.TrimEndingDirectorySeparator(r.GetValue(pairs) ?? r.GetValue(root)!))}, {pipeline.Detector.Name}, {DateTime.UtcNow:yyyy-MM-dd})";
             if (r.GetValue(output) is { } outPath)
-                WriteCalibratedModel(pipeline.Model, Math.Round(result.Threshold, 6), result.Far, result.Frr, note, outPath);
+                pipeline.Model.SaveWithThreshold(outPath, Math.Round(result.Threshold, 6), result.Far, result.Frr, note);
             if (r.GetValue(json))
                 stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object?>
                 {
@@ -132,23 +132,4 @@ public sealed partial class FaceNetCli
         return cmd;
     }
 
-    /// <summary>A copy of the model with the calibrated threshold and the rates it stands for; its identity is unchanged.</summary>
-    private static void WriteCalibratedModel(FaceModel model, double threshold, double far, double frr, string note, string output)
-    {
-        byte[] bytes;
-        if (model.IsFused)
-            bytes = System.Text.Encoding.UTF8.GetBytes(FusedFile.WithThreshold(model.Path, threshold, far, frr, note));
-        else
-        {
-            var modelPath = model.Path;
-            byte[] onnx = Path.GetExtension(modelPath).Equals(".onnx", StringComparison.OrdinalIgnoreCase)
-                ? File.ReadAllBytes(modelPath)
-                : WeightImporter.Import(modelPath).Onnx;
-            var info = model.Members[0].Embedder.Info with { Threshold = threshold, ThresholdFar = far, ThresholdFrr = frr, Calibration = note, Alignment = model.Members[0].Alignment.Text };
-            bytes = FaceNet.Onnx.OnnxModelFile.WithMetadata(onnx, info.ToMetadata(), modelPath);
-        }
-        var tmp = output + ".tmp-" + Environment.ProcessId;
-        File.WriteAllBytes(tmp, bytes);
-        File.Move(tmp, output, overwrite: true);
-    }
 }

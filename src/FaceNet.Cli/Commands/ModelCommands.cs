@@ -11,6 +11,8 @@ public sealed partial class FaceNetCli
         format.AcceptOnlyFromAmong("keras", "torch", "safetensors", "tfjs", "tfjs-graph", "onnx");
         var outputNode = new Option<string?>("--output-node") { Description = "TF.js graph models: the node that gives the embedding (default: the widest vector output)" };
         var inputSize = new Option<int?>("--input-size") { Description = "Side of the square face crop the model takes (default: from the model)" };
+        var network = new Option<string?>("--network") { Description = "The network the weights are for, when not a face embedder: mtcnn-pnet, mtcnn-rnet or mtcnn-onet (facenet-pytorch's weights of the bundled detector)" };
+        network.AcceptOnlyFromAmong("mtcnn-pnet", "mtcnn-rnet", "mtcnn-onet");
         var preprocess = PreprocessOption();
         var size = new Option<int?>("--embedding-size") { Description = "Embedding size (default: read from the weights; 128 for the seed, 512 for facenet-pytorch)" };
         var threshold = new Option<double?>("--threshold") { Description = "Default same-person threshold written into the model" };
@@ -20,9 +22,15 @@ public sealed partial class FaceNetCli
         var name = new Option<string?>("--name") { Description = "Model name written into the metadata" };
         var json = JsonOption();
         var cmd = new Command("import", "Turn FaceNet weights (or an ONNX face model from elsewhere) into a self-describing ONNX model")
-            { weights, output, format, outputNode, inputSize, preprocess, size, threshold, alignment, metric, name, json };
+            { weights, output, format, network, outputNode, inputSize, preprocess, size, threshold, alignment, metric, name, json };
         cmd.SetAction(r => Guard(() =>
         {
+            if (r.GetValue(network) is { } net)
+            {
+                WeightImporter.ImportMtcnnToFile(r.GetValue(weights)!, net["mtcnn-".Length..], r.GetValue(output)!);
+                stdout.WriteLine($"wrote {r.GetValue(output)}: {net}");
+                return Ok;
+            }
             var options = new ImportOptions
             {
                 Format = r.GetValue(format) switch

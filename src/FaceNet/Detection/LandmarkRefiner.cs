@@ -1,5 +1,4 @@
 using FaceNet.Imaging;
-using FaceNet.Models;
 using Microsoft.ML.OnnxRuntime;
 using static FaceNet.Detection.MtcnnDetector;
 
@@ -18,11 +17,11 @@ public sealed class LandmarkRefiner : IFaceDetector
     private readonly IFaceDetector _detector;
     private readonly InferenceSession _onet;
 
-    /// <param name="mtcnnFolder">Holds <c>onet</c> as <c>.safetensors</c> or <c>.pt</c>.</param>
+    /// <param name="mtcnnFolder">Holds <c>onet.onnx</c>.</param>
     public LandmarkRefiner(IFaceDetector detector, string mtcnnFolder, int threads = 0)
     {
         using var so = Embedding.OrtOptions.Create(threads);
-        _onet = new InferenceSession(MtcnnNets.ONet(MtcnnDetector.Weights(mtcnnFolder, "onet")), so);
+        _onet = MtcnnDetector.Session(mtcnnFolder, "onet", so);
         _detector = detector;
     }
 

@@ -1,6 +1,4 @@
 using FaceNet.Imaging;
-using FaceNet.Models;
-using FaceNet.Weights;
 using Microsoft.ML.OnnxRuntime;
 
 namespace FaceNet.Detection;
@@ -25,26 +23,24 @@ public sealed class MtcnnDetector : IFaceDetector
     private readonly InferenceSession _pnet, _rnet, _onet;
     private readonly MtcnnOptions _options;
 
-    /// <param name="folder">Holds pnet, rnet and onet as <c>.safetensors</c> or <c>.pt</c>.</param>
+    /// <param name="folder">Holds <c>pnet.onnx</c>, <c>rnet.onnx</c> and <c>onet.onnx</c> (built by <c>facenet import --network mtcnn-…</c> from facenet-pytorch's weights).</param>
     public MtcnnDetector(string folder, MtcnnOptions? options = null)
     {
         _options = options ?? new MtcnnOptions();
         using var so = Embedding.OrtOptions.Create(_options.Threads);
-        _pnet = new InferenceSession(MtcnnNets.PNet(Weights(folder, "pnet")), so);
-        _rnet = new InferenceSession(MtcnnNets.RNet(Weights(folder, "rnet")), so);
-        _onet = new InferenceSession(MtcnnNets.ONet(Weights(folder, "onet")), so);
+        _pnet = Session(folder, "pnet", so);
+        _rnet = Session(folder, "rnet", so);
+        _onet = Session(folder, "onet", so);
     }
 
     public string Name => "mtcnn";
 
-    internal static WeightSet Weights(string folder, string net)
+    internal static InferenceSession Session(string folder, string net, SessionOptions options)
     {
-        foreach (var ext in new[] { ".safetensors", ".pt" })
-        {
-            var path = Path.Combine(folder, net + ext);
-            if (File.Exists(path)) return WeightImporter.ReadWeights(path);
-        }
-        throw new Embedding.ModelException(Path.Combine(folder, net + ".safetensors"), "MTCNN weights not found");
+        var path = Path.Combine(folder, net + ".onnx");
+        if (!File.Exists(path)) throw new Embedding.ModelException(path, "MTCNN network not found");
+        try { return new InferenceSession(path, options); }
+        catch (OnnxRuntimeException e) { throw new Embedding.ModelException(path, "not a loadable ONNX model: " + e.Message.Split('\n')[0], e); }
     }
 
     internal sealed record Candidate(float X1, float Y1, float X2, float Y2, float Score, float[] Reg, float[]? Points = null);

@@ -208,6 +208,26 @@ public sealed class FaceModel : IDisposable
         return result;
     }
 
+    /// <summary>
+    /// Writes a copy of the model with another threshold and what it stands for (the rates measured there
+    /// and how it was chosen); its identity is unchanged, so galleries and caches made with it stay valid.
+    /// A fused model is written as <c>.json</c>, a network as <c>.onnx</c>.
+    /// </summary>
+    public void SaveWithThreshold(string output, double threshold, double far, double frr, string calibration)
+    {
+        if (IsFused)
+        {
+            AtomicFile.Write(output, FusedFile.WithThreshold(Path, threshold, far, frr, calibration));
+            return;
+        }
+        var m = Members[0];
+        byte[] onnx;
+        try { onnx = System.IO.Path.GetExtension(Path).Equals(".onnx", StringComparison.OrdinalIgnoreCase) ? File.ReadAllBytes(Path) : WeightImporter.Import(Path).Onnx; }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new ModelException(Path, e.Message, e); }
+        var info = m.Embedder.Info with { Threshold = threshold, ThresholdFar = far, ThresholdFrr = frr, Calibration = calibration, Alignment = m.Alignment.Text };
+        AtomicFile.Write(output, Onnx.OnnxModelFile.WithMetadata(onnx, info.ToMetadata(), Path));
+    }
+
     public void Dispose()
     {
         if (!_ownsMembers) return;

@@ -74,7 +74,10 @@ public static class DlibResNet
         }
         var avg = g.Flatten(g.GlobalAveragePool(x, "avg"), 1, "avg_flat");
         var fc = Get(w, "fc", [256, 128], problems);
-        var emb = g.MatMul(avg, g.Initializer("fc", fc ?? new float[256 * 128], 256, 128), InceptionResNetV1.OutputName);
+        var fcWeights = w.TryGet("fc", out var fcTensor) && fcTensor.Uint8 is { } fq
+            ? g.DequantizedInitializer("fc", fq.Values, fq.Scale, fq.Min, 256, 128)
+            : g.Initializer("fc", fc ?? new float[256 * 128], 256, 128);
+        var emb = g.MatMul(avg, fcWeights, InceptionResNetV1.OutputName);
         g.Output(emb, -1, 128);
         if (problems.Count > 0)
             throw new WeightsException(w.Source, $"{problems.Count} tensor(s) do not fit the face-api.js recognition network: " + string.Join("; ", problems));
@@ -96,17 +99,36 @@ public static class DlibResNet
         var shift = Get(w, $"{prefix}/scale/biases", [cout], problems);
         var wOut = new float[cout * cin * k * k];
         var bOut = new float[cout];
+        var name = prefix.Replace('/', '_');
+        string weights;
         if (filters is not null && bias is not null && scale is not null && shift is not null)
         {
-            for (int y = 0; y < k; y++)
-            for (int xx = 0; xx < k; xx++)
-            for (int i = 0; i < cin; i++)
-            for (int o = 0; o < cout; o++)
-                wOut[((o * cin + i) * k + y) * k + xx] = filters[((y * k + xx) * cin + i) * cout + o] * scale[o];
             for (int o = 0; o < cout; o++) bOut[o] = bias[o] * scale[o] + shift[o];
+            if (w.TryGet($"{prefix}/conv/filters", out var ft) && ft.Uint8 is { } q)
+            {
+                // quantised weights stay uint8 in the model (HWIO → OIHW is a reordering of bytes); the scale
+                // layer multiplies them when ONNX Runtime folds the constants at load
+                var oihw = new byte[q.Values.Length];
+                for (int y = 0; y < k; y++)
+                for (int xx = 0; xx < k; xx++)
+                for (int i = 0; i < cin; i++)
+                for (int o = 0; o < cout; o++)
+                    oihw[((o * cin + i) * k + y) * k + xx] = q.Values[((y * k + xx) * cin + i) * cout + o];
+                var deq = g.DequantizedInitializer(name + "_Wq", oihw, q.Scale, q.Min, cout, cin, k, k);
+                weights = g.Mul(deq, g.Initializer(name + "_Wscale", scale.ToArray(), cout, 1, 1, 1), name + "_W");
+            }
+            else
+            {
+                for (int y = 0; y < k; y++)
+                for (int xx = 0; xx < k; xx++)
+                for (int i = 0; i < cin; i++)
+                for (int o = 0; o < cout; o++)
+                    wOut[((o * cin + i) * k + y) * k + xx] = filters[((y * k + xx) * cin + i) * cout + o] * scale[o];
+                weights = g.Initializer(name + "_W", wOut, cout, cin, k, k);
+            }
         }
-        var name = prefix.Replace('/', '_');
-        var conv = g.Conv(x, g.Initializer(name + "_W", wOut, cout, cin, k, k), g.Initializer(name + "_B", bOut, cout), k, k, stride, pad, pad, name);
+        else weights = g.Initializer(name + "_W", wOut, cout, cin, k, k);
+        var conv = g.Conv(x, weights, g.Initializer(name + "_B", bOut, cout), k, k, stride, pad, pad, name);
         return relu ? g.Relu(conv, name + "_relu") : conv;
     }
 

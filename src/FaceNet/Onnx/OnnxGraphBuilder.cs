@@ -56,6 +56,34 @@ internal sealed class OnnxGraphBuilder
         return name;
     }
 
+    /// <summary>
+    /// A float tensor stored as uint8 with its affine map, value = q·scale + min, computed in the graph in
+    /// double precision and rounded once (as TensorFlow.js de-quantises), on initializers only, so ONNX
+    /// Runtime folds it once when it loads the model. Keeps a TF.js-quantised network as small in ONNX as
+    /// it was, with the same float values.
+    /// </summary>
+    public string DequantizedInitializer(string name, byte[] q, double scale, double min, params long[] dims)
+    {
+        Reserve(name + "_q");
+        var t = new TensorProto { Name = name + "_q", DataType = (int)TensorProto.Types.DataType.Uint8 };
+        t.Dims.AddRange(dims);
+        t.RawData = ByteString.CopyFrom(q);
+        _graph.Initializer.Add(t);
+        var d = Node("Cast", [name + "_q"], name + "_d", Int("to", (int)TensorProto.Types.DataType.Double));
+        var scaled = Mul(d, InitializerDouble(name + "_scale", scale), name + "_scaled");
+        var shifted = Add(scaled, InitializerDouble(name + "_min", min), name + "_shifted");
+        return Node("Cast", [shifted], name, Int("to", (int)TensorProto.Types.DataType.Float));
+    }
+
+    private string InitializerDouble(string name, double value)
+    {
+        Reserve(name);
+        var t = new TensorProto { Name = name, DataType = (int)TensorProto.Types.DataType.Double };
+        t.RawData = ByteString.CopyFrom(BitConverter.GetBytes(value));
+        _graph.Initializer.Add(t);
+        return name;
+    }
+
     public string InitializerInt64(string name, ReadOnlySpan<long> data, params long[] dims)
     {
         Reserve(name);

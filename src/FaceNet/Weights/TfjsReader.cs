@@ -74,12 +74,14 @@ public static class TfjsReader
                     for (int i = 0; i < count; i++) values[i] = (float)BinaryPrimitives.ReadHalfLittleEndian(bytes[(offset + 2 * i)..]);
                 else
                 {
-                    float scale = q.GetProperty("scale").GetSingle(), min = q.GetProperty("min").GetSingle();
+                    // in double, then rounded once, as TensorFlow.js's decodeWeights does (its scale and min are JS numbers)
+                    double scale = q.GetProperty("scale").GetDouble(), min = q.GetProperty("min").GetDouble();
                     for (int i = 0; i < count; i++)
-                        values[i] = (size == 1 ? bytes[offset + i] : BinaryPrimitives.ReadUInt16LittleEndian(bytes[(offset + 2 * i)..])) * scale + min;
+                        values[i] = (float)((size == 1 ? bytes[offset + i] : BinaryPrimitives.ReadUInt16LittleEndian(bytes[(offset + 2 * i)..])) * scale + min);
                 }
+                var raw = size == 1 && qtype == "uint8" ? bytes.Slice(offset, (int)count).ToArray() : null;
                 offset += (int)(count * size);
-                result.Add(new NamedTensor(name, shape, values));
+                result.Add(new NamedTensor(name, shape, values) { Uint8 = raw is null ? null : (raw, q.GetProperty("scale").GetDouble(), q.GetProperty("min").GetDouble()) });
             }
             else
             {

@@ -146,13 +146,27 @@ public static class WeightImporter
         Name = options.Name ?? info.Name,
     };
 
+    /// <summary>Writes an MTCNN stage's ONNX graph (see <see cref="ImportMtcnn"/>) to <paramref name="output"/>.</summary>
+    public static void ImportMtcnnToFile(string path, string stage, string output) => AtomicFile.Write(output, ImportMtcnn(path, stage));
+
+    /// <summary>MTCNN's networks, by stage: <c>pnet</c>, <c>rnet</c> or <c>onet</c> (what the bundled detector's ONNX files are built from).</summary>
+    public static byte[] ImportMtcnn(string path, string stage)
+    {
+        var weights = ReadWeights(path);
+        return stage switch
+        {
+            "pnet" => MtcnnNets.PNet(weights),
+            "rnet" => MtcnnNets.RNet(weights),
+            "onet" => MtcnnNets.ONet(weights),
+            _ => throw new ArgumentException($"unknown MTCNN stage '{stage}' (pnet, rnet or onet)"),
+        };
+    }
+
     /// <summary>Imports <paramref name="path"/> and writes the model atomically to <paramref name="output"/>.</summary>
     public static ModelInfo ImportToFile(string path, string output, ImportOptions? options = null)
     {
         var (bytes, info) = Import(path, options);
-        var tmp = output + ".tmp-" + Environment.ProcessId;
-        File.WriteAllBytes(tmp, bytes);
-        File.Move(tmp, output, overwrite: true);
+        AtomicFile.Write(output, bytes);
         return info;
     }
 }

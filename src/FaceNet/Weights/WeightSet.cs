@@ -4,6 +4,12 @@ namespace FaceNet.Weights;
 public sealed record NamedTensor(string Name, int[] Shape, float[] Data)
 {
     public string ShapeText => "[" + string.Join(",", Shape) + "]";
+
+    /// <summary>
+    /// For TF.js uint8-quantised tensors: the stored bytes and their affine map (value = q·scale + min),
+    /// so a graph can keep them quantised and de-quantise when the model is loaded.
+    /// </summary>
+    public (byte[] Values, double Scale, double Min)? Uint8 { get; init; }
 }
 
 /// <summary>Where a weight file comes from: decides the layer naming and the defaults of the imported model.</summary>

@@ -34,4 +34,25 @@ public sealed class RealFileTests
         var e = Assert.Throws<WeightsException>(() => WeightImporter.Import(TestImages.DataPath("weights", "pnet.safetensors")));
         Assert.Contains("missing tensor 'conv2d_1a.conv.weight'", e.Reason);
     }
+
+    [Theory]
+    [InlineData("pnet")]
+    [InlineData("rnet")]
+    [InlineData("onet")]
+    public void The_bundled_mtcnn_networks_are_what_the_importer_builds_from_facenet_pytorchs_weights(string stage)
+    {
+        var rebuilt = WeightImporter.ImportMtcnn(TestImages.DataPath("weights", stage + ".safetensors"), stage);
+        var bundled = File.ReadAllBytes(Path.Combine(FaceNet.Models.BundledModels.Folders().First(Directory.Exists), "mtcnn", stage + ".onnx"));
+        Assert.Equal(bundled, rebuilt);
+    }
+
+    [Fact]
+    public void The_bundled_faceapi_network_is_what_the_importer_builds_from_face_api_js_weights()
+    {
+        var (rebuilt, info) = WeightImporter.Import(TestImages.DataPath("weights", "faceapi", "face_recognition_model-weights_manifest.json"));
+        var bundled = File.ReadAllBytes(FaceNet.Models.BundledModels.Find("faceapi-resnet")!);
+        Assert.Equal(bundled, rebuilt);
+        Assert.Equal("template:dlib", info.Alignment);
+        Assert.True(bundled.Length < 7_000_000, "the uint8 weights stay uint8 in the ONNX file");
+    }
 }
