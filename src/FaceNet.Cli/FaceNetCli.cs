@@ -78,7 +78,11 @@ public sealed partial class FaceNetCli
 
     private static FaceRecognizer Pipeline(string? model, string? detector, bool aligned, int threads, string? preprocess, double? threshold, bool flip, string? alignment, int? detectorThreads = null)
     {
-        var faceModel = FaceModel.Load(model, new FaceModelOptions { Threads = threads, Preprocess = preprocess, Threshold = threshold, Flip = flip, Alignment = alignment });
+        var faceModel = FaceModel.Load(model, new FaceModelOptions
+        {
+            Threads = threads, Preprocess = preprocess, Threshold = threshold, Flip = flip, Alignment = alignment,
+            ImportWeights = path => WeightImporter.Import(path).Onnx, // .h5, .pt, .safetensors, TF.js given as the model
+        });
         try
         {
             IFaceDetector det = aligned ? new NoDetector() : Detectors.Create(detector, detectorThreads ?? threads);

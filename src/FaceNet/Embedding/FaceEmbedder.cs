@@ -1,6 +1,5 @@
 using FaceNet.Imaging;
 using FaceNet.Models;
-using FaceNet.Weights;
 using Microsoft.ML.OnnxRuntime;
 
 namespace FaceNet.Embedding;
@@ -19,8 +18,11 @@ public sealed record EmbedderOptions
     public double? Threshold { get; init; }
     public string? Metric { get; init; }
 
-    /// <summary>Used when the model is given as weights (.h5, .pt, .safetensors) and imported on the fly.</summary>
-    public ImportOptions? Import { get; init; }
+    /// <summary>
+    /// Turns a weights file (<c>.h5</c>, <c>.pt</c>, <c>.safetensors</c>, TF.js) into ONNX model bytes, so such a
+    /// file can be given as the model: the package FaceNet.Import provides it (<c>WeightImporter.ImportBytes</c>).
+    /// </summary>
+    public Func<string, byte[]>? ImportWeights { get; init; }
 
     /// <summary>ONNX Runtime session options (execution providers, …) to use instead of ours; the caller keeps ownership.</summary>
     public SessionOptions? SessionOptions { get; init; }
@@ -40,6 +42,7 @@ public sealed class FaceEmbedder : IDisposable
     private readonly int _batchLimit;
     private readonly Preprocessing _preprocessing;
     private readonly int _maxBatch;
+    private readonly Func<string, byte[]>? _importWeights;
 
     private FaceEmbedder(InferenceSession session, string name, ModelInfo info, EmbedderOptions options, string graphHash)
     {
@@ -69,6 +72,7 @@ public sealed class FaceEmbedder : IDisposable
         try { _preprocessing = Preprocessing.Parse(info.Preprocess); }
         catch (FormatException e) { throw new ModelException(name, e.Message, e); }
         _maxBatch = Math.Max(1, options.MaxBatch);
+        _importWeights = options.ImportWeights;
         Info = info;
         Identity = $"{graphHash}|{_preprocessing.Spec}|{info.InputSize}";
         IdentityAliases = info.IdentityAliases;
@@ -86,8 +90,8 @@ public sealed class FaceEmbedder : IDisposable
     public string ModelPath { get; }
 
     /// <summary>
-    /// Loads an <c>.onnx</c> model, or imports weights (<c>.h5</c>, <c>.pt</c>, <c>.safetensors</c>) on the fly.
-    /// Throws <see cref="ModelException"/> or <see cref="WeightsException"/> with the file and the reason.
+    /// Loads an <c>.onnx</c> model, or weights imported on the fly by <see cref="EmbedderOptions.ImportWeights"/>.
+    /// Throws a <see cref="FaceNetException"/> (<see cref="ModelException"/>, or the importer's) naming the file and the reason.
     /// </summary>
     public static FaceEmbedder Load(string path, EmbedderOptions? options = null)
     {
@@ -95,8 +99,9 @@ public sealed class FaceEmbedder : IDisposable
         if (!File.Exists(path)) throw new ModelException(path, Directory.Exists(path) ? "is a directory, not a model" : "model file not found");
         if (!Path.GetExtension(path).Equals(".onnx", StringComparison.OrdinalIgnoreCase))
         {
-            var (bytes, _) = WeightImporter.Import(path, options.Import);
-            return FromOnnx(bytes, path, options);
+            if (options.ImportWeights is null)
+                throw new ModelException(path, "not an .onnx model; weights files are imported by the FaceNet.Import package (facenet import, or EmbedderOptions.ImportWeights)");
+            return FromOnnx(options.ImportWeights(path), path, options);
         }
         byte[] onnx;
         try { onnx = File.ReadAllBytes(path); }
@@ -167,6 +172,13 @@ public sealed class FaceEmbedder : IDisposable
             }
         }
         return result;
+    }
+
+    /// <summary>The ONNX bytes of a model loaded from weights (imported again: not kept in memory).</summary>
+    internal byte[] OnnxBytes()
+    {
+        if (Path.GetExtension(ModelPath).Equals(".onnx", StringComparison.OrdinalIgnoreCase)) return File.ReadAllBytes(ModelPath);
+        return _importWeights?.Invoke(ModelPath) ?? throw new ModelException(ModelPath, "not an .onnx model and no importer to read it");
     }
 
     public void Dispose() => _session.Dispose();

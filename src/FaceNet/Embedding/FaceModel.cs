@@ -6,7 +6,6 @@ using FaceNet.Alignment;
 using FaceNet.Detection;
 using FaceNet.Imaging;
 using FaceNet.Models;
-using FaceNet.Weights;
 
 namespace FaceNet.Embedding;
 
@@ -28,8 +27,8 @@ public sealed record FaceModelOptions
     /// <summary>Test-time flip averaging for every network: the embedding of the crop plus that of its mirror image.</summary>
     public bool Flip { get; init; }
 
-    /// <summary>Used when the model is given as weights and imported on the fly.</summary>
-    public ImportOptions? Import { get; init; }
+    /// <summary>Turns a weights file into ONNX model bytes (see <see cref="EmbedderOptions.ImportWeights"/>).</summary>
+    public Func<string, byte[]>? ImportWeights { get; init; }
 
     /// <summary>ONNX Runtime session options (execution providers, …) used for every network instead of ours.</summary>
     public Microsoft.ML.OnnxRuntime.SessionOptions? SessionOptions { get; init; }
@@ -92,7 +91,7 @@ public sealed class FaceModel : IDisposable
         var embedder = FaceEmbedder.Load(path, new EmbedderOptions
         {
             Threads = options.Threads, MaxBatch = options.MaxBatch, Preprocess = options.Preprocess, Threshold = options.Threshold,
-            Import = options.Import, SessionOptions = options.SessionOptions,
+            ImportWeights = options.ImportWeights, SessionOptions = options.SessionOptions,
         });
         try { return Single(embedder, options.Alignment, options.Flip, path); }
         catch
@@ -222,7 +221,7 @@ public sealed class FaceModel : IDisposable
         }
         var m = Members[0];
         byte[] onnx;
-        try { onnx = System.IO.Path.GetExtension(Path).Equals(".onnx", StringComparison.OrdinalIgnoreCase) ? File.ReadAllBytes(Path) : WeightImporter.Import(Path).Onnx; }
+        try { onnx = System.IO.Path.GetExtension(Path).Equals(".onnx", StringComparison.OrdinalIgnoreCase) ? File.ReadAllBytes(Path) : m.Embedder.OnnxBytes(); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new ModelException(Path, e.Message, e); }
         var info = m.Embedder.Info with { Threshold = threshold, ThresholdFar = far, ThresholdFrr = frr, Calibration = calibration, Alignment = m.Alignment.Text };
         AtomicFile.Write(output, Onnx.OnnxModelFile.WithMetadata(onnx, info.ToMetadata(), Path));

@@ -14,18 +14,19 @@ public static class BundledModels
     /// <summary>The detector used when none is named.</summary>
     public const string YuNet = "yunet";
 
-    /// <summary>Folders searched: <c>models/</c> beside the running binaries, then the repository's <c>models/</c> above them.</summary>
+    /// <summary>
+    /// Where the bundled models are: <c>models/</c> beside the running program, where the FaceNet.Models
+    /// package puts them (also in this repository's builds); <c>FACENET_MODELS</c> names another folder.
+    /// </summary>
     public static IEnumerable<string> Folders()
     {
+        if (Environment.GetEnvironmentVariable("FACENET_MODELS") is { Length: > 0 } custom) yield return custom;
         yield return Path.Combine(AppContext.BaseDirectory, "models");
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "FaceNet.sln"))) { yield return Path.Combine(dir.FullName, "models"); break; }
     }
 
     /// <summary>
-    /// The path of a bundled model: <c>models/NAME/NAME.onnx</c>, a fused model <c>models/NAME/NAME.json</c>,
-    /// or a TF.js weights manifest in <c>models/NAME/</c> (imported when loaded, which keeps the repository
-    /// small); null if absent.
+    /// The path of a bundled model: <c>models/NAME/NAME.onnx</c>, or a fused model <c>models/NAME/NAME.json</c>;
+    /// null if absent.
     /// </summary>
     public static string? Find(string name)
     {
@@ -36,8 +37,6 @@ public static class BundledModels
             if (File.Exists(candidate)) return candidate;
             var fused = Path.Combine(folder, name, name + ".json");
             if (FusedFile.Is(fused)) return fused;
-            var dir = Path.Combine(folder, name);
-            if (Directory.Exists(dir) && Directory.GetFiles(dir, "*-weights_manifest.json").FirstOrDefault() is { } manifest) return manifest;
         }
         return null;
     }
@@ -57,7 +56,7 @@ public static class BundledModels
         if (model is not null && (File.Exists(model) || model.Contains('/') || model.Contains('\\') || Path.HasExtension(model)))
             return model;
         return Find(name) ?? throw new ModelException(name, model is null
-            ? "the bundled default model was not found under models/"
-            : "no such model file, and no bundled model of that name under models/");
+            ? $"the bundled default model was not found under {string.Join(" or ", Folders())} (it comes with the FaceNet.Models package)"
+            : "no such model file, and no bundled model of that name");
     }
 }

@@ -22,7 +22,7 @@ public sealed record ModelInfo
     public const string KeyIdentityAliases = "facenet.identity_aliases";
 
     /// <summary>Side of the square input, in pixels (160 for FaceNet).</summary>
-    public int InputSize { get; init; } = InceptionResNetV1.InputSize;
+    public int InputSize { get; init; } = 160;
 
     /// <summary><c>prewhiten</c>, <c>fixed</c> or <c>meanstd:r,g,b:r,g,b</c> (see <see cref="Embedding.Preprocessing"/>).</summary>
     public string Preprocess { get; init; } = "prewhiten";

@@ -93,7 +93,10 @@ public sealed class ImporterTests(NetworkFixture fx)
     [Fact]
     public void Weights_given_as_model_are_imported_on_the_fly()
     {
-        using var embedder = FaceEmbedder.Load(fx.Safetensors);
+        // without the importer, the core library says which package reads weights
+        var e = Assert.Throws<ModelException>(() => FaceEmbedder.Load(fx.Safetensors));
+        Assert.Contains("FaceNet.Import", e.Reason);
+        using var embedder = FaceEmbedder.Load(fx.Safetensors, new EmbedderOptions { ImportWeights = p => WeightImporter.Import(p).Onnx });
         Assert.Equal(512, embedder.Info.EmbeddingSize);
         Assert.Equal("fixed", embedder.Info.Preprocess);
         AssertClose(fx.TorchReference, embedder.Embed(fx.Face));

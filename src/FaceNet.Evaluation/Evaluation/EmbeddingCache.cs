@@ -34,11 +34,7 @@ public sealed class EmbeddingCache : IDisposable
     public static string PipelineKey(string modelIdentity, string detector, bool fallback)
         => Convert.ToHexStringLower(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes($"{modelIdentity}|{detector}|{fallback}|v4")))[..32];
 
-    public static string FileKey(string path)
-    {
-        using var f = File.OpenRead(path);
-        return Convert.ToHexStringLower(SHA256.HashData(f));
-    }
+    public static string FileKey(string path) => Imaging.FileHash.Sha256(path);
 
     public bool TryGet(string fileKey, out float[]? embedding)
     {

@@ -18,7 +18,7 @@ public sealed class GalleryMigration(GalleryStore source, FaceRecognizer pipelin
     {
         if (face.SourceFile is null) return (null, "the gallery does not record the photo this face came from");
         if (!File.Exists(face.SourceFile)) return (null, "the photo it was enrolled from is gone");
-        if (face.SourceSha256 is not null && !string.Equals(Evaluation.EmbeddingCache.FileKey(face.SourceFile), face.SourceSha256, StringComparison.OrdinalIgnoreCase))
+        if (face.SourceSha256 is not null && !string.Equals(FileHash.Sha256(face.SourceFile), face.SourceSha256, StringComparison.OrdinalIgnoreCase))
             return (null, "the photo changed since it was enrolled");
         RgbImage image;
         try { image = ImageDecoder.Load(face.SourceFile); }

@@ -58,7 +58,7 @@ public static class RocPlot
         var canvas = surface.Canvas;
         canvas.Clear(SKColors.White);
         using (var header = new SKPaint { Color = SKColors.Black, IsAntialias = true })
-        using (var typeface = SKTypeface.FromFile(FontPath()))
+        using (var typeface = Font())
         using (var font = new SKFont(typeface, 16))
             canvas.DrawText(title, 12, 26, SKTextAlign.Left, font, header);
         using (var a = SKBitmap.Decode(rocPlot.GetImageBytes(w, h, ScottPlot.ImageFormat.Png))) { using var ia = SKImage.FromBitmap(a); canvas.DrawImage(ia, 0, 40, new SKSamplingOptions(SKFilterMode.Nearest)); }
@@ -82,14 +82,12 @@ public static class RocPlot
         plotted.Color = color.WithAlpha(0.45);
     }
 
-    private static string FontPath()
+    /// <summary>DejaVu Sans, carried inside this assembly (Bitstream Vera licence, assets/fonts/LICENSE).</summary>
+    private static SKTypeface Font()
     {
-        foreach (var dir in new[] { AppContext.BaseDirectory }.Concat(Models.BundledModels.Folders().Select(f => Path.GetDirectoryName(f)!)))
-        {
-            var p = Path.Combine(dir, "assets", "fonts", "DejaVuSans.ttf");
-            if (File.Exists(p)) return p;
-        }
-        throw new FileNotFoundException("the bundled font assets/fonts/DejaVuSans.ttf was not found");
+        using var stream = typeof(RocPlot).Assembly.GetManifestResourceStream("FaceNet.Evaluation.DejaVuSans.ttf")
+            ?? throw new InvalidOperationException("the DejaVu Sans font resource is missing from the assembly");
+        return SKTypeface.FromStream(stream);
     }
 
     private static void LoadFont()
@@ -97,8 +95,16 @@ public static class RocPlot
         lock (FontGate)
         {
             if (_fontLoaded) return;
-            ScottPlot.Fonts.AddFontFile(FontName, FontPath());
+            ScottPlot.Fonts.FontResolvers.Insert(0, new EmbeddedFont());
             _fontLoaded = true;
         }
+    }
+
+    /// <summary>Gives ScottPlot the embedded font for <see cref="FontName"/>.</summary>
+    private sealed class EmbeddedFont : ScottPlot.IFontResolver
+    {
+        public SKTypeface? CreateTypeface(string fontName, bool bold, bool italic) => fontName == FontName ? Font() : null;
+
+        public SKTypeface? CreateTypeface(string fontName, ScottPlot.FontWeight weight, ScottPlot.FontSlant slant, ScottPlot.FontSpacing width) => fontName == FontName ? Font() : null;
     }
 }
