@@ -50,7 +50,7 @@ public sealed partial class FaceNetCli
                 }
                 catch (ImageException e) { ReportInput(e); failures.Add(file); continue; }
                 var ids = store.Enroll(r.GetValue(name)!, faces.Select(f => new NewFace(f.Vector, Path.GetFullPath(file), sha,
-                    r.GetValue(aligned) ? null : f.Face.Box.ToArray(), pipeline.Detector.Name)).ToList());
+                    r.GetValue(aligned) ? null : f.Face.Box.ToArray(), pipeline.Detector.Name)).ToList()).FaceIds;
                 enrolled += ids.Count;
                 if (r.GetValue(json))
                     stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object> { ["file"] = file, ["name"] = r.GetValue(name)!, ["faces"] = ids.Count, ["ids"] = ids }, Json));

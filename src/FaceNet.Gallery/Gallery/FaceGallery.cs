@@ -11,17 +11,25 @@ public sealed record Identification(string? Name, bool Known, double Distance, d
 /// <summary>
 /// A gallery of enrolled people: the SQLite store plus an in-memory search index over all their faces.
 /// Open-set identification answers with the nearest subject when its distance is within the threshold,
-/// and "unknown" otherwise. Concurrent readers are safe; writes go through one lock.
+/// and "unknown" otherwise.
+/// <para>
+/// Safe to share between threads: identifications run concurrently under a read lock over the
+/// in-memory state; enrol, remove and rename first commit to the store, then change that state under
+/// the write lock, in time proportional to the faces they touch, never to the gallery. Every answer is
+/// one that some order of the operations would give.
+/// </para>
 /// </summary>
 public sealed class FaceGallery : IDisposable
 {
     private readonly GalleryStore _store;
-    private FaceIndex _index;
-    private long[] _subjectOfRow = [];
-    private Dictionary<long, string> _names = new();
-    private Dictionary<long, List<int>> _rowsOfSubject = new();
     private readonly FaceIndexOptions? _indexOptions;
-    private readonly object _gate = new();
+    private readonly ReaderWriterLockSlim _state = new(LockRecursionPolicy.NoRecursion);
+    private FaceIndex _index;
+    // row of the index → subject id (−1 once removed); subject id → name, name → id, id → rows
+    private readonly List<long> _subjectOfRow = [];
+    private readonly Dictionary<long, string> _names = [];
+    private readonly Dictionary<string, long> _ids = new(StringComparer.Ordinal);
+    private readonly Dictionary<long, List<int>> _rowsOfSubject = [];
 
     private FaceGallery(GalleryStore store, FaceIndexOptions? indexOptions)
     {
@@ -33,10 +41,20 @@ public sealed class FaceGallery : IDisposable
 
     public GalleryStore Store => _store;
     public GalleryModel Model => _store.Model;
+
+    /// <summary>Faces that can be found.</summary>
     public int FaceCount => _index.Count;
 
     public static FaceGallery Open(string path, GalleryModel? model, bool readOnly = false, FaceIndexOptions? indexOptions = null)
-        => new(GalleryStore.Open(path, model, readOnly), indexOptions);
+    {
+        var store = GalleryStore.Open(path, model, readOnly);
+        try { return new FaceGallery(store, indexOptions); }
+        catch
+        {
+            store.Dispose();
+            throw;
+        }
+    }
 
     public static Task<FaceGallery> OpenAsync(string path, GalleryModel? model, bool readOnly = false, FaceIndexOptions? indexOptions = null, CancellationToken ct = default)
         => Task.Run(() => Open(path, model, readOnly, indexOptions), ct);
@@ -48,24 +66,24 @@ public sealed class FaceGallery : IDisposable
     public bool GraphLoadedFromDisk { get; private set; }
 
     /// <summary>
-    /// Re-reads every face from the store (one consistent snapshot) and rebuilds the index. A large
-    /// gallery's HNSW graph is read back from <see cref="GraphPath"/> when it matches the faces, else
-    /// built and saved there, so a command-line run does not rebuild it each time.
+    /// Re-reads every face from the store (one consistent snapshot) and rebuilds the index; removed rows
+    /// are left behind. A large gallery's HNSW graph is read back from <see cref="GraphPath"/> when it
+    /// matches the faces, else built and saved there, so a command-line run does not rebuild it each time.
+    /// Other replicas' changes are seen after it.
     /// </summary>
     public void Reload()
     {
-        var faces = _store.Faces();
-        var names = _store.Subjects().ToDictionary(s => s.Id, s => s.Name);
+        var (subjects, faces) = _store.Snapshot();
         var options = (_indexOptions ?? new FaceIndexOptions()) with { BuildOnAdd = false };
         var index = new FaceIndex(_store.Model.EmbeddingSize, _store.Model.Metric, options);
         index.Add(faces.Select(f => f.Embedding).ToList());
-        GraphLoadedFromDisk = false;
+        bool fromDisk = false;
         if (index.Count >= options.ApproximateFrom)
         {
             // the saved graph must be of these faces, in this order: its stamp is the count and the last face id
             var stamp = GraphPath + ".stamp";
             var expected = $"{faces.Count}:{(faces.Count > 0 ? faces[^1].Id : 0)}:{_store.Model.Id}";
-            if (File.Exists(stamp) && File.ReadAllText(stamp) == expected && index.LoadGraph(GraphPath)) GraphLoadedFromDisk = true;
+            if (File.Exists(stamp) && File.ReadAllText(stamp) == expected && index.LoadGraph(GraphPath)) fromDisk = true;
             else
             {
                 index.BuildGraph();
@@ -77,72 +95,111 @@ public sealed class FaceGallery : IDisposable
                 catch (Exception e) when (e is IOException or UnauthorizedAccessException) { } // a read-only place: rebuild next time
             }
         }
-        lock (_gate)
+        _state.EnterWriteLock();
+        try
         {
             var old = _index;
             _index = index;
-            _subjectOfRow = faces.Select(f => f.SubjectId).ToArray();
-            _names = names;
-            _rowsOfSubject = faces.Select((f, i) => (f.SubjectId, i)).GroupBy(p => p.SubjectId).ToDictionary(g => g.Key, g => g.Select(p => p.i).ToList());
+            _subjectOfRow.Clear();
+            _subjectOfRow.AddRange(faces.Select(f => f.SubjectId));
+            _names.Clear();
+            _ids.Clear();
+            foreach (var s in subjects) { _names[s.Id] = s.Name; _ids[s.Name] = s.Id; }
+            _rowsOfSubject.Clear();
+            for (int i = 0; i < faces.Count; i++)
+            {
+                if (!_rowsOfSubject.TryGetValue(faces[i].SubjectId, out var rows)) _rowsOfSubject[faces[i].SubjectId] = rows = [];
+                rows.Add(i);
+            }
+            GraphLoadedFromDisk = fromDisk;
             old.Dispose();
         }
+        finally { _state.ExitWriteLock(); }
     }
 
-    /// <summary>Stores the faces (one transaction), then adds them to the live index without a rebuild.</summary>
+    /// <summary>Stores the faces (one transaction), then adds them to the live index: no rebuild, no re-read.</summary>
     public IReadOnlyList<long> Enroll(string name, IReadOnlyList<NewFace> faces, string? metadata = null)
     {
-        var ids = _store.Enroll(name, faces, metadata);
-        var subject = _store.Subjects().First(s => s.Name == name).Id;
-        lock (_gate)
+        var done = _store.Enroll(name, faces, metadata);
+        _state.EnterWriteLock();
+        try
         {
             int first = _index.Add(faces.Select(f => f.Embedding).ToList());
-            var rows = _subjectOfRow.ToList();
-            var bySubject = _rowsOfSubject.ToDictionary(p => p.Key, p => p.Value.ToList());
-            if (!bySubject.TryGetValue(subject, out var list)) bySubject[subject] = list = new List<int>();
-            for (int i = 0; i < faces.Count; i++) { rows.Add(subject); list.Add(first + i); }
-            _subjectOfRow = rows.ToArray();
-            _rowsOfSubject = bySubject;
-            _names = new Dictionary<long, string>(_names) { [subject] = name };
+            if (!_rowsOfSubject.TryGetValue(done.SubjectId, out var rows)) _rowsOfSubject[done.SubjectId] = rows = [];
+            for (int i = 0; i < faces.Count; i++)
+            {
+                _subjectOfRow.Add(done.SubjectId);
+                rows.Add(first + i);
+            }
+            if (!_names.ContainsKey(done.SubjectId)) // a new subject; a known one keeps its (maybe newer) name
+            {
+                _names[done.SubjectId] = name;
+                _ids[name] = done.SubjectId;
+            }
         }
-        return ids;
+        finally { _state.ExitWriteLock(); }
+        return done.FaceIds;
     }
 
     public Task<IReadOnlyList<long>> EnrollAsync(string name, IReadOnlyList<NewFace> faces, string? metadata = null, CancellationToken ct = default)
         => Task.Run(() => Enroll(name, faces, metadata), ct);
 
+    /// <summary>Erases a subject from the store (see <see cref="GalleryStore.Remove"/>) and from the live index.</summary>
     public bool Remove(string name)
     {
-        bool removed = _store.Remove(name);
-        if (removed) Reload();
-        return removed;
+        // by the id the store removed: the name may already belong to a subject enrolled since
+        if (_store.RemoveSubject(name) is not { } id) return false;
+        _state.EnterWriteLock();
+        try
+        {
+            if (_names.Remove(id, out var current) && _ids.TryGetValue(current, out var owner) && owner == id) _ids.Remove(current);
+            if (_rowsOfSubject.Remove(id, out var rows))
+            {
+                _index.Remove(rows);
+                foreach (var r in rows) _subjectOfRow[r] = -1;
+            }
+        }
+        finally { _state.ExitWriteLock(); }
+        return true;
     }
 
     public bool Rename(string oldName, string newName)
     {
-        bool renamed = _store.Rename(oldName, newName);
-        if (renamed) Reload();
-        return renamed;
+        if (_store.RenameSubject(oldName, newName) is not { } id) return false;
+        _state.EnterWriteLock();
+        try
+        {
+            if (_names.TryGetValue(id, out var current) && _ids.TryGetValue(current, out var owner) && owner == id) _ids.Remove(current);
+            if (_names.ContainsKey(id) || _rowsOfSubject.ContainsKey(id))
+            {
+                _names[id] = newName;
+                _ids[newName] = id;
+            }
+        }
+        finally { _state.ExitWriteLock(); }
+        return true;
     }
 
     /// <summary>The best <paramref name="top"/> subjects for an embedding, and the open-set verdict.</summary>
     public Identification Identify(float[] embedding, double threshold, int top = 1, Aggregation aggregation = Aggregation.Min)
     {
-        FaceIndex index; long[] rows; Dictionary<long, string> names; Dictionary<long, List<int>> bySubject;
-        lock (_gate) { index = _index; rows = _subjectOfRow; names = _names; bySubject = _rowsOfSubject; }
-        if (index.Count == 0) return new Identification(null, false, double.PositiveInfinity, threshold, []);
-        // Nearest faces first, then per subject; enough faces to be sure of the top subjects.
-        var near = index.Search(embedding, Math.Min(index.Count, Math.Max(32, top * 8)));
-        // faces added after this snapshot was taken are not part of this answer
-        var subjects = near.Where(n => n.Index < rows.Length).GroupBy(n => rows[n.Index]).Select(g =>
+        _state.EnterReadLock();
+        try
         {
-            double d = aggregation == Aggregation.Min ? g.Min(n => n.Distance)
-                : bySubject[g.Key].Where(i => i < rows.Length).Average(i => (double)index.DistanceTo(embedding, i));
-            return new Candidate(names.GetValueOrDefault(g.Key, "?"), d);
-        }).OrderBy(c => c.Distance).Take(Math.Max(1, top)).ToList();
-        if (subjects.Count == 0) return new Identification(null, false, double.PositiveInfinity, threshold, []);
-        var best = subjects[0];
-        bool known = best.Distance <= threshold;
-        return new Identification(known ? best.Name : null, known, best.Distance, threshold, subjects);
+            if (_index.Count == 0) return new Identification(null, false, double.PositiveInfinity, threshold, []);
+            // Nearest faces first, then per subject; enough faces to be sure of the top subjects.
+            var near = _index.Search(embedding, Math.Min(_index.Count, Math.Max(32, top * 8)));
+            var subjects = near.Where(n => _subjectOfRow[n.Index] >= 0).GroupBy(n => _subjectOfRow[n.Index]).Select(g =>
+            {
+                double d = aggregation == Aggregation.Min ? g.Min(n => n.Distance) : _index.MeanDistance(embedding, _rowsOfSubject[g.Key]);
+                return new Candidate(_names[g.Key], d);
+            }).OrderBy(c => c.Distance).Take(Math.Max(1, top)).ToList();
+            if (subjects.Count == 0) return new Identification(null, false, double.PositiveInfinity, threshold, []);
+            var best = subjects[0];
+            bool known = best.Distance <= threshold;
+            return new Identification(known ? best.Name : null, known, best.Distance, threshold, subjects);
+        }
+        finally { _state.ExitReadLock(); }
     }
 
     public Task<Identification> IdentifyAsync(float[] embedding, double threshold, int top = 1, Aggregation aggregation = Aggregation.Min, CancellationToken ct = default)
@@ -152,5 +209,6 @@ public sealed class FaceGallery : IDisposable
     {
         _index.Dispose();
         _store.Dispose();
+        _state.Dispose();
     }
 }

@@ -31,7 +31,9 @@ public readonly record struct Neighbor(int Index, float Distance);
 /// dot products (<see cref="TensorPrimitives"/>) on all cores; from <see cref="FaceIndexOptions.ApproximateFrom"/>
 /// faces on, an HNSW graph (USearch) answers instead, updated as faces are added. Distances are
 /// Euclidean (on unit vectors, √(2 − 2·cos)) or cosine (1 − cos), as the model's metric says.
-/// Thread-safe for concurrent searches; <see cref="Add"/> takes a write lock.
+/// Rows are numbered in the order they were added and keep their number; <see cref="Remove"/> marks a
+/// row dead (searches skip it) instead of moving the others. Thread-safe: searches share a read lock,
+/// <see cref="Add"/> and <see cref="Remove"/> take the write lock.
 /// </summary>
 public sealed class FaceIndex : IDisposable
 {
@@ -40,18 +42,27 @@ public sealed class FaceIndex : IDisposable
     private readonly FaceIndexOptions _options;
     private readonly ReaderWriterLockSlim _lock = new();
     private float[] _matrix;
-    private int _count;
+    private bool[] _dead;
+    private int _count, _deadCount;
     private USearchIndex? _hnsw;
+    // USearch serves as many searches at once as the machine has cores (one scratch context each) and
+    // fails beyond: more threads wait their turn here.
+    private readonly SemaphoreSlim _graphSearches = new(Environment.ProcessorCount);
 
     public FaceIndex(int dimensions, string metric, FaceIndexOptions? options = null)
     {
         _dim = dimensions;
         _euclidean = metric.ToLowerInvariant() is "euclidean" or "l2";
         _options = options ?? new FaceIndexOptions();
-        _matrix = new float[Math.Max(1024, 0) * dimensions];
+        _matrix = new float[1024 * dimensions];
+        _dead = new bool[1024];
     }
 
-    public int Count => _count;
+    /// <summary>Faces that can be found (added and not removed).</summary>
+    public int Count => _count - _deadCount;
+
+    /// <summary>Rows ever added, removed ones included: row numbers are below this.</summary>
+    public int Rows => _count;
     public int Dimensions => _dim;
 
     /// <summary>True once the index answers through the HNSW graph.</summary>
@@ -66,8 +77,10 @@ public sealed class FaceIndex : IDisposable
             int first = _count;
             if ((long)(_count + embeddings.Count) * _dim > _matrix.Length)
             {
+                // doubling: adding one face costs O(1) on average, whatever the gallery's size
                 long size = Math.Max((long)(_count + embeddings.Count) * _dim, (long)_matrix.Length * 2);
                 Array.Resize(ref _matrix, checked((int)Math.Min(size, Array.MaxLength)));
+                Array.Resize(ref _dead, _matrix.Length / _dim);
             }
             foreach (var e in embeddings)
             {
@@ -78,6 +91,24 @@ public sealed class FaceIndex : IDisposable
             }
             if (_hnsw is null && _count >= _options.ApproximateFrom && _options.BuildOnAdd) BuildGraph();
             return first;
+        }
+        finally { _lock.ExitWriteLock(); }
+    }
+
+    /// <summary>Makes rows unfindable (a subject removed); their numbers are not reused.</summary>
+    public void Remove(IEnumerable<int> rows)
+    {
+        _lock.EnterWriteLock();
+        try
+        {
+            foreach (var r in rows)
+            {
+                if (r < 0 || r >= _count || _dead[r]) continue;
+                _dead[r] = true;
+                _deadCount++;
+                _matrix.AsSpan(r * _dim, _dim).Clear(); // the embedding does not stay in memory either
+                _hnsw?.Remove((ulong)r);
+            }
         }
         finally { _lock.ExitWriteLock(); }
     }
@@ -97,8 +128,10 @@ public sealed class FaceIndex : IDisposable
             var reserve = typeof(USearchIndex).GetMethod("IncreaseCapacity", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance, [typeof(ulong)]);
             int threads = reserve is null ? 1 : Environment.ProcessorCount;
             reserve?.Invoke(g, [(ulong)Math.Max(_count, 1) + 1024]);
-            Parallel.For(0, _count, new ParallelOptions { MaxDegreeOfParallelism = threads },
-                i => g.Add((ulong)i, _matrix.AsSpan(i * _dim, _dim).ToArray()));
+            Parallel.For(0, _count, new ParallelOptions { MaxDegreeOfParallelism = threads }, i =>
+            {
+                if (!_dead[i]) g.Add((ulong)i, _matrix.AsSpan(i * _dim, _dim).ToArray());
+            });
             _hnsw = g;
         }
         finally { if (locked) _lock.ExitWriteLock(); }
@@ -131,7 +164,7 @@ public sealed class FaceIndex : IDisposable
             USearchIndex g;
             try { g = new USearchIndex(path, false); }
             catch (Exception) { return false; } // unreadable or from another version: rebuild instead
-            if (g.Size() != (ulong)_count || g.Dimensions() != (ulong)_dim) { g.Dispose(); return false; }
+            if (g.Size() != (ulong)Count || g.Dimensions() != (ulong)_dim) { g.Dispose(); return false; }
             _hnsw?.Dispose();
             _hnsw = g;
             return true;
@@ -146,9 +179,9 @@ public sealed class FaceIndex : IDisposable
         _lock.EnterReadLock();
         try
         {
-            if (_count == 0 || k <= 0) return [];
-            if (_hnsw is not null) return SearchGraph(query.ToArray(), Math.Min(k, _count), candidates ?? _options.MinCandidates);
-            return SearchExact(query, k);
+            if (Count == 0 || k <= 0) return [];
+            if (_hnsw is not null) return SearchGraph(query.ToArray(), Math.Min(k, Count), candidates ?? _options.MinCandidates);
+            return Exact(query, k);
         }
         finally { _lock.ExitReadLock(); }
     }
@@ -156,7 +189,34 @@ public sealed class FaceIndex : IDisposable
     /// <summary>The exact answer by a full scan, whatever the size.</summary>
     public Neighbor[] SearchExact(ReadOnlySpan<float> query, int k)
     {
-        k = Math.Min(k, _count);
+        if (query.Length != _dim) throw new ArgumentException($"query of {query.Length} values in a {_dim}-d index");
+        _lock.EnterReadLock();
+        try { return Exact(query, k); }
+        finally { _lock.ExitReadLock(); }
+    }
+
+    /// <summary>The mean distance from the query to the given rows (a subject's faces); the caller holds no lock.</summary>
+    public double MeanDistance(ReadOnlySpan<float> query, IReadOnlyList<int> rows)
+    {
+        _lock.EnterReadLock();
+        try
+        {
+            double sum = 0;
+            int n = 0;
+            foreach (var r in rows)
+            {
+                if (r < 0 || r >= _count || _dead[r]) continue;
+                sum += ToDistance(TensorPrimitives.Dot(query, _matrix.AsSpan(r * _dim, _dim)));
+                n++;
+            }
+            return n == 0 ? double.PositiveInfinity : sum / n;
+        }
+        finally { _lock.ExitReadLock(); }
+    }
+
+    private Neighbor[] Exact(ReadOnlySpan<float> query, int k)
+    {
+        k = Math.Min(k, Count);
         if (k <= 0) return [];
         int parts = _count < 20_000 ? 1 : Environment.ProcessorCount;
         var q = query.ToArray();
@@ -172,7 +232,7 @@ public sealed class FaceIndex : IDisposable
                 DotRows(_matrix, start, n, _dim, q, scores);
                 float worst = best.Worst;
                 for (int i = 0; i < n; i++)
-                    if (-scores[i] < worst) { best.Offer(start + i, -scores[i]); worst = best.Worst; }
+                    if (-scores[i] < worst && !_dead[start + i]) { best.Offer(start + i, -scores[i]); worst = best.Worst; }
             }
             partial[p] = best.Items();
         });
@@ -207,16 +267,15 @@ public sealed class FaceIndex : IDisposable
         }
     }
 
-    /// <summary>A copy of one stored embedding.</summary>
-    public float[] Row(int index) => _matrix.AsSpan(index * _dim, _dim).ToArray();
-
-    /// <summary>Distance from the query to one stored face.</summary>
-    public float DistanceTo(ReadOnlySpan<float> query, int index) => ToDistance(TensorPrimitives.Dot(query, _matrix.AsSpan(index * _dim, _dim)));
-
     private Neighbor[] SearchGraph(float[] query, int k, int candidates)
     {
-        int ask = Math.Min(_count, Math.Max(k, candidates));
-        int found = _hnsw!.Search(query, ask, out ulong[] keys, out float[] distances);
+        int ask = Math.Min(Count, Math.Max(k, candidates));
+        int found;
+        ulong[] keys;
+        float[] distances;
+        _graphSearches.Wait();
+        try { found = _hnsw!.Search(query, ask, out keys, out distances); }
+        finally { _graphSearches.Release(); }
         var result = new Neighbor[Math.Min(k, found)];
         for (int i = 0; i < result.Length; i++) result[i] = new Neighbor((int)keys[i], ToDistance(1 - distances[i]));
         return result;
@@ -250,5 +309,6 @@ public sealed class FaceIndex : IDisposable
     {
         _hnsw?.Dispose();
         _lock.Dispose();
+        _graphSearches.Dispose();
     }
 }

@@ -37,8 +37,11 @@ public sealed record Subject(long Id, string Name, DateTime Created, string? Met
 /// <summary>One enrolled face: its embedding and where it came from.</summary>
 public sealed record StoredFace(long Id, long SubjectId, float[] Embedding, string? SourceFile, string? SourceSha256, int[]? Box, string? Detector, DateTime Created);
 
-/// <summary>What to store for one face.</summary>
+/// <summary>What to store for one face. The photo's SHA-256 is computed from <see cref="SourceFile"/> when not given.</summary>
 public sealed record NewFace(float[] Embedding, string? SourceFile = null, string? SourceSha256 = null, int[]? Box = null, string? Detector = null);
+
+/// <summary>What an enrolment stored: the subject (new or existing) and the new faces' ids.</summary>
+public sealed record Enrollment(long SubjectId, IReadOnlyList<long> FaceIds);
 
 /// <summary>
 /// Enrolled subjects and their face embeddings in SQLite (WAL mode: readers in other processes go on
@@ -75,7 +78,8 @@ public sealed class GalleryStore : IDisposable
     ];
 
     private readonly SqliteConnection _db;
-    private readonly object _write = new();
+    // One SQLite connection is not safe for concurrent use: every command runs under this lock.
+    private readonly object _gate = new();
 
     private GalleryStore(string path, SqliteConnection db, GalleryModel model)
     {
@@ -180,9 +184,11 @@ public sealed class GalleryStore : IDisposable
         tx.Commit();
     }
 
-    /// <summary>Adds faces to a subject (created if new) in one transaction; returns the new face ids.</summary>
-    public IReadOnlyList<long> Enroll(string name, IReadOnlyList<NewFace> faces, string? metadata = null)
+    /// <summary>Adds faces to a subject (created if new) in one transaction; returns the subject and the new face ids.</summary>
+    public Enrollment Enroll(string name, IReadOnlyList<NewFace> faces, string? metadata = null)
     {
+        ValidateName(name);
+        faces = faces.Select(f => f.SourceSha256 is null && f.SourceFile is not null && File.Exists(f.SourceFile) ? f with { SourceSha256 = Imaging.FileHash.Sha256(f.SourceFile) } : f).ToList();
         if (string.IsNullOrWhiteSpace(name)) throw new ArgumentException("a subject needs a name");
         foreach (var f in faces)
         {
@@ -190,7 +196,7 @@ public sealed class GalleryStore : IDisposable
                 throw new GalleryException(Path, $"embedding of {f.Embedding.Length} values, the gallery holds {Model.EmbeddingSize}-d embeddings");
             if (f.Embedding.Any(v => !float.IsFinite(v))) throw new ArgumentException("embedding holds non-finite values");
         }
-        lock (_write)
+        lock (_gate)
         {
             using var tx = _db.BeginTransaction();
             long subject;
@@ -231,13 +237,41 @@ public sealed class GalleryStore : IDisposable
                 ids.Add((long)ins.ExecuteScalar()!);
             }
             tx.Commit();
-            return ids;
+            return new Enrollment(subject, ids);
+        }
+    }
+
+    /// <summary>
+    /// A subject's name: 1 to 200 characters, no control characters, no leading or trailing space. Names
+    /// are data only: never paths, never SQL (parameters).
+    /// </summary>
+    public static void ValidateName(string name)
+    {
+        if (string.IsNullOrWhiteSpace(name)) throw new ArgumentException("a subject needs a name");
+        if (name.Length > 200) throw new ArgumentException($"a subject's name is at most 200 characters; this one has {name.Length}");
+        if (name.Any(char.IsControl)) throw new ArgumentException("a subject's name holds a control character");
+        if (name != name.Trim()) throw new ArgumentException("a subject's name does not start or end with a space");
+    }
+
+    /// <summary>Subjects and faces read in one transaction: what <see cref="FaceGallery"/> loads.</summary>
+    public (IReadOnlyList<Subject> Subjects, IReadOnlyList<StoredFace> Faces) Snapshot()
+    {
+        lock (_gate)
+        {
+            using var tx = _db.BeginTransaction(deferred: true);
+            return (ReadSubjects(tx), ReadFaces(tx));
         }
     }
 
     public IReadOnlyList<Subject> Subjects()
     {
+        lock (_gate) return ReadSubjects(null);
+    }
+
+    private List<Subject> ReadSubjects(SqliteTransaction? tx)
+    {
         using var cmd = _db.CreateCommand();
+        cmd.Transaction = tx;
         cmd.CommandText = "SELECT s.id, s.name, s.created, s.metadata, COUNT(f.id) FROM subjects s LEFT JOIN faces f ON f.subject_id = s.id GROUP BY s.id ORDER BY s.name";
         using var r = cmd.ExecuteReader();
         var list = new List<Subject>();
@@ -249,7 +283,13 @@ public sealed class GalleryStore : IDisposable
     /// <summary>Every face, in id order, read in one snapshot.</summary>
     public IReadOnlyList<StoredFace> Faces()
     {
+        lock (_gate) return ReadFaces(null);
+    }
+
+    private List<StoredFace> ReadFaces(SqliteTransaction? tx)
+    {
         using var cmd = _db.CreateCommand();
+        cmd.Transaction = tx;
         cmd.CommandText = "SELECT id, subject_id, embedding, source_file, source_sha256, box, detector, created FROM faces ORDER BY id";
         using var r = cmd.ExecuteReader();
         var list = new List<StoredFace>();
@@ -266,52 +306,69 @@ public sealed class GalleryStore : IDisposable
     }
 
     /// <summary>
-    /// Erases a subject: its rows are deleted (overwritten, <c>secure_delete</c>), the WAL is checkpointed
-    /// and truncated and the database vacuumed, so the embeddings cannot be read back from the files.
+    /// Erases a subject: its rows are deleted with <c>secure_delete</c> on, which overwrites the deleted
+    /// records and freed pages with zeros, and the WAL (which may still hold them) is checkpointed and
+    /// truncated, so the embeddings cannot be read back from the files. Costs what the subject's pages
+    /// cost, not what the gallery does (no VACUUM).
     /// </summary>
-    public bool Remove(string name)
+    public bool Remove(string name) => RemoveSubject(name) is not null;
+
+    /// <summary>As <see cref="Remove"/>; returns the erased subject's id, or null when there is none of that name.</summary>
+    public long? RemoveSubject(string name)
     {
-        lock (_write)
+        lock (_gate)
         {
-            int n;
+            long? id;
             using (var tx = _db.BeginTransaction())
             {
+                using var find = _db.CreateCommand();
+                find.Transaction = tx;
+                find.CommandText = "SELECT id FROM subjects WHERE name = $n";
+                find.Parameters.AddWithValue("$n", name);
+                id = find.ExecuteScalar() as long?;
+                if (id is null) return null;
                 using var cmd = _db.CreateCommand();
                 cmd.Transaction = tx;
-                cmd.CommandText = "DELETE FROM faces WHERE subject_id IN (SELECT id FROM subjects WHERE name = $n); DELETE FROM subjects WHERE name = $n;";
-                cmd.Parameters.AddWithValue("$n", name);
-                n = cmd.ExecuteNonQuery();
+                cmd.CommandText = "DELETE FROM faces WHERE subject_id = $id; DELETE FROM subjects WHERE id = $id;";
+                cmd.Parameters.AddWithValue("$id", id);
+                cmd.ExecuteNonQuery();
                 tx.Commit();
             }
-            if (n == 0) return false;
-            Exec(_db, "PRAGMA wal_checkpoint(TRUNCATE);");
-            Exec(_db, "VACUUM;");
             Exec(_db, "PRAGMA wal_checkpoint(TRUNCATE);");
             // a saved search graph holds copies of the vectors: it goes too (rebuilt when next needed)
             foreach (var sidecar in new[] { Path + ".hnsw", Path + ".hnsw.stamp" })
                 if (File.Exists(sidecar)) File.Delete(sidecar);
-            return true;
+            return id;
         }
     }
 
-    public bool Rename(string oldName, string newName)
+    public bool Rename(string oldName, string newName) => RenameSubject(oldName, newName) is not null;
+
+    /// <summary>As <see cref="Rename"/>; returns the renamed subject's id, or null when there is none of that name.</summary>
+    public long? RenameSubject(string oldName, string newName)
     {
-        if (string.IsNullOrWhiteSpace(newName)) throw new ArgumentException("a subject needs a name");
-        lock (_write)
+        ValidateName(newName);
+        lock (_gate)
         {
             using var cmd = _db.CreateCommand();
-            cmd.CommandText = "UPDATE subjects SET name = $new WHERE name = $old";
+            cmd.CommandText = "UPDATE subjects SET name = $new WHERE name = $old RETURNING id";
             cmd.Parameters.AddWithValue("$old", oldName);
             cmd.Parameters.AddWithValue("$new", newName);
-            try { return cmd.ExecuteNonQuery() > 0; }
+            try { return cmd.ExecuteScalar() as long?; }
             catch (SqliteException e) when (e.SqliteErrorCode == 19) { throw new GalleryException(Path, $"a subject named '{newName}' already exists"); }
         }
     }
 
     /// <summary>SQLite's own integrity check: "ok" for a sound file.</summary>
-    public string IntegrityCheck() => Scalar<string>(_db, "PRAGMA integrity_check") ?? "";
+    public string IntegrityCheck()
+    {
+        lock (_gate) return Scalar<string>(_db, "PRAGMA integrity_check") ?? "";
+    }
 
-    public void Dispose() => _db.Dispose();
+    public void Dispose()
+    {
+        lock (_gate) _db.Dispose();
+    }
 
     private static string Now() => DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture);
 
