@@ -110,6 +110,27 @@ public sealed partial class FaceNetCli
         return faces;
     }
 
+    /// <summary>
+    /// The images a many-image command works on: files as given (a missing one is reported when read, and
+    /// the rest go on), folders searched recursively for image files, in name order.
+    /// </summary>
+    private static List<string> ImageFiles(IEnumerable<string> inputs, string what)
+    {
+        var files = new List<string>();
+        foreach (var input in inputs)
+        {
+            if (Directory.Exists(input))
+            {
+                var found = Directory.EnumerateFiles(input, "*", SearchOption.AllDirectories).Where(ImageDecoder.IsImageFile).Order(StringComparer.Ordinal).ToList();
+                if (found.Count == 0) throw new ImageException(input, "folder holds no image files");
+                files.AddRange(found);
+            }
+            else files.Add(input);
+        }
+        if (files.Count == 0) throw new UsageException($"{what}: no images given");
+        return files;
+    }
+
     /// <summary>Stands in for a detector when images are already face crops.</summary>
     private sealed class NoDetector : IFaceDetector
     {

@@ -186,58 +186,77 @@ public sealed class GalleryStore : IDisposable
 
     /// <summary>Adds faces to a subject (created if new) in one transaction; returns the subject and the new face ids.</summary>
     public Enrollment Enroll(string name, IReadOnlyList<NewFace> faces, string? metadata = null)
+        => EnrollMany([(name, faces)], metadata)[0];
+
+    /// <summary>
+    /// Enrols several subjects' faces in one transaction (all or nothing): a bulk import of people costs
+    /// one commit instead of one per subject.
+    /// </summary>
+    public IReadOnlyList<Enrollment> EnrollMany(IReadOnlyList<(string Name, IReadOnlyList<NewFace> Faces)> people, string? metadata = null)
     {
-        ValidateName(name);
-        faces = faces.Select(f => f.SourceSha256 is null && f.SourceFile is not null && File.Exists(f.SourceFile) ? f with { SourceSha256 = Imaging.FileHash.Sha256(f.SourceFile) } : f).ToList();
-        if (string.IsNullOrWhiteSpace(name)) throw new ArgumentException("a subject needs a name");
-        foreach (var f in faces)
+        var checkedPeople = people.Select(p =>
         {
-            if (f.Embedding.Length != Model.EmbeddingSize)
-                throw new GalleryException(Path, $"embedding of {f.Embedding.Length} values, the gallery holds {Model.EmbeddingSize}-d embeddings");
-            if (f.Embedding.Any(v => !float.IsFinite(v))) throw new ArgumentException("embedding holds non-finite values");
-        }
+            ValidateName(p.Name);
+            var faces = p.Faces.Select(f => f.SourceSha256 is null && f.SourceFile is not null && File.Exists(f.SourceFile) ? f with { SourceSha256 = Imaging.FileHash.Sha256(f.SourceFile) } : f).ToList();
+            foreach (var f in faces)
+            {
+                if (f.Embedding.Length != Model.EmbeddingSize)
+                    throw new GalleryException(Path, $"embedding of {f.Embedding.Length} values, the gallery holds {Model.EmbeddingSize}-d embeddings");
+                if (f.Embedding.Any(v => !float.IsFinite(v))) throw new ArgumentException("embedding holds non-finite values");
+            }
+            return (p.Name, Faces: faces);
+        }).ToList();
         lock (_gate)
         {
             using var tx = _db.BeginTransaction();
-            long subject;
-            using (var find = _db.CreateCommand())
+            using var find = _db.CreateCommand();
+            find.Transaction = tx;
+            find.CommandText = "SELECT id FROM subjects WHERE name = $n";
+            var findName = find.Parameters.Add("$n", SqliteType.Text);
+            using var add = _db.CreateCommand();
+            add.Transaction = tx;
+            add.CommandText = "INSERT INTO subjects(name, created, metadata) VALUES ($n, $c, $m) RETURNING id";
+            var addName = add.Parameters.Add("$n", SqliteType.Text);
+            var addCreated = add.Parameters.Add("$c", SqliteType.Text);
+            add.Parameters.AddWithValue("$m", (object?)metadata ?? DBNull.Value);
+            using var ins = _db.CreateCommand();
+            ins.Transaction = tx;
+            ins.CommandText = """
+                INSERT INTO faces(subject_id, embedding, source_file, source_sha256, box, detector, model_id, created)
+                VALUES ($s, $e, $f, $h, $b, $d, $m, $c) RETURNING id
+                """;
+            var (ps, pe, pf, ph, pb, pd, pc) = (ins.Parameters.Add("$s", SqliteType.Integer), ins.Parameters.Add("$e", SqliteType.Blob),
+                ins.Parameters.Add("$f", SqliteType.Text), ins.Parameters.Add("$h", SqliteType.Text), ins.Parameters.Add("$b", SqliteType.Text),
+                ins.Parameters.Add("$d", SqliteType.Text), ins.Parameters.Add("$c", SqliteType.Text));
+            ins.Parameters.AddWithValue("$m", Model.Id);
+            var result = new List<Enrollment>(checkedPeople.Count);
+            foreach (var (name, faces) in checkedPeople)
             {
-                find.Transaction = tx;
-                find.CommandText = "SELECT id FROM subjects WHERE name = $n";
-                find.Parameters.AddWithValue("$n", name);
+                findName.Value = name;
+                long subject;
                 if (find.ExecuteScalar() is long id) subject = id;
                 else
                 {
-                    using var add = _db.CreateCommand();
-                    add.Transaction = tx;
-                    add.CommandText = "INSERT INTO subjects(name, created, metadata) VALUES ($n, $c, $m) RETURNING id";
-                    add.Parameters.AddWithValue("$n", name);
-                    add.Parameters.AddWithValue("$c", Now());
-                    add.Parameters.AddWithValue("$m", (object?)metadata ?? DBNull.Value);
+                    addName.Value = name;
+                    addCreated.Value = Now();
                     subject = (long)add.ExecuteScalar()!;
                 }
-            }
-            var ids = new List<long>();
-            foreach (var f in faces)
-            {
-                using var ins = _db.CreateCommand();
-                ins.Transaction = tx;
-                ins.CommandText = """
-                    INSERT INTO faces(subject_id, embedding, source_file, source_sha256, box, detector, model_id, created)
-                    VALUES ($s, $e, $f, $h, $b, $d, $m, $c) RETURNING id
-                    """;
-                ins.Parameters.AddWithValue("$s", subject);
-                ins.Parameters.AddWithValue("$e", MemoryMarshal.AsBytes(f.Embedding.AsSpan()).ToArray());
-                ins.Parameters.AddWithValue("$f", (object?)f.SourceFile ?? DBNull.Value);
-                ins.Parameters.AddWithValue("$h", (object?)f.SourceSha256 ?? DBNull.Value);
-                ins.Parameters.AddWithValue("$b", f.Box is null ? DBNull.Value : string.Join(",", f.Box));
-                ins.Parameters.AddWithValue("$d", (object?)f.Detector ?? DBNull.Value);
-                ins.Parameters.AddWithValue("$m", Model.Id);
-                ins.Parameters.AddWithValue("$c", Now());
-                ids.Add((long)ins.ExecuteScalar()!);
+                var ids = new List<long>(faces.Count);
+                foreach (var f in faces)
+                {
+                    ps.Value = subject;
+                    pe.Value = MemoryMarshal.AsBytes(f.Embedding.AsSpan()).ToArray();
+                    pf.Value = (object?)f.SourceFile ?? DBNull.Value;
+                    ph.Value = (object?)f.SourceSha256 ?? DBNull.Value;
+                    pb.Value = f.Box is null ? DBNull.Value : string.Join(",", f.Box);
+                    pd.Value = (object?)f.Detector ?? DBNull.Value;
+                    pc.Value = Now();
+                    ids.Add((long)ins.ExecuteScalar()!);
+                }
+                result.Add(new Enrollment(subject, ids));
             }
             tx.Commit();
-            return new Enrollment(subject, ids);
+            return result;
         }
     }
 
