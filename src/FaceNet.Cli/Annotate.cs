@@ -34,8 +34,6 @@ internal static class Annotate
             }
         }
         using var data = bmp.Encode(SKEncodedImageFormat.Png, 100);
-        var tmp = path + ".tmp";
-        File.WriteAllBytes(tmp, data.ToArray());
-        File.Move(tmp, path, overwrite: true);
+        AtomicFile.Write(path, data.AsSpan());
     }
 }

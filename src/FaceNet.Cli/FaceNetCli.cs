@@ -41,7 +41,14 @@ public sealed partial class FaceNetCli
         var config = new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false };
         try
         {
-            return root.Parse(args).Invoke(config);
+            var parsed = root.Parse(args);
+            if (parsed.Errors.Count > 0)
+            {
+                // one line, naming the problem; found before any file is read
+                stderr.WriteLine("error: " + parsed.Errors[0].Message.TrimEnd('.'));
+                return Usage;
+            }
+            return parsed.Invoke(config);
         }
         catch (Exception e)
         {
@@ -50,21 +57,22 @@ public sealed partial class FaceNetCli
     }
 
     // ----- options shared by several commands -----
-    private static Option<string?> ModelOption() => new("--model", "-m") { Description = "Model: an .onnx file, weights to import on the fly (.h5, .pt, .safetensors), or a bundled model's name" };
+    private static Option<string?> ModelOption() => new("--model", "-m") { Description = "Model: a bundled model's name (fused, mobilefacenet, faceapi-resnet), an .onnx file, a fused model's .json, or weights to import on the fly (.h5, .pt, .safetensors, TF.js)" };
     private static Option<bool> JsonOption() => new("--json") { Description = "Machine-readable output on stdout" };
     private static Option<bool> AlignedOption() => new("--aligned") { Description = "Each image is already a face crop: resize it to the model input, no detection" };
-    private static Option<int> ThreadsOption() => new("--threads") { Description = "ONNX Runtime threads (0: one per core)", DefaultValueFactory = _ => 0 };
+    private static Option<int> ThreadsOption() => new Option<int>("--threads") { Description = "ONNX Runtime threads (0: one per core)", DefaultValueFactory = _ => 0 }.Within(0, 256);
     private static Option<string?> PreprocessOption() => new("--preprocess") { Description = "Override the model's preprocessing: prewhiten, fixed or meanstd:r,g,b:r,g,b" };
     private static Option<string?> DetectorOption()
     {
-        var o = new Option<string?>("--detector", "-d") { Description = "Face detector: yunet (default), mtcnn or haar" };
+        var o = new Option<string?>("--detector", "-d") { Description = "Face detector: yunet+onet (default), yunet, mtcnn or haar" };
         o.AcceptOnlyFromAmong([.. Detectors.Names]);
         return o;
     }
     private static Option<bool> AllFacesOption() => new("--all-faces") { Description = "Every face of each image, not only the largest" };
     private static Option<bool> FlipOption() => new("--flip") { Description = "Average the embeddings of each face and its mirror image" };
-    private static Option<string?> AlignmentOption() => new("--alignment") { Description = "Override the model's alignment: margin:N or template:arcface112" };
-    private static Argument<string[]> ImagesArgument() => new("images") { Arity = ArgumentArity.OneOrMore, Description = "Image files" };
+    private static Option<string?> AlignmentOption() => new("--alignment") { Description = "Override the model's alignment: margin:N, square:F, template:arcface112 or template:dlib" };
+    private static Argument<string[]> ImagesArgument() => Options.Images("images", "Image files or folders of them", ArgumentArity.OneOrMore);
+    private static Option<double?> ThresholdOption(string description = "Same-person threshold (default: the model's)") => Options.Real("--threshold", description, 0, 4, minOpen: true);
 
     // ----- helpers -----
     /// <summary>What a threshold stands for: given on the command line, or how it was chosen and the error rates measured there.</summary>
@@ -95,17 +103,27 @@ public sealed partial class FaceNetCli
         }
     }
 
-    /// <summary>The faces of one image file: the whole image when aligned, else what the detector finds; none is an input error.</summary>
-    private static IReadOnlyList<FaceEmbedding> Faces(FaceRecognizer pipeline, string file, bool aligned, bool allFaces)
+    /// <summary>
+    /// The faces of one image file: the whole image when aligned, else every face (<paramref name="allFaces"/>)
+    /// or the subject's; <paramref name="found"/> is how many faces the photo holds. None is an input error.
+    /// </summary>
+    private static IReadOnlyList<FaceEmbedding> Faces(FaceRecognizer pipeline, string file, bool aligned, bool allFaces, out int found)
     {
         var image = pipeline.Load(file);
         if (aligned)
         {
+            found = 1;
             var whole = new DetectedFace(new FaceBox(0, 0, image.Width, image.Height), 1, null);
             return [new FaceEmbedding(0, whole, pipeline.EmbedCrop(image))];
         }
-        if (!allFaces) return [pipeline.EmbedMain(image, file).Face];
+        if (!allFaces)
+        {
+            var (face, count) = pipeline.EmbedMain(image, file);
+            found = count;
+            return [face];
+        }
         var faces = pipeline.Embed(image);
+        found = faces.Count;
         if (faces.Count == 0) throw new NoFaceException(file);
         return faces;
     }

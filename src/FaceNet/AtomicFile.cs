@@ -4,7 +4,7 @@ namespace FaceNet;
 public sealed class OutputFileException(string file, string reason, Exception? inner = null) : FaceNetException(file, reason, inner);
 
 /// <summary>Writes a file so that readers see the old content or the new, never half of it: a temporary file beside it, then a rename.</summary>
-internal static class AtomicFile
+public static class AtomicFile
 {
     public static void Write(string path, ReadOnlySpan<byte> bytes)
     {

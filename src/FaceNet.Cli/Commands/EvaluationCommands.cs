@@ -8,8 +8,8 @@ public sealed partial class FaceNetCli
         var model = ModelOption(); var detector = DetectorOption(); var json = JsonOption(); var threads = ThreadsOption(); var flip = FlipOption(); var alignment = AlignmentOption();
         var pairs = new Option<string>("--pairs") { Description = "LFW pairs.txt, or a CSV file_x,file_y,same", Required = true };
         var root = new Option<string>("--root") { Description = "Folder the pairs' images are relative to (LFW: ROOT/name/name_0001.jpg)", Required = true };
-        var folds = new Option<int>("--folds") { Description = "Folds for a CSV (LFW files say their own)", DefaultValueFactory = _ => 10 };
-        var far = new Option<double>("--far") { Description = "False-accept rate of the VAL@FAR figure", DefaultValueFactory = _ => 1e-3 };
+        var folds = new Option<int>("--folds") { Description = "Folds for a CSV or an LFW View 1 file (LFW View 2 files say their own)", DefaultValueFactory = _ => 10 }.Within(2, 1000);
+        var far = Options.Real("--far", "False-accept rate of the VAL@FAR figure", 1e-3, 0, 1, minOpen: true, maxOpen: true);
         var cache = new Option<string?>("--cache") { Description = $"Embedding cache folder (default {EmbeddingCache.DefaultDirectory})" };
         var noCache = new Option<bool>("--no-cache") { Description = "Do not read or write the embedding cache" };
         var fallback = new Option<bool>("--fallback-center-crop") { Description = "Embed the image centre when no face is found, instead of counting a failure" };
@@ -40,9 +40,6 @@ public sealed partial class FaceNetCli
             double atModel = Protocol.Accuracy(Enumerable.Range(0, report.Distances.Length), report.Distances, report.Same, info.Threshold);
             var rates = Calibration.At(report.Distances.Where((_, i) => report.Same[i]).ToArray(), report.Distances.Where((_, i) => !report.Same[i]).ToArray(), info.Threshold);
             var title = $"{Path.GetFileName(r.GetValue(pairs))}: {info.Name} + {pipeline.Detector.Name}, {res.Pairs} pairs, {res.Folds} folds";
-            if (r.GetValue(plot) is { } plotPath) RocPlot.Save(report, plotPath, title);
-            if (r.GetValue(reportPath) is { } mdPath)
-                File.WriteAllText(mdPath, EvaluationMarkdown.Render(report, title, "facenet " + string.Join(' ', _args.Select(a => a.Contains(' ') ? $"\"{a}\"" : a)), info.Threshold, atModel, r.GetValue(plot)));
             if (r.GetValue(json))
                 stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
                 {
@@ -66,6 +63,10 @@ public sealed partial class FaceNetCli
                 stdout.WriteLine($"failures      {report.FacelessImages} image(s) without a face, {report.UnreadableImages} unreadable, {report.FailedPairs} pair(s) counted as non-matches{(report.CenterCropped > 0 ? $"; {report.CenterCropped} centre-cropped" : "")}");
                 stdout.WriteLine($"time          {report.Seconds:F1} s");
             }
+            // the figures are out before any file is written: a bad --plot path loses nothing
+            if (r.GetValue(plot) is { } plotPath) RocPlot.Save(report, plotPath, title);
+            if (r.GetValue(reportPath) is { } mdPath)
+                AtomicFile.Write(mdPath, EvaluationMarkdown.Render(report, title, "facenet " + string.Join(' ', _args.Select(a => a.Contains(' ') ? $"\"{a}\"" : a)), info.Threshold, atModel, r.GetValue(plot)));
             return Ok;
         }));
         return cmd;
@@ -76,8 +77,8 @@ public sealed partial class FaceNetCli
         var model = ModelOption(); var detector = DetectorOption(); var json = JsonOption(); var threads = ThreadsOption(); var flip = FlipOption(); var alignment = AlignmentOption();
         var root = new Option<string>("--root") { Description = "A folder of identities (ROOT/person/*.jpg), or the folder a --pairs file is relative to", Required = true };
         var pairs = new Option<string?>("--pairs") { Description = "Labelled pairs (LFW pairs.txt or CSV) instead of identity folders" };
-        var far = new Option<double?>("--far") { Description = "Target false-accept rate (default 1e-3)" };
-        var frr = new Option<double?>("--frr") { Description = "Target false-reject rate instead of a FAR" };
+        var far = Options.Real("--far", "Target false-accept rate (default 1e-3)", 0, 1, minOpen: true, maxOpen: true);
+        var frr = Options.Real("--frr", "Target false-reject rate instead of a FAR", 0, 1, minOpen: true, maxOpen: true);
         var bestAccuracy = new Option<bool>("--best-accuracy") { Description = "The accuracy-maximising threshold instead of a target rate (the rule of the bundled models' thresholds)" };
         var output = new Option<string?>("--output", "-o") { Description = "Write a copy of the model with the calibrated threshold (.onnx)" };
         var cache = new Option<string?>("--cache") { Description = "Embedding cache folder" };

@@ -3,27 +3,44 @@ namespace FaceNet.Cli;
 // Commands on faces in photos: embed, compare, align, detect.
 public sealed partial class FaceNetCli
 {
+    /// <summary>One JSON line for an image that could not be used: a --json stream says what failed, not only stderr.</summary>
+    private void JsonFailure(string file, FaceNetException e) => stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object> { ["file"] = file, ["error"] = e.Reason }, Json));
+
+    /// <summary>Tells the user when a photo with several faces stands for one of them.</summary>
+    private void NoteMainFace(string file, int found, string what) =>
+        stderr.WriteLine($"note: {file} has {found} faces; {what}");
+
     private Command EmbedCommand()
     {
         var model = ModelOption(); var aligned = AlignedOption(); var json = JsonOption(); var threads = ThreadsOption(); var preprocess = PreprocessOption();
         var detector = DetectorOption(); var allFaces = AllFacesOption(); var flip = FlipOption(); var alignment = AlignmentOption();
         var images = ImagesArgument();
-        var cmd = new Command("embed", "Print the embedding of the largest face of each image (--all-faces: of every face)")
+        var cmd = new Command("embed", "Print the embedding of each image's subject (--all-faces: of every face)")
             { model, detector, aligned, allFaces, flip, alignment, json, threads, preprocess, images };
         cmd.SetAction(r => Guard(() =>
         {
+            var files = ImageFiles(r.GetValue(images)!, "embed");
             using var pipeline = Pipeline(r.GetValue(model), r.GetValue(detector), r.GetValue(aligned), r.GetValue(threads), r.GetValue(preprocess), null, r.GetValue(flip), r.GetValue(alignment));
             bool failed = false;
-            foreach (var file in r.GetValue(images)!)
+            foreach (var file in files)
             {
                 IReadOnlyList<FaceEmbedding> faces;
-                try { faces = Faces(pipeline, file, r.GetValue(aligned), r.GetValue(allFaces)); }
-                catch (ImageException e) { ReportInput(e); failed = true; continue; }
+                try { faces = Faces(pipeline, file, r.GetValue(aligned), r.GetValue(allFaces), out int found); if (found > 1 && !r.GetValue(allFaces)) NoteMainFace(file, found, "embedding its subject (--all-faces embeds each)"); }
+                catch (ImageException e)
+                {
+                    ReportInput(e);
+                    if (r.GetValue(json)) JsonFailure(file, e);
+                    failed = true;
+                    continue;
+                }
                 foreach (var f in faces)
                 {
                     var box = r.GetValue(aligned) ? null : f.Face.Box.ToArray();
                     if (r.GetValue(json))
-                        stdout.WriteLine(JsonSerializer.Serialize(new EmbedLine(file, f.Index, box, f.Vector), Json));
+                        stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object?>
+                        {
+                            ["file"] = file, ["face"] = f.Index, ["box"] = box, ["embedding"] = f.Vector, ["model"] = pipeline.Model.Info.Name,
+                        }, Json));
                     else
                         stdout.WriteLine($"{file} face {f.Index}{(box is null ? "" : $" [{string.Join(",", box)}]")}: {f.Vector.Length}-d [{string.Join(", ", f.Vector.Take(4).Select(v => F(v)))}, …]");
                 }
@@ -33,79 +50,100 @@ public sealed partial class FaceNetCli
         return cmd;
     }
 
-    private sealed record EmbedLine(
-        [property: System.Text.Json.Serialization.JsonPropertyName("file")] string File,
-        [property: System.Text.Json.Serialization.JsonPropertyName("face")] int Face,
-        [property: System.Text.Json.Serialization.JsonPropertyName("box")] int[]? Box,
-        [property: System.Text.Json.Serialization.JsonPropertyName("embedding")] float[] Embedding);
-
     private Command CompareCommand()
     {
         var model = ModelOption(); var aligned = AlignedOption(); var json = JsonOption(); var threads = ThreadsOption(); var preprocess = PreprocessOption();
         var detector = DetectorOption(); var flip = FlipOption(); var alignment = AlignmentOption();
-        var threshold = new Option<double?>("--threshold") { Description = "Same-person threshold (default: the model's)" };
-        var images = new Argument<string[]>("images") { Arity = new ArgumentArity(2, 100_000), Description = "Two or more image files" };
-        var cmd = new Command("compare", "Distance between the largest faces of images, and whether they are the same person")
-            { model, detector, aligned, flip, alignment, threshold, json, threads, preprocess, images };
+        var threshold = ThresholdOption();
+        var bestMatch = new Option<bool>("--best-match") { Description = "With group photos: compare the closest pair of faces of the two images, not each image's subject" };
+        var images = Options.Images("images", "Two or more image files (or folders of them)", new ArgumentArity(1, 100_000));
+        var cmd = new Command("compare", "Distance between the faces of images, and whether they are the same person")
+            { model, detector, aligned, flip, alignment, threshold, bestMatch, json, threads, preprocess, images };
         cmd.SetAction(r => Guard(() =>
         {
+            var files = ImageFiles(r.GetValue(images)!, "compare");
+            if (files.Count < 2) throw new UsageException("compare: two or more images are needed");
+            if (r.GetValue(bestMatch) && r.GetValue(aligned)) throw new UsageException("--best-match looks for faces: it does not go with --aligned");
             using var pipeline = Pipeline(r.GetValue(model), r.GetValue(detector), r.GetValue(aligned), r.GetValue(threads), r.GetValue(preprocess), r.GetValue(threshold), r.GetValue(flip), r.GetValue(alignment));
-            var files = r.GetValue(images)!;
-            var embeddings = new List<float[]>();
-            bool failed = false;
+            var info = pipeline.Model.Info;
+            // every face of every image when the closest pair is wanted, else each image's subject
+            var good = new List<(string File, IReadOnlyList<FaceEmbedding> Faces)>();
+            var errors = new List<(string File, string Error)>();
             foreach (var file in files)
             {
-                try { embeddings.Add(Faces(pipeline, file, r.GetValue(aligned), false)[0].Vector); }
-                catch (ImageException e) { ReportInput(e); failed = true; }
+                try
+                {
+                    var faces = Faces(pipeline, file, r.GetValue(aligned), r.GetValue(bestMatch), out int found);
+                    if (found > 1 && !r.GetValue(bestMatch)) NoteMainFace(file, found, "comparing its subject (--best-match compares the closest pair of faces)");
+                    good.Add((file, faces));
+                }
+                catch (ImageException e) { ReportInput(e); errors.Add((file, e.Reason)); }
             }
-            if (failed) return InputError;
-            var info = pipeline.Model.Info;
-            if (files.Length == 2)
+            (double Distance, int A, int B) Closest(int i, int j)
             {
-                var v = new Verifier(info.Metric, info.Threshold).Verify(embeddings[0], embeddings[1]);
+                var best = (Distance: double.PositiveInfinity, A: 0, B: 0);
+                foreach (var a in good[i].Faces)
+                    foreach (var b in good[j].Faces)
+                    {
+                        double d = Distance.Of(info.Metric, a.Vector, b.Vector);
+                        if (d < best.Distance) best = (d, a.Index, b.Index);
+                    }
+                return best;
+            }
+            var source = ThresholdSource(info, r.GetValue(threshold));
+            if (files.Count == 2 && good.Count == 2)
+            {
+                var (d, fa, fb) = Closest(0, 1);
+                var v = new Verification(d, info.Threshold, info.Metric);
                 if (r.GetValue(json))
                     stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object?>
                     {
                         ["distance"] = Math.Round(v.Distance, 6), ["threshold"] = v.Threshold, ["same"] = v.Same, ["metric"] = v.Metric,
                         ["far"] = r.GetValue(threshold) is null ? info.ThresholdFar : null, ["frr"] = r.GetValue(threshold) is null ? info.ThresholdFrr : null,
-                        ["threshold_source"] = ThresholdSource(info, r.GetValue(threshold)),
+                        ["threshold_source"] = source, ["model"] = info.Name, ["model_id"] = pipeline.Model.Identity,
+                        ["faces"] = new[] { Box(good[0].Faces, fa), Box(good[1].Faces, fb) },
                     }, Json));
                 else
-                    stdout.WriteLine($"distance {F(v.Distance)}  threshold {F(v.Threshold)} ({v.Metric}; {ThresholdSource(info, r.GetValue(threshold))})  {(v.Same ? "same person" : "different people")}");
+                    stdout.WriteLine($"distance {F(v.Distance)}  threshold {F(v.Threshold)} ({v.Metric}; {source})  {(v.Same ? "same person" : "different people")}");
                 return Ok;
             }
-            var matrix = new double[files.Length][];
-            for (int i = 0; i < files.Length; i++)
+            int n = good.Count;
+            var matrix = new double[n][];
+            for (int i = 0; i < n; i++)
             {
-                matrix[i] = new double[files.Length];
-                for (int j = 0; j < files.Length; j++) matrix[i][j] = Math.Round(Distance.Of(info.Metric, embeddings[i], embeddings[j]), 6);
+                matrix[i] = new double[n];
+                for (int j = 0; j < n; j++) matrix[i][j] = i == j ? 0 : Math.Round(Closest(i, j).Distance, 6);
             }
             if (r.GetValue(json))
             {
                 var pairs = new List<Dictionary<string, object>>();
-                for (int i = 0; i < files.Length; i++)
-                    for (int j = i + 1; j < files.Length; j++)
-                        pairs.Add(new() { ["a"] = files[i], ["b"] = files[j], ["distance"] = matrix[i][j], ["same"] = matrix[i][j] <= info.Threshold });
+                for (int i = 0; i < n; i++)
+                    for (int j = i + 1; j < n; j++)
+                        pairs.Add(new() { ["a"] = good[i].File, ["b"] = good[j].File, ["distance"] = matrix[i][j], ["same"] = matrix[i][j] <= info.Threshold });
                 stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object?>
                 {
-                    ["files"] = files, ["distances"] = matrix, ["threshold"] = info.Threshold, ["metric"] = info.Metric, ["pairs"] = pairs,
+                    ["files"] = good.Select(g => g.File).ToArray(), ["distances"] = matrix, ["threshold"] = info.Threshold, ["metric"] = info.Metric, ["pairs"] = pairs,
                     ["far"] = r.GetValue(threshold) is null ? info.ThresholdFar : null, ["frr"] = r.GetValue(threshold) is null ? info.ThresholdFrr : null,
-                    ["threshold_source"] = ThresholdSource(info, r.GetValue(threshold)),
+                    ["threshold_source"] = source, ["model"] = info.Name, ["model_id"] = pipeline.Model.Identity,
+                    ["errors"] = errors.Select(e => new Dictionary<string, string> { ["file"] = e.File, ["error"] = e.Error }).ToArray(),
                 }, Json));
             }
-            else
+            else if (n >= 2)
             {
-                stdout.WriteLine($"{info.Metric} distances (threshold {F(info.Threshold)}):");
-                for (int i = 0; i < files.Length; i++)
-                    stdout.WriteLine(string.Join("  ", matrix[i].Select(d => F(d))) + "  " + files[i]);
-                for (int i = 0; i < files.Length; i++)
-                    for (int j = i + 1; j < files.Length; j++)
-                        stdout.WriteLine($"{(matrix[i][j] <= info.Threshold ? "same person     " : "different people")}  {F(matrix[i][j])}  {files[i]}  {files[j]}");
+                stdout.WriteLine($"{info.Metric} distances (threshold {F(info.Threshold)}; {source}):");
+                for (int i = 0; i < n; i++)
+                    stdout.WriteLine(string.Join("  ", matrix[i].Select(d => F(d))) + "  " + good[i].File);
+                for (int i = 0; i < n; i++)
+                    for (int j = i + 1; j < n; j++)
+                        stdout.WriteLine($"{(matrix[i][j] <= info.Threshold ? "same person     " : "different people")}  {F(matrix[i][j])}  {good[i].File}  {good[j].File}");
             }
-            return Ok;
+            return errors.Count > 0 ? InputError : Ok;
         }));
         return cmd;
     }
+
+    private static Dictionary<string, object?> Box(IReadOnlyList<FaceEmbedding> faces, int index)
+        => new() { ["face"] = index, ["box"] = faces.First(f => f.Index == index).Face.Box.ToArray() };
 
     private Command AlignCommand()
     {
@@ -115,18 +153,22 @@ public sealed partial class FaceNetCli
         var cmd = new Command("align", "Write the face crops the model sees (detection + the model's alignment)") { model, detector, allFaces, alignment, output, threads, images };
         cmd.SetAction(r => Guard(() =>
         {
+            var files = ImageFiles(r.GetValue(images)!, "align");
+            var dir = OutputFolder(r.GetValue(output)!);
             using var pipeline = Pipeline(r.GetValue(model), r.GetValue(detector), false, r.GetValue(threads), null, null, false, r.GetValue(alignment));
-            var dir = r.GetValue(output)!;
-            Directory.CreateDirectory(dir);
             bool failed = false;
-            foreach (var file in r.GetValue(images)!)
+            foreach (var file in files)
             {
                 try
                 {
-                    var image = ImageDecoder.Load(file);
+                    var image = pipeline.Load(file);
                     var faces = pipeline.Detector.Detect(image);
-                    if (faces.Count == 0) throw new ImageException(file, "no face found");
-                    if (!r.GetValue(allFaces)) faces = [faces[MainFace.Index(faces, image.Width, image.Height)]];
+                    if (faces.Count == 0) throw new NoFaceException(file);
+                    if (!r.GetValue(allFaces))
+                    {
+                        if (faces.Count > 1) NoteMainFace(file, faces.Count, "writing its subject's crop (--all-faces writes each)");
+                        faces = [faces[MainFace.Index(faces, image.Width, image.Height)]];
+                    }
                     for (int i = 0; i < faces.Count; i++)
                     {
                         var target = Path.Combine(dir, $"{Path.GetFileNameWithoutExtension(file)}_{i}.png");
@@ -149,15 +191,22 @@ public sealed partial class FaceNetCli
         var cmd = new Command("detect", "Find faces: boxes, scores and five landmarks") { detector, json, output, threads, images };
         cmd.SetAction(r => Guard(() =>
         {
-            using var det = Detectors.Create(r.GetValue(detector), r.GetValue(threads));
-            var files = r.GetValue(images)!;
+            var files = ImageFiles(r.GetValue(images)!, "detect");
             var outPath = r.GetValue(output);
+            if (outPath is not null && files.Count > 1) OutputFolder(outPath);
+            using var det = Detectors.Create(r.GetValue(detector), r.GetValue(threads));
             bool failed = false;
             foreach (var file in files)
             {
                 RgbImage image;
                 try { image = ImageDecoder.Load(file); }
-                catch (ImageException e) { ReportInput(e); failed = true; continue; }
+                catch (ImageException e)
+                {
+                    ReportInput(e);
+                    if (r.GetValue(json)) JsonFailure(file, e);
+                    failed = true;
+                    continue;
+                }
                 var faces = det.Detect(image);
                 if (r.GetValue(json))
                     stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object?>
@@ -177,14 +226,23 @@ public sealed partial class FaceNetCli
                 }
                 if (outPath is not null)
                 {
-                    var target = files.Length == 1 ? outPath : Path.Combine(outPath, Path.GetFileNameWithoutExtension(file) + ".png");
-                    if (files.Length > 1) Directory.CreateDirectory(outPath);
+                    var target = files.Count == 1 ? outPath : Path.Combine(outPath, Path.GetFileNameWithoutExtension(file) + ".png");
                     Annotate.Save(image, faces, target);
                 }
-                if (faces.Count == 0 && !r.GetValue(json)) { stderr.WriteLine($"error: {file}: no face found"); failed = true; }
+                // a photo without a face is an input error with or without --json (the JSON line says faces: [])
+                if (faces.Count == 0) { stderr.WriteLine($"error: {file}: no face found"); failed = true; }
             }
             return failed ? InputError : Ok;
         }));
         return cmd;
+    }
+
+    /// <summary>An output folder: made if missing; a file in its place is a usage error naming it.</summary>
+    private static string OutputFolder(string path)
+    {
+        if (File.Exists(path)) throw new OutputFileException(path, "is a file; a folder is needed here");
+        try { Directory.CreateDirectory(path); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new OutputFileException(path, e is UnauthorizedAccessException ? "permission denied" : e.Message, e); }
+        return path;
     }
 }

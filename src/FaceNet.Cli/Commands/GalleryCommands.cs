@@ -29,47 +29,93 @@ public sealed partial class FaceNetCli
     {
         var gallery = GalleryOption(); var model = ModelOption(); var detector = DetectorOption(); var aligned = AlignedOption();
         var allFaces = AllFacesOption(); var flip = FlipOption(); var threads = ThreadsOption(); var json = JsonOption();
-        var name = new Option<string>("--name", "-n") { Description = "Who the images show", Required = true };
-        var images = ImagesArgument();
-        var cmd = new Command("enroll", "Add a person's face(s) to a gallery: one face per image (the largest), each committed before it is reported")
-            { gallery, name, model, detector, aligned, allFaces, flip, threads, json, images };
+        var name = new Option<string?>("--name", "-n") { Description = "Who the images show" };
+        var fromFolders = new Option<string?>("--from-folders") { Description = "A folder with one sub-folder per person (its name is the person's): enrols everyone" };
+        var images = Options.Images("images", "Image files or folders of them (with --name)", ArgumentArity.ZeroOrMore);
+        var cmd = new Command("enroll", "Add people's faces to a gallery: each image's subject (--all-faces: every face), each committed before it is reported")
+            { gallery, name, fromFolders, model, detector, aligned, allFaces, flip, threads, json, images };
         cmd.SetAction(r => Guard(() =>
         {
-            using var pipeline = Pipeline(GalleryModelName(r.GetValue(gallery)!, r.GetValue(model)), r.GetValue(detector), r.GetValue(aligned), r.GetValue(threads), null, null, r.GetValue(flip), null);
-            using var store = GalleryStore.Open(r.GetValue(gallery)!, GalleryModel.For(pipeline.Model));
+            // who is in which images, checked before any model is loaded
+            var people = new List<(string Name, List<string> Files)>();
+            if (r.GetValue(fromFolders) is { } root)
+            {
+                if (r.GetValue(name) is not null || r.GetValue(images) is { Length: > 0 }) throw new UsageException("--from-folders takes the names from the folders: give no --name and no images");
+                if (!Directory.Exists(root)) throw new ImageException(root, "folder not found");
+                foreach (var dir in Directory.GetDirectories(root).Order(StringComparer.Ordinal))
+                {
+                    var person = Path.GetFileName(dir);
+                    try { GalleryStore.ValidateName(person); }
+                    catch (ArgumentException e) { throw new ImageException(dir, "folder name is not usable as a person's name: " + e.Message); }
+                    var files = Directory.EnumerateFiles(dir, "*", SearchOption.AllDirectories).Where(ImageDecoder.IsImageFile).Order(StringComparer.Ordinal).ToList();
+                    if (files.Count > 0) people.Add((person, files));
+                }
+                if (people.Count == 0) throw new ImageException(root, "no sub-folders with images (one folder per person is expected)");
+            }
+            else
+            {
+                var who = r.GetValue(name) ?? throw new UsageException("enroll: give --name NAME with images, or --from-folders FOLDER");
+                GalleryStore.ValidateName(who);
+                people.Add((who, ImageFiles(r.GetValue(images) ?? [], "enroll")));
+            }
+            var galleryPath = r.GetValue(gallery)!;
+            bool existed = File.Exists(galleryPath);
+            using var pipeline = Pipeline(GalleryModelName(galleryPath, r.GetValue(model)), r.GetValue(detector), r.GetValue(aligned), r.GetValue(threads), null, null, r.GetValue(flip), null);
             var failures = new List<string>();
             int enrolled = 0;
-            foreach (var file in r.GetValue(images)!)
+            try
             {
-                IReadOnlyList<FaceEmbedding> faces;
-                string sha;
-                try
-                {
-                    faces = Faces(pipeline, file, r.GetValue(aligned), r.GetValue(allFaces));
-                    sha = EmbeddingCache.FileKey(file);
-                }
-                catch (ImageException e) { ReportInput(e); failures.Add(file); continue; }
-                var ids = store.Enroll(r.GetValue(name)!, faces.Select(f => new NewFace(f.Vector, Path.GetFullPath(file), sha,
-                    r.GetValue(aligned) ? null : f.Face.Box.ToArray(), pipeline.Detector.Name)).ToList()).FaceIds;
-                enrolled += ids.Count;
-                if (r.GetValue(json))
-                    stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object> { ["file"] = file, ["name"] = r.GetValue(name)!, ["faces"] = ids.Count, ["ids"] = ids }, Json));
-                else
-                    stdout.WriteLine($"enrolled {file} ({ids.Count} face{(ids.Count == 1 ? "" : "s")}) as {r.GetValue(name)}");
-                stdout.Flush();
+                using var store = GalleryStore.Open(galleryPath, GalleryModel.For(pipeline.Model));
+                foreach (var (person, files) in people)
+                    foreach (var file in files)
+                    {
+                        IReadOnlyList<FaceEmbedding> faces;
+                        try
+                        {
+                            faces = Faces(pipeline, file, r.GetValue(aligned), r.GetValue(allFaces), out int found);
+                            if (found > 1 && !r.GetValue(allFaces)) NoteMainFace(file, found, "enrolling its subject (--all-faces enrols each)");
+                        }
+                        catch (ImageException e)
+                        {
+                            ReportInput(e);
+                            if (r.GetValue(json)) JsonFailure(file, e);
+                            failures.Add(file);
+                            continue;
+                        }
+                        var ids = store.Enroll(person, faces.Select(f => new NewFace(f.Vector, Path.GetFullPath(file), null,
+                            r.GetValue(aligned) ? null : f.Face.Box.ToArray(), pipeline.Detector.Name)).ToList()).FaceIds;
+                        enrolled += ids.Count;
+                        if (r.GetValue(json))
+                            stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object> { ["file"] = file, ["name"] = person, ["faces"] = ids.Count, ["ids"] = ids }, Json));
+                        else
+                            stdout.WriteLine($"enrolled {file} ({ids.Count} face{(ids.Count == 1 ? "" : "s")}) as {person}");
+                        stdout.Flush();
+                    }
             }
-            if (failures.Count > 0) stderr.WriteLine($"error: {failures.Count} image(s) not enrolled: {string.Join(", ", failures)}");
+            finally
+            {
+                // a gallery this run made and put nobody into is not left behind
+                if (!existed && enrolled == 0) DeleteGallery(galleryPath);
+            }
+            if (failures.Count > 0) stderr.WriteLine($"error: {failures.Count} image(s) not enrolled: {string.Join(", ", failures.Take(20))}{(failures.Count > 20 ? ", …" : "")}");
             return failures.Count > 0 ? InputError : Ok;
         }));
         return cmd;
+    }
+
+    private static void DeleteGallery(string path)
+    {
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        foreach (var f in new[] { path, path + "-wal", path + "-shm", path + "-journal" })
+            try { if (File.Exists(f)) File.Delete(f); } catch (IOException) { } catch (UnauthorizedAccessException) { }
     }
 
     private Command IdentifyCommand()
     {
         var gallery = GalleryOption(); var model = ModelOption(); var detector = DetectorOption(); var aligned = AlignedOption();
         var flip = FlipOption(); var threads = ThreadsOption(); var json = JsonOption();
-        var top = new Option<int>("--top", "-k") { Description = "Candidates listed per face", DefaultValueFactory = _ => 3 };
-        var threshold = new Option<double?>("--threshold") { Description = "Open-set threshold (default: the model's)" };
+        var top = new Option<int>("--top", "-k") { Description = "Candidates listed per face", DefaultValueFactory = _ => 3 }.Within(1, 1000);
+        var threshold = ThresholdOption("Open-set threshold (default: the model's)");
         var aggregate = new Option<string>("--aggregate") { Description = "A subject's distance: min (nearest face) or mean (of its faces)", DefaultValueFactory = _ => "min" };
         aggregate.AcceptOnlyFromAmong("min", "mean");
         var images = ImagesArgument();
@@ -77,19 +123,26 @@ public sealed partial class FaceNetCli
             { gallery, model, detector, aligned, flip, top, threshold, aggregate, threads, json, images };
         cmd.SetAction(r => Guard(() =>
         {
+            var files = ImageFiles(r.GetValue(images)!, "identify");
             using var pipeline = Pipeline(GalleryModelName(r.GetValue(gallery)!, r.GetValue(model)), r.GetValue(detector), r.GetValue(aligned), r.GetValue(threads), null, r.GetValue(threshold), r.GetValue(flip), null);
             using var gal = FaceGallery.Open(r.GetValue(gallery)!, GalleryModel.For(pipeline.Model), readOnly: true);
             var info = pipeline.Model.Info;
             var agg = r.GetValue(aggregate) == "mean" ? Aggregation.Mean : Aggregation.Min;
             bool failed = false;
-            foreach (var file in r.GetValue(images)!)
+            foreach (var file in files)
             {
                 IReadOnlyList<FaceEmbedding> faces;
-                try { faces = Faces(pipeline, file, r.GetValue(aligned), allFaces: true); }
-                catch (ImageException e) { ReportInput(e); failed = true; continue; }
+                try { faces = Faces(pipeline, file, r.GetValue(aligned), allFaces: true, out _); }
+                catch (ImageException e)
+                {
+                    ReportInput(e);
+                    if (r.GetValue(json)) JsonFailure(file, e);
+                    failed = true;
+                    continue;
+                }
                 foreach (var f in faces)
                 {
-                    var id = gal.Identify(f.Vector, info.Threshold, Math.Max(1, r.GetValue(top)), agg);
+                    var id = gal.Identify(f.Vector, info.Threshold, r.GetValue(top), agg);
                     var box = r.GetValue(aligned) ? null : f.Face.Box.ToArray();
                     if (r.GetValue(json))
                         stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object?>
@@ -98,6 +151,7 @@ public sealed partial class FaceNetCli
                             ["distance"] = double.IsFinite(id.Distance) ? Math.Round(id.Distance, 6) : null, ["threshold"] = id.Threshold,
                             ["far"] = r.GetValue(threshold) is null ? info.ThresholdFar : null, ["frr"] = r.GetValue(threshold) is null ? info.ThresholdFrr : null,
                             ["candidates"] = id.Candidates.Select(c => new Dictionary<string, object> { ["name"] = c.Name, ["distance"] = Math.Round(c.Distance, 6) }).ToArray(),
+                            ["model"] = info.Name,
                         }, Json));
                     else
                         stdout.WriteLine($"{file} face {f.Index}{(box is null ? "" : $" [{string.Join(",", box)}]")}: " +
@@ -200,8 +254,8 @@ public sealed partial class FaceNetCli
         var dir = new Argument<string>("folder") { Description = "A folder of photos (searched recursively)" };
         var method = new Option<string>("--method") { Description = "dbscan or whispers (Chinese Whispers)", DefaultValueFactory = _ => "dbscan" };
         method.AcceptOnlyFromAmong("dbscan", "whispers");
-        var eps = new Option<double?>("--eps") { Description = "Neighbour distance (default: the model's threshold)" };
-        var minSamples = new Option<int>("--min-samples") { Description = "DBSCAN: faces needed to form a cluster", DefaultValueFactory = _ => 2 };
+        var eps = Options.Real("--eps", "Neighbour distance (default: the model's threshold)", 0, 4, minOpen: true);
+        var minSamples = new Option<int>("--min-samples") { Description = "DBSCAN: faces needed to form a cluster", DefaultValueFactory = _ => 2 }.Within(1);
         var copyTo = new Option<string?>("--copy-to") { Description = "Write each cluster's face crops into OUT/cluster_N/ (noise into OUT/noise/)" };
         var cmd = new Command("cluster", "Group the faces of a photo folder into people") { dir, model, detector, flip, method, eps, minSamples, copyTo, threads, json };
         cmd.SetAction(r => Guard(() =>
@@ -235,16 +289,15 @@ public sealed partial class FaceNetCli
             object Face(int i) => new Dictionary<string, object> { ["file"] = faces[i].File, ["box"] = faces[i].Face.Box.ToArray() };
             if (r.GetValue(copyTo) is { } outDir)
             {
+                OutputFolder(outDir);
                 for (int c = 0; c < clusters.Count; c++)
                 {
-                    var d = Path.Combine(outDir, $"cluster_{c}");
-                    Directory.CreateDirectory(d);
+                    var d = OutputFolder(Path.Combine(outDir, $"cluster_{c}"));
                     foreach (var i in clusters[c]) Annotate.Save(pipeline.Model.Align(faces[i].Image, faces[i].Face).Primary, [], Path.Combine(d, $"{Path.GetFileNameWithoutExtension(faces[i].File)}_{i}.png"));
                 }
                 if (noise.Count > 0)
                 {
-                    var d = Path.Combine(outDir, "noise");
-                    Directory.CreateDirectory(d);
+                    var d = OutputFolder(Path.Combine(outDir, "noise"));
                     foreach (var i in noise) Annotate.Save(pipeline.Model.Align(faces[i].Image, faces[i].Face).Primary, [], Path.Combine(d, $"{Path.GetFileNameWithoutExtension(faces[i].File)}_{i}.png"));
                 }
             }

@@ -10,12 +10,12 @@ public sealed partial class FaceNetCli
         var format = new Option<string?>("--format") { Description = "keras, torch, safetensors, tfjs (a weights manifest), tfjs-graph (a graph model.json) or onnx (default: detected from the file)" };
         format.AcceptOnlyFromAmong("keras", "torch", "safetensors", "tfjs", "tfjs-graph", "onnx");
         var outputNode = new Option<string?>("--output-node") { Description = "TF.js graph models: the node that gives the embedding (default: the widest vector output)" };
-        var inputSize = new Option<int?>("--input-size") { Description = "Side of the square face crop the model takes (default: from the model)" };
+        var inputSize = new Option<int?>("--input-size") { Description = "Side of the square face crop the model takes (default: from the model)" }.Within(8, 4096);
         var network = new Option<string?>("--network") { Description = "The network the weights are for, when not a face embedder: mtcnn-pnet, mtcnn-rnet or mtcnn-onet (facenet-pytorch's weights of the bundled detector)" };
         network.AcceptOnlyFromAmong("mtcnn-pnet", "mtcnn-rnet", "mtcnn-onet");
         var preprocess = PreprocessOption();
-        var size = new Option<int?>("--embedding-size") { Description = "Embedding size (default: read from the weights; 128 for the seed, 512 for facenet-pytorch)" };
-        var threshold = new Option<double?>("--threshold") { Description = "Default same-person threshold written into the model" };
+        var size = new Option<int?>("--embedding-size") { Description = "Embedding size (default: read from the weights; 128 for the seed, 512 for facenet-pytorch)" }.Within(1, 65536);
+        var threshold = ThresholdOption("Default same-person threshold written into the model");
         var alignment = new Option<string?>("--alignment") { Description = "How faces are cropped for this model: margin:N or template:arcface112" };
         var metric = new Option<string?>("--metric") { Description = "euclidean (on unit vectors) or cosine" };
         metric.AcceptOnlyFromAmong("euclidean", "cosine");
@@ -65,22 +65,20 @@ public sealed partial class FaceNetCli
     private Command BenchCommand()
     {
         var model = new Option<string?>("--model", "-m") { Description = "Model to time (default: the seed's Inception-ResNet-V1 with random weights; with --images, the bundled default)" };
-        var batch = new Option<int[]>("--batch") { Description = "Batch sizes (default: 1 and 32)", AllowMultipleArgumentsPerToken = true };
-        var seconds = new Option<double>("--seconds") { Description = "Time spent on each batch size", DefaultValueFactory = _ => 5 };
+        var batch = new Option<int[]>("--batch") { Description = "Batch sizes (default: 1 and 32)", AllowMultipleArgumentsPerToken = true }.Within(1, 4096);
+        var seconds = Options.Real("--seconds", "Time spent on each batch size", 5, 0, 3600);
         var images = new Option<string[]>("--images") { Description = "Photos (files or folders): time the whole pipeline, decode → detect → align → embed", AllowMultipleArgumentsPerToken = true };
         var detector = DetectorOption();
-        var parallel = new Option<int>("--parallel") { Description = "With --images: photos in flight at once (default: one per core)", DefaultValueFactory = _ => 0 };
+        var parallel = new Option<int>("--parallel") { Description = "With --images: photos in flight at once (default: one per core)", DefaultValueFactory = _ => 0 }.Within(0, 256);
         var gallery = new Option<bool>("--gallery") { Description = "Time gallery search instead: exact and HNSW top-1 over synthetic unit vectors" };
         var maintenance = new Option<bool>("--maintenance") { Description = "With --gallery: time enrolling, removing and renaming one subject in an SQLite gallery of --faces faces instead" };
         var folder = new Option<string?>("--folder") { Description = "With --maintenance: where the gallery file is made (default: the temp folder)" };
-        var faces = new Option<int>("--faces") { Description = "With --gallery: vectors in the gallery", DefaultValueFactory = _ => 1_000_000 };
-        var queries = new Option<int>("--queries") { Description = "With --gallery: queries timed (with --maintenance: operations of each kind)", DefaultValueFactory = _ => 200 };
-        var candidates = new Option<int[]>("--candidates") { Description = "With --gallery: neighbours asked of the HNSW graph per search (several values: each is timed)", AllowMultipleArgumentsPerToken = true };
-        var connectivity = new Option<int>("--connectivity") { Description = "With --gallery: HNSW graph degree", DefaultValueFactory = _ => new FaceIndexOptions().Connectivity };
-        var expansionAdd = new Option<int>("--expansion-add") { Description = "With --gallery: HNSW build candidate list", DefaultValueFactory = _ => new FaceIndexOptions().ExpansionAdd };
+        var faces = new Option<int>("--faces") { Description = "With --gallery: vectors in the gallery", DefaultValueFactory = _ => 1_000_000 }.Within(1, 100_000_000);
+        var queries = new Option<int>("--queries") { Description = "With --gallery: queries timed (with --maintenance: operations of each kind)", DefaultValueFactory = _ => 200 }.Within(1, 1_000_000);
+        var candidates = new Option<int[]>("--candidates") { Description = "With --gallery: neighbours asked of the HNSW graph per search (several values: each is timed)", AllowMultipleArgumentsPerToken = true }.Within(1, 100_000);
+        var connectivity = new Option<int>("--connectivity") { Description = "With --gallery: HNSW graph degree", DefaultValueFactory = _ => new FaceIndexOptions().Connectivity }.Within(2, 512);
+        var expansionAdd = new Option<int>("--expansion-add") { Description = "With --gallery: HNSW build candidate list", DefaultValueFactory = _ => new FaceIndexOptions().ExpansionAdd }.Within(1, 100_000);
         var threads = ThreadsOption(); var json = JsonOption();
-        foreach (var o in new Option<int>[] { faces, queries }) o.Validators.Add(v => { if (v.GetValue(o) < 1) v.AddError($"{o.Name} must be at least 1"); });
-        NotNegative(seconds);
         var cmd = new Command("bench", "Throughput: embedding faces/s per batch size and peak memory; with --images, photos/s end to end; with --gallery, search latency or the cost of changing a large gallery")
             { model, batch, seconds, images, detector, parallel, gallery, maintenance, folder, faces, queries, candidates, connectivity, expansionAdd, threads, json };
         cmd.SetAction(r => Guard(() =>
@@ -116,9 +114,6 @@ public sealed partial class FaceNetCli
         }));
         return cmd;
     }
-
-    private static void NotNegative(Option<double> option)
-        => option.Validators.Add(v => { var s = v.GetValue(option); if (!(s >= 0) || !double.IsFinite(s)) v.AddError($"{option.Name} must be a number of seconds, 0 or more"); });
 
     private int BenchGallery(int n, int queryCount, int[] candidateCounts, FaceIndexOptions options, bool json)
     {

@@ -65,7 +65,7 @@ public static class RocPlot
         using (var b = SKBitmap.Decode(hist.GetImageBytes(w, h, ScottPlot.ImageFormat.Png))) { using var ib = SKImage.FromBitmap(b); canvas.DrawImage(ib, w, 40, new SKSamplingOptions(SKFilterMode.Nearest)); }
         using var image = surface.Snapshot();
         using var data = image.Encode(SKEncodedImageFormat.Png, 100);
-        File.WriteAllBytes(path, data.ToArray());
+        AtomicFile.Write(path, data.AsSpan());
     }
 
     private static void AddHistogram(ScottPlot.Plot plot, IEnumerable<double> values, double lo, double hi, string label, ScottPlot.Color color)

@@ -14,9 +14,10 @@ public sealed record Identification(string? Name, bool Known, double Distance, d
 /// and "unknown" otherwise.
 /// <para>
 /// Safe to share between threads: identifications run concurrently under a read lock over the
-/// in-memory state; enrol, remove and rename first commit to the store, then change that state under
-/// the write lock, in time proportional to the faces they touch, never to the gallery. Every answer is
-/// one that some order of the operations would give.
+/// in-memory state; enrol, remove and rename run one at a time, each committing to the store and then
+/// changing that state under the write lock (so memory follows the store's order, even where SQLite
+/// reuses the id of a removed subject), in time proportional to the faces they touch, never to the
+/// gallery. Every answer is one that some order of the operations would give.
 /// </para>
 /// </summary>
 public sealed class FaceGallery : IDisposable
@@ -24,6 +25,7 @@ public sealed class FaceGallery : IDisposable
     private readonly GalleryStore _store;
     private readonly FaceIndexOptions? _indexOptions;
     private readonly ReaderWriterLockSlim _state = new(LockRecursionPolicy.NoRecursion);
+    private readonly object _writers = new();
     private FaceIndex _index;
     // row of the index → subject id (−1 once removed); subject id → name, name → id, id → rows
     private readonly List<long> _subjectOfRow = [];
@@ -73,6 +75,11 @@ public sealed class FaceGallery : IDisposable
     /// </summary>
     public void Reload()
     {
+        lock (_writers) ReloadLocked();
+    }
+
+    private void ReloadLocked()
+    {
         var (subjects, faces) = _store.Snapshot();
         var options = (_indexOptions ?? new FaceIndexOptions()) with { BuildOnAdd = false };
         var index = new FaceIndex(_store.Model.EmbeddingSize, _store.Model.Metric, options);
@@ -120,6 +127,11 @@ public sealed class FaceGallery : IDisposable
     /// <summary>Stores the faces (one transaction), then adds them to the live index: no rebuild, no re-read.</summary>
     public IReadOnlyList<long> Enroll(string name, IReadOnlyList<NewFace> faces, string? metadata = null)
     {
+        lock (_writers) return EnrollLocked(name, faces, metadata);
+    }
+
+    private IReadOnlyList<long> EnrollLocked(string name, IReadOnlyList<NewFace> faces, string? metadata)
+    {
         var done = _store.Enroll(name, faces, metadata);
         _state.EnterWriteLock();
         try
@@ -131,11 +143,8 @@ public sealed class FaceGallery : IDisposable
                 _subjectOfRow.Add(done.SubjectId);
                 rows.Add(first + i);
             }
-            if (!_names.ContainsKey(done.SubjectId)) // a new subject; a known one keeps its (maybe newer) name
-            {
-                _names[done.SubjectId] = name;
-                _ids[name] = done.SubjectId;
-            }
+            _names[done.SubjectId] = name;
+            _ids[name] = done.SubjectId;
         }
         finally { _state.ExitWriteLock(); }
         return done.FaceIds;
@@ -147,7 +156,11 @@ public sealed class FaceGallery : IDisposable
     /// <summary>Erases a subject from the store (see <see cref="GalleryStore.Remove"/>) and from the live index.</summary>
     public bool Remove(string name)
     {
-        // by the id the store removed: the name may already belong to a subject enrolled since
+        lock (_writers) return RemoveLocked(name);
+    }
+
+    private bool RemoveLocked(string name)
+    {
         if (_store.RemoveSubject(name) is not { } id) return false;
         _state.EnterWriteLock();
         try
@@ -164,6 +177,11 @@ public sealed class FaceGallery : IDisposable
     }
 
     public bool Rename(string oldName, string newName)
+    {
+        lock (_writers) return RenameLocked(oldName, newName);
+    }
+
+    private bool RenameLocked(string oldName, string newName)
     {
         if (_store.RenameSubject(oldName, newName) is not { } id) return false;
         _state.EnterWriteLock();

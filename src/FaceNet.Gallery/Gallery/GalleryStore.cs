@@ -98,10 +98,21 @@ public sealed class GalleryStore : IDisposable
     public static GalleryStore Open(string path, GalleryModel? model, bool readOnly = false)
     {
         bool exists = File.Exists(path);
-        if (!exists && (readOnly || model is null)) throw new GalleryException(path, "no such gallery (enrol someone first)");
+        if (!exists && (readOnly || model is null)) throw new GalleryException(path, Directory.Exists(path) ? "is a folder, not a gallery" : "no such gallery (enrol someone first)");
+        try { return Open(path, model, readOnly, exists, immutable: false); }
+        catch (GalleryException e) when (readOnly && e.InnerException is SqliteException { SqliteErrorCode: 8 or 14 })
+        {
+            // A WAL database is read through a shared-memory file beside it; where that cannot be made (a
+            // read-only folder), nobody can be writing the gallery either: read it as an unchanging file.
+            return Open(path, model, readOnly, exists, immutable: true);
+        }
+    }
+
+    private static GalleryStore Open(string path, GalleryModel? model, bool readOnly, bool exists, bool immutable)
+    {
         var builder = new SqliteConnectionStringBuilder
         {
-            DataSource = path,
+            DataSource = immutable ? new Uri(System.IO.Path.GetFullPath(path)).AbsoluteUri + "?immutable=1" : path,
             Mode = readOnly ? SqliteOpenMode.ReadOnly : SqliteOpenMode.ReadWriteCreate,
             Pooling = false,
             DefaultTimeout = 30,
@@ -111,6 +122,9 @@ public sealed class GalleryStore : IDisposable
         {
             db.Open();
             Exec(db, "PRAGMA busy_timeout = 10000;");
+            // someone else's SQLite file: no schema version of ours, but tables of its own; leave it alone
+            if (exists && Scalar<long>(db, "PRAGMA user_version") == 0 && Scalar<long>(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table'") > 0)
+                throw new GalleryException(path, "not a FaceNet gallery (an SQLite database with other tables); nothing was changed");
             if (!readOnly)
             {
                 Exec(db, "PRAGMA journal_mode = WAL;");
@@ -134,7 +148,13 @@ public sealed class GalleryStore : IDisposable
         catch (SqliteException e)
         {
             db.Dispose();
-            throw new GalleryException(path, e.SqliteErrorCode == 26 ? "not a gallery (not an SQLite database)" : "cannot open gallery: " + e.Message, e);
+            throw new GalleryException(path, e.SqliteErrorCode switch
+            {
+                26 => "not a gallery (not an SQLite database)",
+                8 => "cannot write to the gallery (read-only file or folder)",
+                14 => "cannot open the gallery file (missing folder, or no permission)",
+                _ => "cannot open gallery: " + e.Message,
+            }, e);
         }
         catch
         {

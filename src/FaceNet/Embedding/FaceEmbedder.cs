@@ -53,12 +53,12 @@ public sealed class FaceEmbedder : IDisposable
         _outputName = session.OutputMetadata.First().Key;
         var dims = input.Value.Dimensions;
         if (dims.Length != 4) throw new ModelException(name, $"input '{_inputName}' has {dims.Length} dimensions; an image model takes 4 (N,C,H,W or N,H,W,C)");
+        if (dims[1] != 3 && dims[3] != 3) throw new ModelException(name, $"input '{_inputName}' is [{string.Join(",", dims)}]: not a batch of RGB images (3 channels first or last)");
         _nhwc = dims[3] == 3 && dims[1] != 3;
         _batchLimit = dims[0] > 0 ? dims[0] : int.MaxValue;
         int fixedSize = _nhwc ? dims[1] : dims[2];
         if (fixedSize > 0 && options.InputSize is null) info = info with { InputSize = fixedSize };
-        var outDims = session.OutputMetadata.First().Value.Dimensions;
-        if (outDims.Length >= 2 && outDims[^1] > 0) info = info with { EmbeddingSize = outDims[^1] };
+        int size = EmbeddingWidth(session, name);
         info = info with
         {
             Preprocess = options.Preprocess ?? info.Preprocess,
@@ -72,6 +72,15 @@ public sealed class FaceEmbedder : IDisposable
         try { _preprocessing = Preprocessing.Parse(info.Preprocess); }
         catch (FormatException e) { throw new ModelException(name, e.Message, e); }
         _maxBatch = Math.Max(1, options.MaxBatch);
+        Info = info;
+        if (size == 0) // a free output size: one run on a blank face says it
+        {
+            int s = info.InputSize;
+            try { size = Embed(new RgbImage(s, s, new byte[s * s * 3])).Length; }
+            catch (OnnxRuntimeException e) { throw new ModelException(name, $"does not run on a {s}×{s} face: " + FirstLine(e.Message), e); }
+            if (size is < 8 or > 65536) throw new ModelException(name, $"not a face embedder: it gives {size} value(s) per face (an embedding has 8 to 65536)");
+        }
+        info = info with { EmbeddingSize = size };
         _importWeights = options.ImportWeights;
         Info = info;
         Identity = $"{graphHash}|{_preprocessing.Spec}|{info.InputSize}";
@@ -182,6 +191,24 @@ public sealed class FaceEmbedder : IDisposable
     }
 
     public void Dispose() => _session.Dispose();
+
+    /// <summary>
+    /// The size of the vector the network gives per face, from its first output: [batch, D] or
+    /// [batch, D, 1, 1], D from 8 to 65536. Anything else (a detector's score maps, a classifier's single
+    /// value) is not a face embedder, and is refused before it can answer "same person" for anything.
+    /// </summary>
+    private static int EmbeddingWidth(InferenceSession session, string name)
+    {
+        var (outName, meta) = session.OutputMetadata.First();
+        var d = meta.Dimensions;
+        string shape = "[" + string.Join(",", d.Select(x => x < 0 ? "?" : x.ToString(System.Globalization.CultureInfo.InvariantCulture))) + "]";
+        bool vector = d.Length == 2 || (d.Length == 4 && d[2] == 1 && d[3] == 1);
+        if (!vector || !meta.IsTensor || meta.ElementType != typeof(float))
+            throw new ModelException(name, $"not a face embedder: its output '{outName}' is {shape}{(session.OutputMetadata.Count > 1 ? $" (one of {session.OutputMetadata.Count} outputs)" : "")}, where a face model gives one vector per face, [batch, size]");
+        if (d[1] is > 0 and (< 8 or > 65536))
+            throw new ModelException(name, $"not a face embedder: its output '{outName}' holds {d[1]} value(s) per face (an embedding has 8 to 65536)");
+        return d[1] > 0 ? d[1] : 0; // unknown until it runs: taken from the first batch
+    }
 
     /// <summary>A hash of the model with its metadata left out, so rewriting the threshold keeps the identity.</summary>
     private static string GraphHash(byte[] onnx, string name)

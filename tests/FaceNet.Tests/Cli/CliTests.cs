@@ -73,7 +73,11 @@ public sealed class CliTests(NetworkFixture fx)
         var missing = Path.Combine(fx.Dir, "nope.jpg");
         var r = CliRunner.Run("embed", "--aligned", "--json", "--model", fx.KerasOnnx, empty, good, text, missing);
         Assert.Equal(2, r.ExitCode);
-        Assert.Single(r.OutLines);
+        // the JSON stream has a line per image, in order: the embedding, or what was wrong
+        var lines = r.OutLines.Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        Assert.Equal([empty, good, text, missing], lines.Select(l => l.GetProperty("file").GetString()));
+        Assert.Equal([true, false, true, true], lines.Select(l => l.TryGetProperty("error", out _)));
+        Assert.Equal("file not found", lines[3].GetProperty("error").GetString());
         Assert.Equal(3, r.ErrLines.Length);
         Assert.StartsWith($"error: {empty}: ", r.ErrLines[0]);
         Assert.StartsWith($"error: {text}: ", r.ErrLines[1]);

@@ -54,11 +54,15 @@ public sealed class ConcurrencyTests : IDisposable
         var errors = new ConcurrentQueue<string>();
         var exceptions = new ConcurrentQueue<Exception>();
         int identifications = 0, enrolments = 0, removals = 0, renames = 0;
-        var stop = DateTime.UtcNow.AddSeconds(4);
+        // at least 4 s, and until every kind of operation has happened often enough to overlap the others
+        // (a loaded machine is slower); never more than 30 s
+        var started = DateTime.UtcNow;
+        bool Done() => (DateTime.UtcNow - started).TotalSeconds >= 30
+            || ((DateTime.UtcNow - started).TotalSeconds >= 4 && identifications > 200 && enrolments >= 10 && removals >= 10 && renames >= 10);
 
         void Guarded(Action body)
         {
-            try { while (DateTime.UtcNow < stop) body(); }
+            try { while (!Done()) body(); }
             catch (Exception e) { exceptions.Enqueue(e); }
         }
 
@@ -77,7 +81,7 @@ public sealed class ConcurrencyTests : IDisposable
                     bool ok = p < 50 ? answer.Name == $"P{p}" || answer.Name == $"Q{p}"
                         : p < 60 ? answer.Name == $"P{p}" || answer.Name is null
                         : answer.Name == $"P{p}";
-                    if (!ok) errors.Enqueue($"P{p} answered as {answer.Name ?? "unknown"} ({answer.Distance:F3})");
+                    if (!ok) errors.Enqueue($"P{p} answered as {answer.Name ?? "unknown"} ({answer.Distance:F3}; candidates {string.Join(", ", answer.Candidates.Select(c => $"{c.Name} {c.Distance:F3}"))})");
                     if (newcomers.Keys.FirstOrDefault() is { } n && newcomers.TryGetValue(n, out var v))
                     {
                         var a = gallery.Identify(Near(v, r, 0.1f), 0.8);
@@ -133,7 +137,7 @@ public sealed class ConcurrencyTests : IDisposable
 
         Assert.Empty(exceptions);
         Assert.True(errors.IsEmpty, $"{errors.Count} inconsistent answers, e.g. {string.Join("; ", errors.Take(5))}");
-        Assert.True(identifications > 100 && enrolments > 10 && removals >= 10 && renames > 10,
+        Assert.True(identifications > 200 && enrolments >= 10 && removals >= 10 && renames >= 10,
             $"the threads overlapped too little to prove anything: {identifications} identifications, {enrolments} enrolments, {removals} removals, {renames} renames");
 
         // the live gallery and a fresh one read from the file agree on everyone

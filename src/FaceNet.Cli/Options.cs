@@ -1,0 +1,70 @@
+using System.CommandLine.Parsing;
+
+namespace FaceNet.Cli;
+
+/// <summary>
+/// Options and arguments whose values are checked while the command line is parsed, before any file is
+/// read: numbers as people write them ('.' for decimals, no thousands separators, finite, in range),
+/// and image lists that do not swallow a mistyped option.
+/// </summary>
+internal static class Options
+{
+    /// <summary>A real number in [min, max] (open ends where asked), written with a decimal point.</summary>
+    public static Option<double?> Real(string name, string description, double min, double max, bool minOpen = false, bool maxOpen = false, string? alias = null)
+    {
+        var o = alias is null ? new Option<double?>(name) : new Option<double?>(name, alias);
+        o.Description = description;
+        o.CustomParser = r => ParseReal(r, name, min, max, minOpen, maxOpen);
+        return o;
+    }
+
+    /// <summary>As <see cref="Real"/>, with a default.</summary>
+    public static Option<double> Real(string name, string description, double defaultValue, double min, double max, bool minOpen = false, bool maxOpen = false)
+    {
+        var o = new Option<double>(name) { Description = description, DefaultValueFactory = _ => defaultValue };
+        o.CustomParser = r => ParseReal(r, name, min, max, minOpen, maxOpen) ?? defaultValue;
+        return o;
+    }
+
+    private static double? ParseReal(ArgumentResult r, string name, double min, double max, bool minOpen, bool maxOpen)
+    {
+        var token = r.Tokens.Count == 1 ? r.Tokens[0].Value : "";
+        if (!double.TryParse(token, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var v) || !double.IsFinite(v))
+        {
+            r.AddError($"{name}: '{token}' is not a number (decimals take a point: 0.9)");
+            return null;
+        }
+        bool low = minOpen ? v <= min : v < min, high = maxOpen ? v >= max : v > max;
+        if (low || high)
+        {
+            r.AddError($"{name}: {token} is outside {(minOpen ? "(" : "[")}{min.ToString(System.Globalization.CultureInfo.InvariantCulture)}, {max.ToString(System.Globalization.CultureInfo.InvariantCulture)}{(maxOpen ? ")" : "]")}");
+            return null;
+        }
+        return v;
+    }
+
+    /// <summary>An integer option's values must lie in [min, max].</summary>
+    public static T Within<T>(this T option, int min, int max = int.MaxValue) where T : Option
+    {
+        option.Validators.Add(r =>
+        {
+            foreach (var token in r.Tokens)
+                if (int.TryParse(token.Value, System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out var v) && (v < min || v > max))
+                    r.AddError(max == int.MaxValue ? $"{option.Name}: {v} is below {min}" : $"{option.Name}: {v} is outside [{min}, {max}]");
+        });
+        return option;
+    }
+
+    /// <summary>Image (or folder) arguments: a word that starts with '-' and names no file is an option the command does not have.</summary>
+    public static Argument<string[]> Images(string name, string description, ArgumentArity arity)
+    {
+        var a = new Argument<string[]>(name) { Arity = arity, Description = description };
+        a.Validators.Add(r =>
+        {
+            foreach (var t in r.Tokens)
+                if (t.Value.StartsWith('-') && t.Value.Length > 1 && !File.Exists(t.Value) && !Directory.Exists(t.Value))
+                    r.AddError($"unknown option '{t.Value}'");
+        });
+        return a;
+    }
+}
