@@ -46,6 +46,10 @@ public static class Calibration
         var pos = genuine.OrderBy(d => d).ToArray();
         int keep = (int)Math.Ceiling((1 - frr) * pos.Length - 1e-9); // genuine pairs that must be accepted
         double t = keep <= 0 ? Below(pos[0]) : keep < pos.Length && double.IsFinite(pos[keep]) ? (pos[keep - 1] + pos[keep]) / 2 : pos[keep - 1];
+        // Pairs whose face was never found are at +∞ and no threshold accepts them: the FRR cannot go below
+        // their share. The threshold that reaches that share is the largest finite genuine distance, not
+        // "accept everything".
+        if (!double.IsFinite(t)) t = genuine.Where(double.IsFinite).DefaultIfEmpty(0).Max();
         return Measure(genuine, impostor, t, "frr", frr);
     }
 

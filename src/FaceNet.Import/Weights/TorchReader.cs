@@ -16,10 +16,18 @@ public static class TorchReader
     private static readonly System.Numerics.BigInteger LegacyMagic = System.Numerics.BigInteger.Parse("01950a86a20f9469cfc6c", System.Globalization.NumberStyles.HexNumber);
     private const long MaxStorageBytes = 2L * 1024 * 1024 * 1024;
 
+    /// <summary>The largest weight file read (far above FaceNet's 90 MB): a larger one is refused before it is read.</summary>
+    private const long MaxFileBytes = 4L * 1024 * 1024 * 1024;
+
     public static WeightSet Read(string path)
     {
         byte[] bytes;
-        try { bytes = File.ReadAllBytes(path); }
+        try
+        {
+            var length = new FileInfo(path).Length;
+            if (length > MaxFileBytes) throw new WeightsException(path, $"file is {length} bytes, larger than any face model's weights ({MaxFileBytes})");
+            bytes = File.ReadAllBytes(path);
+        }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new WeightsException(path, e.Message, e); }
         var tensors = bytes.AsSpan().StartsWith(ZipMagic) ? ReadZip(path, bytes) : ReadLegacy(path, bytes);
         return new WeightSet(path, WeightFormat.Torch, tensors);
@@ -132,13 +140,33 @@ public static class TorchReader
         return result;
     }
 
+    /// <summary>The most elements a weight tensor may have (1 GB of floats): far above any face network's largest layer.</summary>
+    private const long MaxElements = 1L << 28;
+
     private static NamedTensor Materialize(string path, string name, SafePickle.TensorRef t, byte[] raw)
     {
         int elem = ElementSize(t.Storage.DType);
         long storageCount = raw.Length / elem;
-        var shape = t.Size.Select(s => checked((int)s)).ToArray();
+        // Everything the view claims is checked against its storage before anything is allocated: a
+        // hostile file can describe a huge tensor over a tiny storage (stride 0) or overflow the count.
+        if (t.Size.Length != t.Stride.Length) throw new WeightsException(path, $"tensor '{name}' has {t.Size.Length} sizes but {t.Stride.Length} strides (corrupt file)");
+        if (t.Size.Any(d => d < 0) || t.Stride.Any(d => d < 0) || t.Offset < 0)
+            throw new WeightsException(path, $"tensor '{name}' has a negative size, stride or offset (corrupt file)");
         long count = 1;
-        foreach (var s in shape) count = checked(count * s);
+        foreach (var d in t.Size)
+        {
+            if (d > 0 && count > MaxElements / d) throw new WeightsException(path, $"tensor '{name}' claims shape [{string.Join(",", t.Size)}], more than {MaxElements} elements (corrupt or hostile file)");
+            count *= d;
+        }
+        if (count > storageCount)
+            throw new WeightsException(path, $"tensor '{name}' claims shape [{string.Join(",", t.Size)}] ({count} elements) over a storage of {storageCount} (corrupt or hostile file)");
+        if (count > 0)
+        {
+            long last = t.Offset;
+            for (int d = 0; d < t.Size.Length; d++) last += (t.Size[d] - 1) * t.Stride[d];
+            if (last >= storageCount) throw new WeightsException(path, $"tensor '{name}' reads outside its storage (corrupt file)");
+        }
+        var shape = t.Size.Select(s => (int)s).ToArray();
         var values = new float[count];
         var index = new long[shape.Length];
         for (long i = 0; i < count; i++)

@@ -42,6 +42,20 @@ public sealed class PhotoCliTests(NetworkFixture fx)
         Assert.Equal(detector == "haar" ? JsonValueKind.Null : JsonValueKind.Array, landmarks.ValueKind);
         using var bmp = SKBitmap.Decode(output);
         Assert.Equal((640, 446), (bmp.Width, bmp.Height));
+        // the boxes are drawn: the pixels on a box's top edge turned lime, the rest of the photo is as it was
+        using var original = SKBitmap.Decode(Face("couple.jpg"));
+        var box = faces[0].GetProperty("box").EnumerateArray().Select(v => v.GetInt32()).ToArray();
+        int lime = 0, edge = 0;
+        for (int x = box[0] + 4; x < box[0] + box[2] - 4; x++, edge++)
+            for (int y = Math.Max(0, box[1] - 2); y <= box[1] + 2; y++)
+            {
+                var c = bmp.GetPixel(x, y); // the box is drawn at its exact (sub-pixel) place, anti-aliased
+                if (c.Green > 150 && c.Green > c.Red + 80 && c.Green > c.Blue + 80) { lime++; break; }
+            }
+        Assert.True(lime > edge * 0.8, $"{lime} of {edge} pixels on the box's top edge are lime");
+        var far = original.GetPixel(2, original.Height - 3);
+        var same = bmp.GetPixel(2, bmp.Height - 3);
+        Assert.True(Math.Abs(far.Red - same.Red) + Math.Abs(far.Green - same.Green) + Math.Abs(far.Blue - same.Blue) < 12, "pixels away from the faces changed");
     }
 
     [Fact]

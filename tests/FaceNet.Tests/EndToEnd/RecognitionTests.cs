@@ -62,11 +62,24 @@ public sealed class RecognitionTests
     [Fact]
     public void Flip_averaging_keeps_unit_length_and_the_ranking()
     {
-        using var pipeline = FaceRecognizer.From(Detectors.Create("yunet"), FaceModel.Load(null, new FaceModelOptions { Flip = true }));
+        using var pipeline = FaceRecognizer.From(Detectors.Create("yunet"), FaceModel.Load("mobilefacenet", new FaceModelOptions { Flip = true }));
         var e = EmbedAll(pipeline);
         Assert.All(e, x => Assert.Equal(1.0, Math.Sqrt(x.Embedding.Sum(v => (double)v * v)), 4));
         var pairs = Pairs(e, "euclidean").ToList();
         Assert.True(pairs.Where(p => p.Same).Max(p => p.Distance) < pairs.Where(p => !p.Same).Min(p => p.Distance));
+
+        // and it is the flip: the normalised sum of the crop's and its mirror image's embeddings, not the crop's alone
+        using var plain = FaceModel.Load("mobilefacenet");
+        var photo = ImageDecoder.Load(TestImages.DataPath("faces", "img1.jpg"));
+        var face = pipeline.Detector.Detect(photo)[0];
+        var crop = plain.Align(photo, face).Primary;
+        var a = plain.Embed(plain.FromCrop(crop));
+        var b = plain.Embed(plain.FromCrop(crop.FlipHorizontal()));
+        var expected = a.Zip(b, (x, y) => x + y).ToArray();
+        L2.NormalizeInPlace(expected);
+        var flipped = pipeline.Embed(photo, [face])[0].Vector;
+        for (int i = 0; i < expected.Length; i++) Assert.Equal(expected[i], flipped[i], 5);
+        Assert.True(Distance.Euclidean(a, flipped) > 1e-3, "flip averaging changed nothing");
     }
 
     [Fact]

@@ -113,5 +113,24 @@ public sealed class ProtocolTests
         Assert.InRange(Calibration.Wilson(0, 3000).High, 0.0008, 0.0014);
     }
 
+    [Fact]
+    public void Calibration_counts_face_less_pairs_as_rejected_and_keeps_a_finite_threshold()
+    {
+        // 100 genuine pairs, 10 of them with an image where no face was found (+∞); 1000 impostors, 2 face-less
+        var rng = new Random(4);
+        var genuine = Enumerable.Range(0, 100).Select(i => i < 10 ? double.PositiveInfinity : 0.6 + 0.1 * Normal(rng)).ToArray();
+        var impostor = Enumerable.Range(0, 1000).Select(i => i < 2 ? double.PositiveInfinity : 1.3 + 0.1 * Normal(rng)).ToArray();
+        var far = Calibration.AtFar(genuine, impostor, 0.01);
+        Assert.True(double.IsFinite(far.Threshold));
+        Assert.True(far.Frr >= 0.10, "face-less genuine pairs are false rejections");
+        var frr = Calibration.AtFrr(genuine, impostor, 0.01); // unreachable: 10 % can never be accepted
+        Assert.True(double.IsFinite(frr.Threshold));
+        Assert.Equal(0.10, frr.Frr, 9);
+        Assert.True(frr.Far < 0.5, "the threshold did not become 'accept everything'");
+        var best = Calibration.AtBestAccuracy(genuine, impostor);
+        Assert.True(double.IsFinite(best.Threshold));
+        Assert.InRange(best.Threshold, 0.7, 1.3);
+    }
+
     private static double Normal(Random r) => Math.Sqrt(-2 * Math.Log(1 - r.NextDouble())) * Math.Cos(2 * Math.PI * r.NextDouble());
 }

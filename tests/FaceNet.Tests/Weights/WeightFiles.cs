@@ -68,7 +68,7 @@ internal static class WeightFiles
     /// <c>archive/data/N</c> raw storages. Two-dimensional tensors are stored transposed with swapped
     /// strides, as a non-contiguous tensor would be, so the reader has to follow strides.
     /// </summary>
-    public static void WriteTorchZip(string path, IEnumerable<NamedTensor> tensors, string? extraGlobal = null)
+    public static void WriteTorchZip(string path, IEnumerable<NamedTensor> tensors, string? extraGlobal = null, string payload = "echo pwned")
     {
         var pickle = new PickleWriter();
         var storages = new List<byte[]>();
@@ -106,7 +106,7 @@ internal static class WeightFiles
             var dot = extraGlobal.LastIndexOf('.');
             pickle.Unicode("payload");
             pickle.Global(extraGlobal[..dot], extraGlobal[(dot + 1)..]);
-            pickle.Mark(); pickle.Unicode("echo pwned"); pickle.Tuple(); pickle.Reduce();
+            pickle.Mark(); pickle.Unicode(payload); pickle.Tuple(); pickle.Reduce();
         }
         pickle.SetItems();
         pickle.Stop();
