@@ -17,7 +17,16 @@ public static class PipelineBenchmark
     /// </summary>
     public static PipelineResult Run(FaceRecognizer faces, IReadOnlyList<string> files, int parallel)
     {
-        var bytes = files.Select(File.ReadAllBytes).ToArray();
+        var unreadableFiles = new List<ImageException>();
+        var bytes = files.Select(f =>
+        {
+            try { return File.ReadAllBytes(f); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                unreadableFiles.Add(new ImageException(f, e is FileNotFoundException ? "file not found" : e.Message, e));
+                return null;
+            }
+        }).ToArray();
         long decode = 0, detect = 0, embed = 0, pixels = 0;
         int found = 0, misses = 0;
         double wall = 0;
@@ -26,11 +35,13 @@ public static class PipelineBenchmark
         {
             decode = detect = embed = pixels = 0; found = misses = 0;
             unreadable.Clear();
+            unreadable.AddRange(unreadableFiles);
             var total = Stopwatch.StartNew();
             Parallel.For(0, files.Count, new ParallelOptions { MaxDegreeOfParallelism = parallel }, i =>
             {
                 long t0 = Stopwatch.GetTimestamp();
                 RgbImage image;
+                if (bytes[i] is null) return;
                 try { image = ImageDecoder.Decode(bytes[i], files[i]); }
                 catch (ImageException e) { lock (unreadable) unreadable.Add(e); return; }
                 long t1 = Stopwatch.GetTimestamp();

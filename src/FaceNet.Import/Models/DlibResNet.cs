@@ -80,7 +80,7 @@ public static class DlibResNet
         var emb = g.MatMul(avg, fcWeights, InceptionResNetV1.OutputName);
         g.Output(emb, -1, 128);
         if (problems.Count > 0)
-            throw new WeightsException(w.Source, $"{problems.Count} tensor(s) do not fit the face-api.js recognition network: " + string.Join("; ", problems));
+            throw TensorLookup.Mismatch(w, "the face-api.js recognition network", problems);
         return g;
     }
 

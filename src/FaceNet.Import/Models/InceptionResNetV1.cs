@@ -133,8 +133,7 @@ public static class InceptionResNetV1
         var emb = g.Gemm(pooled, g.Initializer("Bottleneck_W", w, 1792, size), g.Initializer("Bottleneck_B", b, size), transB: false, name: OutputName);
         g.Output(emb, -1, size);
         if (problems.Count > 0)
-            throw new WeightsException(weights.Source,
-                $"{problems.Count} tensor(s) do not fit Inception-ResNet-V1 ({weights.Format} naming): " + string.Join("; ", problems));
+            throw TensorLookup.Mismatch(weights, $"Inception-ResNet-V1 ({weights.Format} naming)", problems);
         return g;
     }
 

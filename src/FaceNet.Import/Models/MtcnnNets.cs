@@ -74,7 +74,7 @@ internal static class MtcnnNets
 
     private static byte[] Finish(OnnxGraphBuilder g, WeightSet w, List<string> problems)
     {
-        if (problems.Count > 0) throw new WeightsException(w.Source, $"{problems.Count} tensor(s) do not fit MTCNN: " + string.Join("; ", problems));
+        if (problems.Count > 0) throw TensorLookup.Mismatch(w, "MTCNN", problems);
         return g.ToBytes();
     }
 
