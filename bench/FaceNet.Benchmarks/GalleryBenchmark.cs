@@ -57,7 +57,7 @@ public static class GalleryBenchmark
     {
         var gen = new Faces(dim, 42);
         var sw = Stopwatch.StartNew();
-        using var index = new FaceIndex(dim, "euclidean", options with { ApproximateFrom = int.MaxValue });
+        using var index = new FaceIndex(dim, FaceNet.Matching.Metric.Euclidean, options with { ApproximateFrom = int.MaxValue });
         const int chunk = 50_000;
         for (int added = 0; added < n; added += chunk)
             index.Add(Enumerable.Range(added, Math.Min(chunk, n - added)).Select(gen.Next).ToList());
@@ -103,7 +103,7 @@ public static class GalleryBenchmark
         var gen = new Faces(dim, 7);
         var path = Path.Combine(folder, $"bench-{n}.db");
         foreach (var f in Directory.GetFiles(folder, $"bench-{n}.db*")) File.Delete(f);
-        var model = new GalleryModel("bench", dim, "none", "euclidean");
+        var model = new GalleryModel("bench", dim, "none", FaceNet.Matching.Metric.Euclidean);
         var sw = Stopwatch.StartNew();
         using (var store = GalleryStore.Open(path, model))
         {

@@ -48,7 +48,7 @@ public sealed partial class FaceNetCli
                     ["auc"] = Math.Round(res.Auc, 5), ["eer"] = Math.Round(res.Eer, 5), ["threshold"] = Math.Round(res.Threshold, 5),
                     ["model_threshold"] = info.Threshold, ["accuracy_at_model_threshold"] = Math.Round(atModel, 5),
                     ["far_at_model_threshold"] = Math.Round(rates.Far, 5), ["frr_at_model_threshold"] = Math.Round(rates.Frr, 5),
-                    ["metric"] = report.Metric, ["pairs"] = res.Pairs, ["folds"] = res.Folds, ["images"] = report.Images,
+                    ["metric"] = report.Metric.Name(), ["pairs"] = res.Pairs, ["folds"] = res.Folds, ["images"] = report.Images,
                     ["failed_images"] = report.FailedImages, ["faceless_images"] = report.FacelessImages, ["unreadable_images"] = report.UnreadableImages, ["failed_pairs"] = report.FailedPairs, ["center_cropped"] = report.CenterCropped,
                     ["seconds"] = Math.Round(report.Seconds, 2), ["model"] = modelPath, ["detector"] = pipeline.Detector.Name,
                 }, Json));
@@ -59,7 +59,7 @@ public sealed partial class FaceNetCli
                 stdout.WriteLine($"VAL@FAR={res.FarTarget:G3}  {res.Val:F4} ± {res.ValStd:F4}  (FAR reached {res.Far:F5})");
                 stdout.WriteLine($"AUC           {res.Auc:F4}");
                 stdout.WriteLine($"EER           {res.Eer:F4}");
-                stdout.WriteLine($"threshold     {res.Threshold:F4} ({report.Metric}, best on all pairs); at the model's {info.Threshold:F4}: accuracy {atModel:F4}, FAR {rates.Far:F4}, FRR {rates.Frr:F4}");
+                stdout.WriteLine($"threshold     {res.Threshold:F4} ({report.Metric.Name()}, best on all pairs); at the model's {info.Threshold:F4}: accuracy {atModel:F4}, FAR {rates.Far:F4}, FRR {rates.Frr:F4}");
                 stdout.WriteLine($"failures      {report.FacelessImages} image(s) without a face, {report.UnreadableImages} unreadable, {report.FailedPairs} pair(s) counted as non-matches{(report.CenterCropped > 0 ? $"; {report.CenterCropped} centre-cropped" : "")}");
                 stdout.WriteLine($"time          {report.Seconds:F1} s");
             }
@@ -113,7 +113,7 @@ public sealed partial class FaceNetCli
             if (r.GetValue(json))
                 stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object?>
                 {
-                    ["threshold"] = Math.Round(result.Threshold, 6), ["target"] = result.Target, ["target_rate"] = r.GetValue(bestAccuracy) ? null : rate, ["accuracy"] = r.GetValue(bestAccuracy) ? Math.Round(result.TargetRate, 6) : null, ["metric"] = info.Metric,
+                    ["threshold"] = Math.Round(result.Threshold, 6), ["target"] = result.Target, ["target_rate"] = r.GetValue(bestAccuracy) ? null : rate, ["accuracy"] = r.GetValue(bestAccuracy) ? Math.Round(result.TargetRate, 6) : null, ["metric"] = info.Metric.Name(),
                     ["far"] = Math.Round(result.Far, 6), ["far_ci95"] = new[] { Math.Round(result.FarLow, 6), Math.Round(result.FarHigh, 6) },
                     ["frr"] = Math.Round(result.Frr, 6), ["frr_ci95"] = new[] { Math.Round(result.FrrLow, 6), Math.Round(result.FrrHigh, 6) },
                     ["genuine_pairs"] = result.GenuinePairs, ["impostor_pairs"] = result.ImpostorPairs, ["sufficient"] = result.Sufficient,
@@ -121,7 +121,7 @@ public sealed partial class FaceNetCli
                 }, Json));
             else
             {
-                stdout.WriteLine($"threshold {result.Threshold:F4} ({info.Metric}) for {goal}{(r.GetValue(bestAccuracy) ? $" (accuracy {result.TargetRate:F4})" : "")}, on {result.GenuinePairs} same and {result.ImpostorPairs} different pairs");
+                stdout.WriteLine($"threshold {result.Threshold:F4} ({info.Metric.Name()}) for {goal}{(r.GetValue(bestAccuracy) ? $" (accuracy {result.TargetRate:F4})" : "")}, on {result.GenuinePairs} same and {result.ImpostorPairs} different pairs");
                 stdout.WriteLine($"  FAR {result.Far:F5}  (95% CI {result.FarLow:F5} – {result.FarHigh:F5})");
                 stdout.WriteLine($"  FRR {result.Frr:F5}  (95% CI {result.FrrLow:F5} – {result.FrrHigh:F5})");
                 stdout.WriteLine($"  the model's own threshold is {info.Threshold:F4}{(r.GetValue(output) is { } o ? $"; wrote {o}" : "")}");

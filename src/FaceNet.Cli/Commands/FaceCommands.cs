@@ -98,13 +98,13 @@ public sealed partial class FaceNetCli
                 if (r.GetValue(json))
                     stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object?>
                     {
-                        ["distance"] = Math.Round(v.Distance, 6), ["threshold"] = v.Threshold, ["same"] = v.Same, ["metric"] = v.Metric,
+                        ["distance"] = Math.Round(v.Distance, 6), ["threshold"] = v.Threshold, ["same"] = v.Same, ["metric"] = v.Metric.Name(),
                         ["far"] = r.GetValue(threshold) is null ? info.ThresholdFar : null, ["frr"] = r.GetValue(threshold) is null ? info.ThresholdFrr : null,
                         ["threshold_source"] = source, ["model"] = info.Name, ["model_id"] = pipeline.Model.Identity,
                         ["faces"] = new[] { Box(good[0].Faces, fa), Box(good[1].Faces, fb) },
                     }, Json));
                 else
-                    stdout.WriteLine($"distance {F(v.Distance)}  threshold {F(v.Threshold)} ({v.Metric}; {source})  {(v.Same ? "same person" : "different people")}");
+                    stdout.WriteLine($"distance {F(v.Distance)}  threshold {F(v.Threshold)} ({v.Metric.Name()}; {source})  {(v.Same ? "same person" : "different people")}");
                 return Ok;
             }
             int n = good.Count;
@@ -122,7 +122,7 @@ public sealed partial class FaceNetCli
                         pairs.Add(new() { ["a"] = good[i].File, ["b"] = good[j].File, ["distance"] = matrix[i][j], ["same"] = matrix[i][j] <= info.Threshold });
                 stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object?>
                 {
-                    ["files"] = good.Select(g => g.File).ToArray(), ["distances"] = matrix, ["threshold"] = info.Threshold, ["metric"] = info.Metric, ["pairs"] = pairs,
+                    ["files"] = good.Select(g => g.File).ToArray(), ["distances"] = matrix, ["threshold"] = info.Threshold, ["metric"] = info.Metric.Name(), ["pairs"] = pairs,
                     ["far"] = r.GetValue(threshold) is null ? info.ThresholdFar : null, ["frr"] = r.GetValue(threshold) is null ? info.ThresholdFrr : null,
                     ["threshold_source"] = source, ["model"] = info.Name, ["model_id"] = pipeline.Model.Identity,
                     ["errors"] = errors.Select(e => new Dictionary<string, string> { ["file"] = e.File, ["error"] = e.Error }).ToArray(),
@@ -130,7 +130,7 @@ public sealed partial class FaceNetCli
             }
             else if (n >= 2)
             {
-                stdout.WriteLine($"{info.Metric} distances (threshold {F(info.Threshold)}; {source}):");
+                stdout.WriteLine($"{info.Metric.Name()} distances (threshold {F(info.Threshold)}; {source}):");
                 for (int i = 0; i < n; i++)
                     stdout.WriteLine(string.Join("  ", matrix[i].Select(d => F(d))) + "  " + good[i].File);
                 for (int i = 0; i < n; i++)

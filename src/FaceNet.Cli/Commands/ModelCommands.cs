@@ -44,7 +44,7 @@ public sealed partial class FaceNetCli
                 EmbeddingSize = r.GetValue(size),
                 Threshold = r.GetValue(threshold),
                 Alignment = r.GetValue(alignment),
-                Metric = r.GetValue(metric),
+                Metric = r.GetValue(metric) is { } mt ? Metrics.Parse(mt) : null,
                 Name = r.GetValue(name),
             };
             var outPath = r.GetValue(output)!;

@@ -20,7 +20,7 @@ public static class EvaluationMarkdown
         sb.AppendLine($"| VAL @ FAR={r.FarTarget.ToString("G3", CultureInfo.InvariantCulture)} | {F(r.Val)} ± {F(r.ValStd)} (FAR reached {r.Far.ToString("0.00000", CultureInfo.InvariantCulture)}) |");
         sb.AppendLine($"| AUC | {F(r.Auc)} |");
         sb.AppendLine($"| EER | {F(r.Eer)} |");
-        sb.AppendLine($"| best threshold on all pairs ({report.Metric}) | {F(r.Threshold)} |");
+        sb.AppendLine($"| best threshold on all pairs ({Matching.Metrics.Name(report.Metric)}) | {F(r.Threshold)} |");
         sb.AppendLine($"| accuracy at the model's threshold {F(modelThreshold)} | {F(accuracyAtModelThreshold)} |");
         sb.AppendLine($"| fold thresholds | {string.Join(", ", r.FoldThresholds.Select(F))} |");
         sb.AppendLine($"| images without a face / unreadable | {report.FacelessImages} / {report.UnreadableImages} ({report.FailedPairs} pairs counted as non-matches{(report.CenterCropped > 0 ? $"; {report.CenterCropped} centre-cropped" : "")}) |");

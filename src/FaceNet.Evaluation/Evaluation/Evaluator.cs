@@ -24,7 +24,7 @@ public sealed record EvaluationOptions
 /// <see cref="FacelessImages"/> decoded but no face was found, <see cref="UnreadableImages"/> could not be decoded.
 /// </summary>
 public sealed record EvaluationReport(ProtocolResult Result, int Images, int FacelessImages, int UnreadableImages, int FailedPairs, int CenterCropped,
-    IReadOnlyList<string> Failures, double[] Distances, bool[] Same, double Seconds, string Metric)
+    IReadOnlyList<string> Failures, double[] Distances, bool[] Same, double Seconds, Matching.Metric Metric)
 {
     public int FailedImages => FacelessImages + UnreadableImages;
 }

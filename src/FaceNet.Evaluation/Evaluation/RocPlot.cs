@@ -48,7 +48,7 @@ public static class RocPlot
         AddHistogram(hist, report.Distances.Where((d, i) => !report.Same[i] && double.IsFinite(d)), lo, hi, "different people", ScottPlot.Colors.Red);
         var t = hist.Add.VerticalLine(report.Result.Threshold);
         t.LabelText = $"threshold {report.Result.Threshold:F3}";
-        hist.Title($"{report.Metric} distances — accuracy {report.Result.Accuracy:F4} ± {report.Result.AccuracyStd:F4}");
+        hist.Title($"{Matching.Metrics.Name(report.Metric)} distances — accuracy {report.Result.Accuracy:F4} ± {report.Result.AccuracyStd:F4}");
         hist.XLabel("distance");
         hist.YLabel("share of pairs");
         hist.ShowLegend();

@@ -11,7 +11,7 @@ namespace FaceNet.Gallery;
 /// </summary>
 public static class Clustering
 {
-    public static int[] Dbscan(IReadOnlyList<float[]> x, double eps, int minSamples, string metric = "euclidean")
+    public static int[] Dbscan(IReadOnlyList<float[]> x, double eps, int minSamples, Metric metric = Metric.Euclidean)
     {
         int n = x.Count;
         var neighbours = Neighbours(x, eps, metric);
@@ -36,7 +36,7 @@ public static class Clustering
         return label;
     }
 
-    public static int[] ChineseWhispers(IReadOnlyList<float[]> x, double threshold, string metric = "euclidean", int iterations = 30, int seed = 1)
+    public static int[] ChineseWhispers(IReadOnlyList<float[]> x, double threshold, Metric metric = Metric.Euclidean, int iterations = 30, int seed = 1)
     {
         int n = x.Count;
         var edges = new List<(int To, double Weight)>[n];
@@ -72,7 +72,7 @@ public static class Clustering
         return label.Select(l => map.TryGetValue(l, out var m) ? m : map[l] = map.Count).ToArray();
     }
 
-    private static List<int>[] Neighbours(IReadOnlyList<float[]> x, double eps, string metric)
+    private static List<int>[] Neighbours(IReadOnlyList<float[]> x, double eps, Metric metric)
     {
         var result = new List<int>[x.Count];
         for (int i = 0; i < x.Count; i++) result[i] = new();

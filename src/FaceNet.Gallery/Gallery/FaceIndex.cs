@@ -49,10 +49,10 @@ public sealed class FaceIndex : IDisposable
     // fails beyond: more threads wait their turn here.
     private readonly SemaphoreSlim _graphSearches = new(Environment.ProcessorCount);
 
-    public FaceIndex(int dimensions, string metric, FaceIndexOptions? options = null)
+    public FaceIndex(int dimensions, Matching.Metric metric, FaceIndexOptions? options = null)
     {
         _dim = dimensions;
-        _euclidean = metric.ToLowerInvariant() is "euclidean" or "l2";
+        _euclidean = metric == Matching.Metric.Euclidean;
         _options = options ?? new FaceIndexOptions();
         _matrix = new float[1024 * dimensions];
         _dead = new bool[1024];

@@ -5,7 +5,7 @@ using Microsoft.Data.Sqlite;
 namespace FaceNet.Gallery;
 
 /// <summary>The model a gallery is bound to: embeddings of different models are not comparable.</summary>
-public sealed record GalleryModel(string Id, int EmbeddingSize, string Preprocess, string Metric)
+public sealed record GalleryModel(string Id, int EmbeddingSize, string Preprocess, Matching.Metric Metric)
 {
     /// <summary>Earlier identities of the same model (see <see cref="Embedding.FaceModel.IdentityAliases"/>); not part of equality.</summary>
     public IReadOnlyList<string> Aliases { get; init; } = [];
@@ -22,7 +22,7 @@ public sealed record GalleryModel(string Id, int EmbeddingSize, string Preproces
 
     public override int GetHashCode() => HashCode.Combine(Id, EmbeddingSize, Preprocess, Metric);
 
-    public override string ToString() => $"{Id} ({EmbeddingSize}-d, {Preprocess}, {Metric})";
+    public override string ToString() => $"{Id} ({EmbeddingSize}-d, {Preprocess}, {Matching.Metrics.Name(Metric)})";
 }
 
 /// <summary>A gallery that cannot be used as asked: wrong model, unknown subject, corrupt file.</summary>
@@ -186,13 +186,13 @@ public sealed class GalleryStore : IDisposable
             while (r.Read()) meta[r.GetString(0)] = r.GetString(1);
         }
         if (!meta.TryGetValue("model_id", out var id)) return null;
-        return new GalleryModel(id, int.Parse(meta["embedding_size"], CultureInfo.InvariantCulture), meta["preprocess"], meta["metric"]);
+        return new GalleryModel(id, int.Parse(meta["embedding_size"], CultureInfo.InvariantCulture), meta["preprocess"], Matching.Metrics.Parse(meta["metric"]));
     }
 
     private static void WriteModel(SqliteConnection db, GalleryModel m)
     {
         using var tx = db.BeginTransaction();
-        foreach (var (k, v) in new[] { ("model_id", m.Id), ("embedding_size", m.EmbeddingSize.ToString(CultureInfo.InvariantCulture)), ("preprocess", m.Preprocess), ("metric", m.Metric), ("created", Now()) })
+        foreach (var (k, v) in new[] { ("model_id", m.Id), ("embedding_size", m.EmbeddingSize.ToString(CultureInfo.InvariantCulture)), ("preprocess", m.Preprocess), ("metric", Matching.Metrics.Name(m.Metric)), ("created", Now()) })
         {
             using var cmd = db.CreateCommand();
             cmd.Transaction = tx;

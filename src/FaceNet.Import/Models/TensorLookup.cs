@@ -11,7 +11,7 @@ internal static class TensorLookup
     /// </summary>
     public static WeightsException Mismatch(WeightSet weights, string network, List<string> problems)
     {
-        const int shown = 2;
+        int shown = problems.Count <= 6 ? problems.Count : 2; // a few are all listed; hundreds are counted
         var hint = weights.Count > 0 && problems.Count > weights.Count / 2 ? $" (the file holds {weights.Count} tensors, e.g. '{weights.Names.First()}': weights of another network?)" : "";
         var text = $"{problems.Count} tensor(s) do not fit {network}{hint}: " + string.Join("; ", problems.Take(shown))
             + (problems.Count > shown ? $"; and {problems.Count - shown} more" : "");

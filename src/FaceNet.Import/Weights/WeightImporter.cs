@@ -12,7 +12,7 @@ public sealed record ImportOptions
     public double? Threshold { get; init; }
     public string? Alignment { get; init; }
     public int? InputSize { get; init; }
-    public string? Metric { get; init; }
+    public Matching.Metric? Metric { get; init; }
     public string? Name { get; init; }
     /// <summary>TF.js graph models: the node whose output is the embedding (default: the widest vector output).</summary>
     public string? OutputNode { get; init; }

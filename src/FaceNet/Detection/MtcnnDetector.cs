@@ -48,7 +48,6 @@ public sealed class MtcnnDetector : IFaceDetector
     public IReadOnlyList<DetectedFace> Detect(RgbImage image)
     {
         int w = image.Width, h = image.Height;
-        var standardized = Standardize(image);
 
         // Stage 1: P-Net over the pyramid.
         var all = new List<Candidate>();

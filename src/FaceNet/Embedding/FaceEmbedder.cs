@@ -16,7 +16,7 @@ public sealed record EmbedderOptions
     public string? Preprocess { get; init; }
     public int? InputSize { get; init; }
     public double? Threshold { get; init; }
-    public string? Metric { get; init; }
+    public Matching.Metric? Metric { get; init; }
 
     /// <summary>
     /// Turns a weights file (<c>.h5</c>, <c>.pt</c>, <c>.safetensors</c>, TF.js) into ONNX model bytes, so such a
@@ -129,7 +129,9 @@ public sealed class FaceEmbedder : IDisposable
         catch (OnnxRuntimeException e) { throw new ModelException(name, "not a loadable ONNX model: " + FirstLine(e.Message), e); }
         try
         {
-            var info = ModelInfo.FromMetadata(session.ModelMetadata.CustomMetadataMap, new ModelInfo { Source = Path.GetFileName(name), Name = Path.GetFileNameWithoutExtension(name) });
+            ModelInfo info;
+            try { info = ModelInfo.FromMetadata(session.ModelMetadata.CustomMetadataMap, new ModelInfo { Source = Path.GetFileName(name), Name = Path.GetFileNameWithoutExtension(name) }); }
+            catch (Exception e) when (e is FormatException or OverflowException) { throw new ModelException(name, "unreadable facenet.* metadata: " + e.Message, e); }
             return new FaceEmbedder(session, name, info, options, graphHash);
         }
         catch

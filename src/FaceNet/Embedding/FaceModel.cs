@@ -248,7 +248,7 @@ public sealed class FaceCrops(RgbImage[] crops)
 /// "members": [{"model", "alignment", "flip", "weight"}]}</c>; a member's model is a bundled name or a
 /// path relative to the file.
 /// </summary>
-public sealed record FusedFile(string Name, string Metric, double Threshold, double? ThresholdFar, double? ThresholdFrr, string Calibration, IReadOnlyList<FusedFile.MemberSpec> Members)
+public sealed record FusedFile(string Name, Matching.Metric Metric, double Threshold, double? ThresholdFar, double? ThresholdFrr, string Calibration, IReadOnlyList<FusedFile.MemberSpec> Members)
 {
     public const string Format = "facenet-fused";
 
@@ -283,8 +283,7 @@ public sealed record FusedFile(string Name, string Metric, double Threshold, dou
                 m.TryGetProperty("weight", out var w) && w.ValueKind == JsonValueKind.Number ? w.GetSingle() : 1f)).ToList();
             if (members.Count == 0) throw new FormatException("no members");
             if (members.Any(m => !(m.Weight > 0) || !float.IsFinite(m.Weight))) throw new FormatException("member weights must be positive");
-            var metric = S("metric", "euclidean");
-            if (metric is not ("euclidean" or "cosine")) throw new FormatException($"unknown metric '{metric}'");
+            var metric = Matching.Metrics.Parse(S("metric", "euclidean"));
             var threshold = D("threshold") ?? throw new FormatException("no threshold");
             if (!(threshold > 0) || !double.IsFinite(threshold)) throw new FormatException("the threshold must be a positive number");
             return new FusedFile(S("name", System.IO.Path.GetFileNameWithoutExtension(path)), metric, threshold, D("threshold_far"), D("threshold_frr"), S("calibration", ""), members);

@@ -98,14 +98,6 @@ public static class ImageDecoder
         => Path.GetExtension(path).ToLowerInvariant() is ".jpg" or ".jpeg" or ".png" or ".bmp" or ".webp" or ".gif"
             or ".tif" or ".tiff" or ".pgm" or ".ppm" or ".pbm" or ".pnm";
 
-    /// <summary>Reads only the header: dimensions and format, without decoding pixels.</summary>
-    public static (int Width, int Height, string Format) Probe(ReadOnlySpan<byte> bytes, string name = "<bytes>")
-    {
-        using var data = SKData.CreateCopy(bytes);
-        using var codec = SKCodec.Create(data) ?? throw new ImageException(name, "not a supported image");
-        return (codec.Info.Width, codec.Info.Height, codec.EncodedFormat.ToString());
-    }
-
     /// <summary>Turns stored pixels upright according to the EXIF orientation (1–8).</summary>
     internal static RgbImage Orient(RgbImage src, SKEncodedOrigin origin)
     {

@@ -2,6 +2,23 @@ using System.Numerics.Tensors;
 
 namespace FaceNet.Matching;
 
+/// <summary>How two embeddings' distance is measured: Euclidean on unit vectors (the seed's, 0–2) or cosine (1 − cos θ, 0–2).</summary>
+public enum Metric { Euclidean, Cosine }
+
+public static class Metrics
+{
+    /// <summary>The metric's name as model files and JSON write it: <c>euclidean</c> or <c>cosine</c>.</summary>
+    public static string Name(this Metric metric) => metric == Metric.Cosine ? "cosine" : "euclidean";
+
+    /// <summary>Reads a metric's name (<c>euclidean</c>, <c>l2</c> or <c>cosine</c>, any case).</summary>
+    public static Metric Parse(string name) => name.Trim().ToLowerInvariant() switch
+    {
+        "euclidean" or "l2" => Metric.Euclidean,
+        "cosine" => Metric.Cosine,
+        _ => throw new FormatException($"unknown metric '{name}' (euclidean or cosine)"),
+    };
+}
+
 /// <summary>Distances between embeddings.</summary>
 public static class Distance
 {
@@ -19,17 +36,12 @@ public static class Distance
         return 1f - TensorPrimitives.CosineSimilarity(a, b);
     }
 
-    /// <summary>The distance under a metric name: <c>euclidean</c> or <c>cosine</c>.</summary>
-    public static float Of(string metric, ReadOnlySpan<float> a, ReadOnlySpan<float> b) => metric.ToLowerInvariant() switch
-    {
-        "euclidean" or "l2" => Euclidean(a, b),
-        "cosine" => Cosine(a, b),
-        _ => throw new ArgumentException($"unknown metric '{metric}' (euclidean or cosine)"),
-    };
+    /// <summary>The distance under a metric.</summary>
+    public static float Of(Metric metric, ReadOnlySpan<float> a, ReadOnlySpan<float> b) => metric == Metric.Cosine ? Cosine(a, b) : Euclidean(a, b);
 }
 
 /// <summary>A 1:1 verification result: the distance, the threshold it was held against, and the verdict.</summary>
-public sealed record Verification(double Distance, double Threshold, string Metric)
+public sealed record Verification(double Distance, double Threshold, Metric Metric)
 {
     /// <summary>Same person when the distance does not exceed the threshold.</summary>
     public bool Same => Distance <= Threshold;
@@ -44,9 +56,9 @@ public sealed record Verification(double Distance, double Threshold, string Metr
 }
 
 /// <summary>Decides "same person" from two embeddings under a metric and threshold.</summary>
-public sealed class Verifier(string metric, double threshold)
+public sealed class Verifier(Metric metric, double threshold)
 {
-    public string Metric { get; } = metric;
+    public Metric Metric { get; } = metric;
     public double Threshold { get; } = threshold;
 
     public Verification Verify(ReadOnlySpan<float> a, ReadOnlySpan<float> b) => new(Distance.Of(Metric, a, b), Threshold, Metric);

@@ -32,8 +32,8 @@ public sealed record ModelInfo
 
     public int EmbeddingSize { get; init; } = 128;
 
-    /// <summary><c>euclidean</c> (on unit vectors, the seed's) or <c>cosine</c>.</summary>
-    public string Metric { get; init; } = "euclidean";
+    /// <summary>Euclidean (on unit vectors, the seed's) or cosine.</summary>
+    public Matching.Metric Metric { get; init; } = Matching.Metric.Euclidean;
 
     /// <summary>Same-person decision threshold in <see cref="Metric"/> units: distance at or below it means "same".</summary>
     public double Threshold { get; init; } = 1.1;
@@ -60,7 +60,7 @@ public sealed record ModelInfo
         yield return new(KeyPreprocess, Preprocess);
         yield return new(KeyAlignment, Alignment);
         yield return new(KeyEmbeddingSize, EmbeddingSize.ToString(CultureInfo.InvariantCulture));
-        yield return new(KeyMetric, Metric);
+        yield return new(KeyMetric, Matching.Metrics.Name(Metric));
         yield return new(KeyThreshold, Threshold.ToString("R", CultureInfo.InvariantCulture));
         yield return new(KeySource, Source);
         yield return new(KeyName, Name);
@@ -81,7 +81,7 @@ public sealed record ModelInfo
             Preprocess = Get(KeyPreprocess) ?? defaults.Preprocess,
             Alignment = Get(KeyAlignment) ?? defaults.Alignment,
             EmbeddingSize = Int(KeyEmbeddingSize, defaults.EmbeddingSize),
-            Metric = Get(KeyMetric) ?? defaults.Metric,
+            Metric = Get(KeyMetric) is { } m ? Matching.Metrics.Parse(m) : defaults.Metric,
             Threshold = Get(KeyThreshold) is { } t ? double.Parse(t, CultureInfo.InvariantCulture) : defaults.Threshold,
             Source = Get(KeySource) ?? defaults.Source,
             Name = Get(KeyName) ?? defaults.Name,

@@ -70,7 +70,7 @@ public sealed class FusedModelTests : IDisposable
         using var model = FaceModel.Load("mobilefacenet");
         Assert.Contains("mobilefacenet:13ffbedf3322e24e", model.IdentityAliases);
         var db = Path.Combine(_dir, "old.db");
-        using (GalleryStore.Open(db, new GalleryModel("mobilefacenet:13ffbedf3322e24e", 128, model.Info.Preprocess, "euclidean"))) { }
+        using (GalleryStore.Open(db, new GalleryModel("mobilefacenet:13ffbedf3322e24e", 128, model.Info.Preprocess, FaceNet.Matching.Metric.Euclidean))) { }
         using var store = GalleryStore.Open(db, GalleryModel.For(model));
         Assert.Equal("mobilefacenet:13ffbedf3322e24e", store.Model.Id);
         using var other = FaceModel.Load("faceapi-resnet");

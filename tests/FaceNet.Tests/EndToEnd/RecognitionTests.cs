@@ -25,7 +25,7 @@ public sealed class RecognitionTests
             return (p.Person, faces[0].Vector);
         }).ToList();
 
-    private static IEnumerable<(bool Same, double Distance)> Pairs(List<(string Person, float[] Embedding)> e, string metric)
+    private static IEnumerable<(bool Same, double Distance)> Pairs(List<(string Person, float[] Embedding)> e, Metric metric)
     {
         for (int i = 0; i < e.Count; i++)
             for (int j = i + 1; j < e.Count; j++)
@@ -50,7 +50,7 @@ public sealed class RecognitionTests
     public void Faceapi_model_ranks_same_person_pairs_closer()
     {
         using var pipeline = FaceRecognizer.From(Detectors.Create("yunet"), FaceModel.Load("faceapi-resnet"));
-        var pairs = Pairs(EmbedAll(pipeline), "euclidean").ToList();
+        var pairs = Pairs(EmbedAll(pipeline), Metric.Euclidean).ToList();
         double same = pairs.Where(p => p.Same).Average(p => p.Distance);
         double different = pairs.Where(p => !p.Same).Average(p => p.Distance);
         Assert.True(same < different - 0.05, $"mean same {same:F3}, mean different {different:F3}");
@@ -65,7 +65,7 @@ public sealed class RecognitionTests
         using var pipeline = FaceRecognizer.From(Detectors.Create("yunet"), FaceModel.Load("mobilefacenet", new FaceModelOptions { Flip = true }));
         var e = EmbedAll(pipeline);
         Assert.All(e, x => Assert.Equal(1.0, Math.Sqrt(x.Embedding.Sum(v => (double)v * v)), 4));
-        var pairs = Pairs(e, "euclidean").ToList();
+        var pairs = Pairs(e, Metric.Euclidean).ToList();
         Assert.True(pairs.Where(p => p.Same).Max(p => p.Distance) < pairs.Where(p => !p.Same).Min(p => p.Distance));
 
         // and it is the flip: the normalised sum of the crop's and its mirror image's embeddings, not the crop's alone

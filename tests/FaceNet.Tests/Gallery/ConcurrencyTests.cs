@@ -38,7 +38,7 @@ public sealed class ConcurrencyTests : IDisposable
     {
         const int dim = 64, people = 100, perPerson = 10;
         var db = Path.Combine(_dir, "g.db");
-        var model = new GalleryModel("m", dim, "fixed", "euclidean");
+        var model = new GalleryModel("m", dim, "fixed", FaceNet.Matching.Metric.Euclidean);
         var seed = new Random(3);
         var centres = Enumerable.Range(0, people).Select(_ => Unit(seed, dim)).ToArray();
         using (var store = GalleryStore.Open(db, model))

@@ -7,7 +7,7 @@ namespace FaceNet.Tests.Gallery;
 
 public sealed class GalleryStoreTests : IDisposable
 {
-    private static readonly GalleryModel Model = new("test-model:0123", 8, "fixed", "euclidean");
+    private static readonly GalleryModel Model = new("test-model:0123", 8, "fixed", FaceNet.Matching.Metric.Euclidean);
     private readonly string _dir = Directory.CreateTempSubdirectory("facenet-gallery-").FullName;
     private string Db => Path.Combine(_dir, "g.db");
 

@@ -26,7 +26,7 @@ public sealed class SearchTests
     {
         var r = new Random(5);
         var data = Enumerable.Range(0, 30_000).Select(_ => Unit(r)).ToList();
-        using var index = new FaceIndex(128, "euclidean");
+        using var index = new FaceIndex(128, FaceNet.Matching.Metric.Euclidean);
         index.Add(data);
         var q = Near(data[1234], r, 0.2f);
         var got = index.SearchExact(q, 5);
@@ -42,7 +42,7 @@ public sealed class SearchTests
         var r = new Random(9);
         var people = Enumerable.Range(0, 2_000).Select(_ => Unit(r)).ToList();
         var faces = people.SelectMany(p => Enumerable.Range(0, 10).Select(_ => Near(p, r, 0.45f))).ToList();
-        using var index = new FaceIndex(128, "euclidean", new FaceIndexOptions { ApproximateFrom = 10_000 });
+        using var index = new FaceIndex(128, FaceNet.Matching.Metric.Euclidean, new FaceIndexOptions { ApproximateFrom = 10_000 });
         index.Add(faces);
         Assert.True(index.IsApproximate);
         int hits = 0, n = 300;
@@ -67,7 +67,7 @@ public sealed class SearchTests
             var r = new Random(2);
             var ann = Unit(r, 16);
             var bob = Unit(r, 16);
-            using var g = FaceGallery.Open(Path.Combine(dir, "g.db"), new GalleryModel("m", 16, "fixed", "euclidean"));
+            using var g = FaceGallery.Open(Path.Combine(dir, "g.db"), new GalleryModel("m", 16, "fixed", FaceNet.Matching.Metric.Euclidean));
             var annFaces = new[] { Near(ann, r, 0.2f), Near(ann, r, 0.2f) };
             g.Enroll("Ann", [new NewFace(annFaces[0]), new NewFace(annFaces[1])]);
             g.Enroll("Bob", [new NewFace(Near(bob, r, 0.2f))]);
@@ -129,7 +129,7 @@ public sealed class SavedGraphTests : IDisposable
     public void A_large_gallery_keeps_its_hnsw_graph_between_runs_and_erasure_removes_it()
     {
         var db = Path.Combine(_dir, "big.db");
-        var model = new GalleryModel("m", 32, "fixed", "euclidean");
+        var model = new GalleryModel("m", 32, "fixed", FaceNet.Matching.Metric.Euclidean);
         var options = new FaceIndexOptions { ApproximateFrom = 50 };
         var r = new Random(8);
         float[] Unit()

@@ -85,7 +85,7 @@ public sealed class ImporterTests(NetworkFixture fx)
         Assert.Equal("prewhiten", embedder.Info.Preprocess);
         Assert.Equal("margin:10", embedder.Info.Alignment);
         Assert.Equal(128, embedder.Info.EmbeddingSize);
-        Assert.Equal("euclidean", embedder.Info.Metric);
+        Assert.Equal(FaceNet.Matching.Metric.Euclidean, embedder.Info.Metric);
         Assert.Equal(0.9, embedder.Info.Threshold);
         Assert.Contains("facenet_keras.h5", embedder.Info.Source);
     }
