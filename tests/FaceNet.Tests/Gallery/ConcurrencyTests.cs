@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using FaceNet.Embedding;
 using FaceNet.Gallery;
+using static FaceNet.Tests.Gallery.RandomFaces;
 
 namespace FaceNet.Tests.Gallery;
 
@@ -13,22 +14,6 @@ public sealed class ConcurrencyTests : IDisposable
     {
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
         Directory.Delete(_dir, true);
-    }
-
-    private static float[] Unit(Random r, int dim)
-    {
-        var v = new float[dim];
-        for (int i = 0; i < dim; i++) v[i] = (float)(Math.Sqrt(-2 * Math.Log(1 - r.NextDouble())) * Math.Cos(2 * Math.PI * r.NextDouble()));
-        L2.NormalizeInPlace(v);
-        return v;
-    }
-
-    private static float[] Near(float[] c, Random r, float noise)
-    {
-        var n = Unit(r, c.Length);
-        var v = c.Select((x, i) => x + noise * n[i]).ToArray();
-        L2.NormalizeInPlace(v);
-        return v;
     }
 
     [Theory]

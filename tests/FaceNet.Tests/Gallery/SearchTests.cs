@@ -1,26 +1,11 @@
 using FaceNet.Embedding;
 using FaceNet.Gallery;
+using static FaceNet.Tests.Gallery.RandomFaces;
 
 namespace FaceNet.Tests.Gallery;
 
 public sealed class SearchTests
 {
-    private static float[] Unit(Random r, int dim = 128)
-    {
-        var v = new float[dim];
-        for (int i = 0; i < dim; i++) v[i] = (float)(Math.Sqrt(-2 * Math.Log(1 - r.NextDouble())) * Math.Cos(2 * Math.PI * r.NextDouble()));
-        L2.NormalizeInPlace(v);
-        return v;
-    }
-
-    private static float[] Near(float[] c, Random r, float noise)
-    {
-        var n = Unit(r, c.Length);
-        var v = c.Select((x, i) => x + noise * n[i]).ToArray();
-        L2.NormalizeInPlace(v);
-        return v;
-    }
-
     [Fact]
     public void Exact_search_finds_the_true_nearest_faces_in_order()
     {
