@@ -15,7 +15,7 @@ public sealed partial class FaceNetCli
         string bound;
         try
         {
-            using var store = GalleryStore.Open(galleryPath, null, readOnly: true);
+            using var store = GalleryStores.Open(galleryPath, null, readOnly: true);
             bound = store.Model.Id;
         }
         catch (GalleryException) { return null; } // opened again below, where the problem is reported
@@ -65,7 +65,7 @@ public sealed partial class FaceNetCli
             int enrolled = 0;
             try
             {
-                using var store = GalleryStore.Open(galleryPath, GalleryModel.For(pipeline.Model));
+                using var store = GalleryStores.Open(galleryPath, GalleryModel.For(pipeline.Model));
                 foreach (var (person, files) in people)
                     foreach (var file in files)
                     {
@@ -177,7 +177,7 @@ public sealed partial class FaceNetCli
             {
                 case "list" when a.Length <= 1:
                 {
-                    using var store = GalleryStore.Open(r.GetValue(gallery)!, null, readOnly: true);
+                    using var store = GalleryStores.Open(r.GetValue(gallery)!, null, readOnly: true);
                     var subjects = store.Subjects();
                     if (r.GetValue(json))
                         stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
@@ -194,14 +194,14 @@ public sealed partial class FaceNetCli
                 }
                 case "remove" when a.Length == 2:
                 {
-                    using var store = GalleryStore.Open(r.GetValue(gallery)!, null);
+                    using var store = GalleryStores.Open(r.GetValue(gallery)!, null);
                     if (!store.Remove(a[1])) { stderr.WriteLine($"error: {r.GetValue(gallery)}: no subject named '{a[1]}'"); return InputError; }
                     stdout.WriteLine($"removed {a[1]} (rows erased, file vacuumed)");
                     return Ok;
                 }
                 case "rename" when a.Length == 3:
                 {
-                    using var store = GalleryStore.Open(r.GetValue(gallery)!, null);
+                    using var store = GalleryStores.Open(r.GetValue(gallery)!, null);
                     if (!store.Rename(a[1], a[2])) { stderr.WriteLine($"error: {r.GetValue(gallery)}: no subject named '{a[1]}'"); return InputError; }
                     stdout.WriteLine($"renamed {a[1]} to {a[2]}");
                     return Ok;
@@ -223,13 +223,13 @@ public sealed partial class FaceNetCli
         {
             var target = r.GetValue(to)!;
             if (File.Exists(target)) throw new UsageException($"--to: {target} already exists; migration writes a new gallery");
-            using var old = GalleryStore.Open(r.GetValue(gallery)!, null, readOnly: true);
+            using var old = GalleryStores.Open(r.GetValue(gallery)!, null, readOnly: true);
             using var pipeline = Pipeline(r.GetValue(model), r.GetValue(detector), false, r.GetValue(threads), null, null, false, null);
             var names = old.Subjects().ToDictionary(s => s.Id, s => s.Name);
             var migration = new GalleryMigration(old, pipeline);
             var failures = new List<string>();
             int moved = 0;
-            using (var store = GalleryStore.Open(target, GalleryModel.For(pipeline.Model)))
+            using (var store = GalleryStores.Open(target, GalleryModel.For(pipeline.Model)))
             {
                 foreach (var face in old.Faces())
                 {

@@ -9,20 +9,20 @@ public sealed record Candidate(string Name, double Distance);
 public sealed record Identification(string? Name, bool Known, double Distance, double Threshold, IReadOnlyList<Candidate> Candidates);
 
 /// <summary>
-/// A gallery of enrolled people: the SQLite store plus an in-memory search index over all their faces.
-/// Open-set identification answers with the nearest subject when its distance is within the threshold,
-/// and "unknown" otherwise.
+/// A gallery of enrolled people: the store (SQLite file or PostgreSQL) plus an in-memory search index
+/// over all their faces. Open-set identification answers with the nearest subject when its distance is
+/// within the threshold, and "unknown" otherwise.
 /// <para>
 /// Safe to share between threads: identifications run concurrently under a read lock over the
 /// in-memory state; enrol, remove and rename run one at a time, each committing to the store and then
-/// changing that state under the write lock (so memory follows the store's order, even where SQLite
-/// reuses the id of a removed subject), in time proportional to the faces they touch, never to the
-/// gallery. Every answer is one that some order of the operations would give.
+/// applying the store's change feed under the write lock, in the store's order (other processes'
+/// changes come in the same way: <see cref="Refresh"/>, <see cref="FollowAsync"/>), in time proportional to the faces
+/// they touch, never to the gallery. Every answer is one that some order of the operations would give.
 /// </para>
 /// </summary>
 public sealed class FaceGallery : IDisposable
 {
-    private readonly GalleryStore _store;
+    private readonly IGalleryStore _store;
     private readonly FaceIndexOptions? _indexOptions;
     private readonly ReaderWriterLockSlim _state = new(LockRecursionPolicy.NoRecursion);
     private readonly object _writers = new();
@@ -32,8 +32,10 @@ public sealed class FaceGallery : IDisposable
     private readonly Dictionary<long, string> _names = [];
     private readonly Dictionary<string, long> _ids = new(StringComparer.Ordinal);
     private readonly Dictionary<long, List<int>> _rowsOfSubject = [];
+    // the last change of the store that the in-memory state holds
+    private long _sequence;
 
-    private FaceGallery(GalleryStore store, FaceIndexOptions? indexOptions)
+    private FaceGallery(IGalleryStore store, FaceIndexOptions? indexOptions)
     {
         _store = store;
         _indexOptions = indexOptions;
@@ -41,15 +43,33 @@ public sealed class FaceGallery : IDisposable
         Reload();
     }
 
-    public GalleryStore Store => _store;
+    public IGalleryStore Store => _store;
     public GalleryModel Model => _store.Model;
 
     /// <summary>Faces that can be found.</summary>
     public int FaceCount => _index.Count;
 
-    public static FaceGallery Open(string path, GalleryModel? model, bool readOnly = false, FaceIndexOptions? indexOptions = null)
+    /// <summary>Subjects that can be found.</summary>
+    public int SubjectCount
     {
-        var store = GalleryStore.Open(path, model, readOnly);
+        get
+        {
+            _state.EnterReadLock();
+            try { return _names.Count; }
+            finally { _state.ExitReadLock(); }
+        }
+    }
+
+    /// <summary>The last change of the store that this gallery's answers include.</summary>
+    public long Sequence => Interlocked.Read(ref _sequence);
+
+    /// <summary>Opens a gallery by its location: an SQLite file, or a PostgreSQL connection string (see <see cref="GalleryStores"/>).</summary>
+    public static FaceGallery Open(string location, GalleryModel? model, bool readOnly = false, FaceIndexOptions? indexOptions = null)
+        => Open(GalleryStores.Open(location, model, readOnly), indexOptions);
+
+    /// <summary>A gallery over a store that was opened already; the gallery disposes it.</summary>
+    public static FaceGallery Open(IGalleryStore store, FaceIndexOptions? indexOptions = null)
+    {
         try { return new FaceGallery(store, indexOptions); }
         catch
         {
@@ -58,11 +78,11 @@ public sealed class FaceGallery : IDisposable
         }
     }
 
-    public static Task<FaceGallery> OpenAsync(string path, GalleryModel? model, bool readOnly = false, FaceIndexOptions? indexOptions = null, CancellationToken ct = default)
-        => Task.Run(() => Open(path, model, readOnly, indexOptions), ct);
+    public static Task<FaceGallery> OpenAsync(string location, GalleryModel? model, bool readOnly = false, FaceIndexOptions? indexOptions = null, CancellationToken ct = default)
+        => Task.Run(() => Open(location, model, readOnly, indexOptions), ct);
 
-    /// <summary>Where the HNSW graph of a large gallery is kept between runs, next to the gallery file.</summary>
-    public string GraphPath => _store.Path + ".hnsw";
+    /// <summary>Where the HNSW graph of a large SQLite gallery is kept between runs, next to the gallery file; null for a database.</summary>
+    public string? GraphPath => _store is GalleryStore sqlite ? sqlite.Path + ".hnsw" : null;
 
     /// <summary>True when the last reload took the saved HNSW graph instead of building it.</summary>
     public bool GraphLoadedFromDisk { get; private set; }
@@ -80,23 +100,24 @@ public sealed class FaceGallery : IDisposable
 
     private void ReloadLocked()
     {
-        var (subjects, faces) = _store.Snapshot();
+        var (subjects, faces, sequence) = _store.Snapshot();
         var options = (_indexOptions ?? new FaceIndexOptions()) with { BuildOnAdd = false };
         var index = new FaceIndex(_store.Model.EmbeddingSize, _store.Model.Metric, options);
         index.Add(faces.Select(f => f.Embedding).ToList());
         bool fromDisk = false;
-        if (index.Count >= options.ApproximateFrom)
+        if (index.Count >= options.ApproximateFrom && GraphPath is null) index.BuildGraph();
+        else if (index.Count >= options.ApproximateFrom && GraphPath is { } graphPath)
         {
             // the saved graph must be of these faces, in this order: its stamp is the count and the last face id
-            var stamp = GraphPath + ".stamp";
+            var stamp = graphPath + ".stamp";
             var expected = $"{faces.Count}:{(faces.Count > 0 ? faces[^1].Id : 0)}:{_store.Model.Id}";
-            if (File.Exists(stamp) && File.ReadAllText(stamp) == expected && index.LoadGraph(GraphPath)) fromDisk = true;
+            if (File.Exists(stamp) && File.ReadAllText(stamp) == expected && index.LoadGraph(graphPath)) fromDisk = true;
             else
             {
                 index.BuildGraph();
                 try
                 {
-                    index.SaveGraph(GraphPath);
+                    index.SaveGraph(graphPath);
                     File.WriteAllText(stamp, expected);
                 }
                 catch (Exception e) when (e is IOException or UnauthorizedAccessException) { } // a read-only place: rebuild next time
@@ -119,83 +140,145 @@ public sealed class FaceGallery : IDisposable
                 rows.Add(i);
             }
             GraphLoadedFromDisk = fromDisk;
+            Interlocked.Exchange(ref _sequence, sequence);
             old.Dispose();
         }
         finally { _state.ExitWriteLock(); }
     }
 
-    /// <summary>Stores the faces (one transaction), then adds them to the live index: no rebuild, no re-read.</summary>
-    public IReadOnlyList<long> Enroll(string name, IReadOnlyList<NewFace> faces, string? metadata = null)
+    /// <summary>
+    /// Brings the in-memory state up to the store: applies the changes committed since (by this process or
+    /// any other) in their order, or reloads when the feed no longer reaches back. Returns how many
+    /// changes were applied.
+    /// </summary>
+    public int Refresh()
     {
-        lock (_writers) return EnrollLocked(name, faces, metadata);
+        lock (_writers) return CatchUpLocked();
     }
 
-    private IReadOnlyList<long> EnrollLocked(string name, IReadOnlyList<NewFace> faces, string? metadata)
+    /// <summary>
+    /// Follows other processes' changes until cancelled: a PostgreSQL store wakes it at each commit, an
+    /// SQLite one is polled every <paramref name="poll"/> (default one second).
+    /// </summary>
+    public async Task FollowAsync(TimeSpan? poll = null, Action<Exception>? onError = null, CancellationToken ct = default)
     {
-        var done = _store.Enroll(name, faces, metadata);
-        _state.EnterWriteLock();
-        try
+        var every = poll ?? TimeSpan.FromSeconds(1);
+        while (!ct.IsCancellationRequested)
         {
-            int first = _index.Add(faces.Select(f => f.Embedding).ToList());
-            if (!_rowsOfSubject.TryGetValue(done.SubjectId, out var rows)) _rowsOfSubject[done.SubjectId] = rows = [];
-            for (int i = 0; i < faces.Count; i++)
+            try
             {
-                _subjectOfRow.Add(done.SubjectId);
-                rows.Add(first + i);
+                await _store.WaitForChangesAsync(every, ct).ConfigureAwait(false);
+                Refresh();
             }
-            _names[done.SubjectId] = name;
-            _ids[name] = done.SubjectId;
+            catch (OperationCanceledException) when (ct.IsCancellationRequested) { break; }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // a database that went away for a moment: say so, wait, try again
+                onError?.Invoke(e);
+                try { await Task.Delay(every, ct).ConfigureAwait(false); }
+                catch (OperationCanceledException) { break; }
+            }
         }
-        finally { _state.ExitWriteLock(); }
-        return done.FaceIds;
+    }
+
+    private int CatchUpLocked()
+    {
+        int applied = 0;
+        while (true)
+        {
+            var changes = _store.ChangesSince(_sequence);
+            if (changes is null)
+            {
+                ReloadLocked();
+                return applied + 1;
+            }
+            if (changes.Count == 0) return applied;
+            _state.EnterWriteLock();
+            try
+            {
+                foreach (var c in changes) Apply(c);
+                Interlocked.Exchange(ref _sequence, changes[^1].Sequence);
+            }
+            finally { _state.ExitWriteLock(); }
+            applied += changes.Count;
+        }
+    }
+
+    // under the write lock
+    private void Apply(GalleryChange c)
+    {
+        switch (c.Kind)
+        {
+            case ChangeKind.Enrolled when c.Faces.Count > 0 && c.Name is not null:
+            {
+                int first = _index.Add(c.Faces.Select(f => f.Embedding).ToList());
+                if (!_rowsOfSubject.TryGetValue(c.SubjectId, out var rows)) _rowsOfSubject[c.SubjectId] = rows = [];
+                for (int i = 0; i < c.Faces.Count; i++)
+                {
+                    _subjectOfRow.Add(c.SubjectId);
+                    rows.Add(first + i);
+                }
+                if (_names.TryGetValue(c.SubjectId, out var was) && _ids.TryGetValue(was, out var owner) && owner == c.SubjectId) _ids.Remove(was);
+                _names[c.SubjectId] = c.Name;
+                _ids[c.Name] = c.SubjectId;
+                break;
+            }
+            case ChangeKind.Removed:
+            {
+                if (_names.Remove(c.SubjectId, out var current) && _ids.TryGetValue(current, out var owner) && owner == c.SubjectId) _ids.Remove(current);
+                if (_rowsOfSubject.Remove(c.SubjectId, out var rows))
+                {
+                    _index.Remove(rows);
+                    foreach (var r in rows) _subjectOfRow[r] = -1;
+                }
+                break;
+            }
+            case ChangeKind.Renamed when c.Name is not null:
+            {
+                if (_names.TryGetValue(c.SubjectId, out var current) && _ids.TryGetValue(current, out var owner) && owner == c.SubjectId) _ids.Remove(current);
+                if (_names.ContainsKey(c.SubjectId) || _rowsOfSubject.ContainsKey(c.SubjectId))
+                {
+                    _names[c.SubjectId] = c.Name;
+                    _ids[c.Name] = c.SubjectId;
+                }
+                break;
+            }
+        }
+    }
+
+    /// <summary>Stores the faces (one transaction), then adds them to the live index through the change feed: no rebuild.</summary>
+    public IReadOnlyList<long> Enroll(string name, IReadOnlyList<NewFace> faces, string? metadata = null)
+    {
+        lock (_writers)
+        {
+            var done = _store.Enroll(name, faces, metadata);
+            CatchUpLocked();
+            return done.FaceIds;
+        }
     }
 
     public Task<IReadOnlyList<long>> EnrollAsync(string name, IReadOnlyList<NewFace> faces, string? metadata = null, CancellationToken ct = default)
         => Task.Run(() => Enroll(name, faces, metadata), ct);
 
-    /// <summary>Erases a subject from the store (see <see cref="GalleryStore.Remove"/>) and from the live index.</summary>
+    /// <summary>Erases a subject from the store (see <see cref="IGalleryStore.RemoveSubject"/>) and from the live index.</summary>
     public bool Remove(string name)
     {
-        lock (_writers) return RemoveLocked(name);
-    }
-
-    private bool RemoveLocked(string name)
-    {
-        if (_store.RemoveSubject(name) is not { } id) return false;
-        _state.EnterWriteLock();
-        try
+        lock (_writers)
         {
-            if (_names.Remove(id, out var current) && _ids.TryGetValue(current, out var owner) && owner == id) _ids.Remove(current);
-            if (_rowsOfSubject.Remove(id, out var rows))
-            {
-                _index.Remove(rows);
-                foreach (var r in rows) _subjectOfRow[r] = -1;
-            }
+            if (_store.RemoveSubject(name) is null) return false;
+            CatchUpLocked();
+            return true;
         }
-        finally { _state.ExitWriteLock(); }
-        return true;
     }
 
     public bool Rename(string oldName, string newName)
     {
-        lock (_writers) return RenameLocked(oldName, newName);
-    }
-
-    private bool RenameLocked(string oldName, string newName)
-    {
-        if (_store.RenameSubject(oldName, newName) is not { } id) return false;
-        _state.EnterWriteLock();
-        try
+        lock (_writers)
         {
-            if (_names.TryGetValue(id, out var current) && _ids.TryGetValue(current, out var owner) && owner == id) _ids.Remove(current);
-            if (_names.ContainsKey(id) || _rowsOfSubject.ContainsKey(id))
-            {
-                _names[id] = newName;
-                _ids[newName] = id;
-            }
+            if (_store.RenameSubject(oldName, newName) is null) return false;
+            CatchUpLocked();
+            return true;
         }
-        finally { _state.ExitWriteLock(); }
-        return true;
     }
 
     /// <summary>The best <paramref name="top"/> subjects for an embedding, and the open-set verdict.</summary>

@@ -9,9 +9,9 @@ namespace FaceNet.Gallery;
 /// overlaps the stored box most, and embedded with the new pipeline. Faces enrolled as crops (no box)
 /// are embedded as crops again.
 /// </summary>
-public sealed class GalleryMigration(GalleryStore source, FaceRecognizer pipeline)
+public sealed class GalleryMigration(IGalleryStore source, FaceRecognizer pipeline)
 {
-    public GalleryStore Source { get; } = source;
+    public IGalleryStore Source { get; } = source;
 
     /// <summary>The new embedding of a stored face, or null and the reason it cannot be made.</summary>
     public (float[]? Embedding, string? Problem) ReEmbed(StoredFace face)

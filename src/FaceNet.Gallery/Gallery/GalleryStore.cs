@@ -45,14 +45,17 @@ public sealed record Enrollment(long SubjectId, IReadOnlyList<long> FaceIds);
 
 /// <summary>
 /// Enrolled subjects and their face embeddings in SQLite (WAL mode: readers in other processes go on
-/// while one writer enrols). Each <see cref="Enroll"/> is one transaction, so a crash keeps every face
+/// while one writer enrols). Each enrolment is one transaction, so a crash keeps every face
 /// already reported enrolled and never half of one. Removal is an erasure: rows deleted with
-/// <c>secure_delete</c>, the WAL checkpointed and truncated, the file vacuumed.
+/// <c>secure_delete</c>, the WAL checkpointed and truncated. Every write appends to a change feed
+/// (ids and names only, never embeddings), which other processes on the same file follow.
 /// The schema is versioned (<c>PRAGMA user_version</c>) and migrated forward on open.
 /// </summary>
-public sealed class GalleryStore : IDisposable
+public sealed class GalleryStore : IGalleryStore
 {
-    private const int SchemaVersion = 1;
+    private const int SchemaVersion = 2;
+    // the feed keeps this many changes; a follower further behind reads a snapshot instead
+    internal const int FeedLength = 100_000;
     private static readonly string[] Migrations =
     [
         // 0 → 1
@@ -75,20 +78,61 @@ public sealed class GalleryStore : IDisposable
             created TEXT NOT NULL);
         CREATE INDEX faces_subject ON faces(subject_id);
         """,
+        // 1 → 2: ids never reused (AUTOINCREMENT: a feed entry must not come to name a later subject's
+        // faces), and the change feed. Foreign keys are off while tables are swapped.
+        """
+        ALTER TABLE subjects RENAME TO subjects_v1;
+        ALTER TABLE faces RENAME TO faces_v1;
+        DROP INDEX faces_subject;
+        CREATE TABLE subjects (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            name TEXT NOT NULL UNIQUE,
+            created TEXT NOT NULL,
+            metadata TEXT);
+        CREATE TABLE faces (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            subject_id INTEGER NOT NULL REFERENCES subjects(id) ON DELETE CASCADE,
+            embedding BLOB NOT NULL,
+            source_file TEXT,
+            source_sha256 TEXT,
+            box TEXT,
+            detector TEXT,
+            model_id TEXT NOT NULL,
+            created TEXT NOT NULL);
+        INSERT INTO subjects SELECT id, name, created, metadata FROM subjects_v1;
+        INSERT INTO faces SELECT id, subject_id, embedding, source_file, source_sha256, box, detector, model_id, created FROM faces_v1;
+        DROP TABLE faces_v1;
+        DROP TABLE subjects_v1;
+        CREATE INDEX faces_subject ON faces(subject_id);
+        CREATE TABLE changes (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            kind TEXT NOT NULL,
+            subject_id INTEGER NOT NULL,
+            name TEXT,
+            first_face INTEGER,
+            last_face INTEGER);
+        CREATE INDEX changes_subject ON changes(subject_id);
+        INSERT OR REPLACE INTO meta(key, value) VALUES ('feed_pruned_through', '0');
+        """,
     ];
 
     private readonly SqliteConnection _db;
     // One SQLite connection is not safe for concurrent use: every command runs under this lock.
     private readonly object _gate = new();
 
-    private GalleryStore(string path, SqliteConnection db, GalleryModel model)
+    // false for an older gallery opened read-only (it has no feed; nobody can be writing it through us)
+    private readonly bool _feed;
+
+    private GalleryStore(string path, SqliteConnection db, GalleryModel model, bool feed)
     {
         Path = path;
         _db = db;
         Model = model;
+        _feed = feed;
     }
 
     public string Path { get; }
+    public string Location => Path;
     public GalleryModel Model { get; }
 
     /// <summary>
@@ -130,10 +174,12 @@ public sealed class GalleryStore : IDisposable
                 Exec(db, "PRAGMA journal_mode = WAL;");
                 Exec(db, "PRAGMA synchronous = FULL;");
             }
-            Exec(db, "PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON;");
+            Exec(db, "PRAGMA secure_delete = ON;");
             if (!readOnly) Migrate(db, path);
-            else if (Scalar<long>(db, "PRAGMA user_version") is var v && v != SchemaVersion)
-                throw new GalleryException(path, $"gallery schema version {v}, this program reads {SchemaVersion}");
+            else if (Scalar<long>(db, "PRAGMA user_version") is var v && (v < 1 || v > SchemaVersion))
+                throw new GalleryException(path, $"gallery schema version {v}, this program reads 1 to {SchemaVersion}");
+            Exec(db, "PRAGMA foreign_keys = ON;");
+            bool feed = Scalar<long>(db, "PRAGMA user_version") >= 2;
             var bound = ReadModel(db);
             if (bound is null)
             {
@@ -143,7 +189,7 @@ public sealed class GalleryStore : IDisposable
             }
             else if (model is not null && !model.Matches(bound))
                 throw new GalleryException(path, $"gallery is bound to model {bound}; embeddings of model {model} are not comparable with it (use the model that enrolled it, or 'facenet migrate' to re-embed its faces)", modelMismatch: true);
-            return new GalleryStore(path, db, bound);
+            return new GalleryStore(path, db, bound, feed);
         }
         catch (SqliteException e)
         {
@@ -204,28 +250,13 @@ public sealed class GalleryStore : IDisposable
         tx.Commit();
     }
 
-    /// <summary>Adds faces to a subject (created if new) in one transaction; returns the subject and the new face ids.</summary>
-    public Enrollment Enroll(string name, IReadOnlyList<NewFace> faces, string? metadata = null)
-        => EnrollMany([(name, faces)], metadata)[0];
-
     /// <summary>
     /// Enrols several subjects' faces in one transaction (all or nothing): a bulk import of people costs
     /// one commit instead of one per subject.
     /// </summary>
     public IReadOnlyList<Enrollment> EnrollMany(IReadOnlyList<(string Name, IReadOnlyList<NewFace> Faces)> people, string? metadata = null)
     {
-        var checkedPeople = people.Select(p =>
-        {
-            ValidateName(p.Name);
-            var faces = p.Faces.Select(f => f.SourceSha256 is null && f.SourceFile is not null && File.Exists(f.SourceFile) ? f with { SourceSha256 = Imaging.FileHash.Sha256(f.SourceFile) } : f).ToList();
-            foreach (var f in faces)
-            {
-                if (f.Embedding.Length != Model.EmbeddingSize)
-                    throw new GalleryException(Path, $"embedding of {f.Embedding.Length} values, the gallery holds {Model.EmbeddingSize}-d embeddings");
-                if (f.Embedding.Any(v => !float.IsFinite(v))) throw new ArgumentException("embedding holds non-finite values");
-            }
-            return (p.Name, Faces: faces);
-        }).ToList();
+        var checkedPeople = Checked(this, people);
         lock (_gate)
         {
             using var tx = _db.BeginTransaction();
@@ -274,11 +305,27 @@ public sealed class GalleryStore : IDisposable
                     ids.Add((long)ins.ExecuteScalar()!);
                 }
                 result.Add(new Enrollment(subject, ids));
+                if (ids.Count > 0) Record(tx, ChangeKind.Enrolled, subject, null, ids[0], ids[^1]);
             }
             tx.Commit();
             return result;
         }
     }
+
+    /// <summary>People to enrol, checked before any write: names, embedding sizes, finite values; photos' hashes filled in.</summary>
+    internal static List<(string Name, List<NewFace> Faces)> Checked(IGalleryStore store, IReadOnlyList<(string Name, IReadOnlyList<NewFace> Faces)> people)
+        => people.Select(p =>
+        {
+            ValidateName(p.Name);
+            var faces = p.Faces.Select(f => f.SourceSha256 is null && f.SourceFile is not null && File.Exists(f.SourceFile) ? f with { SourceSha256 = Imaging.FileHash.Sha256(f.SourceFile) } : f).ToList();
+            foreach (var f in faces)
+            {
+                if (f.Embedding.Length != store.Model.EmbeddingSize)
+                    throw new GalleryException(store.Location, $"embedding of {f.Embedding.Length} values, the gallery holds {store.Model.EmbeddingSize}-d embeddings");
+                if (f.Embedding.Any(v => !float.IsFinite(v))) throw new ArgumentException("embedding holds non-finite values");
+            }
+            return (p.Name, Faces: faces);
+        }).ToList();
 
     /// <summary>
     /// A subject's name: 1 to 200 characters, no control characters, no leading or trailing space. Names
@@ -293,13 +340,83 @@ public sealed class GalleryStore : IDisposable
     }
 
     /// <summary>Subjects and faces read in one transaction: what <see cref="FaceGallery"/> loads.</summary>
-    public (IReadOnlyList<Subject> Subjects, IReadOnlyList<StoredFace> Faces) Snapshot()
+    public GallerySnapshot Snapshot()
     {
         lock (_gate)
         {
             using var tx = _db.BeginTransaction(deferred: true);
-            return (ReadSubjects(tx), ReadFaces(tx));
+            return new GallerySnapshot(ReadSubjects(tx), ReadFaces(tx, null), _feed ? LastChange(tx) : 0);
         }
+    }
+
+    private long LastChange(SqliteTransaction tx)
+    {
+        using var cmd = _db.CreateCommand();
+        cmd.Transaction = tx;
+        cmd.CommandText = "SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'changes'), 0)";
+        return (long)cmd.ExecuteScalar()!;
+    }
+
+    public IReadOnlyList<GalleryChange>? ChangesSince(long sequence, int max = 10_000)
+    {
+        if (!_feed) return null;
+        lock (_gate)
+        {
+            using var tx = _db.BeginTransaction(deferred: true);
+            using (var pruned = _db.CreateCommand())
+            {
+                pruned.Transaction = tx;
+                pruned.CommandText = "SELECT value FROM meta WHERE key = 'feed_pruned_through'";
+                if (long.Parse((string)pruned.ExecuteScalar()!, CultureInfo.InvariantCulture) > sequence) return null;
+            }
+            var raw = new List<(long Seq, string Kind, long Subject, string? Name, long First, long Last)>();
+            using (var cmd = _db.CreateCommand())
+            {
+                cmd.Transaction = tx;
+                cmd.CommandText = "SELECT seq, kind, subject_id, name, first_face, last_face FROM changes WHERE seq > $s ORDER BY seq LIMIT $max";
+                cmd.Parameters.AddWithValue("$s", sequence);
+                cmd.Parameters.AddWithValue("$max", max);
+                using var r = cmd.ExecuteReader();
+                while (r.Read())
+                    raw.Add((r.GetInt64(0), r.GetString(1), r.GetInt64(2), r.IsDBNull(3) ? null : r.GetString(3), r.IsDBNull(4) ? 0 : r.GetInt64(4), r.IsDBNull(5) ? -1 : r.GetInt64(5)));
+            }
+            var changes = new List<GalleryChange>(raw.Count);
+            foreach (var c in raw)
+            {
+                var kind = Enum.Parse<ChangeKind>(c.Kind);
+                if (kind != ChangeKind.Enrolled) { changes.Add(new GalleryChange(c.Seq, kind, c.Subject, c.Name, [])); continue; }
+                using var name = _db.CreateCommand();
+                name.Transaction = tx;
+                name.CommandText = "SELECT name FROM subjects WHERE id = $id";
+                name.Parameters.AddWithValue("$id", c.Subject);
+                var current = name.ExecuteScalar() as string;
+                changes.Add(new GalleryChange(c.Seq, kind, c.Subject, current, current is null ? [] : ReadFaces(tx, (c.Subject, c.First, c.Last))));
+            }
+            return changes;
+        }
+    }
+
+    /// <summary>SQLite tells nobody of a commit: followers poll (one indexed read of the feed's end).</summary>
+    public Task WaitForChangesAsync(TimeSpan timeout, CancellationToken ct) => Task.Delay(timeout, ct);
+
+    // One feed entry, in the writer's transaction; every thousandth also trims the feed to its length.
+    private void Record(SqliteTransaction tx, ChangeKind kind, long subject, string? name, long? firstFace = null, long? lastFace = null)
+    {
+        using var cmd = _db.CreateCommand();
+        cmd.Transaction = tx;
+        cmd.CommandText = "INSERT INTO changes(kind, subject_id, name, first_face, last_face) VALUES ($k, $s, $n, $a, $b) RETURNING seq";
+        cmd.Parameters.AddWithValue("$k", kind.ToString());
+        cmd.Parameters.AddWithValue("$s", subject);
+        cmd.Parameters.AddWithValue("$n", (object?)name ?? DBNull.Value);
+        cmd.Parameters.AddWithValue("$a", (object?)firstFace ?? DBNull.Value);
+        cmd.Parameters.AddWithValue("$b", (object?)lastFace ?? DBNull.Value);
+        long seq = (long)cmd.ExecuteScalar()!;
+        if (seq % 1000 != 0 || seq <= FeedLength) return;
+        using var trim = _db.CreateCommand();
+        trim.Transaction = tx;
+        trim.CommandText = "DELETE FROM changes WHERE seq <= $t; UPDATE meta SET value = $t WHERE key = 'feed_pruned_through';";
+        trim.Parameters.AddWithValue("$t", (seq - FeedLength).ToString(CultureInfo.InvariantCulture));
+        trim.ExecuteNonQuery();
     }
 
     public IReadOnlyList<Subject> Subjects()
@@ -322,14 +439,22 @@ public sealed class GalleryStore : IDisposable
     /// <summary>Every face, in id order, read in one snapshot.</summary>
     public IReadOnlyList<StoredFace> Faces()
     {
-        lock (_gate) return ReadFaces(null);
+        lock (_gate) return ReadFaces(null, null);
     }
 
-    private List<StoredFace> ReadFaces(SqliteTransaction? tx)
+    // every face, or one enrolment's (a subject's faces in an id range)
+    private List<StoredFace> ReadFaces(SqliteTransaction? tx, (long Subject, long First, long Last)? only)
     {
         using var cmd = _db.CreateCommand();
         cmd.Transaction = tx;
-        cmd.CommandText = "SELECT id, subject_id, embedding, source_file, source_sha256, box, detector, created FROM faces ORDER BY id";
+        cmd.CommandText = "SELECT id, subject_id, embedding, source_file, source_sha256, box, detector, created FROM faces"
+            + (only is null ? "" : " WHERE subject_id = $s AND id BETWEEN $a AND $b") + " ORDER BY id";
+        if (only is { } o)
+        {
+            cmd.Parameters.AddWithValue("$s", o.Subject);
+            cmd.Parameters.AddWithValue("$a", o.First);
+            cmd.Parameters.AddWithValue("$b", o.Last);
+        }
         using var r = cmd.ExecuteReader();
         var list = new List<StoredFace>();
         while (r.Read())
@@ -346,13 +471,11 @@ public sealed class GalleryStore : IDisposable
 
     /// <summary>
     /// Erases a subject: its rows are deleted with <c>secure_delete</c> on, which overwrites the deleted
-    /// records and freed pages with zeros, and the WAL (which may still hold them) is checkpointed and
-    /// truncated, so the embeddings cannot be read back from the files. Costs what the subject's pages
-    /// cost, not what the gallery does (no VACUUM).
+    /// records and freed pages with zeros, its name is blanked in the change feed, and the WAL (which may
+    /// still hold them) is checkpointed and truncated, so neither embeddings nor name can be read back
+    /// from the files. Costs what the subject's pages cost, not what the gallery does (no VACUUM).
+    /// Returns the erased subject's id, or null when there is none of that name.
     /// </summary>
-    public bool Remove(string name) => RemoveSubject(name) is not null;
-
-    /// <summary>As <see cref="Remove"/>; returns the erased subject's id, or null when there is none of that name.</summary>
     public long? RemoveSubject(string name)
     {
         lock (_gate)
@@ -368,9 +491,11 @@ public sealed class GalleryStore : IDisposable
                 if (id is null) return null;
                 using var cmd = _db.CreateCommand();
                 cmd.Transaction = tx;
-                cmd.CommandText = "DELETE FROM faces WHERE subject_id = $id; DELETE FROM subjects WHERE id = $id;";
+                cmd.CommandText = "DELETE FROM faces WHERE subject_id = $id; DELETE FROM subjects WHERE id = $id;"
+                    + (_feed ? " UPDATE changes SET name = NULL WHERE subject_id = $id;" : "");
                 cmd.Parameters.AddWithValue("$id", id);
                 cmd.ExecuteNonQuery();
+                Record(tx, ChangeKind.Removed, id.Value, null);
                 tx.Commit();
             }
             Exec(_db, "PRAGMA wal_checkpoint(TRUNCATE);");
@@ -381,20 +506,25 @@ public sealed class GalleryStore : IDisposable
         }
     }
 
-    public bool Rename(string oldName, string newName) => RenameSubject(oldName, newName) is not null;
-
-    /// <summary>As <see cref="Rename"/>; returns the renamed subject's id, or null when there is none of that name.</summary>
+    /// <summary>Renames a subject; returns its id, or null when there is none of that name.</summary>
     public long? RenameSubject(string oldName, string newName)
     {
         ValidateName(newName);
         lock (_gate)
         {
+            using var tx = _db.BeginTransaction();
             using var cmd = _db.CreateCommand();
+            cmd.Transaction = tx;
             cmd.CommandText = "UPDATE subjects SET name = $new WHERE name = $old RETURNING id";
             cmd.Parameters.AddWithValue("$old", oldName);
             cmd.Parameters.AddWithValue("$new", newName);
-            try { return cmd.ExecuteScalar() as long?; }
+            long? id;
+            try { id = cmd.ExecuteScalar() as long?; }
             catch (SqliteException e) when (e.SqliteErrorCode == 19) { throw new GalleryException(Path, $"a subject named '{newName}' already exists"); }
+            if (id is null) return null;
+            Record(tx, ChangeKind.Renamed, id.Value, newName);
+            tx.Commit();
+            return id;
         }
     }
 

@@ -66,7 +66,7 @@ public sealed class GalleryStoreTests : IDisposable
             c.Open();
             using var cmd = c.CreateCommand();
             cmd.CommandText = "PRAGMA user_version";
-            Assert.Equal(1L, cmd.ExecuteScalar());
+            Assert.Equal(2L, cmd.ExecuteScalar());
             cmd.CommandText = "PRAGMA user_version = 99";
             cmd.ExecuteNonQuery();
         }
@@ -117,4 +117,50 @@ public sealed class GalleryStoreTests : IDisposable
     private byte[] WalBytes() => File.Exists(Db + "-wal") ? File.ReadAllBytes(Db + "-wal") : [];
 
     private static bool Contains(byte[] haystack, byte[] needle) => haystack.AsSpan().IndexOf(needle) >= 0;
+
+    [Fact]
+    public void A_version_1_gallery_is_read_as_it_is_and_migrated_when_written_without_losing_a_face()
+    {
+        // the schema of version 1 as earlier releases wrote it, with two subjects
+        using (var c = new SqliteConnection($"Data Source={Db};Pooling=False"))
+        {
+            c.Open();
+            using var cmd = c.CreateCommand();
+            cmd.CommandText = """
+                PRAGMA journal_mode = WAL;
+                CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+                CREATE TABLE subjects (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, created TEXT NOT NULL, metadata TEXT);
+                CREATE TABLE faces (id INTEGER PRIMARY KEY, subject_id INTEGER NOT NULL REFERENCES subjects(id) ON DELETE CASCADE,
+                    embedding BLOB NOT NULL, source_file TEXT, source_sha256 TEXT, box TEXT, detector TEXT, model_id TEXT NOT NULL, created TEXT NOT NULL);
+                CREATE INDEX faces_subject ON faces(subject_id);
+                INSERT INTO meta VALUES ('model_id', 'test-model:0123'), ('embedding_size', '8'), ('preprocess', 'fixed'), ('metric', 'euclidean');
+                INSERT INTO subjects VALUES (1, 'Ann', '2026-01-01T00:00:00.0000000Z', NULL), (2, 'Bob', '2026-01-01T00:00:00.0000000Z', NULL);
+                INSERT INTO faces VALUES (1, 1, $a, 'a.jpg', NULL, '1,2,3,4', 'yunet', 'test-model:0123', '2026-01-01T00:00:00.0000000Z'),
+                                         (2, 2, $b, NULL, NULL, NULL, NULL, 'test-model:0123', '2026-01-01T00:00:00.0000000Z');
+                PRAGMA user_version = 1;
+                """;
+            cmd.Parameters.AddWithValue("$a", MemoryMarshal.AsBytes(Vec(1).AsSpan()).ToArray());
+            cmd.Parameters.AddWithValue("$b", MemoryMarshal.AsBytes(Vec(2).AsSpan()).ToArray());
+            cmd.ExecuteNonQuery();
+        }
+        using (var old = GalleryStore.Open(Db, null, readOnly: true))
+        {
+            Assert.Equal(2, old.Faces().Count);
+            Assert.Null(old.ChangesSince(0)); // no feed in version 1: followers read snapshots
+        }
+        using (var g = FaceGallery.Open(Db, Model))
+        {
+            Assert.Equal("Ann", g.Identify(Vec(1), 0.01).Name);
+            Assert.True(g.Remove("Bob"));
+            g.Enroll("Cid", [new NewFace(Vec(3))]);
+        }
+        using var store = GalleryStore.Open(Db, Model);
+        var faces = store.Faces();
+        Assert.Equal([1L, 3L], faces.Select(f => f.Id)); // Bob's id 2 is not given again
+        Assert.Equal(Vec(1), faces[0].Embedding);
+        Assert.Equal([1, 2, 3, 4], faces[0].Box!);
+        Assert.Equal(["Ann", "Cid"], store.Subjects().Select(s => s.Name));
+        Assert.Equal(3, store.Subjects().Single(s => s.Name == "Cid").Id);
+        Assert.Equal("ok", store.IntegrityCheck());
+    }
 }

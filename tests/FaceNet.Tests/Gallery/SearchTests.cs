@@ -139,13 +139,13 @@ public sealed class SavedGraphTests : IDisposable
         {
             Assert.True(second.GraphLoadedFromDisk);
             Assert.Equal("Secret", second.Identify(secret, 0.1).Name);
-            Assert.True(File.ReadAllBytes(second.GraphPath).AsSpan().IndexOf(System.Runtime.InteropServices.MemoryMarshal.AsBytes(secret.AsSpan())) >= 0);
+            Assert.True(File.ReadAllBytes(second.GraphPath!).AsSpan().IndexOf(System.Runtime.InteropServices.MemoryMarshal.AsBytes(secret.AsSpan())) >= 0);
         }
         using (var store = GalleryStore.Open(db, model)) Assert.True(store.Remove("Secret"));
         Assert.False(File.Exists(db + ".hnsw"));
         using var third = FaceGallery.Open(db, model, indexOptions: options);
         Assert.False(third.GraphLoadedFromDisk);
         Assert.False(third.Identify(secret, 0.1).Known);
-        Assert.True(File.ReadAllBytes(third.GraphPath).AsSpan().IndexOf(System.Runtime.InteropServices.MemoryMarshal.AsBytes(secret.AsSpan())) < 0);
+        Assert.True(File.ReadAllBytes(third.GraphPath!).AsSpan().IndexOf(System.Runtime.InteropServices.MemoryMarshal.AsBytes(secret.AsSpan())) < 0);
     }
 }

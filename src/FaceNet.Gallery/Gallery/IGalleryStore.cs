@@ -1,0 +1,80 @@
+namespace FaceNet.Gallery;
+
+/// <summary>What changed in a gallery, in the order the store committed it.</summary>
+public enum ChangeKind { Enrolled, Removed, Renamed }
+
+/// <summary>
+/// One committed change. <see cref="Faces"/> holds an enrolment's faces as they are now (empty when the
+/// subject has been removed since); <see cref="Name"/> is the subject's name after a rename, or its
+/// current name after an enrolment (null once the subject is erased).
+/// </summary>
+public sealed record GalleryChange(long Sequence, ChangeKind Kind, long SubjectId, string? Name, IReadOnlyList<StoredFace> Faces);
+
+/// <summary>Everything a gallery holds, read in one transaction, and the change it is current to.</summary>
+public sealed record GallerySnapshot(IReadOnlyList<Subject> Subjects, IReadOnlyList<StoredFace> Faces, long Sequence);
+
+/// <summary>
+/// Where a gallery lives: an SQLite file (<see cref="GalleryStore"/>) or a PostgreSQL database that several
+/// service replicas share (<see cref="PostgresGalleryStore"/>). Every write is one transaction and
+/// appends to a change feed, so the in-memory <see cref="FaceGallery"/> of every process using the
+/// store can follow it (<see cref="ChangesSince"/>) without re-reading the gallery.
+/// </summary>
+public interface IGalleryStore : IDisposable
+{
+    /// <summary>The file, or the database (connection string without its password): named in every error.</summary>
+    string Location { get; }
+
+    /// <summary>The model the gallery is bound to.</summary>
+    GalleryModel Model { get; }
+
+    /// <summary>Enrols several subjects' faces in one transaction (all or nothing); subjects are created when new.</summary>
+    IReadOnlyList<Enrollment> EnrollMany(IReadOnlyList<(string Name, IReadOnlyList<NewFace> Faces)> people, string? metadata = null);
+
+    /// <summary>Erases a subject and its faces; its id, or null when there is no subject of that name.</summary>
+    long? RemoveSubject(string name);
+
+    /// <summary>Renames a subject; its id, or null when there is no subject of that name.</summary>
+    long? RenameSubject(string oldName, string newName);
+
+    IReadOnlyList<Subject> Subjects();
+
+    /// <summary>Every face, in id order.</summary>
+    IReadOnlyList<StoredFace> Faces();
+
+    GallerySnapshot Snapshot();
+
+    /// <summary>
+    /// The changes committed after <paramref name="sequence"/>, oldest first (at most <paramref name="max"/>);
+    /// null when the feed no longer reaches back that far (or the store keeps none): read a snapshot instead.
+    /// </summary>
+    IReadOnlyList<GalleryChange>? ChangesSince(long sequence, int max = 10_000);
+
+    /// <summary>Returns when another process may have changed the gallery, or after <paramref name="timeout"/> at the latest.</summary>
+    Task WaitForChangesAsync(TimeSpan timeout, CancellationToken ct);
+}
+
+public static class GalleryStoreExtensions
+{
+    /// <summary>Adds faces to a subject (created if new) in one transaction.</summary>
+    public static Enrollment Enroll(this IGalleryStore store, string name, IReadOnlyList<NewFace> faces, string? metadata = null)
+        => store.EnrollMany([(name, faces)], metadata)[0];
+
+    public static bool Remove(this IGalleryStore store, string name) => store.RemoveSubject(name) is not null;
+
+    public static bool Rename(this IGalleryStore store, string oldName, string newName) => store.RenameSubject(oldName, newName) is not null;
+}
+
+/// <summary>Opens a gallery by where it lives: a PostgreSQL connection string (<c>Host=…;Database=…</c>) or an SQLite file path.</summary>
+public static class GalleryStores
+{
+    /// <summary>True for a PostgreSQL connection string (keywords such as <c>Host=</c>), false for a file path.</summary>
+    public static bool IsPostgres(string location)
+        => location.Contains('=') && location.Split(';').Any(p => p.Split('=')[0].Trim().ToLowerInvariant() is "host" or "server");
+
+    public static IGalleryStore Open(string location, GalleryModel? model, bool readOnly = false)
+        => IsPostgres(location) ? PostgresGalleryStore.Open(location, model, readOnly) : GalleryStore.Open(location, model, readOnly);
+
+    /// <summary>Whether a gallery already exists there (a file, or a database holding a bound gallery).</summary>
+    public static bool Exists(string location)
+        => IsPostgres(location) ? PostgresGalleryStore.Exists(location) : File.Exists(location);
+}

@@ -1,0 +1,407 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace FaceNet.Gallery;
+
+/// <summary>
+/// A gallery in PostgreSQL (schema <c>facenet</c>), shared by service replicas. The same contract as the
+/// SQLite store: bound to one model, one transaction per write, a change feed that every replica's
+/// <see cref="FaceGallery"/> follows. Writers take one advisory lock for the length of their transaction,
+/// so change numbers are committed in order and a follower that has read change N has seen every change
+/// before it; each commit sends a NOTIFY, so followers wake at once instead of polling.
+/// <para>
+/// Removal deletes the subject's rows, blanks its name in the feed and then vacuums the tables so the
+/// dead rows' pages are cleaned; PostgreSQL's write-ahead log and any backups keep copies until they are
+/// recycled, as for all data in that database.
+/// </para>
+/// </summary>
+public sealed class PostgresGalleryStore : IGalleryStore
+{
+    private const int SchemaVersion = 1;
+    private const string Channel = "facenet_gallery";
+    // the writers' advisory lock: "facenet" in ASCII
+    private const long WriterLock = 0x66_61_63_65_6e_65_74;
+
+    private const string Schema = """
+        CREATE SCHEMA IF NOT EXISTS facenet;
+        CREATE TABLE facenet.meta (key text PRIMARY KEY, value text NOT NULL);
+        CREATE TABLE facenet.subjects (
+            id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            name text NOT NULL UNIQUE,
+            created timestamptz NOT NULL,
+            metadata text);
+        CREATE TABLE facenet.faces (
+            id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            subject_id bigint NOT NULL REFERENCES facenet.subjects(id) ON DELETE CASCADE,
+            embedding bytea NOT NULL,
+            source_file text,
+            source_sha256 text,
+            box text,
+            detector text,
+            model_id text NOT NULL,
+            created timestamptz NOT NULL);
+        CREATE INDEX faces_subject ON facenet.faces(subject_id);
+        CREATE TABLE facenet.changes (
+            seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            kind text NOT NULL,
+            subject_id bigint NOT NULL,
+            name text,
+            first_face bigint,
+            last_face bigint);
+        CREATE INDEX changes_subject ON facenet.changes(subject_id);
+        """;
+
+    private readonly NpgsqlDataSource _db;
+    private readonly SemaphoreSlim _listenGate = new(1, 1);
+    private NpgsqlConnection? _listener;
+
+    private PostgresGalleryStore(NpgsqlDataSource db, string location, GalleryModel model)
+    {
+        _db = db;
+        Location = location;
+        Model = model;
+    }
+
+    public string Location { get; }
+    public GalleryModel Model { get; }
+
+    /// <summary>The connection string without its password: what errors and logs may show.</summary>
+    public static string Redact(string connectionString)
+    {
+        try
+        {
+            var b = new NpgsqlConnectionStringBuilder(connectionString);
+            if (b.Password is not null) b.Password = "***";
+            return "postgres:" + b.ConnectionString;
+        }
+        catch (ArgumentException) { return "postgres:<connection string that cannot be read>"; }
+    }
+
+    public static bool Exists(string connectionString)
+    {
+        try
+        {
+            using var db = NpgsqlDataSource.Create(connectionString);
+            using var conn = db.OpenConnection();
+            using var cmd = new NpgsqlCommand("SELECT to_regclass('facenet.meta') IS NOT NULL", conn);
+            if (!(bool)cmd.ExecuteScalar()!) return false;
+            using var bound = new NpgsqlCommand("SELECT count(*) FROM facenet.meta WHERE key = 'model_id'", conn);
+            return (long)bound.ExecuteScalar()! > 0;
+        }
+        catch (Exception e) when (e is NpgsqlException or ArgumentException) { return false; }
+    }
+
+    /// <summary>
+    /// Opens (or, unless <paramref name="readOnly"/>, creates) the gallery in the database the connection
+    /// string names, bound to <paramref name="model"/>; an existing gallery of another model is refused.
+    /// </summary>
+    public static PostgresGalleryStore Open(string connectionString, GalleryModel? model, bool readOnly = false)
+    {
+        var location = Redact(connectionString);
+        NpgsqlDataSource db;
+        try { db = NpgsqlDataSource.Create(connectionString); }
+        catch (ArgumentException e) { throw new GalleryException(location, "not a usable PostgreSQL connection string: " + e.Message, e); }
+        try
+        {
+            using var conn = db.OpenConnection();
+            using var tx = conn.BeginTransaction();
+            // two replicas starting at once must not both create the schema
+            Exec(conn, tx, $"SELECT pg_advisory_xact_lock({WriterLock})");
+            bool exists = Scalar<bool>(conn, tx, "SELECT to_regclass('facenet.meta') IS NOT NULL");
+            if (!exists)
+            {
+                if (readOnly || model is null) throw new GalleryException(location, "no such gallery in this database (enrol someone first)");
+                if (Scalar<bool>(conn, tx, "SELECT to_regnamespace('facenet') IS NOT NULL") && Scalar<long>(conn, tx, "SELECT count(*) FROM pg_tables WHERE schemaname = 'facenet'") > 0)
+                    throw new GalleryException(location, "the schema 'facenet' holds other tables: not a FaceNet gallery; nothing was changed");
+                Exec(conn, tx, Schema);
+                Exec(conn, tx, "INSERT INTO facenet.meta(key, value) VALUES ('schema_version', @v), ('feed_pruned_through', '0')", ("v", SchemaVersion.ToString(CultureInfo.InvariantCulture)));
+            }
+            var meta = ReadMeta(conn, tx);
+            if (!meta.TryGetValue("schema_version", out var v) || !int.TryParse(v, CultureInfo.InvariantCulture, out var version))
+                throw new GalleryException(location, "the schema 'facenet' is not a FaceNet gallery; nothing was changed");
+            if (version > SchemaVersion) throw new GalleryException(location, $"gallery schema version {version} is newer than this program's {SchemaVersion}");
+            GalleryModel bound;
+            if (!meta.TryGetValue("model_id", out var id))
+            {
+                if (model is null || readOnly) throw new GalleryException(location, "gallery is not bound to a model");
+                foreach (var (k, val) in new[] { ("model_id", model.Id), ("embedding_size", model.EmbeddingSize.ToString(CultureInfo.InvariantCulture)), ("preprocess", model.Preprocess), ("metric", Matching.Metrics.Name(model.Metric)), ("created", DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture)) })
+                    Exec(conn, tx, "INSERT INTO facenet.meta(key, value) VALUES (@k, @v)", ("k", k), ("v", val));
+                bound = model;
+            }
+            else
+            {
+                bound = new GalleryModel(id, int.Parse(meta["embedding_size"], CultureInfo.InvariantCulture), meta["preprocess"], Matching.Metrics.Parse(meta["metric"]));
+                if (model is not null && !model.Matches(bound))
+                    throw new GalleryException(location, $"gallery is bound to model {bound}; embeddings of model {model} are not comparable with it (use the model that enrolled it, or 'facenet migrate' to re-embed its faces)", modelMismatch: true);
+            }
+            tx.Commit();
+            return new PostgresGalleryStore(db, location, bound);
+        }
+        catch (Exception e)
+        {
+            db.Dispose();
+            if (e is NpgsqlException or TimeoutException) throw new GalleryException(location, "cannot open the gallery database: " + e.Message, e);
+            throw;
+        }
+    }
+
+    public IReadOnlyList<Enrollment> EnrollMany(IReadOnlyList<(string Name, IReadOnlyList<NewFace> Faces)> people, string? metadata = null)
+    {
+        var checkedPeople = GalleryStore.Checked(this, people);
+        return Write((conn, tx) =>
+        {
+            var result = new List<Enrollment>(checkedPeople.Count);
+            foreach (var (name, faces) in checkedPeople)
+            {
+                long subject;
+                using (var find = new NpgsqlCommand("SELECT id FROM facenet.subjects WHERE name = @n", conn, tx))
+                {
+                    find.Parameters.AddWithValue("n", name);
+                    if (find.ExecuteScalar() is long id) subject = id;
+                    else
+                    {
+                        using var add = new NpgsqlCommand("INSERT INTO facenet.subjects(name, created, metadata) VALUES (@n, now(), @m) RETURNING id", conn, tx);
+                        add.Parameters.AddWithValue("n", name);
+                        add.Parameters.AddWithValue("m", (object?)metadata ?? DBNull.Value);
+                        subject = (long)add.ExecuteScalar()!;
+                    }
+                }
+                var ids = new List<long>(faces.Count);
+                // all of a subject's faces in one round trip
+                using (var batch = new NpgsqlBatch(conn, tx))
+                {
+                    foreach (var f in faces)
+                    {
+                        var cmd = new NpgsqlBatchCommand("""
+                            INSERT INTO facenet.faces(subject_id, embedding, source_file, source_sha256, box, detector, model_id, created)
+                            VALUES ($1, $2, $3, $4, $5, $6, $7, now()) RETURNING id
+                            """);
+                        cmd.Parameters.Add(new NpgsqlParameter<long> { TypedValue = subject });
+                        cmd.Parameters.Add(new NpgsqlParameter<byte[]> { TypedValue = MemoryMarshal.AsBytes(f.Embedding.AsSpan()).ToArray() });
+                        cmd.Parameters.Add(new NpgsqlParameter { Value = (object?)f.SourceFile ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
+                        cmd.Parameters.Add(new NpgsqlParameter { Value = (object?)f.SourceSha256 ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
+                        cmd.Parameters.Add(new NpgsqlParameter { Value = f.Box is null ? DBNull.Value : string.Join(",", f.Box), NpgsqlDbType = NpgsqlDbType.Text });
+                        cmd.Parameters.Add(new NpgsqlParameter { Value = (object?)f.Detector ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
+                        cmd.Parameters.Add(new NpgsqlParameter<string> { TypedValue = Model.Id });
+                        batch.BatchCommands.Add(cmd);
+                    }
+                    if (faces.Count > 0)
+                    {
+                        using var r = batch.ExecuteReader();
+                        do { while (r.Read()) ids.Add(r.GetInt64(0)); } while (r.NextResult());
+                    }
+                }
+                result.Add(new Enrollment(subject, ids));
+                if (ids.Count > 0) Record(conn, tx, ChangeKind.Enrolled, subject, null, ids.Min(), ids.Max());
+            }
+            return result;
+        });
+    }
+
+    public long? RemoveSubject(string name)
+    {
+        var id = Write<long?>((conn, tx) =>
+        {
+            using var find = new NpgsqlCommand("SELECT id FROM facenet.subjects WHERE name = @n", conn, tx);
+            find.Parameters.AddWithValue("n", name);
+            if (find.ExecuteScalar() is not long id) return null;
+            Exec(conn, tx, "DELETE FROM facenet.faces WHERE subject_id = @id; DELETE FROM facenet.subjects WHERE id = @id; UPDATE facenet.changes SET name = NULL WHERE subject_id = @id;", ("id", id));
+            Record(conn, tx, ChangeKind.Removed, id, null);
+            return id;
+        });
+        if (id is not null)
+        {
+            // clean the dead rows' pages now rather than whenever autovacuum comes by (VACUUM cannot run in a transaction)
+            try
+            {
+                using var conn = _db.OpenConnection();
+                Exec(conn, null, "VACUUM facenet.faces, facenet.subjects, facenet.changes");
+            }
+            catch (NpgsqlException) { } // erased rows are invisible already; autovacuum will clean them
+        }
+        return id;
+    }
+
+    public long? RenameSubject(string oldName, string newName)
+    {
+        GalleryStore.ValidateName(newName);
+        try
+        {
+            return Write<long?>((conn, tx) =>
+            {
+                using var cmd = new NpgsqlCommand("UPDATE facenet.subjects SET name = @new WHERE name = @old RETURNING id", conn, tx);
+                cmd.Parameters.AddWithValue("old", oldName);
+                cmd.Parameters.AddWithValue("new", newName);
+                if (cmd.ExecuteScalar() is not long id) return null;
+                Record(conn, tx, ChangeKind.Renamed, id, newName);
+                return id;
+            });
+        }
+        catch (GalleryException e) when (e.InnerException is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation })
+        {
+            throw new GalleryException(Location, $"a subject named '{newName}' already exists");
+        }
+    }
+
+    public IReadOnlyList<Subject> Subjects() => Read((conn, tx) => ReadSubjects(conn, tx));
+
+    public IReadOnlyList<StoredFace> Faces() => Read((conn, tx) => ReadFaces(conn, tx, null));
+
+    public GallerySnapshot Snapshot() => Read((conn, tx) => new GallerySnapshot(ReadSubjects(conn, tx), ReadFaces(conn, tx, null),
+        Scalar<long>(conn, tx, "SELECT COALESCE(max(seq), 0) FROM facenet.changes")));
+
+    public IReadOnlyList<GalleryChange>? ChangesSince(long sequence, int max = 10_000) => Read<IReadOnlyList<GalleryChange>?>((conn, tx) =>
+    {
+        if (long.Parse(Scalar<string>(conn, tx, "SELECT value FROM facenet.meta WHERE key = 'feed_pruned_through'")!, CultureInfo.InvariantCulture) > sequence) return null;
+        var raw = new List<(long Seq, string Kind, long Subject, string? Name, long First, long Last)>();
+        using (var cmd = new NpgsqlCommand("SELECT seq, kind, subject_id, name, first_face, last_face FROM facenet.changes WHERE seq > @s ORDER BY seq LIMIT @max", conn, tx))
+        {
+            cmd.Parameters.AddWithValue("s", sequence);
+            cmd.Parameters.AddWithValue("max", max);
+            using var r = cmd.ExecuteReader();
+            while (r.Read())
+                raw.Add((r.GetInt64(0), r.GetString(1), r.GetInt64(2), r.IsDBNull(3) ? null : r.GetString(3), r.IsDBNull(4) ? 0 : r.GetInt64(4), r.IsDBNull(5) ? -1 : r.GetInt64(5)));
+        }
+        var changes = new List<GalleryChange>(raw.Count);
+        foreach (var c in raw)
+        {
+            var kind = Enum.Parse<ChangeKind>(c.Kind);
+            if (kind != ChangeKind.Enrolled) { changes.Add(new GalleryChange(c.Seq, kind, c.Subject, c.Name, [])); continue; }
+            using var name = new NpgsqlCommand("SELECT name FROM facenet.subjects WHERE id = @id", conn, tx);
+            name.Parameters.AddWithValue("id", c.Subject);
+            var current = name.ExecuteScalar() as string;
+            changes.Add(new GalleryChange(c.Seq, kind, c.Subject, current, current is null ? [] : ReadFaces(conn, tx, (c.Subject, c.First, c.Last))));
+        }
+        return changes;
+    });
+
+    /// <summary>Waits on a listening connection for a writer's NOTIFY (any replica's commit), at most <paramref name="timeout"/>.</summary>
+    public async Task WaitForChangesAsync(TimeSpan timeout, CancellationToken ct)
+    {
+        await _listenGate.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            if (_listener is null || _listener.FullState.HasFlag(System.Data.ConnectionState.Broken) || _listener.State != System.Data.ConnectionState.Open)
+            {
+                _listener?.Dispose();
+                _listener = null;
+                var conn = await _db.OpenConnectionAsync(ct).ConfigureAwait(false);
+                await using (var listen = new NpgsqlCommand($"LISTEN {Channel}", conn)) await listen.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+                _listener = conn;
+            }
+            await _listener.WaitAsync(timeout, ct).ConfigureAwait(false);
+        }
+        finally { _listenGate.Release(); }
+    }
+
+    public void Dispose()
+    {
+        _listener?.Dispose();
+        _db.Dispose();
+        _listenGate.Dispose();
+    }
+
+    // ----- plumbing -----
+
+    // A write: one transaction under the writers' lock, announced to the followers at commit.
+    private T Write<T>(Func<NpgsqlConnection, NpgsqlTransaction, T> work)
+    {
+        try
+        {
+            using var conn = _db.OpenConnection();
+            using var tx = conn.BeginTransaction();
+            Exec(conn, tx, $"SELECT pg_advisory_xact_lock({WriterLock})");
+            var result = work(conn, tx);
+            Exec(conn, tx, $"NOTIFY {Channel}");
+            tx.Commit();
+            return result;
+        }
+        catch (NpgsqlException e) { throw new GalleryException(Location, "database error: " + e.Message, e); }
+    }
+
+    // A read in one snapshot (REPEATABLE READ: every statement sees the same committed state).
+    private T Read<T>(Func<NpgsqlConnection, NpgsqlTransaction, T> work)
+    {
+        try
+        {
+            using var conn = _db.OpenConnection();
+            using var tx = conn.BeginTransaction(System.Data.IsolationLevel.RepeatableRead);
+            var result = work(conn, tx);
+            tx.Commit();
+            return result;
+        }
+        catch (NpgsqlException e) { throw new GalleryException(Location, "database error: " + e.Message, e); }
+    }
+
+    private static void Record(NpgsqlConnection conn, NpgsqlTransaction tx, ChangeKind kind, long subject, string? name, long? firstFace = null, long? lastFace = null)
+    {
+        using var cmd = new NpgsqlCommand("INSERT INTO facenet.changes(kind, subject_id, name, first_face, last_face) VALUES (@k, @s, @n, @a, @b) RETURNING seq", conn, tx);
+        cmd.Parameters.AddWithValue("k", kind.ToString());
+        cmd.Parameters.AddWithValue("s", subject);
+        cmd.Parameters.Add(new NpgsqlParameter("n", NpgsqlDbType.Text) { Value = (object?)name ?? DBNull.Value });
+        cmd.Parameters.Add(new NpgsqlParameter("a", NpgsqlDbType.Bigint) { Value = (object?)firstFace ?? DBNull.Value });
+        cmd.Parameters.Add(new NpgsqlParameter("b", NpgsqlDbType.Bigint) { Value = (object?)lastFace ?? DBNull.Value });
+        long seq = (long)cmd.ExecuteScalar()!;
+        if (seq % 1000 != 0 || seq <= GalleryStore.FeedLength) return;
+        Exec(conn, tx, "DELETE FROM facenet.changes WHERE seq <= @t; UPDATE facenet.meta SET value = @ts WHERE key = 'feed_pruned_through';",
+            ("t", seq - GalleryStore.FeedLength), ("ts", (seq - GalleryStore.FeedLength).ToString(CultureInfo.InvariantCulture)));
+    }
+
+    private static List<Subject> ReadSubjects(NpgsqlConnection conn, NpgsqlTransaction tx)
+    {
+        using var cmd = new NpgsqlCommand("SELECT s.id, s.name, s.created, s.metadata, COUNT(f.id) FROM facenet.subjects s LEFT JOIN facenet.faces f ON f.subject_id = s.id GROUP BY s.id ORDER BY s.name", conn, tx);
+        using var r = cmd.ExecuteReader();
+        var list = new List<Subject>();
+        while (r.Read()) list.Add(new Subject(r.GetInt64(0), r.GetString(1), r.GetDateTime(2).ToUniversalTime(), r.IsDBNull(3) ? null : r.GetString(3), (int)r.GetInt64(4)));
+        return list;
+    }
+
+    private List<StoredFace> ReadFaces(NpgsqlConnection conn, NpgsqlTransaction tx, (long Subject, long First, long Last)? only)
+    {
+        using var cmd = new NpgsqlCommand("SELECT id, subject_id, embedding, source_file, source_sha256, box, detector, created FROM facenet.faces"
+            + (only is null ? "" : " WHERE subject_id = @s AND id BETWEEN @a AND @b") + " ORDER BY id", conn, tx);
+        if (only is { } o)
+        {
+            cmd.Parameters.AddWithValue("s", o.Subject);
+            cmd.Parameters.AddWithValue("a", o.First);
+            cmd.Parameters.AddWithValue("b", o.Last);
+        }
+        using var r = cmd.ExecuteReader();
+        var list = new List<StoredFace>();
+        while (r.Read())
+        {
+            var blob = r.GetFieldValue<byte[]>(2);
+            if (blob.Length != Model.EmbeddingSize * 4) throw new GalleryException(Location, $"face {r.GetInt64(0)} holds a {blob.Length}-byte embedding (corrupt gallery)");
+            list.Add(new StoredFace(r.GetInt64(0), r.GetInt64(1), MemoryMarshal.Cast<byte, float>(blob).ToArray(),
+                r.IsDBNull(3) ? null : r.GetString(3), r.IsDBNull(4) ? null : r.GetString(4),
+                r.IsDBNull(5) ? null : r.GetString(5).Split(',').Select(int.Parse).ToArray(), r.IsDBNull(6) ? null : r.GetString(6),
+                r.GetDateTime(7).ToUniversalTime()));
+        }
+        return list;
+    }
+
+    private static Dictionary<string, string> ReadMeta(NpgsqlConnection conn, NpgsqlTransaction tx)
+    {
+        var meta = new Dictionary<string, string>();
+        using var cmd = new NpgsqlCommand("SELECT key, value FROM facenet.meta", conn, tx);
+        using var r = cmd.ExecuteReader();
+        while (r.Read()) meta[r.GetString(0)] = r.GetString(1);
+        return meta;
+    }
+
+    private static void Exec(NpgsqlConnection conn, NpgsqlTransaction? tx, string sql, params (string Name, object Value)[] parameters)
+    {
+        using var cmd = new NpgsqlCommand(sql, conn, tx);
+        foreach (var (n, v) in parameters) cmd.Parameters.AddWithValue(n, v);
+        cmd.ExecuteNonQuery();
+    }
+
+    private static T? Scalar<T>(NpgsqlConnection conn, NpgsqlTransaction tx, string sql)
+    {
+        using var cmd = new NpgsqlCommand(sql, conn, tx);
+        var v = cmd.ExecuteScalar();
+        return v is null or DBNull ? default : (T)v;
+    }
+}
