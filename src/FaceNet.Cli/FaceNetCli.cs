@@ -38,6 +38,8 @@ public sealed partial class FaceNetCli
         root.Subcommands.Add(MigrateCommand());
         root.Subcommands.Add(ClusterCommand());
         root.Subcommands.Add(BenchCommand());
+        root.Subcommands.Add(ServeCommand());
+        root.Subcommands.Add(KeysCommand());
         var config = new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false };
         try
         {
@@ -76,13 +78,7 @@ public sealed partial class FaceNetCli
 
     // ----- helpers -----
     /// <summary>What a threshold stands for: given on the command line, or how it was chosen and the error rates measured there.</summary>
-    private static string ThresholdSource(ModelInfo info, double? given)
-    {
-        if (given is not null) return "given with --threshold";
-        var rates = info.ThresholdFar is { } far ? $"FAR {far:G3}" + (info.ThresholdFrr is { } frr ? $", FRR {frr:G3}" : "") : null;
-        if (info.Calibration.Length > 0) return info.Calibration + (rates is null ? "" : $" ({rates} there)");
-        return $"{info.Name} default" + (rates is null ? "" : $" ({rates})");
-    }
+    private static string ThresholdSource(ModelInfo info, double? given) => info.DescribeThreshold(given is not null);
 
     private static FaceRecognizer Pipeline(string? model, string? detector, bool aligned, int threads, string? preprocess, double? threshold, bool flip, string? alignment, int? detectorThreads = null)
     {

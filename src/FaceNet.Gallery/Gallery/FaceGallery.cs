@@ -158,23 +158,28 @@ public sealed class FaceGallery : IDisposable
 
     /// <summary>
     /// Follows other processes' changes until cancelled: a PostgreSQL store wakes it at each commit, an
-    /// SQLite one is polled every <paramref name="poll"/> (default one second).
+    /// SQLite one is polled every <paramref name="poll"/> (default one second). <paramref name="onProblem"/>
+    /// hears of each failure, and of the first success after one (null).
     /// </summary>
-    public async Task FollowAsync(TimeSpan? poll = null, Action<Exception>? onError = null, CancellationToken ct = default)
+    public async Task FollowAsync(TimeSpan? poll = null, Action<Exception?>? onProblem = null, CancellationToken ct = default)
     {
         var every = poll ?? TimeSpan.FromSeconds(1);
+        bool failing = false;
         while (!ct.IsCancellationRequested)
         {
             try
             {
                 await _store.WaitForChangesAsync(every, ct).ConfigureAwait(false);
                 Refresh();
+                if (failing) onProblem?.Invoke(null);
+                failing = false;
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested) { break; }
             catch (Exception e) when (e is not OperationCanceledException)
             {
                 // a database that went away for a moment: say so, wait, try again
-                onError?.Invoke(e);
+                failing = true;
+                onProblem?.Invoke(e);
                 try { await Task.Delay(every, ct).ConfigureAwait(false); }
                 catch (OperationCanceledException) { break; }
             }

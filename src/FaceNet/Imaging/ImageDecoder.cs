@@ -56,6 +56,11 @@ public static class ImageDecoder
         return Decode(buffer.ToArray(), name, limits);
     }
 
+    // Skia calls a few bytes of anything "incomplete input": only the start of a real image format is truncated.
+    private static bool HasImageSignature(ReadOnlySpan<byte> b)
+        => b.StartsWith((ReadOnlySpan<byte>)[0xFF, 0xD8]) || b.StartsWith((ReadOnlySpan<byte>)[0x89, (byte)'P', (byte)'N', (byte)'G'])
+           || b.StartsWith("GIF8"u8) || b.StartsWith("BM"u8) || b.StartsWith("RIFF"u8);
+
     public static RgbImage Decode(ReadOnlySpan<byte> bytes, string name = "<bytes>", ImageLimits? limits = null)
     {
         limits ??= ImageLimits.Default;
@@ -66,7 +71,7 @@ public static class ImageDecoder
         using var data = SKData.CreateCopy(bytes);
         using var codec = SKCodec.Create(new SKMemoryStream(data), out var result);
         if (codec is null)
-            throw new ImageException(name, result == SKCodecResult.IncompleteInput ? "truncated image header" : "not a supported image (JPEG, PNG, BMP, WebP, GIF, TIFF, PGM/PPM)");
+            throw new ImageException(name, result == SKCodecResult.IncompleteInput && HasImageSignature(bytes) ? "truncated image header" : "not a supported image (JPEG, PNG, BMP, WebP, GIF, TIFF, PGM/PPM)");
         var info = codec.Info;
         if (info.Width <= 0 || info.Height <= 0) throw new ImageException(name, $"invalid image dimensions {info.Width}x{info.Height}");
         long pixels = (long)info.Width * info.Height;

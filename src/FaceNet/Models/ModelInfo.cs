@@ -54,6 +54,15 @@ public sealed record ModelInfo
     /// <summary>How the threshold was chosen (data, pairs, date), when known.</summary>
     public string Calibration { get; init; } = "";
 
+    /// <summary>What the threshold stands for: how it was chosen and the error rates measured there (or that the caller gave it).</summary>
+    public string DescribeThreshold(bool given = false)
+    {
+        if (given) return "given with --threshold";
+        var rates = ThresholdFar is { } far ? $"FAR {far:G3}" + (ThresholdFrr is { } frr ? $", FRR {frr:G3}" : "") : null;
+        if (Calibration.Length > 0) return Calibration + (rates is null ? "" : $" ({rates} there)");
+        return $"{Name} default" + (rates is null ? "" : $" ({rates})");
+    }
+
     public IEnumerable<KeyValuePair<string, string>> ToMetadata()
     {
         yield return new(KeyInputSize, InputSize.ToString(CultureInfo.InvariantCulture));

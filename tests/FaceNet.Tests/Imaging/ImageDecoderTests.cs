@@ -198,7 +198,7 @@ public sealed class ImageDecoderTests : IDisposable
     }
 
     /// <summary>A PNG signature and IHDR announcing the given size, then a tiny IDAT: the classic decompression bomb header.</summary>
-    private static byte[] PngHeaderOnly(int width, int height)
+    internal static byte[] PngHeaderOnly(int width, int height)
     {
         var ms = new MemoryStream();
         ms.Write([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);

@@ -1,0 +1,123 @@
+using FaceNet.Service;
+using FaceNet.Service.Keys;
+
+namespace FaceNet.Cli;
+
+// The HTTP service and its API keys: serve, keys.
+public sealed partial class FaceNetCli
+{
+    private static Option<string> KeysFileOption() => new("--keys") { Description = "The API keys file", DefaultValueFactory = _ => "keys.json" };
+
+    private Command ServeCommand()
+    {
+        var urls = new Option<string>("--urls") { Description = "Where to listen (port 0: a free one)", DefaultValueFactory = _ => "http://127.0.0.1:5080" };
+        var gallery = new Option<string?>("--gallery", "-g") { Description = "The gallery: an SQLite file, or a PostgreSQL connection string (\"Host=…;Database=…\") that replicas share" };
+        var keys = KeysFileOption(); var model = ModelOption(); var detector = DetectorOption(); var threads = ThreadsOption();
+        var threshold = ThresholdOption();
+        var maxBody = new Option<int>("--max-body-mb") { Description = "Largest request body in MB (413 beyond)", DefaultValueFactory = _ => 10 }.Within(1, 1024);
+        var workers = new Option<int>("--workers") { Description = "Requests decoding and detecting at once (default: one per core)", DefaultValueFactory = _ => Environment.ProcessorCount }.Within(1, 256);
+        var queue = new Option<int>("--queue") { Description = "Requests in progress at most (503 with Retry-After beyond)", DefaultValueFactory = _ => 64 }.Within(1, 100_000);
+        var batchWait = Options.Real("--batch-wait-ms", "How long a part-filled embedding batch waits for other requests' faces", 2, 0, 1000);
+        var timeout = Options.Real("--timeout", "A request's time limit in seconds (503 beyond)", 30, 0, 3600, minOpen: true);
+        var cmd = new Command("serve", "Run the HTTP service: verify, embed, detect, enrol, identify; API keys, limits, metrics, OpenAPI and a web page")
+            { urls, gallery, keys, model, detector, threads, threshold, maxBody, workers, queue, batchWait, timeout };
+        cmd.SetAction(r => Guard(() =>
+        {
+            var galleryLocation = r.GetValue(gallery);
+            var modelName = galleryLocation is not null && !GalleryStores.IsPostgres(galleryLocation) ? GalleryModelName(galleryLocation, r.GetValue(model)) : r.GetValue(model);
+            var options = new ServiceOptions
+            {
+                Urls = r.GetValue(urls)!,
+                Gallery = galleryLocation,
+                KeysFile = r.GetValue(keys)!,
+                Recognizer = new FaceRecognizerOptions
+                {
+                    Model = modelName, Detector = r.GetValue(detector), Threads = r.GetValue(threads), Threshold = r.GetValue(threshold),
+                    ModelOptions = new FaceModelOptions { ImportWeights = path => WeightImporter.Import(path).Onnx },
+                },
+                MaxBodyBytes = r.GetValue(maxBody) * 1024L * 1024,
+                Workers = r.GetValue(workers),
+                QueueLimit = r.GetValue(queue),
+                BatchWait = TimeSpan.FromMilliseconds(r.GetValue(batchWait)),
+                RequestTimeout = TimeSpan.FromSeconds(r.GetValue(timeout)),
+            };
+            var host = StartService(options);
+            var g = host.Gallery;
+            stdout.WriteLine($"listening on {host.Address}  (model {host.Recognizer.Model.Info.Name}, threshold {F(host.Recognizer.Threshold)}; "
+                + (g is null ? "no gallery" : $"gallery {g.Store.Location}: {g.SubjectCount} subject(s), {g.FaceCount} face(s)") + ")");
+            stdout.WriteLine($"web page {host.Address}/   API reference {host.Address}/docs   metrics {host.Address}/metrics");
+            var keyCount = ApiKeys.Load(options.KeysFile).All.Count;
+            if (keyCount == 0) stderr.WriteLine($"note: {options.KeysFile} holds no API keys: every /v1 request gets 401 until one is added ('facenet keys add NAME --scopes verify,identify,enroll,admin')");
+            stdout.Flush();
+            try { host.WaitForShutdownAsync().GetAwaiter().GetResult(); }
+            finally { host.DisposeAsync().AsTask().GetAwaiter().GetResult(); }
+            stdout.WriteLine("stopped");
+            return Ok;
+        }));
+        return cmd;
+    }
+
+    private static FaceServiceHost StartService(ServiceOptions options)
+    {
+        try { return FaceServiceHost.StartAsync(options).GetAwaiter().GetResult(); }
+        catch (IOException e) when (e.InnerException is System.Net.Sockets.SocketException or null && e.Message.Contains("address", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new UsageException($"--urls {options.Urls}: {e.Message}");
+        }
+    }
+
+    private Command KeysCommand()
+    {
+        var cmd = new Command("keys", "API keys of the service: add (printed once), list, revoke");
+        {
+            var keys = KeysFileOption();
+            var name = new Argument<string>("name") { Description = "Who or what uses the key" };
+            var scopes = new Option<string>("--scopes") { Description = "Comma-separated: verify, identify, enroll, admin (admin may do everything)", Required = true };
+            var rate = Options.Real("--rate", "Requests per second allowed to this key (bursts of two seconds' worth)", ApiKeys.DefaultRate, 0, 100_000, minOpen: true);
+            var add = new Command("add", "Create a key; it is printed once, as the last line; the file keeps only its hash") { name, scopes, rate, keys };
+            add.SetAction(r => Guard(() =>
+            {
+                var path = r.GetValue(keys)!;
+                var list = r.GetValue(scopes)!.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(s => ApiKeys.ParseScope(path, s)).ToList();
+                var key = ApiKeys.Add(path, r.GetValue(name)!, list, r.GetValue(rate));
+                stderr.WriteLine($"key '{r.GetValue(name)}' added to {path} ({string.Join(", ", list.Select(s => s.ToString().ToLowerInvariant()))}; {r.GetValue(rate):0.##} requests/s). It is shown this once:");
+                stdout.WriteLine(key);
+                return Ok;
+            }));
+            cmd.Subcommands.Add(add);
+        }
+        {
+            var keys = KeysFileOption(); var json = JsonOption();
+            var list = new Command("list", "The keys: names, scopes, rates (never the keys)") { keys, json };
+            list.SetAction(r => Guard(() =>
+            {
+                var all = ApiKeys.Load(r.GetValue(keys)!).All;
+                if (r.GetValue(json))
+                    stdout.WriteLine(JsonSerializer.Serialize(all.Select(k => new Dictionary<string, object>
+                    {
+                        ["name"] = k.Name, ["scopes"] = k.Scopes.Select(s => s.ToString().ToLowerInvariant()).ToArray(), ["rate_per_second"] = k.RatePerSecond, ["created"] = k.Created.ToString("O"),
+                    }), Json));
+                else
+                {
+                    stdout.WriteLine($"{all.Count} key(s) in {r.GetValue(keys)}");
+                    foreach (var k in all) stdout.WriteLine($"  {k.Name}  {string.Join(",", k.Scopes.Select(s => s.ToString().ToLowerInvariant()))}  {k.RatePerSecond:0.##}/s  since {k.Created:yyyy-MM-dd}");
+                }
+                return Ok;
+            }));
+            cmd.Subcommands.Add(list);
+        }
+        {
+            var keys = KeysFileOption();
+            var name = new Argument<string>("name") { Description = "The key's name" };
+            var revoke = new Command("revoke", "Remove a key; a running service refuses it within a second") { name, keys };
+            revoke.SetAction(r => Guard(() =>
+            {
+                if (!ApiKeys.Revoke(r.GetValue(keys)!, r.GetValue(name)!)) { stderr.WriteLine($"error: {r.GetValue(keys)}: no key named '{r.GetValue(name)}'"); return InputError; }
+                stdout.WriteLine($"revoked {r.GetValue(name)}");
+                return Ok;
+            }));
+            cmd.Subcommands.Add(revoke);
+        }
+        return cmd;
+    }
+}

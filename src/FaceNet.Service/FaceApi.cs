@@ -1,0 +1,192 @@
+using System.Security.Cryptography;
+using FaceNet.Detection;
+using FaceNet.Gallery;
+using FaceNet.Imaging;
+using FaceNet.Service.Inference;
+using FaceNet.Service.Keys;
+using Microsoft.AspNetCore.Http;
+
+namespace FaceNet.Service;
+
+// ----- what the endpoints answer (snake_case in JSON) -----
+
+public sealed record FaceJson(int[] Box, float Score, double[][]? Landmarks,
+    [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)] float[]? Embedding);
+public sealed record FacesResponse(IReadOnlyList<FaceJson> Faces, int Width, int Height, string Model, string ModelId);
+public sealed record VerifyFace(int[] Box, float Score, int FacesInImage);
+public sealed record VerifyResponse(double Distance, double Threshold, bool Same, string Metric, string ThresholdSource, string Model, string ModelId, IReadOnlyList<VerifyFace> Faces);
+public sealed record EnrollResponse(string Subject, long FaceId, int[] Box, int FacesInImage);
+public sealed record SubjectJson(string Name, int Faces, DateTime Created);
+public sealed record SubjectsResponse(IReadOnlyList<SubjectJson> Subjects, int Faces);
+public sealed record CandidateJson(string Name, double Distance);
+public sealed record IdentifiedFace(int[] Box, float Score, string? Name, bool Known, double? Distance, double Threshold, IReadOnlyList<CandidateJson> Candidates);
+public sealed record IdentifyResponse(IReadOnlyList<IdentifiedFace> Faces, int Width, int Height, string Model, string ModelId);
+
+// multipart forms, for the OpenAPI document
+public sealed record ImageForm(IFormFile Image);
+public sealed record VerifyForm(IFormFile Image1, IFormFile Image2);
+
+/// <summary>
+/// The endpoints' work: read the upload, check it, run it through <see cref="FaceWork"/> and the gallery,
+/// and turn every failure a client can cause into a problem answer (4xx, or 503 when busy); only a
+/// fault of ours is a 500.
+/// </summary>
+internal sealed class FaceApi(FaceWork work, FaceGallery? gallery, KeyCheck keys, ServiceOptions options)
+{
+    private FaceRecognizer Faces => work.Recognizer;
+    private string ModelName => Faces.Model.Info.Name;
+
+    public Task<IResult> Verify(HttpContext http) => Guard(http, Scope.Verify, async ct =>
+    {
+        var form = await ReadForm(http, ct);
+        var (a, nameA) = File(form, "image1");
+        var (b, nameB) = File(form, "image2");
+        bool best = string.Equals(http.Request.Query["pick"], "best", StringComparison.OrdinalIgnoreCase);
+        using var ticket = work.Admit();
+        var pa = await work.PrepareAsync(a, nameA, mainOnly: !best, ct);
+        var pb = await work.PrepareAsync(b, nameB, mainOnly: !best, ct);
+        if (pa.Faces.Count == 0) throw new NoFaceException(nameA);
+        if (pb.Faces.Count == 0) throw new NoFaceException(nameB);
+        var vectors = await work.EmbedAsync([.. pa.Crops, .. pb.Crops], ct);
+        // the main faces, or the closest pair of any faces (pick=best)
+        (int I, int J, Matching.Verification V)? chosen = null;
+        for (int i = 0; i < pa.Faces.Count; i++)
+            for (int j = 0; j < pb.Faces.Count; j++)
+            {
+                var v = Faces.Verify(vectors[i], vectors[pa.Faces.Count + j]);
+                if (chosen is null || v.Distance < chosen.Value.V.Distance) chosen = (i, j, v);
+            }
+        var (ci, cj, verdict) = chosen!.Value;
+        return Results.Ok(new VerifyResponse(Math.Round(verdict.Distance, 6), verdict.Threshold, verdict.Same, Matching.Metrics.Name(verdict.Metric),
+            Faces.Model.Info.DescribeThreshold(options.Recognizer.Threshold is not null), ModelName, Faces.Model.Identity,
+            [new VerifyFace(pa.Faces[ci].Box.ToArray(), pa.Faces[ci].Score, FacesIn(pa)), new VerifyFace(pb.Faces[cj].Box.ToArray(), pb.Faces[cj].Score, FacesIn(pb))]));
+    });
+
+    public Task<IResult> Embed(HttpContext http) => FacesOf(http, embed: true);
+
+    public Task<IResult> Detect(HttpContext http) => FacesOf(http, embed: false);
+
+    private Task<IResult> FacesOf(HttpContext http, bool embed) => Guard(http, Scope.Verify, async ct =>
+    {
+        var (bytes, name) = File(await ReadForm(http, ct), "image");
+        using var ticket = work.Admit();
+        var photo = await work.PrepareAsync(bytes, name, mainOnly: false, ct);
+        var vectors = embed ? await work.EmbedAsync(photo.Crops, ct) : null;
+        var faces = photo.Faces.Select((f, i) => new FaceJson(f.Box.ToArray(), f.Score, Landmarks(f), vectors?[i])).ToList();
+        return Results.Ok(new FacesResponse(faces, photo.Image.Width, photo.Image.Height, ModelName, Faces.Model.Identity));
+    });
+
+    public Task<IResult> Enroll(HttpContext http, string name) => Guard(http, Scope.Enroll, async ct =>
+    {
+        var g = RequireGallery();
+        GalleryStore.ValidateName(name);
+        var (bytes, file) = File(await ReadForm(http, ct), "image");
+        using var ticket = work.Admit();
+        var photo = await work.PrepareAsync(bytes, file, mainOnly: true, ct);
+        if (photo.Faces.Count == 0) throw new NoFaceException(file);
+        var vector = (await work.EmbedAsync(photo.Crops, ct))[0];
+        var face = photo.Faces[0];
+        // committed before the answer: a 201 is a face that survives a crash
+        var ids = g.Enroll(name, [new NewFace(vector, null, Convert.ToHexString(SHA256.HashData(bytes)).ToLowerInvariant(), face.Box.ToArray(), Faces.Detector.Name)]);
+        return Results.Created($"/v1/subjects/{Uri.EscapeDataString(name)}", new EnrollResponse(name, ids[0], face.Box.ToArray(), FacesIn(photo)));
+    });
+
+    public Task<IResult> Subjects(HttpContext http) => Guard(http, Scope.Identify, ct =>
+    {
+        var g = RequireGallery();
+        var subjects = g.Store.Subjects();
+        return Task.FromResult(Results.Ok(new SubjectsResponse(subjects.Select(s => new SubjectJson(s.Name, s.Faces, s.Created)).ToList(), subjects.Sum(s => s.Faces))));
+    });
+
+    public Task<IResult> Remove(HttpContext http, string name) => Guard(http, Scope.Admin, ct =>
+    {
+        var g = RequireGallery();
+        return Task.FromResult(g.Remove(name) ? Results.NoContent() : Problems.NotFound($"no subject named '{name}'"));
+    });
+
+    public Task<IResult> Identify(HttpContext http) => Guard(http, Scope.Identify, async ct =>
+    {
+        var g = RequireGallery();
+        int top = int.TryParse(http.Request.Query["top"], out var t) ? t : 3;
+        if (top is < 1 or > 100) throw new ArgumentException("top must be between 1 and 100");
+        var (bytes, name) = File(await ReadForm(http, ct), "image");
+        using var ticket = work.Admit();
+        var photo = await work.PrepareAsync(bytes, name, mainOnly: false, ct);
+        var vectors = await work.EmbedAsync(photo.Crops, ct);
+        double threshold = Faces.Threshold;
+        var faces = photo.Faces.Select((f, i) =>
+        {
+            var id = g.Identify(vectors[i], threshold, top);
+            return new IdentifiedFace(f.Box.ToArray(), f.Score, id.Name, id.Known, double.IsFinite(id.Distance) ? Math.Round(id.Distance, 6) : null, threshold,
+                id.Candidates.Select(c => new CandidateJson(c.Name, Math.Round(c.Distance, 6))).ToList());
+        }).ToList();
+        return Results.Ok(new IdentifyResponse(faces, photo.Image.Width, photo.Image.Height, ModelName, Faces.Model.Identity));
+    });
+
+    // ----- plumbing -----
+
+    private FaceGallery RequireGallery() => gallery ?? throw new NoGalleryException();
+
+    private sealed class NoGalleryException : Exception;
+
+    private static int FacesIn(PreparedPhoto p) => p.FacesFound;
+
+    private static double[][]? Landmarks(DetectedFace f) => f.Landmarks?.Select(p => new[] { Math.Round(p.X, 1), Math.Round(p.Y, 1) }).ToArray();
+
+    private async Task<IFormCollection> ReadForm(HttpContext http, CancellationToken ct)
+    {
+        var type = http.Request.ContentType;
+        if (type is null || !type.StartsWith("multipart/form-data", StringComparison.OrdinalIgnoreCase)) throw new NotMultipartException(type);
+        if (http.Request.ContentLength > options.MaxBodyBytes) throw new TooLargeException();
+        return await http.Request.ReadFormAsync(ct);
+    }
+
+    private static (byte[] Bytes, string Name) File(IFormCollection form, string field)
+    {
+        var f = form.Files[field] ?? throw new ArgumentException($"the multipart field '{field}' (an image file) is missing");
+        var name = string.IsNullOrWhiteSpace(f.FileName) ? field : $"{field} ({Path.GetFileName(f.FileName)})";
+        if (f.Length == 0) throw new ImageException(name, "empty file (0 bytes)");
+        using var s = f.OpenReadStream();
+        var bytes = new byte[f.Length];
+        s.ReadExactly(bytes);
+        return (bytes, name);
+    }
+
+    private sealed class NotMultipartException(string? type) : Exception
+    {
+        public string? Type { get; } = type;
+    }
+
+    private sealed class TooLargeException : Exception;
+
+    /// <summary>Key, scope and rate first; then the work, with the request's time limit; client faults as problems.</summary>
+    private async Task<IResult> Guard(HttpContext http, Scope scope, Func<CancellationToken, Task<IResult>> handler)
+    {
+        if (keys.Check(http, scope) is { } refused) return refused;
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted);
+        limit.CancelAfter(options.RequestTimeout);
+        try { return await handler(limit.Token); }
+        catch (NotMultipartException e) { return Problems.NotMultipart(e.Type); }
+        catch (TooLargeException) { return Problems.TooLarge(options.MaxBodyBytes); }
+        catch (BadHttpRequestException e) when (e.StatusCode == 413) { return Problems.TooLarge(options.MaxBodyBytes); }
+        catch (BadHttpRequestException e) { return Problems.Status(e.StatusCode, "Bad request", e.Message); }
+        catch (InvalidDataException e) when (e.Message.Contains("limit", StringComparison.OrdinalIgnoreCase)) { return Problems.TooLarge(options.MaxBodyBytes); }
+        catch (InvalidDataException e) { return Problems.BadRequest("the multipart body cannot be read: " + e.Message); }
+        catch (NoFaceException e) { return Problems.Status(400, "No face", e.Message); }
+        catch (ImageException e) { return Problems.Status(400, "Not a usable image", e.Message); }
+        catch (NoGalleryException) { return Problems.NotFound("this service has no gallery (start it with --gallery)"); }
+        catch (GalleryException e) when (e.Reason.Contains("already exists")) { return Problems.Conflict(e.Reason); }
+        catch (ArgumentException e) { return Problems.BadRequest(e.Message); }
+        catch (ServiceBusyException e)
+        {
+            http.Response.Headers.RetryAfter = "1";
+            return Problems.Status(503, "Busy", e.Message);
+        }
+        catch (OperationCanceledException) when (limit.IsCancellationRequested && !http.RequestAborted.IsCancellationRequested)
+        {
+            work.Metrics.Rejected("timeout");
+            http.Response.Headers.RetryAfter = "1";
+            return Problems.Status(503, "Timed out", $"the request took longer than {options.RequestTimeout.TotalSeconds:0.#} s");
+        }
+    }
+}

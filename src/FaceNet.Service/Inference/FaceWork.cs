@@ -1,0 +1,154 @@
+using System.Diagnostics;
+using System.Threading.Channels;
+using FaceNet.Detection;
+using FaceNet.Embedding;
+using FaceNet.Imaging;
+
+namespace FaceNet.Service.Inference;
+
+/// <summary>The service is at capacity: answered with 503 and Retry-After, never queued without bound.</summary>
+public sealed class ServiceBusyException(string reason) : Exception(reason);
+
+/// <summary>A photo after the per-request stage: its faces (largest first) and their aligned crops.</summary>
+internal sealed record PreparedPhoto(RgbImage Image, IReadOnlyList<DetectedFace> Faces, IReadOnlyList<FaceCrops> Crops, int FacesFound);
+
+/// <summary>
+/// All inference of one service process, over one <see cref="FaceRecognizer"/>. A request is admitted
+/// only while fewer than <see cref="ServiceOptions.QueueLimit"/> are in the process (else
+/// <see cref="ServiceBusyException"/>), decodes and detects in one of <see cref="ServiceOptions.Workers"/>
+/// slots, then hands its aligned faces to a single embedding loop that takes every face waiting (up to
+/// the model's batch), waiting <see cref="ServiceOptions.BatchWait"/> for more when the batch is not full,
+/// and runs them as one ONNX Runtime call: concurrent clients share batches.
+/// </summary>
+internal sealed class FaceWork : IAsyncDisposable
+{
+    private sealed record Item(FaceCrops Crops, TaskCompletionSource<float[]> Done, long Queued);
+
+    private readonly FaceRecognizer _faces;
+    private readonly ServiceOptions _options;
+    private readonly ServiceMetrics _metrics;
+    private readonly SemaphoreSlim _slots;
+    private readonly Channel<Item> _queue = Channel.CreateUnbounded<Item>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Task _loop;
+    private int _admitted;
+    private int _waitingFaces;
+
+    public FaceWork(FaceRecognizer faces, ServiceOptions options, ServiceMetrics metrics)
+    {
+        _faces = faces;
+        _options = options;
+        _metrics = metrics;
+        _slots = new SemaphoreSlim(options.Workers);
+        _loop = Task.Factory.StartNew(EmbedLoop, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
+    }
+
+    public FaceRecognizer Recognizer => _faces;
+    public ServiceMetrics Metrics => _metrics;
+
+    /// <summary>Requests in the process now (being worked on or waiting).</summary>
+    public int Admitted => Volatile.Read(ref _admitted);
+
+    /// <summary>Admits a request or refuses it at once; dispose the ticket when the request is done.</summary>
+    public IDisposable Admit()
+    {
+        if (Interlocked.Increment(ref _admitted) > _options.QueueLimit)
+        {
+            Interlocked.Decrement(ref _admitted);
+            _metrics.Rejected("busy");
+            throw new ServiceBusyException($"the service has {_options.QueueLimit} requests in progress; try again shortly");
+        }
+        _metrics.QueueDepth.Set(Admitted);
+        return new Ticket(this);
+    }
+
+    private sealed class Ticket(FaceWork work) : IDisposable
+    {
+        private int _done;
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _done, 1) == 0) work._metrics.QueueDepth.Set(Interlocked.Decrement(ref work._admitted));
+        }
+    }
+
+    /// <summary>Decode, detect and align in a worker slot: every face, or only the photo's subject.</summary>
+    public async Task<PreparedPhoto> PrepareAsync(byte[] bytes, string name, bool mainOnly, CancellationToken ct)
+    {
+        await _slots.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            var t = Stopwatch.StartNew();
+            var image = _faces.Load(bytes, name);
+            _metrics.Stage("decode", t);
+            var faces = _faces.Detect(image);
+            int found = faces.Count;
+            _metrics.Stage("detect", t);
+            if (mainOnly && faces.Count > 1) faces = [faces[MainFace.Index(faces, image.Width, image.Height)]];
+            var crops = faces.Select(f => _faces.Model.Align(image, f)).ToList();
+            _metrics.Stage("align", t);
+            return new PreparedPhoto(image, faces, crops, found);
+        }
+        finally { _slots.Release(); }
+    }
+
+    /// <summary>Embeddings of aligned faces, batched with other requests' faces.</summary>
+    public async Task<float[][]> EmbedAsync(IReadOnlyList<FaceCrops> crops, CancellationToken ct)
+    {
+        if (crops.Count == 0) return [];
+        var items = crops.Select(c => new Item(c, new TaskCompletionSource<float[]>(TaskCreationOptions.RunContinuationsAsynchronously), Stopwatch.GetTimestamp())).ToList();
+        Interlocked.Add(ref _waitingFaces, items.Count);
+        foreach (var i in items)
+            if (!_queue.Writer.TryWrite(i)) throw new ServiceBusyException("the service is shutting down");
+        using var cancel = ct.Register(() => { foreach (var i in items) i.Done.TrySetCanceled(ct); });
+        return await Task.WhenAll(items.Select(i => i.Done.Task)).ConfigureAwait(false);
+    }
+
+    private async Task EmbedLoop()
+    {
+        var reader = _queue.Reader;
+        int max = Math.Max(1, _options.MaxBatch);
+        var batch = new List<Item>(max);
+        while (await reader.WaitToReadAsync().ConfigureAwait(false))
+        {
+            batch.Clear();
+            long deadline = Stopwatch.GetTimestamp() + (long)(_options.BatchWait.TotalSeconds * Stopwatch.Frequency);
+            while (batch.Count < max)
+            {
+                if (reader.TryRead(out var item))
+                {
+                    Interlocked.Decrement(ref _waitingFaces);
+                    if (!item.Done.Task.IsCompleted) batch.Add(item); // a cancelled request's faces are dropped
+                    continue;
+                }
+                var left = deadline - Stopwatch.GetTimestamp();
+                if (batch.Count == 0 || left <= 0) break;
+                // not full yet: give concurrent requests a moment to join
+                var more = reader.WaitToReadAsync().AsTask();
+                if (await Task.WhenAny(more, Task.Delay(TimeSpan.FromSeconds((double)left / Stopwatch.Frequency))).ConfigureAwait(false) != more) break;
+                if (!await more.ConfigureAwait(false)) break;
+            }
+            if (batch.Count == 0) continue;
+            long start = Stopwatch.GetTimestamp();
+            foreach (var i in batch) _metrics.StageSeconds.WithLabels("queue").Observe(Stopwatch.GetElapsedTime(i.Queued, start).TotalSeconds);
+            try
+            {
+                var vectors = _faces.Model.Embed(batch.Select(i => i.Crops).ToList());
+                for (int i = 0; i < batch.Count; i++) batch[i].Done.TrySetResult(vectors[i]);
+                _metrics.FacesEmbedded.Inc(batch.Count);
+            }
+            catch (Exception e)
+            {
+                foreach (var i in batch) i.Done.TrySetException(e);
+            }
+            _metrics.BatchFaces.Observe(batch.Count);
+            _metrics.StageSeconds.WithLabels("embed").Observe(Stopwatch.GetElapsedTime(start).TotalSeconds);
+        }
+    }
+
+    /// <summary>Takes no new faces, embeds the ones waiting, then stops.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        _queue.Writer.TryComplete();
+        await _loop.ConfigureAwait(false);
+        _slots.Dispose();
+    }
+}

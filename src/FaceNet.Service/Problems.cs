@@ -1,0 +1,34 @@
+using Microsoft.AspNetCore.Http;
+
+namespace FaceNet.Service;
+
+/// <summary>Error answers as RFC 9457 problem details (<c>application/problem+json</c>): a title for the kind, a detail naming the problem.</summary>
+internal static class Problems
+{
+    public static IResult Status(int status, string title, string detail)
+        => Results.Problem(statusCode: status, title: title, detail: detail);
+
+    /// <summary>A detail for the error answers the framework makes itself (unknown route, wrong method, wrong content type).</summary>
+    public static void Explain(Microsoft.AspNetCore.Http.ProblemDetailsContext ctx)
+    {
+        var p = ctx.ProblemDetails;
+        if (p.Detail is not null) return;
+        var r = ctx.HttpContext.Request;
+        p.Detail = p.Status switch
+        {
+            404 => $"no such endpoint: {r.Method} {r.Path} (see /openapi/v1.json)",
+            405 => $"{r.Path} does not take {r.Method}",
+            415 => $"send the image as multipart/form-data (got {(string.IsNullOrEmpty(r.ContentType) ? "no content type" : r.ContentType)})",
+            413 => "the request body is larger than the service's limit",
+            _ => null,
+        };
+    }
+
+    public static IResult BadRequest(string detail) => Status(400, "Bad request", detail);
+    public static IResult Unauthorized(string detail) => Status(401, "Unauthorized", detail);
+    public static IResult Forbidden(string detail) => Status(403, "Forbidden", detail);
+    public static IResult NotFound(string detail) => Status(404, "Not found", detail);
+    public static IResult Conflict(string detail) => Status(409, "Conflict", detail);
+    public static IResult TooLarge(long limit) => Status(413, "Request too large", $"the request body is larger than the limit of {limit} bytes");
+    public static IResult NotMultipart(string? got) => Status(415, "Unsupported media type", $"send the image as multipart/form-data (got {(string.IsNullOrEmpty(got) ? "no content type" : got)})");
+}

@@ -1,0 +1,41 @@
+namespace FaceNet.Service;
+
+/// <summary>How <c>facenet serve</c> runs; every field has a default that suits one machine.</summary>
+public sealed record ServiceOptions
+{
+    /// <summary>Where Kestrel listens (default http://127.0.0.1:5080; port 0 picks a free one).</summary>
+    public string Urls { get; init; } = "http://127.0.0.1:5080";
+
+    /// <summary>A gallery: an SQLite file or a PostgreSQL connection string; null: verify, embed and detect only.</summary>
+    public string? Gallery { get; init; }
+
+    /// <summary>The API keys file (<c>facenet keys add</c>).</summary>
+    public string KeysFile { get; init; } = "keys.json";
+
+    /// <summary>The recognizer: model, detector, threads (the library's defaults unless set).</summary>
+    public FaceRecognizerOptions Recognizer { get; init; } = new();
+
+    /// <summary>Largest request body (default 10 MB): larger ones get 413.</summary>
+    public long MaxBodyBytes { get; init; } = 10L * 1024 * 1024;
+
+    /// <summary>Largest decoded photo, in pixels (default 36 MP), checked from its header.</summary>
+    public long MaxPixels { get; init; } = 36_000_000;
+
+    /// <summary>Requests decoding and detecting at once (default: one per core).</summary>
+    public int Workers { get; init; } = Environment.ProcessorCount;
+
+    /// <summary>Requests in the process at most, working or waiting (default 64); beyond it 503 with Retry-After.</summary>
+    public int QueueLimit { get; init; } = 64;
+
+    /// <summary>Faces per ONNX Runtime call at most (default 32).</summary>
+    public int MaxBatch { get; init; } = 32;
+
+    /// <summary>How long a part-filled batch waits for other requests' faces (default 2 ms).</summary>
+    public TimeSpan BatchWait { get; init; } = TimeSpan.FromMilliseconds(2);
+
+    /// <summary>A request's time limit, from its arrival (default 30 s); beyond it 503.</summary>
+    public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How often an SQLite gallery is checked for other processes' changes (PostgreSQL wakes at once).</summary>
+    public TimeSpan FollowPoll { get; init; } = TimeSpan.FromSeconds(1);
+}
