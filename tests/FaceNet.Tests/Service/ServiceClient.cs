@@ -20,9 +20,14 @@ public sealed class RunningService : IAsyncDisposable
     public HttpClient Http { get; }
     public string KeysFile => Path.Combine(Dir, "keys.json");
 
-    public static async Task<RunningService> StartAsync(Func<ServiceOptions, ServiceOptions>? configure = null, string? gallery = "gallery.db", string? dir = null)
+    /// <summary>Keys made before the service starts (name, scopes, rate), found in <see cref="Keys"/> by name.</summary>
+    public Dictionary<string, string> Keys { get; } = [];
+
+    public static async Task<RunningService> StartAsync(Func<ServiceOptions, ServiceOptions>? configure = null, string? gallery = "gallery.db", string? dir = null,
+        params (string Name, string Scopes, double Rate)[] keys)
     {
         dir ??= Directory.CreateTempSubdirectory("facenet-svc-").FullName;
+        var made = keys.ToDictionary(k => k.Name, k => ApiKeys.Add(Path.Combine(dir, "keys.json"), k.Name, k.Scopes.Split(',').Select(s => ApiKeys.ParseScope("", s)).ToList(), k.Rate));
         var options = new ServiceOptions
         {
             Urls = "http://127.0.0.1:0",
@@ -32,7 +37,9 @@ public sealed class RunningService : IAsyncDisposable
             FollowPoll = TimeSpan.FromMilliseconds(200),
         };
         if (configure is not null) options = configure(options);
-        return new RunningService(await FaceServiceHost.StartAsync(options), dir);
+        var running = new RunningService(await FaceServiceHost.StartAsync(options), dir);
+        foreach (var (name, key) in made) running.Keys[name] = key;
+        return running;
     }
 
     public string AddKey(string name, string scopes, double rate = 1000)

@@ -16,11 +16,8 @@ public sealed class ServiceFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        Service = await StartAsync();
-        Admin = Service.AddKey("admin", "admin");
-        VerifyOnly = Service.AddKey("kiosk", "verify");
-        Slow = Service.AddKey("slow", "verify", rate: 1);
-        await Task.Delay(1100); // the keys file is read again at most once a second
+        Service = await StartAsync(keys: [("admin", "admin", 1000), ("kiosk", "verify", 1000), ("slow", "verify", 1)]);
+        (Admin, VerifyOnly, Slow) = (Service.Keys["admin"], Service.Keys["kiosk"], Service.Keys["slow"]);
     }
 
     public async Task DisposeAsync() => await Service.DisposeAsync();
