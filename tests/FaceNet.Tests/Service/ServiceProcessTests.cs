@@ -1,0 +1,191 @@
+using System.Diagnostics;
+using System.Text.Json;
+using System.Threading.Channels;
+using FaceNet.Gallery;
+using FaceNet.Tests.Gallery;
+using static FaceNet.Tests.Service.RunningService;
+
+namespace FaceNet.Tests.Service;
+
+/// <summary>
+/// `facenet serve` as its own process, as it runs in production: killed with SIGKILL in the middle of a
+/// stream of enrolments, stopped with SIGTERM while requests are in flight; and the keys commands.
+/// </summary>
+[Collection("postgres")]
+public sealed class ServiceProcessTests(PostgresServer postgres) : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("facenet-serve-").FullName;
+
+    public void Dispose()
+    {
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        try { Directory.Delete(_dir, true); } catch (IOException) { }
+    }
+
+    private sealed class Server : IDisposable
+    {
+        public required Process Process { get; init; }
+        public required string Address { get; init; }
+        public required Channel<string> Lines { get; init; }
+        public HttpClient Http { get; } = new() { Timeout = TimeSpan.FromSeconds(60) };
+
+        public void Dispose()
+        {
+            if (!Process.HasExited) Process.Kill(true);
+            Process.WaitForExit(10_000);
+            Process.Dispose();
+            Http.Dispose();
+        }
+    }
+
+    private Server Serve(string gallery, params string[] extra)
+    {
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = _dir };
+        foreach (var a in (string[])[typeof(FaceNet.Cli.FaceNetCli).Assembly.Location, "serve", "-g", gallery, "--urls", "http://127.0.0.1:0", "--keys", Path.Combine(_dir, "keys.json"), "--threads", "2", .. extra])
+            psi.ArgumentList.Add(a);
+        var p = Process.Start(psi)!;
+        var lines = Channel.CreateUnbounded<string>();
+        // read on their own tasks: a child that hangs without printing cannot hang the test
+        _ = Task.Run(async () => { while (await p.StandardOutput.ReadLineAsync() is { } l) lines.Writer.TryWrite(l); lines.Writer.TryComplete(); });
+        _ = Task.Run(async () => { while (await p.StandardError.ReadLineAsync() is { } l) lines.Writer.TryWrite("stderr: " + l); });
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (DateTime.UtcNow < deadline)
+        {
+            if (lines.Reader.TryRead(out var line))
+            {
+                if (line.StartsWith("listening on ")) return new Server { Process = p, Address = line.Split(' ')[2], Lines = lines };
+                continue;
+            }
+            if (p.HasExited) break;
+            Thread.Sleep(20);
+        }
+        p.Kill(true);
+        throw new InvalidOperationException("facenet serve did not start listening");
+    }
+
+    private string Key(string scopes = "admin")
+    {
+        var r = FaceNet.Tests.Cli.CliRunner.Run("keys", "add", "k" + Guid.NewGuid().ToString("N")[..6], "--scopes", scopes, "--keys", Path.Combine(_dir, "keys.json"));
+        Assert.Equal(0, r.ExitCode);
+        return r.OutLines[^1];
+    }
+
+    private static async Task<(int Status, JsonElement Body)> Post(Server s, string path, string key, HttpContent content)
+    {
+        using var req = new HttpRequestMessage(HttpMethod.Post, s.Address + path) { Content = content };
+        req.Headers.Add("X-API-Key", key);
+        using var res = await s.Http.SendAsync(req);
+        var text = await res.Content.ReadAsStringAsync();
+        return ((int)res.StatusCode, text.Length > 0 ? JsonDocument.Parse(text).RootElement.Clone() : default);
+    }
+
+    [Theory]
+    [InlineData("sqlite")]
+    [InlineData("postgres")]
+    public async Task Kill_9_during_a_stream_of_enrolments_loses_no_face_that_got_a_201(string kind)
+    {
+        var gallery = kind == "sqlite" ? Path.Combine(_dir, "people.db") : postgres.NewDatabase();
+        var key = Key();
+        var photos = new[] { "img1.jpg", "img3.jpg", "img8.jpg", "img16.jpg" }.Select(Face).ToArray();
+        var acknowledged = new List<(string Name, long FaceId)>();
+        using (var server = Serve(gallery))
+        {
+            // four clients enrol at once; the server dies under them
+            using var stop = new CancellationTokenSource();
+            var clients = Enumerable.Range(0, 4).Select(c => Task.Run(async () =>
+            {
+                for (int i = 0; !stop.IsCancellationRequested; i++)
+                {
+                    var name = $"P{c}-{i}";
+                    try
+                    {
+                        var (status, body) = await Post(server, $"/v1/subjects/{name}/faces", key, Form(("image", photos[(c + i) % photos.Length])));
+                        if (status == 201) lock (acknowledged) acknowledged.Add((name, body.GetProperty("face_id").GetInt64()));
+                    }
+                    catch (HttpRequestException) { return; } // the server is gone
+                    catch (TaskCanceledException) { return; }
+                }
+            })).ToList();
+            var deadline = DateTime.UtcNow.AddSeconds(90);
+            while (DateTime.UtcNow < deadline) { lock (acknowledged) if (acknowledged.Count >= 12) break; await Task.Delay(10); }
+            server.Process.Kill(entireProcessTree: true); // SIGKILL: no shutdown, no flush
+            server.Process.WaitForExit(10_000);
+            stop.Cancel();
+            await Task.WhenAll(clients);
+        }
+        Assert.True(acknowledged.Count >= 12, $"only {acknowledged.Count} enrolments before the deadline");
+
+        // what the store holds after the crash: every acknowledged face, under its name
+        using (var store = GalleryStores.Open(gallery, null, readOnly: true))
+        {
+            var names = store.Subjects().ToDictionary(s => s.Id, s => s.Name);
+            var faces = store.Faces().ToDictionary(f => f.Id, f => names[f.SubjectId]);
+            foreach (var (name, id) in acknowledged)
+                Assert.True(faces.TryGetValue(id, out var stored) && stored == name, $"face {id} of {name} got a 201 but is not in the gallery");
+            if (store is GalleryStore sqlite) Assert.Equal("ok", sqlite.IntegrityCheck());
+        }
+        // and the restarted service identifies them
+        using var again = Serve(gallery);
+        var (status2, hit) = await Post(again, "/v1/identify", key, Form(("image", Face("img2.jpg"))));
+        Assert.Equal(200, status2);
+        Assert.True(hit.GetProperty("faces")[0].GetProperty("known").GetBoolean());
+    }
+
+    [Fact]
+    public async Task SIGTERM_lets_the_requests_in_flight_finish_then_exits_cleanly()
+    {
+        var key = Key("verify");
+        using var server = Serve(Path.Combine(_dir, "g.db"), "--workers", "1");
+        var requests = Enumerable.Range(0, 6).Select(_ => Post(server, "/v1/embed", key, Form(("image", Face("selfie-many-people.jpg"))))).ToList();
+        // wait until the service has them all (admitted: working or queued), then ask it to stop
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (DateTime.UtcNow < deadline)
+        {
+            var metrics = await server.Http.GetStringAsync(server.Address + "/metrics");
+            var depth = metrics.Split('\n').FirstOrDefault(l => l.StartsWith("facenet_inference_queue_depth "));
+            if (depth is not null && double.Parse(depth.Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture) >= 4) break;
+            await Task.Delay(5);
+        }
+        using (var term = Process.Start("kill", ["-TERM", server.Process.Id.ToString()])) term.WaitForExit();
+        var results = await Task.WhenAll(requests);
+        Assert.All(results, r => Assert.Equal(200, r.Status));
+        Assert.True(server.Process.WaitForExit(30_000), "the service did not exit after SIGTERM");
+        Assert.Equal(0, server.Process.ExitCode);
+        var output = new List<string>();
+        while (server.Lines.Reader.TryRead(out var l)) output.Add(l);
+        Assert.Contains("stopped", output);
+    }
+
+    [Fact]
+    public void Keys_are_printed_once_stored_as_hashes_listed_and_revoked()
+    {
+        var file = Path.Combine(_dir, "k.json");
+        var add = FaceNet.Tests.Cli.CliRunner.Run("keys", "add", "door-3", "--scopes", "verify,identify", "--rate", "5", "--keys", file);
+        Assert.Equal(0, add.ExitCode);
+        var key = add.OutLines[^1];
+        Assert.StartsWith("fnk_", key);
+        Assert.True(key.Length > 40);
+        var stored = File.ReadAllText(file);
+        Assert.DoesNotContain(key, stored);
+        Assert.DoesNotContain(key[4..], stored);
+        if (!OperatingSystem.IsWindows()) Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(file));
+        Assert.Equal("door-3", FaceNet.Service.Keys.ApiKeys.Load(file).Find(key)!.Name);
+
+        var list = FaceNet.Tests.Cli.CliRunner.Run("keys", "list", "--keys", file, "--json");
+        var k = JsonDocument.Parse(list.Out).RootElement[0];
+        Assert.Equal("door-3", k.GetProperty("name").GetString());
+        Assert.Equal(["verify", "identify"], k.GetProperty("scopes").EnumerateArray().Select(s => s.GetString()));
+        Assert.Equal(5, k.GetProperty("rate_per_second").GetDouble());
+
+        var twice = FaceNet.Tests.Cli.CliRunner.Run("keys", "add", "door-3", "--scopes", "verify", "--keys", file);
+        Assert.Equal(2, twice.ExitCode);
+        Assert.Contains("exists already", twice.Err);
+        var badScope = FaceNet.Tests.Cli.CliRunner.Run("keys", "add", "x", "--scopes", "verify,root", "--keys", file);
+        Assert.Equal(2, badScope.ExitCode);
+        Assert.Contains("unknown scope 'root'", badScope.Err);
+
+        Assert.Equal(0, FaceNet.Tests.Cli.CliRunner.Run("keys", "revoke", "door-3", "--keys", file).ExitCode);
+        Assert.Null(FaceNet.Service.Keys.ApiKeys.Load(file).Find(key));
+        Assert.Equal(2, FaceNet.Tests.Cli.CliRunner.Run("keys", "revoke", "door-3", "--keys", file).ExitCode);
+    }
+}
