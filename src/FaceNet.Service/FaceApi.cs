@@ -38,7 +38,7 @@ internal sealed class FaceApi(FaceWork work, FaceGallery? gallery, KeyCheck keys
 
     public Task<IResult> Verify(HttpContext http) => Guard(http, Scope.Verify, async ct =>
     {
-        var form = await ReadForm(http, ct);
+        var form = await ReadForm(http);
         var (a, nameA) = File(form, "image1");
         var (b, nameB) = File(form, "image2");
         bool best = string.Equals(http.Request.Query["pick"], "best", StringComparison.OrdinalIgnoreCase);
@@ -68,7 +68,7 @@ internal sealed class FaceApi(FaceWork work, FaceGallery? gallery, KeyCheck keys
 
     private Task<IResult> FacesOf(HttpContext http, bool embed) => Guard(http, Scope.Verify, async ct =>
     {
-        var (bytes, name) = File(await ReadForm(http, ct), "image");
+        var (bytes, name) = File(await ReadForm(http), "image");
         using var ticket = work.Admit();
         var photo = await work.PrepareAsync(bytes, name, mainOnly: false, ct);
         var vectors = embed ? await work.EmbedAsync(photo.Crops, ct) : null;
@@ -80,7 +80,7 @@ internal sealed class FaceApi(FaceWork work, FaceGallery? gallery, KeyCheck keys
     {
         var g = RequireGallery();
         GalleryStore.ValidateName(name);
-        var (bytes, file) = File(await ReadForm(http, ct), "image");
+        var (bytes, file) = File(await ReadForm(http), "image");
         using var ticket = work.Admit();
         var photo = await work.PrepareAsync(bytes, file, mainOnly: true, ct);
         if (photo.Faces.Count == 0) throw new NoFaceException(file);
@@ -109,7 +109,7 @@ internal sealed class FaceApi(FaceWork work, FaceGallery? gallery, KeyCheck keys
         var g = RequireGallery();
         int top = int.TryParse(http.Request.Query["top"], out var t) ? t : 3;
         if (top is < 1 or > 100) throw new ArgumentException("top must be between 1 and 100");
-        var (bytes, name) = File(await ReadForm(http, ct), "image");
+        var (bytes, name) = File(await ReadForm(http), "image");
         using var ticket = work.Admit();
         var photo = await work.PrepareAsync(bytes, name, mainOnly: false, ct);
         var vectors = await work.EmbedAsync(photo.Crops, ct);
@@ -133,8 +133,11 @@ internal sealed class FaceApi(FaceWork work, FaceGallery? gallery, KeyCheck keys
 
     private static double[][]? Landmarks(DetectedFace f) => f.Landmarks?.Select(p => new[] { Math.Round(p.X, 1), Math.Round(p.Y, 1) }).ToArray();
 
-    private async Task<IFormCollection> ReadForm(HttpContext http, CancellationToken ct)
+    // The upload is read to its end whatever the time limit (Kestrel's minimum data rate guards against
+    // slow senders): an answer given half-way through a body would reach the client as a reset connection.
+    private async Task<IFormCollection> ReadForm(HttpContext http)
     {
+        var ct = http.RequestAborted;
         var type = http.Request.ContentType;
         if (type is null || !type.StartsWith("multipart/form-data", StringComparison.OrdinalIgnoreCase)) throw new NotMultipartException(type);
         if (http.Request.ContentLength > options.MaxBodyBytes) throw new TooLargeException();

@@ -61,8 +61,12 @@ public sealed class FaceServiceHost : IAsyncDisposable
     {
         var metrics = new ServiceMetrics();
         var keys = new KeyCheck(options.KeysFile, metrics);
+        // threads not set: one per detecting worker, the rest for the embedding loop (see ServiceOptions.Workers)
+        bool auto = options.Recognizer.Threads == 0;
         var recognizerOptions = options.Recognizer with
         {
+            Threads = auto ? Math.Max(1, Environment.ProcessorCount - options.Workers) : options.Recognizer.Threads,
+            DetectorThreads = options.Recognizer.DetectorThreads ?? (auto ? 1 : null),
             ImageLimits = new ImageLimits { MaxFileBytes = options.MaxBodyBytes, MaxPixels = options.MaxPixels },
             ModelOptions = (options.Recognizer.ModelOptions ?? new Embedding.FaceModelOptions()) with { MaxBatch = options.MaxBatch },
         };
@@ -150,18 +154,18 @@ public sealed class FaceServiceHost : IAsyncDisposable
         });
 
         var api = new FaceApi(work, gallery, keys, options);
-        app.MapPost("/v1/verify", (Delegate)api.Verify).Accepts<VerifyForm>("multipart/form-data").Produces<VerifyResponse>().WithSummary("Are the faces of two photos the same person? (scope verify; ?pick=best compares the closest pair of faces)").WithTags("faces").ClientErrors();
-        app.MapPost("/v1/embed", (Delegate)api.Embed).Accepts<ImageForm>("multipart/form-data").Produces<FacesResponse>().WithSummary("Every face of a photo with its embedding (scope verify)").WithTags("faces").ClientErrors();
-        app.MapPost("/v1/detect", (Delegate)api.Detect).Accepts<ImageForm>("multipart/form-data").Produces<FacesResponse>().WithSummary("Every face of a photo: box, score, five landmarks (scope verify)").WithTags("faces").ClientErrors();
-        app.MapPost("/v1/identify", (Delegate)api.Identify).Accepts<ImageForm>("multipart/form-data").Produces<IdentifyResponse>().WithSummary("Who is each face of a photo? Unknown when no subject is within the threshold (scope identify; ?top=N candidates)").WithTags("gallery").ClientErrors();
-        app.MapPost("/v1/subjects/{name}/faces", (Delegate)api.Enroll).Accepts<ImageForm>("multipart/form-data").Produces<EnrollResponse>(201).WithSummary("Enrol the photo's subject under a name (scope enroll)").WithTags("gallery").ClientErrors();
-        app.MapGet("/v1/subjects", (Delegate)api.Subjects).Produces<SubjectsResponse>().WithSummary("The enrolled subjects (scope identify)").WithTags("gallery").ClientErrors();
-        app.MapDelete("/v1/subjects/{name}", (Delegate)api.Remove).Produces(204).WithSummary("Erase a subject and every face of it (scope admin)").WithTags("gallery").ClientErrors();
+        app.MapPost("/v1/verify", (Delegate)api.Verify).Accepts<VerifyForm>("multipart/form-data").Produces<VerifyResponse>().WithSummary("Verify two photos").WithDescription("Are the faces of two photos the same person? Fields image1 and image2; each photo's subject is compared, or with ?pick=best the closest pair of any of their faces. Scope verify.").WithTags("faces").ClientErrors();
+        app.MapPost("/v1/embed", (Delegate)api.Embed).Accepts<ImageForm>("multipart/form-data").Produces<FacesResponse>().WithSummary("Embed faces").WithDescription("Every face of the photo (field image) with its box, score, landmarks and unit-length embedding. Scope verify.").WithTags("faces").ClientErrors();
+        app.MapPost("/v1/detect", (Delegate)api.Detect).Accepts<ImageForm>("multipart/form-data").Produces<FacesResponse>().WithSummary("Detect faces").WithDescription("Every face of the photo (field image): box [x, y, w, h], score and five landmarks. Scope verify.").WithTags("faces").ClientErrors();
+        app.MapPost("/v1/identify", (Delegate)api.Identify).Accepts<ImageForm>("multipart/form-data").Produces<IdentifyResponse>().WithSummary("Identify faces").WithDescription("Who is each face of the photo (field image)? The nearest subject when within the threshold, else unknown (name null), with ?top=N candidates (default 3). Scope identify.").WithTags("gallery").ClientErrors();
+        app.MapPost("/v1/subjects/{name}/faces", (Delegate)api.Enroll).Accepts<ImageForm>("multipart/form-data").Produces<EnrollResponse>(201).WithSummary("Enrol a face").WithDescription("Adds the photo's subject (field image) to the named subject, created when new; committed before the 201. Scope enroll.").WithTags("gallery").ClientErrors();
+        app.MapGet("/v1/subjects", (Delegate)api.Subjects).Produces<SubjectsResponse>().WithSummary("List subjects").WithDescription("The enrolled subjects and their face counts. Scope identify.").WithTags("gallery").ClientErrors();
+        app.MapDelete("/v1/subjects/{name}", (Delegate)api.Remove).Produces(204).WithSummary("Erase a subject").WithDescription("Deletes the subject and every face of it, from the store and every replica's index. Scope admin.").WithTags("gallery").ClientErrors();
 
         app.MapGet("/healthz", () => Results.Text("ok")).ExcludeFromDescription();
         app.MapMetrics("/metrics", metrics.Registry);
         app.MapOpenApi("/openapi/{documentName}.json");
-        app.MapScalarApiReference("/docs", o => o.WithTitle("FaceNet for .NET API").WithOpenApiRoutePattern("/openapi/{documentName}.json"));
+        app.MapScalarApiReference("/docs", o => o.WithTitle("FaceNet for .NET API").WithOpenApiRoutePattern("/openapi/{documentName}.json").HideClientButton());
         var page = ReadResource("web/index.html");
         app.MapGet("/", () => Results.Bytes(page, "text/html; charset=utf-8")).ExcludeFromDescription();
         return app;

@@ -21,8 +21,12 @@ public sealed record ServiceOptions
     /// <summary>Largest decoded photo, in pixels (default 36 MP), checked from its header.</summary>
     public long MaxPixels { get; init; } = 36_000_000;
 
-    /// <summary>Requests decoding and detecting at once (default: one per core).</summary>
-    public int Workers { get; init; } = Environment.ProcessorCount;
+    /// <summary>
+    /// Requests decoding and detecting at once (default: half the cores). Detection runs one thread per
+    /// request and the embedding loop gets the other cores: on 2 cores, one detects while the other
+    /// embeds, which measured 45 faces/s at 16 clients against 31 with every network on both cores.
+    /// </summary>
+    public int Workers { get; init; } = Math.Max(1, Environment.ProcessorCount / 2);
 
     /// <summary>Requests in the process at most, working or waiting (default 64); beyond it 503 with Retry-After.</summary>
     public int QueueLimit { get; init; } = 64;

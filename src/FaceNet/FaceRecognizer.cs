@@ -18,6 +18,9 @@ public sealed record FaceRecognizerOptions
     /// <summary>ONNX Runtime intra-op threads per network; 0 lets ONNX Runtime choose (one per physical core).</summary>
     public int Threads { get; init; }
 
+    /// <summary>The detector's own thread count when it should differ from <see cref="Threads"/> (a service detecting several photos at once wants 1).</summary>
+    public int? DetectorThreads { get; init; }
+
     /// <summary>A same-person threshold instead of the model's own.</summary>
     public double? Threshold { get; init; }
 
@@ -87,7 +90,7 @@ public sealed class FaceRecognizer : IDisposable
             SessionOptions = options.SessionOptions ?? options.ModelOptions?.SessionOptions,
         };
         var model = FaceModel.Load(options.Model, modelOptions);
-        try { return new FaceRecognizer(Detectors.Create(options.Detector, options.Threads), model, options.ImageLimits); }
+        try { return new FaceRecognizer(Detectors.Create(options.Detector, options.DetectorThreads ?? options.Threads), model, options.ImageLimits); }
         catch
         {
             model.Dispose();

@@ -78,11 +78,24 @@ public sealed partial class FaceNetCli
         var candidates = new Option<int[]>("--candidates") { Description = "With --gallery: neighbours asked of the HNSW graph per search (several values: each is timed)", AllowMultipleArgumentsPerToken = true }.Within(1, 100_000);
         var connectivity = new Option<int>("--connectivity") { Description = "With --gallery: HNSW graph degree", DefaultValueFactory = _ => new FaceIndexOptions().Connectivity }.Within(2, 512);
         var expansionAdd = new Option<int>("--expansion-add") { Description = "With --gallery: HNSW build candidate list", DefaultValueFactory = _ => new FaceIndexOptions().ExpansionAdd }.Within(1, 100_000);
+        var service = new Option<bool>("--service") { Description = "With --images: load the HTTP service (one started here on a free port, or --url) from 1, 4 and 16 concurrent clients" };
+        var url = new Option<string?>("--url") { Description = "With --service: a running service on this machine (with --key)" };
+        var key = new Option<string?>("--key") { Description = "With --url: an API key with the scope the endpoint needs" };
+        var clients = new Option<int[]>("--clients") { Description = "With --service: concurrent clients per level (default 1 4 16)", AllowMultipleArgumentsPerToken = true }.Within(1, 1024);
+        var requests = new Option<int>("--requests") { Description = "With --service: requests per level (each level also stops after 2 minutes)", DefaultValueFactory = _ => 96 }.Within(1, 1_000_000);
+        var endpoint = new Option<string>("--endpoint") { Description = "With --service: embed, detect, identify or verify", DefaultValueFactory = _ => "embed" };
+        endpoint.AcceptOnlyFromAmong("embed", "detect", "identify", "verify");
         var threads = ThreadsOption(); var json = JsonOption();
-        var cmd = new Command("bench", "Throughput: embedding faces/s per batch size and peak memory; with --images, photos/s end to end; with --gallery, search latency or the cost of changing a large gallery")
-            { model, batch, seconds, images, detector, parallel, gallery, maintenance, folder, faces, queries, candidates, connectivity, expansionAdd, threads, json };
+        var cmd = new Command("bench", "Throughput: embedding faces/s per batch size and peak memory; with --images, photos/s end to end (--service: through the HTTP service); with --gallery, search latency or the cost of changing a large gallery")
+            { model, batch, seconds, images, detector, parallel, gallery, maintenance, folder, faces, queries, candidates, connectivity, expansionAdd, service, url, key, clients, requests, endpoint, threads, json };
         cmd.SetAction(r => Guard(() =>
         {
+            if (r.GetValue(service))
+            {
+                if (r.GetValue(images) is not { Length: > 0 } loadPhotos) throw new UsageException("--service needs --images: the photos the clients send");
+                return BenchService(ImageFiles(loadPhotos, "bench"), r.GetValue(url), r.GetValue(key), r.GetValue(clients) is { Length: > 0 } cs ? cs : [1, 4, 16],
+                    r.GetValue(requests), r.GetValue(endpoint)!, r.GetValue(model), r.GetValue(detector), r.GetValue(threads), r.GetValue(parallel), r.GetValue(json));
+            }
             if (r.GetValue(gallery) && r.GetValue(maintenance))
                 return BenchMaintenance(r.GetValue(faces), r.GetValue(queries), r.GetValue(folder) ?? Path.GetTempPath(), r.GetValue(json));
             if (r.GetValue(gallery))
@@ -113,6 +126,52 @@ public sealed partial class FaceNetCli
             return Ok;
         }));
         return cmd;
+    }
+
+    private int BenchService(IReadOnlyList<string> photos, string? url, string? key, int[] clientCounts, int requests, string endpoint, string? model, string? detector, int threads, int workers, bool json)
+    {
+        if (url is not null && key is null) throw new UsageException("--url needs --key");
+        FaceNet.Service.FaceServiceHost? host = null;
+        var dir = url is null ? Directory.CreateTempSubdirectory("facenet-bench-").FullName : null;
+        try
+        {
+            if (url is null)
+            {
+                var keys = Path.Combine(dir!, "keys.json");
+                key = FaceNet.Service.Keys.ApiKeys.Add(keys, "bench", [FaceNet.Service.Keys.Scope.Admin], 1_000_000);
+                host = FaceNet.Service.FaceServiceHost.StartAsync(new FaceNet.Service.ServiceOptions
+                {
+                    Urls = "http://127.0.0.1:0", KeysFile = keys, Gallery = Path.Combine(dir!, "bench.db"), QueueLimit = 1024,
+                    Workers = workers > 0 ? workers : new FaceNet.Service.ServiceOptions().Workers,
+                    Recognizer = new FaceRecognizerOptions { Model = model, Detector = detector, Threads = threads },
+                }).GetAwaiter().GetResult();
+                url = host.Address;
+            }
+            if (!json) stdout.WriteLine($"{endpoint}: {photos.Count} photo(s), up to {requests} requests per level, {Environment.ProcessorCount} cores, service {url}{(host is null ? "" : " (started here)")}");
+            ServiceLoad.RunAsync(url, key!, photos, clientCounts, requests, TimeSpan.FromMinutes(2), endpoint, level =>
+            {
+                if (json)
+                    stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
+                    {
+                        ["endpoint"] = endpoint, ["clients"] = level.Clients, ["requests"] = level.Requests, ["failed"] = level.Failed, ["busy"] = level.Busy,
+                        ["requests_per_second"] = Math.Round(level.RequestsPerSecond, 2), ["faces_per_second"] = Math.Round(level.FacesPerSecond, 2),
+                        ["p50_ms"] = Math.Round(level.P50Ms, 1), ["p99_ms"] = Math.Round(level.P99Ms, 1), ["mean_batch"] = Math.Round(level.MeanBatch, 2),
+                        ["stage_ms"] = level.StageMs.ToDictionary(p => p.Key, p => Math.Round(p.Value, 2)),
+                    }, Json));
+                else
+                    stdout.WriteLine($"{level.Clients,3} client(s): {level.RequestsPerSecond,6:F1} requests/s, {level.FacesPerSecond,6:F1} faces/s, p50 {level.P50Ms,6:F0} ms, p99 {level.P99Ms,6:F0} ms"
+                        + (level.Failed + level.Busy > 0 ? $", {level.Busy} busy, {level.Failed} failed" : "")
+                        + $"  | per request: {string.Join(", ", level.StageMs.Where(p => p.Key is "decode" or "detect" or "align").Select(p => $"{p.Key} {p.Value:F1}"))} ms;"
+                        + $" per face: queue {level.StageMs.GetValueOrDefault("queue"):F1} ms; per batch: embed {level.StageMs.GetValueOrDefault("embed"):F1} ms, {level.MeanBatch:F1} faces");
+            }).GetAwaiter().GetResult();
+            return Ok;
+        }
+        finally
+        {
+            host?.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            if (dir is not null) Directory.Delete(dir, true);
+        }
     }
 
     private int BenchGallery(int n, int queryCount, int[] candidateCounts, FaceIndexOptions options, bool json)

@@ -15,7 +15,7 @@ public sealed partial class FaceNetCli
         var keys = KeysFileOption(); var model = ModelOption(); var detector = DetectorOption(); var threads = ThreadsOption();
         var threshold = ThresholdOption();
         var maxBody = new Option<int>("--max-body-mb") { Description = "Largest request body in MB (413 beyond)", DefaultValueFactory = _ => 10 }.Within(1, 1024);
-        var workers = new Option<int>("--workers") { Description = "Requests decoding and detecting at once (default: one per core)", DefaultValueFactory = _ => Environment.ProcessorCount }.Within(1, 256);
+        var workers = new Option<int>("--workers") { Description = "Requests decoding and detecting at once (default: half the cores; the others embed)", DefaultValueFactory = _ => new ServiceOptions().Workers }.Within(1, 256);
         var queue = new Option<int>("--queue") { Description = "Requests in progress at most (503 with Retry-After beyond)", DefaultValueFactory = _ => 64 }.Within(1, 100_000);
         var batchWait = Options.Real("--batch-wait-ms", "How long a part-filled embedding batch waits for other requests' faces", 2, 0, 1000);
         var timeout = Options.Real("--timeout", "A request's time limit in seconds (503 beyond)", 30, 0, 3600, minOpen: true);

@@ -33,7 +33,7 @@ public sealed class RunningService : IAsyncDisposable
             Urls = "http://127.0.0.1:0",
             Gallery = gallery is null ? null : (FaceNet.Gallery.GalleryStores.IsPostgres(gallery) ? gallery : Path.Combine(dir, gallery)),
             KeysFile = Path.Combine(dir, "keys.json"),
-            Recognizer = new FaceRecognizerOptions { Threads = 2 },
+            Recognizer = new FaceRecognizerOptions(),
             FollowPoll = TimeSpan.FromMilliseconds(200),
         };
         if (configure is not null) options = configure(options);

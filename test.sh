@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The tests, on a fresh machine too: installs what they need beyond dotnet (Debian's PostgreSQL server
+# for the replicated gallery, Chromium and its driver for the web page) when it is missing, then runs them.
+set -euo pipefail
+cd "$(dirname "$0")"
+need=()
+compgen -G "/usr/lib/postgresql/*/bin/initdb" > /dev/null || need+=(postgresql)
+[ -x /usr/bin/chromium ] || need+=(chromium)
+[ -x /usr/bin/chromedriver ] || need+=(chromium-driver)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "test.sh: installing ${need[*]} with apt-get"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" > /dev/null
+fi
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+exec dotnet test FaceNet.sln -c Release "$@"

@@ -1,0 +1,96 @@
+using OpenQA.Selenium;
+using OpenQA.Selenium.Chrome;
+using OpenQA.Selenium.Support.UI;
+using static FaceNet.Tests.Service.RunningService;
+
+namespace FaceNet.Tests.Service;
+
+/// <summary>
+/// The web page in a real headless Chromium (Debian's chromium and chromium-driver, installed by
+/// ./test.sh) against the real service: the key typed once, two photos uploaded, the verdict read as a
+/// user reads it; enrol and identify; the API reference renders. Screenshots are kept in
+/// artifacts/screenshots/ at the repository root (or the test folder when run elsewhere).
+/// </summary>
+public sealed class WebPageTests
+{
+    private static ChromeDriver Browser()
+    {
+        foreach (var needed in new[] { "/usr/bin/chromium", "/usr/bin/chromedriver" })
+            if (!File.Exists(needed)) throw new InvalidOperationException($"{needed} is missing (Debian packages chromium and chromium-driver): run ./test.sh, which installs them");
+        var options = new ChromeOptions { BinaryLocation = "/usr/bin/chromium" };
+        options.AddArguments("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,1600");
+        var service = ChromeDriverService.CreateDefaultService("/usr/bin", "chromedriver");
+        service.HideCommandPromptWindow = true;
+        service.SuppressInitialDiagnosticInformation = true;
+        return new ChromeDriver(service, options, TimeSpan.FromSeconds(120));
+    }
+
+    private static string Screenshots()
+    {
+        var dir = AppContext.BaseDirectory;
+        while (dir is not null && !File.Exists(Path.Combine(dir, "FaceNet.sln"))) dir = Path.GetDirectoryName(dir);
+        var target = Path.Combine(dir ?? AppContext.BaseDirectory, "artifacts", "screenshots");
+        Directory.CreateDirectory(target);
+        return target;
+    }
+
+    [Fact]
+    public async Task A_user_verifies_two_photos_enrols_a_person_and_identifies_a_photo_in_the_browser()
+    {
+        await using var s = await StartAsync(keys: ("browser", "admin", 1000));
+        using var browser = Browser();
+        var wait = new WebDriverWait(browser, TimeSpan.FromSeconds(60));
+        browser.Navigate().GoToUrl(s.Host.Address + "/");
+        Assert.Equal("FaceNet for .NET", browser.Title);
+
+        // the key, typed once and kept: a reload still has it
+        browser.FindElement(By.Id("key")).SendKeys(s.Keys["browser"]);
+        browser.FindElement(By.Id("save-key")).Click();
+        browser.Navigate().Refresh();
+        Assert.Equal(s.Keys["browser"], browser.FindElement(By.Id("key")).GetDomProperty("value"));
+
+        // same person
+        browser.FindElement(By.Id("verify-a")).SendKeys(Sample("person_a_1.jpg"));
+        browser.FindElement(By.Id("verify-b")).SendKeys(Sample("person_a_2.jpg"));
+        browser.FindElement(By.Id("verify-go")).Click();
+        var verdict = wait.Until(d => d.FindElement(By.Id("verify-verdict")) is { Displayed: true, Text.Length: > 0 } v ? v : null);
+        Assert.StartsWith("Same person: the distance 0.58", verdict.Text);
+        Assert.Contains("within the threshold 0.894", verdict.Text);
+        Assert.True(browser.FindElement(By.Id("verify-ca")).Size.Width > 100); // the photo drawn, with its box
+        browser.GetScreenshot().SaveAsFile(Path.Combine(Screenshots(), "web-verify-same.png"));
+
+        // another man
+        browser.FindElement(By.Id("verify-b")).SendKeys(Sample("person_b.jpg"));
+        browser.FindElement(By.Id("verify-go")).Click();
+        wait.Until(d => d.FindElement(By.Id("verify-verdict")).Text.StartsWith("Different people"));
+        Assert.Contains("above the threshold", browser.FindElement(By.Id("verify-verdict")).Text);
+
+        // enrol, then identify another photo of her
+        browser.FindElement(By.Id("enroll-name")).SendKeys("Ada");
+        browser.FindElement(By.Id("enroll-file")).SendKeys(Face("img1.jpg"));
+        browser.FindElement(By.Id("enroll-go")).Click();
+        wait.Until(d => d.FindElement(By.Id("enroll-verdict")).Text.StartsWith("Enrolled Ada"));
+        browser.FindElement(By.Id("identify-file")).SendKeys(Face("img2.jpg"));
+        browser.FindElement(By.Id("identify-go")).Click();
+        wait.Until(d => d.FindElement(By.Id("identify-verdict")).Text.StartsWith("Ada: distance"));
+        browser.GetScreenshot().SaveAsFile(Path.Combine(Screenshots(), "web-identify.png"));
+
+        // a wrong key: the problem's words, not a crash
+        browser.FindElement(By.Id("key")).Clear();
+        browser.FindElement(By.Id("key")).SendKeys("fnk_wrong");
+        browser.FindElement(By.Id("verify-go")).Click();
+        wait.Until(d => d.FindElement(By.Id("verify-verdict")).Text.Contains("unknown or revoked API key"));
+    }
+
+    [Fact]
+    public async Task The_api_reference_page_renders_the_endpoints_without_the_internet()
+    {
+        await using var s = await StartAsync(gallery: null);
+        using var browser = Browser();
+        browser.Navigate().GoToUrl(s.Host.Address + "/docs/");
+        var wait = new WebDriverWait(browser, TimeSpan.FromSeconds(60));
+        wait.Until(d => d.FindElement(By.TagName("body")).Text.Contains("/v1/verify"));
+        Assert.Contains("Are the faces of two photos the same person?", browser.FindElement(By.TagName("body")).Text);
+        browser.GetScreenshot().SaveAsFile(Path.Combine(Screenshots(), "api-reference.png"));
+    }
+}
