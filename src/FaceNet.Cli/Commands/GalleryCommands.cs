@@ -11,7 +11,7 @@ public sealed partial class FaceNetCli
     /// </summary>
     private string? GalleryModelName(string galleryPath, string? asked)
     {
-        if (asked is not null || !File.Exists(galleryPath)) return asked;
+        if (asked is not null || !GalleryStores.Exists(galleryPath)) return asked;
         string bound;
         try
         {
@@ -59,7 +59,7 @@ public sealed partial class FaceNetCli
                 people.Add((who, ImageFiles(r.GetValue(images) ?? [], "enroll")));
             }
             var galleryPath = r.GetValue(gallery)!;
-            bool existed = File.Exists(galleryPath);
+            bool existed = GalleryStores.Exists(galleryPath);
             using var pipeline = Pipeline(GalleryModelName(galleryPath, r.GetValue(model)), r.GetValue(detector), r.GetValue(aligned), r.GetValue(threads), null, null, r.GetValue(flip), null);
             var failures = new List<string>();
             int enrolled = 0;
@@ -196,7 +196,7 @@ public sealed partial class FaceNetCli
                 {
                     using var store = GalleryStores.Open(r.GetValue(gallery)!, null);
                     if (!store.Remove(a[1])) { stderr.WriteLine($"error: {r.GetValue(gallery)}: no subject named '{a[1]}'"); return InputError; }
-                    stdout.WriteLine($"removed {a[1]} (rows erased, file vacuumed)");
+                    stdout.WriteLine($"removed {a[1]} (its faces erased)");
                     return Ok;
                 }
                 case "rename" when a.Length == 3:
@@ -222,7 +222,7 @@ public sealed partial class FaceNetCli
         cmd.SetAction(r => Guard(() =>
         {
             var target = r.GetValue(to)!;
-            if (File.Exists(target)) throw new UsageException($"--to: {target} already exists; migration writes a new gallery");
+            if (GalleryStores.Exists(target)) throw new UsageException($"--to: {target} already exists; migration writes a new gallery");
             using var old = GalleryStores.Open(r.GetValue(gallery)!, null, readOnly: true);
             using var pipeline = Pipeline(r.GetValue(model), r.GetValue(detector), false, r.GetValue(threads), null, null, false, null);
             var names = old.Subjects().ToDictionary(s => s.Id, s => s.Name);

@@ -188,4 +188,26 @@ public sealed class ServiceProcessTests(PostgresServer postgres) : IDisposable
         Assert.Null(FaceNet.Service.Keys.ApiKeys.Load(file).Find(key));
         Assert.Equal(2, FaceNet.Tests.Cli.CliRunner.Run("keys", "revoke", "door-3", "--keys", file).ExitCode);
     }
+
+    [Fact]
+    public void The_gallery_commands_take_a_postgres_connection_string()
+    {
+        var db = postgres.NewDatabase();
+        var run = FaceNet.Tests.Cli.CliRunner.Run;
+        Assert.Equal(0, run("enroll", "-g", db, "--name", "Ada", Face("img1.jpg"), Face("img2.jpg")).ExitCode);
+        var id = run("identify", "-g", db, "--json", Face("img4.jpg"));
+        Assert.Equal(0, id.ExitCode);
+        Assert.Equal("Ada", JsonDocument.Parse(id.OutLines[0]).RootElement.GetProperty("name").GetString());
+        var list = run("subjects", "-g", db, "--json");
+        var subjects = JsonDocument.Parse(list.Out).RootElement.GetProperty("subjects");
+        Assert.Equal(2, subjects[0].GetProperty("faces").GetInt32());
+        Assert.Equal(0, run("subjects", "-g", db, "rename", "Ada", "Ada L").ExitCode);
+        Assert.Equal(0, run("subjects", "-g", db, "remove", "Ada L").ExitCode);
+        Assert.Equal(0, JsonDocument.Parse(run("subjects", "-g", db, "--json").Out).RootElement.GetProperty("subjects").GetArrayLength());
+        // the password never shows in an error
+        var bad = run("subjects", "-g", db.Replace("Database=", "Password=secret;Database=nope_"), "--json");
+        Assert.Equal(2, bad.ExitCode);
+        Assert.DoesNotContain("secret", bad.Err);
+        Assert.Contains("postgres:", bad.Err);
+    }
 }
