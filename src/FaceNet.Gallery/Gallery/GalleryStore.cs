@@ -54,8 +54,6 @@ public sealed record Enrollment(long SubjectId, IReadOnlyList<long> FaceIds);
 public sealed class GalleryStore : IGalleryStore
 {
     private const int SchemaVersion = 2;
-    // the feed keeps this many changes; a follower further behind reads a snapshot instead
-    internal const int FeedLength = 100_000;
     private static readonly string[] Migrations =
     [
         // 0 → 1
@@ -363,61 +361,15 @@ public sealed class GalleryStore : IGalleryStore
         lock (_gate)
         {
             using var tx = _db.BeginTransaction(deferred: true);
-            using (var pruned = _db.CreateCommand())
-            {
-                pruned.Transaction = tx;
-                pruned.CommandText = "SELECT value FROM meta WHERE key = 'feed_pruned_through'";
-                if (long.Parse((string)pruned.ExecuteScalar()!, CultureInfo.InvariantCulture) > sequence) return null;
-            }
-            var raw = new List<(long Seq, string Kind, long Subject, string? Name, long First, long Last)>();
-            using (var cmd = _db.CreateCommand())
-            {
-                cmd.Transaction = tx;
-                cmd.CommandText = "SELECT seq, kind, subject_id, name, first_face, last_face FROM changes WHERE seq > $s ORDER BY seq LIMIT $max";
-                cmd.Parameters.AddWithValue("$s", sequence);
-                cmd.Parameters.AddWithValue("$max", max);
-                using var r = cmd.ExecuteReader();
-                while (r.Read())
-                    raw.Add((r.GetInt64(0), r.GetString(1), r.GetInt64(2), r.IsDBNull(3) ? null : r.GetString(3), r.IsDBNull(4) ? 0 : r.GetInt64(4), r.IsDBNull(5) ? -1 : r.GetInt64(5)));
-            }
-            var changes = new List<GalleryChange>(raw.Count);
-            foreach (var c in raw)
-            {
-                var kind = Enum.Parse<ChangeKind>(c.Kind);
-                if (kind != ChangeKind.Enrolled) { changes.Add(new GalleryChange(c.Seq, kind, c.Subject, c.Name, [])); continue; }
-                using var name = _db.CreateCommand();
-                name.Transaction = tx;
-                name.CommandText = "SELECT name FROM subjects WHERE id = $id";
-                name.Parameters.AddWithValue("$id", c.Subject);
-                var current = name.ExecuteScalar() as string;
-                changes.Add(new GalleryChange(c.Seq, kind, c.Subject, current, current is null ? [] : ReadFaces(tx, (c.Subject, c.First, c.Last))));
-            }
-            return changes;
+            return ChangeFeed.Read(_db, tx, "", sequence, max, (subject, first, last) => ReadFaces(tx, (subject, first, last)));
         }
     }
 
     /// <summary>SQLite tells nobody of a commit: followers poll (one indexed read of the feed's end).</summary>
     public Task WaitForChangesAsync(TimeSpan timeout, CancellationToken ct) => Task.Delay(timeout, ct);
 
-    // One feed entry, in the writer's transaction; every thousandth also trims the feed to its length.
     private void Record(SqliteTransaction tx, ChangeKind kind, long subject, string? name, long? firstFace = null, long? lastFace = null)
-    {
-        using var cmd = _db.CreateCommand();
-        cmd.Transaction = tx;
-        cmd.CommandText = "INSERT INTO changes(kind, subject_id, name, first_face, last_face) VALUES ($k, $s, $n, $a, $b) RETURNING seq";
-        cmd.Parameters.AddWithValue("$k", kind.ToString());
-        cmd.Parameters.AddWithValue("$s", subject);
-        cmd.Parameters.AddWithValue("$n", (object?)name ?? DBNull.Value);
-        cmd.Parameters.AddWithValue("$a", (object?)firstFace ?? DBNull.Value);
-        cmd.Parameters.AddWithValue("$b", (object?)lastFace ?? DBNull.Value);
-        long seq = (long)cmd.ExecuteScalar()!;
-        if (seq % 1000 != 0 || seq <= FeedLength) return;
-        using var trim = _db.CreateCommand();
-        trim.Transaction = tx;
-        trim.CommandText = "DELETE FROM changes WHERE seq <= $t; UPDATE meta SET value = $t WHERE key = 'feed_pruned_through';";
-        trim.Parameters.AddWithValue("$t", (seq - FeedLength).ToString(CultureInfo.InvariantCulture));
-        trim.ExecuteNonQuery();
-    }
+        => ChangeFeed.Record(_db, tx, "", kind, subject, name, firstFace, lastFace);
 
     public IReadOnlyList<Subject> Subjects()
     {

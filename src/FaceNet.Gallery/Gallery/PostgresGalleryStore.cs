@@ -252,30 +252,8 @@ public sealed class PostgresGalleryStore : IGalleryStore
     public GallerySnapshot Snapshot() => Read((conn, tx) => new GallerySnapshot(ReadSubjects(conn, tx), ReadFaces(conn, tx, null),
         Scalar<long>(conn, tx, "SELECT COALESCE(max(seq), 0) FROM facenet.changes")));
 
-    public IReadOnlyList<GalleryChange>? ChangesSince(long sequence, int max = 10_000) => Read<IReadOnlyList<GalleryChange>?>((conn, tx) =>
-    {
-        if (long.Parse(Scalar<string>(conn, tx, "SELECT value FROM facenet.meta WHERE key = 'feed_pruned_through'")!, CultureInfo.InvariantCulture) > sequence) return null;
-        var raw = new List<(long Seq, string Kind, long Subject, string? Name, long First, long Last)>();
-        using (var cmd = new NpgsqlCommand("SELECT seq, kind, subject_id, name, first_face, last_face FROM facenet.changes WHERE seq > @s ORDER BY seq LIMIT @max", conn, tx))
-        {
-            cmd.Parameters.AddWithValue("s", sequence);
-            cmd.Parameters.AddWithValue("max", max);
-            using var r = cmd.ExecuteReader();
-            while (r.Read())
-                raw.Add((r.GetInt64(0), r.GetString(1), r.GetInt64(2), r.IsDBNull(3) ? null : r.GetString(3), r.IsDBNull(4) ? 0 : r.GetInt64(4), r.IsDBNull(5) ? -1 : r.GetInt64(5)));
-        }
-        var changes = new List<GalleryChange>(raw.Count);
-        foreach (var c in raw)
-        {
-            var kind = Enum.Parse<ChangeKind>(c.Kind);
-            if (kind != ChangeKind.Enrolled) { changes.Add(new GalleryChange(c.Seq, kind, c.Subject, c.Name, [])); continue; }
-            using var name = new NpgsqlCommand("SELECT name FROM facenet.subjects WHERE id = @id", conn, tx);
-            name.Parameters.AddWithValue("id", c.Subject);
-            var current = name.ExecuteScalar() as string;
-            changes.Add(new GalleryChange(c.Seq, kind, c.Subject, current, current is null ? [] : ReadFaces(conn, tx, (c.Subject, c.First, c.Last))));
-        }
-        return changes;
-    });
+    public IReadOnlyList<GalleryChange>? ChangesSince(long sequence, int max = 10_000)
+        => Read((conn, tx) => ChangeFeed.Read(conn, tx, "facenet.", sequence, max, (subject, first, last) => ReadFaces(conn, tx, (subject, first, last))));
 
     /// <summary>Waits on a listening connection for a writer's NOTIFY (any replica's commit), at most <paramref name="timeout"/>.</summary>
     public async Task WaitForChangesAsync(TimeSpan timeout, CancellationToken ct)
@@ -336,18 +314,7 @@ public sealed class PostgresGalleryStore : IGalleryStore
     }
 
     private static void Record(NpgsqlConnection conn, NpgsqlTransaction tx, ChangeKind kind, long subject, string? name, long? firstFace = null, long? lastFace = null)
-    {
-        using var cmd = new NpgsqlCommand("INSERT INTO facenet.changes(kind, subject_id, name, first_face, last_face) VALUES (@k, @s, @n, @a, @b) RETURNING seq", conn, tx);
-        cmd.Parameters.AddWithValue("k", kind.ToString());
-        cmd.Parameters.AddWithValue("s", subject);
-        cmd.Parameters.Add(new NpgsqlParameter("n", NpgsqlDbType.Text) { Value = (object?)name ?? DBNull.Value });
-        cmd.Parameters.Add(new NpgsqlParameter("a", NpgsqlDbType.Bigint) { Value = (object?)firstFace ?? DBNull.Value });
-        cmd.Parameters.Add(new NpgsqlParameter("b", NpgsqlDbType.Bigint) { Value = (object?)lastFace ?? DBNull.Value });
-        long seq = (long)cmd.ExecuteScalar()!;
-        if (seq % 1000 != 0 || seq <= GalleryStore.FeedLength) return;
-        Exec(conn, tx, "DELETE FROM facenet.changes WHERE seq <= @t; UPDATE facenet.meta SET value = @ts WHERE key = 'feed_pruned_through';",
-            ("t", seq - GalleryStore.FeedLength), ("ts", (seq - GalleryStore.FeedLength).ToString(CultureInfo.InvariantCulture)));
-    }
+        => ChangeFeed.Record(conn, tx, "facenet.", kind, subject, name, firstFace, lastFace);
 
     private static List<Subject> ReadSubjects(NpgsqlConnection conn, NpgsqlTransaction tx)
     {
