@@ -51,6 +51,31 @@ public class Stages
     [Benchmark] public float Euclidean128() => Distance.Euclidean(_a, _b);
 }
 
+/// <summary>
+/// A 12 MP JPEG (a README sample photo enlarged, so it has a photo's statistics) decoded in full and at each
+/// DCT scale the decoder offers: what decoding to the detector's size saves.
+/// </summary>
+[MemoryDiagnoser]
+public class DecodeScales
+{
+    private byte[] _jpeg = [];
+
+    [Params(8, 4, 3, 2, 1)] public int Eighths { get; set; }
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        string sample = Path.Combine(AppContext.BaseDirectory, "person_a_1.jpg");
+        using var small = SKBitmap.Decode(sample) ?? throw new FileNotFoundException("sample photo missing", sample);
+        using var big = small.Resize(new SKImageInfo(4000, 3000), new SKSamplingOptions(SKCubicResampler.Mitchell));
+        using var data = big.Encode(SKEncodedImageFormat.Jpeg, 90);
+        _jpeg = data.ToArray();
+    }
+
+    // the long side that makes DecodePhoto pick this scale (0: full size)
+    [Benchmark] public Photo Decode() => ImageDecoder.DecodePhoto(_jpeg, "12mp.jpg", null, Eighths == 8 ? 0 : 4000 * Eighths / 8);
+}
+
 /// <summary>The seed's Inception-ResNet-V1 (random weights) on ONNX Runtime, per batch.</summary>
 public class SeedNetwork
 {

@@ -80,7 +80,8 @@ public sealed partial class FaceNetCli
     /// <summary>What a threshold stands for: given on the command line, or how it was chosen and the error rates measured there.</summary>
     private static string ThresholdSource(ModelInfo info, double? given) => info.DescribeThreshold(given is not null);
 
-    private static FaceRecognizer Pipeline(string? model, string? detector, bool aligned, int threads, string? preprocess, double? threshold, bool flip, string? alignment, int? detectorThreads = null)
+    private static FaceRecognizer Pipeline(string? model, string? detector, bool aligned, int threads, string? preprocess, double? threshold, bool flip, string? alignment, int? detectorThreads = null,
+        double alignmentDetail = FaceRecognizer.DefaultAlignmentDetail)
     {
         var faceModel = FaceModel.Load(model, new FaceModelOptions
         {
@@ -90,7 +91,7 @@ public sealed partial class FaceNetCli
         try
         {
             IFaceDetector det = aligned ? new NoDetector() : Detectors.Create(detector, detectorThreads ?? threads);
-            return FaceRecognizer.From(det, faceModel);
+            return FaceRecognizer.From(det, faceModel, alignmentDetail: alignmentDetail);
         }
         catch
         {
@@ -105,20 +106,21 @@ public sealed partial class FaceNetCli
     /// </summary>
     private static IReadOnlyList<FaceEmbedding> Faces(FaceRecognizer pipeline, string file, bool aligned, bool allFaces, out int found)
     {
-        var image = pipeline.Load(file);
         if (aligned)
         {
+            var image = pipeline.Load(file);
             found = 1;
             var whole = new DetectedFace(new FaceBox(0, 0, image.Width, image.Height), 1, null);
             return [new FaceEmbedding(0, whole, pipeline.EmbedCrop(image))];
         }
+        var photo = pipeline.Read(file);
         if (!allFaces)
         {
-            var (face, count) = pipeline.EmbedMain(image, file);
+            var (face, count) = pipeline.EmbedMain(photo);
             found = count;
             return [face];
         }
-        var faces = pipeline.Embed(image);
+        var faces = pipeline.Embed(photo);
         found = faces.Count;
         if (faces.Count == 0) throw new NoFaceException(file);
         return faces;

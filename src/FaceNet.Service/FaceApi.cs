@@ -73,7 +73,7 @@ internal sealed class FaceApi(FaceWork work, FaceGallery? gallery, KeyCheck keys
         var photo = await work.PrepareAsync(bytes, name, mainOnly: false, ct);
         var vectors = embed ? await work.EmbedAsync(photo.Crops, ct) : null;
         var faces = photo.Faces.Select((f, i) => new FaceJson(f.Box.ToArray(), f.Score, Landmarks(f), vectors?[i])).ToList();
-        return Results.Ok(new FacesResponse(faces, photo.Image.Width, photo.Image.Height, ModelName, Faces.Model.Identity));
+        return Results.Ok(new FacesResponse(faces, photo.Photo.Width, photo.Photo.Height, ModelName, Faces.Model.Identity));
     });
 
     public Task<IResult> Enroll(HttpContext http, string name) => Guard(http, Scope.Enroll, async ct =>
@@ -120,7 +120,7 @@ internal sealed class FaceApi(FaceWork work, FaceGallery? gallery, KeyCheck keys
             return new IdentifiedFace(f.Box.ToArray(), f.Score, id.Name, id.Known, double.IsFinite(id.Distance) ? Math.Round(id.Distance, 6) : null, threshold,
                 id.Candidates.Select(c => new CandidateJson(c.Name, Math.Round(c.Distance, 6))).ToList());
         }).ToList();
-        return Results.Ok(new IdentifyResponse(faces, photo.Image.Width, photo.Image.Height, ModelName, Faces.Model.Identity));
+        return Results.Ok(new IdentifyResponse(faces, photo.Photo.Width, photo.Photo.Height, ModelName, Faces.Model.Identity));
     });
 
     // ----- plumbing -----

@@ -33,6 +33,13 @@ public sealed record FaceRecognizerOptions
     /// <summary>Size limits for the images decoded from paths, streams and bytes.</summary>
     public ImageLimits? ImageLimits { get; init; }
 
+    /// <summary>
+    /// How large a face must be, in pixels of the decoded photo, relative to the model's input, for it to
+    /// be aligned from a reduced decode (see <see cref="Photo"/>); smaller faces are decoded again larger.
+    /// 0 decodes every photo in full.
+    /// </summary>
+    public double AlignmentDetail { get; init; } = FaceRecognizer.DefaultAlignmentDetail;
+
     /// <summary>Lower-level model options (alignment or preprocessing overrides, weights imported on the fly); its threads, threshold and flip give way to the ones above.</summary>
     public FaceModelOptions? ModelOptions { get; init; }
 }
@@ -69,13 +76,20 @@ public sealed class NoFaceException(string file) : ImageException(file, "no face
 /// </summary>
 public sealed class FaceRecognizer : IDisposable
 {
-    private readonly ImageLimits _limits;
+    /// <summary>See <see cref="FaceRecognizerOptions.AlignmentDetail"/>.</summary>
+    public const double DefaultAlignmentDetail = 2.0;
 
-    private FaceRecognizer(IFaceDetector detector, FaceModel model, ImageLimits? limits)
+    private readonly ImageLimits _limits;
+    private readonly double _detail;
+    private readonly int _largestInput;
+
+    private FaceRecognizer(IFaceDetector detector, FaceModel model, ImageLimits? limits, double detail = DefaultAlignmentDetail)
     {
         Detector = detector;
         Model = model;
         _limits = limits ?? ImageLimits.Default;
+        _detail = detail;
+        _largestInput = model.Members.Max(m => m.Embedder.Info.InputSize);
     }
 
     /// <summary>Loads the detector and the model. Throws <see cref="ModelException"/> naming the file when a model cannot be used.</summary>
@@ -90,7 +104,7 @@ public sealed class FaceRecognizer : IDisposable
             SessionOptions = options.SessionOptions ?? options.ModelOptions?.SessionOptions,
         };
         var model = FaceModel.Load(options.Model, modelOptions);
-        try { return new FaceRecognizer(Detectors.Create(options.Detector, options.DetectorThreads ?? options.Threads), model, options.ImageLimits); }
+        try { return new FaceRecognizer(Detectors.Create(options.Detector, options.DetectorThreads ?? options.Threads), model, options.ImageLimits, options.AlignmentDetail); }
         catch
         {
             model.Dispose();
@@ -99,7 +113,7 @@ public sealed class FaceRecognizer : IDisposable
     }
 
     /// <summary>A recognizer over a detector and a model the caller made; it disposes them.</summary>
-    public static FaceRecognizer From(IFaceDetector detector, FaceModel model, ImageLimits? limits = null) => new(detector, model, limits);
+    public static FaceRecognizer From(IFaceDetector detector, FaceModel model, ImageLimits? limits = null, double alignmentDetail = DefaultAlignmentDetail) => new(detector, model, limits, alignmentDetail);
 
     public IFaceDetector Detector { get; }
     public FaceModel Model { get; }
@@ -113,36 +127,73 @@ public sealed class FaceRecognizer : IDisposable
     public RgbImage Load(Stream stream, string name = "<stream>") => ImageDecoder.Load(stream, name, _limits);
     public RgbImage Load(byte[] bytes, string name = "<bytes>") => ImageDecoder.Decode(bytes, name, _limits);
 
+    /// <summary>
+    /// A photo decoded at the size detection needs (a large JPEG at 1/2 to 1/8 of its size, straight from
+    /// the compressed data); faces found in it are aligned from it when large enough, else from a larger decode.
+    /// </summary>
+    public Photo Read(string path) => ImageDecoder.LoadPhoto(path, _limits, ReadSize);
+    public Photo Read(byte[] bytes, string name = "<bytes>") => ImageDecoder.DecodePhoto(bytes, name, _limits, ReadSize);
+    public Photo Read(Stream stream, string name = "<stream>") => Read(ImageDecoder.ReadStream(stream, name, _limits), name);
+
+    // Twice the detector's input: the landmark refiner and most aligned faces then see the pixels they would see in a
+    // full decode (measured on 64 deepface photos: mean embedding change 0.018 at 2x vs 0.048 at 1x, same speed).
+    private int ReadSize => _detail > 0 ? 2 * (Detector.WorkingSize ?? 0) : 0;
+
     // ----- detection -----
 
     /// <summary>Every face: box, score and five landmarks (when the detector gives them), largest first.</summary>
     public IReadOnlyList<DetectedFace> Detect(RgbImage image) => Detector.Detect(image);
-    public IReadOnlyList<DetectedFace> Detect(string path) => Detect(Load(path));
-    public IReadOnlyList<DetectedFace> Detect(Stream stream) => Detect(Load(stream));
-    public IReadOnlyList<DetectedFace> Detect(byte[] bytes) => Detect(Load(bytes));
+    public IReadOnlyList<DetectedFace> Detect(string path) => Detect(Read(path));
+    public IReadOnlyList<DetectedFace> Detect(Stream stream) => Detect(Read(stream));
+    public IReadOnlyList<DetectedFace> Detect(byte[] bytes) => Detect(Read(bytes));
+
+    /// <summary>Every face of the photo, in full-size coordinates.</summary>
+    public IReadOnlyList<DetectedFace> Detect(Photo photo)
+    {
+        var faces = Detector.Detect(photo.Image);
+        return photo.Scale == 1 ? faces : faces.Select(f => f.Scaled(1 / photo.Scale)).ToList();
+    }
 
     // ----- embedding -----
 
     /// <summary>Every face of the image with its embedding, largest first; empty when there is none.</summary>
     public IReadOnlyList<FaceEmbedding> Embed(RgbImage image) => Embed(image, Detector.Detect(image));
-    public IReadOnlyList<FaceEmbedding> Embed(string path) => Embed(Load(path));
-    public IReadOnlyList<FaceEmbedding> Embed(Stream stream) => Embed(Load(stream));
-    public IReadOnlyList<FaceEmbedding> Embed(byte[] bytes) => Embed(Load(bytes));
+    public IReadOnlyList<FaceEmbedding> Embed(string path) => Embed(Read(path));
+    public IReadOnlyList<FaceEmbedding> Embed(Stream stream) => Embed(Read(stream));
+    public IReadOnlyList<FaceEmbedding> Embed(byte[] bytes) => Embed(Read(bytes));
+    public IReadOnlyList<FaceEmbedding> Embed(Photo photo) => Embed(photo, Detect(photo));
 
     /// <summary>Embeddings of faces already found in the image (one batch per network).</summary>
-    public IReadOnlyList<FaceEmbedding> Embed(RgbImage image, IReadOnlyList<DetectedFace> faces)
+    public IReadOnlyList<FaceEmbedding> Embed(RgbImage image, IReadOnlyList<DetectedFace> faces) => Embed(Photo.Of(image), faces);
+
+    /// <summary>Embeddings of faces found in the photo (full-size coordinates), each aligned from a decode large enough for it.</summary>
+    public IReadOnlyList<FaceEmbedding> Embed(Photo photo, IReadOnlyList<DetectedFace> faces)
     {
-        var vectors = Model.Embed(faces.Select(f => Model.Align(image, f)).ToList());
+        var vectors = Model.Embed(faces.Select(f => Align(photo, f)).ToList());
         return faces.Select((f, i) => new FaceEmbedding(i, f, vectors[i])).ToList();
     }
 
-    /// <summary>The photo's subject (<see cref="MainFace"/>), with the number of faces the photo holds; <see cref="NoFaceException"/> when none.</summary>
-    public (FaceEmbedding Face, int FacesFound) EmbedMain(RgbImage image, string name = "<image>")
+    /// <summary>
+    /// The crops the model embeds for one face (full-size coordinates): from the photo as decoded when the
+    /// face spans at least <see cref="FaceRecognizerOptions.AlignmentDetail"/> times the model's input there,
+    /// else from a decode that large (at most the full photo).
+    /// </summary>
+    public FaceCrops Align(Photo photo, DetectedFace face)
     {
-        var faces = Detector.Detect(image);
-        if (faces.Count == 0) throw new NoFaceException(name);
-        int main = MainFace.Index(faces, image.Width, image.Height);
-        return (Embed(image, [faces[main]])[0] with { Index = main }, faces.Count);
+        double need = _detail <= 0 ? 1 : Math.Min(1, _detail * _largestInput / Math.Max(1f, Math.Max(face.Box.Width, face.Box.Height)));
+        var (image, scale) = photo.Scale >= need ? (photo.Image, photo.Scale) : photo.AtLeast(need);
+        return Model.Align(image, face.Scaled(scale));
+    }
+
+    /// <summary>The photo's subject (<see cref="MainFace"/>), with the number of faces the photo holds; <see cref="NoFaceException"/> when none.</summary>
+    public (FaceEmbedding Face, int FacesFound) EmbedMain(RgbImage image, string name = "<image>") => EmbedMain(Photo.Of(image, name));
+
+    public (FaceEmbedding Face, int FacesFound) EmbedMain(Photo photo)
+    {
+        var faces = Detect(photo);
+        if (faces.Count == 0) throw new NoFaceException(photo.Name);
+        int main = MainFace.Index(faces, photo.Width, photo.Height);
+        return (Embed(photo, [faces[main]])[0] with { Index = main }, faces.Count);
     }
 
     /// <summary>The embedding of an image that already is a face crop: no detection, no alignment.</summary>
@@ -154,22 +205,25 @@ public sealed class FaceRecognizer : IDisposable
     public Verification Verify(ReadOnlySpan<float> a, ReadOnlySpan<float> b) => new(Distance.Of(Model.Info.Metric, a, b), Threshold, Model.Info.Metric);
 
     /// <summary>Are the two photos of the same person? <see cref="NoFaceException"/> names a photo without a face.</summary>
-    public Verification Compare(string a, string b, FacePick pick = FacePick.Main) => Compare(Load(a), Load(b), pick, a, b);
-    public Verification Compare(Stream a, Stream b, FacePick pick = FacePick.Main) => Compare(Load(a, "<stream a>"), Load(b, "<stream b>"), pick, "<stream a>", "<stream b>");
-    public Verification Compare(byte[] a, byte[] b, FacePick pick = FacePick.Main) => Compare(Load(a, "<bytes a>"), Load(b, "<bytes b>"), pick, "<bytes a>", "<bytes b>");
+    public Verification Compare(string a, string b, FacePick pick = FacePick.Main) => Compare(Read(a), Read(b), pick);
+    public Verification Compare(Stream a, Stream b, FacePick pick = FacePick.Main) => Compare(Read(a, "<stream a>"), Read(b, "<stream b>"), pick);
+    public Verification Compare(byte[] a, byte[] b, FacePick pick = FacePick.Main) => Compare(Read(a, "<bytes a>"), Read(b, "<bytes b>"), pick);
 
     public Verification Compare(RgbImage a, RgbImage b, FacePick pick = FacePick.Main, string nameA = "<image a>", string nameB = "<image b>")
+        => Compare(Photo.Of(a, nameA), Photo.Of(b, nameB), pick);
+
+    public Verification Compare(Photo a, Photo b, FacePick pick = FacePick.Main)
     {
         if (pick == FacePick.Main)
         {
-            var (fa, na) = EmbedMain(a, nameA);
-            var (fb, nb) = EmbedMain(b, nameB);
+            var (fa, na) = EmbedMain(a);
+            var (fb, nb) = EmbedMain(b);
             return Verify(fa.Vector, fb.Vector) with { A = fa, B = fb, FacesInA = na, FacesInB = nb };
         }
         var all = Embed(a);
-        if (all.Count == 0) throw new NoFaceException(nameA);
+        if (all.Count == 0) throw new NoFaceException(a.Name);
         var other = Embed(b);
-        if (other.Count == 0) throw new NoFaceException(nameB);
+        if (other.Count == 0) throw new NoFaceException(b.Name);
         Verification? best = null;
         foreach (var x in all)
             foreach (var y in other)

@@ -15,15 +15,17 @@ public sealed partial class FaceNetCli
         var fallback = new Option<bool>("--fallback-center-crop") { Description = "Embed the image centre when no face is found, instead of counting a failure" };
         var plot = new Option<string?>("--plot") { Description = "Write the ROC curve and the distance histograms as a PNG" };
         var reportPath = new Option<string?>("--report") { Description = "Write a Markdown report: figures, failures, the command that made it" };
+        var fullDecode = new Option<bool>("--full-decode") { Description = "Decode every photo in full before detecting (slower): to compare with decoding to the detector's size" };
         var cmd = new Command("evaluate", "Verification accuracy on labelled pairs with the LFW protocol: accuracy ± std, VAL@FAR, AUC, EER, threshold")
-            { pairs, root, model, detector, flip, alignment, folds, far, cache, noCache, fallback, plot, reportPath, json, threads };
+            { pairs, root, model, detector, flip, alignment, folds, far, cache, noCache, fallback, fullDecode, plot, reportPath, json, threads };
         cmd.SetAction(r => Guard(() =>
         {
             var list = PairsFile.Read(r.GetValue(pairs)!, r.GetValue(root)!, r.GetValue(folds));
             // Images are decoded and detected in parallel (one per core), so each detector call gets one thread.
-            using var pipeline = Pipeline(r.GetValue(model), r.GetValue(detector), false, r.GetValue(threads), null, null, r.GetValue(flip), r.GetValue(alignment), detectorThreads: 1);
+            using var pipeline = Pipeline(r.GetValue(model), r.GetValue(detector), false, r.GetValue(threads), null, null, r.GetValue(flip), r.GetValue(alignment), detectorThreads: 1,
+                alignmentDetail: r.GetValue(fullDecode) ? 0 : FaceRecognizer.DefaultAlignmentDetail);
             var modelPath = pipeline.Model.Path;
-            var key = EmbeddingCache.PipelineKey(pipeline.Model.Identity, pipeline.Detector.Name, r.GetValue(fallback));
+            var key = EmbeddingCache.PipelineKey(pipeline.Model.Identity, pipeline.Detector.Name + (r.GetValue(fullDecode) ? "|full-decode" : ""), r.GetValue(fallback));
             bool showProgress = !Console.IsErrorRedirected && ReferenceEquals(stderr, Console.Error);
             var evaluator = new Evaluator(pipeline, key, new EvaluationOptions
             {

@@ -69,6 +69,7 @@ public sealed partial class FaceNetCli
         var seconds = Options.Real("--seconds", "Time spent on each batch size", 5, 0, 3600);
         var images = new Option<string[]>("--images") { Description = "Photos (files or folders): time the whole pipeline, decode → detect → align → embed", AllowMultipleArgumentsPerToken = true };
         var detector = DetectorOption();
+        var fullDecode = new Option<bool>("--full-decode") { Description = "With --images: decode every photo in full (as before decoding to size), to compare" };
         var parallel = new Option<int>("--parallel") { Description = "With --images: photos in flight at once (default: one per core)", DefaultValueFactory = _ => 0 }.Within(0, 256);
         var gallery = new Option<bool>("--gallery") { Description = "Time gallery search instead: exact and HNSW top-1 over synthetic unit vectors" };
         var maintenance = new Option<bool>("--maintenance") { Description = "With --gallery: time enrolling, removing and renaming one subject in an SQLite gallery of --faces faces instead" };
@@ -87,7 +88,7 @@ public sealed partial class FaceNetCli
         endpoint.AcceptOnlyFromAmong("embed", "detect", "identify", "verify");
         var threads = ThreadsOption(); var json = JsonOption();
         var cmd = new Command("bench", "Throughput: embedding faces/s per batch size and peak memory; with --images, photos/s end to end (--service: through the HTTP service); with --gallery, search latency or the cost of changing a large gallery")
-            { model, batch, seconds, images, detector, parallel, gallery, maintenance, folder, faces, queries, candidates, connectivity, expansionAdd, service, url, key, clients, requests, endpoint, threads, json };
+            { model, batch, seconds, images, detector, parallel, fullDecode, gallery, maintenance, folder, faces, queries, candidates, connectivity, expansionAdd, service, url, key, clients, requests, endpoint, threads, json };
         cmd.SetAction(r => Guard(() =>
         {
             if (r.GetValue(service))
@@ -102,7 +103,7 @@ public sealed partial class FaceNetCli
                 return BenchGallery(r.GetValue(faces), r.GetValue(queries), r.GetValue(candidates) is { Length: > 0 } cs ? cs : [new FaceIndexOptions().MinCandidates],
                     new FaceIndexOptions { Connectivity = r.GetValue(connectivity), ExpansionAdd = r.GetValue(expansionAdd) }, r.GetValue(json));
             if (r.GetValue(images) is { Length: > 0 } photos)
-                return BenchPipeline(photos, r.GetValue(model), r.GetValue(detector), r.GetValue(threads), r.GetValue(parallel), r.GetValue(json));
+                return BenchPipeline(photos, r.GetValue(model), r.GetValue(detector), r.GetValue(threads), r.GetValue(parallel), r.GetValue(fullDecode), r.GetValue(json));
             var batches = r.GetValue(batch) is { Length: > 0 } b ? b : [1, 32];
             if (batches.Any(x => x < 1)) throw new UsageException("--batch: batch sizes must be positive");
             var modelArg = r.GetValue(model);
@@ -225,12 +226,12 @@ public sealed partial class FaceNetCli
         return Ok;
     }
 
-    private int BenchPipeline(string[] inputs, string? model, string? detector, int threads, int parallel, bool json)
+    private int BenchPipeline(string[] inputs, string? model, string? detector, int threads, int parallel, bool fullDecode, bool json)
     {
         var files = ImageFiles(inputs, "--images");
         if (parallel < 1) parallel = Environment.ProcessorCount;
         // With several photos in flight, each ONNX Runtime call gets one thread unless told otherwise.
-        using var pipeline = Pipeline(model, detector, false, threads > 0 ? threads : parallel > 1 ? 1 : 0, null, null, false, null);
+        using var pipeline = Pipeline(model, detector, false, threads > 0 ? threads : parallel > 1 ? 1 : 0, null, null, false, null, alignmentDetail: fullDecode ? 0 : FaceRecognizer.DefaultAlignmentDetail);
         var res = PipelineBenchmark.Run(pipeline, files, parallel);
         foreach (var e in res.Unreadable) ReportInput(e);
         if (json)

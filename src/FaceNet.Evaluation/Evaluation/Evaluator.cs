@@ -68,17 +68,17 @@ public sealed class Evaluator(FaceRecognizer pipeline, string pipelineKey, Evalu
                         if (cached is null) errors[i] = NoFace;
                         return;
                     }
-                    var image = ImageDecoder.Load(slice[i]);
-                    var faces = pipeline.Detector.Detect(image);
-                    DetectedFace? face = faces.Count > 0 ? faces[MainFace.Index(faces, image.Width, image.Height)] : null;
+                    var photo = pipeline.Read(slice[i]);
+                    var faces = pipeline.Detect(photo);
+                    DetectedFace? face = faces.Count > 0 ? faces[MainFace.Index(faces, photo.Width, photo.Height)] : null;
                     if (face is null && _options.FallbackCenterCrop)
                     {
-                        float side = 0.6f * Math.Min(image.Width, image.Height);
-                        face = new DetectedFace(new FaceBox((image.Width - side) / 2, (image.Height - side) / 2, side, side), 0, null);
+                        float side = 0.6f * Math.Min(photo.Width, photo.Height);
+                        face = new DetectedFace(new FaceBox((photo.Width - side) / 2, (photo.Height - side) / 2, side, side), 0, null);
                         centred[i] = true;
                     }
                     if (face is null) errors[i] = NoFace;
-                    else crops[i] = pipeline.Model.Align(image, face);
+                    else crops[i] = pipeline.Align(photo, face);
                 }
                 catch (ImageException e) { errors[i] = "unreadable: " + e.Reason; }
                 catch (IOException e) { errors[i] = "unreadable: " + e.Message; }

@@ -10,7 +10,7 @@ namespace FaceNet.Service.Inference;
 public sealed class ServiceBusyException(string reason) : Exception(reason);
 
 /// <summary>A photo after the per-request stage: its faces (largest first) and their aligned crops.</summary>
-internal sealed record PreparedPhoto(RgbImage Image, IReadOnlyList<DetectedFace> Faces, IReadOnlyList<FaceCrops> Crops, int FacesFound);
+internal sealed record PreparedPhoto(Photo Photo, IReadOnlyList<DetectedFace> Faces, IReadOnlyList<FaceCrops> Crops, int FacesFound);
 
 /// <summary>
 /// All inference of one service process, over one <see cref="FaceRecognizer"/>. A request is admitted
@@ -77,15 +77,15 @@ internal sealed class FaceWork : IAsyncDisposable
         try
         {
             var t = Stopwatch.StartNew();
-            var image = _faces.Load(bytes, name);
+            var photo = _faces.Read(bytes, name);
             _metrics.Stage("decode", t);
-            var faces = _faces.Detect(image);
+            var faces = _faces.Detect(photo);
             int found = faces.Count;
             _metrics.Stage("detect", t);
-            if (mainOnly && faces.Count > 1) faces = [faces[MainFace.Index(faces, image.Width, image.Height)]];
-            var crops = faces.Select(f => _faces.Model.Align(image, f)).ToList();
+            if (mainOnly && faces.Count > 1) faces = [faces[MainFace.Index(faces, photo.Width, photo.Height)]];
+            var crops = faces.Select(f => _faces.Align(photo, f)).ToList();
             _metrics.Stage("align", t);
-            return new PreparedPhoto(image, faces, crops, found);
+            return new PreparedPhoto(photo, faces, crops, found);
         }
         finally { _slots.Release(); }
     }

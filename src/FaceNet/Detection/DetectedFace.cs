@@ -28,7 +28,20 @@ public readonly record struct FaceBox(float X, float Y, float Width, float Heigh
 /// in this order: the subject's right eye, left eye, nose tip, right mouth corner, left mouth corner
 /// (so the image-left eye comes first).
 /// </summary>
-public sealed record DetectedFace(FaceBox Box, float Score, FacePoint[]? Landmarks);
+public sealed record DetectedFace(FaceBox Box, float Score, FacePoint[]? Landmarks)
+{
+    /// <summary>The same face in an image <paramref name="factor"/> times the size of this one's.</summary>
+    public DetectedFace Scaled(double factor)
+    {
+        if (factor == 1) return this;
+        float f = (float)factor;
+        return this with
+        {
+            Box = new FaceBox(Box.X * f, Box.Y * f, Box.Width * f, Box.Height * f),
+            Landmarks = Landmarks?.Select(p => new FacePoint(p.X * f, p.Y * f)).ToArray(),
+        };
+    }
+}
 
 /// <summary>Which face a command about "the face of this photo" takes when several are found.</summary>
 public static class MainFace
@@ -61,6 +74,12 @@ public interface IFaceDetector : IDisposable
 
     /// <summary>Faces found, largest first.</summary>
     IReadOnlyList<DetectedFace> Detect(FaceNet.Imaging.RgbImage image);
+
+    /// <summary>
+    /// The longer side the detector shrinks photos to, when it does (YuNet: 640); null when it looks at
+    /// every pixel. A photo need not be decoded larger than this to be searched for faces.
+    /// </summary>
+    int? WorkingSize => null;
 }
 
 /// <summary>Greedy non-maximum suppression shared by the detectors.</summary>

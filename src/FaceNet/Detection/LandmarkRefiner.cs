@@ -27,6 +27,8 @@ public sealed class LandmarkRefiner : IFaceDetector
 
     public string Name => _detector.Name + "+onet";
 
+    public int? WorkingSize => _detector.WorkingSize;
+
     public IReadOnlyList<DetectedFace> Detect(RgbImage image) => Refine(image, _detector.Detect(image));
 
     private IReadOnlyList<DetectedFace> Refine(RgbImage image, IReadOnlyList<DetectedFace> faces)

@@ -45,6 +45,8 @@ public sealed class YuNetDetector : IFaceDetector
 
     public string Name => "yunet";
 
+    public int? WorkingSize => _options.MaxSide;
+
     public IReadOnlyList<DetectedFace> Detect(RgbImage image)
     {
         float scale = Math.Min(1f, (float)_options.MaxSide / Math.Max(image.Width, image.Height));

@@ -24,25 +24,32 @@ public class ImageException(string file, string reason, Exception? inner = null)
 /// </summary>
 public static class ImageDecoder
 {
-    public static RgbImage Load(string path, ImageLimits? limits = null)
+    public static RgbImage Load(string path, ImageLimits? limits = null) => Decode(ReadFile(path, limits), path, limits, 0).Image;
+
+    /// <summary>A photo file, decoded at the size the work needs (see <see cref="DecodePhoto"/>).</summary>
+    public static Photo LoadPhoto(string path, ImageLimits? limits = null, int minLongSide = 0) => DecodePhoto(ReadFile(path, limits), path, limits, minLongSide);
+
+    /// <summary>The bytes of an image file, within the size limit; problems as <see cref="ImageException"/>.</summary>
+    public static byte[] ReadFile(string path, ImageLimits? limits = null)
     {
         limits ??= ImageLimits.Default;
-        byte[] bytes;
         try
         {
             var info = new FileInfo(path);
             if (!info.Exists) throw new ImageException(path, Directory.Exists(path) ? "is a directory, not an image" : "file not found");
             if (info.Length > limits.MaxFileBytes) throw new ImageException(path, $"file is {info.Length} bytes, larger than the limit of {limits.MaxFileBytes}");
-            bytes = File.ReadAllBytes(path);
+            return File.ReadAllBytes(path);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             throw new ImageException(path, "cannot read file: " + e.Message, e);
         }
-        return Decode(bytes, path, limits);
     }
 
-    public static RgbImage Load(Stream stream, string name = "<stream>", ImageLimits? limits = null)
+    public static RgbImage Load(Stream stream, string name = "<stream>", ImageLimits? limits = null) => Decode(ReadStream(stream, name, limits), name, limits, 0).Image;
+
+    /// <summary>A stream's bytes, within the size limit.</summary>
+    public static byte[] ReadStream(Stream stream, string name = "<stream>", ImageLimits? limits = null)
     {
         limits ??= ImageLimits.Default;
         using var buffer = new MemoryStream();
@@ -53,7 +60,7 @@ public static class ImageDecoder
             if (buffer.Length + n > limits.MaxFileBytes) throw new ImageException(name, $"stream is larger than the limit of {limits.MaxFileBytes} bytes");
             buffer.Write(chunk, 0, n);
         }
-        return Decode(buffer.ToArray(), name, limits);
+        return buffer.ToArray();
     }
 
     // Skia calls a few bytes of anything "incomplete input": only the start of a real image format is truncated.
@@ -62,12 +69,28 @@ public static class ImageDecoder
            || b.StartsWith("GIF8"u8) || b.StartsWith("BM"u8) || b.StartsWith("RIFF"u8);
 
     public static RgbImage Decode(ReadOnlySpan<byte> bytes, string name = "<bytes>", ImageLimits? limits = null)
+        => Decode(bytes.ToArray(), name, limits, 0).Image;
+
+    /// <summary>
+    /// Decodes at the smallest scale whose longer side is still at least <paramref name="minLongSide"/>
+    /// (0: full size): JPEG and WebP decode straight to 1/2, 1/4 or 1/8 of their size (libjpeg-turbo's
+    /// DCT scaling), far faster than decoding everything and shrinking; other formats decode in full.
+    /// The size limits apply to the full image, from its header.
+    /// </summary>
+    public static Photo DecodePhoto(byte[] bytes, string name = "<bytes>", ImageLimits? limits = null, int minLongSide = 0)
+    {
+        var (image, scale, width, height) = Decode(bytes, name, limits, minLongSide);
+        return new Photo(name, width, height, image, scale, need => Decode(bytes, name, limits, need));
+    }
+
+    /// <summary>The image at the smallest scale with a longer side ≥ minLongSide, that scale, and the full (upright) size.</summary>
+    private static (RgbImage Image, double Scale, int Width, int Height) Decode(byte[] bytes, string name, ImageLimits? limits, int minLongSide)
     {
         limits ??= ImageLimits.Default;
         if (bytes.Length == 0) throw new ImageException(name, "empty file (0 bytes)");
         if (bytes.Length > limits.MaxFileBytes) throw new ImageException(name, $"image is {bytes.Length} bytes, larger than the limit of {limits.MaxFileBytes}");
-        if (Netpbm.Sniff(bytes)) return Netpbm.Decode(bytes, name, limits);
-        if (TiffImage.Sniff(bytes)) return TiffImage.Decode(bytes, name, limits);
+        if (Netpbm.Sniff(bytes)) return Whole(Netpbm.Decode(bytes, name, limits));
+        if (TiffImage.Sniff(bytes)) return Whole(TiffImage.Decode(bytes, name, limits));
         using var data = SKData.CreateCopy(bytes);
         using var codec = SKCodec.Create(new SKMemoryStream(data), out var result);
         if (codec is null)
@@ -78,8 +101,20 @@ public static class ImageDecoder
         if (pixels > limits.MaxPixels)
             throw new ImageException(name, $"image is {info.Width}x{info.Height} ({pixels} pixels), larger than the limit of {limits.MaxPixels} pixels");
 
-        var target = new SKImageInfo(info.Width, info.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul, SKColorSpace.CreateSrgb());
-        var rgba = new byte[pixels * 4];
+        var size = new SKSizeI(info.Width, info.Height);
+        int longSide = Math.Max(info.Width, info.Height);
+        if (minLongSide > 0 && minLongSide < longSide)
+        {
+            // the codec offers eighths (JPEG) or any size (WebP); take the smallest that is large enough
+            for (int eighths = 1; eighths < 8; eighths++)
+            {
+                var scaled = codec.GetScaledDimensions(eighths / 8f);
+                if (Math.Max(scaled.Width, scaled.Height) >= minLongSide && scaled.Width < info.Width) { size = scaled; break; }
+            }
+        }
+        var target = new SKImageInfo(size.Width, size.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul, SKColorSpace.CreateSrgb());
+        long n = (long)size.Width * size.Height;
+        var rgba = new byte[n * 4];
         SKCodecResult decoded;
         unsafe
         {
@@ -88,14 +123,19 @@ public static class ImageDecoder
         if (decoded == SKCodecResult.IncompleteInput) throw new ImageException(name, "truncated image data");
         if (decoded != SKCodecResult.Success) throw new ImageException(name, $"cannot decode image ({decoded})");
 
-        var rgb = new byte[pixels * 3];
-        for (long i = 0, j = 0; i < pixels; i++, j += 4)
+        var rgb = new byte[n * 3];
+        for (long i = 0, j = 0; i < n; i++, j += 4)
         {
             rgb[i * 3] = rgba[j];
             rgb[i * 3 + 1] = rgba[j + 1];
             rgb[i * 3 + 2] = rgba[j + 2];
         }
-        return Orient(new RgbImage(info.Width, info.Height, rgb), codec.EncodedOrigin);
+        var upright = Orient(new RgbImage(size.Width, size.Height, rgb), codec.EncodedOrigin);
+        bool swap = upright.Width != size.Width;
+        int fullW = swap ? info.Height : info.Width, fullH = swap ? info.Width : info.Height;
+        return (upright, (double)upright.Width / fullW, fullW, fullH);
+
+        static (RgbImage, double, int, int) Whole(RgbImage image) => (image, 1.0, image.Width, image.Height);
     }
 
     /// <summary>Whether a file name has one of the extensions the decoder reads (folders of photos are filtered by it).</summary>

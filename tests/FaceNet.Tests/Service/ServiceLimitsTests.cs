@@ -25,8 +25,16 @@ public sealed class ServiceLimitsTests
         using var req = new HttpRequestMessage(HttpMethod.Post, "/v1/detect") { Content = new ChunkedContent(form) };
         req.Headers.Add("X-API-Key", key);
         req.Headers.TransferEncodingChunked = true;
-        var res = await s.Http.SendAsync(req);
-        Assert.Equal(413, (int)res.StatusCode);
+        try
+        {
+            var res = await s.Http.SendAsync(req);
+            Assert.Equal(413, (int)res.StatusCode);
+        }
+        catch (HttpRequestException e) when (e.InnerException is IOException)
+        {
+            // Kestrel answers 413 and closes the connection at the limit; a client still sending its body
+            // may see the closed connection (broken pipe) before it reads the answer. Either way: cut off.
+        }
         // and the service goes on
         Assert.Equal(200, (await s.Post("/v1/detect", key, Form(("image", Sample("person_b.jpg"))))).Status);
     }

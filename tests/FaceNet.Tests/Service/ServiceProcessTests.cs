@@ -150,6 +150,7 @@ public sealed class ServiceProcessTests(PostgresServer postgres) : IDisposable
         var results = await Task.WhenAll(requests);
         Assert.All(results, r => Assert.Equal(200, r.Status));
         Assert.True(server.Process.WaitForExit(30_000), "the service did not exit after SIGTERM");
+        server.Process.WaitForExit(); // the untimed wait also drains the redirected output
         Assert.Equal(0, server.Process.ExitCode);
         var output = new List<string>();
         while (server.Lines.Reader.TryRead(out var l)) output.Add(l);
