@@ -37,6 +37,7 @@ public sealed partial class FaceNetCli
         root.Subcommands.Add(SubjectsCommand());
         root.Subcommands.Add(MigrateCommand());
         root.Subcommands.Add(ClusterCommand());
+        root.Subcommands.Add(QuantizeCommand());
         root.Subcommands.Add(BenchCommand());
         root.Subcommands.Add(ServeCommand());
         root.Subcommands.Add(KeysCommand());

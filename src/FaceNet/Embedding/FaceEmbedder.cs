@@ -149,27 +149,10 @@ public sealed class FaceEmbedder : IDisposable
     {
         var result = new float[faces.Count][];
         int batch = Math.Min(_maxBatch, _batchLimit);
-        int size = Info.InputSize;
-        int per = 3 * size * size;
-        var scratch = new float[per];
         for (int start = 0; start < faces.Count; start += batch)
         {
             int n = Math.Min(batch, faces.Count - start);
-            var input = new float[n * per];
-            for (int i = 0; i < n; i++)
-            {
-                var face = faces[start + i].Resize(size, size, ResizeMode.Bilinear);
-                if (_nhwc)
-                {
-                    _preprocessing.Apply(face, scratch);
-                    int plane = size * size;
-                    for (int p = 0; p < plane; p++)
-                    for (int c = 0; c < 3; c++)
-                        input[i * per + p * 3 + c] = scratch[c * plane + p];
-                }
-                else _preprocessing.Apply(face, input.AsSpan(i * per, per));
-            }
-            long[] shape = _nhwc ? [n, size, size, 3] : [n, 3, size, size];
+            var (input, shape) = InputTensor(faces.Skip(start).Take(n).ToList());
             using var value = OrtValue.CreateTensorValueFromMemory(input, shape);
             using var runOptions = new RunOptions();
             using var outputs = _session.Run(runOptions, [_inputName], [value], [_outputName]);
@@ -183,6 +166,31 @@ public sealed class FaceEmbedder : IDisposable
             }
         }
         return result;
+    }
+
+    /// <summary>The batch size the network's input is fixed to, or int.MaxValue when free.</summary>
+    internal int BatchLimit => _batchLimit;
+
+    /// <summary>Face crops as the network takes them: resized, preprocessed, in its layout (NCHW or NHWC).</summary>
+    internal (float[] Data, long[] Shape) InputTensor(IReadOnlyList<RgbImage> faces)
+    {
+        int n = faces.Count, size = Info.InputSize, per = 3 * size * size;
+        var input = new float[n * per];
+        var scratch = new float[per];
+        for (int i = 0; i < n; i++)
+        {
+            var face = faces[i].Resize(size, size, ResizeMode.Bilinear);
+            if (_nhwc)
+            {
+                _preprocessing.Apply(face, scratch);
+                int plane = size * size;
+                for (int p = 0; p < plane; p++)
+                for (int c = 0; c < 3; c++)
+                    input[i * per + p * 3 + c] = scratch[c * plane + p];
+            }
+            else _preprocessing.Apply(face, input.AsSpan(i * per, per));
+        }
+        return (input, _nhwc ? [n, size, size, 3] : [n, 3, size, size]);
     }
 
     /// <summary>The ONNX bytes of a model loaded from weights (imported again: not kept in memory).</summary>

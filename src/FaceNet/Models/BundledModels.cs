@@ -52,6 +52,7 @@ public static class BundledModels
     /// </summary>
     public static string ResolveEmbedder(string? model)
     {
+        if (model is "default") model = null; // the default model by name, as `-m default` reads
         var name = model ?? DefaultEmbedder;
         if (model is not null && (File.Exists(model) || model.Contains('/') || model.Contains('\\') || Path.HasExtension(model)))
             return model;
