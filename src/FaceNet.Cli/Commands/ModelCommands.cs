@@ -68,7 +68,7 @@ public sealed partial class FaceNetCli
         var output = new Option<string>("--output", "-o") { Description = "The int8 model to write: .onnx for one network, .json for a fused model (its networks are written beside it)", Required = true };
         var calibration = new Option<string[]>("--calibration") { Description = "Photos (files or folders) whose faces calibrate the activation ranges; a few hundred photos of different people", Required = true, AllowMultipleArgumentsPerToken = true };
         var faces = new Option<int>("--faces") { Description = "Faces used for calibration at most (spread over the photos)", DefaultValueFactory = _ => 256 }.Within(16, 100_000);
-        var percentile = Options.Real("--percentile", "Share of each activation's calibration values its int8 range holds (the rest are clipped); 1: from minimum to maximum", 0.99999, 0.9, 1);
+        var percentile = Options.Real("--percentile", "Share of each activation's calibration values its int8 range holds (the rest are clipped); 1: from minimum to maximum", 0.9999, 0.9, 1);
         var detector = DetectorOption();
         var cmd = new Command("quantize", "Make an int8 copy of a face model (per-channel int8 weights, activations calibrated on faces in your photos) that runs faster on ONNX Runtime's integer kernels")
             { model, output, calibration, faces, percentile, detector };
@@ -137,8 +137,9 @@ public sealed partial class FaceNetCli
             if (batches.Any(x => x < 1)) throw new UsageException("--batch: batch sizes must be positive");
             var modelArg = r.GetValue(model);
             var options = new EmbedderOptions { Threads = r.GetValue(threads), MaxBatch = batches.Max(), ImportWeights = p => WeightImporter.Import(p).Onnx };
-            using var embedder = modelArg is null
-                ? FaceEmbedder.FromOnnx(WeightImporter.Import(InceptionResNetV1.RandomWeights(WeightFormat.Keras)).Onnx, "inception-resnet-v1 (seed, random weights)", options)
+            var seed = modelArg is null ? WeightImporter.Import(InceptionResNetV1.RandomWeights(WeightFormat.Keras)).Onnx : null;
+            using var embedder = seed is not null
+                ? FaceEmbedder.FromOnnx(seed, "inception-resnet-v1 (seed, random weights)", options)
                 : FaceEmbedder.Load(BundledModels.ResolveEmbedder(modelArg), options);
             var timed = new List<FaceEmbedder> { embedder };
             if (r.GetValue(int8) is { Length: > 0 } calibration)
@@ -147,7 +148,7 @@ public sealed partial class FaceNetCli
                 using var detect = Detectors.Create(r.GetValue(detector));
                 using var recognizer = FaceRecognizer.From(detect, FaceModel.FromEmbedder(embedder, ownsEmbedder: false));
                 var crops = FaceNet.Onnx.ModelQuantizer.CalibrationCrops(recognizer, Spread(ImageFiles(calibration, "--int8"), 384), 256, line => stderr.WriteLine(line));
-                var (onnx, summary) = FaceNet.Onnx.ModelQuantizer.QuantizeNetwork(embedder, crops[0]);
+                var (onnx, summary) = FaceNet.Onnx.ModelQuantizer.QuantizeNetwork(embedder, crops[0], seed);
                 stderr.WriteLine($"int8: {summary}");
                 timed.Add(FaceEmbedder.FromOnnx(onnx, embedder.ModelPath + " (int8)", options));
             }

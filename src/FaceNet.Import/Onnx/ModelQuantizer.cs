@@ -20,7 +20,7 @@ public static class ModelQuantizer
     /// <param name="model">the float model, loaded (a fused model's members are quantized one by one)</param>
     /// <param name="photos">photos with faces; every face found is used, up to <paramref name="maxFaces"/></param>
     /// <param name="output">an <c>.onnx</c> file for one network, a <c>.json</c> for a fused model (its members are written beside it)</param>
-    public static QuantizedModel Quantize(FaceRecognizer recognizer, IReadOnlyList<string> photos, string output, int maxFaces = 256, double percentile = 0.99999, Action<string>? progress = null)
+    public static QuantizedModel Quantize(FaceRecognizer recognizer, IReadOnlyList<string> photos, string output, int maxFaces = 256, double percentile = 0.9999, Action<string>? progress = null)
     {
         var model = recognizer.Model;
         bool fused = model.IsFused;
@@ -109,17 +109,20 @@ public static class ModelQuantizer
         return crops;
     }
 
-    /// <summary>One network quantized, calibrated on face crops as its alignment makes them (the model's metadata is the float model's).</summary>
-    public static (byte[] Onnx, string Summary) QuantizeNetwork(FaceEmbedder embedder, IReadOnlyList<RgbImage> crops, double percentile = 0.99999)
+    /// <summary>
+    /// One network quantized, calibrated on face crops as its alignment makes them (the model's metadata is the float
+    /// model's); <paramref name="onnx"/>: the network's bytes when it was not loaded from a file.
+    /// </summary>
+    public static (byte[] Onnx, string Summary) QuantizeNetwork(FaceEmbedder embedder, IReadOnlyList<RgbImage> crops, byte[]? onnx = null, double percentile = 0.9999)
     {
-        var (onnx, report) = QuantizeCore(embedder, crops, percentile);
-        return (onnx, Describe(report));
+        var (int8, report) = QuantizeCore(embedder, crops, percentile, onnx);
+        return (int8, Describe(report));
     }
 
-    private static (byte[] Onnx, Int8Quantizer.Report Report) QuantizeCore(FaceEmbedder embedder, IReadOnlyList<RgbImage> crops, double percentile)
+    private static (byte[] Onnx, Int8Quantizer.Report Report) QuantizeCore(FaceEmbedder embedder, IReadOnlyList<RgbImage> crops, double percentile, byte[]? onnx = null)
     {
         var inputs = crops.Chunk(Math.Min(16, embedder.BatchLimit)).Select(c => embedder.InputTensor(c)).ToList();
-        return Int8Quantizer.Quantize(embedder.OnnxBytes(), inputs, new QuantizeSettings { Percentile = percentile });
+        return Int8Quantizer.Quantize(onnx ?? embedder.OnnxBytes(), inputs, new QuantizeSettings { Percentile = percentile });
     }
 
     private static string Describe(Int8Quantizer.Report r)

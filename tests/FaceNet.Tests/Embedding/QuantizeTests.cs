@@ -137,4 +137,23 @@ public sealed class QuantizeTests : IDisposable
         Assert.Contains("face", r.Err);
         Assert.False(File.Exists(Path.Combine(_dir, "x.onnx")));
     }
+
+    [Fact]
+    public void Bundled_default_int8_gives_the_default_models_verdicts_on_real_photos()
+    {
+        using var float32 = FaceRecognizer.Create();
+        using var int8 = FaceRecognizer.Create(new FaceRecognizerOptions { Model = "default-int8" });
+        Assert.Equal("default-int8", int8.Model.Info.Name);
+        Assert.Equal(float32.Threshold, int8.Threshold);
+        Assert.NotEqual(float32.Model.Identity, int8.Model.Identity);
+        (string File, string Person)[] photos = [("img1.jpg", "A"), ("img2.jpg", "A"), ("img4.jpg", "A"), ("img3.jpg", "B"), ("img12.jpg", "B"), ("img8.jpg", "C"), ("img9.jpg", "C"), ("img16.jpg", "D"), ("img17.jpg", "D")];
+        var e32 = photos.Select(p => float32.EmbedMain(float32.Read(TestImages.DataPath("faces", p.File))).Face.Vector).ToArray();
+        var e8 = photos.Select(p => int8.EmbedMain(int8.Read(TestImages.DataPath("faces", p.File))).Face.Vector).ToArray();
+        for (int i = 0; i < photos.Length; i++)
+        {
+            Assert.True(Distance.Euclidean(e32[i], e8[i]) < 0.15, $"{photos[i].File}: {Distance.Euclidean(e32[i], e8[i]):F3} from the float embedding");
+            for (int j = i + 1; j < photos.Length; j++)
+                Assert.True(int8.Verify(e8[i], e8[j]).Same == (photos[i].Person == photos[j].Person), $"{photos[i].File} vs {photos[j].File}");
+        }
+    }
 }
