@@ -29,6 +29,8 @@ public static class ModelQuantizer
         if (!fused && !output.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase))
             throw new ArgumentException($"{output}: a network is written as an .onnx file");
 
+        var folder = Path.GetDirectoryName(Path.GetFullPath(output))!;
+        if (!Directory.Exists(folder)) throw new IOException($"{output}: folder {folder} does not exist");
         var crops = CalibrationCrops(recognizer, photos, maxFaces, progress);
         int faces = crops[0].Count / (model.Members[0].Flip ? 2 : 1);
         var files = new List<string>();
@@ -100,7 +102,11 @@ public static class ModelQuantizer
                     faces++;
                 }
             }
-            catch (ImageException) { skipped++; }
+            catch (ImageException e)
+            {
+                skipped++;
+                progress?.Invoke($"skipped {e.Message}");
+            }
         }
         if (faces < 16)
             throw new ArgumentException($"only {faces} face(s) found in the calibration photos ({skipped} without a face or unreadable); give at least 16, ideally a few hundred");
