@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # The tests, on a fresh machine too: installs what they need beyond dotnet (Debian's PostgreSQL server
-# for the replicated gallery, Chromium and its driver for the web page) when it is missing, then runs them.
+# for the replicated gallery, Chromium and its driver for the web page, FFmpeg for video) when it is missing,
+# then runs them.
 set -euo pipefail
 cd "$(dirname "$0")"
 need=()
 compgen -G "/usr/lib/postgresql/*/bin/initdb" > /dev/null || need+=(postgresql)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 [ -x /usr/bin/chromedriver ] || need+=(chromium-driver)
+[ -x /usr/bin/ffmpeg ] || need+=(ffmpeg)
 if [ ${#need[@]} -gt 0 ]; then
   echo "test.sh: installing ${need[*]} with apt-get"
   sudo=""

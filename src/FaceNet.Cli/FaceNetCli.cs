@@ -38,6 +38,7 @@ public sealed partial class FaceNetCli
         root.Subcommands.Add(MigrateCommand());
         root.Subcommands.Add(ClusterCommand());
         root.Subcommands.Add(QuantizeCommand());
+        root.Subcommands.Add(VideoCommand());
         root.Subcommands.Add(BenchCommand());
         root.Subcommands.Add(ServeCommand());
         root.Subcommands.Add(KeysCommand());

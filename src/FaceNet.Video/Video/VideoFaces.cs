@@ -1,0 +1,280 @@
+using System.Diagnostics;
+using FaceNet.Detection;
+using FaceNet.Embedding;
+using FaceNet.Gallery;
+using FaceNet.Imaging;
+using FaceNet.Matching;
+
+namespace FaceNet.Video;
+
+/// <summary>How a track's identity is taken from its embeddings.</summary>
+public enum TrackIdentity
+{
+    /// <summary>The quality-weighted mean of the track's unit embeddings, identified once.</summary>
+    Mean,
+    /// <summary>Each embedding identified; the name most of them (by quality) agree on, unknown if most are unknown.</summary>
+    Vote,
+}
+
+public sealed record VideoOptions
+{
+    /// <summary>Detect on every N-th frame; 0: chosen from the measured cost so the video runs at <see cref="TargetSpeed"/>.</summary>
+    public int Every { get; init; }
+
+    /// <summary>Real-time factor that the automatic <see cref="Every"/> aims at.</summary>
+    public double TargetSpeed { get; init; } = 2.0;
+
+    /// <summary>Detections a track needs to be reported (fewer: a passing false detection).</summary>
+    public int MinFrames { get; init; } = 3;
+
+    /// <summary>Seconds a track survives without being detected (someone turning away, a missed frame).</summary>
+    public double MaxGap { get; init; } = 1.0;
+
+    /// <summary>A track's face is embedded again at most this often (seconds), unless a better view of it comes.</summary>
+    public double EmbedInterval { get; init; } = 0.4;
+
+    public TrackIdentity Identity { get; init; } = TrackIdentity.Mean;
+
+    /// <summary>Keep each track's best face crop (for <c>--faces-dir</c>).</summary>
+    public bool KeepBestFace { get; init; }
+}
+
+/// <summary>One person's passage through the video: when, how often seen, who (with a gallery), which cluster (without).</summary>
+public sealed record FaceTrackResult(int Track, double Start, double End, int Frames, int Embeddings, string? Name, bool Known, double? Distance,
+    double Threshold, double BestFrame, FaceBox Box, int? Cluster, RgbImage? BestFace);
+
+/// <summary>What a run did: the video's length, the time it took, how often faces were looked for.</summary>
+public sealed record VideoSummary(double VideoSeconds, double WallSeconds, long Frames, long DetectedFrames, int Every, int Tracks)
+{
+    public double RealTimeFactor => WallSeconds > 0 ? VideoSeconds / WallSeconds : 0;
+}
+
+/// <summary>
+/// Faces through a video: detection on every N-th frame, detections linked into tracks by overlap with
+/// where a track was (IoU), or — for a face that moved too far or came back after a gap — by embedding
+/// distance; a track ends when unseen for <see cref="VideoOptions.MaxGap"/>. Each track gets one identity
+/// from its embeddings together, never a name per frame. Without a gallery, tracks are clustered as they
+/// end (the same person leaving and coming back joins the first track's cluster).
+/// </summary>
+public sealed class VideoFaces(FaceRecognizer recognizer, FaceGallery? gallery, VideoOptions? options = null)
+{
+    private const double LinkIoU = 0.3;
+    private readonly VideoOptions _options = options ?? new VideoOptions();
+
+    private sealed class Track(int id, double start)
+    {
+        public readonly int Id = id;
+        public readonly double Start = start;
+        public double End = start;
+        public int Frames;
+        public FaceBox Box;
+        public double LastEmbedded = double.NegativeInfinity;
+        public double BestQuality = -1, BestTime;
+        public FaceBox BestBox;
+        public RgbImage? BestFace;
+        public readonly List<(float[] Vector, double Weight)> Embeddings = [];
+
+        public float[] Mean()
+        {
+            var m = new float[Embeddings[0].Vector.Length];
+            foreach (var (v, w) in Embeddings)
+                for (int i = 0; i < m.Length; i++) m[i] += (float)(v[i] * w);
+            L2.NormalizeInPlace(m);
+            return m;
+        }
+    }
+
+    /// <summary>
+    /// Runs through the video; <paramref name="onTrack"/> gets each track as it ends. A video that breaks
+    /// off throws <see cref="VideoException"/> after the tracks found until then have been given.
+    /// </summary>
+    public VideoSummary Run(VideoReader reader, Action<FaceTrackResult> onTrack, CancellationToken ct = default)
+    {
+        var clock = Stopwatch.StartNew();
+        var active = new List<Track>();
+        var clusters = new List<(float[] Sum, int Count)>();
+        int nextId = 1, reported = 0;
+        long frames = 0, detected = 0;
+        double fps = reader.Info.Fps, lastTime = 0;
+        int every = _options.Every > 0 ? _options.Every : Math.Max(1, (int)Math.Round(fps / 10));
+        double detectCost = 0, frameCost = 0; // seconds, running means
+        double threshold = recognizer.Threshold;
+        var metric = recognizer.Model.Info.Metric;
+
+        void Finish(Track t)
+        {
+            active.Remove(t);
+            if (t.Frames < _options.MinFrames || t.Embeddings.Count == 0) return;
+            string? name = null;
+            bool known = false;
+            double? distance = null;
+            int? cluster = null;
+            var mean = t.Mean();
+            if (gallery is not null)
+                (name, known, distance) = Identify(t, mean, threshold);
+            else
+                cluster = Cluster(clusters, mean, threshold, metric);
+            var s = 1 / reader.Scale;
+            var box = new FaceBox((float)(t.BestBox.X * s), (float)(t.BestBox.Y * s), (float)(t.BestBox.Width * s), (float)(t.BestBox.Height * s));
+            reported++;
+            onTrack(new FaceTrackResult(t.Id, t.Start, t.End, t.Frames, t.Embeddings.Count, name, known, distance, threshold, t.BestTime, box, cluster, t.BestFace));
+        }
+
+        try
+        {
+            while (!ct.IsCancellationRequested)
+            {
+                var started = clock.Elapsed.TotalSeconds;
+                var frame = reader.Next();
+                if (frame is null) break;
+                frames++;
+                lastTime = frame.Time;
+                if (frame.Index % every != 0)
+                {
+                    frameCost = Mean(frameCost, clock.Elapsed.TotalSeconds - started, frames);
+                    continue;
+                }
+                var faces = recognizer.Detect(frame.Image);
+                Step(frame, faces, active, ref nextId, threshold, metric);
+                foreach (var t in active.Where(t => frame.Time - t.End > _options.MaxGap).ToList()) Finish(t);
+                detected++;
+                detectCost = Mean(detectCost, clock.Elapsed.TotalSeconds - started, detected);
+                if (_options.Every == 0) every = ChooseEvery(fps, detectCost, frameCost);
+            }
+        }
+        finally
+        {
+            // whatever happened, the tracks found so far are given
+            foreach (var t in active.OrderBy(t => t.Start).ToList()) Finish(t);
+        }
+        double videoSeconds = frames > 0 ? lastTime + 1 / Math.Max(fps, 1e-3) : 0;
+        return new VideoSummary(videoSeconds, clock.Elapsed.TotalSeconds, frames, detected, every, reported);
+    }
+
+    /// <summary>Links one frame's detections to the tracks; embeds the faces that need it, in one batch.</summary>
+    private void Step(VideoFrame frame, IReadOnlyList<DetectedFace> faces, List<Track> active, ref int nextId, double threshold, Metric metric)
+    {
+        double now = frame.Time;
+        var assigned = new Track?[faces.Count];
+        var taken = new HashSet<Track>();
+        // 1. by overlap with where each track was last seen
+        var pairs = new List<(double IoU, int Face, Track Track)>();
+        for (int i = 0; i < faces.Count; i++)
+            foreach (var t in active)
+            {
+                double iou = faces[i].Box.IoU(t.Box);
+                if (iou >= LinkIoU) pairs.Add((iou, i, t));
+            }
+        foreach (var (_, i, t) in pairs.OrderByDescending(p => p.IoU))
+            if (assigned[i] is null && taken.Add(t)) assigned[i] = t;
+
+        // 2. embeddings: faces not linked yet, and linked ones whose track is due for one or sees a better view
+        var quality = faces.Select(Quality).ToArray();
+        var embed = Enumerable.Range(0, faces.Count).Where(i => assigned[i] is not { } t
+            || now - t.LastEmbedded >= _options.EmbedInterval || quality[i] > t.BestQuality * 1.25).ToList();
+        var vectors = new float[faces.Count][];
+        if (embed.Count > 0)
+        {
+            var crops = embed.Select(i => recognizer.Model.Align(frame.Image, faces[i])).ToList();
+            var v = recognizer.Model.Embed(crops);
+            for (int k = 0; k < embed.Count; k++) vectors[embed[k]] = v[k];
+        }
+
+        // 3. faces still unlinked: to a track not seen in this frame whose faces look the same (moved fast, came back), else a new track
+        var loose = Enumerable.Range(0, faces.Count).Where(i => assigned[i] is null).ToList();
+        var near = new List<(double Distance, int Face, Track Track)>();
+        foreach (int i in loose)
+            foreach (var t in active.Where(t => !taken.Contains(t) && t.Embeddings.Count > 0))
+            {
+                double d = Distance.Of(metric, vectors[i], t.Mean());
+                if (d <= threshold) near.Add((d, i, t));
+            }
+        foreach (var (_, i, t) in near.OrderBy(p => p.Distance))
+            if (assigned[i] is null && taken.Add(t)) assigned[i] = t;
+        for (int i = 0; i < faces.Count; i++)
+            if (assigned[i] is null)
+            {
+                var t = new Track(nextId++, now);
+                active.Add(t);
+                assigned[i] = t;
+            }
+
+        // 4. update
+        for (int i = 0; i < faces.Count; i++)
+        {
+            var t = assigned[i]!;
+            t.End = now;
+            t.Frames++;
+            t.Box = faces[i].Box;
+            if (vectors[i] is { } v)
+            {
+                t.Embeddings.Add((v, quality[i]));
+                t.LastEmbedded = now;
+            }
+            if (quality[i] > t.BestQuality)
+            {
+                t.BestQuality = quality[i];
+                t.BestTime = now;
+                t.BestBox = faces[i].Box;
+                if (_options.KeepBestFace) t.BestFace = recognizer.Model.Align(frame.Image, faces[i]).Primary;
+            }
+        }
+    }
+
+    private (string? Name, bool Known, double? Distance) Identify(Track t, float[] mean, double threshold)
+    {
+        if (_options.Identity == TrackIdentity.Mean)
+        {
+            var id = gallery!.Identify(mean, threshold);
+            return (id.Known ? id.Name : null, id.Known, id.Distance);
+        }
+        // vote: each embedding's answer weighted by its quality; unknown wins if it has the most weight
+        var votes = new Dictionary<string, double>();
+        var best = new Dictionary<string, double>();
+        foreach (var (v, w) in t.Embeddings)
+        {
+            var id = gallery!.Identify(v, threshold);
+            string key = id.Known ? id.Name! : "";
+            votes[key] = votes.GetValueOrDefault(key) + w;
+            best[key] = Math.Min(best.GetValueOrDefault(key, double.MaxValue), id.Distance);
+        }
+        var winner = votes.MaxBy(p => p.Value).Key;
+        return (winner.Length > 0 ? winner : null, winner.Length > 0, best[winner]);
+    }
+
+    private static int Cluster(List<(float[] Sum, int Count)> clusters, float[] mean, double threshold, Metric metric)
+    {
+        int bestIndex = -1;
+        double bestDistance = double.MaxValue;
+        for (int c = 0; c < clusters.Count; c++)
+        {
+            var centre = (float[])clusters[c].Sum.Clone();
+            L2.NormalizeInPlace(centre);
+            double d = Distance.Of(metric, centre, mean);
+            if (d < bestDistance) (bestDistance, bestIndex) = (d, c);
+        }
+        if (bestIndex >= 0 && bestDistance <= threshold)
+        {
+            var (sum, n) = clusters[bestIndex];
+            for (int i = 0; i < sum.Length; i++) sum[i] += mean[i];
+            clusters[bestIndex] = (sum, n + 1);
+            return bestIndex + 1;
+        }
+        clusters.Add(((float[])mean.Clone(), 1));
+        return clusters.Count;
+    }
+
+    /// <summary>A detection's weight in its track: the detector's confidence, less for faces too small to embed well.</summary>
+    private static double Quality(DetectedFace f) => Math.Max(0.01, f.Score) * Math.Min(1, Math.Min(f.Box.Width, f.Box.Height) / 80.0);
+
+    /// <summary>The smallest N whose cost, per second of video, stays within 1 / target speed.</summary>
+    private int ChooseEvery(double fps, double detectCost, double frameCost)
+    {
+        double budget = 1 / _options.TargetSpeed - fps * frameCost;
+        int max = Math.Max(1, (int)(fps / 2));
+        if (budget <= 0) return max;
+        return Math.Clamp((int)Math.Ceiling(fps * detectCost / budget), 1, max);
+    }
+
+    private static double Mean(double mean, double x, long n) => n <= 1 ? x : mean + (x - mean) / Math.Min(n, 50);
+}

@@ -1,0 +1,104 @@
+using System.Text.Json;
+using FaceNet.Tests.Cli;
+using static FaceNet.Tests.Video.VideoClips;
+
+namespace FaceNet.Tests.Video;
+
+/// <summary>facenet video on clips made from committed photos: tracks, their times (± 0.5 s), names and clusters.</summary>
+public sealed class VideoTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("facenet-video-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    // A (img1) walks in for 3 s; nobody; B (img3) for 3 s; A (another photo, img2) comes back, B leaves for 1.5 s and
+    // comes back (img12) beside A; nobody.
+    private string Scene()
+    {
+        var path = Path.Combine(_dir, "scene.mp4");
+        Make(path, 1280, 720, 25, 12,
+            new Actor("img1.jpg", 0, 3, 100, 150, 400, DxPerSecond: 40),
+            new Actor("img3.jpg", 5, 8, 640, 150, 400),
+            new Actor("img2.jpg", 8, 11, 80, 120, 440),
+            new Actor("img12.jpg", 9.5, 11, 700, 160, 400));
+        return path;
+    }
+
+    private static List<JsonElement> Tracks(CliRunner.Result r)
+        => r.OutLines.Select(l => JsonDocument.Parse(l).RootElement).OrderBy(t => t.GetProperty("start").GetDouble()).ThenBy(t => t.GetProperty("box")[0].GetInt32()).ToList();
+
+    private static void Near(double expected, JsonElement track, string key)
+        => Assert.True(Math.Abs(track.GetProperty(key).GetDouble() - expected) <= 0.5, $"{key} {track.GetProperty(key).GetDouble():F2}, expected {expected} ± 0.5 ({track})");
+
+    [Fact]
+    public void Without_a_gallery_each_passage_is_a_track_and_the_same_person_coming_back_joins_the_same_cluster()
+    {
+        var r = CliRunner.Run("video", Scene(), "--json", "--faces-dir", Path.Combine(_dir, "faces"));
+        Assert.True(r.ExitCode == 0, r.Err);
+        var tracks = Tracks(r);
+        Assert.Equal(4, tracks.Count);
+        var (a1, b1, a2, b2) = (tracks[0], tracks[1], tracks[2], tracks[3]);
+        Near(0, a1, "start"); Near(3, a1, "end");
+        Near(5, b1, "start"); Near(8, b1, "end");
+        Near(8, a2, "start"); Near(11, a2, "end");
+        Near(9.5, b2, "start"); Near(11, b2, "end");
+        int Cluster(JsonElement t) => t.GetProperty("cluster").GetInt32();
+        Assert.Equal(Cluster(a1), Cluster(a2));
+        Assert.Equal(Cluster(b1), Cluster(b2));
+        Assert.NotEqual(Cluster(a1), Cluster(b1));
+        Assert.All(tracks, t => Assert.True(File.Exists(t.GetProperty("face").GetString())));
+        Assert.Contains("real time", r.Err);
+    }
+
+    [Fact]
+    public void With_a_gallery_a_track_is_named_once_and_a_stranger_is_unknown()
+    {
+        var gallery = Path.Combine(_dir, "g.db");
+        var enrol = CliRunner.Run("enroll", "-g", gallery, "--name", "Ada", TestImages.DataPath("faces", "img4.jpg"));
+        Assert.True(enrol.ExitCode == 0, enrol.Err);
+        foreach (var identity in new[] { "mean", "vote" })
+        {
+            var r = CliRunner.Run("video", Scene(), "-g", gallery, "--json", "--identity", identity);
+            Assert.True(r.ExitCode == 0, r.Err);
+            var tracks = Tracks(r);
+            Assert.Equal(4, tracks.Count);
+            Assert.Equal(["Ada", null, "Ada", null], tracks.Select(t => t.GetProperty("name").GetString()));
+            Assert.All(tracks, t => Assert.Equal(t.GetProperty("name").ValueKind == JsonValueKind.String, t.GetProperty("known").GetBoolean()));
+        }
+    }
+
+    [Fact]
+    public void A_file_that_is_not_a_video_is_refused_in_one_line()
+    {
+        var fake = Path.Combine(_dir, "notes.mp4");
+        File.WriteAllText(fake, "not a video at all\n");
+        var r = CliRunner.Run("video", fake);
+        Assert.Equal(2, r.ExitCode);
+        Assert.Single(r.ErrLines);
+        Assert.StartsWith($"error: {fake}: ", r.ErrLines[0]);
+        var missing = CliRunner.Run("video", Path.Combine(_dir, "nope.mp4"));
+        Assert.Equal(2, missing.ExitCode);
+        Assert.Contains("file not found", missing.Err);
+    }
+
+    [Fact]
+    public void A_truncated_video_gives_the_tracks_found_before_the_break_then_an_error()
+    {
+        var path = Scene();
+        // the index first (faststart), so the cut falls in the frames, as in a copy that was interrupted
+        var indexed = Path.Combine(_dir, "indexed.mp4");
+        using (var remux = System.Diagnostics.Process.Start("ffmpeg", ["-hide_banner", "-loglevel", "error", "-y", "-i", path, "-c", "copy", "-movflags", "+faststart", indexed])!)
+            remux.WaitForExit();
+        var bytes = File.ReadAllBytes(indexed);
+        var cut = Path.Combine(_dir, "cut.mp4");
+        File.WriteAllBytes(cut, bytes[..(int)(bytes.Length * 0.6)]);
+        var r = CliRunner.Run("video", cut, "--json");
+        Assert.Equal(2, r.ExitCode);
+        Assert.Single(r.ErrLines);
+        Assert.Contains("breaks off", r.Err);
+        var tracks = Tracks(r);
+        Assert.True(tracks.Count >= 2, r.Out); // A, and B until the break
+        Near(0, tracks[0], "start");
+        Near(5, tracks[1], "start");
+    }
+}
