@@ -15,11 +15,12 @@ public sealed partial class FaceNetCli
         var maxGap = Options.Real("--max-gap", "Seconds a track survives unseen", 1.0, 0, 3600, minOpen: true);
         var identity = new Option<string>("--identity") { Description = "A track's identity from the weighted mean of its embeddings (mean) or from their votes (vote)", DefaultValueFactory = _ => "mean" };
         identity.AcceptOnlyFromAmong("mean", "vote");
+        var output = new Option<string?>("--output", "-o") { Description = "Write the video with each face's box and name drawn (H.264 for .mp4)" };
         var facesDir = new Option<string?>("--faces-dir") { Description = "Save each track's best face here (track-N.png)" };
         var timeout = Options.Real("--timeout", "Seconds without a frame before a stream counts as stopped", 10, 0, 3600, minOpen: true);
         var threshold = ThresholdOption("Open-set threshold (default: the model's)");
         var cmd = new Command("video", "Faces through a video: one line per person who appeared (start, end, who or which cluster), from tracks, not frames")
-            { input, gallery, model, detector, every, minTrack, maxGap, identity, facesDir, timeout, threshold, threads, json };
+            { input, gallery, model, detector, every, minTrack, maxGap, identity, output, facesDir, timeout, threshold, threads, json };
         cmd.SetAction(r => Guard(() =>
         {
             var dir = r.GetValue(facesDir);
@@ -62,9 +63,17 @@ public sealed partial class FaceNetCli
                 }
                 stdout.Flush();
             }
-            VideoSummary? summary = null;
-            try { summary = new VideoFaces(pipeline, gal, options).Run(reader, Track); }
-            finally { stdout.Flush(); }
+            var outPath = r.GetValue(output);
+            if (outPath is not null && Path.GetDirectoryName(Path.GetFullPath(outPath)) is { } outDir && !Directory.Exists(outDir))
+                throw new UsageException($"--output: folder {outDir} does not exist");
+            using var writer = outPath is null ? null : new VideoWriter(outPath, reader.Width, reader.Height, reader.Info.Fps);
+            VideoSummary summary;
+            try { summary = new VideoFaces(pipeline, gal, options).Run(reader, Track, writer is null ? null : (frame, faces) => writer.Write(frame.Image, faces)); }
+            finally
+            {
+                stdout.Flush();
+                writer?.Close(); // what was decoded is written, even when the video broke off
+            }
             var done = $"{summary.VideoSeconds:0.0} s of video ({summary.Frames} frames, faces looked for in {summary.DetectedFrames}, {(summary.Every == 1 ? "every frame" : $"every {Ordinal(summary.Every)} frame")} at the end) in {summary.WallSeconds:0.0} s: {summary.RealTimeFactor:0.00}x real time; {summary.Tracks} track(s)";
             (asJson ? stderr : stdout).WriteLine(done);
             return Ok;

@@ -73,6 +73,8 @@ public sealed class VideoFaces(FaceRecognizer recognizer, FaceGallery? gallery, 
         public FaceBox BestBox;
         public RgbImage? BestFace;
         public readonly List<(float[] Vector, double Weight)> Embeddings = [];
+        public string Label = $"track {id}";
+        public bool Known;
 
         public float[] Mean()
         {
@@ -88,7 +90,8 @@ public sealed class VideoFaces(FaceRecognizer recognizer, FaceGallery? gallery, 
     /// Runs through the video; <paramref name="onTrack"/> gets each track as it ends. A video that breaks
     /// off throws <see cref="VideoException"/> after the tracks found until then have been given.
     /// </summary>
-    public VideoSummary Run(VideoReader reader, Action<FaceTrackResult> onTrack, CancellationToken ct = default)
+    /// <param name="onFrame">every frame with the faces tracked in it (box in the frame as decoded, running label), for drawing</param>
+    public VideoSummary Run(VideoReader reader, Action<FaceTrackResult> onTrack, Action<VideoFrame, IReadOnlyList<(FaceBox Box, string Label, bool Known)>>? onFrame = null, CancellationToken ct = default)
     {
         var clock = Stopwatch.StartNew();
         var active = new List<Track>();
@@ -120,6 +123,14 @@ public sealed class VideoFaces(FaceRecognizer recognizer, FaceGallery? gallery, 
             onTrack(new FaceTrackResult(t.Id, t.Start, t.End, t.Frames, t.Embeddings.Count, name, known, distance, threshold, t.BestTime, box, cluster, t.BestFace));
         }
 
+        void Draw(VideoFrame frame)
+        {
+            if (onFrame is null) return;
+            // tracks seen at the last detection, with the name their embeddings give so far
+            double recent = (every + 0.5) / Math.Max(fps, 1e-3);
+            onFrame(frame, active.Where(t => frame.Time - t.End <= recent).Select(t => (t.Box, t.Label, t.Known)).ToList());
+        }
+
         try
         {
             while (!ct.IsCancellationRequested)
@@ -131,12 +142,14 @@ public sealed class VideoFaces(FaceRecognizer recognizer, FaceGallery? gallery, 
                 lastTime = frame.Time;
                 if (frame.Index % every != 0)
                 {
+                    Draw(frame);
                     frameCost = Mean(frameCost, clock.Elapsed.TotalSeconds - started, frames);
                     continue;
                 }
                 var faces = recognizer.Detect(frame.Image);
                 Step(frame, faces, active, ref nextId, threshold, metric);
                 foreach (var t in active.Where(t => frame.Time - t.End > _options.MaxGap).ToList()) Finish(t);
+                Draw(frame);
                 detected++;
                 detectCost = Mean(detectCost, clock.Elapsed.TotalSeconds - started, detected);
                 if (_options.Every == 0) every = ChooseEvery(fps, detectCost, frameCost);
@@ -210,6 +223,11 @@ public sealed class VideoFaces(FaceRecognizer recognizer, FaceGallery? gallery, 
             {
                 t.Embeddings.Add((v, quality[i]));
                 t.LastEmbedded = now;
+                if (gallery is not null)
+                {
+                    var (name, known, _) = Identify(t, t.Mean(), threshold);
+                    (t.Label, t.Known) = (known ? name! : "unknown", known);
+                }
             }
             if (quality[i] > t.BestQuality)
             {
@@ -271,7 +289,7 @@ public sealed class VideoFaces(FaceRecognizer recognizer, FaceGallery? gallery, 
     private int ChooseEvery(double fps, double detectCost, double frameCost)
     {
         double budget = 1 / _options.TargetSpeed - fps * frameCost;
-        int max = Math.Max(1, (int)(fps / 2));
+        int max = Math.Max(1, (int)(fps / 4)); // a track's start and end stay within a quarter second
         if (budget <= 0) return max;
         return Math.Clamp((int)Math.Ceiling(fps * detectCost / budget), 1, max);
     }

@@ -56,15 +56,39 @@ public sealed class VideoTests : IDisposable
         var gallery = Path.Combine(_dir, "g.db");
         var enrol = CliRunner.Run("enroll", "-g", gallery, "--name", "Ada", TestImages.DataPath("faces", "img4.jpg"));
         Assert.True(enrol.ExitCode == 0, enrol.Err);
+        var scene = Scene();
+        var annotated = Path.Combine(_dir, "annotated.mp4");
         foreach (var identity in new[] { "mean", "vote" })
         {
-            var r = CliRunner.Run("video", Scene(), "-g", gallery, "--json", "--identity", identity);
+            var r = CliRunner.Run(["video", scene, "-g", gallery, "--json", "--identity", identity, .. identity == "mean" ? new[] { "-o", annotated } : []]);
             Assert.True(r.ExitCode == 0, r.Err);
             var tracks = Tracks(r);
             Assert.Equal(4, tracks.Count);
             Assert.Equal(["Ada", null, "Ada", null], tracks.Select(t => t.GetProperty("name").GetString()));
             Assert.All(tracks, t => Assert.Equal(t.GetProperty("name").ValueKind == JsonValueKind.String, t.GetProperty("known").GetBoolean()));
         }
+        // the annotated copy: as long as the clip, Ada's box drawn in green around her face at 1.5 s, none at 4 s (nobody there)
+        var still = Path.Combine(_dir, "still.png");
+        Frame(annotated, 1.5, still);
+        var image = FaceNet.Imaging.ImageDecoder.Load(still);
+        Assert.True(Green(image) > 200, $"{Green(image)} green pixels at 1.5 s");
+        Frame(annotated, 4.0, still);
+        Assert.Equal(0, Green(FaceNet.Imaging.ImageDecoder.Load(still)));
+    }
+
+    private static void Frame(string video, double at, string png)
+    {
+        using var p = System.Diagnostics.Process.Start("ffmpeg", ["-hide_banner", "-loglevel", "error", "-y", "-ss", at.ToString(System.Globalization.CultureInfo.InvariantCulture), "-i", video, "-frames:v", "1", png])!;
+        p.WaitForExit();
+        Assert.Equal(0, p.ExitCode);
+    }
+
+    private static int Green(FaceNet.Imaging.RgbImage image)
+    {
+        int n = 0;
+        for (int i = 0; i < image.Pixels.Length; i += 3)
+            if (image.Pixels[i + 1] > 180 && image.Pixels[i] < 90 && image.Pixels[i + 2] < 90) n++;
+        return n;
     }
 
     [Fact]
