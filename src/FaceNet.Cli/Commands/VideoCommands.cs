@@ -13,7 +13,7 @@ public sealed partial class FaceNetCli
         var every = new Option<int>("--every") { Description = "Look for faces on every N-th frame (default: chosen from the measured cost, to run at twice real time)", DefaultValueFactory = _ => 0 }.Within(0, 10_000);
         var minTrack = new Option<int>("--min-track") { Description = "Detections a track needs to be reported", DefaultValueFactory = _ => 3 }.Within(1, 1_000_000);
         var maxGap = Options.Real("--max-gap", "Seconds a track survives unseen", 1.0, 0, 3600, minOpen: true);
-        var identity = new Option<string>("--identity") { Description = "A track's identity from the weighted mean of its embeddings (mean) or from their votes (vote)", DefaultValueFactory = _ => "mean" };
+        var identity = new Option<string>("--identity") { Description = "A track's identity from its embeddings' votes, weighted by quality (vote), or from their weighted mean (mean)", DefaultValueFactory = _ => "vote" };
         identity.AcceptOnlyFromAmong("mean", "vote");
         var output = new Option<string?>("--output", "-o") { Description = "Write the video with each face's box and name drawn (H.264 for .mp4)" };
         var facesDir = new Option<string?>("--faces-dir") { Description = "Save each track's best face here (track-N.png)" };
@@ -31,7 +31,7 @@ public sealed partial class FaceNetCli
             var options = new VideoOptions
             {
                 Every = r.GetValue(every), MinFrames = r.GetValue(minTrack), MaxGap = r.GetValue(maxGap), KeepBestFace = dir is not null,
-                Identity = r.GetValue(identity) == "vote" ? TrackIdentity.Vote : TrackIdentity.Mean,
+                Identity = r.GetValue(identity) == "mean" ? TrackIdentity.Mean : TrackIdentity.Vote,
             };
             using var reader = VideoReader.Open(r.GetValue(input)!, TimeSpan.FromSeconds(r.GetValue(timeout)));
             bool asJson = r.GetValue(json);

@@ -8,12 +8,16 @@ using FaceNet.Matching;
 namespace FaceNet.Video;
 
 /// <summary>How a track's identity is taken from its embeddings.</summary>
+/// Measured on LFW View 1 "tracks" (each person's first photo enrolled for half the people, the others
+/// strangers; 4 more photos per person as the track, two shrunk to a quarter): vote 90.6 % right, best frame
+/// alone 86.7 %, weighted mean 71.1 %. The mean of several views lies nearer to everyone, so strangers
+/// pass a threshold chosen for single faces (52 of 90 strangers were named). Hence vote by default.
 public enum TrackIdentity
 {
-    /// <summary>The quality-weighted mean of the track's unit embeddings, identified once.</summary>
-    Mean,
     /// <summary>Each embedding identified; the name most of them (by quality) agree on, unknown if most are unknown.</summary>
     Vote,
+    /// <summary>The quality-weighted mean of the track's unit embeddings, identified once.</summary>
+    Mean,
 }
 
 public sealed record VideoOptions
@@ -33,7 +37,7 @@ public sealed record VideoOptions
     /// <summary>A track's face is embedded again at most this often (seconds), unless a better view of it comes.</summary>
     public double EmbedInterval { get; init; } = 0.4;
 
-    public TrackIdentity Identity { get; init; } = TrackIdentity.Mean;
+    public TrackIdentity Identity { get; init; } = TrackIdentity.Vote;
 
     /// <summary>Keep each track's best face crop (for <c>--faces-dir</c>).</summary>
     public bool KeepBestFace { get; init; }
@@ -53,8 +57,8 @@ public sealed record VideoSummary(double VideoSeconds, double WallSeconds, long 
 /// Faces through a video: detection on every N-th frame, detections linked into tracks by overlap with
 /// where a track was (IoU), or — for a face that moved too far or came back after a gap — by embedding
 /// distance; a track ends when unseen for <see cref="VideoOptions.MaxGap"/>. Each track gets one identity
-/// from its embeddings together, never a name per frame. Without a gallery, tracks are clustered as they
-/// end (the same person leaving and coming back joins the first track's cluster).
+/// from its embeddings together (<see cref="TrackIdentity"/>), never a name per frame. Without a gallery,
+/// tracks are clustered as they end (the same person leaving and coming back joins the first track's cluster).
 /// </summary>
 public sealed class VideoFaces(FaceRecognizer recognizer, FaceGallery? gallery, VideoOptions? options = null)
 {
@@ -95,7 +99,7 @@ public sealed class VideoFaces(FaceRecognizer recognizer, FaceGallery? gallery, 
     {
         var clock = Stopwatch.StartNew();
         var active = new List<Track>();
-        var clusters = new List<(float[] Sum, int Count)>();
+        var clusters = new List<List<float[]>>();
         int nextId = 1, reported = 0;
         long frames = 0, detected = 0;
         double fps = reader.Info.Fps, lastTime = 0;
@@ -112,11 +116,10 @@ public sealed class VideoFaces(FaceRecognizer recognizer, FaceGallery? gallery, 
             bool known = false;
             double? distance = null;
             int? cluster = null;
-            var mean = t.Mean();
             if (gallery is not null)
-                (name, known, distance) = Identify(t, mean, threshold);
+                (name, known, distance) = Identify(t, threshold);
             else
-                cluster = Cluster(clusters, mean, threshold, metric);
+                cluster = Cluster(clusters, t, threshold, metric);
             var s = 1 / reader.Scale;
             var box = new FaceBox((float)(t.BestBox.X * s), (float)(t.BestBox.Y * s), (float)(t.BestBox.Width * s), (float)(t.BestBox.Height * s));
             reported++;
@@ -225,7 +228,7 @@ public sealed class VideoFaces(FaceRecognizer recognizer, FaceGallery? gallery, 
                 t.LastEmbedded = now;
                 if (gallery is not null)
                 {
-                    var (name, known, _) = Identify(t, t.Mean(), threshold);
+                    var (name, known, _) = Identify(t, threshold);
                     (t.Label, t.Known) = (known ? name! : "unknown", known);
                 }
             }
@@ -239,11 +242,11 @@ public sealed class VideoFaces(FaceRecognizer recognizer, FaceGallery? gallery, 
         }
     }
 
-    private (string? Name, bool Known, double? Distance) Identify(Track t, float[] mean, double threshold)
+    private (string? Name, bool Known, double? Distance) Identify(Track t, double threshold)
     {
         if (_options.Identity == TrackIdentity.Mean)
         {
-            var id = gallery!.Identify(mean, threshold);
+            var id = gallery!.Identify(t.Mean(), threshold);
             return (id.Known ? id.Name : null, id.Known, id.Distance);
         }
         // vote: each embedding's answer weighted by its quality; unknown wins if it has the most weight
@@ -260,27 +263,32 @@ public sealed class VideoFaces(FaceRecognizer recognizer, FaceGallery? gallery, 
         return (winner.Length > 0 ? winner : null, winner.Length > 0, best[winner]);
     }
 
-    private static int Cluster(List<(float[] Sum, int Count)> clusters, float[] mean, double threshold, Metric metric)
+    /// <summary>
+    /// The track joins the cluster whose faces are nearest on average (each pair of single faces, compared at
+    /// the model's threshold as it was calibrated for), or starts a new one.
+    /// </summary>
+    private static int Cluster(List<List<float[]>> clusters, Track t, double threshold, Metric metric)
     {
+        var mine = t.Embeddings.OrderByDescending(e => e.Weight).Take(MaxLinked).Select(e => e.Vector).ToList();
         int bestIndex = -1;
         double bestDistance = double.MaxValue;
         for (int c = 0; c < clusters.Count; c++)
         {
-            var centre = (float[])clusters[c].Sum.Clone();
-            L2.NormalizeInPlace(centre);
-            double d = Distance.Of(metric, centre, mean);
+            double sum = 0;
+            foreach (var a in mine) foreach (var b in clusters[c]) sum += Distance.Of(metric, a, b);
+            double d = sum / (mine.Count * clusters[c].Count);
             if (d < bestDistance) (bestDistance, bestIndex) = (d, c);
         }
         if (bestIndex >= 0 && bestDistance <= threshold)
         {
-            var (sum, n) = clusters[bestIndex];
-            for (int i = 0; i < sum.Length; i++) sum[i] += mean[i];
-            clusters[bestIndex] = (sum, n + 1);
+            clusters[bestIndex].AddRange(mine.Take(Math.Max(0, 4 * MaxLinked - clusters[bestIndex].Count)));
             return bestIndex + 1;
         }
-        clusters.Add(((float[])mean.Clone(), 1));
+        clusters.Add(mine);
         return clusters.Count;
     }
+
+    private const int MaxLinked = 16;
 
     /// <summary>A detection's weight in its track: the detector's confidence, less for faces too small to embed well.</summary>
     private static double Quality(DetectedFace f) => Math.Max(0.01, f.Score) * Math.Min(1, Math.Min(f.Box.Width, f.Box.Height) / 80.0);

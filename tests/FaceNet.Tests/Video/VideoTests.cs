@@ -125,4 +125,51 @@ public sealed class VideoTests : IDisposable
         Near(0, tracks[0], "start");
         Near(5, tracks[1], "start");
     }
+
+    [Fact]
+    public async Task A_stream_that_stops_sending_ends_with_an_error_after_the_timeout_and_its_tracks()
+    {
+        // an HTTP "live" stream: the first 60 % of an MPEG-TS of the scene, then the connection stays open and silent
+        var ts = Path.Combine(_dir, "live.ts");
+        using (var remux = System.Diagnostics.Process.Start("ffmpeg", ["-hide_banner", "-loglevel", "error", "-y", "-i", Scene(), "-c", "copy", ts])!)
+            remux.WaitForExit();
+        var bytes = File.ReadAllBytes(ts);
+        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        int port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        using var stop = new CancellationTokenSource();
+        var server = Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                System.Net.Sockets.TcpClient client;
+                try { client = await listener.AcceptTcpClientAsync(stop.Token); }
+                catch (OperationCanceledException) { return; }
+                _ = Task.Run(async () =>
+                {
+                    using var c = client;
+                    var stream = c.GetStream();
+                    var buffer = new byte[4096];
+                    try
+                    {
+                        _ = await stream.ReadAsync(buffer, stop.Token); // the request (its first bytes are enough)
+                        await stream.WriteAsync(System.Text.Encoding.ASCII.GetBytes("HTTP/1.1 200 OK\r\nContent-Type: video/mp2t\r\n\r\n"), stop.Token);
+                        await stream.WriteAsync(bytes.AsMemory(0, (int)(bytes.Length * 0.6)), stop.Token);
+                        await Task.Delay(Timeout.Infinite, stop.Token); // silent, never closed
+                    }
+                    catch (Exception e) when (e is OperationCanceledException or IOException) { }
+                });
+            }
+        });
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var r = CliRunner.Run("video", $"http://127.0.0.1:{port}/live.ts", "--json", "--timeout", "3");
+        clock.Stop();
+        stop.Cancel();
+        listener.Stop();
+        await server;
+        Assert.Equal(2, r.ExitCode);
+        Assert.Single(r.ErrLines);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(60), $"took {clock.Elapsed}");
+        Assert.True(Tracks(r).Count >= 2, r.Out + r.Err); // A and B, seen before the stream went silent
+    }
 }
