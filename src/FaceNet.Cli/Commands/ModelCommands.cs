@@ -114,10 +114,12 @@ public sealed partial class FaceNetCli
         var requests = new Option<int>("--requests") { Description = "With --service: requests per level (each level also stops after 2 minutes)", DefaultValueFactory = _ => 96 }.Within(1, 1_000_000);
         var endpoint = new Option<string>("--endpoint") { Description = "With --service: embed, detect, identify or verify", DefaultValueFactory = _ => "embed" };
         endpoint.AcceptOnlyFromAmong("embed", "detect", "identify", "verify");
+        var tracks = new Option<string?>("--tracks") { Description = "Score how video tracks are named and clustered, on a folder of people (one sub-folder of 4+ photos each, e.g. LFW's images)" };
+        var people = new Option<int>("--people") { Description = "With --tracks: people used at most", DefaultValueFactory = _ => 1000 }.Within(2, 1_000_000);
         var int8 = new Option<string[]>("--int8") { Description = "Also time the network quantized to int8 (as facenet quantize does), calibrated on the faces in these photos", AllowMultipleArgumentsPerToken = true };
         var threads = ThreadsOption(); var json = JsonOption();
         var cmd = new Command("bench", "Throughput: embedding faces/s per batch size and peak memory; with --images, photos/s end to end (--service: through the HTTP service); with --gallery, search latency or the cost of changing a large gallery")
-            { model, batch, seconds, int8, images, detector, parallel, fullDecode, gallery, maintenance, folder, faces, queries, candidates, connectivity, expansionAdd, service, url, key, clients, requests, endpoint, threads, json };
+            { model, batch, seconds, int8, tracks, people, images, detector, parallel, fullDecode, gallery, maintenance, folder, faces, queries, candidates, connectivity, expansionAdd, service, url, key, clients, requests, endpoint, threads, json };
         cmd.SetAction(r => Guard(() =>
         {
             if (r.GetValue(service))
@@ -125,6 +127,26 @@ public sealed partial class FaceNetCli
                 if (r.GetValue(images) is not { Length: > 0 } loadPhotos) throw new UsageException("--service needs --images: the photos the clients send");
                 return BenchService(ImageFiles(loadPhotos, "bench"), r.GetValue(url), r.GetValue(key), r.GetValue(clients) is { Length: > 0 } cs ? cs : [1, 4, 16],
                     r.GetValue(requests), r.GetValue(endpoint)!, r.GetValue(model), r.GetValue(detector), r.GetValue(threads), r.GetValue(parallel), r.GetValue(json));
+            }
+            if (r.GetValue(tracks) is { } trackRoot)
+            {
+                if (!Directory.Exists(trackRoot)) throw new UsageException($"--tracks: {trackRoot}: folder not found");
+                using var recognizer = Pipeline(r.GetValue(model), r.GetValue(detector), false, r.GetValue(threads), null, null, false, null);
+                var res = TrackBenchmark.Run(recognizer, trackRoot, r.GetValue(people));
+                if (r.GetValue(json))
+                    stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
+                    {
+                        ["tracks"] = res.Tracks, ["enrolled"] = res.Enrolled, ["identity_right"] = res.Identity.ToDictionary(p => p.Key, p => Math.Round(p.Value, 4)),
+                        ["cluster_tracks"] = res.ClusterTracks, ["people"] = res.People, ["clusters"] = res.Clusters,
+                        ["same_together"] = Math.Round(res.TogetherSame, 4), ["different_apart"] = Math.Round(res.ApartDifferent, 4), ["model"] = recognizer.Model.Info.Name,
+                    }, Json));
+                else
+                {
+                    stdout.WriteLine($"{res.Tracks} tracks ({res.Enrolled} of enrolled people, the others strangers; 4 photos each, 2 of them at a quarter size), model {recognizer.Model.Info.Name}");
+                    stdout.WriteLine("  identity right: " + string.Join(", ", res.Identity.Select(p => $"{p.Key} {p.Value:P1}")));
+                    stdout.WriteLine($"  clustering {res.ClusterTracks} half-tracks of {res.People} people: {res.Clusters} clusters, same person together {res.TogetherSame:P1}, different people apart {res.ApartDifferent:P2}");
+                }
+                return Ok;
             }
             if (r.GetValue(gallery) && r.GetValue(maintenance))
                 return BenchMaintenance(r.GetValue(faces), r.GetValue(queries), r.GetValue(folder) ?? Path.GetTempPath(), r.GetValue(json));

@@ -80,14 +80,8 @@ public sealed class VideoFaces(FaceRecognizer recognizer, FaceGallery? gallery, 
         public string Label = $"track {id}";
         public bool Known;
 
-        public float[] Mean()
-        {
-            var m = new float[Embeddings[0].Vector.Length];
-            foreach (var (v, w) in Embeddings)
-                for (int i = 0; i < m.Length; i++) m[i] += (float)(v[i] * w);
-            L2.NormalizeInPlace(m);
-            return m;
-        }
+        /// <summary>The track's best views, for comparing it with other faces.</summary>
+        public List<float[]> Linked() => Embeddings.OrderByDescending(e => e.Weight).Take(MaxLinked).Select(e => e.Vector).ToList();
     }
 
     /// <summary>
@@ -202,7 +196,7 @@ public sealed class VideoFaces(FaceRecognizer recognizer, FaceGallery? gallery, 
         foreach (int i in loose)
             foreach (var t in active.Where(t => !taken.Contains(t) && t.Embeddings.Count > 0))
             {
-                double d = Distance.Of(metric, vectors[i], t.Mean());
+                double d = AverageDistance([vectors[i]], t.Linked(), metric);
                 if (d <= threshold) near.Add((d, i, t));
             }
         foreach (var (_, i, t) in near.OrderBy(p => p.Distance))
@@ -242,19 +236,26 @@ public sealed class VideoFaces(FaceRecognizer recognizer, FaceGallery? gallery, 
         }
     }
 
-    private (string? Name, bool Known, double? Distance) Identify(Track t, double threshold)
+    private (string? Name, bool Known, double? Distance) Identify(Track t, double threshold) => IdentifyTrack(gallery!, t.Embeddings, threshold, _options.Identity);
+
+    /// <summary>One identity for a track's embeddings (unit vectors with their quality weights), by <paramref name="rule"/>.</summary>
+    public static (string? Name, bool Known, double? Distance) IdentifyTrack(FaceGallery gallery, IReadOnlyList<(float[] Vector, double Weight)> embeddings, double threshold, TrackIdentity rule)
     {
-        if (_options.Identity == TrackIdentity.Mean)
+        if (rule == TrackIdentity.Mean)
         {
-            var id = gallery!.Identify(t.Mean(), threshold);
+            var m = new float[embeddings[0].Vector.Length];
+            foreach (var (v, w) in embeddings)
+                for (int i = 0; i < m.Length; i++) m[i] += (float)(v[i] * w);
+            L2.NormalizeInPlace(m);
+            var id = gallery.Identify(m, threshold);
             return (id.Known ? id.Name : null, id.Known, id.Distance);
         }
         // vote: each embedding's answer weighted by its quality; unknown wins if it has the most weight
         var votes = new Dictionary<string, double>();
         var best = new Dictionary<string, double>();
-        foreach (var (v, w) in t.Embeddings)
+        foreach (var (v, w) in embeddings)
         {
-            var id = gallery!.Identify(v, threshold);
+            var id = gallery.Identify(v, threshold);
             string key = id.Known ? id.Name! : "";
             votes[key] = votes.GetValueOrDefault(key) + w;
             best[key] = Math.Min(best.GetValueOrDefault(key, double.MaxValue), id.Distance);
@@ -263,20 +264,26 @@ public sealed class VideoFaces(FaceRecognizer recognizer, FaceGallery? gallery, 
         return (winner.Length > 0 ? winner : null, winner.Length > 0, best[winner]);
     }
 
+    /// <summary>The mean distance between every face of one set and every face of the other: how tracks are clustered.</summary>
+    public static double AverageDistance(IReadOnlyList<float[]> a, IReadOnlyList<float[]> b, Metric metric)
+    {
+        double sum = 0;
+        foreach (var x in a) foreach (var y in b) sum += Distance.Of(metric, x, y);
+        return sum / (a.Count * b.Count);
+    }
+
     /// <summary>
     /// The track joins the cluster whose faces are nearest on average (each pair of single faces, compared at
     /// the model's threshold as it was calibrated for), or starts a new one.
     /// </summary>
     private static int Cluster(List<List<float[]>> clusters, Track t, double threshold, Metric metric)
     {
-        var mine = t.Embeddings.OrderByDescending(e => e.Weight).Take(MaxLinked).Select(e => e.Vector).ToList();
+        var mine = t.Linked();
         int bestIndex = -1;
         double bestDistance = double.MaxValue;
         for (int c = 0; c < clusters.Count; c++)
         {
-            double sum = 0;
-            foreach (var a in mine) foreach (var b in clusters[c]) sum += Distance.Of(metric, a, b);
-            double d = sum / (mine.Count * clusters[c].Count);
+            double d = AverageDistance(mine, clusters[c], metric);
             if (d < bestDistance) (bestDistance, bestIndex) = (d, c);
         }
         if (bestIndex >= 0 && bestDistance <= threshold)
@@ -291,7 +298,7 @@ public sealed class VideoFaces(FaceRecognizer recognizer, FaceGallery? gallery, 
     private const int MaxLinked = 16;
 
     /// <summary>A detection's weight in its track: the detector's confidence, less for faces too small to embed well.</summary>
-    private static double Quality(DetectedFace f) => Math.Max(0.01, f.Score) * Math.Min(1, Math.Min(f.Box.Width, f.Box.Height) / 80.0);
+    public static double Quality(DetectedFace f) => Math.Max(0.01, f.Score) * Math.Min(1, Math.Min(f.Box.Width, f.Box.Height) / 80.0);
 
     /// <summary>The smallest N whose cost, per second of video, stays within 1 / target speed.</summary>
     private int ChooseEvery(double fps, double detectCost, double frameCost)
