@@ -39,6 +39,7 @@ public sealed partial class FaceNetCli
         root.Subcommands.Add(ClusterCommand());
         root.Subcommands.Add(QuantizeCommand());
         root.Subcommands.Add(VideoCommand());
+        root.Subcommands.Add(TrainCommand());
         root.Subcommands.Add(BenchCommand());
         root.Subcommands.Add(ServeCommand());
         root.Subcommands.Add(KeysCommand());

@@ -68,6 +68,33 @@ public static class RocPlot
         AtomicFile.Write(path, data.AsSpan());
     }
 
+    /// <summary>
+    /// A training curve: the loss per epoch (left axis) and validation VAL@FAR (right axis), with the kept epoch marked.
+    /// </summary>
+    public static void SaveCurve(string path, string title, IReadOnlyList<(int Epoch, double Loss, double Val)> epochs, int bestEpoch, double baseVal, string valLabel)
+    {
+        LoadFont();
+        var plot = new ScottPlot.Plot();
+        plot.Font.Set(FontName);
+        var x = epochs.Select(e => (double)e.Epoch).ToArray();
+        var loss = plot.Add.Scatter(x, epochs.Select(e => e.Loss).ToArray());
+        loss.LegendText = "training loss";
+        loss.LineWidth = 2;
+        var val = plot.Add.Scatter(x, epochs.Select(e => e.Val).ToArray());
+        val.LegendText = $"validation {valLabel} (base {baseVal:F3})";
+        val.LineWidth = 2;
+        val.Axes.YAxis = plot.Axes.Right;
+        var kept = plot.Add.VerticalLine(bestEpoch);
+        kept.LinePattern = ScottPlot.LinePattern.Dashed;
+        kept.LabelText = $"kept: epoch {bestEpoch}";
+        plot.Title(title);
+        plot.XLabel("epoch");
+        plot.Axes.Left.Label.Text = "triplet loss";
+        plot.Axes.Right.Label.Text = valLabel;
+        plot.ShowLegend();
+        AtomicFile.Write(path, plot.GetImageBytes(800, 480, ScottPlot.ImageFormat.Png));
+    }
+
     private static void AddHistogram(ScottPlot.Plot plot, IEnumerable<double> values, double lo, double hi, string label, ScottPlot.Color color)
     {
         var v = values.ToArray();

@@ -1,0 +1,110 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using FaceNet.Detection;
+using FaceNet.Imaging;
+
+namespace FaceNet.Training;
+
+/// <summary>Faces of people in folders (one sub-folder per person), embedded once by the frozen base model.</summary>
+public sealed record FaceSet(IReadOnlyList<string> People, IReadOnlyList<(int Person, float[] X)> Faces, int Skipped, string Hash);
+
+/// <summary>What <see cref="HeadTraining.Train"/> wrote and measured.</summary>
+public sealed record TrainedModel(string Output, TrainingResult Result, double Threshold, int TrainPeople, int TrainFaces, int ValidationPeople, int ValidationFaces);
+
+/// <summary>
+/// <c>facenet train</c>: faces from folders embedded by the base model, a head trained on some people with
+/// the triplet loss and checked on others, written as one ONNX model with the threshold chosen on the
+/// validation people.
+/// </summary>
+public static class HeadTraining
+{
+    /// <summary>Every photo of every sub-folder, its main face embedded by the recognizer's (single-network) model.</summary>
+    public static FaceSet Load(FaceRecognizer recognizer, string root, Action<string>? progress = null)
+    {
+        if (!Directory.Exists(root)) throw new ImageException(root, "folder not found");
+        var folders = Directory.GetDirectories(root).Order(StringComparer.Ordinal).ToList();
+        var people = new List<string>();
+        var faces = new List<(int, float[])>();
+        int skipped = 0;
+        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        foreach (var folder in folders)
+        {
+            var files = Directory.GetFiles(folder).Where(ImageDecoder.IsImageFile).Order(StringComparer.Ordinal).ToList();
+            if (files.Count == 0) continue;
+            int person = people.Count;
+            people.Add(Path.GetFileName(folder));
+            foreach (var file in files)
+            {
+                try
+                {
+                    var photo = recognizer.Read(file);
+                    var found = recognizer.Detect(photo);
+                    if (found.Count == 0) { skipped++; continue; }
+                    var face = found[MainFace.Index(found, photo.Width, photo.Height)];
+                    faces.Add((person, recognizer.Embed(photo, [face])[0].Vector));
+                    sha.AppendData(Encoding.UTF8.GetBytes(people[person] + "/" + Path.GetFileName(file) + ":" + FileHash.Sha256(file) + "\n"));
+                }
+                catch (ImageException) { skipped++; }
+            }
+            if (people.Count % 50 == 0) progress?.Invoke($"{people.Count} people, {faces.Count} faces embedded");
+        }
+        return new FaceSet(people, faces, skipped, Convert.ToHexStringLower(sha.GetHashAndReset())[..16]);
+    }
+
+    /// <summary>
+    /// Trains on <paramref name="train"/>, stops early and picks the threshold on <paramref name="validation"/>
+    /// (other people), and writes base + head as <paramref name="output"/>.
+    /// </summary>
+    public static TrainedModel Train(FaceRecognizer recognizer, FaceSet train, FaceSet validation, string output, TrainingOptions options, Action<EpochRecord, int>? progress = null)
+    {
+        var model = recognizer.Model;
+        if (model.IsFused) throw new ArgumentException("training needs one network as its base, not a fused model: give --base mobilefacenet, faceapi-resnet or an .onnx");
+        var overlap = train.People.Intersect(validation.People).ToList();
+        if (overlap.Count > 0) throw new ArgumentException($"the validation people must not be training people ({overlap.Count} in both, e.g. {overlap[0]})");
+        var result = TripletTrainer.Train(train.Faces, validation.Faces, options, progress);
+        var embedder = model.Members[0].Embedder;
+        var info = embedder.Info with
+        {
+            Name = Path.GetFileNameWithoutExtension(output),
+            Source = $"{embedder.Info.Name} + triplet-trained {options.Head.ToString().ToLowerInvariant()} head",
+            EmbeddingSize = result.Head.OutputSize,
+            Alignment = model.Members[0].Alignment.Text,
+            Metric = Matching.Metric.Euclidean,
+            Threshold = result.Best.Threshold,
+            ThresholdFar = null,
+            ThresholdFrr = null,
+            Calibration = $"balanced-accuracy threshold on the validation people ({validation.People.Count} people, {result.Best.SamePairs} same and {result.Best.DifferentPairs} different pairs)",
+            IdentityAliases = [],
+        };
+        string F(double v) => v.ToString("0.####", CultureInfo.InvariantCulture);
+        var meta = info.ToMetadata().Concat(new Dictionary<string, string>
+        {
+            ["facenet.training_base"] = model.Identity,
+            ["facenet.training_data"] = $"{train.People.Count} people, {train.Faces.Count} faces, sha256 {train.Hash}",
+            ["facenet.training_head"] = options.Head.ToString().ToLowerInvariant(),
+            ["facenet.training_margin"] = F(options.Margin),
+            ["facenet.training_epochs"] = $"{result.BestEpoch} kept of {result.History.Count} run",
+            ["facenet.training_seed"] = options.Seed.ToString(CultureInfo.InvariantCulture),
+            ["facenet.training_validation"] = $"VAL@FAR={F(options.Far)} {F(result.Best.Val)} (base {F(result.Base.Val)}), balanced accuracy {F(result.Best.Accuracy)} (base {F(result.Base.Accuracy)}); {validation.People.Count} people, {validation.Faces.Count} faces, sha256 {validation.Hash}",
+        });
+        AtomicFile.Write(output, HeadExport.Append(embedder.OnnxBytes(), result.Head, meta, output));
+        return new TrainedModel(output, result, result.Best.Threshold, train.People.Count, train.Faces.Count, validation.People.Count, validation.Faces.Count);
+    }
+
+    /// <summary>Splits a face set by people: every <paramref name="every"/>-th person (from a seeded order) goes to the second set.</summary>
+    public static (FaceSet Train, FaceSet Validation) SplitPeople(FaceSet set, int every, int seed)
+    {
+        var order = Enumerable.Range(0, set.People.Count).OrderBy(_ => 0).ToList();
+        var rng = new Random(seed);
+        order = order.OrderBy(_ => rng.Next()).ToList();
+        var held = order.Where((_, i) => i % every == 0).ToHashSet();
+        FaceSet Part(bool validation)
+        {
+            var ids = Enumerable.Range(0, set.People.Count).Where(p => held.Contains(p) == validation).ToList();
+            var map = ids.Select((p, i) => (p, i)).ToDictionary(x => x.p, x => x.i);
+            return new FaceSet(ids.Select(p => set.People[p]).ToList(), set.Faces.Where(f => map.ContainsKey(f.Person)).Select(f => (map[f.Person], f.X)).ToList(), 0, set.Hash + (validation ? "-v" : "-t"));
+        }
+        return (Part(false), Part(true));
+    }
+}
