@@ -161,4 +161,18 @@ public sealed class TrainingTests
         }
         finally { Directory.Delete(dir, true); }
     }
+
+    [Fact]
+    public void Train_cli_refuses_a_fused_base_and_a_non_onnx_output_before_any_work()
+    {
+        var fused = FaceNet.Tests.Cli.CliRunner.Run("train", "--from-folders", TestImages.DataPath("faces"), "-o", Path.Combine(Path.GetTempPath(), "x.onnx"), "--base", "default");
+        Assert.Equal(1, fused.ExitCode);
+        Assert.Contains("fused", fused.Err);
+        var json = FaceNet.Tests.Cli.CliRunner.Run("train", "--from-folders", TestImages.DataPath("faces"), "-o", "x.json");
+        Assert.Equal(1, json.ExitCode);
+        Assert.Contains(".onnx", json.Err);
+        var missing = FaceNet.Tests.Cli.CliRunner.Run("train", "--from-folders", "/nonexistent-people", "-o", Path.Combine(Path.GetTempPath(), "x.onnx"));
+        Assert.Equal(2, missing.ExitCode);
+        Assert.Contains("folder not found", missing.Err);
+    }
 }
