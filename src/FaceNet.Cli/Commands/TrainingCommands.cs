@@ -31,11 +31,14 @@ public sealed partial class FaceNetCli
             if (Path.GetDirectoryName(Path.GetFullPath(outPath)) is { } dir && !Directory.Exists(dir)) throw new UsageException($"--output: folder {dir} does not exist");
             using var pipeline = Pipeline(r.GetValue(baseModel), r.GetValue(detector), false, r.GetValue(threads), null, null, false, null);
             if (pipeline.Model.IsFused) throw new UsageException($"--base: {r.GetValue(baseModel)} is a fused model; training needs one network under the head (mobilefacenet, faceapi-resnet or an .onnx)");
+            var clock = System.Diagnostics.Stopwatch.StartNew();
             var all = HeadTraining.Load(pipeline, r.GetValue(folders)!, line => stderr.WriteLine(line));
             FaceSet train, valid;
             if (r.GetValue(validation) is { } v) (train, valid) = (all, HeadTraining.Load(pipeline, v));
             else (train, valid) = HeadTraining.SplitPeople(all, 5, r.GetValue(seed));
-            stderr.WriteLine($"training on {train.People.Count} people ({train.Faces.Count} faces), validating on {valid.People.Count} others ({valid.Faces.Count} faces); {all.Skipped} photos without a face or unreadable");
+            double embedSeconds = clock.Elapsed.TotalSeconds;
+            stderr.WriteLine($"embedded {all.Faces.Count + (r.GetValue(validation) is null ? 0 : valid.Faces.Count)} faces in {embedSeconds:0.0} s; training on {train.People.Count} people ({train.Faces.Count} faces), validating on {valid.People.Count} others ({valid.Faces.Count} faces); {all.Skipped} photos without a face or unreadable");
+            double last = clock.Elapsed.TotalSeconds;
             var options = new TrainingOptions
             {
                 Head = r.GetValue(head) == "linear" ? HeadKind.Linear : HeadKind.Residual, Dimension = r.GetValue(dim), Margin = (float)r.GetValue(margin),
@@ -43,7 +46,11 @@ public sealed partial class FaceNetCli
                 LearningRate = r.GetValue(lr), Seed = r.GetValue(seed),
             };
             var trained = HeadTraining.Train(pipeline, train, valid, outPath, options, (e, total) =>
-                stderr.WriteLine($"epoch {e.Epoch}/{total}: loss {e.Loss:F4}, semi-hard {e.SemiHardShare:P0} of triplets, validation VAL@FAR=1e-3 {e.ValidationVal:F4}, accuracy {e.ValidationAccuracy:F4}"));
+            {
+                double now = clock.Elapsed.TotalSeconds, took = now - last;
+                last = now;
+                stderr.WriteLine($"epoch {e.Epoch}/{total}: loss {e.Loss:F4}, semi-hard {e.SemiHardShare:P0} of triplets, validation VAL@FAR=1e-3 {e.ValidationVal:F4}, accuracy {e.ValidationAccuracy:F4} ({took:0.0} s, {train.Faces.Count / Math.Max(took, 1e-9):0} faces/s)");
+            });
             var res = trained.Result;
             if (r.GetValue(plot) is { } png)
                 FaceNet.Evaluation.RocPlot.SaveCurve(png, $"{Path.GetFileName(outPath)}: triplet training on {trained.TrainPeople} people, validated on {trained.ValidationPeople} others",
