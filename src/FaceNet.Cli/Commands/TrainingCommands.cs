@@ -21,9 +21,11 @@ public sealed partial class FaceNetCli
         var lr = Options.Real("--learning-rate", "Adam's learning rate at the start (cosine decay to 1/20)", 1e-3, 0, 1, minOpen: true);
         var seed = new Option<int>("--seed") { Description = "Seed of initialisation, batches and the validation split: the same seed gives the same head", DefaultValueFactory = _ => 1 };
         var plot = new Option<string?>("--plot") { Description = "Write the training curve (loss, validation VAL@FAR) as a PNG" };
+        var cache = new Option<string?>("--cache") { Description = $"Embedding cache folder, shared with evaluate (default {FaceNet.Evaluation.EmbeddingCache.DefaultDirectory})" };
+        var noCache = new Option<bool>("--no-cache") { Description = "Embed every photo again" };
         var detector = DetectorOption(); var threads = ThreadsOption(); var json = JsonOption();
         var cmd = new Command("train", "Fine-tune an embedding head on your own people with FaceNet's triplet loss and online semi-hard negatives")
-            { folders, output, baseModel, validation, head, dim, margin, epochs, peoplePerBatch, facesPerPerson, lr, seed, plot, detector, threads, json };
+            { folders, output, baseModel, validation, head, dim, margin, epochs, peoplePerBatch, facesPerPerson, lr, seed, plot, cache, noCache, detector, threads, json };
         cmd.SetAction(r => Guard(() =>
         {
             var outPath = r.GetValue(output)!;
@@ -32,12 +34,14 @@ public sealed partial class FaceNetCli
             using var pipeline = Pipeline(r.GetValue(baseModel), r.GetValue(detector), false, r.GetValue(threads), null, null, false, null);
             if (pipeline.Model.IsFused) throw new UsageException($"--base: {r.GetValue(baseModel)} is a fused model; training needs one network under the head (mobilefacenet, faceapi-resnet or an .onnx)");
             var clock = System.Diagnostics.Stopwatch.StartNew();
-            var all = HeadTraining.Load(pipeline, r.GetValue(folders)!, line => stderr.WriteLine(line));
+            using var embeddings = new FaceNet.Evaluation.EmbeddingCache(r.GetValue(noCache) ? null : r.GetValue(cache) ?? FaceNet.Evaluation.EmbeddingCache.DefaultDirectory,
+                FaceNet.Evaluation.EmbeddingCache.PipelineKey(pipeline.Model.Identity, pipeline.Detector.Name, false));
+            var all = HeadTraining.Load(pipeline, r.GetValue(folders)!, line => stderr.WriteLine(line), embeddings);
             FaceSet train, valid;
-            if (r.GetValue(validation) is { } v) (train, valid) = (all, HeadTraining.Load(pipeline, v));
+            if (r.GetValue(validation) is { } v) (train, valid) = (all, HeadTraining.Load(pipeline, v, cache: embeddings));
             else (train, valid) = HeadTraining.SplitPeople(all, 5, r.GetValue(seed));
             double embedSeconds = clock.Elapsed.TotalSeconds;
-            stderr.WriteLine($"embedded {all.Faces.Count + (r.GetValue(validation) is null ? 0 : valid.Faces.Count)} faces in {embedSeconds:0.0} s; training on {train.People.Count} people ({train.Faces.Count} faces), validating on {valid.People.Count} others ({valid.Faces.Count} faces); {all.Skipped} photos without a face or unreadable");
+            stderr.WriteLine($"{all.Faces.Count + (r.GetValue(validation) is null ? 0 : valid.Faces.Count)} faces embedded (or read from the cache) in {embedSeconds:0.0} s; training on {train.People.Count} people ({train.Faces.Count} faces), validating on {valid.People.Count} others ({valid.Faces.Count} faces); {all.Skipped} photos without a face or unreadable");
             double last = clock.Elapsed.TotalSeconds;
             var options = new TrainingOptions
             {

@@ -7,7 +7,7 @@ namespace FaceNet.Evaluation;
 /// file's SHA-256, so a re-run of an evaluation is instant. One append-only file per pipeline key; a
 /// torn last record (a killed run) is ignored on load. A record with no vector means "no face found".
 /// </summary>
-public sealed class EmbeddingCache : IDisposable
+public sealed class EmbeddingCache : Embedding.IEmbeddingCache, IDisposable
 {
     private readonly Dictionary<string, float[]?> _entries = new(StringComparer.Ordinal);
     private readonly FileStream? _log;

@@ -19,8 +19,11 @@ public sealed record TrainedModel(string Output, TrainingResult Result, double T
 /// </summary>
 public static class HeadTraining
 {
-    /// <summary>Every photo of every sub-folder, its main face embedded by the recognizer's (single-network) model.</summary>
-    public static FaceSet Load(FaceRecognizer recognizer, string root, Action<string>? progress = null)
+    /// <summary>
+    /// Every photo of every sub-folder, its main face embedded by the recognizer's (single-network) model, or
+    /// taken from <paramref name="cache"/> (keyed by the photo's SHA-256) when it was embedded before.
+    /// </summary>
+    public static FaceSet Load(FaceRecognizer recognizer, string root, Action<string>? progress = null, Embedding.IEmbeddingCache? cache = null)
     {
         if (!Directory.Exists(root)) throw new ImageException(root, "folder not found");
         var folders = Directory.GetDirectories(root).Order(StringComparer.Ordinal).ToList();
@@ -38,14 +41,20 @@ public static class HeadTraining
             {
                 try
                 {
-                    var photo = recognizer.Read(file);
-                    var found = recognizer.Detect(photo);
-                    if (found.Count == 0) { skipped++; continue; }
-                    var face = found[MainFace.Index(found, photo.Width, photo.Height)];
-                    faces.Add((person, recognizer.Embed(photo, [face])[0].Vector));
-                    sha.AppendData(Encoding.UTF8.GetBytes(people[person] + "/" + Path.GetFileName(file) + ":" + FileHash.Sha256(file) + "\n"));
+                    var key = FileHash.Sha256(file);
+                    if (cache is null || !cache.TryGet(key, out var vector))
+                    {
+                        var photo = recognizer.Read(file);
+                        var found = recognizer.Detect(photo);
+                        vector = found.Count == 0 ? null : recognizer.Embed(photo, [found[MainFace.Index(found, photo.Width, photo.Height)]])[0].Vector;
+                        cache?.Add(key, vector);
+                    }
+                    if (vector is null) { skipped++; continue; }
+                    faces.Add((person, vector));
+                    sha.AppendData(Encoding.UTF8.GetBytes(people[person] + "/" + Path.GetFileName(file) + ":" + key + "\n"));
                 }
                 catch (ImageException) { skipped++; }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException) { skipped++; }
             }
             if (people.Count % 50 == 0) progress?.Invoke($"{people.Count} people, {faces.Count} faces embedded");
         }
