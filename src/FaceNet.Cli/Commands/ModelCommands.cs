@@ -116,7 +116,7 @@ public sealed partial class FaceNetCli
         endpoint.AcceptOnlyFromAmong("embed", "detect", "identify", "verify");
         var tracks = new Option<string?>("--tracks") { Description = "Score how video tracks are named and clustered, on a folder of people (one sub-folder of 4+ photos each, e.g. LFW's images)" };
         var people = new Option<int>("--people") { Description = "With --tracks: people used at most", DefaultValueFactory = _ => 1000 }.Within(2, 1_000_000);
-        var int8 = new Option<string[]>("--int8") { Description = "Also time the network quantized to int8 (as facenet quantize does), calibrated on the faces in these photos", AllowMultipleArgumentsPerToken = true };
+        var int8 = new Option<string[]>("--int8") { Description = "Also time the network (with --images: the whole pipeline) with the model quantized to int8 here, as facenet quantize does, calibrated on the faces in these photos", AllowMultipleArgumentsPerToken = true };
         var threads = ThreadsOption(); var json = JsonOption();
         var cmd = new Command("bench", "Throughput: embedding faces/s per batch size and peak memory; with --images, photos/s end to end (--service: through the HTTP service); with --gallery, search latency or the cost of changing a large gallery")
             { model, batch, seconds, int8, tracks, people, images, detector, parallel, fullDecode, gallery, maintenance, folder, faces, queries, candidates, connectivity, expansionAdd, service, url, key, clients, requests, endpoint, threads, json };
@@ -154,7 +154,7 @@ public sealed partial class FaceNetCli
                 return BenchGallery(r.GetValue(faces), r.GetValue(queries), r.GetValue(candidates) is { Length: > 0 } cs ? cs : [new FaceIndexOptions().MinCandidates],
                     new FaceIndexOptions { Connectivity = r.GetValue(connectivity), ExpansionAdd = r.GetValue(expansionAdd) }, r.GetValue(json));
             if (r.GetValue(images) is { Length: > 0 } photos)
-                return BenchPipeline(photos, r.GetValue(model), r.GetValue(detector), r.GetValue(threads), r.GetValue(parallel), r.GetValue(fullDecode), r.GetValue(json));
+                return BenchPipeline(photos, r.GetValue(model), r.GetValue(detector), r.GetValue(threads), r.GetValue(parallel), r.GetValue(fullDecode), r.GetValue(json), r.GetValue(int8));
             var batches = r.GetValue(batch) is { Length: > 0 } b ? b : [1, 32];
             if (batches.Any(x => x < 1)) throw new UsageException("--batch: batch sizes must be positive");
             var modelArg = r.GetValue(model);
@@ -294,25 +294,47 @@ public sealed partial class FaceNetCli
         return Ok;
     }
 
-    private int BenchPipeline(string[] inputs, string? model, string? detector, int threads, int parallel, bool fullDecode, bool json)
+    private int BenchPipeline(string[] inputs, string? model, string? detector, int threads, int parallel, bool fullDecode, bool json, string[]? int8Calibration)
     {
         var files = ImageFiles(inputs, "--images");
         if (parallel < 1) parallel = Environment.ProcessorCount;
         // With several photos in flight, each ONNX Runtime call gets one thread unless told otherwise.
-        using var pipeline = Pipeline(model, detector, false, threads > 0 ? threads : parallel > 1 ? 1 : 0, null, null, false, null, alignmentDetail: fullDecode ? 0 : FaceRecognizer.DefaultAlignmentDetail);
-        var res = PipelineBenchmark.Run(pipeline, files, parallel);
-        foreach (var e in res.Unreadable) ReportInput(e);
-        if (json)
-            stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
+        int ortThreads = threads > 0 ? threads : parallel > 1 ? 1 : 0;
+        double detail = fullDecode ? 0 : FaceRecognizer.DefaultAlignmentDetail;
+        bool failed = false;
+        using (var pipeline = Pipeline(model, detector, false, ortThreads, null, null, false, null, alignmentDetail: detail))
+        {
+            failed = Report(pipeline);
+            if (int8Calibration is not { Length: > 0 }) return failed ? InputError : Ok;
+            // the same pipeline with the model quantized here (as facenet quantize does), for a side-by-side figure
+            var dir = Directory.CreateTempSubdirectory("facenet-int8-").FullName;
+            try
             {
-                ["images"] = res.Images, ["images_per_second"] = Math.Round(res.ImagesPerSecond, 2), ["parallel"] = parallel, ["mean_megapixels"] = Math.Round(res.MeanMegapixels, 3),
-                ["decode_ms"] = Math.Round(res.DecodeMs, 2), ["detect_ms"] = Math.Round(res.DetectMs, 2),
-                ["align_embed_ms"] = Math.Round(res.AlignEmbedMs, 2), ["misses"] = res.Misses, ["unreadable"] = res.Unreadable.Count,
-                ["detector"] = pipeline.Detector.Name, ["model"] = pipeline.Model.Info.Name, ["cores"] = Environment.ProcessorCount,
-            }, Json));
-        else
-            stdout.WriteLine($"{res.Images} images ({res.MeanMegapixels:F2} MP mean), {parallel} in flight: {res.ImagesPerSecond:F1} images/s end to end; per image decode {res.DecodeMs:F1} ms, " +
-                $"detect ({pipeline.Detector.Name}) {res.DetectMs:F1} ms, align+embed ({pipeline.Model.Info.Name}) {res.AlignEmbedMs:F1} ms; {res.Misses} without a face");
-        return res.Unreadable.Count > 0 ? InputError : Ok;
+                var quantized = FaceNet.Onnx.ModelQuantizer.Quantize(pipeline, Spread(ImageFiles(int8Calibration, "--int8"), 384), Path.Combine(dir, pipeline.Model.IsFused ? "int8.json" : "int8.onnx"),
+                    progress: line => stderr.WriteLine(line));
+                using var int8 = Pipeline(quantized.Output, detector, false, ortThreads, null, null, false, null, alignmentDetail: detail);
+                failed |= Report(int8);
+            }
+            finally { Directory.Delete(dir, true); }
+        }
+        return failed ? InputError : Ok;
+
+        bool Report(FaceRecognizer pipeline)
+        {
+            var res = PipelineBenchmark.Run(pipeline, files, parallel);
+            foreach (var e in res.Unreadable) ReportInput(e);
+            if (json)
+                stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
+                {
+                    ["images"] = res.Images, ["images_per_second"] = Math.Round(res.ImagesPerSecond, 2), ["parallel"] = parallel, ["mean_megapixels"] = Math.Round(res.MeanMegapixels, 3),
+                    ["decode_ms"] = Math.Round(res.DecodeMs, 2), ["detect_ms"] = Math.Round(res.DetectMs, 2),
+                    ["align_embed_ms"] = Math.Round(res.AlignEmbedMs, 2), ["misses"] = res.Misses, ["unreadable"] = res.Unreadable.Count,
+                    ["detector"] = pipeline.Detector.Name, ["model"] = pipeline.Model.Info.Name, ["cores"] = Environment.ProcessorCount,
+                }, Json));
+            else
+                stdout.WriteLine($"{res.Images} images ({res.MeanMegapixels:F2} MP mean), {parallel} in flight: {res.ImagesPerSecond:F1} images/s end to end; per image decode {res.DecodeMs:F1} ms, " +
+                    $"detect ({pipeline.Detector.Name}) {res.DetectMs:F1} ms, align+embed ({pipeline.Model.Info.Name}) {res.AlignEmbedMs:F1} ms; {res.Misses} without a face");
+            return res.Unreadable.Count > 0;
+        }
     }
 }
