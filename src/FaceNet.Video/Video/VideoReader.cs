@@ -114,8 +114,11 @@ public sealed class VideoReader : IDisposable
         {
             _ffmpeg.WaitForExit(5000);
             _ffmpeg.WaitForExit(); // drains FFmpeg's log
-            if (_ffmpeg.HasExited && _ffmpeg.ExitCode != 0 || !_errors.IsEmpty)
-                throw new VideoException(_input, "the video breaks off: " + (_errors.LastOrDefault() ?? $"ffmpeg exited with code {_ffmpeg.ExitCode}"));
+            // FFmpeg ends a truncated file with exit code 0 and says so only in its log; concealed decoding
+            // errors in a complete video are not a break
+            var breaks = _errors.Where(BreaksOff).ToList();
+            if (_ffmpeg.HasExited && _ffmpeg.ExitCode != 0 || breaks.Count > 0)
+                throw new VideoException(_input, "the video breaks off: " + (breaks.LastOrDefault() ?? _errors.LastOrDefault() ?? $"ffmpeg exited with code {_ffmpeg.ExitCode}"));
             return null;
         }
         // the frame's time from FFmpeg's log line for it; the frame rate's count if the line is late
@@ -184,6 +187,12 @@ public sealed class VideoReader : IDisposable
     }
 
     private static bool IsUrl(string input) => input.Contains("://", StringComparison.Ordinal);
+
+    private static bool BreaksOff(string line)
+        => line.Contains("partial file", StringComparison.OrdinalIgnoreCase) || line.Contains("truncat", StringComparison.OrdinalIgnoreCase)
+           || line.Contains("End of file", StringComparison.OrdinalIgnoreCase) || line.Contains("Connection", StringComparison.Ordinal)
+           || line.Contains("timed out", StringComparison.OrdinalIgnoreCase) || line.Contains("Invalid data found", StringComparison.Ordinal)
+           || line.Contains("I/O error", StringComparison.OrdinalIgnoreCase);
 
     private static bool LooksLikeError(string line)
         => line.Contains("error", StringComparison.OrdinalIgnoreCase) || line.Contains("Invalid", StringComparison.Ordinal)
