@@ -62,7 +62,7 @@ public sealed partial class FaceNetCli
     }
 
     // ----- options shared by several commands -----
-    private static Option<string?> ModelOption() => new("--model", "-m") { Description = "Model: a bundled model's name (fused, mobilefacenet, faceapi-resnet), an .onnx file, a fused model's .json, or weights to import on the fly (.h5, .pt, .safetensors, TF.js)" };
+    private static Option<string?> ModelOption() => new("--model", "-m") { Description = "Model: a bundled model's name (default = fused, default-int8, mobilefacenet, faceapi-resnet), an .onnx file, a fused model's .json, or weights to import on the fly (.h5, .pt, .safetensors, TF.js)" };
     private static Option<bool> JsonOption() => new("--json") { Description = "Machine-readable output on stdout" };
     private static Option<bool> AlignedOption() => new("--aligned") { Description = "Each image is already a face crop: resize it to the model input, no detection" };
     private static Option<int> ThreadsOption() => new Option<int>("--threads") { Description = "ONNX Runtime threads (0: one per core)", DefaultValueFactory = _ => 0 }.Within(0, 256);
