@@ -30,7 +30,7 @@ internal sealed record QuantizeSettings
 /// </summary>
 internal static class Int8Quantizer
 {
-    private const string QuantizedOps = "Conv,Gemm,MatMul";
+    private static readonly HashSet<string> QuantizedOps = ["Conv", "Gemm", "MatMul"];
 
     public sealed record Report(int QuantizedNodes, int FloatNodes, int Tensors, IReadOnlyDictionary<string, int> FloatOps);
 
@@ -49,7 +49,7 @@ internal static class Int8Quantizer
         var outputs = graph.Output.Select(o => o.Name).ToHashSet(StringComparer.Ordinal);
 
         // nodes whose weights become int8
-        var weighted = graph.Node.Where(n => QuantizedOps.Split(',').Contains(n.OpType) && n.Input.Count >= 2 && inits.ContainsKey(n.Input[1])
+        var weighted = graph.Node.Where(n => QuantizedOps.Contains(n.OpType) && n.Input.Count >= 2 && inits.ContainsKey(n.Input[1])
                                              && IsFloat(inits[n.Input[1]]) && !(n.OpType == "Gemm" && Attr(n, "transA") == 1)).ToList();
         if (settings.KeepFirstFloat && weighted.FirstOrDefault(n => n.OpType == "Conv") is { } first) weighted.Remove(first);
         if (settings.KeepLastFloat && weighted.LastOrDefault(n => n.OpType is "Gemm" or "MatMul") is { } last) weighted.Remove(last);
