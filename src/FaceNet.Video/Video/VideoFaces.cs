@@ -55,8 +55,8 @@ public sealed record VideoSummary(double VideoSeconds, double WallSeconds, long 
 
 /// <summary>
 /// Faces through a video: detection on every N-th frame, detections linked into tracks by overlap with
-/// where a track was (IoU), or — for a face that moved too far or came back after a gap — by embedding
-/// distance; a track ends when unseen for <see cref="VideoOptions.MaxGap"/>. Each track gets one identity
+/// where a track was (IoU) unless their embedding says another person, or — for a face that moved too far
+/// or came back after a gap — by embedding distance; a track ends when unseen for <see cref="VideoOptions.MaxGap"/>. Each track gets one identity
 /// from its embeddings together (<see cref="TrackIdentity"/>), never a name per frame. Without a gallery,
 /// tracks are clustered as they end (the same person leaving and coming back joins the first track's cluster).
 /// </summary>
@@ -76,12 +76,18 @@ public sealed class VideoFaces(FaceRecognizer recognizer, FaceGallery? gallery, 
         public double BestQuality = -1, BestTime;
         public FaceBox BestBox;
         public RgbImage? BestFace;
-        public readonly List<(float[] Vector, double Weight)> Embeddings = [];
+        public readonly List<(float[] Vector, double Weight, bool Whole)> Embeddings = [];
         public string Label = $"track {id}";
         public bool Known;
 
         /// <summary>The track's best views, for comparing it with other faces.</summary>
-        public List<float[]> Linked() => Embeddings.OrderByDescending(e => e.Weight).Take(MaxLinked).Select(e => e.Vector).ToList();
+        public List<float[]> Linked() => Views().OrderByDescending(e => e.Weight).Take(MaxLinked).Select(e => e.Vector).ToList();
+
+        /// <summary>Whether any view shows the whole face (not cut by the frame's edge).</summary>
+        public bool Complete => Embeddings.Any(e => e.Whole);
+
+        /// <summary>The views to judge the track by: the whole faces when there are any.</summary>
+        public List<(float[] Vector, double Weight)> Views() => Embeddings.Where(e => e.Whole || !Complete).Select(e => (e.Vector, e.Weight)).ToList();
     }
 
     /// <summary>
@@ -179,7 +185,8 @@ public sealed class VideoFaces(FaceRecognizer recognizer, FaceGallery? gallery, 
             if (assigned[i] is null && taken.Add(t)) assigned[i] = t;
 
         // 2. embeddings: faces not linked yet, and linked ones whose track is due for one or sees a better view
-        var quality = faces.Select(Quality).ToArray();
+        var coverage = faces.Select(f => Coverage(f, frame.Image.Width, frame.Image.Height)).ToArray();
+        var quality = faces.Select((f, i) => Quality(f) * coverage[i] * coverage[i]).ToArray();
         var embed = Enumerable.Range(0, faces.Count).Where(i => assigned[i] is not { } t
             || now - t.LastEmbedded >= _options.EmbedInterval || quality[i] > t.BestQuality * 1.25).ToList();
         var vectors = new float[faces.Count][];
@@ -189,6 +196,15 @@ public sealed class VideoFaces(FaceRecognizer recognizer, FaceGallery? gallery, 
             var v = recognizer.Model.Embed(crops);
             for (int k = 0; k < embed.Count; k++) vectors[embed[k]] = v[k];
         }
+
+        // a face linked by overlap but clearly not the track's person (a cut, people passing each other): unlinked again
+        for (int i = 0; i < faces.Count; i++)
+            if (assigned[i] is { } t && vectors[i] is { } v && t.Embeddings.Count > 0
+                && AverageDistance([v], t.Linked(), metric) > SplitFactor * threshold)
+            {
+                taken.Remove(t);
+                assigned[i] = null;
+            }
 
         // 3. faces still unlinked: to a track not seen in this frame whose faces look the same (moved fast, came back), else a new track
         var loose = Enumerable.Range(0, faces.Count).Where(i => assigned[i] is null).ToList();
@@ -218,7 +234,7 @@ public sealed class VideoFaces(FaceRecognizer recognizer, FaceGallery? gallery, 
             t.Box = faces[i].Box;
             if (vectors[i] is { } v)
             {
-                t.Embeddings.Add((v, quality[i]));
+                t.Embeddings.Add((v, quality[i], coverage[i] >= WholeFace));
                 t.LastEmbedded = now;
                 if (gallery is not null)
                 {
@@ -236,7 +252,7 @@ public sealed class VideoFaces(FaceRecognizer recognizer, FaceGallery? gallery, 
         }
     }
 
-    private (string? Name, bool Known, double? Distance) Identify(Track t, double threshold) => IdentifyTrack(gallery!, t.Embeddings, threshold, _options.Identity);
+    private (string? Name, bool Known, double? Distance) Identify(Track t, double threshold) => IdentifyTrack(gallery!, t.Views(), threshold, _options.Identity);
 
     /// <summary>One identity for a track's embeddings (unit vectors with their quality weights), by <paramref name="rule"/>.</summary>
     public static (string? Name, bool Known, double? Distance) IdentifyTrack(FaceGallery gallery, IReadOnlyList<(float[] Vector, double Weight)> embeddings, double threshold, TrackIdentity rule)
@@ -278,11 +294,19 @@ public sealed class VideoFaces(FaceRecognizer recognizer, FaceGallery? gallery, 
     /// </summary>
     private static int Cluster(List<List<float[]>> clusters, Track t, double threshold, Metric metric)
     {
+        if (!t.Complete)
+        {
+            // only faces cut by the frame's edge: too little of the face to compare (the padding looks alike
+            // across people), so the track stands alone and draws nobody else in
+            clusters.Add([]);
+            return clusters.Count;
+        }
         var mine = t.Linked();
         int bestIndex = -1;
         double bestDistance = double.MaxValue;
         for (int c = 0; c < clusters.Count; c++)
         {
+            if (clusters[c].Count == 0) continue;
             double d = AverageDistance(mine, clusters[c], metric);
             if (d < bestDistance) (bestDistance, bestIndex) = (d, c);
         }
@@ -296,6 +320,21 @@ public sealed class VideoFaces(FaceRecognizer recognizer, FaceGallery? gallery, 
     }
 
     private const int MaxLinked = 16;
+
+    /// <summary>A face overlapping a track is split off when its distance to the track's faces exceeds the threshold by this factor.</summary>
+    private const double SplitFactor = 1.15;
+
+    /// <summary>Share of a face's surroundings (its box grown by a quarter each side) inside the frame for it to count as whole.</summary>
+    private const double WholeFace = 0.9;
+
+    /// <summary>How much of a face and its surroundings (the box grown by a quarter each side, as alignment takes it) is inside the frame.</summary>
+    public static double Coverage(DetectedFace f, int width, int height)
+    {
+        double gx = f.Box.Width * 0.25, gy = f.Box.Height * 0.25;
+        double x0 = f.Box.X - gx, y0 = f.Box.Y - gy, x1 = f.Box.X + f.Box.Width + gx, y1 = f.Box.Y + f.Box.Height + gy;
+        double inside = Math.Max(0, Math.Min(x1, width) - Math.Max(x0, 0)) * Math.Max(0, Math.Min(y1, height) - Math.Max(y0, 0));
+        return inside / Math.Max(1e-9, (x1 - x0) * (y1 - y0));
+    }
 
     /// <summary>A detection's weight in its track: the detector's confidence, less for faces too small to embed well.</summary>
     public static double Quality(DetectedFace f) => Math.Max(0.01, f.Score) * Math.Min(1, Math.Min(f.Box.Width, f.Box.Height) / 80.0);

@@ -51,6 +51,27 @@ public sealed class VideoTests : IDisposable
     }
 
     [Fact]
+    public void People_taking_turns_at_the_same_spot_are_separate_tracks_not_one()
+    {
+        // a cut between three people framed alike: the boxes overlap, the faces do not match
+        var path = Path.Combine(_dir, "turns.mp4");
+        Make(path, 1280, 720, 25, 9,
+            new Actor("img3.jpg", 0, 3, 400, 150, 400),
+            new Actor("img8.jpg", 3, 6, 400, 150, 400),
+            new Actor("img16.jpg", 6, 9, 400, 150, 400));
+        var r = CliRunner.Run("video", path, "--json");
+        Assert.True(r.ExitCode == 0, r.Err);
+        var tracks = Tracks(r);
+        Assert.Equal(3, tracks.Count);
+        for (int k = 0; k < 3; k++)
+        {
+            Near(3 * k, tracks[k], "start");
+            Near(3 * k + 3, tracks[k], "end");
+        }
+        Assert.Equal(3, tracks.Select(t => t.GetProperty("cluster").GetInt32()).Distinct().Count());
+    }
+
+    [Fact]
     public void With_a_gallery_a_track_is_named_once_and_a_stranger_is_unknown()
     {
         var gallery = Path.Combine(_dir, "g.db");
