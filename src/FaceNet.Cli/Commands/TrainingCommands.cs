@@ -11,7 +11,7 @@ public sealed partial class FaceNetCli
         var output = new Option<string>("--output", "-o") { Description = "The ONNX model to write (the base network with the trained head)", Required = true };
         var baseModel = new Option<string>("--base") { Description = "The frozen network under the head: a bundled single network or an .onnx (not a fused model)", DefaultValueFactory = _ => "mobilefacenet" };
         var validation = new Option<string?>("--validation") { Description = "Validation faces, of other people (default: one person in five of --from-folders is held out)" };
-        var head = new Option<string>("--head") { Description = "residual (the base plus a learned correction) or linear (a projection; --dim sets its size)", DefaultValueFactory = _ => "residual" };
+        var head = new Option<string>("--head") { Description = "linear (a projection, starting as the base; --dim sets its size) or residual (the base plus a learned correction)", DefaultValueFactory = _ => "linear" };
         head.AcceptOnlyFromAmong("residual", "linear");
         var dim = new Option<int>("--dim") { Description = "Output size of a linear head (default: the base's)", DefaultValueFactory = _ => 0 }.Within(0, 4096);
         var margin = Options.Real("--margin", "Triplet margin α on squared distances of unit vectors", 0.2, 0, 4, minOpen: true);
@@ -45,7 +45,7 @@ public sealed partial class FaceNetCli
             double last = clock.Elapsed.TotalSeconds;
             var options = new TrainingOptions
             {
-                Head = r.GetValue(head) == "linear" ? HeadKind.Linear : HeadKind.Residual, Dimension = r.GetValue(dim), Margin = (float)r.GetValue(margin),
+                Head = r.GetValue(head) == "residual" ? HeadKind.Residual : HeadKind.Linear, Dimension = r.GetValue(dim), Margin = (float)r.GetValue(margin),
                 Epochs = r.GetValue(epochs), PeoplePerBatch = r.GetValue(peoplePerBatch), FacesPerPerson = r.GetValue(facesPerPerson),
                 LearningRate = r.GetValue(lr), Seed = r.GetValue(seed),
             };

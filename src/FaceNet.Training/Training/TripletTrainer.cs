@@ -2,7 +2,8 @@ namespace FaceNet.Training;
 
 public sealed record TrainingOptions
 {
-    public HeadKind Head { get; init; } = HeadKind.Residual;
+    /// <summary>Linear by default: on unseen people of the 62×62 LFW domain it gained 0.7 pt of 10-fold accuracy where the residual head gained nothing.</summary>
+    public HeadKind Head { get; init; } = HeadKind.Linear;
     /// <summary>Output size of a linear head (0: the base's).</summary>
     public int Dimension { get; init; }
     public float Margin { get; init; } = 0.2f;
