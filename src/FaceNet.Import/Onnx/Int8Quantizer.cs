@@ -88,13 +88,18 @@ internal static class Int8Quantizer
         }
         foreach (var input in graph.Input.Select(i => i.Name).Where(tensors.Contains)) Quantize(input);
         var dropped = new HashSet<NodeProto>(reluOf.Values);
+        var quantized = new HashSet<NodeProto>(ReferenceEqualityComparer.Instance);
         foreach (var n in graph.Node)
         {
             if (dropped.Contains(n)) continue;
             var node = n.Clone();
             for (int i = 0; i < node.Input.Count; i++)
                 if (renamed.TryGetValue(node.Input[i], out var r)) node.Input[i] = r;
-            if (weightedSet.Contains(n)) QuantizeWeights(graph, inits, node, q[n.Input[0]].Scale, newNodes);
+            if (weightedSet.Contains(n))
+            {
+                QuantizeWeights(graph, inits, node, q[n.Input[0]].Scale, newNodes);
+                quantized.Add(node);
+            }
             if (reluOf.TryGetValue(n.Output[0], out var relu)) node.Output[0] = relu.Output[0]; // the ReLU's output is this node's, clipped by its Q
             newNodes.Add(node);
             foreach (var o in node.Output) if (tensors.Contains(o)) Quantize(o);
@@ -108,7 +113,7 @@ internal static class Int8Quantizer
         graph.Initializer.AddRange(keep);
         graph.ValueInfo.Clear(); // shapes are inferred again by the runtime
 
-        var floatOps = graph.Node.Where(n => n.OpType is not ("QuantizeLinear" or "DequantizeLinear") && !weightedSet.Any(w => w.Name == n.Name && w.OpType == n.OpType))
+        var floatOps = graph.Node.Where(n => n.OpType is not ("QuantizeLinear" or "DequantizeLinear") && !quantized.Contains(n))
             .GroupBy(n => n.OpType).ToDictionary(g => g.Key, g => g.Count());
         return (model.ToByteArray(), new Report(weighted.Count, floatOps.Values.Sum(), tensors.Count, floatOps));
     }

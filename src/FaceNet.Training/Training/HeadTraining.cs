@@ -104,9 +104,8 @@ public static class HeadTraining
     /// <summary>Splits a face set by people: every <paramref name="every"/>-th person (from a seeded order) goes to the second set.</summary>
     public static (FaceSet Train, FaceSet Validation) SplitPeople(FaceSet set, int every, int seed)
     {
-        var order = Enumerable.Range(0, set.People.Count).OrderBy(_ => 0).ToList();
         var rng = new Random(seed);
-        order = order.OrderBy(_ => rng.Next()).ToList();
+        var order = Enumerable.Range(0, set.People.Count).OrderBy(_ => rng.Next()).ToList();
         var held = order.Where((_, i) => i % every == 0).ToHashSet();
         FaceSet Part(bool validation)
         {
