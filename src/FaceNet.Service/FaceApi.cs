@@ -10,7 +10,7 @@ namespace FaceNet.Service;
 
 // ----- what the endpoints answer (snake_case in JSON) -----
 
-public sealed record FaceJson(int[] Box, float Score, double[][]? Landmarks,
+public sealed record FaceJson(int[] Box, float Score, double[][]? Landmarks, string? LandmarksSource,
     [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)] float[]? Embedding);
 public sealed record FacesResponse(IReadOnlyList<FaceJson> Faces, int Width, int Height, string Model, string ModelId);
 public sealed record VerifyFace(int[] Box, float Score, int FacesInImage);
@@ -72,7 +72,7 @@ internal sealed class FaceApi(FaceWork work, FaceGallery? gallery, KeyCheck keys
         using var ticket = work.Admit();
         var photo = await work.PrepareAsync(bytes, name, mainOnly: false, ct);
         var vectors = embed ? await work.EmbedAsync(photo.Crops, ct) : null;
-        var faces = photo.Faces.Select((f, i) => new FaceJson(f.Box.ToArray(), f.Score, Landmarks(f), vectors?[i])).ToList();
+        var faces = photo.Faces.Select((f, i) => new FaceJson(f.Box.ToArray(), f.Score, Landmarks(f), f.LandmarksSource, vectors?[i])).ToList();
         return Results.Ok(new FacesResponse(faces, photo.Photo.Width, photo.Photo.Height, ModelName, Faces.Model.Identity));
     });
 

@@ -217,6 +217,7 @@ public sealed partial class FaceNetCli
                             ["box"] = f.Box.ToArray(),
                             ["score"] = Math.Round(f.Score, 4),
                             ["landmarks"] = f.Landmarks?.Select(p => new[] { Math.Round(p.X, 1), Math.Round(p.Y, 1) }).ToArray(),
+                            ["landmarks_source"] = f.LandmarksSource,
                         }).ToArray(),
                     }, Json));
                 else

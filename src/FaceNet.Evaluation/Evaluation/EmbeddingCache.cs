@@ -32,7 +32,7 @@ public sealed class EmbeddingCache : Embedding.IEmbeddingCache, IDisposable
 
     /// <summary>A key for everything that changes an embedding but the image: the model's identity (networks, alignment, flip), the detector.</summary>
     public static string PipelineKey(string modelIdentity, string detector, bool fallback)
-        => Convert.ToHexStringLower(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes($"{modelIdentity}|{detector}|{fallback}|v5")))[..32];
+        => Convert.ToHexStringLower(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes($"{modelIdentity}|{detector}|{fallback}|v6")))[..32];
 
     public static string FileKey(string path) => Imaging.FileHash.Sha256(path);
 

@@ -30,6 +30,13 @@ public readonly record struct FaceBox(float X, float Y, float Width, float Heigh
 /// </summary>
 public sealed record DetectedFace(FaceBox Box, float Score, FacePoint[]? Landmarks)
 {
+    /// <summary>
+    /// Which network placed the landmarks: <c>yunet</c>, <c>onet</c> (MTCNN's O-Net refining another
+    /// detector's face) or <c>mtcnn</c>; null without landmarks. A refining detector says <c>yunet</c> when
+    /// it kept the finder's own landmarks because O-Net could not be trusted on that face.
+    /// </summary>
+    public string? LandmarksSource { get; init; }
+
     /// <summary>The same face in an image <paramref name="factor"/> times the size of this one's.</summary>
     public DetectedFace Scaled(double factor)
     {

@@ -14,6 +14,11 @@ namespace FaceNet.Detection;
 /// </summary>
 public sealed class LandmarkRefiner : IFaceDetector
 {
+    // When O-Net's landmarks are not taken (chosen on LFW View 1 DevTrain and on its photos cut to the face
+    // and aligned to 112×112; see README): its square lies mostly outside the photo, it hardly sees a face
+    // there, or its points are nowhere near the finder's (mean distance over the five, in eye distances).
+    internal const float MinInside = 0.4f, MinScore = 0.3f, MaxDrift = 0.75f;
+
     private readonly IFaceDetector _detector;
     private readonly InferenceSession _onet;
 
@@ -38,7 +43,7 @@ public sealed class LandmarkRefiner : IFaceDetector
         var (first, kept) = RunStage(_onet, image, boxes, 48, ["reg"]);
         if (kept.Count != boxes.Count) return faces;
         boxes = kept.Select((c, i) => Square(Regress(c with { Reg = first[0].AsSpan(i * 4, 4).ToArray() }))).ToList();
-        var (second, again) = RunStage(_onet, image, boxes, 48, ["landmarks"]);
+        var (second, again) = RunStage(_onet, image, boxes, 48, ["prob", "landmarks"]);
         if (again.Count != boxes.Count) return faces;
         var result = new DetectedFace[faces.Count];
         for (int i = 0; i < faces.Count; i++)
@@ -46,11 +51,28 @@ public sealed class LandmarkRefiner : IFaceDetector
             var c = again[i];
             float bw = c.X2 - c.X1 + 1, bh = c.Y2 - c.Y1 + 1;
             var lm = new FacePoint[5];
-            for (int k = 0; k < 5; k++) lm[k] = new FacePoint(bw * second[0][i * 10 + k] + c.X1 - 1, bh * second[0][i * 10 + 5 + k] + c.Y1 - 1);
-            result[i] = faces[i] with { Landmarks = lm };
+            for (int k = 0; k < 5; k++) lm[k] = new FacePoint(bw * second[1][i * 10 + k] + c.X1 - 1, bh * second[1][i * 10 + 5 + k] + c.Y1 - 1);
+            float prob = second[0][i * 2 + 1], inside = InsideFraction(c, image.Width, image.Height);
+            var own = faces[i].Landmarks;
+            float drift = own is null ? 0 : Drift(own, lm);
+            if (Environment.GetEnvironmentVariable("FACENET_ONET_TRACE") is not null)
+                Console.Error.WriteLine(FormattableString.Invariant($"onet-trace prob={prob:F4} inside={inside:F3} drift={drift:F3} box={faces[i].Box.X:F0},{faces[i].Box.Y:F0},{faces[i].Box.Width:F0},{faces[i].Box.Height:F0} img={image.Width}x{image.Height}"));
+            bool trusted = own is null || (inside >= MinInside && prob >= MinScore && drift <= MaxDrift);
+            result[i] = trusted ? faces[i] with { Landmarks = lm, LandmarksSource = "onet" } : faces[i];
         }
         return result;
     }
+
+    /// <summary>Mean distance between two sets of five landmarks, in units of the first set's eye distance.</summary>
+    internal static float Drift(FacePoint[] reference, FacePoint[] other)
+    {
+        float eye = MathF.Max(1, MathF.Sqrt(Sq(reference[1].X - reference[0].X) + Sq(reference[1].Y - reference[0].Y)));
+        float sum = 0;
+        for (int k = 0; k < 5; k++) sum += MathF.Sqrt(Sq(reference[k].X - other[k].X) + Sq(reference[k].Y - other[k].Y));
+        return sum / 5 / eye;
+    }
+
+    private static float Sq(float x) => x * x;
 
     public void Dispose()
     {

@@ -99,7 +99,7 @@ public sealed class YuNetDetector : IFaceDetector
                 for (int k = 0; k < 5; k++)
                     landmarks[k] = new FacePoint((kps[i * 10 + 2 * k] + c) * stride / scale, (kps[i * 10 + 2 * k + 1] + r) * stride / scale);
                 var box = new FaceBox((cx - bw / 2) / scale, (cy - bh / 2) / scale, bw / scale, bh / scale);
-                candidates.Add(new DetectedFace(Clip(box, image.Width, image.Height), score, landmarks));
+                candidates.Add(new DetectedFace(Clip(box, image.Width, image.Height), score, landmarks) { LandmarksSource = "yunet" });
             }
         }
         return Nms.Apply(candidates, _options.NmsThreshold);

@@ -48,6 +48,18 @@ public sealed class RgbImage
         return new RgbImage(w, h, dst);
     }
 
+    /// <summary>The rectangle as it is, the parts of it outside the image black.</summary>
+    public RgbImage CropPadded(int x, int y, int width, int height)
+    {
+        var dst = new byte[checked(width * height * 3)];
+        int x0 = Math.Max(x, 0), x1 = Math.Min(x + width, Width);
+        int y0 = Math.Max(y, 0), y1 = Math.Min(y + height, Height);
+        if (x1 > x0)
+            for (int row = y0; row < y1; row++)
+                Buffer.BlockCopy(Pixels, (row * Width + x0) * 3, dst, ((row - y) * width + x0 - x) * 3, (x1 - x0) * 3);
+        return new RgbImage(width, height, dst);
+    }
+
     /// <summary>
     /// The seed's crop: the box grown by <c>margin / 2</c> pixels on each side (integer division, as
     /// <c>img[y-margin//2 : y+h+margin//2, …]</c>), clamped to the image where the seed would wrap around.
