@@ -188,7 +188,7 @@ public sealed partial class FaceNetCli
         return line.Length <= 400 ? line : line[..400] + " …";
     }
 
-    private void ReportInput(ImageException e) => stderr.WriteLine($"error: {e.File}: {e.Reason}");
+    private void ReportInput(ImageException e, string? hint = null) => stderr.WriteLine($"error: {e.File}: {e.Reason}{(hint is null ? "" : "; " + hint)}");
 
     private static string F(double v) => v.ToString("0.0000", CultureInfo.InvariantCulture);
 

@@ -10,17 +10,18 @@ namespace FaceNet.Service;
 
 // ----- what the endpoints answer (snake_case in JSON) -----
 
-public sealed record FaceJson(int[] Box, float Score, double[][]? Landmarks, string? LandmarksSource,
+public sealed record FaceJson(int[] Box, float Score, double[][]? Landmarks, string? LandmarksSource, double? Quality, string? QualityIssue,
     [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)] float[]? Embedding);
 public sealed record FacesResponse(IReadOnlyList<FaceJson> Faces, int Width, int Height, string Model, string ModelId);
 public sealed record VerifyFace(int[] Box, float Score, int FacesInImage);
 public sealed record VerifyResponse(double Distance, double Threshold, bool Same, string Metric, string ThresholdSource, string Model, string ModelId, IReadOnlyList<VerifyFace> Faces);
-public sealed record EnrollResponse(string Subject, long FaceId, int[] Box, int FacesInImage);
+public sealed record EnrollResponse(string Subject, long FaceId, int[] Box, int FacesInImage, double? Quality, string? DuplicateOf);
 public sealed record SubjectJson(string Name, int Faces, DateTime Created);
 public sealed record SubjectsResponse(IReadOnlyList<SubjectJson> Subjects, int Faces);
 public sealed record CandidateJson(string Name, double Distance);
-public sealed record IdentifiedFace(int[] Box, float Score, string? Name, bool Known, double? Distance, double Threshold, IReadOnlyList<CandidateJson> Candidates);
-public sealed record IdentifyResponse(IReadOnlyList<IdentifiedFace> Faces, int Width, int Height, string Model, string ModelId);
+public sealed record IdentifiedFace(int[] Box, float Score, double? Quality, string? Name, bool Known, double? Distance, double Threshold, string ThresholdRule, double? Fpir, long Comparisons,
+    double? ComparisonFar, IReadOnlyList<CandidateJson> Candidates);
+public sealed record IdentifyResponse(IReadOnlyList<IdentifiedFace> Faces, int Width, int Height, int Subjects, string Model, string ModelId);
 
 // multipart forms, for the OpenAPI document
 public sealed record ImageForm(IFormFile Image);
@@ -72,7 +73,7 @@ internal sealed class FaceApi(FaceWork work, FaceGallery? gallery, KeyCheck keys
         using var ticket = work.Admit();
         var photo = await work.PrepareAsync(bytes, name, mainOnly: false, ct);
         var vectors = embed ? await work.EmbedAsync(photo.Crops, ct) : null;
-        var faces = photo.Faces.Select((f, i) => new FaceJson(f.Box.ToArray(), f.Score, Landmarks(f), f.LandmarksSource, vectors?[i])).ToList();
+        var faces = photo.Faces.Select((f, i) => new FaceJson(f.Box.ToArray(), f.Score, Landmarks(f), f.LandmarksSource, f.Quality?.Score, f.Quality?.Issue, vectors?[i])).ToList();
         return Results.Ok(new FacesResponse(faces, photo.Photo.Width, photo.Photo.Height, ModelName, Faces.Model.Identity));
     });
 
@@ -80,16 +81,20 @@ internal sealed class FaceApi(FaceWork work, FaceGallery? gallery, KeyCheck keys
     {
         var g = RequireGallery();
         GalleryStore.ValidateName(name);
+        var enrol = new EnrolOptions { Force = Flag(http, "force"), RefuseDuplicates = !Flag(http, "allow_duplicate") };
         var (bytes, file) = File(await ReadForm(http), "image");
         using var ticket = work.Admit();
-        var photo = await work.PrepareAsync(bytes, file, mainOnly: true, ct);
+        var photo = await work.PrepareAsync(bytes, file, mainOnly: true, ct, enrol);
         if (photo.Faces.Count == 0) throw new NoFaceException(file);
-        var vector = (await work.EmbedAsync(photo.Crops, ct))[0];
-        var face = photo.Faces[0];
+        var vectors = await work.EmbedAsync(photo.Crops, ct);
         // committed before the answer: a 201 is a face that survives a crash
-        var ids = g.Enroll(name, [new NewFace(vector, null, Convert.ToHexString(SHA256.HashData(bytes)).ToLowerInvariant(), face.Box.ToArray(), Faces.Detector.Name)]);
-        return Results.Created($"/v1/subjects/{Uri.EscapeDataString(name)}", new EnrollResponse(name, ids[0], face.Box.ToArray(), FacesIn(photo)));
+        var done = g.EnrolFaces(Faces, name, file, photo.Faces, photo.FacesFound, vectors, enrol, null, Convert.ToHexString(SHA256.HashData(bytes)).ToLowerInvariant());
+        var face = done[0].Face;
+        return Results.Created($"/v1/subjects/{Uri.EscapeDataString(name)}", new EnrollResponse(name, done[0].FaceId, face.Box.ToArray(), FacesIn(photo), face.Quality?.Score, done[0].LooksLike?.Name));
     });
+
+    private static bool Flag(HttpContext http, string name)
+        => http.Request.Query[name] is { Count: > 0 } v && (v[0] is "" or "1" || string.Equals(v[0], "true", StringComparison.OrdinalIgnoreCase));
 
     public Task<IResult> Subjects(HttpContext http) => Guard(http, Scope.Identify, ct =>
     {
@@ -109,18 +114,24 @@ internal sealed class FaceApi(FaceWork work, FaceGallery? gallery, KeyCheck keys
         var g = RequireGallery();
         int top = int.TryParse(http.Request.Query["top"], out var t) ? t : 3;
         if (top is < 1 or > 100) throw new ArgumentException("top must be between 1 and 100");
+        double fpir = IdentifyOptions.DefaultFpir;
+        if (http.Request.Query["fpir"] is { Count: > 0 } f
+            && !(double.TryParse(f[0], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out fpir) && fpir > 0 && fpir < 1))
+            throw new ArgumentException("fpir must be a number between 0 and 1 (the share of strangers' searches that may get a name)");
         var (bytes, name) = File(await ReadForm(http), "image");
         using var ticket = work.Admit();
         var photo = await work.PrepareAsync(bytes, name, mainOnly: false, ct);
         var vectors = await work.EmbedAsync(photo.Crops, ct);
-        double threshold = Faces.Threshold;
-        var faces = photo.Faces.Select((f, i) =>
+        var search = new IdentifyOptions { Fpir = fpir, Threshold = options.Recognizer.Threshold, Top = top };
+        var faces = photo.Faces.Select((face, i) =>
         {
-            var id = g.Identify(vectors[i], threshold, top);
-            return new IdentifiedFace(f.Box.ToArray(), f.Score, id.Name, id.Known, double.IsFinite(id.Distance) ? Math.Round(id.Distance, 6) : null, threshold,
+            var id = g.Identify(vectors[i], Faces.Model.Info, search);
+            var rule = id.Rule!;
+            return new IdentifiedFace(face.Box.ToArray(), face.Score, face.Quality?.Score, id.Name, id.Known, double.IsFinite(id.Distance) ? Math.Round(id.Distance, 6) : null, Math.Round(id.Threshold, 6),
+                rule.Rule.ToString().ToLowerInvariant(), rule.Fpir, rule.Comparisons, rule.ComparisonFar,
                 id.Candidates.Select(c => new CandidateJson(c.Name, Math.Round(c.Distance, 6))).ToList());
         }).ToList();
-        return Results.Ok(new IdentifyResponse(faces, photo.Photo.Width, photo.Photo.Height, ModelName, Faces.Model.Identity));
+        return Results.Ok(new IdentifyResponse(faces, photo.Photo.Width, photo.Photo.Height, g.SubjectCount, ModelName, Faces.Model.Identity));
     });
 
     // ----- plumbing -----
@@ -176,6 +187,8 @@ internal sealed class FaceApi(FaceWork work, FaceGallery? gallery, KeyCheck keys
         catch (InvalidDataException e) when (e.Message.Contains("limit", StringComparison.OrdinalIgnoreCase)) { return Problems.TooLarge(options.MaxBodyBytes); }
         catch (InvalidDataException e) { return Problems.BadRequest("the multipart body cannot be read: " + e.Message); }
         catch (NoFaceException e) { return Problems.Status(400, "No face", e.Message); }
+        catch (LowQualityFaceException e) { return Problems.Status(422, "Face quality too low", e.Message + "; ?force=true enrols it anyway"); }
+        catch (DuplicateFaceException e) { return Problems.Status(409, "Already enrolled as another subject", e.Message + "; ?allow_duplicate=true enrols it anyway"); }
         catch (ImageException e) { return Problems.Status(400, "Not a usable image", e.Message); }
         catch (NoGalleryException) { return Problems.NotFound("this service has no gallery (start it with --gallery)"); }
         catch (GalleryException e) when (e.Reason.Contains("already exists")) { return Problems.Conflict(e.Reason); }

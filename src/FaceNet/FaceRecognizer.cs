@@ -141,8 +141,8 @@ public sealed class FaceRecognizer : IDisposable
 
     // ----- detection -----
 
-    /// <summary>Every face: box, score and five landmarks (when the detector gives them), largest first.</summary>
-    public IReadOnlyList<DetectedFace> Detect(RgbImage image) => Detector.Detect(image);
+    /// <summary>Every face: box, score, five landmarks (when the detector gives them) and quality, largest first.</summary>
+    public IReadOnlyList<DetectedFace> Detect(RgbImage image) => Detect(Photo.Of(image));
     public IReadOnlyList<DetectedFace> Detect(string path) => Detect(Read(path));
     public IReadOnlyList<DetectedFace> Detect(Stream stream) => Detect(Read(stream));
     public IReadOnlyList<DetectedFace> Detect(byte[] bytes) => Detect(Read(bytes));
@@ -151,13 +151,13 @@ public sealed class FaceRecognizer : IDisposable
     public IReadOnlyList<DetectedFace> Detect(Photo photo)
     {
         var faces = Detector.Detect(photo.Image);
-        return photo.Scale == 1 ? faces : faces.Select(f => f.Scaled(1 / photo.Scale)).ToList();
+        return faces.Select(f => (photo.Scale == 1 ? f : f.Scaled(1 / photo.Scale)) with { Quality = Quality.FaceQuality.Measure(photo.Image, f, photo.Scale) }).ToList();
     }
 
     // ----- embedding -----
 
     /// <summary>Every face of the image with its embedding, largest first; empty when there is none.</summary>
-    public IReadOnlyList<FaceEmbedding> Embed(RgbImage image) => Embed(image, Detector.Detect(image));
+    public IReadOnlyList<FaceEmbedding> Embed(RgbImage image) => Embed(image, Detect(image));
     public IReadOnlyList<FaceEmbedding> Embed(string path) => Embed(Read(path));
     public IReadOnlyList<FaceEmbedding> Embed(Stream stream) => Embed(Read(stream));
     public IReadOnlyList<FaceEmbedding> Embed(byte[] bytes) => Embed(Read(bytes));

@@ -6,8 +6,13 @@ public sealed partial class FaceNetCli
     private Command EvaluateCommand()
     {
         var model = ModelOption(); var detector = DetectorOption(); var json = JsonOption(); var threads = ThreadsOption(); var flip = FlipOption(); var alignment = AlignmentOption();
-        var pairs = new Option<string>("--pairs") { Description = "LFW pairs.txt, or a CSV file_x,file_y,same", Required = true };
-        var root = new Option<string>("--root") { Description = "Folder the pairs' images are relative to (LFW: ROOT/name/name_0001.jpg)", Required = true };
+        var pairs = new Option<string?>("--pairs") { Description = "LFW pairs.txt, or a CSV file_x,file_y,same" };
+        var root = new Option<string>("--root") { Description = "Folder the pairs' images are relative to (LFW: ROOT/name/name_0001.jpg); with --identification, a folder of people (ROOT/person/*.jpg)", Required = true };
+        var identification = new Option<bool>("--identification") { Description = "Open-set identification (1:N) on a folder of people, as NIST FRVT measures it: FNIR at FPIR 1 % and 0.1 %, rank-1/5, and the product's threshold rule, per gallery size" };
+        var sizes = new Option<string?>("--gallery-sizes") { Description = "--identification: gallery sizes, comma-separated (default 100,1000,3000 and as many as the people allow)" };
+        var strangers = new Option<int>("--strangers") { Description = "--identification: searches by people not enrolled, per gallery size", DefaultValueFactory = _ => 1000 }.Within(1, 1_000_000);
+        var fpir = Options.Real("--fpir", $"--identification: the target FPIR of the product's rule (default {OpenSetThreshold.DefaultFpir})", 0, 1, minOpen: true, maxOpen: true);
+        var minQuality = Options.Real("--min-quality", "--identification: enrol each person's first photo of at least this quality (0: the first photo)", 0, 1);
         var folds = new Option<int>("--folds") { Description = "Folds for a CSV or an LFW View 1 file (LFW View 2 files say their own)", DefaultValueFactory = _ => 10 }.Within(2, 1000);
         var far = Options.Real("--far", "False-accept rate of the VAL@FAR figure", 1e-3, 0, 1, minOpen: true, maxOpen: true);
         var cache = new Option<string?>("--cache") { Description = $"Embedding cache folder (default {EmbeddingCache.DefaultDirectory})" };
@@ -17,10 +22,21 @@ public sealed partial class FaceNetCli
         var reportPath = new Option<string?>("--report") { Description = "Write a Markdown report: figures, failures, the command that made it" };
         var fullDecode = new Option<bool>("--full-decode") { Description = "Decode every photo in full before detecting (slower): to compare with decoding to the detector's size" };
         var cmd = new Command("evaluate", "Verification accuracy on labelled pairs with the LFW protocol: accuracy ± std, VAL@FAR, AUC, EER, threshold")
-            { pairs, root, model, detector, flip, alignment, folds, far, cache, noCache, fallback, fullDecode, plot, reportPath, json, threads };
+            { pairs, root, identification, sizes, strangers, fpir, minQuality, model, detector, flip, alignment, folds, far, cache, noCache, fallback, fullDecode, plot, reportPath, json, threads };
         cmd.SetAction(r => Guard(() =>
         {
-            var list = PairsFile.Read(r.GetValue(pairs)!, r.GetValue(root)!, r.GetValue(folds));
+            if (r.GetValue(identification))
+            {
+                if (r.GetValue(pairs) is not null) throw new UsageException("--identification takes a folder of people (--root), not --pairs");
+                var gallerySizes = (r.GetValue(sizes) ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                    .Select(t => int.TryParse(t, NumberStyles.None, CultureInfo.InvariantCulture, out int n) && n > 0 ? n : throw new UsageException($"--gallery-sizes: '{t}' is not a positive whole number")).ToList();
+                return EvaluateIdentification(r.GetValue(root)!, new IdentificationOptions
+                {
+                    GallerySizes = gallerySizes, Strangers = r.GetValue(strangers), Fpir = r.GetValue(fpir) ?? OpenSetThreshold.DefaultFpir, QualityFloor = r.GetValue(minQuality) ?? 0,
+                }, r.GetValue(model), r.GetValue(detector), r.GetValue(threads), r.GetValue(flip), r.GetValue(alignment),
+                    r.GetValue(noCache) ? null : r.GetValue(cache) ?? EmbeddingCache.DefaultDirectory, r.GetValue(plot), r.GetValue(reportPath), r.GetValue(json));
+            }
+            var list = PairsFile.Read(r.GetValue(pairs) ?? throw new UsageException("evaluate: give --pairs (or --identification with a folder of people)"), r.GetValue(root)!, r.GetValue(folds));
             // Images are decoded and detected in parallel (one per core), so each detector call gets one thread.
             using var pipeline = Pipeline(r.GetValue(model), r.GetValue(detector), false, r.GetValue(threads), null, null, r.GetValue(flip), r.GetValue(alignment), detectorThreads: 1,
                 alignmentDetail: r.GetValue(fullDecode) ? 0 : FaceRecognizer.DefaultAlignmentDetail);
@@ -74,6 +90,52 @@ public sealed partial class FaceNetCli
         return cmd;
     }
 
+    private int EvaluateIdentification(string root, IdentificationOptions options, string? model, string? detector, int threads, bool flip, string? alignment,
+        string? cacheDir, string? plotPath, string? reportPath, bool json)
+    {
+        var people = Calibration.People(root);
+        using var pipeline = Pipeline(model, detector, false, threads, null, null, flip, alignment, detectorThreads: 1);
+        var key = EmbeddingCache.PipelineKey(pipeline.Model.Identity, pipeline.Detector.Name, false);
+        bool showProgress = !Console.IsErrorRedirected && ReferenceEquals(stderr, Console.Error);
+        var evaluator = new Evaluator(pipeline, key, new EvaluationOptions
+        {
+            CacheDirectory = cacheDir, Progress = showProgress ? (done, total) => stderr.Write($"\rembedding {done}/{total} images") : null,
+        });
+        var embedded = evaluator.Embed(people.SelectMany(p => p.Files).ToList());
+        if (showProgress) stderr.WriteLine();
+        foreach (var f in embedded.Failures) stderr.WriteLine("warning: " + f);
+        var faces = people.SelectMany((p, i) => p.Files.Where(f => embedded.Vectors[f] is not null)
+            .Select(f => new LabeledFace(i, f, embedded.Vectors[f]!, embedded.Quality.GetValueOrDefault(f, double.NaN)))).ToList();
+        var info = pipeline.Model.Info;
+        var results = IdentificationProtocol.Run(faces, info, options);
+        string Pc(double v) => v.ToString("0.0000", CultureInfo.InvariantCulture);
+        if (json)
+            foreach (var x in results)
+                stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object?>
+                {
+                    ["gallery_size"] = x.GallerySize, ["draws"] = x.Draws, ["mated_searches"] = x.MatedSearches, ["non_mated_searches"] = x.NonMatedSearches,
+                    ["rank1"] = Math.Round(x.Rank1, 5), ["rank5"] = Math.Round(x.Rank5, 5),
+                    ["fnir_at_fpir_0.01"] = Math.Round(x.AtFpir1.Fnir, 5), ["threshold_at_fpir_0.01"] = Math.Round(x.AtFpir1.Threshold, 5),
+                    ["fnir_at_fpir_0.001"] = Math.Round(x.AtFpir01.Fnir, 5), ["threshold_at_fpir_0.001"] = Math.Round(x.AtFpir01.Threshold, 5),
+                    ["rule_threshold"] = Math.Round(x.AtRule.Threshold, 5), ["rule"] = x.Rule.Rule.ToString().ToLowerInvariant(), ["rule_target_fpir"] = x.Rule.Fpir,
+                    ["fpir"] = Math.Round(x.AtRule.Fpir, 5), ["fnir"] = Math.Round(x.AtRule.Fnir, 5),
+                    ["quality_floor"] = options.QualityFloor, ["people"] = people.Count, ["faces"] = faces.Count, ["model"] = info.Name, ["detector"] = pipeline.Detector.Name,
+                }, Json));
+        else
+        {
+            stdout.WriteLine($"{people.Count} people, {faces.Count} faces; model {info.Name}, detector {pipeline.Detector.Name}{(options.QualityFloor > 0 ? $", enrolment quality ≥ {options.QualityFloor:G2}" : "")}");
+            stdout.WriteLine("gallery   mated  strangers  rank-1  rank-5  FNIR@FPIR1%  FNIR@FPIR0.1%  | rule: threshold  FPIR    FNIR");
+            foreach (var x in results)
+                stdout.WriteLine($"{x.GallerySize,7}  {x.MatedSearches,6}  {x.NonMatedSearches,9}  {Pc(x.Rank1)}  {Pc(x.Rank5)}  {Pc(x.AtFpir1.Fnir),11}  {Pc(x.AtFpir01.Fnir),13}  | {Pc(x.AtRule.Threshold),15}  {Pc(x.AtRule.Fpir)}  {Pc(x.AtRule.Fnir)}");
+            stdout.WriteLine(results.Count > 0 ? $"rule: {results[^1].Rule.Describe()} at the largest gallery" : "no gallery size could be formed");
+        }
+        var title = $"{Path.GetFileName(Path.TrimEndingDirectorySeparator(root))}: {info.Name} + {pipeline.Detector.Name}";
+        if (plotPath is not null) RocPlot.SaveDet(plotPath, "DET — " + title, results);
+        if (reportPath is not null)
+            AtomicFile.Write(reportPath, EvaluationMarkdown.RenderIdentification(results, title, "facenet " + string.Join(' ', _args.Select(a => a.Contains(' ') ? $"\"{a}\"" : a)), plotPath));
+        return Ok;
+    }
+
     private Command CalibrateCommand()
     {
         var model = ModelOption(); var detector = DetectorOption(); var json = JsonOption(); var threads = ThreadsOption(); var flip = FlipOption(); var alignment = AlignmentOption();
@@ -82,11 +144,12 @@ public sealed partial class FaceNetCli
         var far = Options.Real("--far", "Target false-accept rate (default 1e-3)", 0, 1, minOpen: true, maxOpen: true);
         var frr = Options.Real("--frr", "Target false-reject rate instead of a FAR", 0, 1, minOpen: true, maxOpen: true);
         var bestAccuracy = new Option<bool>("--best-accuracy") { Description = "The accuracy-maximising threshold instead of a target rate (the rule of the bundled models' thresholds)" };
-        var output = new Option<string?>("--output", "-o") { Description = "Write a copy of the model with the calibrated threshold (.onnx)" };
+        var output = new Option<string?>("--output", "-o") { Description = "Write a copy of the model with the calibrated threshold and impostor tail (.onnx; a fused model's .json)" };
+        var tailFrom = new Option<string?>("--tail-from") { Description = "A folder of identities whose different-person pairs make the impostor tail that identification chooses thresholds from (default: --root when it is a folder of identities)" };
         var cache = new Option<string?>("--cache") { Description = "Embedding cache folder" };
         var noCache = new Option<bool>("--no-cache") { Description = "Do not read or write the embedding cache" };
         var cmd = new Command("calibrate", "The distance threshold for a target false-accept (or false-reject) rate on your own labelled faces")
-            { root, pairs, far, frr, bestAccuracy, model, detector, flip, alignment, output, cache, noCache, json, threads };
+            { root, pairs, far, frr, bestAccuracy, tailFrom, model, detector, flip, alignment, output, cache, noCache, json, threads };
         cmd.SetAction(r => Guard(() =>
         {
             if (new[] { r.GetValue(far) is not null, r.GetValue(frr) is not null, r.GetValue(bestAccuracy) }.Count(x => x) > 1) throw new UsageException("give one of --far, --frr and --best-accuracy");
@@ -98,10 +161,14 @@ public sealed partial class FaceNetCli
             var key = EmbeddingCache.PipelineKey(pipeline.Model.Identity, pipeline.Detector.Name, false);
             if (r.GetValue(output) is { } target && !Path.GetExtension(target).Equals(pipeline.Model.IsFused ? ".json" : ".onnx", StringComparison.OrdinalIgnoreCase))
                 throw new UsageException($"--output: {target}: {(pipeline.Model.IsFused ? "a fused model is written as a .json file" : "a model is written as an .onnx file")}");
-            var report = new Evaluator(pipeline, key, new EvaluationOptions
+            var evaluator = new Evaluator(pipeline, key, new EvaluationOptions
             {
                 CacheDirectory = r.GetValue(noCache) ? null : r.GetValue(cache) ?? EmbeddingCache.DefaultDirectory,
-            }).Run(list);
+            });
+            var report = evaluator.Run(list);
+            string? tailRoot = r.GetValue(tailFrom) ?? (r.GetValue(pairs) is null ? r.GetValue(root) : null);
+            var tail = tailRoot is null ? null : Calibration.TailFromFolders(evaluator, tailRoot, pipeline.Model.Info.Metric,
+                $"every different-person pair of {Path.GetFileName(Path.TrimEndingDirectorySeparator(tailRoot))} ({pipeline.Detector.Name}, {DateTime.UtcNow:yyyy-MM-dd})");
             foreach (var f in report.Failures) stderr.WriteLine("warning: " + f);
             var genuine = report.Distances.Where((_, i) => report.Same[i]).ToArray();
             var impostor = report.Distances.Where((_, i) => !report.Same[i]).ToArray();
@@ -111,7 +178,7 @@ public sealed partial class FaceNetCli
             string goal = r.GetValue(bestAccuracy) ? "the most accurate threshold" : $"{result.Target.ToUpperInvariant()} {rate:G3}";
             string note = $"calibrated for {goal} on {result.GenuinePairs} same and {result.ImpostorPairs} different pairs ({Path.GetFileName(Path.TrimEndingDirectorySeparator(r.GetValue(pairs) ?? r.GetValue(root)!))}, {pipeline.Detector.Name}, {DateTime.UtcNow:yyyy-MM-dd})";
             if (r.GetValue(output) is { } outPath)
-                pipeline.Model.SaveWithThreshold(outPath, Math.Round(result.Threshold, 6), result.Far, result.Frr, note);
+                pipeline.Model.SaveWithThreshold(outPath, Math.Round(result.Threshold, 6), result.Far, result.Frr, note, tail);
             if (r.GetValue(json))
                 stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object?>
                 {
@@ -120,6 +187,7 @@ public sealed partial class FaceNetCli
                     ["frr"] = Math.Round(result.Frr, 6), ["frr_ci95"] = new[] { Math.Round(result.FrrLow, 6), Math.Round(result.FrrHigh, 6) },
                     ["genuine_pairs"] = result.GenuinePairs, ["impostor_pairs"] = result.ImpostorPairs, ["sufficient"] = result.Sufficient,
                     ["failed_images"] = report.FailedImages, ["model_threshold"] = info.Threshold, ["output"] = r.GetValue(output),
+                    ["impostor_tail"] = tail?.ToNode(),
                 }, Json));
             else
             {
@@ -129,6 +197,11 @@ public sealed partial class FaceNetCli
                 stdout.WriteLine($"  the model's own threshold is {info.Threshold:F4}{(r.GetValue(output) is { } o ? $"; wrote {o}" : "")}");
                 if (!result.Sufficient)
                     stdout.WriteLine($"  warning: {result.ImpostorPairs} different pairs cannot show a FAR of {rate:G3} (need at least {Math.Ceiling(3 / rate)}); the upper bound above is what the data supports");
+                if (tail is not null)
+                {
+                    stdout.WriteLine($"impostor tail ({tail.Pairs:N0} different-person pairs of {tailRoot}), the thresholds identification chooses from:");
+                    foreach (var p in tail.Points) stdout.WriteLine($"  FAR {p.Far,-7:G2} threshold {p.Threshold:F4}  ({p.Pairs:N0} pairs at or below)");
+                }
             }
             return Ok;
         }));

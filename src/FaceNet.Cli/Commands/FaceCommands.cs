@@ -39,7 +39,7 @@ public sealed partial class FaceNetCli
                     if (r.GetValue(json))
                         stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object?>
                         {
-                            ["file"] = file, ["face"] = f.Index, ["box"] = box, ["embedding"] = f.Vector, ["model"] = pipeline.Model.Info.Name,
+                            ["file"] = file, ["face"] = f.Index, ["box"] = box, ["quality"] = f.Face.Quality?.Score, ["embedding"] = f.Vector, ["model"] = pipeline.Model.Info.Name,
                         }, Json));
                     else
                         stdout.WriteLine($"{file} face {f.Index}{(box is null ? "" : $" [{string.Join(",", box)}]")}: {f.Vector.Length}-d [{string.Join(", ", f.Vector.Take(4).Select(v => F(v)))}, …]");
@@ -207,7 +207,7 @@ public sealed partial class FaceNetCli
                     failed = true;
                     continue;
                 }
-                var faces = det.Detect(image);
+                var faces = det.Detect(image).Select(f => f with { Quality = FaceQuality.Measure(image, f) }).ToList();
                 if (r.GetValue(json))
                     stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object?>
                     {
@@ -218,12 +218,13 @@ public sealed partial class FaceNetCli
                             ["score"] = Math.Round(f.Score, 4),
                             ["landmarks"] = f.Landmarks?.Select(p => new[] { Math.Round(p.X, 1), Math.Round(p.Y, 1) }).ToArray(),
                             ["landmarks_source"] = f.LandmarksSource,
+                            ["quality"] = QualityJson(f.Quality!),
                         }).ToArray(),
                     }, Json));
                 else
                 {
                     stdout.WriteLine($"{file}: {faces.Count} face(s)");
-                    foreach (var f in faces) stdout.WriteLine($"  [{string.Join(",", f.Box.ToArray())}] score {f.Score:F3}");
+                    foreach (var f in faces) stdout.WriteLine($"  [{string.Join(",", f.Box.ToArray())}] score {f.Score:F3}, quality {f.Quality!.Score:F2}{(f.Quality.Issue is { } why ? $" ({why})" : "")}");
                 }
                 if (outPath is not null)
                 {
@@ -237,6 +238,12 @@ public sealed partial class FaceNetCli
         }));
         return cmd;
     }
+
+    /// <summary>A face's quality as JSON: the score and what it combines.</summary>
+    private static Dictionary<string, object?> QualityJson(FaceQuality q) => new()
+    {
+        ["score"] = q.Score, ["eye_distance"] = q.EyeDistance, ["sharpness"] = q.Sharpness, ["yaw"] = q.Yaw, ["detector_score"] = Math.Round(q.DetectorScore, 4), ["issue"] = q.Issue,
+    };
 
     /// <summary>An output folder: made if missing; a file in its place is a usage error naming it.</summary>
     private static string OutputFolder(string path)

@@ -31,9 +31,11 @@ public sealed partial class FaceNetCli
         var allFaces = AllFacesOption(); var flip = FlipOption(); var threads = ThreadsOption(); var json = JsonOption();
         var name = new Option<string?>("--name", "-n") { Description = "Who the images show" };
         var fromFolders = new Option<string?>("--from-folders") { Description = "A folder with one sub-folder per person (its name is the person's): enrols everyone" };
+        var force = new Option<bool>("--force") { Description = "Enrol faces below the quality floor too" };
+        var minQuality = Options.Real("--min-quality", $"Quality floor: faces below it are refused with the reason (default {FaceQuality.DefaultFloor}; 0 takes every face)", 0, 1);
         var images = Options.Images("images", "Image files or folders of them (with --name)", ArgumentArity.ZeroOrMore);
         var cmd = new Command("enroll", "Add people's faces to a gallery: each image's subject (--all-faces: every face), each committed before it is reported")
-            { gallery, name, fromFolders, model, detector, aligned, allFaces, flip, threads, json, images };
+            { gallery, name, fromFolders, model, detector, aligned, allFaces, force, minQuality, flip, threads, json, images };
         cmd.SetAction(r => Guard(() =>
         {
             // who is in which images, checked before any model is loaded
@@ -63,32 +65,43 @@ public sealed partial class FaceNetCli
             using var pipeline = Pipeline(GalleryModelName(galleryPath, r.GetValue(model)), r.GetValue(detector), r.GetValue(aligned), r.GetValue(threads), null, null, r.GetValue(flip), null);
             var failures = new List<string>();
             int enrolled = 0;
+            var options = new EnrolOptions
+            {
+                AllFaces = r.GetValue(allFaces), Aligned = r.GetValue(aligned), Force = r.GetValue(force),
+                QualityFloor = r.GetValue(minQuality) ?? FaceQuality.DefaultFloor,
+            };
             try
             {
-                using var store = GalleryStores.Open(galleryPath, GalleryModel.For(pipeline.Model));
+                using var gal = FaceGallery.Open(galleryPath, GalleryModel.For(pipeline.Model));
                 foreach (var (person, files) in people)
                     foreach (var file in files)
                     {
-                        IReadOnlyList<FaceEmbedding> faces;
+                        IReadOnlyList<EnrolledFace> done;
                         try
                         {
-                            faces = Faces(pipeline, file, r.GetValue(aligned), r.GetValue(allFaces), out int found);
-                            if (found > 1 && !r.GetValue(allFaces)) NoteMainFace(file, found, "enrolling its subject (--all-faces enrols each)");
+                            var photo = options.Aligned ? Photo.Of(pipeline.Load(file), file) : pipeline.Read(file);
+                            done = gal.EnrolPhoto(pipeline, person, photo, options, Path.GetFullPath(file));
                         }
                         catch (ImageException e)
                         {
-                            ReportInput(e);
+                            ReportInput(e, e is LowQualityFaceException ? "--force enrols it anyway" : null);
                             if (r.GetValue(json)) JsonFailure(file, e);
                             failures.Add(file);
                             continue;
                         }
-                        var ids = store.Enroll(person, faces.Select(f => new NewFace(f.Vector, Path.GetFullPath(file), null,
-                            r.GetValue(aligned) ? null : f.Face.Box.ToArray(), pipeline.Detector.Name)).ToList()).FaceIds;
-                        enrolled += ids.Count;
+                        enrolled += done.Count;
+                        if (done[0].FacesInPhoto > 1 && !options.AllFaces) NoteMainFace(file, done[0].FacesInPhoto, "enrolled its subject (--all-faces enrols each)");
+                        foreach (var d in done.Where(d => d.LooksLike is not null))
+                            stderr.WriteLine($"warning: {file}: the face is already in the gallery as '{d.LooksLike!.Name}' (distance {F(d.LooksLike.Distance)} within {F(d.LooksLike.Threshold)}); enrolled as '{person}' all the same ('facenet subjects duplicates' lists such pairs)");
                         if (r.GetValue(json))
-                            stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object> { ["file"] = file, ["name"] = person, ["faces"] = ids.Count, ["ids"] = ids }, Json));
+                            stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object?>
+                            {
+                                ["file"] = file, ["name"] = person, ["faces"] = done.Count, ["ids"] = done.Select(d => d.FaceId).ToArray(),
+                                ["quality"] = done.Select(d => d.Face.Quality?.Score).ToArray(),
+                                ["duplicate_of"] = done.Select(d => d.LooksLike?.Name).FirstOrDefault(n => n is not null),
+                            }, Json));
                         else
-                            stdout.WriteLine($"enrolled {file} ({ids.Count} face{(ids.Count == 1 ? "" : "s")}) as {person}");
+                            stdout.WriteLine($"enrolled {file} ({done.Count} face{(done.Count == 1 ? "" : "s")}) as {person}");
                         stdout.Flush();
                     }
             }
@@ -115,19 +128,24 @@ public sealed partial class FaceNetCli
         var gallery = GalleryOption(); var model = ModelOption(); var detector = DetectorOption(); var aligned = AlignedOption();
         var flip = FlipOption(); var threads = ThreadsOption(); var json = JsonOption();
         var top = new Option<int>("--top", "-k") { Description = "Candidates listed per face", DefaultValueFactory = _ => 3 }.Within(1, 1000);
-        var threshold = ThresholdOption("Open-set threshold (default: the model's)");
+        var threshold = ThresholdOption("Open-set threshold (default: chosen for --fpir from the gallery's size and the model's impostor tail)");
+        var fpir = Options.Real("--fpir", $"Target false-positive identification rate: the share of searches by people not enrolled that may get a name (default {IdentifyOptions.DefaultFpir})", 0, 1, minOpen: true, maxOpen: true);
         var aggregate = new Option<string>("--aggregate") { Description = "A subject's distance: min (nearest face) or mean (of its faces)", DefaultValueFactory = _ => "min" };
         aggregate.AcceptOnlyFromAmong("min", "mean");
         var images = ImagesArgument();
         var cmd = new Command("identify", "Who is it? Every face of each image against the gallery; unknown above the threshold")
-            { gallery, model, detector, aligned, flip, top, threshold, aggregate, threads, json, images };
+            { gallery, model, detector, aligned, flip, top, threshold, fpir, aggregate, threads, json, images };
         cmd.SetAction(r => Guard(() =>
         {
             var files = ImageFiles(r.GetValue(images)!, "identify");
-            using var pipeline = Pipeline(GalleryModelName(r.GetValue(gallery)!, r.GetValue(model)), r.GetValue(detector), r.GetValue(aligned), r.GetValue(threads), null, r.GetValue(threshold), r.GetValue(flip), null);
+            if (r.GetValue(threshold) is not null && r.GetValue(fpir) is not null) throw new UsageException("give --threshold or --fpir, not both");
+            using var pipeline = Pipeline(GalleryModelName(r.GetValue(gallery)!, r.GetValue(model)), r.GetValue(detector), r.GetValue(aligned), r.GetValue(threads), null, null, r.GetValue(flip), null);
             using var gal = FaceGallery.Open(r.GetValue(gallery)!, GalleryModel.For(pipeline.Model), readOnly: true);
             var info = pipeline.Model.Info;
             var agg = r.GetValue(aggregate) == "mean" ? Aggregation.Mean : Aggregation.Min;
+            var options = new IdentifyOptions { Fpir = r.GetValue(fpir) ?? IdentifyOptions.DefaultFpir, Threshold = r.GetValue(threshold), Top = r.GetValue(top), Aggregation = agg };
+            if (info.ImpostorTail is null && r.GetValue(threshold) is null)
+                stderr.WriteLine($"note: the model '{info.Name}' has no impostor tail: identify holds faces against its 1:1 threshold, and strangers get a name more often as the gallery grows ('facenet calibrate --root PEOPLE -o MODEL' measures one)");
             bool failed = false;
             foreach (var file in files)
             {
@@ -142,21 +160,25 @@ public sealed partial class FaceNetCli
                 }
                 foreach (var f in faces)
                 {
-                    var id = gal.Identify(f.Vector, info.Threshold, r.GetValue(top), agg);
+                    var id = gal.Identify(f.Vector, info, options);
+                    var rule = id.Rule!;
                     var box = r.GetValue(aligned) ? null : f.Face.Box.ToArray();
                     if (r.GetValue(json))
                         stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object?>
                         {
-                            ["file"] = file, ["face"] = f.Index, ["box"] = box, ["name"] = id.Name, ["known"] = id.Known,
-                            ["distance"] = double.IsFinite(id.Distance) ? Math.Round(id.Distance, 6) : null, ["threshold"] = id.Threshold,
-                            ["far"] = r.GetValue(threshold) is null ? info.ThresholdFar : null, ["frr"] = r.GetValue(threshold) is null ? info.ThresholdFrr : null,
+                            ["file"] = file, ["face"] = f.Index, ["box"] = box, ["quality"] = f.Face.Quality?.Score, ["name"] = id.Name, ["known"] = id.Known,
+                            ["distance"] = double.IsFinite(id.Distance) ? Math.Round(id.Distance, 6) : null, ["threshold"] = Math.Round(id.Threshold, 6),
+                            ["threshold_rule"] = Rule(rule.Rule), ["fpir"] = rule.Fpir, ["comparisons"] = rule.Comparisons,
+                            ["far"] = rule.Rule == ThresholdRule.Fpir ? rule.ComparisonFar : rule.Rule == ThresholdRule.Verification ? info.ThresholdFar : null,
+                            ["frr"] = rule.Rule == ThresholdRule.Verification ? info.ThresholdFrr : null,
+                            ["subjects"] = gal.SubjectCount,
                             ["candidates"] = id.Candidates.Select(c => new Dictionary<string, object> { ["name"] = c.Name, ["distance"] = Math.Round(c.Distance, 6) }).ToArray(),
                             ["model"] = info.Name,
                         }, Json));
                     else
                         stdout.WriteLine($"{file} face {f.Index}{(box is null ? "" : $" [{string.Join(",", box)}]")}: " +
                             (id.Known ? $"{id.Name} (distance {F(id.Distance)})" : $"unknown (nearest {(id.Candidates.Count > 0 ? $"{id.Candidates[0].Name} at {F(id.Distance)}" : "none")})") +
-                            $"  threshold {F(id.Threshold)} ({ThresholdSource(info, r.GetValue(threshold))})");
+                            $"  threshold {F(id.Threshold)} ({rule.Rule switch { ThresholdRule.Given => "given with --threshold", ThresholdRule.Verification => ThresholdSource(info, null) + "; no impostor tail", _ => rule.Describe() }})");
                 }
             }
             return failed ? InputError : Ok;
@@ -164,11 +186,16 @@ public sealed partial class FaceNetCli
         return cmd;
     }
 
+    /// <summary>How a threshold was chosen, as JSON names it: <c>fpir</c>, <c>given</c> or <c>verification</c>.</summary>
+    private static string Rule(ThresholdRule rule) => rule.ToString().ToLowerInvariant();
+
     private Command SubjectsCommand()
     {
         var gallery = GalleryOption(); var json = JsonOption();
-        var action = new Argument<string[]>("action") { Arity = ArgumentArity.ZeroOrMore, Description = "list (default) | remove NAME | rename OLD NEW" };
-        var cmd = new Command("subjects", "List, remove (erase) or rename the people of a gallery") { gallery, json, action };
+        var action = new Argument<string[]>("action") { Arity = ArgumentArity.ZeroOrMore, Description = "list (default) | remove NAME | rename OLD NEW | duplicates" };
+        var model = ModelOption();
+        var fpir = Options.Real("--fpir", $"duplicates: the target FPIR of the search that finds them (default {IdentifyOptions.DefaultFpir})", 0, 1, minOpen: true, maxOpen: true);
+        var cmd = new Command("subjects", "List, remove (erase) or rename the people of a gallery; list the pairs of subjects that are probably one person") { gallery, model, fpir, json, action };
         cmd.SetAction(r => Guard(() =>
         {
             var a = r.GetValue(action) ?? [];
@@ -206,8 +233,26 @@ public sealed partial class FaceNetCli
                     stdout.WriteLine($"renamed {a[1]} to {a[2]}");
                     return Ok;
                 }
+                case "duplicates" when a.Length == 1:
+                {
+                    using var faceModel = FaceModel.Load(GalleryModelName(r.GetValue(gallery)!, r.GetValue(model)));
+                    using var gal = FaceGallery.Open(r.GetValue(gallery)!, GalleryModel.For(faceModel), readOnly: true);
+                    var pairs = gal.Duplicates(faceModel.Info, new IdentifyOptions { Fpir = r.GetValue(fpir) ?? IdentifyOptions.DefaultFpir });
+                    if (r.GetValue(json))
+                        stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
+                        {
+                            ["subjects"] = gal.SubjectCount,
+                            ["pairs"] = pairs.Select(p => new Dictionary<string, object> { ["a"] = p.Subject, ["b"] = p.Other, ["distance"] = Math.Round(p.Distance, 6), ["threshold"] = Math.Round(p.Threshold, 6) }).ToArray(),
+                        }, Json));
+                    else
+                    {
+                        stdout.WriteLine($"{pairs.Count} pair(s) of the {gal.SubjectCount} subjects are probably one person (a face of one is identified as the other):");
+                        foreach (var p in pairs) stdout.WriteLine($"  {p.Subject}  {p.Other}  distance {F(p.Distance)} (threshold {F(p.Threshold)})");
+                    }
+                    return Ok;
+                }
                 default:
-                    throw new UsageException("subjects: expected list, remove NAME or rename OLD NEW");
+                    throw new UsageException("subjects: expected list, remove NAME, rename OLD NEW or duplicates");
             }
         }));
         return cmd;

@@ -18,9 +18,10 @@ public sealed partial class FaceNetCli
         var output = new Option<string?>("--output", "-o") { Description = "Write the video with each face's box and name drawn (H.264 for .mp4)" };
         var facesDir = new Option<string?>("--faces-dir") { Description = "Save each track's best face here (track-N.png)" };
         var timeout = Options.Real("--timeout", "Seconds without a frame before a stream counts as stopped", 10, 0, 3600, minOpen: true);
-        var threshold = ThresholdOption("Open-set threshold (default: the model's)");
+        var threshold = ThresholdOption("Threshold for tracks and the gallery (default: the model's for tracks, the --fpir rule for the gallery)");
+        var fpir = Options.Real("--fpir", $"With -g: target share of strangers' tracks that may get a name (default {IdentifyOptions.DefaultFpir})", 0, 1, minOpen: true, maxOpen: true);
         var cmd = new Command("video", "Faces through a video: one line per person who appeared (start, end, who or which cluster), from tracks, not frames")
-            { input, gallery, model, detector, every, minTrack, maxGap, identity, output, facesDir, timeout, threshold, threads, json };
+            { input, gallery, model, detector, every, minTrack, maxGap, identity, output, facesDir, timeout, threshold, fpir, threads, json };
         cmd.SetAction(r => Guard(() =>
         {
             var dir = r.GetValue(facesDir);
@@ -32,6 +33,7 @@ public sealed partial class FaceNetCli
             {
                 Every = r.GetValue(every), MinFrames = r.GetValue(minTrack), MaxGap = r.GetValue(maxGap), KeepBestFace = dir is not null,
                 Identity = r.GetValue(identity) == "mean" ? TrackIdentity.Mean : TrackIdentity.Vote,
+                Identification = new IdentifyOptions { Fpir = r.GetValue(fpir) ?? IdentifyOptions.DefaultFpir, Threshold = r.GetValue(threshold) },
             };
             using var reader = VideoReader.Open(r.GetValue(input)!, TimeSpan.FromSeconds(r.GetValue(timeout)));
             bool asJson = r.GetValue(json);

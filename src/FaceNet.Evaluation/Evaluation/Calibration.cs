@@ -99,6 +99,65 @@ public static class Calibration
         return (Math.Max(0, centre - half), Math.Min(1, centre + half));
     }
 
+    /// <summary>The people of a folder of identities (<c>ROOT/person/*.jpg</c>, in name order) with their photos; at least two people.</summary>
+    public static List<(string Name, string[] Files)> People(string root)
+    {
+        if (!Directory.Exists(root)) throw new PairsFileException(root, 0, "folder not found");
+        var people = Directory.GetDirectories(root).OrderBy(d => d, StringComparer.Ordinal)
+            .Select(d => (Name: Path.GetFileName(d), Files: Directory.GetFiles(d).Where(Imaging.ImageDecoder.IsImageFile).OrderBy(f => f, StringComparer.Ordinal).ToArray()))
+            .Where(p => p.Files.Length > 0).ToList();
+        if (people.Count < 2) throw new PairsFileException(root, 0, "needs at least two identity folders (ROOT/person/*.jpg)");
+        return people;
+    }
+
+    /// <summary>
+    /// The impostor tail of the faces of a folder of identities: the distance of every pair of faces of
+    /// different people (sampled with a fixed seed above <paramref name="maxPairs"/>), as a table of
+    /// thresholds per false-accept rate (<see cref="Matching.ImpostorTail"/>).
+    /// </summary>
+    public static Matching.ImpostorTail TailFromFolders(Evaluator evaluator, string root, Matching.Metric metric, string source, long maxPairs = 200_000_000)
+    {
+        var people = People(root);
+        var embedded = evaluator.Embed(people.SelectMany(p => p.Files).ToList());
+        var faces = people.SelectMany((p, i) => p.Files.Select(f => (Person: i, Vector: embedded.Vectors[f]))).Where(f => f.Vector is not null).ToArray();
+        return Matching.ImpostorTail.FromDistances(ImpostorDistances(faces.Select(f => f.Person).ToArray(), faces.Select(f => f.Vector!).ToArray(), metric, maxPairs), source);
+    }
+
+    /// <summary>Distances of the pairs of faces that belong to different people: all of them, or a seeded sample of <paramref name="maxPairs"/>.</summary>
+    public static double[] ImpostorDistances(int[] person, float[][] vectors, Matching.Metric metric, long maxPairs = 200_000_000)
+    {
+        var counts = person.GroupBy(p => p).Select(g => (long)g.Count()).ToArray();
+        long total = (long)person.Length * (person.Length - 1) / 2 - counts.Sum(c => c * (c - 1) / 2);
+        if (total <= maxPairs)
+        {
+            var d = new double[total];
+            // rows in parallel: each row i writes its own slice, found from the counts before it
+            var rowStart = new long[person.Length + 1];
+            for (int i = 0; i < person.Length; i++)
+            {
+                long n = 0;
+                for (int j = i + 1; j < person.Length; j++) if (person[j] != person[i]) n++;
+                rowStart[i + 1] = rowStart[i] + n;
+            }
+            Parallel.For(0, person.Length, i =>
+            {
+                long at = rowStart[i];
+                for (int j = i + 1; j < person.Length; j++)
+                    if (person[j] != person[i]) d[at++] = Matching.Distance.Of(metric, vectors[i], vectors[j]);
+            });
+            return d;
+        }
+        var rng = new Random(20150312);
+        var sample = new double[maxPairs];
+        for (long s = 0; s < maxPairs;)
+        {
+            int i = rng.Next(person.Length), j = rng.Next(person.Length);
+            if (person[i] == person[j]) continue;
+            sample[s++] = Matching.Distance.Of(metric, vectors[i], vectors[j]);
+        }
+        return sample;
+    }
+
     /// <summary>
     /// Labelled pairs from a folder of identities (<c>ROOT/person/*.jpg</c>): every pair within a person
     /// is genuine, every pair across people an impostor; above <paramref name="maxImpostors"/> the
@@ -106,11 +165,7 @@ public static class Calibration
     /// </summary>
     public static List<LabeledPair> PairsFromFolders(string root, int maxImpostors = 2_000_000)
     {
-        if (!Directory.Exists(root)) throw new PairsFileException(root, 0, "folder not found");
-        var people = Directory.GetDirectories(root).OrderBy(d => d, StringComparer.Ordinal)
-            .Select(d => (Name: Path.GetFileName(d), Files: Directory.GetFiles(d).Where(Imaging.ImageDecoder.IsImageFile).OrderBy(f => f, StringComparer.Ordinal).ToArray()))
-            .Where(p => p.Files.Length > 0).ToList();
-        if (people.Count < 2) throw new PairsFileException(root, 0, "needs at least two identity folders (ROOT/person/*.jpg)");
+        var people = People(root);
         var pairs = new List<LabeledPair>();
         foreach (var p in people)
             for (int i = 0; i < p.Files.Length; i++)

@@ -38,4 +38,26 @@ public static class EvaluationMarkdown
             + "has no detectable face counts as a non-match (infinite distance).");
         return sb.ToString();
     }
+
+    /// <summary>An identification evaluation as a Markdown report: the command and the table per gallery size.</summary>
+    public static string RenderIdentification(IReadOnlyList<IdentificationResult> results, string title, string command, string? plotPath)
+    {
+        var sb = new StringBuilder();
+        string P(double v) => v.ToString("0.0000", CultureInfo.InvariantCulture);
+        sb.AppendLine($"# Identification: {title}").AppendLine();
+        sb.AppendLine($"Made on {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC by:").AppendLine();
+        sb.AppendLine("```").AppendLine(command).AppendLine("```").AppendLine();
+        sb.AppendLine("| gallery | mated / non-mated searches | rank-1 | rank-5 | FNIR @ FPIR 1 % | FNIR @ FPIR 0.1 % | the product's rule: threshold | FPIR | FNIR |");
+        sb.AppendLine("|---|---|---|---|---|---|---|---|---|");
+        foreach (var r in results)
+            sb.AppendLine($"| {r.GallerySize:N0} | {r.MatedSearches:N0} / {r.NonMatedSearches:N0} | {P(r.Rank1)} | {P(r.Rank5)} | {P(r.AtFpir1.Fnir)} | {P(r.AtFpir01.Fnir)} | {P(r.AtRule.Threshold)} ({r.Rule.Describe()}) | {P(r.AtRule.Fpir)} | {P(r.AtRule.Fnir)} |");
+        sb.AppendLine();
+        if (plotPath is not null) sb.AppendLine($"![DET]({Path.GetFileName(plotPath)})").AppendLine();
+        sb.AppendLine("Protocol (NIST FRVT 1:N): each enrolled person's first photo is their gallery face, their other photos are mated searches; "
+            + "people left out of the gallery search it too (non-mated, several draws of the gallery when few people are left out). "
+            + "FNIR: mated searches whose answer is not the person's own name; FPIR: non-mated searches that get a name. "
+            + "The FPIR 1 % and 0.1 % columns choose the threshold afterwards on these strangers; the rule's columns use the threshold "
+            + "the product chooses without seeing them (target FPIR, the gallery's size, the model's impostor tail).");
+        return sb.ToString();
+    }
 }

@@ -40,16 +40,21 @@ public sealed class Evaluator(FaceRecognizer pipeline, string pipelineKey, Evalu
     private const string NoFace = "no face found";
     private readonly EvaluationOptions _options = options ?? new EvaluationOptions();
 
-    public EvaluationReport Run(IReadOnlyList<LabeledPair> pairs)
+    /// <summary>The embeddings of image files (null: no face), each embedded once, through the cache.</summary>
+    /// <summary>The embeddings of image files (null: no face), the quality of each file's face (<see cref="Quality.FaceQuality.Score"/>; NaN when not known), what failed.</summary>
+    public sealed record Embeddings(IReadOnlyDictionary<string, float[]?> Vectors, IReadOnlyDictionary<string, double> Quality, IReadOnlyList<string> Failures, int Unreadable, int CenterCropped);
+
+    /// <summary>Embeds every file's subject (decode and detection in parallel, embedding in batches, cached).</summary>
+    public Embeddings Embed(IReadOnlyList<string> files)
     {
-        var sw = Stopwatch.StartNew();
-        var files = pairs.SelectMany(p => new[] { p.FileA, p.FileB }).Distinct(StringComparer.Ordinal).ToArray();
         var embeddings = new Dictionary<string, float[]?>(StringComparer.Ordinal);
+        var quality = new Dictionary<string, double>(StringComparer.Ordinal);
         var failures = new List<string>();
         int centre = 0, done = 0, unreadable = 0;
         using var cache = new EmbeddingCache(_options.CacheDirectory, pipelineKey);
+        using var qualities = new EmbeddingCache(_options.CacheDirectory, pipelineKey + "-quality"); // one value per photo
         const int chunk = 64;
-        for (int start = 0; start < files.Length; start += chunk)
+        for (int start = 0; start < files.Count; start += chunk)
         {
             var slice = files.Skip(start).Take(chunk).ToArray();
             var keys = new string[slice.Length];
@@ -57,6 +62,7 @@ public sealed class Evaluator(FaceRecognizer pipeline, string pipelineKey, Evalu
             var errors = new string?[slice.Length];
             var fromCache = new bool[slice.Length];
             var centred = new bool[slice.Length];
+            var scores = new double[slice.Length];
             Parallel.For(0, slice.Length, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, i =>
             {
                 try
@@ -78,7 +84,11 @@ public sealed class Evaluator(FaceRecognizer pipeline, string pipelineKey, Evalu
                         centred[i] = true;
                     }
                     if (face is null) errors[i] = NoFace;
-                    else crops[i] = pipeline.Align(photo, face);
+                    else
+                    {
+                        crops[i] = pipeline.Align(photo, face);
+                        scores[i] = face.Quality?.Score ?? double.NaN;
+                    }
                 }
                 catch (ImageException e) { errors[i] = "unreadable: " + e.Reason; }
                 catch (IOException e) { errors[i] = "unreadable: " + e.Message; }
@@ -88,12 +98,21 @@ public sealed class Evaluator(FaceRecognizer pipeline, string pipelineKey, Evalu
             for (int k = 0; k < todo.Length; k++)
             {
                 embeddings[slice[todo[k]]] = vectors[k];
-                if (!centred[todo[k]]) cache.Add(keys[todo[k]], vectors[k]); // centre crops depend on the option: not cached
+                quality[slice[todo[k]]] = scores[todo[k]];
+                if (!centred[todo[k]])
+                {
+                    cache.Add(keys[todo[k]], vectors[k]); // centre crops depend on the option: not cached
+                    qualities.Add(keys[todo[k]], [(float)scores[todo[k]]]);
+                }
                 if (centred[todo[k]]) centre++;
             }
             for (int i = 0; i < slice.Length; i++)
             {
-                if (fromCache[i] && errors[i] is null && cache.TryGet(keys[i], out var v)) embeddings[slice[i]] = v;
+                if (fromCache[i] && errors[i] is null && cache.TryGet(keys[i], out var v))
+                {
+                    embeddings[slice[i]] = v;
+                    quality[slice[i]] = qualities.TryGet(keys[i], out var q) && q is [var score] ? score : double.NaN;
+                }
                 if (errors[i] is null) continue;
                 embeddings[slice[i]] = null;
                 failures.Add($"{slice[i]}: {errors[i]}");
@@ -101,8 +120,16 @@ public sealed class Evaluator(FaceRecognizer pipeline, string pipelineKey, Evalu
                 if (errors[i] == NoFace && !fromCache[i] && keys[i] is not null) cache.Add(keys[i], null);
             }
             done += slice.Length;
-            _options.Progress?.Invoke(done, files.Length);
+            _options.Progress?.Invoke(done, files.Count);
         }
+        return new Embeddings(embeddings, quality, failures, unreadable, centre);
+    }
+
+    public EvaluationReport Run(IReadOnlyList<LabeledPair> pairs)
+    {
+        var sw = Stopwatch.StartNew();
+        var files = pairs.SelectMany(p => new[] { p.FileA, p.FileB }).Distinct(StringComparer.Ordinal).ToArray();
+        var (embeddings, _, failures, unreadable, centre) = Embed(files);
 
         var metric = pipeline.Model.Info.Metric;
         var distances = new double[pairs.Count];
@@ -116,6 +143,6 @@ public sealed class Evaluator(FaceRecognizer pipeline, string pipelineKey, Evalu
         }
         var same = pairs.Select(p => p.Same).ToArray();
         var result = Protocol.Evaluate(distances, same, pairs.Select(p => p.Fold).ToArray(), _options.FarTarget);
-        return new EvaluationReport(result, files.Length, failures.Count - unreadable, unreadable, failedPairs, centre, failures, distances, same, sw.Elapsed.TotalSeconds, metric);
+        return new EvaluationReport(result, files.Length, failures.Count - unreadable, unreadable, failedPairs, centre, failures.ToList(), distances, same, sw.Elapsed.TotalSeconds, metric);
     }
 }

@@ -95,6 +95,46 @@ public static class RocPlot
         AtomicFile.Write(path, plot.GetImageBytes(800, 480, ScottPlot.ImageFormat.Png));
     }
 
+    /// <summary>
+    /// A DET plot as NIST FRVT 1:N draws it: FNIR against FPIR, both on log axes, one curve per gallery size,
+    /// with the point the product's own threshold rule reached.
+    /// </summary>
+    public static void SaveDet(string path, string title, IReadOnlyList<IdentificationResult> results)
+    {
+        LoadFont();
+        var plot = new ScottPlot.Plot();
+        plot.Font.Set(FontName);
+        const double floor = 1e-4;
+        static double L(double v) => Math.Log10(Math.Max(v, floor));
+        foreach (var r in results)
+        {
+            var pts = r.Det.Where(p => p.Fpir > 0).OrderBy(p => p.Fpir).ToArray();
+            if (pts.Length == 0) continue;
+            var line = plot.Add.Scatter(pts.Select(p => L(p.Fpir)).ToArray(), pts.Select(p => L(p.Fnir)).ToArray());
+            line.MarkerSize = 0;
+            line.LineWidth = 2;
+            line.LegendText = $"gallery {r.GallerySize:N0}";
+            var rule = plot.Add.Marker(L(r.AtRule.Fpir), L(r.AtRule.Fnir));
+            rule.Color = line.Color;
+            rule.MarkerSize = 9;
+        }
+        var target = plot.Add.VerticalLine(-2);
+        target.LinePattern = ScottPlot.LinePattern.Dashed;
+        target.LabelText = "FPIR 1 %";
+        var ticks = new ScottPlot.TickGenerators.NumericManual();
+        for (int e = -4; e <= 0; e++) ticks.AddMajor(e, e == 0 ? "1" : $"1e{e}");
+        plot.Axes.Bottom.TickGenerator = ticks;
+        var yTicks = new ScottPlot.TickGenerators.NumericManual();
+        for (int e = -4; e <= 0; e++) yTicks.AddMajor(e, e == 0 ? "1" : $"1e{e}");
+        plot.Axes.Left.TickGenerator = yTicks;
+        plot.Axes.SetLimits(-4.1, 0.05, -3.1, 0.05);
+        plot.Title(title);
+        plot.XLabel("FPIR: share of strangers' searches that return a name (log)");
+        plot.YLabel("FNIR: share of enrolled people's searches without their name (log)");
+        plot.ShowLegend();
+        AtomicFile.Write(path, plot.GetImageBytes(800, 560, ScottPlot.ImageFormat.Png));
+    }
+
     private static void AddHistogram(ScottPlot.Plot plot, IEnumerable<double> values, double lo, double hi, string label, ScottPlot.Color color)
     {
         var v = values.ToArray();

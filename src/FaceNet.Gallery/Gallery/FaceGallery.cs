@@ -1,3 +1,6 @@
+using FaceNet.Matching;
+using FaceNet.Models;
+
 namespace FaceNet.Gallery;
 
 /// <summary>How a subject's faces make one distance: the nearest face, or the mean over the subject's faces.</summary>
@@ -6,7 +9,11 @@ public enum Aggregation { Min, Mean }
 public sealed record Candidate(string Name, double Distance);
 
 /// <summary>An open-set answer: the best subject if within the threshold, else unknown; and the runners-up.</summary>
-public sealed record Identification(string? Name, bool Known, double Distance, double Threshold, IReadOnlyList<Candidate> Candidates);
+public sealed record Identification(string? Name, bool Known, double Distance, double Threshold, IReadOnlyList<Candidate> Candidates)
+{
+    /// <summary>How the threshold was chosen (target FPIR, comparisons), when the search chose it.</summary>
+    public OpenSetThreshold? Rule { get; init; }
+}
 
 /// <summary>
 /// A gallery of enrolled people: the store (SQLite file or PostgreSQL) plus an in-memory search index
@@ -286,26 +293,88 @@ public sealed class FaceGallery : IDisposable
         }
     }
 
-    /// <summary>The best <paramref name="top"/> subjects for an embedding, and the open-set verdict.</summary>
-    public Identification Identify(float[] embedding, double threshold, int top = 1, Aggregation aggregation = Aggregation.Min)
+    /// <summary>The impostor comparisons one search makes now: every face under <see cref="Aggregation.Min"/>, every subject under <see cref="Aggregation.Mean"/>.</summary>
+    public long Comparisons(Aggregation aggregation) => aggregation == Aggregation.Min ? FaceCount : SubjectCount;
+
+    /// <summary>
+    /// Who it is, with the threshold chosen for the gallery as it is now: for the target FPIR over this
+    /// gallery's comparisons from the model's impostor tail (see <see cref="OpenSetThreshold.For"/>), or
+    /// the one <paramref name="options"/> gives.
+    /// </summary>
+    public Identification Identify(float[] embedding, ModelInfo model, IdentifyOptions options)
     {
         _state.EnterReadLock();
         try
         {
-            if (_index.Count == 0) return new Identification(null, false, double.PositiveInfinity, threshold, []);
-            // Nearest faces first, then per subject; enough faces to be sure of the top subjects.
-            var near = _index.Search(embedding, Math.Min(_index.Count, Math.Max(32, top * 8)));
-            var subjects = near.Where(n => _subjectOfRow[n.Index] >= 0).GroupBy(n => _subjectOfRow[n.Index]).Select(g =>
-            {
-                double d = aggregation == Aggregation.Min ? g.Min(n => n.Distance) : _index.MeanDistance(embedding, _rowsOfSubject[g.Key]);
-                return new Candidate(_names[g.Key], d);
-            }).OrderBy(c => c.Distance).Take(Math.Max(1, top)).ToList();
-            if (subjects.Count == 0) return new Identification(null, false, double.PositiveInfinity, threshold, []);
-            var best = subjects[0];
-            bool known = best.Distance <= threshold;
-            return new Identification(known ? best.Name : null, known, best.Distance, threshold, subjects);
+            long n = options.Aggregation == Aggregation.Min ? _index.Count : _names.Count;
+            if (options.Excluding is { } left && _ids.TryGetValue(left, out var leftId))
+                n -= options.Aggregation == Aggregation.Min ? _rowsOfSubject.GetValueOrDefault(leftId)?.Count ?? 0 : 1;
+            var rule = OpenSetThreshold.For(model, Math.Max(1, n), options.Fpir, options.Threshold);
+            return IdentifyLocked(embedding, rule.Threshold, options.Top, options.Aggregation, options.Excluding) with { Rule = rule };
         }
         finally { _state.ExitReadLock(); }
+    }
+
+    /// <summary>The best <paramref name="top"/> subjects for an embedding, and the open-set verdict at a fixed threshold.</summary>
+    public Identification Identify(float[] embedding, double threshold, int top = 1, Aggregation aggregation = Aggregation.Min)
+    {
+        _state.EnterReadLock();
+        try { return IdentifyLocked(embedding, threshold, top, aggregation, null); }
+        finally { _state.ExitReadLock(); }
+    }
+
+    private Identification IdentifyLocked(float[] embedding, double threshold, int top, Aggregation aggregation, string? excluding)
+    {
+        if (_index.Count == 0) return new Identification(null, false, double.PositiveInfinity, threshold, []);
+        long left = excluding is not null && _ids.TryGetValue(excluding, out var id) ? id : -1;
+        int own = left >= 0 ? _rowsOfSubject.GetValueOrDefault(left)?.Count ?? 0 : 0;
+        // Nearest faces first, then per subject; enough faces to be sure of the top subjects.
+        var near = _index.Search(embedding, Math.Min(_index.Count, Math.Max(32, top * 8) + own));
+        var subjects = near.Where(n => _subjectOfRow[n.Index] >= 0 && _subjectOfRow[n.Index] != left).GroupBy(n => _subjectOfRow[n.Index]).Select(g =>
+        {
+            double d = aggregation == Aggregation.Min ? g.Min(n => n.Distance) : _index.MeanDistance(embedding, _rowsOfSubject[g.Key]);
+            return new Candidate(_names[g.Key], d);
+        }).OrderBy(c => c.Distance).Take(Math.Max(1, top)).ToList();
+        if (subjects.Count == 0) return new Identification(null, false, double.PositiveInfinity, threshold, []);
+        var best = subjects[0];
+        bool known = best.Distance <= threshold;
+        return new Identification(known ? best.Name : null, known, best.Distance, threshold, subjects);
+    }
+
+    /// <summary>
+    /// Whom a face about to be enrolled as <paramref name="name"/> would be identified as instead: another
+    /// subject within the open-set threshold (the gallery already knows this person under another name), or null.
+    /// </summary>
+    public Identification? Duplicate(string name, float[] embedding, ModelInfo model, IdentifyOptions? options = null)
+    {
+        var id = Identify(embedding, model, (options ?? new IdentifyOptions()) with { Excluding = name, Top = 1 });
+        return id.Known ? id : null;
+    }
+
+    /// <summary>
+    /// Pairs of subjects that are probably one person: each subject's faces searched against the others
+    /// under the open-set rule; each pair once, at its smallest distance, closest first.
+    /// </summary>
+    public IReadOnlyList<DuplicatePair> Duplicates(ModelInfo model, IdentifyOptions? options = null)
+    {
+        options ??= new IdentifyOptions();
+        List<(string Name, int[] Rows)> subjects;
+        _state.EnterReadLock();
+        try { subjects = _rowsOfSubject.Where(p => _names.ContainsKey(p.Key)).Select(p => (_names[p.Key], p.Value.ToArray())).ToList(); }
+        finally { _state.ExitReadLock(); }
+        var found = new System.Collections.Concurrent.ConcurrentDictionary<(string, string), DuplicatePair>();
+        Parallel.ForEach(subjects, s =>
+        {
+            foreach (var row in s.Rows)
+            {
+                var id = Identify(_index.Vector(row), model, options with { Excluding = s.Name, Top = 1 });
+                if (!id.Known) continue;
+                var key = string.CompareOrdinal(s.Name, id.Name) < 0 ? (s.Name, id.Name!) : (id.Name!, s.Name);
+                var pair = new DuplicatePair(key.Item1, key.Item2, id.Distance, id.Threshold);
+                found.AddOrUpdate(key, pair, (_, was) => was.Distance <= pair.Distance ? was : pair);
+            }
+        });
+        return found.Values.OrderBy(p => p.Distance).ThenBy(p => p.Subject, StringComparer.Ordinal).ToList();
     }
 
     public Task<Identification> IdentifyAsync(float[] embedding, double threshold, int top = 1, Aggregation aggregation = Aggregation.Min, CancellationToken ct = default)

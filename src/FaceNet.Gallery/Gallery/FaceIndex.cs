@@ -195,6 +195,18 @@ public sealed class FaceIndex : IDisposable
         finally { _lock.ExitReadLock(); }
     }
 
+    /// <summary>A copy of a row's embedding (zeros once removed).</summary>
+    public float[] Vector(int row)
+    {
+        _lock.EnterReadLock();
+        try
+        {
+            if (row < 0 || row >= _count) throw new ArgumentOutOfRangeException(nameof(row));
+            return _matrix.AsSpan(row * _dim, _dim).ToArray();
+        }
+        finally { _lock.ExitReadLock(); }
+    }
+
     /// <summary>The mean distance from the query to the given rows (a subject's faces); the caller holds no lock.</summary>
     public double MeanDistance(ReadOnlySpan<float> query, IReadOnlyList<int> rows)
     {

@@ -71,7 +71,7 @@ internal sealed class FaceWork : IAsyncDisposable
     }
 
     /// <summary>Decode, detect and align in a worker slot: every face, or only the photo's subject.</summary>
-    public async Task<PreparedPhoto> PrepareAsync(byte[] bytes, string name, bool mainOnly, CancellationToken ct)
+    public async Task<PreparedPhoto> PrepareAsync(byte[] bytes, string name, bool mainOnly, CancellationToken ct, Gallery.EnrolOptions? enrol = null)
     {
         await _slots.WaitAsync(ct).ConfigureAwait(false);
         try
@@ -79,6 +79,13 @@ internal sealed class FaceWork : IAsyncDisposable
             var t = Stopwatch.StartNew();
             var photo = _faces.Read(bytes, name);
             _metrics.Stage("decode", t);
+            if (enrol is not null)
+            {
+                // the enrolment's faces: the subject, held to the quality floor
+                var ((chosen, count), enrolCrops) = Gallery.Enrolment.Faces(_faces, photo, enrol with { AllFaces = !mainOnly });
+                _metrics.Stage("detect", t);
+                return new PreparedPhoto(photo, chosen, enrolCrops, count);
+            }
             var faces = _faces.Detect(photo);
             int found = faces.Count;
             _metrics.Stage("detect", t);

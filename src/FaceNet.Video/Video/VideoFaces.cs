@@ -41,6 +41,9 @@ public sealed record VideoOptions
 
     /// <summary>Keep each track's best face crop (for <c>--faces-dir</c>).</summary>
     public bool KeepBestFace { get; init; }
+
+    /// <summary>How a gallery search chooses its threshold (a target FPIR by default, see <see cref="IdentifyOptions"/>).</summary>
+    public IdentifyOptions Identification { get; init; } = new();
 }
 
 /// <summary>One person's passage through the video: when, how often seen, who (with a gallery), which cluster (without).</summary>
@@ -116,14 +119,18 @@ public sealed class VideoFaces(FaceRecognizer recognizer, FaceGallery? gallery, 
             bool known = false;
             double? distance = null;
             int? cluster = null;
+            double used = threshold;
             if (gallery is not null)
-                (name, known, distance) = Identify(t, threshold);
+            {
+                used = IdentificationThreshold();
+                (name, known, distance) = Identify(t, used);
+            }
             else
                 cluster = Cluster(clusters, t, threshold, metric);
             var s = 1 / reader.Scale;
             var box = new FaceBox((float)(t.BestBox.X * s), (float)(t.BestBox.Y * s), (float)(t.BestBox.Width * s), (float)(t.BestBox.Height * s));
             reported++;
-            onTrack(new FaceTrackResult(t.Id, t.Start, t.End, t.Frames, t.Embeddings.Count, name, known, distance, threshold, t.BestTime, box, cluster, t.BestFace));
+            onTrack(new FaceTrackResult(t.Id, t.Start, t.End, t.Frames, t.Embeddings.Count, name, known, distance, used, t.BestTime, box, cluster, t.BestFace));
         }
 
         void Draw(VideoFrame frame)
@@ -238,7 +245,7 @@ public sealed class VideoFaces(FaceRecognizer recognizer, FaceGallery? gallery, 
                 t.LastEmbedded = now;
                 if (gallery is not null)
                 {
-                    var (name, known, _) = Identify(t, threshold);
+                    var (name, known, _) = Identify(t, IdentificationThreshold());
                     (t.Label, t.Known) = (known ? name! : "unknown", known);
                 }
             }
@@ -253,6 +260,10 @@ public sealed class VideoFaces(FaceRecognizer recognizer, FaceGallery? gallery, 
     }
 
     private (string? Name, bool Known, double? Distance) Identify(Track t, double threshold) => IdentifyTrack(gallery!, t.Views(), threshold, _options.Identity);
+
+    // the open-set threshold for the gallery as it is now (its size decides it under a target FPIR); tracking keeps the 1:1 threshold
+    private double IdentificationThreshold()
+        => OpenSetThreshold.For(recognizer.Model.Info, gallery!.Comparisons(_options.Identification.Aggregation), _options.Identification.Fpir, _options.Identification.Threshold).Threshold;
 
     /// <summary>One identity for a track's embeddings (unit vectors with their quality weights), by <paramref name="rule"/>.</summary>
     public static (string? Name, bool Known, double? Distance) IdentifyTrack(FaceGallery gallery, IReadOnlyList<(float[] Vector, double Weight)> embeddings, double threshold, TrackIdentity rule)

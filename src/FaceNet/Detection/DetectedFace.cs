@@ -37,6 +37,9 @@ public sealed record DetectedFace(FaceBox Box, float Score, FacePoint[]? Landmar
     /// </summary>
     public string? LandmarksSource { get; init; }
 
+    /// <summary>How well the face can be recognised (set by <see cref="FaceRecognizer"/>'s detection; null from a bare detector).</summary>
+    public Quality.FaceQuality? Quality { get; init; }
+
     /// <summary>The same face in an image <paramref name="factor"/> times the size of this one's.</summary>
     public DetectedFace Scaled(double factor)
     {

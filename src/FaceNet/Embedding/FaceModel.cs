@@ -146,6 +146,7 @@ public sealed class FaceModel : IDisposable
             ThresholdFrr = options.Threshold is null ? file.ThresholdFrr : null, Calibration = options.Threshold is null ? file.Calibration : "",
             EmbeddingSize = members.Sum(m => m.Embedder.Info.EmbeddingSize), InputSize = members[0].Embedder.Info.InputSize,
             Preprocess = "fused", Alignment = string.Join(" + ", members.Select(m => m.Alignment.Text)), Source = "fused:" + System.IO.Path.GetFileName(path),
+            ImpostorTail = file.ImpostorTail,
         };
         var identity = $"{file.Name}:{Hash(members.Select(m => $"{m.Embedder.Identity}|{m.Alignment.Text}|{m.Flip}|{m.Weight.ToString("R", CultureInfo.InvariantCulture)}").ToArray())}";
         return new FaceModel(path, info, members, identity, []);
@@ -212,18 +213,19 @@ public sealed class FaceModel : IDisposable
     /// and how it was chosen); its identity is unchanged, so galleries and caches made with it stay valid.
     /// A fused model is written as <c>.json</c>, a network as <c>.onnx</c>.
     /// </summary>
-    public void SaveWithThreshold(string output, double threshold, double far, double frr, string calibration)
+    public void SaveWithThreshold(string output, double threshold, double far, double frr, string calibration, Matching.ImpostorTail? tail = null)
     {
+        tail ??= Info.ImpostorTail;
         if (IsFused)
         {
-            AtomicFile.Write(output, FusedFile.WithThreshold(Path, threshold, far, frr, calibration));
+            AtomicFile.Write(output, FusedFile.WithThreshold(Path, threshold, far, frr, calibration, tail));
             return;
         }
         var m = Members[0];
         byte[] onnx;
         try { onnx = System.IO.Path.GetExtension(Path).Equals(".onnx", StringComparison.OrdinalIgnoreCase) ? File.ReadAllBytes(Path) : m.Embedder.OnnxBytes(); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new ModelException(Path, e.Message, e); }
-        var info = m.Embedder.Info with { Threshold = threshold, ThresholdFar = far, ThresholdFrr = frr, Calibration = calibration, Alignment = m.Alignment.Text };
+        var info = m.Embedder.Info with { Threshold = threshold, ThresholdFar = far, ThresholdFrr = frr, Calibration = calibration, Alignment = m.Alignment.Text, ImpostorTail = tail };
         AtomicFile.Write(output, Onnx.OnnxModelFile.WithMetadata(onnx, info.ToMetadata(), Path));
     }
 
@@ -250,6 +252,9 @@ public sealed class FaceCrops(RgbImage[] crops)
 /// </summary>
 public sealed record FusedFile(string Name, Matching.Metric Metric, double Threshold, double? ThresholdFar, double? ThresholdFrr, string Calibration, IReadOnlyList<FusedFile.MemberSpec> Members)
 {
+    /// <summary>The model's impostor tail (<c>"impostor_tail"</c>), when it has one.</summary>
+    public Matching.ImpostorTail? ImpostorTail { get; init; }
+
     public const string Format = "facenet-fused";
 
     public sealed record MemberSpec(string Model, string? Alignment, bool Flip, float Weight);
@@ -286,7 +291,8 @@ public sealed record FusedFile(string Name, Matching.Metric Metric, double Thres
             var metric = Matching.Metrics.Parse(S("metric", "euclidean"));
             var threshold = D("threshold") ?? throw new FormatException("no threshold");
             if (!(threshold > 0) || !double.IsFinite(threshold)) throw new FormatException("the threshold must be a positive number");
-            return new FusedFile(S("name", System.IO.Path.GetFileNameWithoutExtension(path)), metric, threshold, D("threshold_far"), D("threshold_frr"), S("calibration", ""), members);
+            var tail = r.TryGetProperty("impostor_tail", out var t) && t.ValueKind == JsonValueKind.Object ? Matching.ImpostorTail.Parse(t.GetRawText()) : null;
+            return new FusedFile(S("name", System.IO.Path.GetFileNameWithoutExtension(path)), metric, threshold, D("threshold_far"), D("threshold_frr"), S("calibration", ""), members) { ImpostorTail = tail };
         }
         catch (Exception e) when (e is JsonException or FormatException or KeyNotFoundException or InvalidOperationException)
         {
@@ -298,8 +304,8 @@ public sealed record FusedFile(string Name, Matching.Metric Metric, double Thres
         }
     }
 
-    /// <summary>The file with another threshold (what <c>calibrate -o</c> writes for a fused model).</summary>
-    public static string WithThreshold(string path, double threshold, double? far, double? frr, string calibration)
+    /// <summary>The file with another threshold and impostor tail (what <c>calibrate -o</c> writes for a fused model).</summary>
+    public static string WithThreshold(string path, double threshold, double? far, double? frr, string calibration, Matching.ImpostorTail? tail = null)
     {
         var node = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(path))!.AsObject();
         // members named by a path are made absolute, so the copy can live anywhere
@@ -310,6 +316,7 @@ public sealed record FusedFile(string Name, Matching.Metric Metric, double Thres
         node["threshold_far"] = far;
         node["threshold_frr"] = frr;
         node["calibration"] = calibration;
+        if (tail is not null) node["impostor_tail"] = tail.ToNode();
         return node.ToJsonString(new JsonSerializerOptions { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
     }
 }

@@ -20,6 +20,7 @@ public sealed record ModelInfo
     public const string KeyCalibration = "facenet.calibration";
     public const string KeyThresholdFrr = "facenet.threshold_frr";
     public const string KeyIdentityAliases = "facenet.identity_aliases";
+    public const string KeyImpostorTail = "facenet.impostor_tail";
 
     /// <summary>Side of the square input, in pixels (160 for FaceNet).</summary>
     public int InputSize { get; init; } = 160;
@@ -54,6 +55,9 @@ public sealed record ModelInfo
     /// <summary>How the threshold was chosen (data, pairs, date), when known.</summary>
     public string Calibration { get; init; } = "";
 
+    /// <summary>Thresholds per false-accept rate down to small rates, which open-set identification chooses its threshold from; null when the model has none.</summary>
+    public Matching.ImpostorTail? ImpostorTail { get; init; }
+
     /// <summary>What the threshold stands for: how it was chosen and the error rates measured there (or that the caller gave it).</summary>
     public string DescribeThreshold(bool given = false)
     {
@@ -77,6 +81,7 @@ public sealed record ModelInfo
         if (ThresholdFrr is { } frr) yield return new(KeyThresholdFrr, frr.ToString("R", CultureInfo.InvariantCulture));
         if (IdentityAliases.Count > 0) yield return new(KeyIdentityAliases, string.Join(",", IdentityAliases));
         if (Calibration.Length > 0) yield return new(KeyCalibration, Calibration);
+        if (ImpostorTail is { } tail) yield return new(KeyImpostorTail, tail.ToJson());
     }
 
     /// <summary>Reads the <c>facenet.*</c> keys; absent keys keep <paramref name="defaults"/>' values.</summary>
@@ -98,6 +103,7 @@ public sealed record ModelInfo
             ThresholdFrr = Get(KeyThresholdFrr) is { } fr ? double.Parse(fr, CultureInfo.InvariantCulture) : defaults.ThresholdFrr,
             IdentityAliases = Get(KeyIdentityAliases) is { } al ? al.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) : defaults.IdentityAliases,
             Calibration = Get(KeyCalibration) ?? defaults.Calibration,
+            ImpostorTail = Get(KeyImpostorTail) is { } tail ? Matching.ImpostorTail.Parse(tail) : defaults.ImpostorTail,
         };
     }
 }

@@ -1,0 +1,119 @@
+using FaceNet.Matching;
+using FaceNet.Models;
+
+namespace FaceNet.Evaluation;
+
+/// <summary>Options of <see cref="IdentificationProtocol"/>.</summary>
+public sealed record IdentificationOptions
+{
+    /// <summary>Gallery sizes to measure at (those larger than the people at hand allow are skipped); empty: 100, 1,000, 3,000 and all.</summary>
+    public IReadOnlyList<int> GallerySizes { get; init; } = [];
+
+    /// <summary>Searches by people not enrolled to make per gallery size (from several draws of the gallery when few people are left out).</summary>
+    public int Strangers { get; init; } = 1000;
+
+    /// <summary>Most draws of the gallery per size.</summary>
+    public int MaxDraws { get; init; } = 20;
+
+    public int Seed { get; init; } = 20261201;
+
+    /// <summary>The FPIR the product's rule is run at (the threshold chosen from the model's impostor tail and the gallery's size).</summary>
+    public double Fpir { get; init; } = OpenSetThreshold.DefaultFpir;
+
+    /// <summary>Enrolment takes a person's first photo at or above this quality (their first photo when none is); 0: their first photo.</summary>
+    public double QualityFloor { get; init; }
+}
+
+/// <summary>One face of a folder of people: whose, its embedding and quality.</summary>
+public sealed record LabeledFace(int Person, string File, float[] Vector, double Quality);
+
+/// <summary>FNIR and FPIR at one threshold.</summary>
+public sealed record IdentificationPoint(double Threshold, double Fpir, double Fnir);
+
+/// <summary>The figures of one gallery size, as NIST FRVT 1:N states them.</summary>
+public sealed record IdentificationResult(
+    int GallerySize, int Draws, int MatedSearches, int NonMatedSearches,
+    double Rank1, double Rank5,
+    IdentificationPoint AtFpir1, IdentificationPoint AtFpir01,
+    IdentificationPoint AtRule, OpenSetThreshold Rule,
+    IReadOnlyList<IdentificationPoint> Det);
+
+/// <summary>
+/// Open-set identification measured the way NIST FRVT 1:N does: each enrolled person has one face in the
+/// gallery (their first photo), their other photos search it (mated searches), and people kept out of
+/// the gallery search it too (non-mated). FNIR is the share of mated searches that do not return the
+/// person's own name, FPIR the share of non-mated searches that return any name; both at the threshold
+/// chosen afterwards for an FPIR of 1 % and 0.1 %, and at the product's own rule (the model's impostor
+/// tail and the gallery's size, never seeing these people). Rank-1 and rank-5 are the closed-set hit rates.
+/// </summary>
+public static class IdentificationProtocol
+{
+    public static IReadOnlyList<IdentificationResult> Run(IReadOnlyList<LabeledFace> faces, ModelInfo model, IdentificationOptions? options = null)
+    {
+        options ??= new IdentificationOptions();
+        var people = faces.GroupBy(f => f.Person).Select(g => g.OrderBy(f => f.File, StringComparer.Ordinal).ToArray()).ToArray();
+        if (people.Length < 3) throw new ArgumentException("identification needs at least three people");
+        var sizes = (options.GallerySizes.Count > 0 ? options.GallerySizes : [100, 1000, 3000, people.Length - Math.Min(people.Length / 4, 1000)])
+            .Where(n => n >= 1 && n < people.Length).Distinct().Order().ToList();
+        var results = new List<IdentificationResult>();
+        foreach (var n in sizes) results.Add(RunSize(people, n, model, options));
+        return results;
+    }
+
+    private static IdentificationResult RunSize(LabeledFace[][] people, int size, ModelInfo model, IdentificationOptions options)
+    {
+        var rng = new Random(options.Seed + size);
+        var mated = new List<(double Mate, int Rank)>();   // distance to the mate, rank of the mate (1-based)
+        var nonMated = new List<double>();                  // strangers' nearest subject
+        int draws = 0;
+        while (draws < options.MaxDraws && (draws == 0 || nonMated.Count < options.Strangers))
+        {
+            draws++;
+            var order = Enumerable.Range(0, people.Length).OrderBy(_ => rng.Next()).ToArray();
+            var enrolled = order.Take(size).ToArray();
+            var gallery = enrolled.Select(p => Enrolment(people[p], options.QualityFloor)).ToArray();
+            // mated searches: every other photo of an enrolled person (only in the first draw: the gallery's people are a sample already)
+            if (draws == 1)
+                for (int g = 0; g < enrolled.Length; g++)
+                    foreach (var probe in people[enrolled[g]].Where(f => !ReferenceEquals(f, gallery[g])))
+                    {
+                        var d = Distances(probe.Vector, gallery, model.Metric);
+                        double mate = d[g];
+                        mated.Add((mate, 1 + d.Count(x => x < mate)));
+                    }
+            foreach (var p in order.Skip(size).Take(Math.Max(0, options.Strangers - nonMated.Count)))
+                nonMated.Add(Distances(people[p][0].Vector, gallery, model.Metric).Min());
+        }
+        if (mated.Count == 0) throw new ArgumentException("no mated searches: the enrolled people need a second photo each");
+        var nm = nonMated.Order().ToArray();
+        IdentificationPoint At(double t)
+        {
+            // a mated search fails unless its mate is nearest and within t
+            int misses = mated.Count(m => !(m.Rank == 1 && m.Mate <= t));
+            int falsePos = nm.Count(d => d <= t);
+            return new IdentificationPoint(t, (double)falsePos / nm.Length, (double)misses / mated.Count);
+        }
+        double ForFpir(double fpir)
+        {
+            // the largest threshold with at most fpir·N strangers through (half-way to the next one)
+            int k = (int)Math.Floor(fpir * nm.Length + 1e-9);
+            if (k == 0) return nm[0] - 1e-6;
+            return k < nm.Length ? (nm[k - 1] + nm[k]) / 2 : nm[^1];
+        }
+        var rule = OpenSetThreshold.For(model, size, options.Fpir);
+        var det = nm.Concat(mated.Select(m => m.Mate)).Where(double.IsFinite).Order().Distinct().Where((_, i) => i % Math.Max(1, (nm.Length + mated.Count) / 400) == 0).Select(At).ToList();
+        return new IdentificationResult(size, draws, mated.Count, nm.Length,
+            (double)mated.Count(m => m.Rank == 1) / mated.Count, (double)mated.Count(m => m.Rank <= 5) / mated.Count,
+            At(ForFpir(0.01)), At(ForFpir(0.001)), At(rule.Threshold), rule, det);
+    }
+
+    private static LabeledFace Enrolment(LabeledFace[] photos, double floor)
+        => floor > 0 ? photos.FirstOrDefault(f => f.Quality >= floor) ?? photos[0] : photos[0];
+
+    private static double[] Distances(float[] probe, LabeledFace[] gallery, Metric metric)
+    {
+        var d = new double[gallery.Length];
+        for (int i = 0; i < gallery.Length; i++) d[i] = Distance.Of(metric, probe, gallery[i].Vector);
+        return d;
+    }
+}

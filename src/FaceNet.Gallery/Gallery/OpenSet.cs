@@ -1,0 +1,28 @@
+using FaceNet.Matching;
+using FaceNet.Models;
+
+namespace FaceNet.Gallery;
+
+/// <summary>What a search is held against: how to choose the open-set threshold, how many candidates to return.</summary>
+public sealed record IdentifyOptions
+{
+    /// <summary>The default target: 1 % of searches by people who are not enrolled may return a name.</summary>
+    public const double DefaultFpir = OpenSetThreshold.DefaultFpir;
+
+    /// <summary>Target false-positive identification rate: the share of strangers' searches that may get a name.</summary>
+    public double Fpir { get; init; } = DefaultFpir;
+
+    /// <summary>A fixed threshold instead of the FPIR rule.</summary>
+    public double? Threshold { get; init; }
+
+    /// <summary>Candidates returned (the best first).</summary>
+    public int Top { get; init; } = 1;
+
+    public Aggregation Aggregation { get; init; } = Aggregation.Min;
+
+    /// <summary>A subject left out of the search (a duplicate check of a subject against the others).</summary>
+    public string? Excluding { get; init; }
+}
+
+/// <summary>Two subjects that are probably one person: a face of <see cref="Subject"/> is identified as <see cref="Other"/>.</summary>
+public sealed record DuplicatePair(string Subject, string Other, double Distance, double Threshold);

@@ -1,0 +1,48 @@
+using FaceNet.Models;
+
+namespace FaceNet.Matching;
+
+/// <summary>How an identification's threshold was chosen.</summary>
+public enum ThresholdRule
+{
+    /// <summary>From the target FPIR, the gallery's size and the model's impostor tail.</summary>
+    Fpir,
+    /// <summary>Given by the caller.</summary>
+    Given,
+    /// <summary>The model's 1:1 threshold, because the model has no impostor tail (strangers pass more often as the gallery grows).</summary>
+    Verification,
+}
+
+/// <summary>
+/// The threshold an identification used and why: the target FPIR, the number N of impostor comparisons one
+/// search makes in the gallery as it is (its faces, or its subjects when a subject's faces are averaged), and the per-comparison false-accept rate 1 − (1 − FPIR)^(1/N) looked up
+/// in the impostor tail.
+/// </summary>
+public sealed record OpenSetThreshold(double Threshold, ThresholdRule Rule, double? Fpir, long Comparisons, double? ComparisonFar, bool Extrapolated)
+{
+    /// <summary>The default target: 1 % of searches by people who are not enrolled may return a name.</summary>
+    public const double DefaultFpir = 0.01;
+
+    /// <summary>
+    /// The threshold for a search that makes <paramref name="comparisons"/> impostor comparisons: the one
+    /// given, else the FPIR rule on the model's tail, else (a model without a tail) the 1:1 threshold, never
+    /// looser than it.
+    /// </summary>
+    public static OpenSetThreshold For(ModelInfo model, long comparisons, double fpir = DefaultFpir, double? given = null)
+    {
+        if (given is { } t0) return new(t0, ThresholdRule.Given, null, comparisons, null, false);
+        if (model.ImpostorTail is not { } tail) return new(model.Threshold, ThresholdRule.Verification, null, comparisons, null, false);
+        double rate = ImpostorTail.PerComparisonRate(fpir, comparisons);
+        double t = tail.ThresholdAt(rate, out bool extrapolated);
+        // a tiny gallery would allow more than the 1:1 threshold does: the 1:1 decision still holds there
+        return new(Math.Min(t, model.Threshold), ThresholdRule.Fpir, fpir, comparisons, rate, extrapolated);
+    }
+
+    /// <summary>A line for people: what the threshold stands for.</summary>
+    public string Describe() => Rule switch
+    {
+        ThresholdRule.Given => "given by the caller",
+        ThresholdRule.Verification => "the model's 1:1 threshold (the model has no impostor tail for an FPIR target)",
+        _ => FormattableString.Invariant($"FPIR {Fpir:G3} over {Comparisons:N0} comparisons (per comparison FAR {ComparisonFar:G3}{(Extrapolated ? ", beyond the model's impostor tail: extrapolated" : "")})"),
+    };
+}
