@@ -144,15 +144,16 @@ public sealed partial class FaceNetCli
         var far = Options.Real("--far", "Target false-accept rate (default 1e-3)", 0, 1, minOpen: true, maxOpen: true);
         var frr = Options.Real("--frr", "Target false-reject rate instead of a FAR", 0, 1, minOpen: true, maxOpen: true);
         var bestAccuracy = new Option<bool>("--best-accuracy") { Description = "The accuracy-maximising threshold instead of a target rate (the rule of the bundled models' thresholds)" };
+        var keepThreshold = new Option<bool>("--keep-threshold") { Description = "Keep the model's 1:1 threshold (its rates here are reported); write only the impostor tail into the copy" };
         var output = new Option<string?>("--output", "-o") { Description = "Write a copy of the model with the calibrated threshold and impostor tail (.onnx; a fused model's .json)" };
         var tailFrom = new Option<string?>("--tail-from") { Description = "A folder of identities whose different-person pairs make the impostor tail that identification chooses thresholds from (default: --root when it is a folder of identities)" };
         var cache = new Option<string?>("--cache") { Description = "Embedding cache folder" };
         var noCache = new Option<bool>("--no-cache") { Description = "Do not read or write the embedding cache" };
         var cmd = new Command("calibrate", "The distance threshold for a target false-accept (or false-reject) rate on your own labelled faces")
-            { root, pairs, far, frr, bestAccuracy, tailFrom, model, detector, flip, alignment, output, cache, noCache, json, threads };
+            { root, pairs, far, frr, bestAccuracy, keepThreshold, tailFrom, model, detector, flip, alignment, output, cache, noCache, json, threads };
         cmd.SetAction(r => Guard(() =>
         {
-            if (new[] { r.GetValue(far) is not null, r.GetValue(frr) is not null, r.GetValue(bestAccuracy) }.Count(x => x) > 1) throw new UsageException("give one of --far, --frr and --best-accuracy");
+            if (new[] { r.GetValue(far) is not null, r.GetValue(frr) is not null, r.GetValue(bestAccuracy), r.GetValue(keepThreshold) }.Count(x => x) > 1) throw new UsageException("give one of --far, --frr, --best-accuracy and --keep-threshold");
             double rate = r.GetValue(frr) ?? r.GetValue(far) ?? 1e-3;
             if (rate is <= 0 or >= 1) throw new UsageException("the target rate must lie between 0 and 1");
             var list = r.GetValue(pairs) is { } pairsPath ? PairsFile.Read(pairsPath, r.GetValue(root)!) : Calibration.PairsFromFolders(r.GetValue(root)!);
@@ -167,18 +168,36 @@ public sealed partial class FaceNetCli
             });
             var report = evaluator.Run(list);
             string? tailRoot = r.GetValue(tailFrom) ?? (r.GetValue(pairs) is null ? r.GetValue(root) : null);
-            var tail = tailRoot is null ? null : Calibration.TailFromFolders(evaluator, tailRoot, pipeline.Model.Info.Metric,
-                $"every different-person pair of {Path.GetFileName(Path.TrimEndingDirectorySeparator(tailRoot))} ({pipeline.Detector.Name}, {DateTime.UtcNow:yyyy-MM-dd})");
+            ImpostorTail? tail = null;
+            if (tailRoot is not null)
+            {
+                try
+                {
+                    tail = Calibration.TailFromFolders(evaluator, tailRoot, pipeline.Model.Info.Metric,
+                        $"every different-person pair of {Path.GetFileName(Path.TrimEndingDirectorySeparator(tailRoot))} ({pipeline.Detector.Name}, {DateTime.UtcNow:yyyy-MM-dd})");
+                }
+                catch (ArgumentException e) when (r.GetValue(tailFrom) is null)
+                {
+                    // the tail was not asked for: a small folder calibrates the threshold all the same
+                    stderr.WriteLine($"note: no impostor tail from {tailRoot}: {e.Message}; the copy keeps the model's own tail, if any");
+                }
+            }
             foreach (var f in report.Failures) stderr.WriteLine("warning: " + f);
             var genuine = report.Distances.Where((_, i) => report.Same[i]).ToArray();
             var impostor = report.Distances.Where((_, i) => !report.Same[i]).ToArray();
-            var result = r.GetValue(bestAccuracy) ? Calibration.AtBestAccuracy(genuine, impostor)
-                : r.GetValue(frr) is not null ? Calibration.AtFrr(genuine, impostor, rate) : Calibration.AtFar(genuine, impostor, rate);
             var info = pipeline.Model.Info;
-            string goal = r.GetValue(bestAccuracy) ? "the most accurate threshold" : $"{result.Target.ToUpperInvariant()} {rate:G3}";
+            var result = r.GetValue(keepThreshold) ? Calibration.At(genuine, impostor, info.Threshold)
+                : r.GetValue(bestAccuracy) ? Calibration.AtBestAccuracy(genuine, impostor)
+                : r.GetValue(frr) is not null ? Calibration.AtFrr(genuine, impostor, rate) : Calibration.AtFar(genuine, impostor, rate);
+            string goal = r.GetValue(keepThreshold) ? "the model's own threshold" : r.GetValue(bestAccuracy) ? "the most accurate threshold" : $"{result.Target.ToUpperInvariant()} {rate:G3}";
             string note = $"calibrated for {goal} on {result.GenuinePairs} same and {result.ImpostorPairs} different pairs ({Path.GetFileName(Path.TrimEndingDirectorySeparator(r.GetValue(pairs) ?? r.GetValue(root)!))}, {pipeline.Detector.Name}, {DateTime.UtcNow:yyyy-MM-dd})";
             if (r.GetValue(output) is { } outPath)
-                pipeline.Model.SaveWithThreshold(outPath, Math.Round(result.Threshold, 6), result.Far, result.Frr, note, tail);
+            {
+                if (r.GetValue(keepThreshold))
+                    pipeline.Model.SaveWithThreshold(outPath, info.Threshold, info.ThresholdFar ?? result.Far, info.ThresholdFrr ?? result.Frr, info.Calibration, tail);
+                else
+                    pipeline.Model.SaveWithThreshold(outPath, Math.Round(result.Threshold, 6), result.Far, result.Frr, note, tail);
+            }
             if (r.GetValue(json))
                 stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object?>
                 {

@@ -90,7 +90,7 @@ public sealed partial class FaceNetCli
                             continue;
                         }
                         enrolled += done.Count;
-                        if (done[0].FacesInPhoto > 1 && !options.AllFaces) NoteMainFace(file, done[0].FacesInPhoto, "enrolled its subject (--all-faces enrols each)");
+                        if (done[0].FacesInPhoto > 1 && !options.AllFaces) NoteMainFace(file, done[0].FacesInPhoto, "enrolling its subject (--all-faces enrols each)");
                         foreach (var d in done.Where(d => d.LooksLike is not null))
                             stderr.WriteLine($"warning: {file}: the face is already in the gallery as '{d.LooksLike!.Name}' (distance {F(d.LooksLike.Distance)} within {F(d.LooksLike.Threshold)}); enrolled as '{person}' all the same ('facenet subjects duplicates' lists such pairs)");
                         if (r.GetValue(json))

@@ -38,7 +38,7 @@ public sealed record ImpostorTail(IReadOnlyList<TailPoint> Points, long Pairs, s
         var points = new List<TailPoint>();
         foreach (var far in StandardRates())
         {
-            long k = (long)Math.Floor(far * sorted.Length);
+            long k = (long)Math.Floor(far * sorted.Length + 1e-9);
             if (k < minPairs) break;
             // the largest threshold that lets at most k pairs through: halfway between the k-th and the next
             double t = k < sorted.Length ? (sorted[k - 1] + sorted[k]) / 2 : sorted[^1];

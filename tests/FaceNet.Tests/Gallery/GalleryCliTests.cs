@@ -110,7 +110,7 @@ public sealed class GalleryCliTests : IDisposable
             }
             files.Add(path);
         }
-        var r = CliRunner.Run(["enroll", "-g", Db, "--name", "Crops", "--aligned", .. files]);
+        var r = CliRunner.Run(["enroll", "-g", Db, "--name", "Crops", "--aligned", "--force", .. files]);
         Assert.Equal(2, r.ExitCode);
         Assert.Contains($"error: {files[500]}: ", r.Err);
         Assert.Contains($"1 image(s) not enrolled: {files[500]}", r.Err);
@@ -185,7 +185,7 @@ public sealed class GalleryCliTests : IDisposable
     public void Kill_9_during_enroll_loses_nothing_reported_and_leaves_a_sound_gallery()
     {
         var files = Crops(400, "k");
-        using var child = Start(["enroll", "-g", Db, "--name", "Crops", "--aligned", .. files]);
+        using var child = Start(["enroll", "-g", Db, "--name", "Crops", "--aligned", "--force", .. files]);
         var reported = new List<string>();
         var lines = LinesOf(child);
         var deadline = DateTime.UtcNow.AddSeconds(120);
@@ -242,7 +242,7 @@ public sealed class GalleryCliTests : IDisposable
     {
         Assert.Equal(0, CliRunner.Run("enroll", "-g", Db, "--name", "Person A", Face("img1.jpg")).ExitCode);
         var files = Crops(150, "c");
-        using var writer = Start(["enroll", "-g", Db, "--name", "Crops", "--aligned", .. files]);
+        using var writer = Start(["enroll", "-g", Db, "--name", "Crops", "--aligned", "--force", .. files]);
         // readers run over and over while the writer works; what they saw proves that they overlapped it
         var seen = new List<int>();
         int identified = 0;
