@@ -13,6 +13,7 @@ public sealed partial class FaceNetCli
         var strangers = new Option<int>("--strangers") { Description = "--identification: searches by people not enrolled, per gallery size", DefaultValueFactory = _ => 1000 }.Within(1, 1_000_000);
         var fpir = Options.Real("--fpir", $"--identification: the target FPIR of the product's rule (default {OpenSetThreshold.DefaultFpir})", 0, 1, minOpen: true, maxOpen: true);
         var minQuality = Options.Real("--min-quality", "--identification: enrol each person's first photo of at least this quality (0: the first photo)", 0, 1);
+        var modelTailOnly = new Option<bool>("--model-tail-only") { Description = "--identification: the rule reads the model's impostor tail alone, not also the gallery's own people" };
         var folds = new Option<int>("--folds") { Description = "Folds for a CSV or an LFW View 1 file (LFW View 2 files say their own)", DefaultValueFactory = _ => 10 }.Within(2, 1000);
         var far = Options.Real("--far", "False-accept rate of the VAL@FAR figure", 1e-3, 0, 1, minOpen: true, maxOpen: true);
         var cache = new Option<string?>("--cache") { Description = $"Embedding cache folder (default {EmbeddingCache.DefaultDirectory})" };
@@ -22,7 +23,7 @@ public sealed partial class FaceNetCli
         var reportPath = new Option<string?>("--report") { Description = "Write a Markdown report: figures, failures, the command that made it" };
         var fullDecode = new Option<bool>("--full-decode") { Description = "Decode every photo in full before detecting (slower): to compare with decoding to the detector's size" };
         var cmd = new Command("evaluate", "Verification accuracy on labelled pairs with the LFW protocol: accuracy ± std, VAL@FAR, AUC, EER, threshold")
-            { pairs, root, identification, sizes, strangers, fpir, minQuality, model, detector, flip, alignment, folds, far, cache, noCache, fallback, fullDecode, plot, reportPath, json, threads };
+            { pairs, root, identification, sizes, strangers, fpir, minQuality, modelTailOnly, model, detector, flip, alignment, folds, far, cache, noCache, fallback, fullDecode, plot, reportPath, json, threads };
         cmd.SetAction(r => Guard(() =>
         {
             if (r.GetValue(identification))
@@ -33,6 +34,7 @@ public sealed partial class FaceNetCli
                 return EvaluateIdentification(r.GetValue(root)!, new IdentificationOptions
                 {
                     GallerySizes = gallerySizes, Strangers = r.GetValue(strangers), Fpir = r.GetValue(fpir) ?? OpenSetThreshold.DefaultFpir, QualityFloor = r.GetValue(minQuality) ?? 0,
+                    UseGalleryPeople = !r.GetValue(modelTailOnly),
                 }, r.GetValue(model), r.GetValue(detector), r.GetValue(threads), r.GetValue(flip), r.GetValue(alignment),
                     r.GetValue(noCache) ? null : r.GetValue(cache) ?? EmbeddingCache.DefaultDirectory, r.GetValue(plot), r.GetValue(reportPath), r.GetValue(json));
             }

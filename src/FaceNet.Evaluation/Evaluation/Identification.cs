@@ -22,6 +22,9 @@ public sealed record IdentificationOptions
 
     /// <summary>Enrolment takes a person's first photo at or above this quality (their first photo when none is); 0: their first photo.</summary>
     public double QualityFloor { get; init; }
+
+    /// <summary>The rule also holds the threshold to the gallery's own people, as <c>FaceGallery</c> does by default; false: the model's tail alone.</summary>
+    public bool UseGalleryPeople { get; init; } = true;
 }
 
 /// <summary>One face of a folder of people: whose, its embedding and quality.</summary>
@@ -66,12 +69,14 @@ public static class IdentificationProtocol
         var mated = new List<(double Mate, int Rank)>();   // distance to the mate, rank of the mate (1-based)
         var nonMated = new List<double>();                  // strangers' nearest subject
         int draws = 0;
+        LabeledFace[]? lastGallery = null;
         while (draws < options.MaxDraws && (draws == 0 || nonMated.Count < options.Strangers))
         {
             draws++;
             var order = Enumerable.Range(0, people.Length).OrderBy(_ => rng.Next()).ToArray();
             var enrolled = order.Take(size).ToArray();
             var gallery = enrolled.Select(p => Enrolment(people[p], options.QualityFloor)).ToArray();
+            lastGallery ??= gallery;
             // mated searches: every other photo of an enrolled person (only in the first draw: the gallery's people are a sample already)
             if (draws == 1)
                 for (int g = 0; g < enrolled.Length; g++)
@@ -101,6 +106,13 @@ public static class IdentificationProtocol
             return k < nm.Length ? (nm[k - 1] + nm[k]) / 2 : nm[^1];
         }
         var rule = OpenSetThreshold.For(model, size, options.Fpir);
+        if (options.UseGalleryPeople && lastGallery is { } own && own.Length * options.Fpir >= OpenSetThreshold.MinGallerySubjectsInside)
+        {
+            // as the gallery does it: each (sampled) subject's nearest other subject, the stricter of that and the model's tail
+            var sample = own.Length <= OpenSetThreshold.GallerySampleSize ? own : own.OrderBy(_ => rng.Next()).Take(OpenSetThreshold.GallerySampleSize).ToArray();
+            var nearest = sample.Select(f => own.Where(o => !ReferenceEquals(o, f)).Min(o => (double)Distance.Of(model.Metric, f.Vector, o.Vector))).Order().ToArray();
+            rule = rule.WithGallery(nearest);
+        }
         var det = nm.Concat(mated.Select(m => m.Mate)).Where(double.IsFinite).Order().Distinct().Where((_, i) => i % Math.Max(1, (nm.Length + mated.Count) / 400) == 0).Select(At).ToList();
         return new IdentificationResult(size, draws, mated.Count, nm.Length,
             (double)mated.Count(m => m.Rank == 1) / mated.Count, (double)mated.Count(m => m.Rank <= 5) / mated.Count,

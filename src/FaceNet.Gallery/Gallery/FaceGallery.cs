@@ -293,6 +293,32 @@ public sealed class FaceGallery : IDisposable
         }
     }
 
+    private readonly object _nearestGate = new();
+    private (int Subjects, double[] Distances)? _nearest;
+
+    // Each sampled subject's first face searched against the other subjects' faces, ascending; measured again once
+    // the subjects have changed by a twentieth. Under the read lock (the index has its own lock too).
+    private double[] NearestSubjectsLocked()
+    {
+        lock (_nearestGate)
+        {
+            if (_nearest is { } n && Math.Abs(n.Subjects - _names.Count) * 20 <= n.Subjects) return n.Distances;
+            var subjects = _rowsOfSubject.Where(p => _names.ContainsKey(p.Key) && p.Value.Count > 0).Select(p => (Id: p.Key, Rows: p.Value)).OrderBy(p => p.Id).ToList();
+            var rng = new Random(20261201);
+            var sample = subjects.Count <= OpenSetThreshold.GallerySampleSize ? subjects : subjects.OrderBy(_ => rng.Next()).Take(OpenSetThreshold.GallerySampleSize).ToList();
+            var d = new double[sample.Count];
+            Parallel.For(0, sample.Count, i =>
+            {
+                var (id, rows) = sample[i];
+                var near = _index.Search(_index.Vector(rows[0]), Math.Min(_index.Count, rows.Count + 8));
+                d[i] = near.Where(x => _subjectOfRow[x.Index] >= 0 && _subjectOfRow[x.Index] != id).Select(x => (double)x.Distance).DefaultIfEmpty(double.PositiveInfinity).Min();
+            });
+            Array.Sort(d);
+            _nearest = (_names.Count, d);
+            return d;
+        }
+    }
+
     /// <summary>The impostor comparisons one search makes now: every face under <see cref="Aggregation.Min"/>, every subject under <see cref="Aggregation.Mean"/>.</summary>
     public long Comparisons(Aggregation aggregation) => aggregation == Aggregation.Min ? FaceCount : SubjectCount;
 
@@ -310,6 +336,8 @@ public sealed class FaceGallery : IDisposable
             if (options.Excluding is { } left && _ids.TryGetValue(left, out var leftId))
                 n -= options.Aggregation == Aggregation.Min ? _rowsOfSubject.GetValueOrDefault(leftId)?.Count ?? 0 : 1;
             var rule = OpenSetThreshold.For(model, Math.Max(1, n), options.Fpir, options.Threshold);
+            if (options.UseGalleryPeople && rule.Rule == ThresholdRule.Fpir && _names.Count * options.Fpir >= OpenSetThreshold.MinGallerySubjectsInside)
+                rule = rule.WithGallery(NearestSubjectsLocked());
             return IdentifyLocked(embedding, rule.Threshold, options.Top, options.Aggregation, options.Excluding) with { Rule = rule };
         }
         finally { _state.ExitReadLock(); }

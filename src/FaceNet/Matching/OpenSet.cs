@@ -20,6 +20,36 @@ public enum ThresholdRule
 /// </summary>
 public sealed record OpenSetThreshold(double Threshold, ThresholdRule Rule, double? Fpir, long Comparisons, double? ComparisonFar, bool Extrapolated)
 {
+    /// <summary>
+    /// The gallery's own estimate, when it had enough subjects: the distance that the FPIR share of its
+    /// subjects (as strangers to the rest) come within of another subject. The threshold is the stricter of
+    /// it and the model's tail.
+    /// </summary>
+    public double? GalleryThreshold { get; init; }
+
+    /// <summary>Subjects the gallery's estimate was measured on.</summary>
+    public int GallerySample { get; init; }
+
+    /// <summary>
+    /// Holds the threshold to the gallery's own estimate (the FPIR quantile of <paramref name="nearest"/>, each
+    /// sampled subject's distance to its nearest other subject, ascending) when the sample has at least five
+    /// subjects inside the target share; else unchanged.
+    /// </summary>
+    public OpenSetThreshold WithGallery(IReadOnlyList<double> nearest)
+    {
+        if (Rule != ThresholdRule.Fpir || Fpir is not { } fpir) return this;
+        int k = (int)Math.Floor(fpir * nearest.Count + 1e-9);
+        if (k < MinGallerySubjectsInside || k >= nearest.Count) return this;
+        double t = (nearest[k - 1] + nearest[k]) / 2;
+        return this with { Threshold = Math.Min(Threshold, t), GalleryThreshold = t, GallerySample = nearest.Count };
+    }
+
+    /// <summary>Subjects a gallery samples for its own estimate.</summary>
+    public const int GallerySampleSize = 2000;
+
+    /// <summary>Subjects of the gallery's sample that must lie inside the target share for its estimate to count.</summary>
+    public const int MinGallerySubjectsInside = 5;
+
     /// <summary>The default target: 1 % of searches by people who are not enrolled may return a name.</summary>
     public const double DefaultFpir = 0.01;
 
@@ -43,6 +73,7 @@ public sealed record OpenSetThreshold(double Threshold, ThresholdRule Rule, doub
     {
         ThresholdRule.Given => "given by the caller",
         ThresholdRule.Verification => "the model's 1:1 threshold (the model has no impostor tail for an FPIR target)",
-        _ => FormattableString.Invariant($"FPIR {Fpir:G3} over {Comparisons:N0} comparisons (per comparison FAR {ComparisonFar:G3}{(Extrapolated ? ", beyond the model's impostor tail: extrapolated" : "")})"),
+        _ => FormattableString.Invariant($"FPIR {Fpir:G3} over {Comparisons:N0} comparisons (per comparison FAR {ComparisonFar:G3}{(Extrapolated ? ", beyond the model's impostor tail: extrapolated" : "")}")
+            + (GalleryThreshold is { } g ? FormattableString.Invariant($"; the gallery's own {GallerySample:N0} subjects give {g:F4}{(g <= Threshold + 1e-12 ? ", the stricter" : "")}") : "") + ")",
     };
 }
