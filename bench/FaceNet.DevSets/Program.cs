@@ -24,7 +24,6 @@ switch (args[0])
     case "tight" when args.Length is 4 or 5: Cut(args[1], args[2], args[3], aligned: false, args.Length == 5 ? Range(args[4]) : (0, 0.1f)); break;
     case "aligned" when args.Length == 4: Cut(args[1], args[2], args[3], aligned: true, default); break;
     case "pairs" when args.Length == 3: Pairs(args[1], args[2]); break;
-    case "landmarks" when args.Length == 5: Landmarks(args[1], args[2], args[3], args[4]); break;
     default: return Usage();
 }
 return 0;
@@ -77,33 +76,6 @@ static void Cut(string pairsPath, string root, string output, bool aligned, (flo
     foreach (var p in pairs.Where(p => written.ContainsKey(p.FileA) && written.ContainsKey(p.FileB)))
         csv.WriteLine($"{written[p.FileA]},{written[p.FileB]},{(p.Same ? 1 : 0)}");
     Console.WriteLine($"{written.Count} of {files.Count} images, pairs in {Path.Combine(output, "pairs.csv")}");
-}
-
-// Analysis: per image, the main face embedded with YuNet's landmarks and with O-Net's, with O-Net's trace.
-static void Landmarks(string pairsPath, string root, string model, string output)
-{
-    var pairs = PairsFile.Read(pairsPath, root);
-    var files = pairs.SelectMany(p => new[] { p.FileA, p.FileB }).Distinct().OrderBy(f => f, StringComparer.Ordinal).ToList();
-    using var yunet = FaceRecognizer.Create(new FaceRecognizerOptions { Detector = "yunet", Model = model });
-    using var refined = FaceRecognizer.Create(new FaceRecognizerOptions { Detector = "yunet+onet", Model = model });
-    using var o = new StreamWriter(output);
-    var err = Console.Error;
-    foreach (var file in files)
-    {
-        var photo = yunet.Read(file);
-        var fy = yunet.Detect(photo);
-        if (fy.Count == 0) continue;
-        int main = MainFace.Index(fy, photo.Width, photo.Height);
-        var trace = new StringWriter();
-        Console.SetError(trace);
-        var fo = refined.Detect(photo);
-        Console.SetError(err);
-        var lines = trace.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        var ey = yunet.Embed(photo, [fy[main]])[0].Vector;
-        var eo = refined.Embed(photo, [fo[main]])[0].Vector;
-        string t = main < lines.Length ? lines[main].Trim() : "none";
-        o.WriteLine(System.Text.Json.JsonSerializer.Serialize(new { file = Path.GetRelativePath(root, file), trace = t, ey, eo }));
-    }
 }
 
 static void Pairs(string root, string output)

@@ -131,4 +131,30 @@ public sealed class EvaluateCliTests : IDisposable
         Assert.Equal(doc.RootElement.GetProperty("frr").GetDouble(), c.RootElement.GetProperty("frr").GetDouble(), 6);
         Assert.StartsWith("calibrated for FAR 0.05", c.RootElement.GetProperty("threshold_source").GetString());
     }
+
+    [Fact]
+    public void Identification_is_measured_per_gallery_size_with_fnir_fpir_ranks_and_the_rule()
+    {
+        // the people as strangers and as the enrolled, a second face for Person_A … D; "Nobody" has no face
+        var plot = Path.Combine(_dir, "det.png");
+        var report = Path.Combine(_dir, "id.md");
+        var r = CliRunner.Run("evaluate", "--identification", "--root", Root, "--gallery-sizes", "2,3", "--json", "--no-cache", "--plot", plot, "--report", report);
+        Assert.True(r.ExitCode == 0, r.Err);
+        var lines = r.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        Assert.Equal([2, 3], lines.Select(l => l.GetProperty("gallery_size").GetInt32()));
+        foreach (var l in lines)
+        {
+            foreach (var key in new[] { "rank1", "rank5", "fnir_at_fpir_0.01", "fnir_at_fpir_0.001", "fpir", "fnir" })
+                Assert.InRange(l.GetProperty(key).GetDouble(), 0, 1);
+            Assert.True(l.GetProperty("mated_searches").GetInt32() >= 2);
+            Assert.True(l.GetProperty("non_mated_searches").GetInt32() >= 1);
+            Assert.Equal(1.0, l.GetProperty("rank1").GetDouble()); // four distinct people: each found first
+            Assert.Equal(0.0, l.GetProperty("fnir").GetDouble());  // and within the model's rule
+        }
+        Assert.Contains("warning: ", r.Err); // Nobody's photo has no face
+        Assert.True(new FileInfo(plot).Length > 10_000);
+        Assert.Contains("| gallery | mated / non-mated searches |", File.ReadAllText(report));
+        // a pairs file does not go with it
+        Assert.Equal(1, CliRunner.Run("evaluate", "--identification", "--root", Root, "--pairs", PairsTxt()).ExitCode);
+    }
 }
