@@ -24,7 +24,8 @@ public sealed partial class FaceNetCli
     public int Run(string[] args)
     {
         _args = args;
-        var root = new RootCommand("FaceNet for .NET: face embeddings, verification and model import on ONNX Runtime.");
+        // a command named as users call it (a RootCommand is named after the executable, FaceNet.Cli), with the options a root has
+        var root = new Command("facenet", "FaceNet for .NET: face embeddings, verification and model import on ONNX Runtime.") { new System.CommandLine.Help.HelpOption(), new VersionOption() };
         root.Subcommands.Add(ImportCommand());
         root.Subcommands.Add(EmbedCommand());
         root.Subcommands.Add(CompareCommand());

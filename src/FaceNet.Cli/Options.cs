@@ -18,7 +18,7 @@ internal static class Options
         return o;
     }
 
-    /// <summary>As <see cref="Real"/>, with a default.</summary>
+    /// <summary>As <see cref="Real(string, string, double, double, bool, bool, string?)"/>, with a default.</summary>
     public static Option<double> Real(string name, string description, double defaultValue, double min, double max, bool minOpen = false, bool maxOpen = false)
     {
         var o = new Option<double>(name) { Description = description, DefaultValueFactory = _ => defaultValue };

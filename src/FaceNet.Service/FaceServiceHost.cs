@@ -129,6 +129,7 @@ public sealed class FaceServiceHost : IAsyncDisposable
         builder.Services.AddOpenApi(o => o.AddDocumentTransformer((doc, _, _) =>
         {
             doc.Info.Title = "FaceNet for .NET";
+            doc.Info.Version = PackageVersion;
             doc.Info.Description = "Face verification, embeddings, detection, enrolment and open-set identification. Send your key in the X-API-Key header.";
             doc.Components ??= new Microsoft.OpenApi.OpenApiComponents();
             doc.Components.SecuritySchemes ??= new Dictionary<string, Microsoft.OpenApi.IOpenApiSecurityScheme>();
@@ -170,6 +171,9 @@ public sealed class FaceServiceHost : IAsyncDisposable
         app.MapGet("/", () => Results.Bytes(page, "text/html; charset=utf-8")).ExcludeFromDescription();
         return app;
     }
+
+    /// <summary>The package's version (without the commit), which the OpenAPI document states.</summary>
+    public static string PackageVersion { get; } = (typeof(FaceServiceHost).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.0.0").Split('+')[0];
 
     private static byte[] ReadResource(string name)
     {

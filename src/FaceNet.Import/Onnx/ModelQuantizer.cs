@@ -17,7 +17,7 @@ public sealed record QuantizedModel(string Output, IReadOnlyList<string> Files, 
 /// </summary>
 public static class ModelQuantizer
 {
-    /// <param name="model">the float model, loaded (a fused model's members are quantized one by one)</param>
+    /// <param name="recognizer">the float model (a fused model's members are quantized one by one) with the detector that finds the calibration faces</param>
     /// <param name="photos">photos with faces; every face found is used, up to <paramref name="maxFaces"/></param>
     /// <param name="output">an <c>.onnx</c> file for one network, a <c>.json</c> for a fused model (its members are written beside it)</param>
     public static QuantizedModel Quantize(FaceRecognizer recognizer, IReadOnlyList<string> photos, string output, int maxFaces = 256, double percentile = 0.9999, Action<string>? progress = null)

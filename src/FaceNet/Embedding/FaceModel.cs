@@ -38,7 +38,7 @@ public sealed record FaceModelOptions
 /// A face model as the pipeline uses it: one network with the alignment it was trained on (and
 /// optionally flip averaging), or a <em>fused</em> model whose embedding is the concatenation of several
 /// such members' unit embeddings, each weighted, re-normalised to unit length. Crops are made per member
-/// (<see cref="Align"/>, cheap, any thread), then embedded in batches (<see cref="Embed"/>).
+/// (<see cref="Align"/>, cheap, any thread), then embedded in batches (<see cref="Embed(IReadOnlyList{FaceCrops})"/>).
 /// Thread-safe: one instance can serve concurrent callers.
 /// </summary>
 public sealed class FaceModel : IDisposable

@@ -4,7 +4,7 @@ using Microsoft.Data.Sqlite;
 namespace FaceNet.Tests.Cli;
 
 /// <summary>
-/// The command line's contract under the mistakes people make (DESIGN.md: exit 1 usage, 2 input, 3 model;
+/// The command line's contract under the mistakes people make (exit 1 usage, 2 input, 3 model;
 /// one line naming the thing; many-image commands go on past a bad one), one case each.
 /// </summary>
 public sealed class ContractTests : IDisposable

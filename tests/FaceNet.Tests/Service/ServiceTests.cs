@@ -202,6 +202,8 @@ public sealed class ServiceTests(ServiceFixture f) : IClassFixture<ServiceFixtur
         foreach (var p in new[] { "/v1/verify", "/v1/embed", "/v1/detect", "/v1/identify", "/v1/subjects", "/v1/subjects/{name}/faces", "/v1/subjects/{name}" })
             Assert.True(paths.TryGetProperty(p, out _), p);
         Assert.Equal("X-API-Key", doc.RootElement.GetProperty("components").GetProperty("securitySchemes").GetProperty("ApiKey").GetProperty("name").GetString());
+        Assert.Equal(FaceNet.Service.FaceServiceHost.PackageVersion, doc.RootElement.GetProperty("info").GetProperty("version").GetString());
+        Assert.Matches(@"^\d+\.\d+\.\d+", FaceNet.Service.FaceServiceHost.PackageVersion);
         Assert.Contains("<title>FaceNet for .NET</title>", await S.Http.GetStringAsync("/"));
         var reference = await S.Http.GetAsync("/docs/");
         Assert.Equal(HttpStatusCode.OK, reference.StatusCode);

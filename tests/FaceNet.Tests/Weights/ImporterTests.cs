@@ -120,7 +120,7 @@ public sealed class ImporterTests(NetworkFixture fx)
     [Fact]
     public void Expected_tensors_match_the_seed_network_size()
     {
-        // 22.8 M parameters for the 128-d head (DESIGN.md), BN moving statistics included.
+        // 22.8 M parameters for the 128-d head (the published figure for Inception-ResNet-V1), BN moving statistics included.
         long parameters = InceptionResNetV1.ExpectedTensors(WeightFormat.Keras, 128)
             .Where(t => !t.Name.Contains("moving_"))
             .Sum(t => t.Shape.Aggregate(1L, (a, b) => a * b));
