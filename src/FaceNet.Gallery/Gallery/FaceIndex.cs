@@ -122,16 +122,13 @@ public sealed class FaceIndex : IDisposable
         {
             _hnsw?.Dispose();
             var g = new USearchIndex(MetricKind.Cos, ScalarKind.Float32, (ulong)_dim, (ulong)_options.Connectivity, (ulong)_options.ExpansionAdd, (ulong)_options.ExpansionSearch);
-            // USearch inserts concurrently from several threads once its capacity is reserved; the .NET
-            // binding reserves inside Add, so reserve up front (its method is not public) and fall back to
-            // one thread if that is not possible.
+            // One thread: USearch's concurrent add() can leave nodes that are stored but that no search reaches
+            // (unum-cloud/USearch#735; a whole person went missing from a 1,000-face gallery built on 2 threads).
+            // Reserving up front spares the binding a reallocation per doubling.
             var reserve = typeof(USearchIndex).GetMethod("IncreaseCapacity", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance, [typeof(ulong)]);
-            int threads = reserve is null ? 1 : Environment.ProcessorCount;
             reserve?.Invoke(g, [(ulong)Math.Max(_count, 1) + 1024]);
-            Parallel.For(0, _count, new ParallelOptions { MaxDegreeOfParallelism = threads }, i =>
-            {
+            for (int i = 0; i < _count; i++)
                 if (!_dead[i]) g.Add((ulong)i, _matrix.AsSpan(i * _dim, _dim).ToArray());
-            });
             _hnsw = g;
         }
         finally { if (locked) _lock.ExitWriteLock(); }

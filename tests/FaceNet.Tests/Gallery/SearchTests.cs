@@ -44,6 +44,22 @@ public sealed class SearchTests
     }
 
     [Fact]
+    public void Every_face_of_a_built_graph_is_reached_by_a_search_for_it()
+    {
+        // tight clusters (people) are where a badly linked node strands a whole person; ten builds
+        for (int seed = 0; seed < 10; seed++)
+        {
+            var r = new Random(seed);
+            var faces = Enumerable.Range(0, 100).Select(_ => Unit(r, 64)).SelectMany(c => Enumerable.Range(0, 10).Select(_ => Near(c, r, 0.3f))).ToList();
+            using var index = new FaceIndex(64, FaceNet.Matching.Metric.Euclidean, new FaceIndexOptions { ApproximateFrom = 500 });
+            index.Add(faces);
+            Assert.True(index.IsApproximate);
+            var missed = Enumerable.Range(0, faces.Count).Where(i => index.Search(faces[i], 1)[0].Index != i).ToList();
+            Assert.True(missed.Count == 0, $"build {seed}: {missed.Count} faces not reached, e.g. row {missed.FirstOrDefault()}");
+        }
+    }
+
+    [Fact]
     public void Open_set_identification_with_min_and_mean_aggregation()
     {
         var dir = Directory.CreateTempSubdirectory("facenet-id-").FullName;
