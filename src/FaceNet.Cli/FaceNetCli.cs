@@ -82,7 +82,7 @@ public sealed partial class FaceNetCli
 
     // ----- helpers -----
     /// <summary>What a threshold stands for: given on the command line, or how it was chosen and the error rates measured there.</summary>
-    private static string ThresholdSource(ModelInfo info, double? given) => info.DescribeThreshold(given is not null);
+    private static string ThresholdSource(ModelInfo info, double? given) => given is null ? info.DescribeThreshold() : "given with --threshold";
 
     private static FaceRecognizer Pipeline(string? model, string? detector, bool aligned, int threads, string? preprocess, double? threshold, bool flip, string? alignment, int? detectorThreads = null,
         double alignmentDetail = FaceRecognizer.DefaultAlignmentDetail)
@@ -170,10 +170,7 @@ public sealed partial class FaceNetCli
         switch (e)
         {
             case UsageException u: stderr.WriteLine("error: " + u.Message); return Usage;
-            case OutputFileException o: stderr.WriteLine("error: " + o.Message); return Usage;
-            case GalleryException g: stderr.WriteLine("error: " + g.Message); return g.ModelMismatch ? ModelError : InputError;
-            case ModelException or WeightsException: stderr.WriteLine("error: " + OneLine(e.Message)); return ModelError;
-            case FaceNetException f: stderr.WriteLine("error: " + OneLine(f.Message)); return InputError; // images, pairs files
+            case FaceNetException f: stderr.WriteLine("error: " + OneLine(f.Message)); return ExitCode(f.Kind);
             case FormatException or ArgumentException: stderr.WriteLine("error: " + e.Message); return Usage;
             case IOException or UnauthorizedAccessException: stderr.WriteLine("error: " + e.Message); return InputError;
             default:
@@ -181,6 +178,14 @@ public sealed partial class FaceNetCli
                 return 70;
         }
     }
+
+    /// <summary>The one place a kind of fault becomes an exit code.</summary>
+    private static int ExitCode(FaceNetErrorKind kind) => kind switch
+    {
+        FaceNetErrorKind.Output => Usage,
+        FaceNetErrorKind.BadModel or FaceNetErrorKind.ModelMismatch => ModelError,
+        _ => InputError, // images, pairs files, galleries, videos, keys
+    };
 
     /// <summary>One line, of a readable length, whatever a reader of a broken file produced.</summary>
     private static string OneLine(string message)

@@ -59,7 +59,7 @@ internal sealed class FaceApi(FaceWork work, FaceGallery? gallery, KeyCheck keys
             }
         var (ci, cj, verdict) = chosen!.Value;
         return Results.Ok(new VerifyResponse(Math.Round(verdict.Distance, 6), verdict.Threshold, verdict.Same, Matching.Metrics.Name(verdict.Metric),
-            Faces.Model.Info.DescribeThreshold(options.Recognizer.Threshold is not null), ModelName, Faces.Model.Identity,
+            (options.Recognizer.Threshold is null ? Faces.Model.Info.DescribeThreshold() : "set in the service's options"), ModelName, Faces.Model.Identity,
             [new VerifyFace(pa.Faces[ci].Box.ToArray(), pa.Faces[ci].Score, FacesIn(pa)), new VerifyFace(pb.Faces[cj].Box.ToArray(), pb.Faces[cj].Score, FacesIn(pb))]));
     });
 
@@ -173,6 +173,17 @@ internal sealed class FaceApi(FaceWork work, FaceGallery? gallery, KeyCheck keys
 
     private sealed class TooLargeException : Exception;
 
+    /// <summary>The one place a kind of fault becomes an HTTP status; null for the kinds that are the server's own (a 500).</summary>
+    private static IResult? Problem(FaceNetException e) => e.Kind switch
+    {
+        FaceNetErrorKind.NoFace => Problems.Status(400, "No face", e.Message),
+        FaceNetErrorKind.NotAnImage => Problems.Status(400, "Not a usable image", e.Message),
+        FaceNetErrorKind.QualityTooLow => Problems.Status(422, "Face quality too low", e.Message + "; ?force=true enrols it anyway"),
+        FaceNetErrorKind.Duplicate => Problems.Status(409, "Already enrolled as another subject", e.Message + "; ?allow_duplicate=true enrols it anyway"),
+        FaceNetErrorKind.Conflict => Problems.Conflict(e.Reason),
+        _ => null,
+    };
+
     /// <summary>Key, scope and rate first; then the work, with the request's time limit; client faults as problems.</summary>
     private async Task<IResult> Guard(HttpContext http, Scope scope, Func<CancellationToken, Task<IResult>> handler)
     {
@@ -186,12 +197,8 @@ internal sealed class FaceApi(FaceWork work, FaceGallery? gallery, KeyCheck keys
         catch (BadHttpRequestException e) { return Problems.Status(e.StatusCode, "Bad request", e.Message); }
         catch (InvalidDataException e) when (e.Message.Contains("limit", StringComparison.OrdinalIgnoreCase)) { return Problems.TooLarge(options.MaxBodyBytes); }
         catch (InvalidDataException e) { return Problems.BadRequest("the multipart body cannot be read: " + e.Message); }
-        catch (NoFaceException e) { return Problems.Status(400, "No face", e.Message); }
-        catch (LowQualityFaceException e) { return Problems.Status(422, "Face quality too low", e.Message + "; ?force=true enrols it anyway"); }
-        catch (DuplicateFaceException e) { return Problems.Status(409, "Already enrolled as another subject", e.Message + "; ?allow_duplicate=true enrols it anyway"); }
-        catch (ImageException e) { return Problems.Status(400, "Not a usable image", e.Message); }
+        catch (FaceNetException e) when (Problem(e) is { } problem) { return problem; }
         catch (NoGalleryException) { return Problems.NotFound("this service has no gallery (start it with --gallery)"); }
-        catch (GalleryException e) when (e.Reason.Contains("already exists")) { return Problems.Conflict(e.Reason); }
         catch (ArgumentException e) { return Problems.BadRequest(e.Message); }
         catch (ServiceBusyException e)
         {

@@ -26,6 +26,10 @@ namespace FaceNet.Service;
 /// await service.WaitForShutdownAsync(); // Ctrl+C or SIGTERM: in-flight requests finish first
 /// </code>
 /// </summary>
+/// <summary>The service cannot listen where it was asked to (address in use, not permitted, not an address).</summary>
+public sealed class ServiceAddressException(string urls, string reason, Exception? inner = null)
+    : FaceNetException(urls, reason, inner, kind: FaceNetErrorKind.Unavailable);
+
 public sealed class FaceServiceHost : IAsyncDisposable
 {
     private readonly WebApplication _app;
@@ -83,7 +87,8 @@ public sealed class FaceServiceHost : IAsyncDisposable
                 app.Lifetime.ApplicationStopping.IsCancellationRequested ? Problems.Status(503, "Not ready", "shutting down")
                 : host._followProblem is { } p ? Problems.Status(503, "Not ready", "the gallery cannot be followed: " + p)
                 : Results.Text("ready")).ExcludeFromDescription();
-            await app.StartAsync().ConfigureAwait(false);
+            try { await app.StartAsync().ConfigureAwait(false); }
+            catch (IOException e) { throw new ServiceAddressException(options.Urls, e.Message, e); } // Kestrel could not bind
             host.Address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
             if (gallery is not null) host._follow = host.FollowGallery(options);
             return host;

@@ -1,12 +1,46 @@
 namespace FaceNet;
 
 /// <summary>
-/// A file that cannot be used, and why: an image, a model, weights, a pairs file, a gallery. The message
-/// is <c>where: reason</c> (where is the file, or the file and line), so one line tells the user both.
+/// What kind of fault a <see cref="FaceNetException"/> is: the one thing front ends map to an exit code or
+/// an HTTP status, so that rewording a message never changes an API.
 /// </summary>
-public abstract class FaceNetException(string file, string reason, Exception? inner = null, string? where = null)
+public enum FaceNetErrorKind
+{
+    /// <summary>Input that cannot be used as given (a pairs file, a video, keys, an embedding of the wrong size).</summary>
+    Invalid,
+    /// <summary>The file is not a usable image.</summary>
+    NotAnImage,
+    /// <summary>The image holds no face.</summary>
+    NoFace,
+    /// <summary>The face is below the enrolment quality floor.</summary>
+    QualityTooLow,
+    /// <summary>The face is already enrolled as another subject.</summary>
+    Duplicate,
+    /// <summary>A model or weights file that cannot be used.</summary>
+    BadModel,
+    /// <summary>A gallery bound to another model than the one given.</summary>
+    ModelMismatch,
+    /// <summary>What was asked for does not exist (a gallery, a subject).</summary>
+    NotFound,
+    /// <summary>The change would clash with what is stored (a name already taken).</summary>
+    Conflict,
+    /// <summary>A store that is damaged, foreign or of a newer version; nothing was changed.</summary>
+    CorruptStore,
+    /// <summary>A store that cannot be reached or written now (permissions, a database that is down).</summary>
+    Unavailable,
+    /// <summary>An output file that cannot be written.</summary>
+    Output,
+}
+
+/// <summary>
+/// A file that cannot be used, and why: an image, a model, weights, a pairs file, a gallery. The message
+/// is <c>where: reason</c> (where is the file, or the file and line), so one line tells the user both;
+/// <see cref="Kind"/> says what kind of fault it is.
+/// </summary>
+public abstract class FaceNetException(string file, string reason, Exception? inner = null, string? where = null, FaceNetErrorKind kind = FaceNetErrorKind.Invalid)
     : Exception($"{where ?? file}: {reason}", inner)
 {
     public string File { get; } = file;
     public string Reason { get; } = reason;
+    public FaceNetErrorKind Kind { get; } = kind;
 }

@@ -62,7 +62,7 @@ public sealed record FaceEmbedding(int Index, DetectedFace Face, float[] Vector)
 }
 
 /// <summary>There is no face where one is needed: the message names the image.</summary>
-public sealed class NoFaceException(string file) : ImageException(file, "no face found");
+public sealed class NoFaceException(string file) : ImageException(file, "no face found", FaceNetErrorKind.NoFace);
 
 /// <summary>
 /// Face recognition in one object: detect → align → embed → compare, with the bundled detector and

@@ -60,10 +60,7 @@ public sealed partial class FaceNetCli
     private static FaceServiceHost StartService(ServiceOptions options)
     {
         try { return FaceServiceHost.StartAsync(options).GetAwaiter().GetResult(); }
-        catch (IOException e) when (e.InnerException is System.Net.Sockets.SocketException or null && e.Message.Contains("address", StringComparison.OrdinalIgnoreCase))
-        {
-            throw new UsageException($"--urls {options.Urls}: {e.Message}");
-        }
+        catch (ServiceAddressException e) { throw new UsageException($"--urls {options.Urls}: {e.Reason}"); }
     }
 
     private Command KeysCommand()

@@ -31,14 +31,14 @@ public sealed record EnrolledFace(string Name, long FaceId, DetectedFace Face, i
 
 /// <summary>A face too poor to enrol: the reason is its quality's weakest measure.</summary>
 public sealed class LowQualityFaceException(string file, FaceQuality quality, double floor)
-    : ImageException(file, $"face quality {quality.Score:F2} is below the enrolment floor {floor:F2}: {quality.Issue}")
+    : ImageException(file, $"face quality {quality.Score:F2} is below the enrolment floor {floor:F2}: {quality.Issue}", FaceNetErrorKind.QualityTooLow)
 {
     public FaceQuality Quality { get; } = quality;
 }
 
 /// <summary>A face the gallery already identifies as another subject.</summary>
 public sealed class DuplicateFaceException(string file, string name, Identification other)
-    : FaceNetException(file, $"the face is already enrolled as '{other.Name}' (distance {other.Distance:F3} within the threshold {other.Threshold:F3}); not enrolled as '{name}'")
+    : FaceNetException(file, $"the face is already enrolled as '{other.Name}' (distance {other.Distance:F3} within the threshold {other.Threshold:F3}); not enrolled as '{name}'", kind: FaceNetErrorKind.Duplicate)
 {
     public string Name { get; } = name;
     public Identification Other { get; } = other;

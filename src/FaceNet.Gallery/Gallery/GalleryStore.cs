@@ -26,10 +26,11 @@ public sealed record GalleryModel(string Id, int EmbeddingSize, string Preproces
 }
 
 /// <summary>A gallery that cannot be used as asked: wrong model, unknown subject, corrupt file.</summary>
-public sealed class GalleryException(string file, string reason, Exception? inner = null, bool modelMismatch = false) : FaceNetException(file, reason, inner)
+public sealed class GalleryException(string file, string reason, FaceNetErrorKind kind = FaceNetErrorKind.Invalid, Exception? inner = null)
+    : FaceNetException(file, reason, inner, kind: kind)
 {
     /// <summary>The gallery belongs to another model (a model error, not an input error).</summary>
-    public bool ModelMismatch { get; } = modelMismatch;
+    public bool ModelMismatch => Kind == FaceNetErrorKind.ModelMismatch;
 }
 
 public sealed record Subject(long Id, string Name, DateTime Created, string? Metadata, int Faces);
@@ -140,7 +141,9 @@ public sealed class GalleryStore : IGalleryStore
     public static GalleryStore Open(string path, GalleryModel? model, bool readOnly = false)
     {
         bool exists = File.Exists(path);
-        if (!exists && (readOnly || model is null)) throw new GalleryException(path, Directory.Exists(path) ? "is a folder, not a gallery" : "no such gallery (enrol someone first)");
+        if (!exists && (readOnly || model is null)) throw Directory.Exists(path)
+            ? new GalleryException(path, "is a folder, not a gallery")
+            : new GalleryException(path, "no such gallery (enrol someone first)", FaceNetErrorKind.NotFound);
         try { return Open(path, model, readOnly, exists, immutable: false); }
         catch (GalleryException e) when (readOnly && e.InnerException is SqliteException { SqliteErrorCode: 8 or 14 })
         {
@@ -166,7 +169,7 @@ public sealed class GalleryStore : IGalleryStore
             Exec(db, "PRAGMA busy_timeout = 10000;");
             // someone else's SQLite file: no schema version of ours, but tables of its own; leave it alone
             if (exists && Scalar<long>(db, "PRAGMA user_version") == 0 && Scalar<long>(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table'") > 0)
-                throw new GalleryException(path, "not a FaceNet gallery (an SQLite database with other tables); nothing was changed");
+                throw new GalleryException(path, "not a FaceNet gallery (an SQLite database with other tables); nothing was changed", FaceNetErrorKind.CorruptStore);
             if (!readOnly)
             {
                 Exec(db, "PRAGMA journal_mode = WAL;");
@@ -175,30 +178,31 @@ public sealed class GalleryStore : IGalleryStore
             Exec(db, "PRAGMA secure_delete = ON;");
             if (!readOnly) Migrate(db, path);
             else if (Scalar<long>(db, "PRAGMA user_version") is var v && (v < 1 || v > SchemaVersion))
-                throw new GalleryException(path, $"gallery schema version {v}, this program reads 1 to {SchemaVersion}");
+                throw new GalleryException(path, $"gallery schema version {v}, this program reads 1 to {SchemaVersion}", FaceNetErrorKind.CorruptStore);
             Exec(db, "PRAGMA foreign_keys = ON;");
             bool feed = Scalar<long>(db, "PRAGMA user_version") >= 2;
             var bound = ReadModel(db);
             if (bound is null)
             {
-                if (model is null) throw new GalleryException(path, "gallery is not bound to a model");
+                if (model is null) throw new GalleryException(path, "gallery is not bound to a model", FaceNetErrorKind.CorruptStore);
                 WriteModel(db, model);
                 bound = model;
             }
             else if (model is not null && !model.Matches(bound))
-                throw new GalleryException(path, $"gallery is bound to model {bound}; embeddings of model {model} are not comparable with it (use the model that enrolled it, or 'facenet migrate' to re-embed its faces)", modelMismatch: true);
+                throw new GalleryException(path, $"gallery is bound to model {bound}; embeddings of model {model} are not comparable with it (use the model that enrolled it, or 'facenet migrate' to re-embed its faces)", FaceNetErrorKind.ModelMismatch);
             return new GalleryStore(path, db, bound, feed);
         }
         catch (SqliteException e)
         {
             db.Dispose();
-            throw new GalleryException(path, e.SqliteErrorCode switch
+            var (reason, kind) = e.SqliteErrorCode switch
             {
-                26 => "not a gallery (not an SQLite database)",
-                8 => "cannot write to the gallery (read-only file or folder)",
-                14 => "cannot open the gallery file (missing folder, or no permission)",
-                _ => "cannot open gallery: " + e.Message,
-            }, e);
+                26 => ("not a gallery (not an SQLite database)", FaceNetErrorKind.CorruptStore),
+                8 => ("cannot write to the gallery (read-only file or folder)", FaceNetErrorKind.Unavailable),
+                14 => ("cannot open the gallery file (missing folder, or no permission)", FaceNetErrorKind.Unavailable),
+                _ => ("cannot open gallery: " + e.Message, FaceNetErrorKind.Unavailable),
+            };
+            throw new GalleryException(path, reason, kind, e);
         }
         catch
         {
@@ -210,7 +214,7 @@ public sealed class GalleryStore : IGalleryStore
     private static void Migrate(SqliteConnection db, string path)
     {
         long version = Scalar<long>(db, "PRAGMA user_version");
-        if (version > SchemaVersion) throw new GalleryException(path, $"gallery schema version {version} is newer than this program's {SchemaVersion}");
+        if (version > SchemaVersion) throw new GalleryException(path, $"gallery schema version {version} is newer than this program's {SchemaVersion}", FaceNetErrorKind.CorruptStore);
         for (long v = version; v < SchemaVersion; v++)
         {
             using var tx = db.BeginTransaction();
@@ -412,7 +416,7 @@ public sealed class GalleryStore : IGalleryStore
         while (r.Read())
         {
             var blob = (byte[])r[2];
-            if (blob.Length != Model.EmbeddingSize * 4) throw new GalleryException(Path, $"face {r.GetInt64(0)} holds a {blob.Length}-byte embedding (corrupt gallery)");
+            if (blob.Length != Model.EmbeddingSize * 4) throw new GalleryException(Path, $"face {r.GetInt64(0)} holds a {blob.Length}-byte embedding (corrupt gallery)", FaceNetErrorKind.CorruptStore);
             list.Add(new StoredFace(r.GetInt64(0), r.GetInt64(1), MemoryMarshal.Cast<byte, float>(blob).ToArray(),
                 r.IsDBNull(3) ? null : r.GetString(3), r.IsDBNull(4) ? null : r.GetString(4),
                 r.IsDBNull(5) ? null : r.GetString(5).Split(',').Select(int.Parse).ToArray(), r.IsDBNull(6) ? null : r.GetString(6),
@@ -472,7 +476,7 @@ public sealed class GalleryStore : IGalleryStore
             cmd.Parameters.AddWithValue("$new", newName);
             long? id;
             try { id = cmd.ExecuteScalar() as long?; }
-            catch (SqliteException e) when (e.SqliteErrorCode == 19) { throw new GalleryException(Path, $"a subject named '{newName}' already exists"); }
+            catch (SqliteException e) when (e.SqliteErrorCode == 19) { throw new GalleryException(Path, $"a subject named '{newName}' already exists", FaceNetErrorKind.Conflict); }
             if (id is null) return null;
             Record(tx, ChangeKind.Renamed, id.Value, newName);
             tx.Commit();

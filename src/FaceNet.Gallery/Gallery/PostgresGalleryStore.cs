@@ -102,7 +102,7 @@ public sealed class PostgresGalleryStore : IGalleryStore
         var location = Redact(connectionString);
         NpgsqlDataSource db;
         try { db = NpgsqlDataSource.Create(connectionString); }
-        catch (ArgumentException e) { throw new GalleryException(location, "not a usable PostgreSQL connection string: " + e.Message, e); }
+        catch (ArgumentException e) { throw new GalleryException(location, "not a usable PostgreSQL connection string: " + e.Message, FaceNetErrorKind.Invalid, e); }
         try
         {
             using var conn = db.OpenConnection();
@@ -112,20 +112,20 @@ public sealed class PostgresGalleryStore : IGalleryStore
             bool exists = Scalar<bool>(conn, tx, "SELECT to_regclass('facenet.meta') IS NOT NULL");
             if (!exists)
             {
-                if (readOnly || model is null) throw new GalleryException(location, "no such gallery in this database (enrol someone first)");
+                if (readOnly || model is null) throw new GalleryException(location, "no such gallery in this database (enrol someone first)", FaceNetErrorKind.NotFound);
                 if (Scalar<bool>(conn, tx, "SELECT to_regnamespace('facenet') IS NOT NULL") && Scalar<long>(conn, tx, "SELECT count(*) FROM pg_tables WHERE schemaname = 'facenet'") > 0)
-                    throw new GalleryException(location, "the schema 'facenet' holds other tables: not a FaceNet gallery; nothing was changed");
+                    throw new GalleryException(location, "the schema 'facenet' holds other tables: not a FaceNet gallery; nothing was changed", FaceNetErrorKind.CorruptStore);
                 Exec(conn, tx, Schema);
                 Exec(conn, tx, "INSERT INTO facenet.meta(key, value) VALUES ('schema_version', @v), ('feed_pruned_through', '0')", ("v", SchemaVersion.ToString(CultureInfo.InvariantCulture)));
             }
             var meta = ReadMeta(conn, tx);
             if (!meta.TryGetValue("schema_version", out var v) || !int.TryParse(v, CultureInfo.InvariantCulture, out var version))
-                throw new GalleryException(location, "the schema 'facenet' is not a FaceNet gallery; nothing was changed");
-            if (version > SchemaVersion) throw new GalleryException(location, $"gallery schema version {version} is newer than this program's {SchemaVersion}");
+                throw new GalleryException(location, "the schema 'facenet' is not a FaceNet gallery; nothing was changed", FaceNetErrorKind.CorruptStore);
+            if (version > SchemaVersion) throw new GalleryException(location, $"gallery schema version {version} is newer than this program's {SchemaVersion}", FaceNetErrorKind.CorruptStore);
             GalleryModel bound;
             if (!meta.TryGetValue("model_id", out var id))
             {
-                if (model is null || readOnly) throw new GalleryException(location, "gallery is not bound to a model");
+                if (model is null || readOnly) throw new GalleryException(location, "gallery is not bound to a model", FaceNetErrorKind.CorruptStore);
                 foreach (var (k, val) in new[] { ("model_id", model.Id), ("embedding_size", model.EmbeddingSize.ToString(CultureInfo.InvariantCulture)), ("preprocess", model.Preprocess), ("metric", Matching.Metrics.Name(model.Metric)), ("created", DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture)) })
                     Exec(conn, tx, "INSERT INTO facenet.meta(key, value) VALUES (@k, @v)", ("k", k), ("v", val));
                 bound = model;
@@ -134,7 +134,7 @@ public sealed class PostgresGalleryStore : IGalleryStore
             {
                 bound = new GalleryModel(id, int.Parse(meta["embedding_size"], CultureInfo.InvariantCulture), meta["preprocess"], Matching.Metrics.Parse(meta["metric"]));
                 if (model is not null && !model.Matches(bound))
-                    throw new GalleryException(location, $"gallery is bound to model {bound}; embeddings of model {model} are not comparable with it (use the model that enrolled it, or 'facenet migrate' to re-embed its faces)", modelMismatch: true);
+                    throw new GalleryException(location, $"gallery is bound to model {bound}; embeddings of model {model} are not comparable with it (use the model that enrolled it, or 'facenet migrate' to re-embed its faces)", FaceNetErrorKind.ModelMismatch);
             }
             tx.Commit();
             return new PostgresGalleryStore(db, location, bound);
@@ -142,7 +142,7 @@ public sealed class PostgresGalleryStore : IGalleryStore
         catch (Exception e)
         {
             db.Dispose();
-            if (e is NpgsqlException or TimeoutException) throw new GalleryException(location, "cannot open the gallery database: " + e.Message, e);
+            if (e is NpgsqlException or TimeoutException) throw new GalleryException(location, "cannot open the gallery database: " + e.Message, FaceNetErrorKind.Unavailable, e);
             throw;
         }
     }
@@ -241,7 +241,7 @@ public sealed class PostgresGalleryStore : IGalleryStore
         }
         catch (GalleryException e) when (e.InnerException is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation })
         {
-            throw new GalleryException(Location, $"a subject named '{newName}' already exists");
+            throw new GalleryException(Location, $"a subject named '{newName}' already exists", FaceNetErrorKind.Conflict);
         }
     }
 
@@ -296,7 +296,7 @@ public sealed class PostgresGalleryStore : IGalleryStore
             tx.Commit();
             return result;
         }
-        catch (NpgsqlException e) { throw new GalleryException(Location, "database error: " + e.Message, e); }
+        catch (NpgsqlException e) { throw new GalleryException(Location, "database error: " + e.Message, FaceNetErrorKind.Unavailable, e); }
     }
 
     // A read in one snapshot (REPEATABLE READ: every statement sees the same committed state).
@@ -310,7 +310,7 @@ public sealed class PostgresGalleryStore : IGalleryStore
             tx.Commit();
             return result;
         }
-        catch (NpgsqlException e) { throw new GalleryException(Location, "database error: " + e.Message, e); }
+        catch (NpgsqlException e) { throw new GalleryException(Location, "database error: " + e.Message, FaceNetErrorKind.Unavailable, e); }
     }
 
     private static void Record(NpgsqlConnection conn, NpgsqlTransaction tx, ChangeKind kind, long subject, string? name, long? firstFace = null, long? lastFace = null)
@@ -340,7 +340,7 @@ public sealed class PostgresGalleryStore : IGalleryStore
         while (r.Read())
         {
             var blob = r.GetFieldValue<byte[]>(2);
-            if (blob.Length != Model.EmbeddingSize * 4) throw new GalleryException(Location, $"face {r.GetInt64(0)} holds a {blob.Length}-byte embedding (corrupt gallery)");
+            if (blob.Length != Model.EmbeddingSize * 4) throw new GalleryException(Location, $"face {r.GetInt64(0)} holds a {blob.Length}-byte embedding (corrupt gallery)", FaceNetErrorKind.CorruptStore);
             list.Add(new StoredFace(r.GetInt64(0), r.GetInt64(1), MemoryMarshal.Cast<byte, float>(blob).ToArray(),
                 r.IsDBNull(3) ? null : r.GetString(3), r.IsDBNull(4) ? null : r.GetString(4),
                 r.IsDBNull(5) ? null : r.GetString(5).Split(',').Select(int.Parse).ToArray(), r.IsDBNull(6) ? null : r.GetString(6),

@@ -51,4 +51,4 @@ public sealed class WeightSet
 }
 
 /// <summary>A weight file that cannot be used: unreadable, not the expected format, or not matching the network.</summary>
-public sealed class WeightsException(string file, string reason, Exception? inner = null) : FaceNetException(file, reason, inner);
+public sealed class WeightsException(string file, string reason, Exception? inner = null) : FaceNetException(file, reason, inner, kind: FaceNetErrorKind.BadModel);

@@ -68,7 +68,7 @@ public static class HeadTraining
     public static TrainedModel Train(FaceRecognizer recognizer, FaceSet train, FaceSet validation, string output, TrainingOptions options, Action<EpochRecord, int>? progress = null)
     {
         var model = recognizer.Model;
-        if (model.IsFused) throw new ArgumentException("training needs one network as its base, not a fused model: give --base mobilefacenet, faceapi-resnet or an .onnx");
+        if (model.IsFused) throw new ArgumentException("training needs one network as its base, not a fused model: mobilefacenet, faceapi-resnet or an .onnx");
         var overlap = train.People.Intersect(validation.People).ToList();
         if (overlap.Count > 0) throw new ArgumentException($"the validation people must not be training people ({overlap.Count} in both, e.g. {overlap[0]})");
         var result = TripletTrainer.Train(train.Faces, validation.Faces, options, progress);

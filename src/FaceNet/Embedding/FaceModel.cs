@@ -120,8 +120,8 @@ public sealed class FaceModel : IDisposable
 
     private static FaceModel LoadFused(string path, FaceModelOptions options)
     {
-        if (options.Alignment is not null) throw new ArgumentException("--alignment applies to a single network; a fused model's members keep their own alignments");
-        if (options.Preprocess is not null) throw new ArgumentException("--preprocess applies to a single network; a fused model's members keep their own");
+        if (options.Alignment is not null) throw new ArgumentException("an alignment applies to a single network; a fused model's members keep their own alignments");
+        if (options.Preprocess is not null) throw new ArgumentException("a preprocessing applies to a single network; a fused model's members keep their own");
         var file = FusedFile.Read(path);
         var members = new List<Member>();
         try

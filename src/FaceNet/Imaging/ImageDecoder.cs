@@ -15,7 +15,13 @@ public sealed record ImageLimits
 }
 
 /// <summary>An image that cannot be used: the message names the file and the reason.</summary>
-public class ImageException(string file, string reason, Exception? inner = null) : FaceNetException(file, reason, inner);
+public class ImageException : FaceNetException
+{
+    public ImageException(string file, string reason, Exception? inner = null) : base(file, reason, inner, kind: FaceNetErrorKind.NotAnImage) { }
+
+    /// <summary>A usable image that fails for another reason (no face, too low a quality).</summary>
+    protected ImageException(string file, string reason, FaceNetErrorKind kind) : base(file, reason, null, kind: kind) { }
+}
 
 /// <summary>
 /// Decodes JPEG, PNG, BMP, WebP and GIF (first frame) with SkiaSharp, TIFF with LibTiff.NET and netpbm

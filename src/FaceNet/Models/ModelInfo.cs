@@ -61,7 +61,7 @@ public sealed record ModelInfo
     /// <summary>What the threshold stands for: how it was chosen and the error rates measured there (or that the caller gave it).</summary>
     public string DescribeThreshold(bool given = false)
     {
-        if (given) return "given with --threshold";
+        if (given) return "given by the caller";
         var rates = ThresholdFar is { } far ? $"FAR {far:G3}" + (ThresholdFrr is { } frr ? $", FRR {frr:G3}" : "") : null;
         if (Calibration.Length > 0) return Calibration + (rates is null ? "" : $" ({rates} there)");
         return $"{Name} default" + (rates is null ? "" : $" ({rates})");

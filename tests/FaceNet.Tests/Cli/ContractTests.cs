@@ -1,4 +1,5 @@
 using System.Text.Json;
+using FaceNet.Gallery;
 using Microsoft.Data.Sqlite;
 
 namespace FaceNet.Tests.Cli;
@@ -28,6 +29,38 @@ public sealed class ContractTests : IDisposable
         Assert.Contains(contains, errors[0]);
         Assert.DoesNotContain("   at ", r.Err);
         Assert.True(errors[0].Length < 500, $"a {errors[0].Length}-character error line");
+    }
+
+    [Fact]
+    public void A_service_address_in_use_is_a_usage_error_naming_urls()
+    {
+        using var taken = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        taken.Start();
+        int port = ((System.Net.IPEndPoint)taken.LocalEndpoint).Port;
+        var r = CliRunner.Run("serve", "--urls", $"http://127.0.0.1:{port}");
+        AssertOneLine(r, 1, $"--urls http://127.0.0.1:{port}: ");
+    }
+
+    [Fact]
+    public void Faults_carry_their_kind_whatever_the_wording()
+    {
+        var model = new FaceNet.Gallery.GalleryModel("m", 4, "fixed", FaceNet.Matching.Metric.Euclidean);
+        var missing = Assert.Throws<FaceNet.Gallery.GalleryException>(() => FaceNet.Gallery.GalleryStore.Open(Path.Combine(_dir, "none.db"), model, readOnly: true));
+        Assert.Equal(FaceNetErrorKind.NotFound, missing.Kind);
+        var text = Path.Combine(_dir, "text.db");
+        File.WriteAllText(text, new string('x', 4096));
+        Assert.Equal(FaceNetErrorKind.CorruptStore, Assert.Throws<FaceNet.Gallery.GalleryException>(() => FaceNet.Gallery.GalleryStore.Open(text, model)).Kind);
+        var other = new FaceNet.Gallery.GalleryModel("n", 4, "fixed", FaceNet.Matching.Metric.Euclidean);
+        var db = Path.Combine(_dir, "g.db");
+        using (var g = FaceNet.Gallery.GalleryStore.Open(db, model))
+        {
+            g.Enroll("Ann", [new FaceNet.Gallery.NewFace([1, 0, 0, 0])]);
+            g.Enroll("Bob", [new FaceNet.Gallery.NewFace([0, 1, 0, 0])]);
+            Assert.Equal(FaceNetErrorKind.Conflict, Assert.Throws<FaceNet.Gallery.GalleryException>(() => g.Rename("Bob", "Ann")).Kind);
+        }
+        Assert.Equal(FaceNetErrorKind.ModelMismatch, Assert.Throws<FaceNet.Gallery.GalleryException>(() => FaceNet.Gallery.GalleryStore.Open(db, other)).Kind);
+        var notImage = Assert.Throws<FaceNet.Imaging.ImageException>(() => FaceNet.Imaging.ImageDecoder.Load(text));
+        Assert.Equal(FaceNetErrorKind.NotAnImage, notImage.Kind);
     }
 
     [Fact]

@@ -110,7 +110,7 @@ public sealed class GalleryStoreTests : IDisposable
         g.Enroll("Ann", [new NewFace(Vec(1))]);
         g.Enroll("Bob", [new NewFace(Vec(2))]);
         Assert.True(g.Rename("Ann", "Anne"));
-        Assert.Throws<GalleryException>(() => g.Rename("Bob", "Anne"));
+        Assert.Equal(FaceNetErrorKind.Conflict, Assert.Throws<GalleryException>(() => g.Rename("Bob", "Anne")).Kind);
         Assert.Equal([("Anne", 1), ("Bob", 1)], g.Subjects().Select(s => (s.Name, s.Faces)));
     }
 
