@@ -58,7 +58,7 @@ internal sealed class FaceApi(FaceWork work, FaceGallery? gallery, KeyCheck keys
                 if (chosen is null || v.Distance < chosen.Value.V.Distance) chosen = (i, j, v);
             }
         var (ci, cj, verdict) = chosen!.Value;
-        return Results.Ok(new VerifyResponse(Math.Round(verdict.Distance, 6), verdict.Threshold, verdict.Same, Matching.Metrics.Name(verdict.Metric),
+        return Ok(new VerifyResponse(Math.Round(verdict.Distance, 6), verdict.Threshold, verdict.Same, Matching.Metrics.Name(verdict.Metric),
             (options.Recognizer.Threshold is null ? Faces.Model.Info.DescribeThreshold() : "set in the service's options"), ModelName, Faces.Model.Identity,
             [new VerifyFace(pa.Faces[ci].Box.ToArray(), pa.Faces[ci].Score, FacesIn(pa)), new VerifyFace(pb.Faces[cj].Box.ToArray(), pb.Faces[cj].Score, FacesIn(pb))]));
     });
@@ -74,7 +74,7 @@ internal sealed class FaceApi(FaceWork work, FaceGallery? gallery, KeyCheck keys
         var photo = await work.PrepareAsync(bytes, name, mainOnly: false, ct);
         var vectors = embed ? await work.EmbedAsync(photo.Crops, ct) : null;
         var faces = photo.Faces.Select((f, i) => new FaceJson(f.Box.ToArray(), f.Score, Landmarks(f), f.LandmarksSource, f.Quality?.Score, f.Quality?.Issue, vectors?[i])).ToList();
-        return Results.Ok(new FacesResponse(faces, photo.Photo.Width, photo.Photo.Height, ModelName, Faces.Model.Identity));
+        return Ok(new FacesResponse(faces, photo.Photo.Width, photo.Photo.Height, ModelName, Faces.Model.Identity));
     });
 
     public Task<IResult> Enroll(HttpContext http, string name) => Guard(http, Scope.Enroll, async ct =>
@@ -90,7 +90,8 @@ internal sealed class FaceApi(FaceWork work, FaceGallery? gallery, KeyCheck keys
         // committed before the answer: a 201 is a face that survives a crash
         var done = g.EnrolFaces(Faces, name, file, photo.Faces, photo.FacesFound, vectors, enrol, null, Convert.ToHexString(SHA256.HashData(bytes)).ToLowerInvariant());
         var face = done[0].Face;
-        return Results.Created($"/v1/subjects/{Uri.EscapeDataString(name)}", new EnrollResponse(name, done[0].FaceId, face.Box.ToArray(), FacesIn(photo), face.Quality?.Score, done[0].LooksLike?.Name));
+        http.Response.Headers.Location = $"/v1/subjects/{Uri.EscapeDataString(name)}";
+        return Results.Json(new EnrollResponse(name, done[0].FaceId, face.Box.ToArray(), FacesIn(photo), face.Quality?.Score, done[0].LooksLike?.Name), FaceNetApi.Json, statusCode: 201);
     });
 
     private static bool Flag(HttpContext http, string name)
@@ -100,7 +101,7 @@ internal sealed class FaceApi(FaceWork work, FaceGallery? gallery, KeyCheck keys
     {
         var g = RequireGallery();
         var subjects = g.Store.Subjects();
-        return Task.FromResult(Results.Ok(new SubjectsResponse(subjects.Select(s => new SubjectJson(s.Name, s.Faces, s.Created)).ToList(), subjects.Sum(s => s.Faces))));
+        return Task.FromResult(Ok(new SubjectsResponse(subjects.Select(s => new SubjectJson(s.Name, s.Faces, s.Created)).ToList(), subjects.Sum(s => s.Faces))));
     });
 
     public Task<IResult> Remove(HttpContext http, string name) => Guard(http, Scope.Admin, ct =>
@@ -131,10 +132,13 @@ internal sealed class FaceApi(FaceWork work, FaceGallery? gallery, KeyCheck keys
                 rule.Rule.ToString().ToLowerInvariant(), rule.Fpir, rule.Comparisons, rule.ComparisonFar,
                 id.Candidates.Select(c => new CandidateJson(c.Name, Math.Round(c.Distance, 6))).ToList());
         }).ToList();
-        return Results.Ok(new IdentifyResponse(faces, photo.Photo.Width, photo.Photo.Height, g.SubjectCount, ModelName, Faces.Model.Identity));
+        return Ok(new IdentifyResponse(faces, photo.Photo.Width, photo.Photo.Height, g.SubjectCount, ModelName, Faces.Model.Identity));
     });
 
     // ----- plumbing -----
+
+    /// <summary>200 with the API's own JSON (snake_case), whatever the host app's settings.</summary>
+    private static IResult Ok<T>(T body) => Results.Json(body, FaceNetApi.Json);
 
     private FaceGallery RequireGallery() => gallery ?? throw new NoGalleryException();
 

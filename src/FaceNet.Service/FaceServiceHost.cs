@@ -18,6 +18,10 @@ using Scalar.AspNetCore;
 
 namespace FaceNet.Service;
 
+/// <summary>The service cannot listen where it was asked to (address in use, not permitted, not an address).</summary>
+public sealed class ServiceAddressException(string urls, string reason, Exception? inner = null)
+    : FaceNetException(urls, reason, inner, kind: FaceNetErrorKind.Unavailable);
+
 /// <summary>
 /// The HTTP service: one <see cref="FaceRecognizer"/> and one gallery per process, Kestrel in front.
 /// <code>
@@ -26,91 +30,48 @@ namespace FaceNet.Service;
 /// await service.WaitForShutdownAsync(); // Ctrl+C or SIGTERM: in-flight requests finish first
 /// </code>
 /// </summary>
-/// <summary>The service cannot listen where it was asked to (address in use, not permitted, not an address).</summary>
-public sealed class ServiceAddressException(string urls, string reason, Exception? inner = null)
-    : FaceNetException(urls, reason, inner, kind: FaceNetErrorKind.Unavailable);
-
 public sealed class FaceServiceHost : IAsyncDisposable
 {
     private readonly WebApplication _app;
-    private readonly FaceRecognizer _faces;
-    private readonly FaceGallery? _gallery;
-    private readonly FaceWork _work;
-    private readonly KeyCheck _keys;
-    private readonly CancellationTokenSource _stopFollowing = new();
-    private Task _follow = Task.CompletedTask;
-    private volatile string? _followProblem;
+    private readonly FaceNetParts _parts;
     private int _disposed;
 
-    private FaceServiceHost(WebApplication app, FaceRecognizer faces, FaceGallery? gallery, FaceWork work, KeyCheck keys, ServiceMetrics metrics)
+    private FaceServiceHost(WebApplication app, FaceNetParts parts)
     {
         _app = app;
-        _faces = faces;
-        _gallery = gallery;
-        _work = work;
-        _keys = keys;
-        Metrics = metrics;
+        _parts = parts;
     }
-
-    public ServiceMetrics Metrics { get; }
 
     /// <summary>The address Kestrel listens on (the real port when 0 was asked for).</summary>
     public string Address { get; private set; } = "";
 
-    public FaceRecognizer Recognizer => _faces;
-    public FaceGallery? Gallery => _gallery;
+    public FaceRecognizer Recognizer => _parts.Faces;
+    public FaceGallery? Gallery => _parts.Gallery;
+    public ServiceMetrics Metrics => _parts.Metrics;
 
-    /// <summary>Loads the model, opens the gallery, starts listening. Problems with the model, gallery or keys file throw before anything listens.</summary>
+    /// <summary>Loads the model, opens the gallery, starts listening; a bad model, gallery, keys file or address throws here.</summary>
     public static async Task<FaceServiceHost> StartAsync(ServiceOptions options, ILoggerProvider? logs = null)
     {
-        var metrics = new ServiceMetrics();
-        var keys = new KeyCheck(options.KeysFile, metrics);
-        // threads not set: one per detecting worker, the rest for the embedding loop (see ServiceOptions.Workers)
-        bool auto = options.Recognizer.Threads == 0;
-        var recognizerOptions = options.Recognizer with
-        {
-            Threads = auto ? Math.Max(1, Environment.ProcessorCount - options.Workers) : options.Recognizer.Threads,
-            DetectorThreads = options.Recognizer.DetectorThreads ?? (auto ? 1 : null),
-            ImageLimits = new ImageLimits { MaxFileBytes = options.MaxBodyBytes, MaxPixels = options.MaxPixels },
-            ModelOptions = (options.Recognizer.ModelOptions ?? new Embedding.FaceModelOptions()) with { MaxBatch = options.MaxBatch },
-        };
-        var faces = FaceRecognizer.Create(recognizerOptions);
-        FaceGallery? gallery = null;
-        FaceWork? work = null;
+        var app = Build(options, logs);
         try
         {
-            if (options.Gallery is { } g) gallery = FaceGallery.Open(g, GalleryModel.For(faces.Model));
-            work = new FaceWork(faces, options, metrics);
-            var app = Build(options, faces, gallery, work, keys, metrics, logs);
-            var host = new FaceServiceHost(app, faces, gallery, work, keys, metrics);
-            app.MapGet("/readyz", () =>
-                app.Lifetime.ApplicationStopping.IsCancellationRequested ? Problems.Status(503, "Not ready", "shutting down")
-                : host._followProblem is { } p ? Problems.Status(503, "Not ready", "the gallery cannot be followed: " + p)
-                : Results.Text("ready")).ExcludeFromDescription();
+            var parts = app.Services.GetRequiredService<FaceNetParts>(); // the model and the gallery: their faults surface here
+            var host = new FaceServiceHost(app, parts);
+            app.MapFaceNetApi();
+            MapHostPages(app, parts);
             try { await app.StartAsync().ConfigureAwait(false); }
             catch (IOException e) { throw new ServiceAddressException(options.Urls, e.Message, e); } // Kestrel could not bind
             host.Address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-            if (gallery is not null) host._follow = host.FollowGallery(options);
             return host;
         }
         catch
         {
-            if (work is not null) await work.DisposeAsync().ConfigureAwait(false);
-            gallery?.Dispose();
-            faces.Dispose();
-            keys.Dispose();
+            await app.DisposeAsync().ConfigureAwait(false);
             throw;
         }
     }
 
-    // Other replicas' (and other processes') changes, applied as they come.
-    private Task FollowGallery(ServiceOptions options) => _gallery!.FollowAsync(options.FollowPoll, e =>
-    {
-        _followProblem = e?.Message;
-        if (e is not null) _app.Logger.LogWarning("gallery: {Problem}", e.Message);
-    }, _stopFollowing.Token);
-
-    private static WebApplication Build(ServiceOptions options, FaceRecognizer faces, FaceGallery? gallery, FaceWork work, KeyCheck keys, ServiceMetrics metrics, ILoggerProvider? logs)
+    private static WebApplication Build(ServiceOptions options, ILoggerProvider? logs)
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory, Args = [] });
         builder.Logging.ClearProviders();
@@ -122,15 +83,10 @@ public sealed class FaceServiceHost : IAsyncDisposable
             k.AddServerHeader = false;
             k.Limits.MaxRequestBodySize = options.MaxBodyBytes;
         });
-        builder.Services.Configure<FormOptions>(f =>
-        {
-            f.MultipartBodyLengthLimit = options.MaxBodyBytes;
-            f.ValueCountLimit = 16;
-            f.MultipartHeadersLengthLimit = 16 * 1024;
-        });
+        builder.Services.AddFaceNet(options);
         builder.Services.Configure<HostOptions>(h => h.ShutdownTimeout = options.RequestTimeout + TimeSpan.FromSeconds(5));
-        builder.Services.ConfigureHttpJsonOptions(j => j.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower);
-        builder.Services.AddProblemDetails(o => o.CustomizeProblemDetails = Problems.Explain);
+        // the OpenAPI document's names follow these, so they are the API's own
+        builder.Services.ConfigureHttpJsonOptions(j => j.SerializerOptions.PropertyNamingPolicy = FaceNetApi.Json.PropertyNamingPolicy);
         builder.Services.AddOpenApi(o => o.AddDocumentTransformer((doc, _, _) =>
         {
             doc.Info.Title = "FaceNet for .NET";
@@ -147,34 +103,33 @@ public sealed class FaceServiceHost : IAsyncDisposable
             return Task.CompletedTask;
         }));
         var app = builder.Build();
-
         app.UseExceptionHandler();   // a fault of ours: a 500 problem without a stack trace
         app.UseStatusCodePages();    // empty error answers (unknown route, wrong method) as problems too
+        return app;
+    }
+
+    /// <summary>What the stand-alone service adds around the API: metrics, health, readiness, OpenAPI, the reference and the web page.</summary>
+    private static void MapHostPages(WebApplication app, FaceNetParts parts)
+    {
+        var metrics = parts.Metrics;
         app.UseHttpMetrics(o => o.SetMetricFactory(Prometheus.Metrics.WithCustomRegistry(metrics.Registry)));
         metrics.Registry.AddBeforeCollectCallback(() =>
         {
-            if (gallery is null) return;
+            if (parts.Gallery is not { } gallery) return;
             metrics.GalleryFaces.Set(gallery.FaceCount);
             metrics.GallerySubjects.Set(gallery.SubjectCount);
             metrics.GallerySequence.Set(gallery.Sequence);
         });
-
-        var api = new FaceApi(work, gallery, keys, options);
-        app.MapPost("/v1/verify", (Delegate)api.Verify).Accepts<VerifyForm>("multipart/form-data").Produces<VerifyResponse>().WithSummary("Verify two photos").WithDescription("Are the faces of two photos the same person? Fields image1 and image2; each photo's subject is compared, or with ?pick=best the closest pair of any of their faces. Scope verify.").WithTags("faces").ClientErrors();
-        app.MapPost("/v1/embed", (Delegate)api.Embed).Accepts<ImageForm>("multipart/form-data").Produces<FacesResponse>().WithSummary("Embed faces").WithDescription("Every face of the photo (field image) with its box, score, landmarks and unit-length embedding. Scope verify.").WithTags("faces").ClientErrors();
-        app.MapPost("/v1/detect", (Delegate)api.Detect).Accepts<ImageForm>("multipart/form-data").Produces<FacesResponse>().WithSummary("Detect faces").WithDescription("Every face of the photo (field image): box [x, y, w, h], score and five landmarks. Scope verify.").WithTags("faces").ClientErrors();
-        app.MapPost("/v1/identify", (Delegate)api.Identify).Accepts<ImageForm>("multipart/form-data").Produces<IdentifyResponse>().WithSummary("Identify faces").WithDescription("Who is each face of the photo (field image)? The nearest subject when within the threshold, else unknown (name null), with ?top=N candidates (default 3). The threshold is chosen for a target FPIR (?fpir=, default 0.01: the share of strangers' searches that may get a name) from the gallery's size and the model's impostor tail; each face says the threshold, the rule, the FPIR and the comparisons. Scope identify.").WithTags("gallery").ClientErrors();
-        app.MapPost("/v1/subjects/{name}/faces", (Delegate)api.Enroll).Accepts<ImageForm>("multipart/form-data").Produces<EnrollResponse>(201).WithSummary("Enrol a face").WithDescription("Adds the photo's subject (field image) to the named subject, created when new; committed before the 201. A face below the quality floor is 422 (?force=true enrols it), a face the gallery identifies as another subject 409 (?allow_duplicate=true enrols it). Scope enroll.").WithTags("gallery").ClientErrors().ProducesProblem(409).ProducesProblem(422);
-        app.MapGet("/v1/subjects", (Delegate)api.Subjects).Produces<SubjectsResponse>().WithSummary("List subjects").WithDescription("The enrolled subjects and their face counts. Scope identify.").WithTags("gallery").ClientErrors();
-        app.MapDelete("/v1/subjects/{name}", (Delegate)api.Remove).Produces(204).WithSummary("Erase a subject").WithDescription("Deletes the subject and every face of it, from the store and every replica's index. Scope admin.").WithTags("gallery").ClientErrors();
-
+        app.MapGet("/readyz", () =>
+            app.Lifetime.ApplicationStopping.IsCancellationRequested ? Problems.Status(503, "Not ready", "shutting down")
+            : parts.FollowProblem is { } p ? Problems.Status(503, "Not ready", "the gallery cannot be followed: " + p)
+            : Results.Text("ready")).ExcludeFromDescription();
         app.MapGet("/healthz", () => Results.Text("ok")).ExcludeFromDescription();
         app.MapMetrics("/metrics", metrics.Registry);
         app.MapOpenApi("/openapi/{documentName}.json");
         app.MapScalarApiReference("/docs", o => o.WithTitle("FaceNet for .NET API").WithOpenApiRoutePattern("/openapi/{documentName}.json").HideClientButton());
         var page = ReadResource("web/index.html");
         app.MapGet("/", () => Results.Bytes(page, "text/html; charset=utf-8")).ExcludeFromDescription();
-        return app;
     }
 
     /// <summary>The package's version (without the commit), which the OpenAPI document states.</summary>
@@ -199,23 +154,6 @@ public sealed class FaceServiceHost : IAsyncDisposable
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         await _app.StopAsync().ConfigureAwait(false);
-        _stopFollowing.Cancel();
-        await _follow.ConfigureAwait(false);
-        await _work.DisposeAsync().ConfigureAwait(false);
-        await _app.DisposeAsync().ConfigureAwait(false);
-        _gallery?.Dispose();
-        _faces.Dispose();
-        _keys.Dispose();
-        _stopFollowing.Dispose();
-    }
-}
-
-internal static class OpenApiProblems
-{
-    /// <summary>The problem answers every /v1 endpoint may give, for the OpenAPI document.</summary>
-    public static RouteHandlerBuilder ClientErrors(this RouteHandlerBuilder b)
-    {
-        foreach (var status in new[] { 400, 401, 403, 404, 413, 415, 429, 503 }) b.ProducesProblem(status);
-        return b;
+        await _app.DisposeAsync().ConfigureAwait(false); // the parts with it: batching loop, gallery, model, keys
     }
 }

@@ -1,0 +1,176 @@
+using System.Text.Json;
+using FaceNet.Gallery;
+using FaceNet.Service.Inference;
+using FaceNet.Service.Keys;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace FaceNet.Service;
+
+/// <summary>
+/// The FaceNet HTTP API inside your own ASP.NET Core app:
+/// <code>
+/// builder.Services.AddFaceNet(new ServiceOptions { Gallery = "people.db", KeysFile = "keys.json" });
+/// app.MapFaceNetApi();   // POST /v1/verify, /v1/embed, /v1/detect, /v1/identify, /v1/subjects…
+/// </code>
+/// The endpoints answer as <c>facenet serve</c> does (snake_case JSON, problem details, API keys); the
+/// recognizer, gallery, batching loop and keys are one singleton, built when the API is mapped and
+/// disposed with the app.
+/// </summary>
+public static class FaceNetApi
+{
+    /// <summary>The API's JSON: what every endpoint answers, whatever the host app's own JSON settings.</summary>
+    public static JsonSerializerOptions Json { get; } = new(JsonSerializerDefaults.Web) { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
+
+    /// <summary>Registers the API's parts for <paramref name="options"/>; the multipart limits and problem details it needs.</summary>
+    public static IServiceCollection AddFaceNet(this IServiceCollection services, ServiceOptions? options = null)
+    {
+        options ??= new ServiceOptions();
+        services.AddSingleton(options);
+        services.AddSingleton(sp => FaceNetParts.Create(options, sp.GetService<ILoggerFactory>()));
+        services.AddHostedService<GalleryFollower>();
+        services.Configure<FormOptions>(f =>
+        {
+            f.MultipartBodyLengthLimit = options.MaxBodyBytes;
+            f.ValueCountLimit = 16;
+            f.MultipartHeadersLengthLimit = 16 * 1024;
+        });
+        services.AddProblemDetails();
+        services.Configure<ProblemDetailsOptions>(o =>
+        {
+            var theirs = o.CustomizeProblemDetails;
+            o.CustomizeProblemDetails = ctx => { theirs?.Invoke(ctx); Problems.Explain(ctx); };
+        });
+        return services;
+    }
+
+    /// <summary>Maps the /v1 endpoints (loading the model and opening the gallery now); returns the group to add conventions to.</summary>
+    public static RouteGroupBuilder MapFaceNetApi(this IEndpointRouteBuilder endpoints)
+    {
+        var parts = endpoints.ServiceProvider.GetRequiredService<FaceNetParts>();
+        var api = parts.Api;
+        var v1 = endpoints.MapGroup("/v1");
+        v1.MapPost("/verify", (Delegate)api.Verify).Accepts<VerifyForm>("multipart/form-data").Produces<VerifyResponse>().WithTags("faces").ClientErrors()
+            .WithSummary("Verify two photos")
+            .WithDescription("Are the faces of two photos the same person? Fields image1 and image2; each photo's subject is compared, "
+                + "or with ?pick=best the closest pair of any of their faces. Scope verify.");
+        v1.MapPost("/embed", (Delegate)api.Embed).Accepts<ImageForm>("multipart/form-data").Produces<FacesResponse>().WithTags("faces").ClientErrors()
+            .WithSummary("Embed faces")
+            .WithDescription("Every face of the photo (field image) with its box, score, landmarks and unit-length embedding. Scope verify.");
+        v1.MapPost("/detect", (Delegate)api.Detect).Accepts<ImageForm>("multipart/form-data").Produces<FacesResponse>().WithTags("faces").ClientErrors()
+            .WithSummary("Detect faces")
+            .WithDescription("Every face of the photo (field image): box [x, y, w, h], score and five landmarks. Scope verify.");
+        v1.MapPost("/identify", (Delegate)api.Identify).Accepts<ImageForm>("multipart/form-data").Produces<IdentifyResponse>().WithTags("gallery").ClientErrors()
+            .WithSummary("Identify faces")
+            .WithDescription("Who is each face of the photo (field image)? The nearest subject when within the threshold, else unknown (name null), "
+                + "with ?top=N candidates (default 3). The threshold is chosen for a target FPIR (?fpir=, default 0.01: the share of strangers' "
+                + "searches that may get a name) from the gallery's size and the model's impostor tail; each face says the threshold, the rule, "
+                + "the FPIR and the comparisons. Scope identify.");
+        v1.MapPost("/subjects/{name}/faces", (Delegate)api.Enroll).Accepts<ImageForm>("multipart/form-data").Produces<EnrollResponse>(201).WithTags("gallery")
+            .ClientErrors().ProducesProblem(409).ProducesProblem(422)
+            .WithSummary("Enrol a face")
+            .WithDescription("Adds the photo's subject (field image) to the named subject, created when new; committed before the 201. A face below "
+                + "the quality floor is 422 (?force=true enrols it), a face the gallery identifies as another subject 409 (?allow_duplicate=true "
+                + "enrols it). Scope enroll.");
+        v1.MapGet("/subjects", (Delegate)api.Subjects).Produces<SubjectsResponse>().WithTags("gallery").ClientErrors()
+            .WithSummary("List subjects")
+            .WithDescription("The enrolled subjects and their face counts. Scope identify.");
+        v1.MapDelete("/subjects/{name}", (Delegate)api.Remove).Produces(204).WithTags("gallery").ClientErrors()
+            .WithSummary("Erase a subject")
+            .WithDescription("Deletes the subject and every face of it, from the store and every replica's index. Scope admin.");
+        return v1;
+    }
+
+    /// <summary>The problem answers every /v1 endpoint may give, for the OpenAPI document.</summary>
+    private static RouteHandlerBuilder ClientErrors(this RouteHandlerBuilder b)
+    {
+        foreach (var status in new[] { 400, 401, 403, 404, 413, 415, 429, 503 }) b.ProducesProblem(status);
+        return b;
+    }
+}
+
+/// <summary>What the endpoints work with, built once; disposed in order (batching loop, gallery, model, keys).</summary>
+internal sealed class FaceNetParts : IAsyncDisposable
+{
+    private FaceNetParts(ServiceOptions options, FaceRecognizer faces, FaceGallery? gallery, FaceWork work, KeyCheck keys, ServiceMetrics metrics, ILogger? log)
+    {
+        Options = options;
+        Faces = faces;
+        Gallery = gallery;
+        Work = work;
+        Keys = keys;
+        Metrics = metrics;
+        Log = log;
+        Api = new FaceApi(work, gallery, keys, options);
+    }
+
+    public ServiceOptions Options { get; }
+    public FaceRecognizer Faces { get; }
+    public FaceGallery? Gallery { get; }
+    public FaceWork Work { get; }
+    public KeyCheck Keys { get; }
+    public ServiceMetrics Metrics { get; }
+    public FaceApi Api { get; }
+    public ILogger? Log { get; }
+
+    /// <summary>Why the gallery cannot be followed now (null while it can).</summary>
+    public volatile string? FollowProblem;
+
+    public static FaceNetParts Create(ServiceOptions options, ILoggerFactory? logs)
+    {
+        var metrics = new ServiceMetrics();
+        var keys = new KeyCheck(options.KeysFile, metrics);
+        // threads not set: one per detecting worker, the rest for the embedding loop (see ServiceOptions.Workers)
+        bool auto = options.Recognizer.Threads == 0;
+        var recognizerOptions = options.Recognizer with
+        {
+            Threads = auto ? Math.Max(1, Environment.ProcessorCount - options.Workers) : options.Recognizer.Threads,
+            DetectorThreads = options.Recognizer.DetectorThreads ?? (auto ? 1 : null),
+            ImageLimits = new Imaging.ImageLimits { MaxFileBytes = options.MaxBodyBytes, MaxPixels = options.MaxPixels },
+            ModelOptions = (options.Recognizer.ModelOptions ?? new Embedding.FaceModelOptions()) with { MaxBatch = options.MaxBatch },
+        };
+        FaceRecognizer? faces = null;
+        FaceGallery? gallery = null;
+        try
+        {
+            faces = FaceRecognizer.Create(recognizerOptions);
+            if (options.Gallery is { } g) gallery = FaceGallery.Open(g, GalleryModel.For(faces.Model));
+            var work = new FaceWork(faces, options, metrics);
+            return new FaceNetParts(options, faces, gallery, work, keys, metrics, logs?.CreateLogger("FaceNet"));
+        }
+        catch
+        {
+            gallery?.Dispose();
+            faces?.Dispose();
+            keys.Dispose();
+            throw;
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Work.DisposeAsync().ConfigureAwait(false);
+        Gallery?.Dispose();
+        Faces.Dispose();
+        Keys.Dispose();
+    }
+}
+
+/// <summary>Other replicas' (and other processes') changes to the gallery, applied as they come, while the app runs.</summary>
+internal sealed class GalleryFollower(FaceNetParts parts) : BackgroundService
+{
+    protected override Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        if (parts.Gallery is null) return Task.CompletedTask;
+        return parts.Gallery.FollowAsync(parts.Options.FollowPoll, e =>
+        {
+            parts.FollowProblem = e?.Message;
+            if (e is not null) parts.Log?.LogWarning("gallery: {Problem}", e.Message);
+        }, stoppingToken);
+    }
+}

@@ -1,0 +1,64 @@
+using System.Net.Http.Json;
+using System.Text.Json;
+using FaceNet.Service;
+using FaceNet.Service.Keys;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace FaceNet.Tests.Service;
+
+/// <summary>The API mapped into an app of the user's own, with its own routes and JSON settings, as the README shows.</summary>
+public sealed class EmbeddedApiTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("facenet-embedded-").FullName;
+
+    public void Dispose()
+    {
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        Directory.Delete(_dir, true);
+    }
+
+    [Fact]
+    public async Task The_api_inside_your_own_app_answers_as_the_service_does()
+    {
+        var keys = Path.Combine(_dir, "keys.json");
+        var key = ApiKeys.Add(keys, "app", [Scope.Verify, Scope.Enroll, Scope.Identify], 1000);
+
+        var builder = WebApplication.CreateBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.Services.AddFaceNet(new ServiceOptions { Gallery = Path.Combine(_dir, "people.db"), KeysFile = keys });
+        await using var app = builder.Build();
+        app.MapGet("/hello", () => new { GreetingText = "hi" }); // the app's own route, with the app's own (camelCase) JSON
+        app.MapFaceNetApi();
+        await app.StartAsync();
+
+        using var http = new HttpClient { BaseAddress = new Uri(app.Urls.First()), Timeout = TimeSpan.FromSeconds(120) };
+        http.DefaultRequestHeaders.Add("X-API-Key", key);
+        Assert.Equal("hi", (await http.GetFromJsonAsync<JsonElement>("/hello")).GetProperty("greetingText").GetString());
+
+        var verify = await http.PostAsync("/v1/verify", RunningService.Form(("image1", RunningService.Sample("person_a_1.jpg")), ("image2", RunningService.Sample("person_a_2.jpg"))));
+        var verdict = await verify.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal(200, (int)verify.StatusCode);
+        Assert.True(verdict.GetProperty("same").GetBoolean());
+        Assert.True(verdict.TryGetProperty("threshold_source", out _), verdict.ToString()); // the API's snake_case, not the app's camelCase
+
+        var enrol = await http.PostAsync("/v1/subjects/Ann/faces", RunningService.Form(("image", RunningService.Sample("person_a_1.jpg"))));
+        Assert.Equal(201, (int)enrol.StatusCode);
+        Assert.Equal("/v1/subjects/Ann", enrol.Headers.Location?.ToString());
+        var who = await (await http.PostAsync("/v1/identify", RunningService.Form(("image", RunningService.Sample("person_a_2.jpg"))))).Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal("Ann", who.GetProperty("faces")[0].GetProperty("name").GetString());
+
+        // a client's fault is a problem, whatever the app configured
+        var bad = await http.PostAsync("/v1/embed", RunningService.Form(("image", keys)));
+        Assert.Equal(400, (int)bad.StatusCode);
+        Assert.Equal("application/problem+json", bad.Content.Headers.ContentType?.MediaType);
+        Assert.Contains("not", (await bad.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("detail").GetString());
+        using var anonymous = new HttpClient { BaseAddress = http.BaseAddress };
+        Assert.Equal(401, (int)(await anonymous.PostAsync("/v1/detect", RunningService.Form(("image", RunningService.Sample("person_b.jpg"))))).StatusCode);
+        await app.StopAsync();
+    }
+}
