@@ -17,7 +17,7 @@ public sealed class PackageTests : IDisposable
         Directory.Delete(_dir, true);
         // the restore cached this run's packages in the global folder: they are of no use to anyone
         var cache = Environment.GetEnvironmentVariable("NUGET_PACKAGES") is { Length: > 0 } p ? p : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
-        foreach (var id in new[] { "facenet", "facenet.models", "facenet.tool", "facenet.tool.linux-x64" })
+        foreach (var id in new[] { "facenet", "facenet.models", "facenet.gallery", "facenet.service", "facenet.tool", "facenet.tool.linux-x64" })
         {
             var folder = Path.Combine(cache, id, _version);
             if (Directory.Exists(folder)) Directory.Delete(folder, true);
@@ -52,7 +52,7 @@ public sealed class PackageTests : IDisposable
     {
         var root = RepoRoot();
         var feed = Path.Combine(_dir, "feed");
-        foreach (var project in new[] { "src/FaceNet.Models", "src/FaceNet", "src/FaceNet.Cli" })
+        foreach (var project in new[] { "src/FaceNet.Models", "src/FaceNet", "src/FaceNet.Gallery", "src/FaceNet.Service", "src/FaceNet.Cli" })
         {
             // the tool for this platform only: what `dotnet tool install` takes here
             var extra = project.EndsWith("Cli", StringComparison.Ordinal) ? " -p:ToolPackageRuntimeIdentifiers=linux-x64 -p:RuntimeIdentifiers=linux-x64" : "";
@@ -93,6 +93,22 @@ public sealed class PackageTests : IDisposable
         Assert.True(ran == 0, answer);
         Assert.Equal("True False fused 1", answer.Trim());
 
+        // published for one platform, as the README says to ship it: no other platform's native libraries
+        var (published, publishLog) = Run("dotnet", "publish -c Release -r linux-x64 --self-contained false -o pub", app);
+        Assert.True(published == 0, publishLog);
+        var pub = Path.Combine(app, "pub");
+        Assert.False(Directory.Exists(Path.Combine(pub, "runtimes")), "the linux-x64 publish still carries runtimes/ for other platforms");
+        long bytes = new DirectoryInfo(pub).EnumerateFiles("*", SearchOption.AllDirectories).Sum(f => f.Length);
+        Assert.True(bytes < 200L << 20, $"the published app is {bytes >> 20} MB");
+        var (pubRan, pubAnswer) = Run(Path.Combine(pub, "app"), $"{Sample("person_a_1.jpg")} {Sample("person_a_2.jpg")} {Sample("person_b.jpg")}", app);
+        Assert.True(pubRan == 0, pubAnswer);
+        Assert.Equal("True False fused 1", pubAnswer.Trim());
+
+        // the README's C# blocks, verbatim, each as the program of an app of its own
+        var blocks = CSharpBlocks(File.ReadAllText(Path.Combine(root, "README.md")));
+        Assert.True(blocks.Count >= 2, $"{blocks.Count} C# blocks in the README");
+        for (int i = 0; i < blocks.Count; i++) RunReadmeBlock(i, blocks[i], root, feed);
+
         // the tool
         var tools = Path.Combine(_dir, "tools");
         var (installed, installLog) = Run("dotnet", $"tool install FaceNet.Tool --version {_version} --tool-path \"{tools}\" --add-source \"{feed}\"", app);
@@ -100,5 +116,85 @@ public sealed class PackageTests : IDisposable
         var (compared, verdict) = Run(Path.Combine(tools, "facenet"), $"compare --json {Sample("person_a_1.jpg")} {Sample("person_b.jpg")}", app);
         Assert.True(compared == 0, verdict);
         Assert.Contains("\"same\":false", verdict);
+    }
+
+    /// <summary>The ```csharp blocks of a Markdown text.</summary>
+    private static List<string> CSharpBlocks(string markdown)
+    {
+        var blocks = new List<string>();
+        var lines = markdown.ReplaceLineEndings("\n").Split('\n');
+        for (int i = 0; i < lines.Length; i++)
+        {
+            if (lines[i].Trim() != "```csharp") continue;
+            int end = Array.FindIndex(lines, i + 1, l => l.Trim() == "```");
+            blocks.Add(string.Join("\n", lines[(i + 1)..end]));
+            i = end;
+        }
+        return blocks;
+    }
+
+    /// <summary>
+    /// Builds a README block against the packages and runs it: a library block on photos named as it names
+    /// them; a web app block (FaceNet.Service) on a free port, asked for its own page and for the API without a key.
+    /// </summary>
+    private void RunReadmeBlock(int n, string code, string root, string feed)
+    {
+        bool web = code.Contains("WebApplication", StringComparison.Ordinal);
+        var dir = Path.Combine(_dir, $"readme{n}");
+        Directory.CreateDirectory(dir);
+        File.Copy(Path.Combine(_dir, "app", "nuget.config"), Path.Combine(dir, "nuget.config"));
+        File.WriteAllText(Path.Combine(dir, "readme.csproj"), $"""
+            <Project Sdk="{(web ? "Microsoft.NET.Sdk.Web" : "Microsoft.NET.Sdk")}">
+              <PropertyGroup><OutputType>Exe</OutputType><TargetFramework>net10.0</TargetFramework><ImplicitUsings>enable</ImplicitUsings><Nullable>enable</Nullable><TreatWarningsAsErrors>true</TreatWarningsAsErrors></PropertyGroup>
+              <ItemGroup><PackageReference Include="{(web ? "FaceNet.Service" : "FaceNet")}" Version="{_version}" /></ItemGroup>
+            </Project>
+            """);
+        File.WriteAllText(Path.Combine(dir, "Program.cs"), code);
+        var (built, log) = Run("dotnet", "build -c Release", dir);
+        Assert.True(built == 0, $"README C# block {n + 1} does not compile against the packages:\n{code}\n{log}");
+        var dll = Path.Combine(dir, "bin", "Release", "net10.0", "readme.dll");
+        if (!web)
+        {
+            File.Copy(Path.Combine(root, "samples", "person_a_1.jpg"), Path.Combine(dir, "a.jpg"));
+            File.Copy(Path.Combine(root, "samples", "person_a_2.jpg"), Path.Combine(dir, "b.jpg"));
+            File.Copy(TestImages.DataPath("faces", "couple.jpg"), Path.Combine(dir, "group.jpg"));
+            var (ran, output) = Run("dotnet", $"\"{dll}\"", dir);
+            Assert.True(ran == 0, $"README C# block {n + 1} failed:\n{output}");
+            Assert.Contains("same person: True", output);
+            return;
+        }
+        int port = FreePort();
+        var psi = new ProcessStartInfo("dotnet", $"\"{dll}\" --urls http://127.0.0.1:{port}") { WorkingDirectory = dir, RedirectStandardOutput = true, RedirectStandardError = true };
+        using var p = Process.Start(psi)!;
+        p.OutputDataReceived += (_, _) => { };
+        p.ErrorDataReceived += (_, _) => { };
+        p.BeginOutputReadLine();
+        p.BeginErrorReadLine();
+        try
+        {
+            using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(10) };
+            string? page = null;
+            for (var until = DateTime.UtcNow.AddSeconds(120); page is null && DateTime.UtcNow < until && !p.HasExited;)
+            {
+                try { page = http.GetStringAsync("/").GetAwaiter().GetResult(); }
+                catch (HttpRequestException) { Thread.Sleep(250); }
+            }
+            Assert.True(page is not null, $"README C# block {n + 1} did not answer on port {port}");
+            Assert.Equal("my app, with faces", page);
+            var refused = http.PostAsync("/v1/detect", new MultipartFormDataContent()).GetAwaiter().GetResult();
+            Assert.Equal(401, (int)refused.StatusCode); // the API is there, behind its keys
+        }
+        finally
+        {
+            if (!p.HasExited) p.Kill(entireProcessTree: true);
+            p.WaitForExit();
+        }
+    }
+
+    private static int FreePort()
+    {
+        using var l = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        l.Start();
+        return ((System.Net.IPEndPoint)l.LocalEndpoint).Port;
     }
 }
