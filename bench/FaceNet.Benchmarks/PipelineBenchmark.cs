@@ -52,7 +52,7 @@ public static class PipelineBenchmark
                 Interlocked.Add(ref pixels, (long)photo.Width * photo.Height);
                 if (detected.Count == 0) { Interlocked.Increment(ref misses); return; }
                 // (a face too small in the first decode is decoded again larger: counted here)
-                faces.Embed(photo, [detected[MainFace.Index(detected, photo.Width, photo.Height)]]);
+                faces.Embed(photo, [PhotoSubject.Of(detected, photo.Width, photo.Height).Face!]);
                 Interlocked.Add(ref embed, Stopwatch.GetTimestamp() - t2);
                 Interlocked.Increment(ref found);
             });

@@ -41,9 +41,7 @@ public static class TrackBenchmark
                     {
                         var image = ImageDecoder.Load(files[i]);
                         if (i >= 3) image = image.Resize(Math.Max(1, image.Width / 4), Math.Max(1, image.Height / 4), ResizeMode.Area);
-                        var found = faces.Detect(image);
-                        if (found.Count == 0) continue;
-                        var f = found[MainFace.Index(found, image.Width, image.Height)];
+                        if (faces.DetectMain(Photo.Of(image)).Face is not { } f) continue;
                         track.Add((faces.Embed(image, [f])[0].Vector, VideoFaces.Quality(f)));
                     }
                     if (track.Count > 0) tracks.Add((person, enrolled, track));

@@ -50,14 +50,10 @@ internal sealed class FaceApi(FaceWork work, FaceGallery? gallery, KeyCheck keys
         if (pb.Faces.Count == 0) throw new NoFaceException(nameB);
         var vectors = await work.EmbedAsync([.. pa.Crops, .. pb.Crops], ct);
         // the main faces, or the closest pair of any faces (pick=best)
-        (int I, int J, Matching.Verification V)? chosen = null;
-        for (int i = 0; i < pa.Faces.Count; i++)
-            for (int j = 0; j < pb.Faces.Count; j++)
-            {
-                var v = Faces.Verify(vectors[i], vectors[pa.Faces.Count + j]);
-                if (chosen is null || v.Distance < chosen.Value.V.Distance) chosen = (i, j, v);
-            }
-        var (ci, cj, verdict) = chosen!.Value;
+        var verdict = Faces.Closest(
+            pa.Faces.Select((f, i) => new FaceEmbedding(i, f, vectors[i])).ToList(),
+            pb.Faces.Select((f, j) => new FaceEmbedding(j, f, vectors[pa.Faces.Count + j])).ToList());
+        int ci = verdict.A!.Index, cj = verdict.B!.Index;
         return Ok(new VerifyResponse(Math.Round(verdict.Distance, 6), verdict.Threshold, verdict.Same, Matching.Metrics.Name(verdict.Metric),
             (options.Recognizer.Threshold is null ? Faces.Model.Info.DescribeThreshold() : "set in the service's options"), ModelName, Faces.Model.Identity,
             [new VerifyFace(pa.Faces[ci].Box.ToArray(), pa.Faces[ci].Score, FacesIn(pa)), new VerifyFace(pb.Faces[cj].Box.ToArray(), pb.Faces[cj].Score, FacesIn(pb))]));

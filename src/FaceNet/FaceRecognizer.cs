@@ -55,6 +55,18 @@ public enum FacePick
 }
 
 /// <summary>A face found in an image, with its embedding (unit length).</summary>
+/// <summary>A photo's faces and its subject among them (<see cref="MainFace"/>): <see cref="Face"/> is null when it holds none.</summary>
+public sealed record PhotoSubject(IReadOnlyList<DetectedFace> All, int Index)
+{
+    public DetectedFace? Face => Index >= 0 ? All[Index] : null;
+
+    /// <summary>The subject alone, or every face (a group photo's <c>--all-faces</c>).</summary>
+    public IReadOnlyList<DetectedFace> Chosen(bool allFaces) => allFaces ? All : Face is { } f ? [f] : [];
+
+    public static PhotoSubject Of(IReadOnlyList<DetectedFace> faces, int width, int height)
+        => new(faces, faces.Count == 0 ? -1 : MainFace.Index(faces, width, height));
+}
+
 public sealed record FaceEmbedding(int Index, DetectedFace Face, float[] Vector)
 {
     public FaceBox Box => Face.Box;
@@ -190,11 +202,13 @@ public sealed class FaceRecognizer : IDisposable
 
     public (FaceEmbedding Face, int FacesFound) EmbedMain(Photo photo)
     {
-        var faces = Detect(photo);
-        if (faces.Count == 0) throw new NoFaceException(photo.Name);
-        int main = MainFace.Index(faces, photo.Width, photo.Height);
-        return (Embed(photo, [faces[main]])[0] with { Index = main }, faces.Count);
+        var subject = DetectMain(photo);
+        if (subject.Face is not { } face) throw new NoFaceException(photo.Name);
+        return (Embed(photo, [face])[0] with { Index = subject.Index }, subject.All.Count);
     }
+
+    /// <summary>The photo's faces and which of them is its subject (<see cref="MainFace"/>), without embedding: for callers that batch the embedding.</summary>
+    public PhotoSubject DetectMain(Photo photo) => PhotoSubject.Of(Detect(photo), photo.Width, photo.Height);
 
     /// <summary>The embedding of an image that already is a face crop: no detection, no alignment.</summary>
     public float[] EmbedCrop(RgbImage crop) => Model.Embed(Model.FromCrop(crop));
@@ -224,14 +238,21 @@ public sealed class FaceRecognizer : IDisposable
         if (all.Count == 0) throw new NoFaceException(a.Name);
         var other = Embed(b);
         if (other.Count == 0) throw new NoFaceException(b.Name);
+        return Closest(all, other);
+    }
+
+    /// <summary>The closest pair of faces of two photos (<see cref="Verification.A"/> and <see cref="Verification.B"/> say which), held against the threshold.</summary>
+    public Verification Closest(IReadOnlyList<FaceEmbedding> a, IReadOnlyList<FaceEmbedding> b)
+    {
+        if (a.Count == 0 || b.Count == 0) throw new ArgumentException("the closest pair needs a face on each side");
         Verification? best = null;
-        foreach (var x in all)
-            foreach (var y in other)
+        foreach (var x in a)
+            foreach (var y in b)
             {
                 var v = Verify(x.Vector, y.Vector);
                 if (best is null || v.Distance < best.Distance) best = v with { A = x, B = y };
             }
-        return best! with { FacesInA = all.Count, FacesInB = other.Count };
+        return best! with { FacesInA = a.Count, FacesInB = b.Count };
     }
 
     public void Dispose()

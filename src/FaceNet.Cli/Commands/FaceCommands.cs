@@ -79,22 +79,12 @@ public sealed partial class FaceNetCli
                 }
                 catch (ImageException e) { ReportInput(e); errors.Add((file, e.Reason)); }
             }
-            (double Distance, int A, int B) Closest(int i, int j)
-            {
-                var best = (Distance: double.PositiveInfinity, A: 0, B: 0);
-                foreach (var a in good[i].Faces)
-                    foreach (var b in good[j].Faces)
-                    {
-                        double d = Distance.Of(info.Metric, a.Vector, b.Vector);
-                        if (d < best.Distance) best = (d, a.Index, b.Index);
-                    }
-                return best;
-            }
+            Verification Closest(int i, int j) => pipeline.Closest(good[i].Faces, good[j].Faces);
             var source = ThresholdSource(info, r.GetValue(threshold));
             if (files.Count == 2 && good.Count == 2)
             {
-                var (d, fa, fb) = Closest(0, 1);
-                var v = new Verification(d, info.Threshold, info.Metric);
+                var v = Closest(0, 1);
+                int fa = v.A!.Index, fb = v.B!.Index;
                 if (r.GetValue(json))
                     stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object?>
                     {
@@ -161,18 +151,16 @@ public sealed partial class FaceNetCli
             {
                 try
                 {
-                    var image = pipeline.Load(file);
-                    var faces = pipeline.Detector.Detect(image);
-                    if (faces.Count == 0) throw new NoFaceException(file);
-                    if (!r.GetValue(allFaces))
-                    {
-                        if (faces.Count > 1) NoteMainFace(file, faces.Count, "writing its subject's crop (--all-faces writes each)");
-                        faces = [faces[MainFace.Index(faces, image.Width, image.Height)]];
-                    }
+                    // decoded, detected and aligned as embed does, so these are the crops it embeds
+                    var photo = pipeline.Read(file);
+                    var subject = pipeline.DetectMain(photo);
+                    if (subject.Face is null) throw new NoFaceException(file);
+                    if (!r.GetValue(allFaces) && subject.All.Count > 1) NoteMainFace(file, subject.All.Count, "writing its subject's crop (--all-faces writes each)");
+                    var faces = subject.Chosen(r.GetValue(allFaces));
                     for (int i = 0; i < faces.Count; i++)
                     {
                         var target = Path.Combine(dir, $"{Path.GetFileNameWithoutExtension(file)}_{i}.png");
-                        Annotate.Save(pipeline.Model.Align(image, faces[i]).Primary, [], target);
+                        Annotate.Save(pipeline.Align(photo, faces[i]).Primary, [], target);
                         stdout.WriteLine(target);
                     }
                 }

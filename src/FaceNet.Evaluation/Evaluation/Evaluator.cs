@@ -75,8 +75,7 @@ public sealed class Evaluator(FaceRecognizer pipeline, string pipelineKey, Evalu
                         return;
                     }
                     var photo = pipeline.Read(slice[i]);
-                    var faces = pipeline.Detect(photo);
-                    DetectedFace? face = faces.Count > 0 ? faces[MainFace.Index(faces, photo.Width, photo.Height)] : null;
+                    DetectedFace? face = pipeline.DetectMain(photo).Face;
                     if (face is null && _options.FallbackCenterCrop)
                     {
                         float side = 0.6f * Math.Min(photo.Width, photo.Height);

@@ -80,10 +80,10 @@ public static class Enrolment
             Check(photo.Name, found[0], options);
             return ((found, count), [crop]);
         }
-        var all = faces.Detect(photo);
-        if (all.Count == 0) throw new NoFaceException(photo.Name);
-        count = all.Count;
-        found = options.AllFaces ? all : [all[MainFace.Index(all, photo.Width, photo.Height)]];
+        var subject = faces.DetectMain(photo);
+        if (subject.Face is null) throw new NoFaceException(photo.Name);
+        count = subject.All.Count;
+        found = subject.Chosen(options.AllFaces);
         foreach (var f in found) Check(photo.Name, f, options);
         return ((found, count), found.Select(f => faces.Align(photo, f)).ToList());
     }

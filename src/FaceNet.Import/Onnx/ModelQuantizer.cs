@@ -86,11 +86,10 @@ public static class ModelQuantizer
             try
             {
                 var p = recognizer.Read(photo);
-                var found = recognizer.Detect(p);
-                if (found.Count == 0) { skipped++; continue; }
+                var subject = recognizer.DetectMain(p);
+                if (subject.Face is not { } first) { skipped++; continue; }
                 // the subject first, then the others of a group photo, no smaller than the detector's usual finds
-                int main = Detection.MainFace.Index(found, p.Width, p.Height);
-                foreach (var face in found.Where((_, i) => i != main).Prepend(found[main]))
+                foreach (var face in subject.All.Where((_, i) => i != subject.Index).Prepend(first))
                 {
                     if (faces >= maxFaces) break;
                     var perMember = recognizer.Align(p, face).Crops;

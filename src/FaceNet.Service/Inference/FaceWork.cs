@@ -86,10 +86,10 @@ internal sealed class FaceWork : IAsyncDisposable
                 _metrics.Stage("detect", t);
                 return new PreparedPhoto(photo, chosen, enrolCrops, count);
             }
-            var faces = _faces.Detect(photo);
-            int found = faces.Count;
+            var subject = _faces.DetectMain(photo);
+            int found = subject.All.Count;
             _metrics.Stage("detect", t);
-            if (mainOnly && faces.Count > 1) faces = [faces[MainFace.Index(faces, photo.Width, photo.Height)]];
+            var faces = subject.Chosen(allFaces: !mainOnly);
             var crops = faces.Select(f => _faces.Align(photo, f)).ToList();
             _metrics.Stage("align", t);
             return new PreparedPhoto(photo, faces, crops, found);

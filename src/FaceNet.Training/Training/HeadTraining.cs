@@ -45,8 +45,7 @@ public static class HeadTraining
                     if (cache is null || !cache.TryGet(key, out var vector))
                     {
                         var photo = recognizer.Read(file);
-                        var found = recognizer.Detect(photo);
-                        vector = found.Count == 0 ? null : recognizer.Embed(photo, [found[MainFace.Index(found, photo.Width, photo.Height)]])[0].Vector;
+                        vector = recognizer.DetectMain(photo).Face is { } face ? recognizer.Embed(photo, [face])[0].Vector : null;
                         cache?.Add(key, vector);
                     }
                     if (vector is null) { skipped++; continue; }
