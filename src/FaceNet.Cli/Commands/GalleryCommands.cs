@@ -19,7 +19,7 @@ public sealed partial class FaceNetCli
             bound = store.Model.Id;
         }
         catch (GalleryException) { return null; } // opened again below, where the problem is reported
-        var name = bound.Contains(':') ? bound[..bound.LastIndexOf(':')] : bound;
+        var name = GalleryModel.NameOf(bound);
         if (name == BundledModels.DefaultEmbedder || BundledModels.Find(name) is null) return null;
         stderr.WriteLine($"note: {galleryPath} is bound to the bundled model '{name}'; using it (the default is '{BundledModels.DefaultEmbedder}'; 'facenet migrate' moves a gallery to another model)");
         return name;
@@ -39,20 +39,16 @@ public sealed partial class FaceNetCli
         cmd.SetAction(r => Guard(() =>
         {
             // who is in which images, checked before any model is loaded
-            var people = new List<(string Name, List<string> Files)>();
+            var people = new List<(string Name, IReadOnlyList<string> Files)>();
             if (r.GetValue(fromFolders) is { } root)
             {
                 if (r.GetValue(name) is not null || r.GetValue(images) is { Length: > 0 }) throw new UsageException("--from-folders takes the names from the folders: give no --name and no images");
-                if (!Directory.Exists(root)) throw new ImageException(root, "folder not found");
-                foreach (var dir in Directory.GetDirectories(root).Order(StringComparer.Ordinal))
+                foreach (var person in PeopleFolder.Read(root))
                 {
-                    var person = Path.GetFileName(dir);
-                    try { GalleryStore.ValidateName(person); }
-                    catch (ArgumentException e) { throw new ImageException(dir, "folder name is not usable as a person's name: " + e.Message); }
-                    var files = Directory.EnumerateFiles(dir, "*", SearchOption.AllDirectories).Where(ImageDecoder.IsImageFile).Order(StringComparer.Ordinal).ToList();
-                    if (files.Count > 0) people.Add((person, files));
+                    try { GalleryStore.ValidateName(person.Name); }
+                    catch (ArgumentException e) { throw new ImageException(Path.Combine(root, person.Name), "folder name is not usable as a person's name: " + e.Message); }
+                    people.Add((person.Name, person.Files));
                 }
-                if (people.Count == 0) throw new ImageException(root, "no sub-folders with images (one folder per person is expected)");
             }
             else
             {
@@ -108,19 +104,12 @@ public sealed partial class FaceNetCli
             finally
             {
                 // a gallery this run made and put nobody into is not left behind
-                if (!existed && enrolled == 0) DeleteGallery(galleryPath);
+                if (!existed && enrolled == 0) GalleryStores.Delete(galleryPath);
             }
             if (failures.Count > 0) stderr.WriteLine($"error: {failures.Count} image(s) not enrolled: {string.Join(", ", failures.Take(20))}{(failures.Count > 20 ? ", …" : "")}");
             return failures.Count > 0 ? InputError : Ok;
         }));
         return cmd;
-    }
-
-    private static void DeleteGallery(string path)
-    {
-        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-        foreach (var f in new[] { path, path + "-wal", path + "-shm", path + "-journal" })
-            try { if (File.Exists(f)) File.Delete(f); } catch (IOException) { } catch (UnauthorizedAccessException) { }
     }
 
     private Command IdentifyCommand()
@@ -270,20 +259,11 @@ public sealed partial class FaceNetCli
             if (GalleryStores.Exists(target)) throw new UsageException($"--to: {target} already exists; migration writes a new gallery");
             using var old = GalleryStores.Open(r.GetValue(gallery)!, null, readOnly: true);
             using var pipeline = Pipeline(r.GetValue(model), r.GetValue(detector), false, r.GetValue(threads), null, null, false, null);
-            var names = old.Subjects().ToDictionary(s => s.Id, s => s.Name);
-            var migration = new GalleryMigration(old, pipeline);
-            var failures = new List<string>();
-            int moved = 0;
+            int moved;
+            IReadOnlyList<GalleryMigration.Failure> failures;
             using (var store = GalleryStores.Open(target, GalleryModel.For(pipeline.Model)))
-            {
-                foreach (var face in old.Faces())
-                {
-                    var (embedding, problem) = migration.ReEmbed(face);
-                    if (embedding is null) { failures.Add($"{face.SourceFile ?? "?"}: {problem}"); stderr.WriteLine($"error: {face.SourceFile ?? $"face {face.Id}"}: {problem} (face {face.Id} of {names[face.SubjectId]} not migrated)"); continue; }
-                    store.Enroll(names[face.SubjectId], [new NewFace(embedding, face.SourceFile, face.SourceSha256, face.Box, pipeline.Detector.Name)]);
-                    moved++;
-                }
-            }
+                (moved, failures) = new GalleryMigration(old, pipeline).MigrateTo(store, f =>
+                    stderr.WriteLine($"error: {f.Face.SourceFile ?? $"face {f.Face.Id}"}: {f.Problem} (face {f.Face.Id} of {f.Subject} not migrated)"));
             if (r.GetValue(json))
                 stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object> { ["from"] = old.Model.Id, ["to"] = pipeline.Model.Identity, ["faces"] = moved, ["failed"] = failures.Count, ["gallery"] = target }, Json));
             else
@@ -328,9 +308,7 @@ public sealed partial class FaceNetCli
             var labels = r.GetValue(method) == "whispers"
                 ? Clustering.ChineseWhispers(vectors, radius, info.Metric)
                 : Clustering.Dbscan(vectors, radius, Math.Max(1, r.GetValue(minSamples)), info.Metric);
-            var clusters = labels.Select((l, i) => (l, i)).Where(p => p.l >= 0).GroupBy(p => p.l)
-                .OrderByDescending(g => g.Count()).ThenBy(g => g.Key).Select(g => g.Select(p => p.i).ToList()).ToList();
-            var noise = labels.Select((l, i) => (l, i)).Where(p => p.l < 0).Select(p => p.i).ToList();
+            var (clusters, noise) = Clustering.Groups(labels);
             object Face(int i) => new Dictionary<string, object> { ["file"] = faces[i].File, ["box"] = faces[i].Face.Box.ToArray() };
             if (r.GetValue(copyTo) is { } outDir)
             {

@@ -102,10 +102,7 @@ public static class Calibration
     /// <summary>The people of a folder of identities (<c>ROOT/person/*.jpg</c>, in name order) with their photos; at least two people.</summary>
     public static List<(string Name, string[] Files)> People(string root)
     {
-        if (!Directory.Exists(root)) throw new PairsFileException(root, 0, "folder not found");
-        var people = Directory.GetDirectories(root).OrderBy(d => d, StringComparer.Ordinal)
-            .Select(d => (Name: Path.GetFileName(d), Files: Directory.GetFiles(d).Where(Imaging.ImageDecoder.IsImageFile).OrderBy(f => f, StringComparer.Ordinal).ToArray()))
-            .Where(p => p.Files.Length > 0).ToList();
+        var people = Imaging.PeopleFolder.Read(root).Select(p => (p.Name, Files: p.Files.ToArray())).ToList();
         if (people.Count < 2) throw new PairsFileException(root, 0, "needs at least two identity folders (ROOT/person/*.jpg)");
         return people;
     }

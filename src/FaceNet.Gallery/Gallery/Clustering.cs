@@ -11,6 +11,15 @@ namespace FaceNet.Gallery;
 /// </summary>
 public static class Clustering
 {
+    /// <summary>Labels as groups: each cluster's indices, largest first (ties by label), and the unclustered (label &lt; 0).</summary>
+    public static (IReadOnlyList<IReadOnlyList<int>> Clusters, IReadOnlyList<int> Noise) Groups(IReadOnlyList<int> labels)
+    {
+        var clusters = labels.Select((l, i) => (l, i)).Where(p => p.l >= 0).GroupBy(p => p.l)
+            .OrderByDescending(g => g.Count()).ThenBy(g => g.Key).Select(g => (IReadOnlyList<int>)g.Select(p => p.i).ToList()).ToList();
+        var noise = labels.Select((l, i) => (l, i)).Where(p => p.l < 0).Select(p => p.i).ToList();
+        return (clusters, noise);
+    }
+
     public static int[] Dbscan(IReadOnlyList<float[]> x, double eps, int minSamples, Metric metric = Metric.Euclidean)
     {
         int n = x.Count;

@@ -13,6 +13,35 @@ public sealed class GalleryMigration(IGalleryStore source, FaceRecognizer pipeli
 {
     public IGalleryStore Source { get; } = source;
 
+    /// <summary>A face that could not be moved, and why.</summary>
+    public sealed record Failure(StoredFace Face, string Subject, string Problem);
+
+    /// <summary>
+    /// Every face of the source re-embedded into <paramref name="target"/> (a new gallery bound to the
+    /// pipeline's model), under its subject's name, each committed as it goes; the faces that cannot be
+    /// moved are reported to <paramref name="failed"/> as they are met, and returned.
+    /// </summary>
+    public (int Moved, IReadOnlyList<Failure> Failed) MigrateTo(IGalleryStore target, Action<Failure>? failed = null)
+    {
+        var names = Source.Subjects().ToDictionary(s => s.Id, s => s.Name);
+        var failures = new List<Failure>();
+        int moved = 0;
+        foreach (var face in Source.Faces())
+        {
+            var (embedding, problem) = ReEmbed(face);
+            if (embedding is null)
+            {
+                var f = new Failure(face, names[face.SubjectId], problem!);
+                failures.Add(f);
+                failed?.Invoke(f);
+                continue;
+            }
+            target.Enroll(names[face.SubjectId], [new NewFace(embedding, face.SourceFile, face.SourceSha256, face.Box, pipeline.Detector.Name)]);
+            moved++;
+        }
+        return (moved, failures);
+    }
+
     /// <summary>The new embedding of a stored face, or null and the reason it cannot be made.</summary>
     public (float[]? Embedding, string? Problem) ReEmbed(StoredFace face)
     {

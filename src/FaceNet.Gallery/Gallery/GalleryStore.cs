@@ -7,6 +7,9 @@ namespace FaceNet.Gallery;
 /// <summary>The model a gallery is bound to: embeddings of different models are not comparable.</summary>
 public sealed record GalleryModel(string Id, int EmbeddingSize, string Preprocess, Matching.Metric Metric)
 {
+    /// <summary>The model's name in an identity such as <c>fused:6ef6d0030c172363</c> (the part before the last colon).</summary>
+    public static string NameOf(string id) => id.Contains(':') ? id[..id.LastIndexOf(':')] : id;
+
     /// <summary>Earlier identities of the same model (see <see cref="Embedding.FaceModel.IdentityAliases"/>); not part of equality.</summary>
     public IReadOnlyList<string> Aliases { get; init; } = [];
 

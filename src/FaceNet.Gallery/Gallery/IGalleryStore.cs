@@ -74,6 +74,18 @@ public static class GalleryStores
     public static IGalleryStore Open(string location, GalleryModel? model, bool readOnly = false)
         => IsPostgres(location) ? PostgresGalleryStore.Open(location, model, readOnly) : GalleryStore.Open(location, model, readOnly);
 
+    /// <summary>
+    /// Deletes an SQLite gallery with its side files (<c>-wal</c>, <c>-shm</c>, <c>-journal</c>) and the saved
+    /// HNSW graph, as far as it can (a file another process holds stays); a PostgreSQL gallery is left alone.
+    /// </summary>
+    public static void Delete(string location)
+    {
+        if (IsPostgres(location)) return;
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        foreach (var f in new[] { location, location + "-wal", location + "-shm", location + "-journal", location + ".hnsw", location + ".hnsw.stamp" })
+            try { if (File.Exists(f)) File.Delete(f); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+    }
+
     /// <summary>Whether a gallery already exists there (a file, or a database holding a bound gallery).</summary>
     public static bool Exists(string location)
         => IsPostgres(location) ? PostgresGalleryStore.Exists(location) : File.Exists(location);

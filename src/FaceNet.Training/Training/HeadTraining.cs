@@ -25,19 +25,16 @@ public static class HeadTraining
     /// </summary>
     public static FaceSet Load(FaceRecognizer recognizer, string root, Action<string>? progress = null, Embedding.IEmbeddingCache? cache = null)
     {
-        if (!Directory.Exists(root)) throw new ImageException(root, "folder not found");
-        var folders = Directory.GetDirectories(root).Order(StringComparer.Ordinal).ToList();
+        var folders = PeopleFolder.Read(root);
         var people = new List<string>();
         var faces = new List<(int, float[])>();
         int skipped = 0;
         using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         foreach (var folder in folders)
         {
-            var files = Directory.GetFiles(folder).Where(ImageDecoder.IsImageFile).Order(StringComparer.Ordinal).ToList();
-            if (files.Count == 0) continue;
             int person = people.Count;
-            people.Add(Path.GetFileName(folder));
-            foreach (var file in files)
+            people.Add(folder.Name);
+            foreach (var file in folder.Files)
             {
                 try
                 {

@@ -55,12 +55,18 @@ public sealed class VideoReader : IDisposable
         args.AddRange(["-map", "0:v:0", "-vf", $"scale={Width}:{Height},showinfo", "-fps_mode", "passthrough", "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]);
         _ffmpeg = Start("ffmpeg", args);
         _pixels = _ffmpeg.StandardOutput.BaseStream;
-        _ffmpeg.ErrorDataReceived += (_, e) =>
+        // ffmpeg's log (a line per frame, with its time) read on a thread of its own: were it left to a busy
+        // thread pool, ffmpeg would block on a full stderr pipe and the stream would seem to stall
+        var log = _ffmpeg.StandardError;
+        new Thread(() =>
         {
-            try { OnLog(e.Data); }
-            catch (Exception x) when (x is ObjectDisposedException or InvalidOperationException) { } // after Dispose
-        };
-        _ffmpeg.BeginErrorReadLine();
+            try
+            {
+                string? line;
+                do { line = log.ReadLine(); OnLog(line); } while (line is not null);
+            }
+            catch (Exception x) when (x is ObjectDisposedException or InvalidOperationException or IOException) { } // after Dispose
+        }) { IsBackground = true, Name = "ffmpeg log" }.Start();
     }
 
     private void OnLog(string? line)
@@ -103,7 +109,8 @@ public sealed class VideoReader : IDisposable
     public VideoFrame? Next()
     {
         var image = new byte[Width * Height * 3];
-        var read = Task.Run(() => _pixels.ReadAtLeast(image, image.Length, throwOnEndOfStream: false));
+        // its own thread, not the pool's: a busy pool (other work of the process) must not pass for a stalled stream
+        var read = Task.Factory.StartNew(() => _pixels.ReadAtLeast(image, image.Length, throwOnEndOfStream: false), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         if (!read.Wait(_timeout))
         {
             Kill();
