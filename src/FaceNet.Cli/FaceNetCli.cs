@@ -84,24 +84,19 @@ public sealed partial class FaceNetCli
     /// <summary>What a threshold stands for: given on the command line, or how it was chosen and the error rates measured there.</summary>
     private static string ThresholdSource(ModelInfo info, double? given) => given is null ? info.DescribeThreshold() : "given with --threshold";
 
-    private static FaceRecognizer Pipeline(string? model, string? detector, bool aligned, int threads, string? preprocess, double? threshold, bool flip, string? alignment, int? detectorThreads = null,
-        double alignmentDetail = FaceRecognizer.DefaultAlignmentDetail)
+    /// <summary>
+    /// The recognizer a command asked for, through the library's one way to configure it; weights files given
+    /// as the model are imported on the fly. <paramref name="aligned"/>: the images are face crops already.
+    /// </summary>
+    private static FaceRecognizer Pipeline(FaceRecognizerOptions options, bool aligned = false)
     {
-        var faceModel = FaceModel.Load(model, new FaceModelOptions
+        options = options with
         {
-            Threads = threads, Preprocess = preprocess, Threshold = threshold, Flip = flip, Alignment = alignment,
-            ImportWeights = path => WeightImporter.Import(path).Onnx, // .h5, .pt, .safetensors, TF.js given as the model
-        });
-        try
-        {
-            IFaceDetector det = aligned ? new NoDetector() : Detectors.Create(detector, detectorThreads ?? threads);
-            return FaceRecognizer.From(det, faceModel, alignmentDetail: alignmentDetail);
-        }
-        catch
-        {
-            faceModel.Dispose();
-            throw;
-        }
+            ModelOptions = (options.ModelOptions ?? new FaceModelOptions()) with { ImportWeights = path => WeightImporter.Import(path).Onnx }, // .h5, .pt, .safetensors, TF.js
+        };
+        if (!aligned) return FaceRecognizer.Create(options);
+        var faceModel = FaceRecognizer.LoadModel(options);
+        return FaceRecognizer.From(new NoDetector(), faceModel, options.ImageLimits, options.AlignmentDetail);
     }
 
     /// <summary>

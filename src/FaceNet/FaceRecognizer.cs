@@ -108,6 +108,18 @@ public sealed class FaceRecognizer : IDisposable
     public static FaceRecognizer Create(FaceRecognizerOptions? options = null)
     {
         options ??= new FaceRecognizerOptions();
+        var model = LoadModel(options);
+        try { return new FaceRecognizer(Detectors.Create(options.Detector, options.DetectorThreads ?? options.Threads), model, options.ImageLimits, options.AlignmentDetail); }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The face model <paramref name="options"/> ask for: the one place its threads, threshold, flip and session options are merged into the model's own options.</summary>
+    public static FaceModel LoadModel(FaceRecognizerOptions options)
+    {
         var modelOptions = (options.ModelOptions ?? new FaceModelOptions()) with
         {
             Threads = options.Threads,
@@ -115,13 +127,7 @@ public sealed class FaceRecognizer : IDisposable
             Flip = options.Flip || options.ModelOptions?.Flip == true,
             SessionOptions = options.SessionOptions ?? options.ModelOptions?.SessionOptions,
         };
-        var model = FaceModel.Load(options.Model, modelOptions);
-        try { return new FaceRecognizer(Detectors.Create(options.Detector, options.DetectorThreads ?? options.Threads), model, options.ImageLimits, options.AlignmentDetail); }
-        catch
-        {
-            model.Dispose();
-            throw;
-        }
+        return FaceModel.Load(options.Model, modelOptions);
     }
 
     /// <summary>A recognizer over a detector and a model the caller made; it disposes them.</summary>

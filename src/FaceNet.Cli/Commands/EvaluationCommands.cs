@@ -40,8 +40,11 @@ public sealed partial class FaceNetCli
             }
             var list = PairsFile.Read(r.GetValue(pairs) ?? throw new UsageException("evaluate: give --pairs (or --identification with a folder of people)"), r.GetValue(root)!, r.GetValue(folds));
             // Images are decoded and detected in parallel (one per core), so each detector call gets one thread.
-            using var pipeline = Pipeline(r.GetValue(model), r.GetValue(detector), false, r.GetValue(threads), null, null, r.GetValue(flip), r.GetValue(alignment), detectorThreads: 1,
-                alignmentDetail: r.GetValue(fullDecode) ? 0 : FaceRecognizer.DefaultAlignmentDetail);
+            using var pipeline = Pipeline(new FaceRecognizerOptions
+            {
+                Model = r.GetValue(model), Detector = r.GetValue(detector), Threads = r.GetValue(threads), DetectorThreads = 1, Flip = r.GetValue(flip),
+                AlignmentDetail = r.GetValue(fullDecode) ? 0 : FaceRecognizer.DefaultAlignmentDetail, ModelOptions = new() { Alignment = r.GetValue(alignment) },
+            });
             var modelPath = pipeline.Model.Path;
             var key = EmbeddingCache.PipelineKey(pipeline.Model.Identity, pipeline.Detector.Name + (r.GetValue(fullDecode) ? "|full-decode" : ""), r.GetValue(fallback));
             bool showProgress = !Console.IsErrorRedirected && ReferenceEquals(stderr, Console.Error);
@@ -96,7 +99,7 @@ public sealed partial class FaceNetCli
         string? cacheDir, string? plotPath, string? reportPath, bool json)
     {
         var people = Calibration.People(root);
-        using var pipeline = Pipeline(model, detector, false, threads, null, null, flip, alignment, detectorThreads: 1);
+        using var pipeline = Pipeline(new FaceRecognizerOptions { Model = model, Detector = detector, Threads = threads, DetectorThreads = 1, Flip = flip, ModelOptions = new() { Alignment = alignment } });
         var key = EmbeddingCache.PipelineKey(pipeline.Model.Identity, pipeline.Detector.Name, false);
         bool showProgress = !Console.IsErrorRedirected && ReferenceEquals(stderr, Console.Error);
         var evaluator = new Evaluator(pipeline, key, new EvaluationOptions
@@ -159,7 +162,11 @@ public sealed partial class FaceNetCli
             double rate = r.GetValue(frr) ?? r.GetValue(far) ?? 1e-3;
             if (rate is <= 0 or >= 1) throw new UsageException("the target rate must lie between 0 and 1");
             var list = r.GetValue(pairs) is { } pairsPath ? PairsFile.Read(pairsPath, r.GetValue(root)!) : Calibration.PairsFromFolders(r.GetValue(root)!);
-            using var pipeline = Pipeline(r.GetValue(model), r.GetValue(detector), false, r.GetValue(threads), null, null, r.GetValue(flip), r.GetValue(alignment), detectorThreads: 1);
+            using var pipeline = Pipeline(new FaceRecognizerOptions
+            {
+                Model = r.GetValue(model), Detector = r.GetValue(detector), Threads = r.GetValue(threads), DetectorThreads = 1, Flip = r.GetValue(flip),
+                ModelOptions = new() { Alignment = r.GetValue(alignment) },
+            });
             var modelPath = pipeline.Model.Path;
             var key = EmbeddingCache.PipelineKey(pipeline.Model.Identity, pipeline.Detector.Name, false);
             if (r.GetValue(output) is { } target && !Path.GetExtension(target).Equals(pipeline.Model.IsFused ? ".json" : ".onnx", StringComparison.OrdinalIgnoreCase))

@@ -20,7 +20,11 @@ public sealed partial class FaceNetCli
         cmd.SetAction(r => Guard(() =>
         {
             var files = ImageFiles(r.GetValue(images)!, "embed");
-            using var pipeline = Pipeline(r.GetValue(model), r.GetValue(detector), r.GetValue(aligned), r.GetValue(threads), r.GetValue(preprocess), null, r.GetValue(flip), r.GetValue(alignment));
+            using var pipeline = Pipeline(new FaceRecognizerOptions
+            {
+                Model = r.GetValue(model), Detector = r.GetValue(detector), Threads = r.GetValue(threads), Flip = r.GetValue(flip),
+                ModelOptions = new() { Preprocess = r.GetValue(preprocess), Alignment = r.GetValue(alignment) },
+            }, r.GetValue(aligned));
             bool failed = false;
             foreach (var file in files)
             {
@@ -64,7 +68,11 @@ public sealed partial class FaceNetCli
             var files = ImageFiles(r.GetValue(images)!, "compare");
             if (files.Count < 2) throw new UsageException("compare: two or more images are needed");
             if (r.GetValue(bestMatch) && r.GetValue(aligned)) throw new UsageException("--best-match looks for faces: it does not go with --aligned");
-            using var pipeline = Pipeline(r.GetValue(model), r.GetValue(detector), r.GetValue(aligned), r.GetValue(threads), r.GetValue(preprocess), r.GetValue(threshold), r.GetValue(flip), r.GetValue(alignment));
+            using var pipeline = Pipeline(new FaceRecognizerOptions
+            {
+                Model = r.GetValue(model), Detector = r.GetValue(detector), Threads = r.GetValue(threads), Threshold = r.GetValue(threshold), Flip = r.GetValue(flip),
+                ModelOptions = new() { Preprocess = r.GetValue(preprocess), Alignment = r.GetValue(alignment) },
+            }, r.GetValue(aligned));
             var info = pipeline.Model.Info;
             // every face of every image when the closest pair is wanted, else each image's subject
             var good = new List<(string File, IReadOnlyList<FaceEmbedding> Faces)>();
@@ -145,7 +153,7 @@ public sealed partial class FaceNetCli
         {
             var files = ImageFiles(r.GetValue(images)!, "align");
             var dir = OutputFolder(r.GetValue(output)!);
-            using var pipeline = Pipeline(r.GetValue(model), r.GetValue(detector), false, r.GetValue(threads), null, null, false, r.GetValue(alignment));
+            using var pipeline = Pipeline(new FaceRecognizerOptions { Model = r.GetValue(model), Detector = r.GetValue(detector), Threads = r.GetValue(threads), ModelOptions = new() { Alignment = r.GetValue(alignment) } });
             bool failed = false;
             foreach (var file in files)
             {

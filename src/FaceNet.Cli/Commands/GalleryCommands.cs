@@ -58,7 +58,7 @@ public sealed partial class FaceNetCli
             }
             var galleryPath = r.GetValue(gallery)!;
             bool existed = GalleryStores.Exists(galleryPath);
-            using var pipeline = Pipeline(GalleryModelName(galleryPath, r.GetValue(model)), r.GetValue(detector), r.GetValue(aligned), r.GetValue(threads), null, null, r.GetValue(flip), null);
+            using var pipeline = Pipeline(new FaceRecognizerOptions { Model = GalleryModelName(galleryPath, r.GetValue(model)), Detector = r.GetValue(detector), Threads = r.GetValue(threads), Flip = r.GetValue(flip) }, r.GetValue(aligned));
             var failures = new List<string>();
             int enrolled = 0;
             var options = new EnrolOptions
@@ -128,7 +128,7 @@ public sealed partial class FaceNetCli
         {
             var files = ImageFiles(r.GetValue(images)!, "identify");
             if (r.GetValue(threshold) is not null && r.GetValue(fpir) is not null) throw new UsageException("give --threshold or --fpir, not both");
-            using var pipeline = Pipeline(GalleryModelName(r.GetValue(gallery)!, r.GetValue(model)), r.GetValue(detector), r.GetValue(aligned), r.GetValue(threads), null, null, r.GetValue(flip), null);
+            using var pipeline = Pipeline(new FaceRecognizerOptions { Model = GalleryModelName(r.GetValue(gallery)!, r.GetValue(model)), Detector = r.GetValue(detector), Threads = r.GetValue(threads), Flip = r.GetValue(flip) }, r.GetValue(aligned));
             using var gal = FaceGallery.Open(r.GetValue(gallery)!, GalleryModel.For(pipeline.Model), readOnly: true);
             var info = pipeline.Model.Info;
             var agg = r.GetValue(aggregate) == "mean" ? Aggregation.Mean : Aggregation.Min;
@@ -258,7 +258,7 @@ public sealed partial class FaceNetCli
             var target = r.GetValue(to)!;
             if (GalleryStores.Exists(target)) throw new UsageException($"--to: {target} already exists; migration writes a new gallery");
             using var old = GalleryStores.Open(r.GetValue(gallery)!, null, readOnly: true);
-            using var pipeline = Pipeline(r.GetValue(model), r.GetValue(detector), false, r.GetValue(threads), null, null, false, null);
+            using var pipeline = Pipeline(new FaceRecognizerOptions { Model = r.GetValue(model), Detector = r.GetValue(detector), Threads = r.GetValue(threads) });
             int moved;
             IReadOnlyList<GalleryMigration.Failure> failures;
             using (var store = GalleryStores.Open(target, GalleryModel.For(pipeline.Model)))
@@ -290,7 +290,7 @@ public sealed partial class FaceNetCli
             var files = Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories)
                 .Where(ImageDecoder.IsImageFile)
                 .OrderBy(f => f, StringComparer.Ordinal).ToArray();
-            using var pipeline = Pipeline(r.GetValue(model), r.GetValue(detector), false, r.GetValue(threads), null, null, r.GetValue(flip), null);
+            using var pipeline = Pipeline(new FaceRecognizerOptions { Model = r.GetValue(model), Detector = r.GetValue(detector), Threads = r.GetValue(threads), Flip = r.GetValue(flip) });
             var faces = new List<(string File, DetectedFace Face, float[] Embedding, RgbImage Image)>();
             bool failed = false;
             foreach (var file in files)

@@ -75,7 +75,7 @@ public sealed partial class FaceNetCli
         cmd.SetAction(r => Guard(() =>
         {
             var photos = Spread(ImageFiles(r.GetValue(calibration)!, "--calibration"), r.GetValue(faces) * 3 / 2);
-            using var pipeline = Pipeline(r.GetValue(model), r.GetValue(detector), false, 0, null, null, false, null);
+            using var pipeline = Pipeline(new FaceRecognizerOptions { Model = r.GetValue(model), Detector = r.GetValue(detector) });
             var result = FaceNet.Onnx.ModelQuantizer.Quantize(pipeline, photos, r.GetValue(output)!, r.GetValue(faces), r.GetValue(percentile), line => stderr.WriteLine(line));
             stdout.WriteLine($"wrote {string.Join(", ", result.Files)}: int8 of {pipeline.Model.Info.Name}, calibrated on {result.CalibrationFaces} faces ({result.Summary})");
             return Ok;
@@ -131,7 +131,7 @@ public sealed partial class FaceNetCli
             if (r.GetValue(tracks) is { } trackRoot)
             {
                 if (!Directory.Exists(trackRoot)) throw new UsageException($"--tracks: {trackRoot}: folder not found");
-                using var recognizer = Pipeline(r.GetValue(model), r.GetValue(detector), false, r.GetValue(threads), null, null, false, null);
+                using var recognizer = Pipeline(new FaceRecognizerOptions { Model = r.GetValue(model), Detector = r.GetValue(detector), Threads = r.GetValue(threads) });
                 var res = TrackBenchmark.Run(recognizer, trackRoot, r.GetValue(people));
                 if (r.GetValue(json))
                     stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
@@ -304,7 +304,7 @@ public sealed partial class FaceNetCli
         int ortThreads = threads > 0 ? threads : parallel > 1 ? 1 : 0;
         double detail = fullDecode ? 0 : FaceRecognizer.DefaultAlignmentDetail;
         bool failed = false;
-        using (var pipeline = Pipeline(model, detector, false, ortThreads, null, null, false, null, alignmentDetail: detail))
+        using (var pipeline = Pipeline(new FaceRecognizerOptions { Model = model, Detector = detector, Threads = ortThreads, AlignmentDetail = detail }))
         {
             failed = Report(pipeline);
             if (int8Calibration is not { Length: > 0 }) return failed ? InputError : Ok;
@@ -314,7 +314,7 @@ public sealed partial class FaceNetCli
             {
                 var quantized = FaceNet.Onnx.ModelQuantizer.Quantize(pipeline, Spread(ImageFiles(int8Calibration, "--int8"), 384), Path.Combine(dir, pipeline.Model.IsFused ? "int8.json" : "int8.onnx"),
                     progress: line => stderr.WriteLine(line));
-                using var int8 = Pipeline(quantized.Output, detector, false, ortThreads, null, null, false, null, alignmentDetail: detail);
+                using var int8 = Pipeline(new FaceRecognizerOptions { Model = quantized.Output, Detector = detector, Threads = ortThreads, AlignmentDetail = detail });
                 CollectBeforeTiming();
                 failed |= Report(int8);
             }

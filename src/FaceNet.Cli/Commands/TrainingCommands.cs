@@ -31,7 +31,7 @@ public sealed partial class FaceNetCli
             var outPath = r.GetValue(output)!;
             if (!outPath.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase)) throw new UsageException($"--output: {outPath}: the trained model is an .onnx file");
             if (Path.GetDirectoryName(Path.GetFullPath(outPath)) is { } dir && !Directory.Exists(dir)) throw new UsageException($"--output: folder {dir} does not exist");
-            using var pipeline = Pipeline(r.GetValue(baseModel), r.GetValue(detector), false, r.GetValue(threads), null, null, false, null);
+            using var pipeline = Pipeline(new FaceRecognizerOptions { Model = r.GetValue(baseModel), Detector = r.GetValue(detector), Threads = r.GetValue(threads) });
             if (pipeline.Model.IsFused) throw new UsageException($"--base: {r.GetValue(baseModel)} is a fused model; training needs one network under the head (mobilefacenet, faceapi-resnet or an .onnx)");
             var clock = System.Diagnostics.Stopwatch.StartNew();
             using var embeddings = new FaceNet.Evaluation.EmbeddingCache(r.GetValue(noCache) ? null : r.GetValue(cache) ?? FaceNet.Evaluation.EmbeddingCache.DefaultDirectory,

@@ -27,7 +27,11 @@ public sealed partial class FaceNetCli
             var dir = r.GetValue(facesDir);
             if (dir is not null) Directory.CreateDirectory(dir);
             var galleryPath = r.GetValue(gallery);
-            using var pipeline = Pipeline(galleryPath is null ? r.GetValue(model) : GalleryModelName(galleryPath, r.GetValue(model)), r.GetValue(detector), false, r.GetValue(threads), null, r.GetValue(threshold), false, null);
+            using var pipeline = Pipeline(new FaceRecognizerOptions
+            {
+                Model = galleryPath is null ? r.GetValue(model) : GalleryModelName(galleryPath, r.GetValue(model)), Detector = r.GetValue(detector),
+                Threads = r.GetValue(threads), Threshold = r.GetValue(threshold),
+            });
             using var gal = galleryPath is null ? null : FaceGallery.Open(galleryPath, GalleryModel.For(pipeline.Model), readOnly: true);
             var options = new VideoOptions
             {
