@@ -1,6 +1,6 @@
 namespace FaceNet.Cli;
 
-// Commands on models: import, bench.
+// Commands on models: import, quantize.
 public sealed partial class FaceNetCli
 {
     private Command ImportCommand()
@@ -88,115 +88,6 @@ public sealed partial class FaceNetCli
     {
         if (files.Count <= count) return files;
         return Enumerable.Range(0, count).Select(i => files[(int)((long)i * files.Count / count)]).ToList();
-    }
-
-    private Command BenchCommand()
-    {
-        var model = new Option<string?>("--model", "-m") { Description = "Model to time (default: the seed's Inception-ResNet-V1 with random weights; with --images, the bundled default)" };
-        var batch = new Option<int[]>("--batch") { Description = "Batch sizes (default: 1 and 32)", AllowMultipleArgumentsPerToken = true }.Within(1, 4096);
-        var seconds = Options.Real("--seconds", "Time spent on each batch size", 5, 0, 3600);
-        var images = new Option<string[]>("--images") { Description = "Photos (files or folders): time the whole pipeline, decode → detect → align → embed", AllowMultipleArgumentsPerToken = true };
-        var detector = DetectorOption();
-        var fullDecode = new Option<bool>("--full-decode") { Description = "With --images: decode every photo in full (as before decoding to size), to compare" };
-        var parallel = new Option<int>("--parallel") { Description = "With --images: photos in flight at once (default: one per core)", DefaultValueFactory = _ => 0 }.Within(0, 256);
-        var gallery = new Option<bool>("--gallery") { Description = "Time gallery search instead: exact and HNSW top-1 over synthetic unit vectors" };
-        var maintenance = new Option<bool>("--maintenance") { Description = "With --gallery: time enrolling, removing and renaming one subject in an SQLite gallery of --faces faces instead" };
-        var folder = new Option<string?>("--folder") { Description = "With --maintenance: where the gallery file is made (default: the temp folder)" };
-        var faces = new Option<int>("--faces") { Description = "With --gallery: vectors in the gallery", DefaultValueFactory = _ => 1_000_000 }.Within(1, 100_000_000);
-        var queries = new Option<int>("--queries") { Description = "With --gallery: queries timed (with --maintenance: operations of each kind)", DefaultValueFactory = _ => 200 }.Within(1, 1_000_000);
-        var candidates = new Option<int[]>("--candidates") { Description = "With --gallery: neighbours asked of the HNSW graph per search (several values: each is timed)", AllowMultipleArgumentsPerToken = true }.Within(1, 100_000);
-        var connectivity = new Option<int>("--connectivity") { Description = "With --gallery: HNSW graph degree", DefaultValueFactory = _ => new FaceIndexOptions().Connectivity }.Within(2, 512);
-        var expansionAdd = new Option<int>("--expansion-add") { Description = "With --gallery: HNSW build candidate list", DefaultValueFactory = _ => new FaceIndexOptions().ExpansionAdd }.Within(1, 100_000);
-        var service = new Option<bool>("--service") { Description = "With --images: load the HTTP service (one started here on a free port, or --url) from 1, 4 and 16 concurrent clients" };
-        var url = new Option<string?>("--url") { Description = "With --service: a running service on this machine (with --key)" };
-        var key = new Option<string?>("--key") { Description = "With --url: an API key with the scope the endpoint needs" };
-        var clients = new Option<int[]>("--clients") { Description = "With --service: concurrent clients per level (default 1 4 16)", AllowMultipleArgumentsPerToken = true }.Within(1, 1024);
-        var requests = new Option<int>("--requests") { Description = "With --service: requests per level (each level also stops after 2 minutes)", DefaultValueFactory = _ => 96 }.Within(1, 1_000_000);
-        var endpoint = new Option<string>("--endpoint") { Description = "With --service: embed, detect, identify or verify", DefaultValueFactory = _ => "embed" };
-        endpoint.AcceptOnlyFromAmong("embed", "detect", "identify", "verify");
-        var tracks = new Option<string?>("--tracks") { Description = "Score how video tracks are named and clustered, on a folder of people (one sub-folder of 4+ photos each, e.g. LFW's images)" };
-        var people = new Option<int>("--people") { Description = "With --tracks: people used at most", DefaultValueFactory = _ => 1000 }.Within(2, 1_000_000);
-        var int8 = new Option<string[]>("--int8") { Description = "Also time the network (with --images: the whole pipeline) with the model quantized to int8 here, as facenet quantize does, calibrated on the faces in these photos", AllowMultipleArgumentsPerToken = true };
-        var threads = ThreadsOption(); var json = JsonOption();
-        var cmd = new Command("bench", "Throughput: embedding faces/s per batch size and peak memory; with --images, photos/s end to end (--service: through the HTTP service); with --gallery, search latency or the cost of changing a large gallery")
-            { model, batch, seconds, int8, tracks, people, images, detector, parallel, fullDecode, gallery, maintenance, folder, faces, queries, candidates, connectivity, expansionAdd, service, url, key, clients, requests, endpoint, threads, json };
-        cmd.SetAction(r => Guard(() =>
-        {
-            if (r.GetValue(service))
-            {
-                if (r.GetValue(images) is not { Length: > 0 } loadPhotos) throw new UsageException("--service needs --images: the photos the clients send");
-                return BenchService(ImageFiles(loadPhotos, "bench"), r.GetValue(url), r.GetValue(key), r.GetValue(clients) is { Length: > 0 } cs ? cs : [1, 4, 16],
-                    r.GetValue(requests), r.GetValue(endpoint)!, r.GetValue(model), r.GetValue(detector), r.GetValue(threads), r.GetValue(parallel), r.GetValue(json));
-            }
-            if (r.GetValue(tracks) is { } trackRoot)
-            {
-                if (!Directory.Exists(trackRoot)) throw new UsageException($"--tracks: {trackRoot}: folder not found");
-                using var recognizer = Pipeline(new FaceRecognizerOptions { Model = r.GetValue(model), Detector = r.GetValue(detector), Threads = r.GetValue(threads) });
-                var res = TrackBenchmark.Run(recognizer, trackRoot, r.GetValue(people));
-                if (r.GetValue(json))
-                    stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
-                    {
-                        ["tracks"] = res.Tracks, ["enrolled"] = res.Enrolled, ["identity_right"] = res.Identity.ToDictionary(p => p.Key, p => Math.Round(p.Value, 4)),
-                        ["cluster_tracks"] = res.ClusterTracks, ["people"] = res.People, ["clusters"] = res.Clusters,
-                        ["same_together"] = Math.Round(res.TogetherSame, 4), ["different_apart"] = Math.Round(res.ApartDifferent, 4), ["model"] = recognizer.Model.Info.Name,
-                    }, Json));
-                else
-                {
-                    stdout.WriteLine($"{res.Tracks} tracks ({res.Enrolled} of enrolled people, the others strangers; 4 photos each, 2 of them at a quarter size), model {recognizer.Model.Info.Name}");
-                    stdout.WriteLine("  identity right: " + string.Join(", ", res.Identity.Select(p => $"{p.Key} {p.Value:P1}")));
-                    stdout.WriteLine($"  clustering {res.ClusterTracks} half-tracks of {res.People} people: {res.Clusters} clusters, same person together {res.TogetherSame:P1}, different people apart {res.ApartDifferent:P2}");
-                }
-                return Ok;
-            }
-            if (r.GetValue(gallery) && r.GetValue(maintenance))
-                return BenchMaintenance(r.GetValue(faces), r.GetValue(queries), r.GetValue(folder) ?? Path.GetTempPath(), r.GetValue(json));
-            if (r.GetValue(gallery))
-                return BenchGallery(r.GetValue(faces), r.GetValue(queries), r.GetValue(candidates) is { Length: > 0 } cs ? cs : [new FaceIndexOptions().MinCandidates],
-                    new FaceIndexOptions { Connectivity = r.GetValue(connectivity), ExpansionAdd = r.GetValue(expansionAdd) }, r.GetValue(json));
-            if (r.GetValue(images) is { Length: > 0 } photos)
-                return BenchPipeline(photos, r.GetValue(model), r.GetValue(detector), r.GetValue(threads), r.GetValue(parallel), r.GetValue(fullDecode), r.GetValue(json), r.GetValue(int8));
-            var batches = r.GetValue(batch) is { Length: > 0 } b ? b : [1, 32];
-            if (batches.Any(x => x < 1)) throw new UsageException("--batch: batch sizes must be positive");
-            var modelArg = r.GetValue(model);
-            var options = new EmbedderOptions { Threads = r.GetValue(threads), MaxBatch = batches.Max(), ImportWeights = p => WeightImporter.Import(p).Onnx };
-            var seed = modelArg is null ? WeightImporter.Import(InceptionResNetV1.RandomWeights(WeightFormat.Keras)).Onnx : null;
-            using var embedder = seed is not null
-                ? FaceEmbedder.FromOnnx(seed, "inception-resnet-v1 (seed, random weights)", options)
-                : FaceEmbedder.Load(BundledModels.ResolveEmbedder(modelArg), options);
-            var timed = new List<FaceEmbedder> { embedder };
-            if (r.GetValue(int8) is { Length: > 0 } calibration)
-            {
-                // the same network, quantized on this machine from faces in the given photos
-                using var detect = Detectors.Create(r.GetValue(detector));
-                using var recognizer = FaceRecognizer.From(detect, FaceModel.FromEmbedder(embedder, ownsEmbedder: false));
-                var crops = FaceNet.Onnx.ModelQuantizer.CalibrationCrops(recognizer, Spread(ImageFiles(calibration, "--int8"), 384), 256, line => stderr.WriteLine(line));
-                var (onnx, summary) = FaceNet.Onnx.ModelQuantizer.QuantizeNetwork(embedder, crops[0], seed);
-                stderr.WriteLine($"int8: {summary}");
-                timed.Add(FaceEmbedder.FromOnnx(onnx, embedder.ModelPath + " (int8)", options));
-            }
-            try
-            {
-                foreach (var net in timed)
-                foreach (var n in batches)
-                {
-                    CollectBeforeTiming();
-                    var res = NetworkBenchmark.Run(net, n, r.GetValue(seconds));
-                    if (r.GetValue(json))
-                        stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
-                        {
-                            ["faces_per_second"] = Math.Round(res.FacesPerSecond, 2), ["batch"] = n, ["model"] = net.ModelPath, ["int8"] = net != embedder,
-                            ["ms_per_batch"] = Math.Round(res.MsPerBatch, 2), ["peak_memory_mb"] = Math.Round(res.PeakMemoryMb, 1),
-                            ["threads"] = options.Threads, ["cores"] = Environment.ProcessorCount,
-                        }, Json));
-                    else
-                        stdout.WriteLine($"batch {n,3}: {res.FacesPerSecond,8:F2} faces/s  ({res.MsPerBatch:F1} ms per batch, {res.Runs} runs)  peak memory {res.PeakMemoryMb:F0} MB  [{net.ModelPath}, {Environment.ProcessorCount} cores]");
-                    if (n == batches[^1]) net.Dispose(); // its session's threads must not compete with the next network's
-                }
-            }
-            finally { foreach (var net in timed) net.Dispose(); }
-            return Ok;
-        }));
-        return cmd;
     }
 
     private int BenchService(IReadOnlyList<string> photos, string? url, string? key, int[] clientCounts, int requests, string endpoint, string? model, string? detector, int threads, int workers, bool json)
@@ -298,7 +189,7 @@ public sealed partial class FaceNetCli
 
     private int BenchPipeline(string[] inputs, string? model, string? detector, int threads, int parallel, bool fullDecode, bool json, string[]? int8Calibration)
     {
-        var files = ImageFiles(inputs, "--images");
+        var files = ImageFiles(inputs, "bench images");
         if (parallel < 1) parallel = Environment.ProcessorCount;
         // With several photos in flight, each ONNX Runtime call gets one thread unless told otherwise.
         int ortThreads = threads > 0 ? threads : parallel > 1 ? 1 : 0;

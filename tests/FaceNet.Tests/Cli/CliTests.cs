@@ -183,7 +183,7 @@ public sealed class CliTests(NetworkFixture fx)
     [Fact]
     public void Bench_reports_faces_per_second_as_json()
     {
-        var r = CliRunner.Run("bench", "--model", fx.KerasOnnx, "--batch", "2", "--seconds", "0", "--json");
+        var r = CliRunner.Run("bench", "network", "--model", fx.KerasOnnx, "--batch", "2", "--seconds", "0", "--json");
         Assert.Equal(0, r.ExitCode);
         using var doc = JsonDocument.Parse(r.OutLines.Single());
         Assert.True(doc.RootElement.GetProperty("faces_per_second").GetDouble() > 0);

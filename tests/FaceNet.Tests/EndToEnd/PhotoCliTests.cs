@@ -102,7 +102,7 @@ public sealed class PhotoCliTests(NetworkFixture fx)
     [Fact]
     public void Bench_times_the_whole_pipeline_on_photos()
     {
-        var r = CliRunner.Run("bench", "--images", Face("img1.jpg"), Face("img2.jpg"), "--json");
+        var r = CliRunner.Run("bench", "images", Face("img1.jpg"), Face("img2.jpg"), "--json");
         Assert.Equal(0, r.ExitCode);
         using var doc = JsonDocument.Parse(r.Out);
         Assert.True(doc.RootElement.GetProperty("images_per_second").GetDouble() > 0);

@@ -144,7 +144,7 @@ public sealed class GalleryCliTests : IDisposable
     [Fact]
     public void Bench_gallery_reports_exact_and_hnsw_search()
     {
-        var r = CliRunner.Run("bench", "--gallery", "--faces", "5000", "--queries", "30", "--candidates", "1", "64", "--json");
+        var r = CliRunner.Run("bench", "gallery", "--faces", "5000", "--queries", "30", "--candidates", "1", "64", "--json");
         Assert.Equal(0, r.ExitCode);
         Assert.Equal(2, r.OutLines.Length);
         foreach (var line in r.OutLines)
