@@ -36,17 +36,17 @@ public sealed class EmbeddingCache : Embedding.IEmbeddingCache, IDisposable
 
     public static string FileKey(string path) => Imaging.FileHash.Sha256(path);
 
-    public bool TryGet(string fileKey, out float[]? embedding)
+    public bool TryGet(string fileSha256, out float[]? embedding)
     {
-        lock (_gate) return _entries.TryGetValue(fileKey, out embedding);
+        lock (_gate) return _entries.TryGetValue(fileSha256, out embedding);
     }
 
-    public void Add(string fileKey, float[]? embedding)
+    public void Add(string fileSha256, float[]? embedding)
     {
         lock (_gate)
         {
-            if (!_entries.TryAdd(fileKey, embedding) || _log is null) return;
-            var key = Convert.FromHexString(fileKey);
+            if (!_entries.TryAdd(fileSha256, embedding) || _log is null) return;
+            var key = Convert.FromHexString(fileSha256);
             var record = new byte[32 + 4 + (embedding?.Length ?? 0) * 4];
             key.CopyTo(record, 0);
             BitConverter.TryWriteBytes(record.AsSpan(32), embedding?.Length ?? 0);

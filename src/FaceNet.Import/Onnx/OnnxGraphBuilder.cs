@@ -146,7 +146,7 @@ internal sealed class OnnxGraphBuilder
     public string L2Normalize(string x, int axis, string? name = null)
     {
         var norm = Node("ReduceL2", [x], (name ?? "l2") + "_norm", Ints("axes", axis), Int("keepdims", 1));
-        var floor = Initializer(Unique((name ?? "l2") + "_eps"), new[] { 1e-5f });
+        var floor = Initializer(Unique((name ?? "l2") + "_eps"), [1e-5f]);
         var safe = Node("Max", [norm, floor], (name ?? "l2") + "_safe");
         return Node("Div", [x, safe], name ?? "l2");
     }

@@ -30,6 +30,9 @@ internal static class SafePickle
         public List<KeyValuePair<object?, object?>> Items { get; } = new();
     }
 
+    /// <summary>The pickle ends, or its stack runs out, where an opcode needs more.</summary>
+    private sealed class Truncated : Exception;
+
     private sealed class Mark
     {
         public static readonly Mark Instance = new();
@@ -185,7 +188,7 @@ internal static class SafePickle
                 }
             }
         }
-        catch (Exception e) when (e is ArgumentOutOfRangeException or IndexOutOfRangeException or OverflowException)
+        catch (Exception e) when (e is ArgumentOutOfRangeException or IndexOutOfRangeException or OverflowException or Truncated)
         {
             throw new WeightsException(path, "truncated or corrupt pickle", e);
         }
@@ -238,20 +241,20 @@ internal static class SafePickle
     private static object? Memo(string path, Dictionary<long, object?> memo, long key)
         => memo.TryGetValue(key, out var v) ? v : throw new WeightsException(path, $"pickle refers to memo {key}, never stored");
 
-    private static object? Top(List<object?> stack) => stack.Count > 0 ? stack[^1] : throw new IndexOutOfRangeException();
+    private static object? Top(List<object?> stack) => stack.Count > 0 ? stack[^1] : throw new Truncated();
 
     private static object? Pop(List<object?> stack)
     {
         var v = Top(stack);
         stack.RemoveAt(stack.Count - 1);
-        if (v is Mark) throw new IndexOutOfRangeException();
+        if (v is Mark) throw new Truncated();
         return v;
     }
 
     private static List<object?> PopToMark(List<object?> stack)
     {
         int m = stack.FindLastIndex(x => x is Mark);
-        if (m < 0) throw new IndexOutOfRangeException();
+        if (m < 0) throw new Truncated();
         var items = stack.GetRange(m + 1, stack.Count - m - 1);
         stack.RemoveRange(m, stack.Count - m);
         return items;
@@ -264,7 +267,7 @@ internal static class SafePickle
     private static string ReadLine(ReadOnlySpan<byte> data, ref int pos)
     {
         int end = data[pos..].IndexOf((byte)'\n');
-        if (end < 0 || end > 256) throw new IndexOutOfRangeException();
+        if (end < 0 || end > 256) throw new Truncated();
         var s = Encoding.ASCII.GetString(data.Slice(pos, end));
         pos += end + 1;
         return s;

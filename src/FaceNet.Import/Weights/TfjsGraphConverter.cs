@@ -661,7 +661,7 @@ internal static class TfjsGraphConverter
 
         private static Value Like(Value x, string onnx) => new() { Onnx = onnx, Shape = x.Shape, Nchw = x.Nchw };
 
-        private string Materialize(Value v) => v.Onnx ?? throw new ArgumentException("a constant where a computed tensor is needed");
+        private static string Materialize(Value v) => v.Onnx ?? throw new ArgumentException("a constant where a computed tensor is needed");
 
         private string Scalar(string name, float value) => _g.Initializer(name, [value]);
 

@@ -71,7 +71,7 @@ public sealed class DecodeToSizeTests
         var recognizer = Scaled.Value;
         var photo = recognizer.Read(bytes, "crowd.jpg");
         Assert.True(photo.Scale < 0.5);
-        var face = recognizer.Detect(photo).First();
+        var face = recognizer.Detect(photo)[0];
         var fullImage = ImageDecoder.Decode(bytes, "crowd.jpg");
 
         var aligned = recognizer.Align(photo, face).Primary;
