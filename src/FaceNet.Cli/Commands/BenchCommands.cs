@@ -73,7 +73,11 @@ public sealed partial class FaceNetCli
     {
         var model = new Option<string?>("--model", "-m") { Description = "Model (default: the bundled default)" };
         var detector = DetectorOption(); var threads = ThreadsOption(); var json = JsonOption(); var int8 = Int8Option("the whole pipeline");
-        var parallel = new Option<int>("--parallel") { Description = "Photos in flight at once (default: one per core)", DefaultValueFactory = _ => 0 }.Within(0, 256);
+        var parallel = new Option<int>("--parallel")
+        {
+            Description = "Photos in flight at once (default: one per core)",
+            DefaultValueFactory = _ => 0,
+        }.Within(0, 256);
         var fullDecode = new Option<bool>("--full-decode") { Description = "Decode every photo in full (as before decoding to size), to compare" };
         var photos = BenchPhotos("Photos (files or folders): decode → detect → align → embed");
         var cmd = new Command("images", "Photos/s end to end, with the time of each stage") { model, detector, parallel, fullDecode, int8, threads, json, photos };
@@ -86,11 +90,23 @@ public sealed partial class FaceNetCli
     {
         var model = new Option<string?>("--model", "-m") { Description = "Model of the service started here (default: the bundled default)" };
         var detector = DetectorOption(); var threads = ThreadsOption(); var json = JsonOption();
-        var parallel = new Option<int>("--parallel") { Description = "Workers of the service started here (default: half the cores)", DefaultValueFactory = _ => 0 }.Within(0, 256);
+        var parallel = new Option<int>("--parallel")
+        {
+            Description = "Workers of the service started here (default: half the cores)",
+            DefaultValueFactory = _ => 0,
+        }.Within(0, 256);
         var url = new Option<string?>("--url") { Description = "A running service on this machine (with --key) instead of one started here on a free port" };
         var key = new Option<string?>("--key") { Description = "With --url: an API key with the scope the endpoint needs" };
-        var clients = new Option<int[]>("--clients") { Description = "Concurrent clients per level (default 1 4 16)", AllowMultipleArgumentsPerToken = true }.Within(1, 1024);
-        var requests = new Option<int>("--requests") { Description = "Requests per level (each level also stops after 2 minutes)", DefaultValueFactory = _ => 96 }.Within(1, 1_000_000);
+        var clients = new Option<int[]>("--clients")
+        {
+            Description = "Concurrent clients per level (default 1 4 16)",
+            AllowMultipleArgumentsPerToken = true,
+        }.Within(1, 1024);
+        var requests = new Option<int>("--requests")
+        {
+            Description = "Requests per level (each level also stops after 2 minutes)",
+            DefaultValueFactory = _ => 96,
+        }.Within(1, 1_000_000);
         var endpoint = new Option<string>("--endpoint") { Description = "embed, detect, identify or verify", DefaultValueFactory = _ => "embed" };
         endpoint.AcceptOnlyFromAmong("embed", "detect", "identify", "verify");
         var photos = BenchPhotos("Photos (files or folders) the clients send");
@@ -104,13 +120,32 @@ public sealed partial class FaceNetCli
     private Command BenchGalleryCommand()
     {
         var json = JsonOption();
-        var maintenance = new Option<bool>("--maintenance") { Description = "Time enrolling, removing and renaming one subject in an SQLite gallery of --faces faces instead" };
+        var maintenance = new Option<bool>("--maintenance")
+        {
+            Description = "Time enrolling, removing and renaming one subject in an SQLite gallery of --faces faces instead",
+        };
         var folder = new Option<string?>("--folder") { Description = "With --maintenance: where the gallery file is made (default: the temp folder)" };
         var faces = new Option<int>("--faces") { Description = "Vectors in the gallery", DefaultValueFactory = _ => 1_000_000 }.Within(1, 100_000_000);
-        var queries = new Option<int>("--queries") { Description = "Queries timed (with --maintenance: operations of each kind)", DefaultValueFactory = _ => 200 }.Within(1, 1_000_000);
-        var candidates = new Option<int[]>("--candidates") { Description = "Neighbours asked of the HNSW graph per search (several values: each is timed)", AllowMultipleArgumentsPerToken = true }.Within(1, 100_000);
-        var connectivity = new Option<int>("--connectivity") { Description = "HNSW graph degree", DefaultValueFactory = _ => new FaceIndexOptions().Connectivity }.Within(2, 512);
-        var expansionAdd = new Option<int>("--expansion-add") { Description = "HNSW build candidate list", DefaultValueFactory = _ => new FaceIndexOptions().ExpansionAdd }.Within(1, 100_000);
+        var queries = new Option<int>("--queries")
+        {
+            Description = "Queries timed (with --maintenance: operations of each kind)",
+            DefaultValueFactory = _ => 200,
+        }.Within(1, 1_000_000);
+        var candidates = new Option<int[]>("--candidates")
+        {
+            Description = "Neighbours asked of the HNSW graph per search (several values: each is timed)",
+            AllowMultipleArgumentsPerToken = true,
+        }.Within(1, 100_000);
+        var connectivity = new Option<int>("--connectivity")
+        {
+            Description = "HNSW graph degree",
+            DefaultValueFactory = _ => new FaceIndexOptions().Connectivity,
+        }.Within(2, 512);
+        var expansionAdd = new Option<int>("--expansion-add")
+        {
+            Description = "HNSW build candidate list",
+            DefaultValueFactory = _ => new FaceIndexOptions().ExpansionAdd,
+        }.Within(1, 100_000);
         var cmd = new Command("gallery", "Search latency, exact and HNSW, over synthetic unit vectors; or the cost of changing a large gallery")
             { faces, queries, candidates, connectivity, expansionAdd, maintenance, folder, json };
         cmd.SetAction(r => Guard(() => r.GetValue(maintenance)

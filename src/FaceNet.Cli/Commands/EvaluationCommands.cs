@@ -7,21 +7,50 @@ public sealed partial class FaceNetCli
     {
         var model = ModelOption(); var detector = DetectorOption(); var json = JsonOption(); var threads = ThreadsOption(); var flip = FlipOption(); var alignment = AlignmentOption();
         var pairs = new Option<string?>("--pairs") { Description = "LFW pairs.txt, or a CSV file_x,file_y,same" };
-        var root = new Option<string>("--root") { Description = "Folder the pairs' images are relative to (LFW: ROOT/name/name_0001.jpg); with --identification, a folder of people (ROOT/person/*.jpg)", Required = true };
-        var identification = new Option<bool>("--identification") { Description = "Open-set identification (1:N) on a folder of people, as NIST FRVT measures it: FNIR at FPIR 1 % and 0.1 %, rank-1/5, and the product's threshold rule, per gallery size" };
-        var sizes = new Option<string?>("--gallery-sizes") { Description = "--identification: gallery sizes, comma-separated (default 100,1000,3000 and as many as the people allow)" };
-        var strangers = new Option<int>("--strangers") { Description = "--identification: searches by people not enrolled, per gallery size", DefaultValueFactory = _ => 1000 }.Within(1, 1_000_000);
+        var root = new Option<string>("--root")
+        {
+            Description = "Folder the pairs' images are relative to (LFW: ROOT/name/name_0001.jpg); with --identification, a folder of "
+                + "people (ROOT/person/*.jpg)",
+            Required = true,
+        };
+        var identification = new Option<bool>("--identification")
+        {
+            Description = "Open-set identification (1:N) on a folder of people, as NIST FRVT measures it: FNIR at FPIR 1 % and 0.1 %, "
+                + "rank-1/5, and the product's threshold rule, per gallery size",
+        };
+        var sizes = new Option<string?>("--gallery-sizes")
+        {
+            Description = "--identification: gallery sizes, comma-separated (default 100,1000,3000 and as many as the people allow)",
+        };
+        var strangers = new Option<int>("--strangers")
+        {
+            Description = "--identification: searches by people not enrolled, per gallery size",
+            DefaultValueFactory = _ => 1000,
+        }.Within(1, 1_000_000);
         var fpir = Options.Real("--fpir", $"--identification: the target FPIR of the product's rule (default {OpenSetThreshold.DefaultFpir})", 0, 1, minOpen: true, maxOpen: true);
         var minQuality = Options.Real("--min-quality", "--identification: enrol each person's first photo of at least this quality (0: the first photo)", 0, 1);
-        var modelTailOnly = new Option<bool>("--model-tail-only") { Description = "--identification: the rule reads the model's impostor tail alone, not also the gallery's own people" };
-        var folds = new Option<int>("--folds") { Description = "Folds for a CSV or an LFW View 1 file (LFW View 2 files say their own)", DefaultValueFactory = _ => 10 }.Within(2, 1000);
+        var modelTailOnly = new Option<bool>("--model-tail-only")
+        {
+            Description = "--identification: the rule reads the model's impostor tail alone, not also the gallery's own people",
+        };
+        var folds = new Option<int>("--folds")
+        {
+            Description = "Folds for a CSV or an LFW View 1 file (LFW View 2 files say their own)",
+            DefaultValueFactory = _ => 10,
+        }.Within(2, 1000);
         var far = Options.Real("--far", "False-accept rate of the VAL@FAR figure", 1e-3, 0, 1, minOpen: true, maxOpen: true);
         var cache = new Option<string?>("--cache") { Description = $"Embedding cache folder (default {EmbeddingCache.DefaultDirectory})" };
         var noCache = new Option<bool>("--no-cache") { Description = "Do not read or write the embedding cache" };
-        var fallback = new Option<bool>("--fallback-center-crop") { Description = "Embed the image centre when no face is found, instead of counting a failure" };
+        var fallback = new Option<bool>("--fallback-center-crop")
+        {
+            Description = "Embed the image centre when no face is found, instead of counting a failure",
+        };
         var plot = new Option<string?>("--plot") { Description = "Write the ROC curve and the distance histograms as a PNG" };
         var reportPath = new Option<string?>("--report") { Description = "Write a Markdown report: figures, failures, the command that made it" };
-        var fullDecode = new Option<bool>("--full-decode") { Description = "Decode every photo in full before detecting (slower): to compare with decoding to the detector's size" };
+        var fullDecode = new Option<bool>("--full-decode")
+        {
+            Description = "Decode every photo in full before detecting (slower): to compare with decoding to the detector's size",
+        };
         var cmd = new Command("evaluate", "Verification accuracy on labelled pairs with the LFW protocol: accuracy ± std, VAL@FAR, AUC, EER, threshold")
             { pairs, root, identification, sizes, strangers, fpir, minQuality, modelTailOnly, model, detector, flip, alignment, folds, far, cache, noCache, fallback, fullDecode, plot, reportPath, json, threads };
         cmd.SetAction(r => Guard(() =>
@@ -144,14 +173,31 @@ public sealed partial class FaceNetCli
     private Command CalibrateCommand()
     {
         var model = ModelOption(); var detector = DetectorOption(); var json = JsonOption(); var threads = ThreadsOption(); var flip = FlipOption(); var alignment = AlignmentOption();
-        var root = new Option<string>("--root") { Description = "A folder of identities (ROOT/person/*.jpg), or the folder a --pairs file is relative to", Required = true };
+        var root = new Option<string>("--root")
+        {
+            Description = "A folder of identities (ROOT/person/*.jpg), or the folder a --pairs file is relative to",
+            Required = true,
+        };
         var pairs = new Option<string?>("--pairs") { Description = "Labelled pairs (LFW pairs.txt or CSV) instead of identity folders" };
         var far = Options.Real("--far", "Target false-accept rate (default 1e-3)", 0, 1, minOpen: true, maxOpen: true);
         var frr = Options.Real("--frr", "Target false-reject rate instead of a FAR", 0, 1, minOpen: true, maxOpen: true);
-        var bestAccuracy = new Option<bool>("--best-accuracy") { Description = "The accuracy-maximising threshold instead of a target rate (the rule of the bundled models' thresholds)" };
-        var keepThreshold = new Option<bool>("--keep-threshold") { Description = "Keep the model's 1:1 threshold (its rates here are reported); write only the impostor tail into the copy" };
-        var output = new Option<string?>("--output", "-o") { Description = "Write a copy of the model with the calibrated threshold and impostor tail (.onnx; a fused model's .json)" };
-        var tailFrom = new Option<string?>("--tail-from") { Description = "A folder of identities whose different-person pairs make the impostor tail that identification chooses thresholds from (default: --root when it is a folder of identities)" };
+        var bestAccuracy = new Option<bool>("--best-accuracy")
+        {
+            Description = "The accuracy-maximising threshold instead of a target rate (the rule of the bundled models' thresholds)",
+        };
+        var keepThreshold = new Option<bool>("--keep-threshold")
+        {
+            Description = "Keep the model's 1:1 threshold (its rates here are reported); write only the impostor tail into the copy",
+        };
+        var output = new Option<string?>("--output", "-o")
+        {
+            Description = "Write a copy of the model with the calibrated threshold and impostor tail (.onnx; a fused model's .json)",
+        };
+        var tailFrom = new Option<string?>("--tail-from")
+        {
+            Description = "A folder of identities whose different-person pairs make the impostor tail that identification chooses "
+                + "thresholds from (default: --root when it is a folder of identities)",
+        };
         var cache = new Option<string?>("--cache") { Description = "Embedding cache folder" };
         var noCache = new Option<bool>("--no-cache") { Description = "Do not read or write the embedding cache" };
         var cmd = new Command("calibrate", "The distance threshold for a target false-accept (or false-reject) rate on your own labelled faces")

@@ -59,7 +59,10 @@ public sealed partial class FaceNetCli
         var model = ModelOption(); var aligned = AlignedOption(); var json = JsonOption(); var threads = ThreadsOption(); var preprocess = PreprocessOption();
         var detector = DetectorOption(); var flip = FlipOption(); var alignment = AlignmentOption();
         var threshold = ThresholdOption();
-        var bestMatch = new Option<bool>("--best-match") { Description = "With group photos: compare the closest pair of faces of the two images, not each image's subject" };
+        var bestMatch = new Option<bool>("--best-match")
+        {
+            Description = "With group photos: compare the closest pair of faces of the two images, not each image's subject",
+        };
         var images = Options.Images("images", "Two or more image files (or folders of them)", new ArgumentArity(1, 100_000));
         var cmd = new Command("compare", "Distance between the faces of images, and whether they are the same person")
             { model, detector, aligned, flip, alignment, threshold, bestMatch, json, threads, preprocess, images };
@@ -182,7 +185,10 @@ public sealed partial class FaceNetCli
     private Command DetectCommand()
     {
         var detector = DetectorOption(); var json = JsonOption(); var threads = ThreadsOption();
-        var output = new Option<string?>("--output", "-o") { Description = "Write the image with boxes and landmarks drawn (PNG); with several images, a folder" };
+        var output = new Option<string?>("--output", "-o")
+        {
+            Description = "Write the image with boxes and landmarks drawn (PNG); with several images, a folder",
+        };
         var images = ImagesArgument();
         var cmd = new Command("detect", "Find faces: boxes, scores and five landmarks") { detector, json, output, threads, images };
         cmd.SetAction(r => Guard(() =>

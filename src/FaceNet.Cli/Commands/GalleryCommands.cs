@@ -30,7 +30,10 @@ public sealed partial class FaceNetCli
         var gallery = GalleryOption(); var model = ModelOption(); var detector = DetectorOption(); var aligned = AlignedOption();
         var allFaces = AllFacesOption(); var flip = FlipOption(); var threads = ThreadsOption(); var json = JsonOption();
         var name = new Option<string?>("--name", "-n") { Description = "Who the images show" };
-        var fromFolders = new Option<string?>("--from-folders") { Description = "A folder with one sub-folder per person (its name is the person's): enrols everyone" };
+        var fromFolders = new Option<string?>("--from-folders")
+        {
+            Description = "A folder with one sub-folder per person (its name is the person's): enrols everyone",
+        };
         var force = new Option<bool>("--force") { Description = "Enrol faces below the quality floor too" };
         var minQuality = Options.Real("--min-quality", $"Quality floor: faces below it are refused with the reason (default {FaceQuality.DefaultFloor}; 0 takes every face)", 0, 1);
         var images = Options.Images("images", "Image files or folders of them (with --name)", ArgumentArity.ZeroOrMore);
@@ -119,7 +122,11 @@ public sealed partial class FaceNetCli
         var top = new Option<int>("--top", "-k") { Description = "Candidates listed per face", DefaultValueFactory = _ => 3 }.Within(1, 1000);
         var threshold = ThresholdOption("Open-set threshold (default: chosen for --fpir from the gallery's size and the model's impostor tail)");
         var fpir = Options.Real("--fpir", $"Target false-positive identification rate: the share of searches by people not enrolled that may get a name (default {IdentifyOptions.DefaultFpir})", 0, 1, minOpen: true, maxOpen: true);
-        var aggregate = new Option<string>("--aggregate") { Description = "A subject's distance: min (nearest face) or mean (of its faces)", DefaultValueFactory = _ => "min" };
+        var aggregate = new Option<string>("--aggregate")
+        {
+            Description = "A subject's distance: min (nearest face) or mean (of its faces)",
+            DefaultValueFactory = _ => "min",
+        };
         aggregate.AcceptOnlyFromAmong("min", "mean");
         var images = ImagesArgument();
         var cmd = new Command("identify", "Who is it? Every face of each image against the gallery; unknown above the threshold")

@@ -5,16 +5,37 @@ public sealed partial class FaceNetCli
 {
     private Command ImportCommand()
     {
-        var weights = new Argument<string>("weights") { Description = "Weight file: Keras .h5 (the seed's facenet_keras.h5), PyTorch .pt, .safetensors, a TF.js weights manifest or graph model (.json), or an .onnx model" };
+        var weights = new Argument<string>("weights")
+        {
+            Description = "Weight file: Keras .h5 (the seed's facenet_keras.h5), PyTorch .pt, .safetensors, a TF.js weights manifest or "
+                + "graph model (.json), or an .onnx model",
+        };
         var output = new Option<string>("--output", "-o") { Description = "The ONNX model to write", Required = true };
-        var format = new Option<string?>("--format") { Description = "keras, torch, safetensors, tfjs (a weights manifest), tfjs-graph (a graph model.json) or onnx (default: detected from the file)" };
+        var format = new Option<string?>("--format")
+        {
+            Description = "keras, torch, safetensors, tfjs (a weights manifest), tfjs-graph (a graph model.json) or onnx (default: "
+                + "detected from the file)",
+        };
         format.AcceptOnlyFromAmong("keras", "torch", "safetensors", "tfjs", "tfjs-graph", "onnx");
-        var outputNode = new Option<string?>("--output-node") { Description = "TF.js graph models: the node that gives the embedding (default: the widest vector output)" };
-        var inputSize = new Option<int?>("--input-size") { Description = "Side of the square face crop the model takes (default: from the model)" }.Within(8, 4096);
-        var network = new Option<string?>("--network") { Description = "The network the weights are for, when not a face embedder: mtcnn-pnet, mtcnn-rnet or mtcnn-onet (facenet-pytorch's weights of the bundled detector)" };
+        var outputNode = new Option<string?>("--output-node")
+        {
+            Description = "TF.js graph models: the node that gives the embedding (default: the widest vector output)",
+        };
+        var inputSize = new Option<int?>("--input-size")
+        {
+            Description = "Side of the square face crop the model takes (default: from the model)",
+        }.Within(8, 4096);
+        var network = new Option<string?>("--network")
+        {
+            Description = "The network the weights are for, when not a face embedder: mtcnn-pnet, mtcnn-rnet or mtcnn-onet "
+                + "(facenet-pytorch's weights of the bundled detector)",
+        };
         network.AcceptOnlyFromAmong("mtcnn-pnet", "mtcnn-rnet", "mtcnn-onet");
         var preprocess = PreprocessOption();
-        var size = new Option<int?>("--embedding-size") { Description = "Embedding size (default: read from the weights; 128 for the seed, 512 for facenet-pytorch)" }.Within(1, 65536);
+        var size = new Option<int?>("--embedding-size")
+        {
+            Description = "Embedding size (default: read from the weights; 128 for the seed, 512 for facenet-pytorch)",
+        }.Within(1, 65536);
         var threshold = ThresholdOption("Default same-person threshold written into the model");
         var alignment = new Option<string?>("--alignment") { Description = "How faces are cropped for this model: margin:N or template:arcface112" };
         var metric = new Option<string?>("--metric") { Description = "euclidean (on unit vectors) or cosine" };
@@ -64,10 +85,25 @@ public sealed partial class FaceNetCli
 
     private Command QuantizeCommand()
     {
-        var model = new Argument<string>("model") { Description = "The model to quantize: a bundled model's name, default, an .onnx face model or a fused model (.json)" };
-        var output = new Option<string>("--output", "-o") { Description = "The int8 model to write: .onnx for one network, .json for a fused model (its networks are written beside it)", Required = true };
-        var calibration = new Option<string[]>("--calibration") { Description = "Photos (files or folders) whose faces calibrate the activation ranges; a few hundred photos of different people", Required = true, AllowMultipleArgumentsPerToken = true };
-        var faces = new Option<int>("--faces") { Description = "Faces used for calibration at most (spread over the photos)", DefaultValueFactory = _ => 256 }.Within(16, 100_000);
+        var model = new Argument<string>("model")
+        {
+            Description = "The model to quantize: a bundled model's name, default, an .onnx face model or a fused model (.json)",
+        };
+        var output = new Option<string>("--output", "-o")
+        {
+            Description = "The int8 model to write: .onnx for one network, .json for a fused model (its networks are written beside it)",
+            Required = true,
+        };
+        var calibration = new Option<string[]>("--calibration")
+        {
+            Description = "Photos (files or folders) whose faces calibrate the activation ranges; a few hundred photos of different people",
+            Required = true, AllowMultipleArgumentsPerToken = true,
+        };
+        var faces = new Option<int>("--faces")
+        {
+            Description = "Faces used for calibration at most (spread over the photos)",
+            DefaultValueFactory = _ => 256,
+        }.Within(16, 100_000);
         var percentile = Options.Real("--percentile", "Share of each activation's calibration values its int8 range holds (the rest are clipped); 1: from minimum to maximum", 0.9999, 0.9, 1);
         var detector = DetectorOption();
         var cmd = new Command("quantize", "Make an int8 copy of a face model (per-channel int8 weights, activations calibrated on faces in your photos) that runs faster on ONNX Runtime's integer kernels")

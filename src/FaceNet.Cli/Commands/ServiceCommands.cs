@@ -11,12 +11,27 @@ public sealed partial class FaceNetCli
     private Command ServeCommand()
     {
         var urls = new Option<string>("--urls") { Description = "Where to listen (port 0: a free one)", DefaultValueFactory = _ => "http://127.0.0.1:5080" };
-        var gallery = new Option<string?>("--gallery", "-g") { Description = "The gallery: an SQLite file, or a PostgreSQL connection string (\"Host=…;Database=…\") that replicas share" };
+        var gallery = new Option<string?>("--gallery", "-g")
+        {
+            Description = "The gallery: an SQLite file, or a PostgreSQL connection string (\"Host=…;Database=…\") that replicas share",
+        };
         var keys = KeysFileOption(); var model = ModelOption(); var detector = DetectorOption(); var threads = ThreadsOption();
         var threshold = ThresholdOption();
-        var maxBody = new Option<int>("--max-body-mb") { Description = "Largest request body in MB (413 beyond)", DefaultValueFactory = _ => 10 }.Within(1, 1024);
-        var workers = new Option<int>("--workers") { Description = "Requests decoding and detecting at once (default: half the cores; the others embed)", DefaultValueFactory = _ => new ServiceOptions().Workers }.Within(1, 256);
-        var queue = new Option<int>("--queue") { Description = "Requests in progress at most (503 with Retry-After beyond)", DefaultValueFactory = _ => 64 }.Within(1, 100_000);
+        var maxBody = new Option<int>("--max-body-mb")
+        {
+            Description = "Largest request body in MB (413 beyond)",
+            DefaultValueFactory = _ => 10,
+        }.Within(1, 1024);
+        var workers = new Option<int>("--workers")
+        {
+            Description = "Requests decoding and detecting at once (default: half the cores; the others embed)",
+            DefaultValueFactory = _ => new ServiceOptions().Workers,
+        }.Within(1, 256);
+        var queue = new Option<int>("--queue")
+        {
+            Description = "Requests in progress at most (503 with Retry-After beyond)",
+            DefaultValueFactory = _ => 64,
+        }.Within(1, 100_000);
         var batchWait = Options.Real("--batch-wait-ms", "How long a part-filled embedding batch waits for other requests' faces", 2, 0, 1000);
         var timeout = Options.Real("--timeout", "A request's time limit in seconds (503 beyond)", 30, 0, 3600, minOpen: true);
         var cmd = new Command("serve", "Run the HTTP service: verify, embed, detect, enrol, identify; API keys, limits, metrics, OpenAPI and a web page")
@@ -69,7 +84,11 @@ public sealed partial class FaceNetCli
         {
             var keys = KeysFileOption();
             var name = new Argument<string>("name") { Description = "Who or what uses the key" };
-            var scopes = new Option<string>("--scopes") { Description = "Comma-separated: verify, identify, enroll, admin (admin may do everything)", Required = true };
+            var scopes = new Option<string>("--scopes")
+            {
+                Description = "Comma-separated: verify, identify, enroll, admin (admin may do everything)",
+                Required = true,
+            };
             var rate = Options.Real("--rate", "Requests per second allowed to this key (bursts of two seconds' worth)", ApiKeys.DefaultRate, 0, 100_000, minOpen: true);
             var add = new Command("add", "Create a key; it is printed once, as the last line; the file keeps only its hash") { name, scopes, rate, keys };
             add.SetAction(r => Guard(() =>

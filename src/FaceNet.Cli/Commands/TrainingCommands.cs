@@ -9,19 +9,50 @@ public sealed partial class FaceNetCli
     {
         var folders = new Option<string>("--from-folders") { Description = "Training faces: one sub-folder of photos per person", Required = true };
         var output = new Option<string>("--output", "-o") { Description = "The ONNX model to write (the base network with the trained head)", Required = true };
-        var baseModel = new Option<string>("--base") { Description = "The frozen network under the head: a bundled single network or an .onnx (not a fused model)", DefaultValueFactory = _ => "mobilefacenet" };
-        var validation = new Option<string?>("--validation") { Description = "Validation faces, of other people (default: one person in five of --from-folders is held out)" };
-        var head = new Option<string>("--head") { Description = "linear (a projection, starting as the base; --dim sets its size) or residual (the base plus a learned correction)", DefaultValueFactory = _ => "linear" };
+        var baseModel = new Option<string>("--base")
+        {
+            Description = "The frozen network under the head: a bundled single network or an .onnx (not a fused model)",
+            DefaultValueFactory = _ => "mobilefacenet",
+        };
+        var validation = new Option<string?>("--validation")
+        {
+            Description = "Validation faces, of other people (default: one person in five of --from-folders is held out)",
+        };
+        var head = new Option<string>("--head")
+        {
+            Description = "linear (a projection, starting as the base; --dim sets its size) or residual (the base plus a learned "
+                + "correction)",
+            DefaultValueFactory = _ => "linear",
+        };
         head.AcceptOnlyFromAmong("residual", "linear");
         var dim = new Option<int>("--dim") { Description = "Output size of a linear head (default: the base's)", DefaultValueFactory = _ => 0 }.Within(0, 4096);
         var margin = Options.Real("--margin", "Triplet margin α on squared distances of unit vectors", 0.2, 0, 4, minOpen: true);
-        var epochs = new Option<int>("--epochs") { Description = "Epochs at most (training stops earlier when the validation people stop improving)", DefaultValueFactory = _ => 30 }.Within(1, 10_000);
-        var peoplePerBatch = new Option<int>("--people-per-batch") { Description = "People in a mini-batch (P)", DefaultValueFactory = _ => 16 }.Within(2, 10_000);
-        var facesPerPerson = new Option<int>("--faces-per-person") { Description = "Faces of each person in a mini-batch (K)", DefaultValueFactory = _ => 4 }.Within(2, 1000);
+        var epochs = new Option<int>("--epochs")
+        {
+            Description = "Epochs at most (training stops earlier when the validation people stop improving)",
+            DefaultValueFactory = _ => 30,
+        }.Within(1, 10_000);
+        var peoplePerBatch = new Option<int>("--people-per-batch")
+        {
+            Description = "People in a mini-batch (P)",
+            DefaultValueFactory = _ => 16,
+        }.Within(2, 10_000);
+        var facesPerPerson = new Option<int>("--faces-per-person")
+        {
+            Description = "Faces of each person in a mini-batch (K)",
+            DefaultValueFactory = _ => 4,
+        }.Within(2, 1000);
         var lr = Options.Real("--learning-rate", "Adam's learning rate at the start (cosine decay to 1/20)", 1e-3, 0, 1, minOpen: true);
-        var seed = new Option<int>("--seed") { Description = "Seed of initialisation, batches and the validation split: the same seed gives the same head", DefaultValueFactory = _ => 1 };
+        var seed = new Option<int>("--seed")
+        {
+            Description = "Seed of initialisation, batches and the validation split: the same seed gives the same head",
+            DefaultValueFactory = _ => 1,
+        };
         var plot = new Option<string?>("--plot") { Description = "Write the training curve (loss, validation VAL@FAR) as a PNG" };
-        var cache = new Option<string?>("--cache") { Description = $"Embedding cache folder, shared with evaluate (default {FaceNet.Evaluation.EmbeddingCache.DefaultDirectory})" };
+        var cache = new Option<string?>("--cache")
+        {
+            Description = $"Embedding cache folder, shared with evaluate (default {FaceNet.Evaluation.EmbeddingCache.DefaultDirectory})",
+        };
         var noCache = new Option<bool>("--no-cache") { Description = "Embed every photo again" };
         var detector = DetectorOption(); var threads = ThreadsOption(); var json = JsonOption();
         var cmd = new Command("train", "Fine-tune an embedding head on your own people with FaceNet's triplet loss and online semi-hard negatives")

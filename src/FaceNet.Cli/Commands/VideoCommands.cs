@@ -7,13 +7,32 @@ public sealed partial class FaceNetCli
 {
     private Command VideoCommand()
     {
-        var input = new Argument<string>("input") { Description = "A video file, a stream URL (rtsp://, http://, …) or a camera device (/dev/video0), decoded by FFmpeg" };
-        var gallery = new Option<string?>("--gallery", "-g") { Description = "Name each track from this gallery (SQLite file or PostgreSQL connection string); without it, tracks are clustered" };
+        var input = new Argument<string>("input")
+        {
+            Description = "A video file, a stream URL (rtsp://, http://, …) or a camera device (/dev/video0), decoded by FFmpeg",
+        };
+        var gallery = new Option<string?>("--gallery", "-g")
+        {
+            Description = "Name each track from this gallery (SQLite file or PostgreSQL connection string); without it, tracks are "
+                + "clustered",
+        };
         var model = ModelOption(); var detector = DetectorOption(); var threads = ThreadsOption(); var json = JsonOption();
-        var every = new Option<int>("--every") { Description = "Look for faces on every N-th frame (default: chosen from the measured cost, to run at twice real time)", DefaultValueFactory = _ => 0 }.Within(0, 10_000);
-        var minTrack = new Option<int>("--min-track") { Description = "Detections a track needs to be reported", DefaultValueFactory = _ => 3 }.Within(1, 1_000_000);
+        var every = new Option<int>("--every")
+        {
+            Description = "Look for faces on every N-th frame (default: chosen from the measured cost, to run at twice real time)",
+            DefaultValueFactory = _ => 0,
+        }.Within(0, 10_000);
+        var minTrack = new Option<int>("--min-track")
+        {
+            Description = "Detections a track needs to be reported",
+            DefaultValueFactory = _ => 3,
+        }.Within(1, 1_000_000);
         var maxGap = Options.Real("--max-gap", "Seconds a track survives unseen", 1.0, 0, 3600, minOpen: true);
-        var identity = new Option<string>("--identity") { Description = "A track's identity from its embeddings' votes, weighted by quality (vote), or from their weighted mean (mean)", DefaultValueFactory = _ => "vote" };
+        var identity = new Option<string>("--identity")
+        {
+            Description = "A track's identity from its embeddings' votes, weighted by quality (vote), or from their weighted mean (mean)",
+            DefaultValueFactory = _ => "vote",
+        };
         identity.AcceptOnlyFromAmong("mean", "vote");
         var output = new Option<string?>("--output", "-o") { Description = "Write the video with each face's box and name drawn (H.264 for .mp4)" };
         var facesDir = new Option<string?>("--faces-dir") { Description = "Save each track's best face here (track-N.png)" };
