@@ -35,12 +35,15 @@ public sealed record EvaluationReport(ProtocolResult Result, int Images, int Fac
 /// distances go through <see cref="Protocol"/>. A pair whose image has no detectable face gets an
 /// infinite distance — the system could not match it — and is reported; it is never dropped.
 /// </summary>
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Reliability", "CA1001", Justification = "its caches without a folder hold no file")]
 public sealed class Evaluator(FaceRecognizer pipeline, string pipelineKey, EvaluationOptions? options = null)
 {
     private const string NoFace = "no face found";
     private readonly EvaluationOptions _options = options ?? new EvaluationOptions();
+    // without a cache folder, this evaluator's own memory stands in for it: a file embedded once (a calibration's
+    // pairs, then its impostor tail from the same people) is not embedded again
+    private readonly EmbeddingCache _memory = new(null, pipelineKey), _memoryQuality = new(null, pipelineKey + "-quality");
 
-    /// <summary>The embeddings of image files (null: no face), each embedded once, through the cache.</summary>
     /// <summary>The embeddings of image files (null: no face), the quality of each file's face (<see cref="Quality.FaceQuality.Score"/>; NaN when not known), what failed.</summary>
     public sealed record Embeddings(IReadOnlyDictionary<string, float[]?> Vectors, IReadOnlyDictionary<string, double> Quality, IReadOnlyList<string> Failures, int Unreadable, int CenterCropped);
 
@@ -51,8 +54,10 @@ public sealed class Evaluator(FaceRecognizer pipeline, string pipelineKey, Evalu
         var quality = new Dictionary<string, double>(StringComparer.Ordinal);
         var failures = new List<string>();
         int centre = 0, done = 0, unreadable = 0;
-        using var cache = new EmbeddingCache(_options.CacheDirectory, pipelineKey);
-        using var qualities = new EmbeddingCache(_options.CacheDirectory, pipelineKey + "-quality"); // one value per photo
+        using var onDisk = _options.CacheDirectory is null ? null : new EmbeddingCache(_options.CacheDirectory, pipelineKey);
+        using var qualitiesOnDisk = _options.CacheDirectory is null ? null : new EmbeddingCache(_options.CacheDirectory, pipelineKey + "-quality"); // one value per photo
+        var cache = onDisk ?? _memory;
+        var qualities = qualitiesOnDisk ?? _memoryQuality;
         const int chunk = 64;
         for (int start = 0; start < files.Count; start += chunk)
         {

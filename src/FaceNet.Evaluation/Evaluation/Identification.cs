@@ -106,7 +106,7 @@ public static class IdentificationProtocol
             return k < nm.Length ? (nm[k - 1] + nm[k]) / 2 : nm[^1];
         }
         var rule = OpenSetThreshold.For(model, size, options.Fpir);
-        if (options.UseGalleryPeople && lastGallery is { } own && own.Length * options.Fpir >= OpenSetThreshold.MinGallerySubjectsInside)
+        if (options.UseGalleryPeople && lastGallery is { } own && rule.CanUseGallery(own.Length))
         {
             // as the gallery does it: each (sampled) subject's nearest other subject, the stricter of that and the model's tail
             var sample = own.Length <= OpenSetThreshold.GallerySampleSize ? own : own.OrderBy(_ => rng.Next()).Take(OpenSetThreshold.GallerySampleSize).ToArray();

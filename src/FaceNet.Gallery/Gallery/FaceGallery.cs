@@ -294,15 +294,19 @@ public sealed class FaceGallery : IDisposable
     }
 
     private readonly object _nearestGate = new();
-    private (int Subjects, double[] Distances)? _nearest;
+    private sealed record NearestSample(int Subjects, double[] Distances);
+    private volatile NearestSample? _nearest;
 
     // Each sampled subject's first face searched against the other subjects' faces, ascending; measured again once
-    // the subjects have changed by a twentieth. Under the read lock (the index has its own lock too).
+    // the subjects have changed by a twentieth. Under the read lock (the index has its own lock too); every search
+    // reads the cached sample without a lock, only a new measurement takes one.
     private double[] NearestSubjectsLocked()
     {
+        bool Fresh(NearestSample? s) => s is not null && Math.Abs(s.Subjects - _names.Count) * 20 <= s.Subjects;
+        if (_nearest is { } cached && Fresh(cached)) return cached.Distances;
         lock (_nearestGate)
         {
-            if (_nearest is { } n && Math.Abs(n.Subjects - _names.Count) * 20 <= n.Subjects) return n.Distances;
+            if (_nearest is { } n && Fresh(n)) return n.Distances;
             var subjects = _rowsOfSubject.Where(p => _names.ContainsKey(p.Key) && p.Value.Count > 0).Select(p => (Id: p.Key, Rows: p.Value)).OrderBy(p => p.Id).ToList();
             var rng = new Random(20261201);
             var sample = subjects.Count <= OpenSetThreshold.GallerySampleSize ? subjects : subjects.OrderBy(_ => rng.Next()).Take(OpenSetThreshold.GallerySampleSize).ToList();
@@ -314,13 +318,10 @@ public sealed class FaceGallery : IDisposable
                 d[i] = near.Where(x => _subjectOfRow[x.Index] >= 0 && _subjectOfRow[x.Index] != id).Select(x => (double)x.Distance).DefaultIfEmpty(double.PositiveInfinity).Min();
             });
             Array.Sort(d);
-            _nearest = (_names.Count, d);
+            _nearest = new NearestSample(_names.Count, d);
             return d;
         }
     }
-
-    /// <summary>The impostor comparisons one search makes now: every face under <see cref="Aggregation.Min"/>, every subject under <see cref="Aggregation.Mean"/>.</summary>
-    public long Comparisons(Aggregation aggregation) => aggregation == Aggregation.Min ? FaceCount : SubjectCount;
 
     /// <summary>
     /// Who it is, with the threshold chosen for the gallery as it is now: for the target FPIR over this
@@ -332,15 +333,28 @@ public sealed class FaceGallery : IDisposable
         _state.EnterReadLock();
         try
         {
-            long n = options.Aggregation == Aggregation.Min ? _index.Count : _names.Count;
-            if (options.Excluding is { } left && _ids.TryGetValue(left, out var leftId))
-                n -= options.Aggregation == Aggregation.Min ? _rowsOfSubject.GetValueOrDefault(leftId)?.Count ?? 0 : 1;
-            var rule = OpenSetThreshold.For(model, Math.Max(1, n), options.Fpir, options.Threshold);
-            if (options.UseGalleryPeople && rule.Rule == ThresholdRule.Fpir && _names.Count * options.Fpir >= OpenSetThreshold.MinGallerySubjectsInside)
-                rule = rule.WithGallery(NearestSubjectsLocked());
+            var rule = RuleLocked(model, options);
             return IdentifyLocked(embedding, rule.Threshold, options.Top, options.Aggregation, options.Excluding) with { Rule = rule };
         }
         finally { _state.ExitReadLock(); }
+    }
+
+    /// <summary>The threshold <see cref="Identify(float[], ModelInfo, IdentifyOptions)"/> holds a search to now, for callers that decide on their own (a video track's votes).</summary>
+    public OpenSetThreshold Rule(ModelInfo model, IdentifyOptions options)
+    {
+        _state.EnterReadLock();
+        try { return RuleLocked(model, options); }
+        finally { _state.ExitReadLock(); }
+    }
+
+    private OpenSetThreshold RuleLocked(ModelInfo model, IdentifyOptions options)
+    {
+        // the impostor comparisons one search makes: every face under min aggregation, every subject under mean
+        long n = options.Aggregation == Aggregation.Min ? _index.Count : _names.Count;
+        if (options.Excluding is { } left && _ids.TryGetValue(left, out var leftId))
+            n -= options.Aggregation == Aggregation.Min ? _rowsOfSubject.GetValueOrDefault(leftId)?.Count ?? 0 : 1;
+        var rule = OpenSetThreshold.For(model, Math.Max(1, n), options.Fpir, options.Threshold);
+        return options.UseGalleryPeople && rule.CanUseGallery(_names.Count) ? rule.WithGallery(NearestSubjectsLocked()) : rule;
     }
 
     /// <summary>The best <paramref name="top"/> subjects for an embedding, and the open-set verdict at a fixed threshold.</summary>

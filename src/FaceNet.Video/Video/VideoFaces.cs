@@ -263,9 +263,8 @@ public sealed class VideoFaces(FaceRecognizer recognizer, FaceGallery? gallery, 
 
     private (string? Name, bool Known, double? Distance) Identify(Track t, double threshold) => IdentifyTrack(gallery!, t.Views(), threshold, _options.Identity);
 
-    // the open-set threshold for the gallery as it is now (its size decides it under a target FPIR); tracking keeps the 1:1 threshold
-    private double IdentificationThreshold()
-        => OpenSetThreshold.For(recognizer.Model.Info, gallery!.Comparisons(_options.Identification.Aggregation), _options.Identification.Fpir, _options.Identification.Threshold).Threshold;
+    // the open-set threshold for the gallery as it is now, by the gallery's own rule; tracking keeps the 1:1 threshold
+    private double IdentificationThreshold() => gallery!.Rule(recognizer.Model.Info, _options.Identification).Threshold;
 
     /// <summary>One identity for a track's embeddings (unit vectors with their quality weights), by <paramref name="rule"/>.</summary>
     public static (string? Name, bool Known, double? Distance) IdentifyTrack(FaceGallery gallery, IReadOnlyList<(float[] Vector, double Weight)> embeddings, double threshold, TrackIdentity rule)

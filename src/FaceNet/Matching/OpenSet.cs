@@ -44,6 +44,14 @@ public sealed record OpenSetThreshold(double Threshold, ThresholdRule Rule, doub
         return this with { Threshold = Math.Min(Threshold, t), GalleryThreshold = t, GallerySample = nearest.Count };
     }
 
+    /// <summary>
+    /// Whether a gallery of <paramref name="subjects"/> can hold this threshold to its own people: the FPIR rule,
+    /// and enough of its sample (at most <see cref="GallerySampleSize"/>) inside the target share for
+    /// <see cref="WithGallery"/> to count; else sampling it is wasted work.
+    /// </summary>
+    public bool CanUseGallery(int subjects)
+        => Rule == ThresholdRule.Fpir && Fpir is { } fpir && Math.Floor(fpir * Math.Min(subjects, GallerySampleSize) + 1e-9) >= MinGallerySubjectsInside;
+
     /// <summary>Subjects a gallery samples for its own estimate.</summary>
     public const int GallerySampleSize = 2000;
 

@@ -40,15 +40,18 @@ public sealed record FaceQuality(double Score, double EyeDistance, double Sharpn
         else eyes = 0.4 * face.Box.Width; // a detector without landmarks: the usual proportion of the box
         eyes /= scale;
         double sharp = LaplacianVariance(image, face.Box);
-        var parts = new (double Value, string Why)[]
+        Span<double> parts = [Ramp(eyes, EyesZero, EyesOne), Ramp(sharp, SharpZero, SharpOne), Ramp(-yaw, -YawZero, -YawOne), Ramp(face.Score, DetectorZero, DetectorOne)];
+        int weakest = 0;
+        for (int i = 1; i < parts.Length; i++) if (parts[i] < parts[weakest]) weakest = i;
+        // the reason is written only for a face that falls short (every detected face is measured)
+        string? why = parts[weakest] >= 1 ? null : weakest switch
         {
-            (Ramp(eyes, EyesZero, EyesOne), $"small face ({eyes:F0} px between the eyes; {EyesOne:F0} or more is good)"),
-            (Ramp(sharp, SharpZero, SharpOne), $"blurred or flat (sharpness {sharp:F0}; {SharpOne:F0} or more is good)"),
-            (Ramp(-yaw, -YawZero, -YawOne), $"turned away (nose {yaw:F2} eye distances off the centre; {YawOne:F2} or less is good)"),
-            (Ramp(face.Score, DetectorZero, DetectorOne), $"unsure detection (score {face.Score:F2})"),
+            0 => $"small face ({eyes:F0} px between the eyes; {EyesOne:F0} or more is good)",
+            1 => $"blurred or flat (sharpness {sharp:F0}; {SharpOne:F0} or more is good)",
+            2 => $"turned away (nose {yaw:F2} eye distances off the centre; {YawOne:F2} or less is good)",
+            _ => $"unsure detection (score {face.Score:F2})",
         };
-        var weakest = parts.MinBy(p => p.Value);
-        return new FaceQuality(Math.Round(weakest.Value, 3), Math.Round(eyes, 1), Math.Round(sharp, 1), Math.Round(yaw, 3), face.Score, weakest.Value < 1 ? weakest.Why : null);
+        return new FaceQuality(Math.Round(parts[weakest], 3), Math.Round(eyes, 1), Math.Round(sharp, 1), Math.Round(yaw, 3), face.Score, why);
     }
 
     private static double Ramp(double v, double zero, double one) => Math.Clamp((v - zero) / (one - zero), 0, 1);
