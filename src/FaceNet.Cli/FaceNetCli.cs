@@ -68,15 +68,20 @@ public sealed partial class FaceNetCli
     private static Option<bool> AlignedOption() => new("--aligned") { Description = "Each image is already a face crop: resize it to the model input, no detection" };
     private static Option<int> ThreadsOption() => new Option<int>("--threads") { Description = "ONNX Runtime threads (0: one per core)", DefaultValueFactory = _ => 0 }.Within(0, 256);
     private static Option<string?> PreprocessOption() => new("--preprocess") { Description = "Override the model's preprocessing: prewhiten, fixed or meanstd:r,g,b:r,g,b" };
-    private static Option<string?> DetectorOption()
+    private static Option<DetectorKind?> DetectorOption()
     {
-        var o = new Option<string?>("--detector", "-d") { Description = "Face detector: yunet+onet (default), yunet, mtcnn or haar" };
-        o.AcceptOnlyFromAmong([.. Detectors.Names]);
+        var o = new Option<DetectorKind?>("--detector", "-d") { Description = "Face detector: yunet+onet (default), yunet, mtcnn or haar" };
+        o.CustomParser = r => Options.Parsed(r, "--detector", Detectors.Parse);
+        o.CompletionSources.Add([.. Detectors.Names]);
         return o;
     }
     private static Option<bool> AllFacesOption() => new("--all-faces") { Description = "Every face of each image, not only the largest" };
     private static Option<bool> FlipOption() => new("--flip") { Description = "Average the embeddings of each face and its mirror image" };
-    private static Option<string?> AlignmentOption() => new("--alignment") { Description = "Override the model's alignment: margin:N, square:F, template:arcface112 or template:dlib" };
+    private static Option<AlignmentSpec?> AlignmentOption() => new("--alignment")
+    {
+        Description = "Override the model's alignment: margin:N, square:F, template:arcface112 or template:dlib",
+        CustomParser = r => Options.ParsedRef(r, "--alignment", AlignmentSpec.Parse),
+    };
     private static Argument<string[]> ImagesArgument() => Options.Images("images", "Image files or folders of them", ArgumentArity.OneOrMore);
     private static Option<double?> ThresholdOption(string description = "Same-person threshold (default: the model's)") => Options.Real("--threshold", description, 0, 4, minOpen: true);
 
@@ -90,10 +95,7 @@ public sealed partial class FaceNetCli
     /// </summary>
     private static FaceRecognizer Pipeline(FaceRecognizerOptions options, bool aligned = false)
     {
-        options = options with
-        {
-            ModelOptions = (options.ModelOptions ?? new FaceModelOptions()) with { ImportWeights = path => WeightImporter.Import(path).Onnx }, // .h5, .pt, .safetensors, TF.js
-        };
+        options = options with { ImportWeights = path => WeightImporter.Import(path).Onnx }; // .h5, .pt, .safetensors, TF.js
         if (!aligned) return FaceRecognizer.Create(options);
         var faceModel = FaceRecognizer.LoadModel(options);
         return FaceRecognizer.From(new NoDetector(), faceModel, options.ImageLimits, options.AlignmentDetail);
@@ -177,7 +179,7 @@ public sealed partial class FaceNetCli
     /// <summary>The one place a kind of fault becomes an exit code.</summary>
     private static int ExitCode(FaceNetErrorKind kind) => kind switch
     {
-        FaceNetErrorKind.Output => Usage,
+        FaceNetErrorKind.Output or FaceNetErrorKind.Setting => Usage,
         FaceNetErrorKind.BadModel or FaceNetErrorKind.ModelMismatch => ModelError,
         _ => InputError, // images, pairs files, galleries, videos, keys
     };

@@ -1,4 +1,5 @@
 // Namespaces every command file uses.
+global using FaceNet.Alignment;
 global using FaceNet.Benchmarks;
 global using FaceNet.Detection;
 global using FaceNet.Embedding;

@@ -26,6 +26,28 @@ internal static class Options
         return o;
     }
 
+    /// <summary>A value parsed once where it is given; what the parser refuses is a usage error naming the option.</summary>
+    public static T? Parsed<T>(ArgumentResult r, string name, Func<string, T> parse) where T : struct
+    {
+        try { return parse(r.Tokens.Count == 1 ? r.Tokens[0].Value : ""); }
+        catch (Exception e) when (e is FaceNetException or FormatException)
+        {
+            r.AddError($"{name}: {(e is FaceNetException f ? f.Reason : e.Message)}");
+            return null;
+        }
+    }
+
+    /// <summary>As <see cref="Parsed{T}(ArgumentResult, string, Func{string, T})"/>, for a class.</summary>
+    public static T? ParsedRef<T>(ArgumentResult r, string name, Func<string, T> parse) where T : class
+    {
+        try { return parse(r.Tokens.Count == 1 ? r.Tokens[0].Value : ""); }
+        catch (Exception e) when (e is FaceNetException or FormatException)
+        {
+            r.AddError($"{name}: {(e is FaceNetException f ? f.Reason : e.Message)}");
+            return null;
+        }
+    }
+
     private static double? ParseReal(ArgumentResult r, string name, double min, double max, bool minOpen, bool maxOpen)
     {
         var token = r.Tokens.Count == 1 ? r.Tokens[0].Value : "";

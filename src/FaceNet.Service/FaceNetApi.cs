@@ -132,7 +132,7 @@ internal sealed class FaceNetParts : IAsyncDisposable
             Threads = auto ? Math.Max(1, Environment.ProcessorCount - options.Workers) : options.Recognizer.Threads,
             DetectorThreads = options.Recognizer.DetectorThreads ?? (auto ? 1 : null),
             ImageLimits = new Imaging.ImageLimits { MaxFileBytes = options.MaxBodyBytes, MaxPixels = options.MaxPixels },
-            ModelOptions = (options.Recognizer.ModelOptions ?? new Embedding.FaceModelOptions()) with { MaxBatch = options.MaxBatch },
+            MaxBatch = options.MaxBatch,
         };
         FaceRecognizer? faces = null;
         FaceGallery? gallery = null;

@@ -30,6 +30,8 @@ public enum FaceNetErrorKind
     Unavailable,
     /// <summary>An output file that cannot be written.</summary>
     Output,
+    /// <summary>A setting that cannot be used as given (an unknown detector, an alignment a model cannot take).</summary>
+    Setting,
 }
 
 /// <summary>
@@ -44,3 +46,6 @@ public abstract class FaceNetException(string file, string reason, Exception? in
     public string Reason { get; } = reason;
     public FaceNetErrorKind Kind { get; } = kind;
 }
+
+/// <summary>A setting that cannot be used as given (an unknown detector or alignment): the message names the setting.</summary>
+public sealed class SettingException(string setting, string reason, Exception? inner = null) : FaceNetException(setting, reason, inner, kind: FaceNetErrorKind.Setting);

@@ -1,3 +1,4 @@
+using FaceNet.Alignment;
 using FaceNet.Detection;
 using FaceNet.Embedding;
 using FaceNet.Imaging;
@@ -12,8 +13,8 @@ public sealed record FaceRecognizerOptions
     /// <summary>A bundled model's name (<c>fused</c>, <c>mobilefacenet</c>, <c>faceapi-resnet</c>), an <c>.onnx</c> face model, or a fused model's <c>.json</c>; null: the default.</summary>
     public string? Model { get; init; }
 
-    /// <summary><c>yunet+onet</c> (default), <c>yunet</c>, <c>mtcnn</c> or <c>haar</c>.</summary>
-    public string? Detector { get; init; }
+    /// <summary>The face detector; null: <see cref="DetectorKind.YuNetOnet"/>. A name users type is parsed with <see cref="Detectors.Parse"/>.</summary>
+    public DetectorKind? Detector { get; init; }
 
     /// <summary>ONNX Runtime intra-op threads per network; 0 lets ONNX Runtime choose (one per physical core).</summary>
     public int Threads { get; init; }
@@ -40,8 +41,17 @@ public sealed record FaceRecognizerOptions
     /// </summary>
     public double AlignmentDetail { get; init; } = FaceRecognizer.DefaultAlignmentDetail;
 
-    /// <summary>Lower-level model options (alignment or preprocessing overrides, weights imported on the fly); its threads, threshold and flip give way to the ones above.</summary>
-    public FaceModelOptions? ModelOptions { get; init; }
+    /// <summary>Overrides the alignment of a single-network model (parsed with <see cref="AlignmentSpec.Parse"/>); a fused model's members keep theirs.</summary>
+    public AlignmentSpec? Alignment { get; init; }
+
+    /// <summary>Overrides the preprocessing of a single-network model (<c>prewhiten</c>, <c>fixed</c>, <c>raw</c>, …).</summary>
+    public string? Preprocess { get; init; }
+
+    /// <summary>Largest batch of faces sent to a network at once.</summary>
+    public int MaxBatch { get; init; } = 32;
+
+    /// <summary>Turns a weights file given as <see cref="Model"/> into ONNX model bytes (the <c>FaceNet.Import</c> package's <c>WeightImporter</c>).</summary>
+    public Func<string, byte[]>? ImportWeights { get; init; }
 }
 
 /// <summary>Which faces of two photos <see cref="FaceRecognizer.Compare(string, string, FacePick)"/> compares.</summary>
@@ -117,18 +127,15 @@ public sealed class FaceRecognizer : IDisposable
         }
     }
 
-    /// <summary>The face model <paramref name="options"/> ask for: the one place its threads, threshold, flip and session options are merged into the model's own options.</summary>
-    public static FaceModel LoadModel(FaceRecognizerOptions options)
+    /// <summary>The face model <paramref name="options"/> ask for: the one place they are resolved into the model layer's settings.</summary>
+    public static FaceModel LoadModel(FaceRecognizerOptions options) => FaceModel.Load(options.Model, ModelSettings(options));
+
+    /// <summary>What the model layer takes from the recognizer's options.</summary>
+    internal static FaceModelOptions ModelSettings(FaceRecognizerOptions options) => new()
     {
-        var modelOptions = (options.ModelOptions ?? new FaceModelOptions()) with
-        {
-            Threads = options.Threads,
-            Threshold = options.Threshold ?? options.ModelOptions?.Threshold,
-            Flip = options.Flip || options.ModelOptions?.Flip == true,
-            SessionOptions = options.SessionOptions ?? options.ModelOptions?.SessionOptions,
-        };
-        return FaceModel.Load(options.Model, modelOptions);
-    }
+        Threads = options.Threads, Threshold = options.Threshold, Flip = options.Flip, SessionOptions = options.SessionOptions,
+        Alignment = options.Alignment, Preprocess = options.Preprocess, ImportWeights = options.ImportWeights, MaxBatch = options.MaxBatch,
+    };
 
     /// <summary>A recognizer over a detector and a model the caller made; it disposes them.</summary>
     public static FaceRecognizer From(IFaceDetector detector, FaceModel model, ImageLimits? limits = null, double alignmentDetail = DefaultAlignmentDetail) => new(detector, model, limits, alignmentDetail);

@@ -72,7 +72,7 @@ public sealed partial class FaceNetCli
             using var pipeline = Pipeline(new FaceRecognizerOptions
             {
                 Model = r.GetValue(model), Detector = r.GetValue(detector), Threads = r.GetValue(threads), DetectorThreads = 1, Flip = r.GetValue(flip),
-                AlignmentDetail = r.GetValue(fullDecode) ? 0 : FaceRecognizer.DefaultAlignmentDetail, ModelOptions = new() { Alignment = r.GetValue(alignment) },
+                AlignmentDetail = r.GetValue(fullDecode) ? 0 : FaceRecognizer.DefaultAlignmentDetail, Alignment = r.GetValue(alignment),
             });
             var modelPath = pipeline.Model.Path;
             var key = EmbeddingCache.PipelineKey(pipeline.Model.Identity, pipeline.Detector.Name + (r.GetValue(fullDecode) ? "|full-decode" : ""), r.GetValue(fallback));
@@ -124,11 +124,11 @@ public sealed partial class FaceNetCli
         return cmd;
     }
 
-    private int EvaluateIdentification(string root, IdentificationOptions options, string? model, string? detector, int threads, bool flip, string? alignment,
+    private int EvaluateIdentification(string root, IdentificationOptions options, string? model, DetectorKind? detector, int threads, bool flip, AlignmentSpec? alignment,
         string? cacheDir, string? plotPath, string? reportPath, bool json)
     {
         var people = Calibration.People(root);
-        using var pipeline = Pipeline(new FaceRecognizerOptions { Model = model, Detector = detector, Threads = threads, DetectorThreads = 1, Flip = flip, ModelOptions = new() { Alignment = alignment } });
+        using var pipeline = Pipeline(new FaceRecognizerOptions { Model = model, Detector = detector, Threads = threads, DetectorThreads = 1, Flip = flip, Alignment = alignment });
         var key = EmbeddingCache.PipelineKey(pipeline.Model.Identity, pipeline.Detector.Name, false);
         bool showProgress = !Console.IsErrorRedirected && ReferenceEquals(stderr, Console.Error);
         var evaluator = new Evaluator(pipeline, key, new EvaluationOptions
@@ -211,7 +211,7 @@ public sealed partial class FaceNetCli
             using var pipeline = Pipeline(new FaceRecognizerOptions
             {
                 Model = r.GetValue(model), Detector = r.GetValue(detector), Threads = r.GetValue(threads), DetectorThreads = 1, Flip = r.GetValue(flip),
-                ModelOptions = new() { Alignment = r.GetValue(alignment) },
+                Alignment = r.GetValue(alignment),
             });
             var modelPath = pipeline.Model.Path;
             var key = EmbeddingCache.PipelineKey(pipeline.Model.Identity, pipeline.Detector.Name, false);

@@ -23,7 +23,7 @@ public sealed partial class FaceNetCli
             using var pipeline = Pipeline(new FaceRecognizerOptions
             {
                 Model = r.GetValue(model), Detector = r.GetValue(detector), Threads = r.GetValue(threads), Flip = r.GetValue(flip),
-                ModelOptions = new() { Preprocess = r.GetValue(preprocess), Alignment = r.GetValue(alignment) },
+                Preprocess = r.GetValue(preprocess), Alignment = r.GetValue(alignment),
             }, r.GetValue(aligned));
             bool failed = false;
             foreach (var file in files)
@@ -74,7 +74,7 @@ public sealed partial class FaceNetCli
             using var pipeline = Pipeline(new FaceRecognizerOptions
             {
                 Model = r.GetValue(model), Detector = r.GetValue(detector), Threads = r.GetValue(threads), Threshold = r.GetValue(threshold), Flip = r.GetValue(flip),
-                ModelOptions = new() { Preprocess = r.GetValue(preprocess), Alignment = r.GetValue(alignment) },
+                Preprocess = r.GetValue(preprocess), Alignment = r.GetValue(alignment),
             }, r.GetValue(aligned));
             var info = pipeline.Model.Info;
             // every face of every image when the closest pair is wanted, else each image's subject
@@ -156,7 +156,7 @@ public sealed partial class FaceNetCli
         {
             var files = ImageFiles(r.GetValue(images)!, "align");
             var dir = OutputFolder(r.GetValue(output)!);
-            using var pipeline = Pipeline(new FaceRecognizerOptions { Model = r.GetValue(model), Detector = r.GetValue(detector), Threads = r.GetValue(threads), ModelOptions = new() { Alignment = r.GetValue(alignment) } });
+            using var pipeline = Pipeline(new FaceRecognizerOptions { Model = r.GetValue(model), Detector = r.GetValue(detector), Threads = r.GetValue(threads), Alignment = r.GetValue(alignment) });
             bool failed = false;
             foreach (var file in files)
             {

@@ -48,7 +48,7 @@ public sealed partial class FaceNetCli
                 Recognizer = new FaceRecognizerOptions
                 {
                     Model = modelName, Detector = r.GetValue(detector), Threads = r.GetValue(threads), Threshold = r.GetValue(threshold),
-                    ModelOptions = new FaceModelOptions { ImportWeights = path => WeightImporter.Import(path).Onnx },
+                    ImportWeights = path => WeightImporter.Import(path).Onnx,
                 },
                 MaxBodyBytes = r.GetValue(maxBody) * 1024L * 1024,
                 Workers = r.GetValue(workers),

@@ -22,7 +22,7 @@ public sealed record FaceModelOptions
     public double? Threshold { get; init; }
 
     /// <summary>Overrides the alignment of a single-network model (a fused model's members keep theirs).</summary>
-    public string? Alignment { get; init; }
+    public AlignmentSpec? Alignment { get; init; }
 
     /// <summary>Test-time flip averaging for every network: the embedding of the crop plus that of its mirror image.</summary>
     public bool Flip { get; init; }
@@ -102,17 +102,17 @@ public sealed class FaceModel : IDisposable
     }
 
     /// <summary>A model of one network that the caller loaded; <paramref name="alignment"/> overrides the network's own.</summary>
-    public static FaceModel FromEmbedder(FaceEmbedder embedder, string? alignment = null, bool flip = false, bool ownsEmbedder = true)
+    public static FaceModel FromEmbedder(FaceEmbedder embedder, AlignmentSpec? alignment = null, bool flip = false, bool ownsEmbedder = true)
     {
         var m = Single(embedder, alignment, flip, embedder.ModelPath);
         return ownsEmbedder ? m : new FaceModel(m.Path, m.Info, m.Members, m.Identity, m.IdentityAliases, ownsMembers: false);
     }
 
-    private static FaceModel Single(FaceEmbedder embedder, string? alignment, bool flip, string path)
+    private static FaceModel Single(FaceEmbedder embedder, AlignmentSpec? alignment, bool flip, string path)
     {
         AlignmentSpec spec;
-        try { spec = AlignmentSpec.Parse(alignment ?? embedder.Info.Alignment); }
-        catch (FormatException e) when (alignment is null) { throw new ModelException(path, e.Message, e); }
+        try { spec = alignment ?? AlignmentSpec.Parse(embedder.Info.Alignment); }
+        catch (FormatException e) { throw new ModelException(path, e.Message, e); }
         var info = embedder.Info with { Alignment = spec.Text };
         var identity = $"{info.Name}:{Hash(embedder.Identity, spec.Text, flip ? "flip" : "")}";
         return new FaceModel(path, info, [new Member(embedder, spec, flip, 1f)], identity, embedder.IdentityAliases);
@@ -120,8 +120,8 @@ public sealed class FaceModel : IDisposable
 
     private static FaceModel LoadFused(string path, FaceModelOptions options)
     {
-        if (options.Alignment is not null) throw new ArgumentException("an alignment applies to a single network; a fused model's members keep their own alignments");
-        if (options.Preprocess is not null) throw new ArgumentException("a preprocessing applies to a single network; a fused model's members keep their own");
+        if (options.Alignment is not null) throw new SettingException("alignment", "an alignment applies to a single network; a fused model's members keep their own alignments");
+        if (options.Preprocess is not null) throw new SettingException("preprocess", "a preprocessing applies to a single network; a fused model's members keep their own");
         var file = FusedFile.Read(path);
         var members = new List<Member>();
         try

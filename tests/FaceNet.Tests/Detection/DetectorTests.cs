@@ -15,7 +15,7 @@ public sealed class DetectorTests
     [InlineData("haar")]
     public void Each_detector_finds_the_labelled_faces(string name)
     {
-        using var detector = Detectors.Create(name);
+        using var detector = Detectors.Create(Detectors.Parse(name));
         foreach (var single in new[] { "img1.jpg", "img2.jpg", "img3.jpg", "img8.jpg", "img9.jpg", "img16.jpg" })
         {
             var faces = detector.Detect(Photo(single));
@@ -30,9 +30,9 @@ public sealed class DetectorTests
     [Fact]
     public void Onet_refinement_keeps_yunets_boxes_and_gives_mtcnns_landmarks()
     {
-        using var yunet = Detectors.Create("yunet");
-        using var refined = Detectors.Create("yunet+onet");
-        using var mtcnn = Detectors.Create("mtcnn");
+        using var yunet = Detectors.Create(DetectorKind.YuNet);
+        using var refined = Detectors.Create(DetectorKind.YuNetOnet);
+        using var mtcnn = Detectors.Create(DetectorKind.Mtcnn);
         double before = 0, after = 0;
         foreach (var name in new[] { "img1.jpg", "img2.jpg", "img3.jpg", "img8.jpg", "img9.jpg", "img16.jpg" })
         {
@@ -58,7 +58,7 @@ public sealed class DetectorTests
         // the portrait shrunk to a few dozen pixels: the face is below YuNet's smallest until the second look
         var photo = Photo("img1.jpg");
         var small = photo.Resize(width, photo.Height * width / photo.Width, ResizeMode.Area);
-        using var yunet = Detectors.Create("yunet");
+        using var yunet = Detectors.Create(DetectorKind.YuNet);
         var faces = yunet.Detect(small);
         Assert.Single(faces);
         Assert.InRange(faces[0].Box.Width, width * 0.25, width * 0.75);
@@ -68,7 +68,7 @@ public sealed class DetectorTests
     public void Haar_boxes_match_opencv()
     {
         using var doc = JsonDocument.Parse(File.ReadAllText(TestImages.DataPath("faces", "opencv_haar_boxes.json")));
-        using var haar = Detectors.Create("haar");
+        using var haar = Detectors.Create(DetectorKind.Haar);
         foreach (var image in doc.RootElement.GetProperty("images").EnumerateObject())
         {
             var expected = image.Value.EnumerateArray().Select(b => b.EnumerateArray().Select(v => v.GetInt32()).ToArray())
@@ -86,8 +86,8 @@ public sealed class DetectorTests
     [Fact]
     public void Landmarks_of_two_independent_detectors_agree_and_sit_on_the_face()
     {
-        using var yunet = Detectors.Create("yunet");
-        using var mtcnn = Detectors.Create("mtcnn");
+        using var yunet = Detectors.Create(DetectorKind.YuNet);
+        using var mtcnn = Detectors.Create(DetectorKind.Mtcnn);
         foreach (var name in new[] { "img1.jpg", "img2.jpg", "img3.jpg", "img8.jpg", "img16.jpg" })
         {
             var image = Photo(name);
@@ -116,7 +116,7 @@ public sealed class DetectorTests
     [InlineData("haar")]
     public void No_face_and_tiny_images_give_no_detection_without_crashing(string name)
     {
-        using var detector = Detectors.Create(name);
+        using var detector = Detectors.Create(Detectors.Parse(name));
         var flat = new RgbImage(320, 240, Enumerable.Repeat((byte)128, 320 * 240 * 3).ToArray());
         Assert.Empty(detector.Detect(flat));
         var tiny = TestImages.SyntheticFace(20, 1);

@@ -16,7 +16,7 @@ public sealed class FaceAtTheEdgeTests : IClassFixture<FaceAtTheEdgeTests.Pipeli
     public sealed class Pipeline : IDisposable
     {
         public FaceRecognizer Faces { get; } = FaceRecognizer.Create();
-        public IFaceDetector YuNet { get; } = Detectors.Create("yunet");
+        public IFaceDetector YuNet { get; } = Detectors.Create(DetectorKind.YuNet);
         public void Dispose()
         {
             Faces.Dispose();

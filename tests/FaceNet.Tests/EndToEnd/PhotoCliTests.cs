@@ -58,6 +58,32 @@ public sealed class PhotoCliTests(NetworkFixture fx)
         Assert.True(Math.Abs(far.Red - same.Red) + Math.Abs(far.Green - same.Green) + Math.Abs(far.Blue - same.Blue) < 12, "pixels away from the faces changed");
     }
 
+    [Theory]
+    [InlineData("--detector", "retinaface", "unknown detector 'retinaface'")]
+    [InlineData("--alignment", "crop:3", "unknown alignment 'crop:3'")]
+    public void Detector_and_alignment_are_parsed_where_they_are_given(string option, string value, string reason)
+    {
+        // refused while the command line is parsed: a usage error naming the option, before any model loads
+        var r = CliRunner.Run("embed", option, value, Face("img1.jpg"));
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains(option + ": " + reason, r.Err);
+        Assert.Empty(r.Out);
+        var e = Assert.Throws<SettingException>(() => FaceNet.Detection.Detectors.Parse("retinaface"));
+        Assert.Equal(FaceNetErrorKind.Setting, e.Kind);
+        Assert.Equal(FaceNet.Detection.DetectorKind.YuNetOnet, FaceNet.Detection.Detectors.Parse(" YuNet+ONet "));
+        Assert.All(Enum.GetValues<FaceNet.Detection.DetectorKind>(), k => Assert.Equal(k, FaceNet.Detection.Detectors.Parse(FaceNet.Detection.Detectors.NameOf(k))));
+    }
+
+    [Fact]
+    public void An_alignment_for_a_fused_model_is_a_setting_error()
+    {
+        var e = Assert.Throws<SettingException>(() => FaceRecognizer.Create(new FaceRecognizerOptions { Alignment = FaceNet.Alignment.AlignmentSpec.Parse("margin:10") }));
+        Assert.Contains("a fused model's members keep their own", e.Message);
+        var r = CliRunner.Run("embed", "--alignment", "margin:10", Face("img1.jpg"));
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains("error: alignment: an alignment applies to a single network", r.Err);
+    }
+
     [Fact]
     public void Embed_all_faces_lists_each_face_with_its_box()
     {

@@ -37,7 +37,7 @@ public sealed class RecognitionTests
     [InlineData("mtcnn")]
     public void Default_model_separates_same_from_different_people_at_its_threshold(string detector)
     {
-        using var pipeline = FaceRecognizer.From(Detectors.Create(detector), FaceModel.Load(null));
+        using var pipeline = FaceRecognizer.From(Detectors.Create(Detectors.Parse(detector)), FaceModel.Load(null));
         var pairs = Pairs(EmbedAll(pipeline), pipeline.Model.Info.Metric).ToList();
         double worstSame = pairs.Where(p => p.Same).Max(p => p.Distance);
         double bestDifferent = pairs.Where(p => !p.Same).Min(p => p.Distance);
@@ -49,7 +49,7 @@ public sealed class RecognitionTests
     [Fact]
     public void Faceapi_model_ranks_same_person_pairs_closer()
     {
-        using var pipeline = FaceRecognizer.From(Detectors.Create("yunet"), FaceModel.Load("faceapi-resnet"));
+        using var pipeline = FaceRecognizer.From(Detectors.Create(DetectorKind.YuNet), FaceModel.Load("faceapi-resnet"));
         var pairs = Pairs(EmbedAll(pipeline), Metric.Euclidean).ToList();
         double same = pairs.Where(p => p.Same).Average(p => p.Distance);
         double different = pairs.Where(p => !p.Same).Average(p => p.Distance);
@@ -62,7 +62,7 @@ public sealed class RecognitionTests
     [Fact]
     public void Flip_averaging_keeps_unit_length_and_the_ranking()
     {
-        using var pipeline = FaceRecognizer.From(Detectors.Create("yunet"), FaceModel.Load("mobilefacenet", new FaceModelOptions { Flip = true }));
+        using var pipeline = FaceRecognizer.From(Detectors.Create(DetectorKind.YuNet), FaceModel.Load("mobilefacenet", new FaceModelOptions { Flip = true }));
         var e = EmbedAll(pipeline);
         Assert.All(e, x => Assert.Equal(1.0, Math.Sqrt(x.Embedding.Sum(v => (double)v * v)), 4));
         var pairs = Pairs(e, Metric.Euclidean).ToList();
@@ -85,7 +85,7 @@ public sealed class RecognitionTests
     [Fact]
     public void All_faces_of_a_group_photo_are_embedded_largest_first()
     {
-        using var pipeline = FaceRecognizer.From(Detectors.Create("yunet"), FaceModel.Load(null));
+        using var pipeline = FaceRecognizer.From(Detectors.Create(DetectorKind.YuNet), FaceModel.Load(null));
         var image = ImageDecoder.Load(TestImages.DataPath("faces", "selfie-many-people.jpg"));
         var faces = pipeline.Embed(image);
         Assert.True(faces.Count >= 5);
@@ -96,7 +96,7 @@ public sealed class RecognitionTests
     [Fact]
     public void Alignment_crops_have_the_model_input_size_even_at_the_border()
     {
-        using var pipeline = FaceRecognizer.From(Detectors.Create("yunet"), FaceModel.Load(null));
+        using var pipeline = FaceRecognizer.From(Detectors.Create(DetectorKind.YuNet), FaceModel.Load(null));
         var image = ImageDecoder.Load(TestImages.DataPath("faces", "img1.jpg"));
         var face = pipeline.Detector.Detect(image)[0];
         // cut the photo through the face: the face now touches the left border

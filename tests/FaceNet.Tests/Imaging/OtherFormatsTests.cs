@@ -139,7 +139,7 @@ public sealed class OtherFormatsTests : IDisposable
     {
         var photo = Photo;
         var grey = ImageDecoder.Load(Write("g.pgm", Concat($"P5 {photo.Width} {photo.Height} 255\n", Grey(photo))));
-        using var detector = Detectors.Create(name);
+        using var detector = Detectors.Create(Detectors.Parse(name));
         var colour = detector.Detect(photo);
         var faces = detector.Detect(grey);
         Assert.NotEmpty(faces);
