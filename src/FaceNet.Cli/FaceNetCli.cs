@@ -193,6 +193,29 @@ public sealed partial class FaceNetCli
 
     private void ReportInput(ImageException e, string? hint = null) => stderr.WriteLine($"error: {e.File}: {e.Reason}{(hint is null ? "" : "; " + hint)}");
 
+    /// <summary>
+    /// One JSON line: the service's record for the same thing (same field names) with the command's own
+    /// fields: which file and face lead, a field the record has too is replaced (a whole crop has no box),
+    /// the rest follow.
+    /// </summary>
+    private static string JsonLine(object record, params (string Name, object? Value)[] own) => Merged(record, own).ToJsonString(Json);
+
+    private static System.Text.Json.Nodes.JsonObject Merged(object record, params (string Name, object? Value)[] own)
+    {
+        var line = new System.Text.Json.Nodes.JsonObject();
+        var mine = own.ToDictionary(o => o.Name, o => JsonSerializer.SerializeToNode(o.Value, Json));
+        foreach (var lead in (string[])["file", "face"])
+            if (mine.Remove(lead, out var value)) line[lead] = value;
+        var fields = JsonSerializer.SerializeToNode(record, record.GetType(), FaceNet.Service.FaceNetApi.Json)!.AsObject();
+        foreach (var (name, value) in fields.ToList())
+        {
+            fields.Remove(name);
+            line[name] = mine.Remove(name, out var replaced) ? replaced : value;
+        }
+        foreach (var (name, value) in mine) line[name] = value;
+        return line;
+    }
+
     private static string F(double v) => v.ToString("0.0000", CultureInfo.InvariantCulture);
 
     private sealed class UsageException(string message) : Exception(message);

@@ -9,6 +9,7 @@ global using FaceNet.Imaging;
 global using FaceNet.Matching;
 global using FaceNet.Models;
 global using FaceNet.Quality;
+global using FaceNet.Service;
 global using FaceNet.Weights;
 global using System.CommandLine;
 global using System.Diagnostics;

@@ -2,25 +2,49 @@ using System.Security.Cryptography;
 using FaceNet.Detection;
 using FaceNet.Gallery;
 using FaceNet.Imaging;
+using FaceNet.Matching;
 using FaceNet.Service.Inference;
 using FaceNet.Service.Keys;
 using Microsoft.AspNetCore.Http;
 
 namespace FaceNet.Service;
 
-// ----- what the endpoints answer (snake_case in JSON) -----
+// ----- what the endpoints answer (snake_case in JSON); the CLI's --json writes the same records, with its own additions -----
 
 public sealed record FaceJson(int[] Box, float Score, double[][]? Landmarks, string? LandmarksSource, double? Quality, string? QualityIssue,
-    [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)] float[]? Embedding);
+    [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)] float[]? Embedding)
+{
+    public static FaceJson Of(DetectedFace f, float[]? embedding = null)
+        => new(f.Box.ToArray(), f.Score, f.Landmarks?.Select(p => new[] { Math.Round(p.X, 1), Math.Round(p.Y, 1) }).ToArray(), f.LandmarksSource, f.Quality?.Score, f.Quality?.Issue, embedding);
+}
 public sealed record FacesResponse(IReadOnlyList<FaceJson> Faces, int Width, int Height, string Model, string ModelId);
 public sealed record VerifyFace(int[] Box, float Score, int FacesInImage);
-public sealed record VerifyResponse(double Distance, double Threshold, bool Same, string Metric, string ThresholdSource, string Model, string ModelId, IReadOnlyList<VerifyFace> Faces);
+public sealed record VerifyResponse(double Distance, double Threshold, bool Same, string Metric, string ThresholdSource, string Model, string ModelId, IReadOnlyList<VerifyFace> Faces)
+{
+    /// <summary>A comparison of two photos' faces (<see cref="Verification.A"/> and <see cref="Verification.B"/> set) as both front ends report it.</summary>
+    public static VerifyResponse Of(Verification v, string thresholdSource, Embedding.FaceModel model)
+        => new(Math.Round(v.Distance, 6), v.Threshold, v.Same, Matching.Metrics.Name(v.Metric), thresholdSource, model.Info.Name, model.Identity,
+            [new VerifyFace(v.A!.Box.ToArray(), v.A.Score, v.FacesInA), new VerifyFace(v.B!.Box.ToArray(), v.B.Score, v.FacesInB)]);
+}
 public sealed record EnrollResponse(string Subject, long FaceId, int[] Box, int FacesInImage, double? Quality, string? DuplicateOf);
 public sealed record SubjectJson(string Name, int Faces, DateTime Created);
 public sealed record SubjectsResponse(IReadOnlyList<SubjectJson> Subjects, int Faces);
 public sealed record CandidateJson(string Name, double Distance);
 public sealed record IdentifiedFace(int[] Box, float Score, double? Quality, string? Name, bool Known, double? Distance, double Threshold, string ThresholdRule, double? Fpir, long Comparisons,
-    double? ComparisonFar, IReadOnlyList<CandidateJson> Candidates);
+    double? ComparisonFar, IReadOnlyList<CandidateJson> Candidates)
+{
+    /// <summary>One face's answer.</summary>
+    public static IdentifiedFace Of(DetectedFace face, Identification id)
+    {
+        var rule = id.Rule!;
+        return new(face.Box.ToArray(), face.Score, face.Quality?.Score, id.Name, id.Known, double.IsFinite(id.Distance) ? Math.Round(id.Distance, 6) : null,
+            Math.Round(id.Threshold, 6), RuleName(rule.Rule), rule.Fpir, rule.Comparisons, rule.ComparisonFar,
+            id.Candidates.Select(c => new CandidateJson(c.Name, Math.Round(c.Distance, 6))).ToList());
+    }
+
+    /// <summary>How a threshold was chosen, as JSON names it: <c>fpir</c>, <c>given</c> or <c>verification</c>.</summary>
+    public static string RuleName(ThresholdRule rule) => rule.ToString().ToLowerInvariant();
+}
 public sealed record IdentifyResponse(IReadOnlyList<IdentifiedFace> Faces, int Width, int Height, int Subjects, string Model, string ModelId);
 
 // multipart forms, for the OpenAPI document
@@ -53,10 +77,8 @@ internal sealed class FaceApi(FaceWork work, FaceGallery? gallery, KeyCheck keys
         var verdict = Faces.Closest(
             pa.Faces.Select((f, i) => new FaceEmbedding(i, f, vectors[i])).ToList(),
             pb.Faces.Select((f, j) => new FaceEmbedding(j, f, vectors[pa.Faces.Count + j])).ToList());
-        int ci = verdict.A!.Index, cj = verdict.B!.Index;
-        return Ok(new VerifyResponse(Math.Round(verdict.Distance, 6), verdict.Threshold, verdict.Same, Matching.Metrics.Name(verdict.Metric),
-            (options.Recognizer.Threshold is null ? Faces.Model.Info.DescribeThreshold() : "set in the service's options"), ModelName, Faces.Model.Identity,
-            [new VerifyFace(pa.Faces[ci].Box.ToArray(), pa.Faces[ci].Score, FacesIn(pa)), new VerifyFace(pb.Faces[cj].Box.ToArray(), pb.Faces[cj].Score, FacesIn(pb))]));
+        return Ok(VerifyResponse.Of(verdict with { FacesInA = FacesIn(pa), FacesInB = FacesIn(pb) },
+            options.Recognizer.Threshold is null ? Faces.Model.Info.DescribeThreshold() : "set in the service's options", Faces.Model));
     });
 
     public Task<IResult> Embed(HttpContext http) => FacesOf(http, embed: true);
@@ -69,7 +91,7 @@ internal sealed class FaceApi(FaceWork work, FaceGallery? gallery, KeyCheck keys
         using var ticket = work.Admit();
         var photo = await work.PrepareAsync(bytes, name, mainOnly: false, ct);
         var vectors = embed ? await work.EmbedAsync(photo.Crops, ct) : null;
-        var faces = photo.Faces.Select((f, i) => new FaceJson(f.Box.ToArray(), f.Score, Landmarks(f), f.LandmarksSource, f.Quality?.Score, f.Quality?.Issue, vectors?[i])).ToList();
+        var faces = photo.Faces.Select((f, i) => FaceJson.Of(f, vectors?[i])).ToList();
         return Ok(new FacesResponse(faces, photo.Photo.Width, photo.Photo.Height, ModelName, Faces.Model.Identity));
     });
 
@@ -122,11 +144,7 @@ internal sealed class FaceApi(FaceWork work, FaceGallery? gallery, KeyCheck keys
         var search = new IdentifyOptions { Fpir = fpir, Threshold = options.Recognizer.Threshold, Top = top };
         var faces = photo.Faces.Select((face, i) =>
         {
-            var id = g.Identify(vectors[i], Faces.Model.Info, search);
-            var rule = id.Rule!;
-            return new IdentifiedFace(face.Box.ToArray(), face.Score, face.Quality?.Score, id.Name, id.Known, double.IsFinite(id.Distance) ? Math.Round(id.Distance, 6) : null, Math.Round(id.Threshold, 6),
-                rule.Rule.ToString().ToLowerInvariant(), rule.Fpir, rule.Comparisons, rule.ComparisonFar,
-                id.Candidates.Select(c => new CandidateJson(c.Name, Math.Round(c.Distance, 6))).ToList());
+            return IdentifiedFace.Of(face, g.Identify(vectors[i], Faces.Model.Info, search));
         }).ToList();
         return Ok(new IdentifyResponse(faces, photo.Photo.Width, photo.Photo.Height, g.SubjectCount, ModelName, Faces.Model.Identity));
     });
@@ -141,8 +159,6 @@ internal sealed class FaceApi(FaceWork work, FaceGallery? gallery, KeyCheck keys
     private sealed class NoGalleryException : Exception;
 
     private static int FacesIn(PreparedPhoto p) => p.FacesFound;
-
-    private static double[][]? Landmarks(DetectedFace f) => f.Landmarks?.Select(p => new[] { Math.Round(p.X, 1), Math.Round(p.Y, 1) }).ToArray();
 
     // The upload is read to its end whatever the time limit (Kestrel's minimum data rate guards against
     // slow senders): an answer given half-way through a body would reach the client as a reset connection.

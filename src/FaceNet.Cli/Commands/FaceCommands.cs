@@ -41,10 +41,7 @@ public sealed partial class FaceNetCli
                 {
                     var box = r.GetValue(aligned) ? null : f.Face.Box.ToArray();
                     if (r.GetValue(json))
-                        stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object?>
-                        {
-                            ["file"] = file, ["face"] = f.Index, ["box"] = box, ["quality"] = f.Face.Quality?.Score, ["embedding"] = f.Vector, ["model"] = pipeline.Model.Info.Name,
-                        }, Json));
+                        stdout.WriteLine(JsonLine(FaceJson.Of(f.Face, f.Vector), ("file", file), ("face", f.Index), ("box", box), ("model", pipeline.Model.Info.Name)));
                     else
                         stdout.WriteLine($"{file} face {f.Index}{(box is null ? "" : $" [{string.Join(",", box)}]")}: {f.Vector.Length}-d [{string.Join(", ", f.Vector.Take(4).Select(v => F(v)))}, …]");
                 }
@@ -78,7 +75,7 @@ public sealed partial class FaceNetCli
             }, r.GetValue(aligned));
             var info = pipeline.Model.Info;
             // every face of every image when the closest pair is wanted, else each image's subject
-            var good = new List<(string File, IReadOnlyList<FaceEmbedding> Faces)>();
+            var good = new List<(string File, IReadOnlyList<FaceEmbedding> Faces, int Found)>();
             var errors = new List<(string File, string Error)>();
             foreach (var file in files)
             {
@@ -86,7 +83,7 @@ public sealed partial class FaceNetCli
                 {
                     var faces = Faces(pipeline, file, r.GetValue(aligned), r.GetValue(bestMatch), out int found);
                     if (found > 1 && !r.GetValue(bestMatch)) NoteMainFace(file, found, "comparing its subject (--best-match compares the closest pair of faces)");
-                    good.Add((file, faces));
+                    good.Add((file, faces, found));
                 }
                 catch (ImageException e) { ReportInput(e); errors.Add((file, e.Reason)); }
             }
@@ -94,16 +91,14 @@ public sealed partial class FaceNetCli
             var source = ThresholdSource(info, r.GetValue(threshold));
             if (files.Count == 2 && good.Count == 2)
             {
-                var v = Closest(0, 1);
-                int fa = v.A!.Index, fb = v.B!.Index;
+                var v = Closest(0, 1) with { FacesInA = good[0].Found, FacesInB = good[1].Found };
                 if (r.GetValue(json))
-                    stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object?>
-                    {
-                        ["distance"] = Math.Round(v.Distance, 6), ["threshold"] = v.Threshold, ["same"] = v.Same, ["metric"] = v.Metric.Name(),
-                        ["far"] = r.GetValue(threshold) is null ? info.ThresholdFar : null, ["frr"] = r.GetValue(threshold) is null ? info.ThresholdFrr : null,
-                        ["threshold_source"] = source, ["model"] = info.Name, ["model_id"] = pipeline.Model.Identity,
-                        ["faces"] = new[] { Box(good[0].Faces, fa), Box(good[1].Faces, fb) },
-                    }, Json));
+                {
+                    // the service's verify answer; each face also says which face of its image it is
+                    var answer = VerifyResponse.Of(v, source, pipeline.Model);
+                    stdout.WriteLine(JsonLine(answer, ("far", r.GetValue(threshold) is null ? info.ThresholdFar : null), ("frr", r.GetValue(threshold) is null ? info.ThresholdFrr : null),
+                        ("faces", answer.Faces.Zip([v.A!.Index, v.B!.Index], (face, index) => Merged(face, ("face", index))).ToArray())));
+                }
                 else
                     stdout.WriteLine($"distance {F(v.Distance)}  threshold {F(v.Threshold)} ({v.Metric.Name()}; {source})  {(v.Same ? "same person" : "different people")}");
                 return Ok;
@@ -142,9 +137,6 @@ public sealed partial class FaceNetCli
         }));
         return cmd;
     }
-
-    private static Dictionary<string, object?> Box(IReadOnlyList<FaceEmbedding> faces, int index)
-        => new() { ["face"] = index, ["box"] = faces.First(f => f.Index == index).Face.Box.ToArray() };
 
     private Command AlignCommand()
     {

@@ -159,18 +159,10 @@ public sealed partial class FaceNetCli
                     var id = gal.Identify(f.Vector, info, options);
                     var rule = id.Rule!;
                     var box = r.GetValue(aligned) ? null : f.Face.Box.ToArray();
-                    if (r.GetValue(json))
-                        stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object?>
-                        {
-                            ["file"] = file, ["face"] = f.Index, ["box"] = box, ["quality"] = f.Face.Quality?.Score, ["name"] = id.Name, ["known"] = id.Known,
-                            ["distance"] = double.IsFinite(id.Distance) ? Math.Round(id.Distance, 6) : null, ["threshold"] = Math.Round(id.Threshold, 6),
-                            ["threshold_rule"] = Rule(rule.Rule), ["fpir"] = rule.Fpir, ["comparisons"] = rule.Comparisons,
-                            ["far"] = rule.Rule == ThresholdRule.Fpir ? rule.ComparisonFar : rule.Rule == ThresholdRule.Verification ? info.ThresholdFar : null,
-                            ["frr"] = rule.Rule == ThresholdRule.Verification ? info.ThresholdFrr : null,
-                            ["subjects"] = gal.SubjectCount,
-                            ["candidates"] = id.Candidates.Select(c => new Dictionary<string, object> { ["name"] = c.Name, ["distance"] = Math.Round(c.Distance, 6) }).ToArray(),
-                            ["model"] = info.Name,
-                        }, Json));
+                    if (r.GetValue(json)) // the service's answer for a face, with the file, and the rates of a 1:1 threshold
+                        stdout.WriteLine(JsonLine(IdentifiedFace.Of(f.Face, id), ("file", file), ("face", f.Index), ("box", box),
+                            ("far", rule.Rule == ThresholdRule.Fpir ? rule.ComparisonFar : rule.Rule == ThresholdRule.Verification ? info.ThresholdFar : null),
+                            ("frr", rule.Rule == ThresholdRule.Verification ? info.ThresholdFrr : null), ("subjects", gal.SubjectCount), ("model", info.Name)));
                     else
                         stdout.WriteLine($"{file} face {f.Index}{(box is null ? "" : $" [{string.Join(",", box)}]")}: " +
                             (id.Known ? $"{id.Name} (distance {F(id.Distance)})" : $"unknown (nearest {(id.Candidates.Count > 0 ? $"{id.Candidates[0].Name} at {F(id.Distance)}" : "none")})") +
@@ -181,9 +173,6 @@ public sealed partial class FaceNetCli
         }));
         return cmd;
     }
-
-    /// <summary>How a threshold was chosen, as JSON names it: <c>fpir</c>, <c>given</c> or <c>verification</c>.</summary>
-    private static string Rule(ThresholdRule rule) => rule.ToString().ToLowerInvariant();
 
     private Command SubjectsCommand()
     {
