@@ -55,85 +55,98 @@ public sealed partial class FaceNetCli
             { pairs, root, identification, sizes, strangers, fpir, minQuality, modelTailOnly, model, detector, flip, alignment, folds, far, cache, noCache, fallback, fullDecode, plot, reportPath, json, threads };
         cmd.SetAction(r => Guard(() =>
         {
-            if (r.GetValue(identification))
-            {
-                if (r.GetValue(pairs) is not null) throw new UsageException("--identification takes a folder of people (--root), not --pairs");
-                var gallerySizes = (r.GetValue(sizes) ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-                    .Select(t => int.TryParse(t, NumberStyles.None, CultureInfo.InvariantCulture, out int n) && n > 0 ? n : throw new UsageException($"--gallery-sizes: '{t}' is not a positive whole number")).ToList();
-                return EvaluateIdentification(r.GetValue(root)!, new IdentificationOptions
+            var settings = new EvaluateSettings(r.GetValue(pairs), r.GetValue(root)!, r.GetValue(folds), r.GetValue(far),
+                new FaceRecognizerOptions
                 {
-                    GallerySizes = gallerySizes, Strangers = r.GetValue(strangers), Fpir = r.GetValue(fpir) ?? OpenSetThreshold.DefaultFpir, QualityFloor = r.GetValue(minQuality) ?? 0,
-                    UseGalleryPeople = !r.GetValue(modelTailOnly),
-                }, r.GetValue(model), r.GetValue(detector), r.GetValue(threads), r.GetValue(flip), r.GetValue(alignment),
-                    r.GetValue(noCache) ? null : r.GetValue(cache) ?? EmbeddingCache.DefaultDirectory, r.GetValue(plot), r.GetValue(reportPath), r.GetValue(json));
-            }
-            var list = PairsFile.Read(r.GetValue(pairs) ?? throw new UsageException("evaluate: give --pairs (or --identification with a folder of people)"), r.GetValue(root)!, r.GetValue(folds));
-            // Images are decoded and detected in parallel (one per core), so each detector call gets one thread.
-            using var pipeline = Pipeline(new FaceRecognizerOptions
+                    // images are decoded and detected in parallel (one per core), so each detector call gets one thread
+                    Model = r.GetValue(model), Detector = r.GetValue(detector), Threads = r.GetValue(threads), DetectorThreads = 1, Flip = r.GetValue(flip),
+                    AlignmentDetail = r.GetValue(fullDecode) ? 0 : FaceRecognizer.DefaultAlignmentDetail, Alignment = r.GetValue(alignment),
+                },
+                r.GetValue(noCache) ? null : r.GetValue(cache) ?? EmbeddingCache.DefaultDirectory, r.GetValue(fallback), r.GetValue(fullDecode),
+                r.GetValue(plot), r.GetValue(reportPath), r.GetValue(json));
+            if (!r.GetValue(identification)) return EvaluatePairs(settings);
+            if (settings.Pairs is not null) throw new UsageException("--identification takes a folder of people (--root), not --pairs");
+            var gallerySizes = (r.GetValue(sizes) ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                .Select(t => int.TryParse(t, NumberStyles.None, CultureInfo.InvariantCulture, out int n) && n > 0 ? n
+                    : throw new UsageException($"--gallery-sizes: '{t}' is not a positive whole number"))
+                .ToList();
+            return EvaluateIdentification(settings, new IdentificationOptions
             {
-                Model = r.GetValue(model), Detector = r.GetValue(detector), Threads = r.GetValue(threads), DetectorThreads = 1, Flip = r.GetValue(flip),
-                AlignmentDetail = r.GetValue(fullDecode) ? 0 : FaceRecognizer.DefaultAlignmentDetail, Alignment = r.GetValue(alignment),
+                GallerySizes = gallerySizes, Strangers = r.GetValue(strangers), Fpir = r.GetValue(fpir) ?? OpenSetThreshold.DefaultFpir,
+                QualityFloor = r.GetValue(minQuality) ?? 0, UseGalleryPeople = !r.GetValue(modelTailOnly),
             });
-            var modelPath = pipeline.Model.Path;
-            var key = EmbeddingCache.PipelineKey(pipeline.Model.Identity, pipeline.Detector.Name + (r.GetValue(fullDecode) ? "|full-decode" : ""), r.GetValue(fallback));
-            bool showProgress = !Console.IsErrorRedirected && ReferenceEquals(stderr, Console.Error);
-            var evaluator = new Evaluator(pipeline, key, new EvaluationOptions
-            {
-                FarTarget = r.GetValue(far),
-                CacheDirectory = r.GetValue(noCache) ? null : r.GetValue(cache) ?? EmbeddingCache.DefaultDirectory,
-                FallbackCenterCrop = r.GetValue(fallback),
-                Progress = showProgress ? (done, total) => stderr.Write($"\rembedding {done}/{total} images") : null,
-            });
-            var report = evaluator.Run(list);
-            if (showProgress) stderr.WriteLine();
-            foreach (var f in report.Failures) stderr.WriteLine("warning: " + f);
-            var res = report.Result;
-            var info = pipeline.Model.Info;
-            double atModel = Protocol.Accuracy(Enumerable.Range(0, report.Distances.Length), report.Distances, report.Same, info.Threshold);
-            var rates = Calibration.At(report.Distances.Where((_, i) => report.Same[i]).ToArray(), report.Distances.Where((_, i) => !report.Same[i]).ToArray(), info.Threshold);
-            var title = $"{Path.GetFileName(r.GetValue(pairs))}: {info.Name} + {pipeline.Detector.Name}, {res.Pairs} pairs, {res.Folds} folds";
-            if (r.GetValue(json))
-                stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
-                {
-                    ["accuracy"] = Math.Round(res.Accuracy, 5), ["accuracy_std"] = Math.Round(res.AccuracyStd, 5),
-                    ["val"] = Math.Round(res.Val, 5), ["val_std"] = Math.Round(res.ValStd, 5), ["far"] = Math.Round(res.Far, 6), ["far_target"] = res.FarTarget,
-                    ["auc"] = Math.Round(res.Auc, 5), ["eer"] = Math.Round(res.Eer, 5), ["threshold"] = Math.Round(res.Threshold, 5),
-                    ["model_threshold"] = info.Threshold, ["accuracy_at_model_threshold"] = Math.Round(atModel, 5),
-                    ["far_at_model_threshold"] = Math.Round(rates.Far, 5), ["frr_at_model_threshold"] = Math.Round(rates.Frr, 5),
-                    ["metric"] = report.Metric.Name(), ["pairs"] = res.Pairs, ["folds"] = res.Folds, ["images"] = report.Images,
-                    ["failed_images"] = report.FailedImages, ["faceless_images"] = report.FacelessImages, ["unreadable_images"] = report.UnreadableImages, ["failed_pairs"] = report.FailedPairs, ["center_cropped"] = report.CenterCropped,
-                    ["seconds"] = Math.Round(report.Seconds, 2), ["model"] = modelPath, ["detector"] = pipeline.Detector.Name,
-                }, Json));
-            else
-            {
-                stdout.WriteLine($"pairs {res.Pairs} ({list.Count(p => p.Same)} same), folds {res.Folds}, images {report.Images}, model {Path.GetFileName(modelPath)}, detector {pipeline.Detector.Name}");
-                stdout.WriteLine($"accuracy      {res.Accuracy:F4} ± {res.AccuracyStd:F4}");
-                stdout.WriteLine($"VAL@FAR={res.FarTarget:G3}  {res.Val:F4} ± {res.ValStd:F4}  (FAR reached {res.Far:F5})");
-                stdout.WriteLine($"AUC           {res.Auc:F4}");
-                stdout.WriteLine($"EER           {res.Eer:F4}");
-                stdout.WriteLine($"threshold     {res.Threshold:F4} ({report.Metric.Name()}, best on all pairs); at the model's {info.Threshold:F4}: accuracy {atModel:F4}, FAR {rates.Far:F4}, FRR {rates.Frr:F4}");
-                stdout.WriteLine($"failures      {report.FacelessImages} image(s) without a face, {report.UnreadableImages} unreadable, {report.FailedPairs} pair(s) counted as non-matches{(report.CenterCropped > 0 ? $"; {report.CenterCropped} centre-cropped" : "")}");
-                stdout.WriteLine($"time          {report.Seconds:F1} s");
-            }
-            // the figures are out before any file is written: a bad --plot path loses nothing
-            if (r.GetValue(plot) is { } plotPath) RocPlot.Save(report, plotPath, title);
-            if (r.GetValue(reportPath) is { } mdPath)
-                AtomicFile.Write(mdPath, EvaluationMarkdown.Render(report, title, "facenet " + string.Join(' ', _args.Select(a => a.Contains(' ') ? $"\"{a}\"" : a)), info.Threshold, atModel, r.GetValue(plot)));
-            return Ok;
         }));
         return cmd;
     }
 
-    private int EvaluateIdentification(string root, IdentificationOptions options, string? model, DetectorKind? detector, int threads, bool flip, AlignmentSpec? alignment,
-        string? cacheDir, string? plotPath, string? reportPath, bool json)
+    /// <summary>What <c>evaluate</c> was asked, bound once from its command line.</summary>
+    private sealed record EvaluateSettings(string? Pairs, string Root, int Folds, double FarTarget, FaceRecognizerOptions Recognizer, string? CacheDirectory,
+        bool FallbackCenterCrop, bool FullDecode, string? PlotPath, string? ReportPath, bool Json);
+
+    private int EvaluatePairs(EvaluateSettings s)
     {
+        var list = PairsFile.Read(s.Pairs ?? throw new UsageException("evaluate: give --pairs (or --identification with a folder of people)"), s.Root, s.Folds);
+        using var pipeline = Pipeline(s.Recognizer);
+        var modelPath = pipeline.Model.Path;
+        var key = EmbeddingCache.PipelineKey(pipeline.Model.Identity, pipeline.Detector.Name + (s.FullDecode ? "|full-decode" : ""), s.FallbackCenterCrop);
+        bool showProgress = !Console.IsErrorRedirected && ReferenceEquals(stderr, Console.Error);
+        var evaluator = new Evaluator(pipeline, key, new EvaluationOptions
+        {
+            FarTarget = s.FarTarget,
+            CacheDirectory = s.CacheDirectory,
+            FallbackCenterCrop = s.FallbackCenterCrop,
+            Progress = showProgress ? (done, total) => stderr.Write($"\rembedding {done}/{total} images") : null,
+        });
+        var report = evaluator.Run(list);
+        if (showProgress) stderr.WriteLine();
+        foreach (var f in report.Failures) stderr.WriteLine("warning: " + f);
+        var res = report.Result;
+        var info = pipeline.Model.Info;
+        double atModel = Protocol.Accuracy(Enumerable.Range(0, report.Distances.Length), report.Distances, report.Same, info.Threshold);
+        var rates = Calibration.At(report.Distances.Where((_, i) => report.Same[i]).ToArray(), report.Distances.Where((_, i) => !report.Same[i]).ToArray(), info.Threshold);
+        var title = $"{Path.GetFileName(s.Pairs)}: {info.Name} + {pipeline.Detector.Name}, {res.Pairs} pairs, {res.Folds} folds";
+        if (s.Json)
+            stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
+            {
+                ["accuracy"] = Math.Round(res.Accuracy, 5), ["accuracy_std"] = Math.Round(res.AccuracyStd, 5),
+                ["val"] = Math.Round(res.Val, 5), ["val_std"] = Math.Round(res.ValStd, 5), ["far"] = Math.Round(res.Far, 6), ["far_target"] = res.FarTarget,
+                ["auc"] = Math.Round(res.Auc, 5), ["eer"] = Math.Round(res.Eer, 5), ["threshold"] = Math.Round(res.Threshold, 5),
+                ["model_threshold"] = info.Threshold, ["accuracy_at_model_threshold"] = Math.Round(atModel, 5),
+                ["far_at_model_threshold"] = Math.Round(rates.Far, 5), ["frr_at_model_threshold"] = Math.Round(rates.Frr, 5),
+                ["metric"] = report.Metric.Name(), ["pairs"] = res.Pairs, ["folds"] = res.Folds, ["images"] = report.Images,
+                ["failed_images"] = report.FailedImages, ["faceless_images"] = report.FacelessImages, ["unreadable_images"] = report.UnreadableImages, ["failed_pairs"] = report.FailedPairs, ["center_cropped"] = report.CenterCropped,
+                ["seconds"] = Math.Round(report.Seconds, 2), ["model"] = modelPath, ["detector"] = pipeline.Detector.Name,
+            }, Json));
+        else
+        {
+            stdout.WriteLine($"pairs {res.Pairs} ({list.Count(p => p.Same)} same), folds {res.Folds}, images {report.Images}, model {Path.GetFileName(modelPath)}, detector {pipeline.Detector.Name}");
+            stdout.WriteLine($"accuracy      {res.Accuracy:F4} ± {res.AccuracyStd:F4}");
+            stdout.WriteLine($"VAL@FAR={res.FarTarget:G3}  {res.Val:F4} ± {res.ValStd:F4}  (FAR reached {res.Far:F5})");
+            stdout.WriteLine($"AUC           {res.Auc:F4}");
+            stdout.WriteLine($"EER           {res.Eer:F4}");
+            stdout.WriteLine($"threshold     {res.Threshold:F4} ({report.Metric.Name()}, best on all pairs); at the model's {info.Threshold:F4}: accuracy {atModel:F4}, FAR {rates.Far:F4}, FRR {rates.Frr:F4}");
+            stdout.WriteLine($"failures      {report.FacelessImages} image(s) without a face, {report.UnreadableImages} unreadable, {report.FailedPairs} pair(s) counted as non-matches{(report.CenterCropped > 0 ? $"; {report.CenterCropped} centre-cropped" : "")}");
+            stdout.WriteLine($"time          {report.Seconds:F1} s");
+        }
+        // the figures are out before any file is written: a bad --plot path loses nothing
+        if (s.PlotPath is { } plotPath) RocPlot.Save(report, plotPath, title);
+        if (s.ReportPath is { } mdPath)
+            AtomicFile.Write(mdPath, EvaluationMarkdown.Render(report, title, "facenet " + string.Join(' ', _args.Select(a => a.Contains(' ') ? $"\"{a}\"" : a)), info.Threshold, atModel, s.PlotPath));
+        return Ok;
+    }
+
+    private int EvaluateIdentification(EvaluateSettings s, IdentificationOptions options)
+    {
+        string root = s.Root;
+        string? plotPath = s.PlotPath, reportPath = s.ReportPath;
+        bool json = s.Json;
         var people = Calibration.People(root);
-        using var pipeline = Pipeline(new FaceRecognizerOptions { Model = model, Detector = detector, Threads = threads, DetectorThreads = 1, Flip = flip, Alignment = alignment });
+        using var pipeline = Pipeline(s.Recognizer with { AlignmentDetail = FaceRecognizer.DefaultAlignmentDetail });
         var key = EmbeddingCache.PipelineKey(pipeline.Model.Identity, pipeline.Detector.Name, false);
         bool showProgress = !Console.IsErrorRedirected && ReferenceEquals(stderr, Console.Error);
         var evaluator = new Evaluator(pipeline, key, new EvaluationOptions
         {
-            CacheDirectory = cacheDir, Progress = showProgress ? (done, total) => stderr.Write($"\rembedding {done}/{total} images") : null,
+            CacheDirectory = s.CacheDirectory, Progress = showProgress ? (done, total) => stderr.Write($"\rembedding {done}/{total} images") : null,
         });
         var embedded = evaluator.Embed(people.SelectMany(p => p.Files).ToList());
         if (showProgress) stderr.WriteLine();

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The code figures issue 18 is measured by (run from the repo root): where the photo-to-embedding and
+# closest-pair work is written, public types per package, long lines, the longest CLI method, and which
+# assemblies see the core's internals.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cs() { find "$@" -name '*.cs' -not -path '*/obj/*' -not -path '*/bin/*'; }
+echo "main-face picks outside the facade: $(cs src bench | xargs grep -n 'MainFace\.\|PhotoSubject\.Of' | grep -v '///' | grep -vc '^src/FaceNet/FaceRecognizer.cs' || true)"
+for p in src/*/; do
+  n=$(cs "$p" | xargs grep -hE '^(public|\[.*\] *public) +((sealed|static|abstract|readonly|partial|record) +)*(class|record|enum|interface|struct) ' | wc -l || true)
+  echo "public types $(basename "$p"): $n"
+done
+echo "lines over 160 characters in src: $(cs src | xargs awk 'length > 160' | wc -l) (CLI: $(cs src/FaceNet.Cli | xargs awk 'length > 160' | wc -l))"
+echo "lines over 140 characters in src: $(cs src | xargs awk 'length > 140' | wc -l)"
+cs src/FaceNet.Cli | xargs awk '
+  FNR == 1 { start = 0 }
+  /^    (private|public|internal|protected)[^=;]*\(/ && !/;$/ && !/=>/ { start = FNR; name = $0; file = FILENAME }
+  /^    }$/ && start { len = FNR - start + 1; if (len > best) { best = len; where = file ":" start } start = 0 }
+  END { printf "longest CLI method: %d lines (%s)\n", best, where }'
+echo "InternalsVisibleTo to assemblies other than the tests: $(grep -h 'InternalsVisibleTo' src/*/*.csproj | grep -vc 'FaceNet.Tests' || true)"
