@@ -217,82 +217,97 @@ public sealed partial class FaceNetCli
             { root, pairs, far, frr, bestAccuracy, keepThreshold, tailFrom, model, detector, flip, alignment, output, cache, noCache, json, threads };
         cmd.SetAction(r => Guard(() =>
         {
-            if (new[] { r.GetValue(far) is not null, r.GetValue(frr) is not null, r.GetValue(bestAccuracy), r.GetValue(keepThreshold) }.Count(x => x) > 1) throw new UsageException("give one of --far, --frr, --best-accuracy and --keep-threshold");
-            double rate = r.GetValue(frr) ?? r.GetValue(far) ?? 1e-3;
-            if (rate is <= 0 or >= 1) throw new UsageException("the target rate must lie between 0 and 1");
-            var list = r.GetValue(pairs) is { } pairsPath ? PairsFile.Read(pairsPath, r.GetValue(root)!) : Calibration.PairsFromFolders(r.GetValue(root)!);
-            using var pipeline = Pipeline(new FaceRecognizerOptions
-            {
-                Model = r.GetValue(model), Detector = r.GetValue(detector), Threads = r.GetValue(threads), DetectorThreads = 1, Flip = r.GetValue(flip),
-                Alignment = r.GetValue(alignment),
-            });
-            var modelPath = pipeline.Model.Path;
-            var key = EmbeddingCache.PipelineKey(pipeline.Model.Identity, pipeline.Detector.Name, false);
-            if (r.GetValue(output) is { } target && !Path.GetExtension(target).Equals(pipeline.Model.IsFused ? ".json" : ".onnx", StringComparison.OrdinalIgnoreCase))
-                throw new UsageException($"--output: {target}: {(pipeline.Model.IsFused ? "a fused model is written as a .json file" : "a model is written as an .onnx file")}");
-            var evaluator = new Evaluator(pipeline, key, new EvaluationOptions
-            {
-                CacheDirectory = r.GetValue(noCache) ? null : r.GetValue(cache) ?? EmbeddingCache.DefaultDirectory,
-            });
-            var report = evaluator.Run(list);
-            string? tailRoot = r.GetValue(tailFrom) ?? (r.GetValue(pairs) is null ? r.GetValue(root) : null);
-            ImpostorTail? tail = null;
-            if (tailRoot is not null)
-            {
-                try
+            if (new[] { r.GetValue(far) is not null, r.GetValue(frr) is not null, r.GetValue(bestAccuracy), r.GetValue(keepThreshold) }.Count(x => x) > 1)
+                throw new UsageException("give one of --far, --frr, --best-accuracy and --keep-threshold");
+            var goal = r.GetValue(keepThreshold) ? CalibrationGoal.KeepThreshold : r.GetValue(bestAccuracy) ? CalibrationGoal.BestAccuracy
+                : r.GetValue(frr) is not null ? CalibrationGoal.Frr : CalibrationGoal.Far;
+            return Calibrate(new CalibrateSettings(r.GetValue(root)!, r.GetValue(pairs), goal, r.GetValue(frr) ?? r.GetValue(far) ?? 1e-3, r.GetValue(tailFrom),
+                new FaceRecognizerOptions
                 {
-                    tail = Calibration.TailFromFolders(evaluator, tailRoot, pipeline.Model.Info.Metric,
-                        $"every different-person pair of {Path.GetFileName(Path.TrimEndingDirectorySeparator(tailRoot))} ({pipeline.Detector.Name}, {DateTime.UtcNow:yyyy-MM-dd})");
-                }
-                catch (ArgumentException e) when (r.GetValue(tailFrom) is null)
-                {
-                    // the tail was not asked for: a small folder calibrates the threshold all the same
-                    stderr.WriteLine($"note: no impostor tail from {tailRoot}: {e.Message}; the copy keeps the model's own tail, if any");
-                }
-            }
-            foreach (var f in report.Failures) stderr.WriteLine("warning: " + f);
-            var genuine = report.Distances.Where((_, i) => report.Same[i]).ToArray();
-            var impostor = report.Distances.Where((_, i) => !report.Same[i]).ToArray();
-            var info = pipeline.Model.Info;
-            var result = r.GetValue(keepThreshold) ? Calibration.At(genuine, impostor, info.Threshold)
-                : r.GetValue(bestAccuracy) ? Calibration.AtBestAccuracy(genuine, impostor)
-                : r.GetValue(frr) is not null ? Calibration.AtFrr(genuine, impostor, rate) : Calibration.AtFar(genuine, impostor, rate);
-            string goal = r.GetValue(keepThreshold) ? "the model's own threshold" : r.GetValue(bestAccuracy) ? "the most accurate threshold" : $"{result.Target.ToUpperInvariant()} {rate:G3}";
-            string note = $"calibrated for {goal} on {result.GenuinePairs} same and {result.ImpostorPairs} different pairs ({Path.GetFileName(Path.TrimEndingDirectorySeparator(r.GetValue(pairs) ?? r.GetValue(root)!))}, {pipeline.Detector.Name}, {DateTime.UtcNow:yyyy-MM-dd})";
-            if (r.GetValue(output) is { } outPath)
-            {
-                if (r.GetValue(keepThreshold))
-                    pipeline.Model.SaveWithThreshold(outPath, info.Threshold, info.ThresholdFar ?? result.Far, info.ThresholdFrr ?? result.Frr, info.Calibration, tail);
-                else
-                    pipeline.Model.SaveWithThreshold(outPath, Math.Round(result.Threshold, 6), result.Far, result.Frr, note, tail);
-            }
-            if (r.GetValue(json))
-                stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object?>
-                {
-                    ["threshold"] = Math.Round(result.Threshold, 6), ["target"] = result.Target, ["target_rate"] = r.GetValue(bestAccuracy) ? null : rate, ["accuracy"] = r.GetValue(bestAccuracy) ? Math.Round(result.TargetRate, 6) : null, ["metric"] = info.Metric.Name(),
-                    ["far"] = Math.Round(result.Far, 6), ["far_ci95"] = new[] { Math.Round(result.FarLow, 6), Math.Round(result.FarHigh, 6) },
-                    ["frr"] = Math.Round(result.Frr, 6), ["frr_ci95"] = new[] { Math.Round(result.FrrLow, 6), Math.Round(result.FrrHigh, 6) },
-                    ["genuine_pairs"] = result.GenuinePairs, ["impostor_pairs"] = result.ImpostorPairs, ["sufficient"] = result.Sufficient,
-                    ["failed_images"] = report.FailedImages, ["model_threshold"] = info.Threshold, ["output"] = r.GetValue(output),
-                    ["impostor_tail"] = tail?.ToNode(),
-                }, Json));
-            else
-            {
-                stdout.WriteLine($"threshold {result.Threshold:F4} ({info.Metric.Name()}) for {goal}{(r.GetValue(bestAccuracy) ? $" (accuracy {result.TargetRate:F4})" : "")}, on {result.GenuinePairs} same and {result.ImpostorPairs} different pairs");
-                stdout.WriteLine($"  FAR {result.Far:F5}  (95% CI {result.FarLow:F5} – {result.FarHigh:F5})");
-                stdout.WriteLine($"  FRR {result.Frr:F5}  (95% CI {result.FrrLow:F5} – {result.FrrHigh:F5})");
-                stdout.WriteLine($"  the model's own threshold is {info.Threshold:F4}{(r.GetValue(output) is { } o ? $"; wrote {o}" : "")}");
-                if (!result.Sufficient)
-                    stdout.WriteLine($"  warning: {result.ImpostorPairs} different pairs cannot show a FAR of {rate:G3} (need at least {Math.Ceiling(3 / rate)}); the upper bound above is what the data supports");
-                if (tail is not null)
-                {
-                    stdout.WriteLine($"impostor tail ({tail.Pairs:N0} different-person pairs of {tailRoot}), the thresholds identification chooses from:");
-                    foreach (var p in tail.Points) stdout.WriteLine($"  FAR {p.Far,-7:G2} threshold {p.Threshold:F4}  ({p.Pairs:N0} pairs at or below)");
-                }
-            }
-            return Ok;
+                    Model = r.GetValue(model), Detector = r.GetValue(detector), Threads = r.GetValue(threads), DetectorThreads = 1, Flip = r.GetValue(flip),
+                    Alignment = r.GetValue(alignment),
+                },
+                r.GetValue(output), r.GetValue(noCache) ? null : r.GetValue(cache) ?? EmbeddingCache.DefaultDirectory, r.GetValue(json)));
         }));
         return cmd;
     }
 
+    private enum CalibrationGoal { Far, Frr, BestAccuracy, KeepThreshold }
+
+    /// <summary>What <c>calibrate</c> was asked, bound once from its command line.</summary>
+    private sealed record CalibrateSettings(string Root, string? Pairs, CalibrationGoal Goal, double Rate, string? TailFrom, FaceRecognizerOptions Recognizer,
+        string? Output, string? CacheDirectory, bool Json);
+
+    private int Calibrate(CalibrateSettings s)
+    {
+        double rate = s.Rate;
+        if (rate is <= 0 or >= 1) throw new UsageException("the target rate must lie between 0 and 1");
+        var list = s.Pairs is { } pairsPath ? PairsFile.Read(pairsPath, s.Root) : Calibration.PairsFromFolders(s.Root);
+        using var pipeline = Pipeline(s.Recognizer);
+        var modelPath = pipeline.Model.Path;
+        var key = EmbeddingCache.PipelineKey(pipeline.Model.Identity, pipeline.Detector.Name, false);
+        if (s.Output is { } target && !Path.GetExtension(target).Equals(pipeline.Model.IsFused ? ".json" : ".onnx", StringComparison.OrdinalIgnoreCase))
+            throw new UsageException($"--output: {target}: {(pipeline.Model.IsFused ? "a fused model is written as a .json file" : "a model is written as an .onnx file")}");
+        var evaluator = new Evaluator(pipeline, key, new EvaluationOptions
+        {
+            CacheDirectory = s.CacheDirectory,
+        });
+        var report = evaluator.Run(list);
+        string? tailRoot = s.TailFrom ?? (s.Pairs is null ? s.Root : null);
+        ImpostorTail? tail = null;
+        if (tailRoot is not null)
+        {
+            try
+            {
+                tail = Calibration.TailFromFolders(evaluator, tailRoot, pipeline.Model.Info.Metric,
+                    $"every different-person pair of {Path.GetFileName(Path.TrimEndingDirectorySeparator(tailRoot))} ({pipeline.Detector.Name}, {DateTime.UtcNow:yyyy-MM-dd})");
+            }
+            catch (ArgumentException e) when (s.TailFrom is null)
+            {
+                // the tail was not asked for: a small folder calibrates the threshold all the same
+                stderr.WriteLine($"note: no impostor tail from {tailRoot}: {e.Message}; the copy keeps the model's own tail, if any");
+            }
+        }
+        foreach (var f in report.Failures) stderr.WriteLine("warning: " + f);
+        var genuine = report.Distances.Where((_, i) => report.Same[i]).ToArray();
+        var impostor = report.Distances.Where((_, i) => !report.Same[i]).ToArray();
+        var info = pipeline.Model.Info;
+        var result = (s.Goal == CalibrationGoal.KeepThreshold) ? Calibration.At(genuine, impostor, info.Threshold)
+            : (s.Goal == CalibrationGoal.BestAccuracy) ? Calibration.AtBestAccuracy(genuine, impostor)
+            : s.Goal == CalibrationGoal.Frr ? Calibration.AtFrr(genuine, impostor, rate) : Calibration.AtFar(genuine, impostor, rate);
+        string goal = (s.Goal == CalibrationGoal.KeepThreshold) ? "the model's own threshold" : (s.Goal == CalibrationGoal.BestAccuracy) ? "the most accurate threshold" : $"{result.Target.ToUpperInvariant()} {rate:G3}";
+        string note = $"calibrated for {goal} on {result.GenuinePairs} same and {result.ImpostorPairs} different pairs ({Path.GetFileName(Path.TrimEndingDirectorySeparator(s.Pairs ?? s.Root))}, {pipeline.Detector.Name}, {DateTime.UtcNow:yyyy-MM-dd})";
+        if (s.Output is { } outPath)
+        {
+            if ((s.Goal == CalibrationGoal.KeepThreshold))
+                pipeline.Model.SaveWithThreshold(outPath, info.Threshold, info.ThresholdFar ?? result.Far, info.ThresholdFrr ?? result.Frr, info.Calibration, tail);
+            else
+                pipeline.Model.SaveWithThreshold(outPath, Math.Round(result.Threshold, 6), result.Far, result.Frr, note, tail);
+        }
+        if (s.Json)
+            stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object?>
+            {
+                ["threshold"] = Math.Round(result.Threshold, 6), ["target"] = result.Target, ["target_rate"] = (s.Goal == CalibrationGoal.BestAccuracy) ? null : rate, ["accuracy"] = (s.Goal == CalibrationGoal.BestAccuracy) ? Math.Round(result.TargetRate, 6) : null, ["metric"] = info.Metric.Name(),
+                ["far"] = Math.Round(result.Far, 6), ["far_ci95"] = new[] { Math.Round(result.FarLow, 6), Math.Round(result.FarHigh, 6) },
+                ["frr"] = Math.Round(result.Frr, 6), ["frr_ci95"] = new[] { Math.Round(result.FrrLow, 6), Math.Round(result.FrrHigh, 6) },
+                ["genuine_pairs"] = result.GenuinePairs, ["impostor_pairs"] = result.ImpostorPairs, ["sufficient"] = result.Sufficient,
+                ["failed_images"] = report.FailedImages, ["model_threshold"] = info.Threshold, ["output"] = s.Output,
+                ["impostor_tail"] = tail?.ToNode(),
+            }, Json));
+        else
+        {
+            stdout.WriteLine($"threshold {result.Threshold:F4} ({info.Metric.Name()}) for {goal}{((s.Goal == CalibrationGoal.BestAccuracy) ? $" (accuracy {result.TargetRate:F4})" : "")}, on {result.GenuinePairs} same and {result.ImpostorPairs} different pairs");
+            stdout.WriteLine($"  FAR {result.Far:F5}  (95% CI {result.FarLow:F5} – {result.FarHigh:F5})");
+            stdout.WriteLine($"  FRR {result.Frr:F5}  (95% CI {result.FrrLow:F5} – {result.FrrHigh:F5})");
+            stdout.WriteLine($"  the model's own threshold is {info.Threshold:F4}{(s.Output is { } o ? $"; wrote {o}" : "")}");
+            if (!result.Sufficient)
+                stdout.WriteLine($"  warning: {result.ImpostorPairs} different pairs cannot show a FAR of {rate:G3} (need at least {Math.Ceiling(3 / rate)}); the upper bound above is what the data supports");
+            if (tail is not null)
+            {
+                stdout.WriteLine($"impostor tail ({tail.Pairs:N0} different-person pairs of {tailRoot}), the thresholds identification chooses from:");
+                foreach (var p in tail.Points) stdout.WriteLine($"  FAR {p.Far,-7:G2} threshold {p.Threshold:F4}  ({p.Pairs:N0} pairs at or below)");
+            }
+        }
+        return Ok;
+    }
 }
