@@ -13,8 +13,8 @@ public sealed record FaceRecognizerOptions
     /// <summary>A bundled model's name (<c>fused</c>, <c>mobilefacenet</c>, <c>faceapi-resnet</c>), an <c>.onnx</c> face model, or a fused model's <c>.json</c>; null: the default.</summary>
     public string? Model { get; init; }
 
-    /// <summary>The face detector; null: <see cref="DetectorKind.YuNetOnet"/>. A name users type is parsed with <see cref="Detectors.Parse"/>.</summary>
-    public DetectorKind? Detector { get; init; }
+    /// <summary><c>yunet+onet</c> (default), <c>yunet</c>, <c>mtcnn</c> or <c>haar</c>: parsed once, by <see cref="FaceRecognizer.Create"/> (<see cref="Detectors.Parse"/>).</summary>
+    public string? Detector { get; init; }
 
     /// <summary>ONNX Runtime intra-op threads per network; 0 lets ONNX Runtime choose (one per physical core).</summary>
     public int Threads { get; init; }
@@ -119,7 +119,7 @@ public sealed class FaceRecognizer : IDisposable
     {
         options ??= new FaceRecognizerOptions();
         var model = LoadModel(options);
-        try { return new FaceRecognizer(Detectors.Create(options.Detector, options.DetectorThreads ?? options.Threads), model, options.ImageLimits, options.AlignmentDetail); }
+        try { return new FaceRecognizer(Detectors.Create(options.Detector is null ? null : Detectors.Parse(options.Detector), options.DetectorThreads ?? options.Threads), model, options.ImageLimits, options.AlignmentDetail); }
         catch
         {
             model.Dispose();

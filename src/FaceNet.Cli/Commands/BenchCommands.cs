@@ -37,7 +37,7 @@ public sealed partial class FaceNetCli
             if (r.GetValue(int8) is { Length: > 0 } calibration)
             {
                 // the same network, quantized on this machine from faces in the given photos
-                using var detect = Detectors.Create(r.GetValue(detector));
+                using var detect = Detectors.Create(r.GetValue(detector) is { } d ? Detectors.Parse(d) : null);
                 using var recognizer = FaceRecognizer.From(detect, FaceModel.FromEmbedder(embedder, ownsEmbedder: false));
                 var crops = FaceNet.Onnx.ModelQuantizer.CalibrationCrops(recognizer, Spread(ImageFiles(calibration, "--int8"), 384), 256, line => stderr.WriteLine(line));
                 var (onnx, summary) = FaceNet.Onnx.ModelQuantizer.QuantizeNetwork(embedder, crops[0], seed);

@@ -126,7 +126,7 @@ public sealed partial class FaceNetCli
         return Enumerable.Range(0, count).Select(i => files[(int)((long)i * files.Count / count)]).ToList();
     }
 
-    private int BenchService(IReadOnlyList<string> photos, string? url, string? key, int[] clientCounts, int requests, string endpoint, string? model, DetectorKind? detector, int threads, int workers, bool json)
+    private int BenchService(IReadOnlyList<string> photos, string? url, string? key, int[] clientCounts, int requests, string endpoint, string? model, string? detector, int threads, int workers, bool json)
     {
         if (url is not null && key is null) throw new UsageException("--url needs --key");
         FaceNet.Service.FaceServiceHost? host = null;
@@ -223,7 +223,7 @@ public sealed partial class FaceNetCli
         return Ok;
     }
 
-    private int BenchPipeline(string[] inputs, string? model, DetectorKind? detector, int threads, int parallel, bool fullDecode, bool json, string[]? int8Calibration)
+    private int BenchPipeline(string[] inputs, string? model, string? detector, int threads, int parallel, bool fullDecode, bool json, string[]? int8Calibration)
     {
         var files = ImageFiles(inputs, "bench images");
         if (parallel < 1) parallel = Environment.ProcessorCount;

@@ -68,8 +68,9 @@ public sealed class PhotoCliTests(NetworkFixture fx)
         Assert.Equal(1, r.ExitCode);
         Assert.Contains(option + ": " + reason, r.Err);
         Assert.Empty(r.Out);
-        var e = Assert.Throws<SettingException>(() => FaceNet.Detection.Detectors.Parse("retinaface"));
+        var e = Assert.Throws<SettingException>(() => FaceRecognizer.Create(new FaceRecognizerOptions { Detector = "retinaface" }));
         Assert.Equal(FaceNetErrorKind.Setting, e.Kind);
+        Assert.Equal("detector: unknown detector 'retinaface' (expected yunet+onet, yunet, mtcnn, haar)", e.Message);
         Assert.Equal(FaceNet.Detection.DetectorKind.YuNetOnet, FaceNet.Detection.Detectors.Parse(" YuNet+ONet "));
         Assert.All(Enum.GetValues<FaceNet.Detection.DetectorKind>(), k => Assert.Equal(k, FaceNet.Detection.Detectors.Parse(FaceNet.Detection.Detectors.NameOf(k))));
     }
