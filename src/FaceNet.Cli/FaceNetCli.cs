@@ -38,6 +38,7 @@ public sealed partial class FaceNetCli
         root.Subcommands.Add(SubjectsCommand());
         root.Subcommands.Add(MigrateCommand());
         root.Subcommands.Add(ClusterCommand());
+        root.Subcommands.Add(GalleryCommand());
         root.Subcommands.Add(QuantizeCommand());
         root.Subcommands.Add(VideoCommand());
         root.Subcommands.Add(TrainCommand());
@@ -167,6 +168,9 @@ public sealed partial class FaceNetCli
         switch (e)
         {
             case UsageException u: stderr.WriteLine("error: " + u.Message); return Usage;
+            case FaceNetException { Kind: FaceNetErrorKind.Locked } f:
+                stderr.WriteLine($"error: {OneLine(f.Message)} (--master-key-file, or the file {MasterKey.EnvironmentVariable} names)");
+                return ExitCode(f.Kind);
             case FaceNetException f: stderr.WriteLine("error: " + OneLine(f.Message)); return ExitCode(f.Kind);
             case FormatException or ArgumentException: stderr.WriteLine("error: " + e.Message); return Usage;
             case IOException or UnauthorizedAccessException: stderr.WriteLine("error: " + e.Message); return InputError;
@@ -180,7 +184,7 @@ public sealed partial class FaceNetCli
     private static int ExitCode(FaceNetErrorKind kind) => kind switch
     {
         FaceNetErrorKind.Output or FaceNetErrorKind.Setting => Usage,
-        FaceNetErrorKind.BadModel or FaceNetErrorKind.ModelMismatch => ModelError,
+        FaceNetErrorKind.BadModel or FaceNetErrorKind.ModelMismatch or FaceNetErrorKind.Locked => ModelError, // 3: what was given does not fit (a model, a key)
         _ => InputError, // images, pairs files, galleries, videos, keys
     };
 

@@ -5,6 +5,7 @@ global using FaceNet.Detection;
 global using FaceNet.Embedding;
 global using FaceNet.Evaluation;
 global using FaceNet.Gallery;
+global using FaceNet.Gallery.Protection;
 global using FaceNet.Imaging;
 global using FaceNet.Matching;
 global using FaceNet.Models;

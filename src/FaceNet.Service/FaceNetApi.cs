@@ -139,7 +139,7 @@ internal sealed class FaceNetParts : IAsyncDisposable
         try
         {
             faces = FaceRecognizer.Create(recognizerOptions);
-            if (options.Gallery is { } g) gallery = FaceGallery.Open(g, GalleryModel.For(faces.Model));
+            if (options.Gallery is { } g) gallery = FaceGallery.Open(g, GalleryModel.For(faces.Model), key: options.MasterKey);
             var work = new FaceWork(faces, options, metrics);
             return new FaceNetParts(options, faces, gallery, work, keys, metrics, logs?.CreateLogger("FaceNet"));
         }

@@ -9,6 +9,9 @@ public sealed record ServiceOptions
     /// <summary>A gallery: an SQLite file or a PostgreSQL connection string; null: verify, embed and detect only.</summary>
     public string? Gallery { get; init; }
 
+    /// <summary>The master key of an encrypted gallery (a new gallery given one is encrypted); the service does not start without the right one.</summary>
+    public Gallery.Protection.MasterKey? MasterKey { get; init; }
+
     /// <summary>The API keys file (<c>facenet keys add</c>).</summary>
     public string KeysFile { get; init; } = "keys.json";
 

@@ -30,6 +30,8 @@ public enum FaceNetErrorKind
     Unavailable,
     /// <summary>An output file that cannot be written.</summary>
     Output,
+    /// <summary>An encrypted store opened without its master key, or with another one; nothing was changed.</summary>
+    Locked,
     /// <summary>A setting that cannot be used as given (an unknown detector, an alignment a model cannot take).</summary>
     Setting,
 }

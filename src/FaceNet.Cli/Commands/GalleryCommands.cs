@@ -5,17 +5,26 @@ public sealed partial class FaceNetCli
 {
     private static Option<string> GalleryOption() => new("--gallery", "-g") { Description = "The gallery file (SQLite)", Required = true };
 
+    /// <summary>The master key file of encrypted galleries: one option shared by every command that opens a gallery.</summary>
+    private readonly Option<string?> _masterKeyFile = new("--master-key-file")
+    {
+        Description = $"The master key of an encrypted gallery (default: the file ${MasterKey.EnvironmentVariable} names); a new gallery given one is encrypted",
+    };
+
+    /// <summary>The master key given, or null.</summary>
+    private MasterKey? GalleryKey(ParseResult r) => MasterKey.From(r.GetValue(_masterKeyFile));
+
     /// <summary>
     /// The model for a gallery command: the one asked for, else the bundled model the gallery is bound to
     /// (so a gallery enrolled with an earlier default keeps working), else the default.
     /// </summary>
-    private string? GalleryModelName(string galleryPath, string? asked)
+    private string? GalleryModelName(string galleryPath, string? asked, MasterKey? key)
     {
         if (asked is not null || !GalleryStores.Exists(galleryPath)) return asked;
         string bound;
         try
         {
-            using var store = GalleryStores.Open(galleryPath, null, readOnly: true);
+            using var store = GalleryStores.Open(galleryPath, null, readOnly: true, key);
             bound = store.Model.Id;
         }
         catch (GalleryException) { return null; } // opened again below, where the problem is reported
@@ -38,7 +47,7 @@ public sealed partial class FaceNetCli
         var minQuality = Options.Real("--min-quality", $"Quality floor: faces below it are refused with the reason (default {FaceQuality.DefaultFloor}; 0 takes every face)", 0, 1);
         var images = Options.Images("images", "Image files or folders of them (with --name)", ArgumentArity.ZeroOrMore);
         var cmd = new Command("enroll", "Add people's faces to a gallery: each image's subject (--all-faces: every face), each committed before it is reported")
-            { gallery, name, fromFolders, model, detector, aligned, allFaces, force, minQuality, flip, threads, json, images };
+            { gallery, _masterKeyFile, name, fromFolders, model, detector, aligned, allFaces, force, minQuality, flip, threads, json, images };
         cmd.SetAction(r => Guard(() =>
         {
             // who is in which images, checked before any model is loaded
@@ -61,7 +70,7 @@ public sealed partial class FaceNetCli
             }
             var galleryPath = r.GetValue(gallery)!;
             bool existed = GalleryStores.Exists(galleryPath);
-            using var pipeline = Pipeline(new FaceRecognizerOptions { Model = GalleryModelName(galleryPath, r.GetValue(model)), Detector = r.GetValue(detector), Threads = r.GetValue(threads), Flip = r.GetValue(flip) }, r.GetValue(aligned));
+            using var pipeline = Pipeline(new FaceRecognizerOptions { Model = GalleryModelName(galleryPath, r.GetValue(model), GalleryKey(r)), Detector = r.GetValue(detector), Threads = r.GetValue(threads), Flip = r.GetValue(flip) }, r.GetValue(aligned));
             var failures = new List<string>();
             int enrolled = 0;
             var options = new EnrolOptions
@@ -71,7 +80,7 @@ public sealed partial class FaceNetCli
             };
             try
             {
-                using var gal = FaceGallery.Open(galleryPath, GalleryModel.For(pipeline.Model));
+                using var gal = FaceGallery.Open(galleryPath, GalleryModel.For(pipeline.Model), key: GalleryKey(r));
                 foreach (var (person, files) in people)
                     foreach (var file in files)
                     {
@@ -130,13 +139,13 @@ public sealed partial class FaceNetCli
         aggregate.AcceptOnlyFromAmong("min", "mean");
         var images = ImagesArgument();
         var cmd = new Command("identify", "Who is it? Every face of each image against the gallery; unknown above the threshold")
-            { gallery, model, detector, aligned, flip, top, threshold, fpir, aggregate, threads, json, images };
+            { gallery, _masterKeyFile, model, detector, aligned, flip, top, threshold, fpir, aggregate, threads, json, images };
         cmd.SetAction(r => Guard(() =>
         {
             var files = ImageFiles(r.GetValue(images)!, "identify");
             if (r.GetValue(threshold) is not null && r.GetValue(fpir) is not null) throw new UsageException("give --threshold or --fpir, not both");
-            using var pipeline = Pipeline(new FaceRecognizerOptions { Model = GalleryModelName(r.GetValue(gallery)!, r.GetValue(model)), Detector = r.GetValue(detector), Threads = r.GetValue(threads), Flip = r.GetValue(flip) }, r.GetValue(aligned));
-            using var gal = FaceGallery.Open(r.GetValue(gallery)!, GalleryModel.For(pipeline.Model), readOnly: true);
+            using var pipeline = Pipeline(new FaceRecognizerOptions { Model = GalleryModelName(r.GetValue(gallery)!, r.GetValue(model), GalleryKey(r)), Detector = r.GetValue(detector), Threads = r.GetValue(threads), Flip = r.GetValue(flip) }, r.GetValue(aligned));
+            using var gal = FaceGallery.Open(r.GetValue(gallery)!, GalleryModel.For(pipeline.Model), readOnly: true, key: GalleryKey(r));
             var info = pipeline.Model.Info;
             var agg = r.GetValue(aggregate) == "mean" ? Aggregation.Mean : Aggregation.Min;
             var options = new IdentifyOptions { Fpir = r.GetValue(fpir) ?? IdentifyOptions.DefaultFpir, Threshold = r.GetValue(threshold), Top = r.GetValue(top), Aggregation = agg };
@@ -180,7 +189,7 @@ public sealed partial class FaceNetCli
         var action = new Argument<string[]>("action") { Arity = ArgumentArity.ZeroOrMore, Description = "list (default) | remove NAME | rename OLD NEW | duplicates" };
         var model = ModelOption();
         var fpir = Options.Real("--fpir", $"duplicates: the target FPIR of the search that finds them (default {IdentifyOptions.DefaultFpir})", 0, 1, minOpen: true, maxOpen: true);
-        var cmd = new Command("subjects", "List, remove (erase) or rename the people of a gallery; list the pairs of subjects that are probably one person") { gallery, model, fpir, json, action };
+        var cmd = new Command("subjects", "List, remove (erase) or rename the people of a gallery; list the pairs of subjects that are probably one person") { gallery, _masterKeyFile, model, fpir, json, action };
         cmd.SetAction(r => Guard(() =>
         {
             var a = r.GetValue(action) ?? [];
@@ -189,7 +198,7 @@ public sealed partial class FaceNetCli
             {
                 case "list" when a.Length <= 1:
                 {
-                    using var store = GalleryStores.Open(r.GetValue(gallery)!, null, readOnly: true);
+                    using var store = GalleryStores.Open(r.GetValue(gallery)!, null, readOnly: true, GalleryKey(r));
                     var subjects = store.Subjects();
                     if (r.GetValue(json))
                         stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
@@ -206,22 +215,22 @@ public sealed partial class FaceNetCli
                 }
                 case "remove" when a.Length == 2:
                 {
-                    using var store = GalleryStores.Open(r.GetValue(gallery)!, null);
+                    using var store = GalleryStores.Open(r.GetValue(gallery)!, null, key: GalleryKey(r));
                     if (!store.Remove(a[1])) { stderr.WriteLine($"error: {r.GetValue(gallery)}: no subject named '{a[1]}'"); return InputError; }
                     stdout.WriteLine($"removed {a[1]} (its faces erased)");
                     return Ok;
                 }
                 case "rename" when a.Length == 3:
                 {
-                    using var store = GalleryStores.Open(r.GetValue(gallery)!, null);
+                    using var store = GalleryStores.Open(r.GetValue(gallery)!, null, key: GalleryKey(r));
                     if (!store.Rename(a[1], a[2])) { stderr.WriteLine($"error: {r.GetValue(gallery)}: no subject named '{a[1]}'"); return InputError; }
                     stdout.WriteLine($"renamed {a[1]} to {a[2]}");
                     return Ok;
                 }
                 case "duplicates" when a.Length == 1:
                 {
-                    using var faceModel = FaceModel.Load(GalleryModelName(r.GetValue(gallery)!, r.GetValue(model)));
-                    using var gal = FaceGallery.Open(r.GetValue(gallery)!, GalleryModel.For(faceModel), readOnly: true);
+                    using var faceModel = FaceModel.Load(GalleryModelName(r.GetValue(gallery)!, r.GetValue(model), GalleryKey(r)));
+                    using var gal = FaceGallery.Open(r.GetValue(gallery)!, GalleryModel.For(faceModel), readOnly: true, key: GalleryKey(r));
                     var pairs = gal.Duplicates(faceModel.Info, new IdentifyOptions { Fpir = r.GetValue(fpir) ?? IdentifyOptions.DefaultFpir });
                     if (r.GetValue(json))
                         stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
@@ -248,16 +257,16 @@ public sealed partial class FaceNetCli
         var gallery = GalleryOption(); var model = ModelOption(); var detector = DetectorOption(); var threads = ThreadsOption(); var json = JsonOption();
         var to = new Option<string>("--to") { Description = "The new gallery (created; must not exist yet)", Required = true };
         var cmd = new Command("migrate", "Re-embed a gallery's faces with another model (default: the default model) into a new gallery, from the photos they were enrolled from")
-            { gallery, to, model, detector, threads, json };
+            { gallery, _masterKeyFile, to, model, detector, threads, json };
         cmd.SetAction(r => Guard(() =>
         {
             var target = r.GetValue(to)!;
             if (GalleryStores.Exists(target)) throw new UsageException($"--to: {target} already exists; migration writes a new gallery");
-            using var old = GalleryStores.Open(r.GetValue(gallery)!, null, readOnly: true);
+            using var old = GalleryStores.Open(r.GetValue(gallery)!, null, readOnly: true, GalleryKey(r));
             using var pipeline = Pipeline(new FaceRecognizerOptions { Model = r.GetValue(model), Detector = r.GetValue(detector), Threads = r.GetValue(threads) });
             int moved;
             IReadOnlyList<GalleryMigration.Failure> failures;
-            using (var store = GalleryStores.Open(target, GalleryModel.For(pipeline.Model)))
+            using (var store = GalleryStores.Open(target, GalleryModel.For(pipeline.Model), key: GalleryKey(r)))
                 (moved, failures) = new GalleryMigration(old, pipeline).MigrateTo(store, f =>
                     stderr.WriteLine($"error: {f.Face.SourceFile ?? $"face {f.Face.Id}"}: {f.Problem} (face {f.Face.Id} of {f.Subject} not migrated)"));
             if (r.GetValue(json))

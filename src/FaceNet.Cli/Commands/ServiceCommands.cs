@@ -35,15 +35,16 @@ public sealed partial class FaceNetCli
         var batchWait = Options.Real("--batch-wait-ms", "How long a part-filled embedding batch waits for other requests' faces", 2, 0, 1000);
         var timeout = Options.Real("--timeout", "A request's time limit in seconds (503 beyond)", 30, 0, 3600, minOpen: true);
         var cmd = new Command("serve", "Run the HTTP service: verify, embed, detect, enrol, identify; API keys, limits, metrics, OpenAPI and a web page")
-            { urls, gallery, keys, model, detector, threads, threshold, maxBody, workers, queue, batchWait, timeout };
+            { urls, gallery, _masterKeyFile, keys, model, detector, threads, threshold, maxBody, workers, queue, batchWait, timeout };
         cmd.SetAction(r => Guard(() =>
         {
             var galleryLocation = r.GetValue(gallery);
-            var modelName = galleryLocation is not null && !GalleryStores.IsPostgres(galleryLocation) ? GalleryModelName(galleryLocation, r.GetValue(model)) : r.GetValue(model);
+            var modelName = galleryLocation is not null && !GalleryStores.IsPostgres(galleryLocation) ? GalleryModelName(galleryLocation, r.GetValue(model), GalleryKey(r)) : r.GetValue(model);
             var options = new ServiceOptions
             {
                 Urls = r.GetValue(urls)!,
                 Gallery = galleryLocation,
+                MasterKey = GalleryKey(r),
                 KeysFile = r.GetValue(keys)!,
                 Recognizer = new FaceRecognizerOptions
                 {

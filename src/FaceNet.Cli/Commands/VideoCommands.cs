@@ -40,7 +40,7 @@ public sealed partial class FaceNetCli
         var threshold = ThresholdOption("Threshold for tracks and the gallery (default: the model's for tracks, the --fpir rule for the gallery)");
         var fpir = Options.Real("--fpir", $"With -g: target share of strangers' tracks that may get a name (default {IdentifyOptions.DefaultFpir})", 0, 1, minOpen: true, maxOpen: true);
         var cmd = new Command("video", "Faces through a video: one line per person who appeared (start, end, who or which cluster), from tracks, not frames")
-            { input, gallery, model, detector, every, minTrack, maxGap, identity, output, facesDir, timeout, threshold, fpir, threads, json };
+            { input, gallery, _masterKeyFile, model, detector, every, minTrack, maxGap, identity, output, facesDir, timeout, threshold, fpir, threads, json };
         cmd.SetAction(r => Guard(() =>
         {
             var dir = r.GetValue(facesDir);
@@ -48,10 +48,10 @@ public sealed partial class FaceNetCli
             var galleryPath = r.GetValue(gallery);
             using var pipeline = Pipeline(new FaceRecognizerOptions
             {
-                Model = galleryPath is null ? r.GetValue(model) : GalleryModelName(galleryPath, r.GetValue(model)), Detector = r.GetValue(detector),
+                Model = galleryPath is null ? r.GetValue(model) : GalleryModelName(galleryPath, r.GetValue(model), GalleryKey(r)), Detector = r.GetValue(detector),
                 Threads = r.GetValue(threads), Threshold = r.GetValue(threshold),
             });
-            using var gal = galleryPath is null ? null : FaceGallery.Open(galleryPath, GalleryModel.For(pipeline.Model), readOnly: true);
+            using var gal = galleryPath is null ? null : FaceGallery.Open(galleryPath, GalleryModel.For(pipeline.Model), readOnly: true, key: GalleryKey(r));
             var options = new VideoOptions
             {
                 Every = r.GetValue(every), MinFrames = r.GetValue(minTrack), MaxGap = r.GetValue(maxGap), KeepBestFace = dir is not null,

@@ -71,8 +71,8 @@ public sealed class FaceGallery : IDisposable
     public long Sequence => Interlocked.Read(ref _sequence);
 
     /// <summary>Opens a gallery by its location: an SQLite file, or a PostgreSQL connection string (see <see cref="GalleryStores"/>).</summary>
-    public static FaceGallery Open(string location, GalleryModel? model, bool readOnly = false, FaceIndexOptions? indexOptions = null)
-        => Open(GalleryStores.Open(location, model, readOnly), indexOptions);
+    public static FaceGallery Open(string location, GalleryModel? model, bool readOnly = false, FaceIndexOptions? indexOptions = null, Protection.MasterKey? key = null)
+        => Open(GalleryStores.Open(location, model, readOnly, key), indexOptions);
 
     /// <summary>A gallery over a store that was opened already; the gallery disposes it.</summary>
     public static FaceGallery Open(IGalleryStore store, FaceIndexOptions? indexOptions = null)
@@ -85,11 +85,15 @@ public sealed class FaceGallery : IDisposable
         }
     }
 
-    public static Task<FaceGallery> OpenAsync(string location, GalleryModel? model, bool readOnly = false, FaceIndexOptions? indexOptions = null, CancellationToken ct = default)
-        => Task.Run(() => Open(location, model, readOnly, indexOptions), ct);
+    public static Task<FaceGallery> OpenAsync(string location, GalleryModel? model, bool readOnly = false, FaceIndexOptions? indexOptions = null,
+        Protection.MasterKey? key = null, CancellationToken ct = default)
+        => Task.Run(() => Open(location, model, readOnly, indexOptions, key), ct);
 
-    /// <summary>Where the HNSW graph of a large SQLite gallery is kept between runs, next to the gallery file; null for a database.</summary>
-    public string? GraphPath => _store is GalleryStore sqlite ? sqlite.Path + ".hnsw" : null;
+    /// <summary>
+    /// Where the HNSW graph of a large SQLite gallery is kept between runs, next to the gallery file; null for a
+    /// database, and for an encrypted gallery (the graph holds the vectors in the clear: it is built at each start).
+    /// </summary>
+    public string? GraphPath => _store is GalleryStore { Encrypted: false } sqlite ? sqlite.Path + ".hnsw" : null;
 
     /// <summary>True when the last reload took the saved HNSW graph instead of building it.</summary>
     public bool GraphLoadedFromDisk { get; private set; }

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Runtime.InteropServices;
+using FaceNet.Gallery.Protection;
 using Microsoft.Data.Sqlite;
 
 namespace FaceNet.Gallery;
@@ -55,7 +56,7 @@ public sealed record Enrollment(long SubjectId, IReadOnlyList<long> FaceIds);
 /// (ids and names only, never embeddings), which other processes on the same file follow.
 /// The schema is versioned (<c>PRAGMA user_version</c>) and migrated forward on open.
 /// </summary>
-public sealed class GalleryStore : IGalleryStore
+public sealed class GalleryStore : IGalleryStore, IProtectedStore
 {
     private const int SchemaVersion = 2;
     private static readonly string[] Migrations =
@@ -125,38 +126,55 @@ public sealed class GalleryStore : IGalleryStore
     // false for an older gallery opened read-only (it has no feed; nobody can be writing it through us)
     private readonly bool _feed;
 
-    private GalleryStore(string path, SqliteConnection db, GalleryModel model, bool feed)
+    // an encrypted gallery's data key, and its cipher (null for a plain gallery)
+    private byte[]? _dataKey;
+    private FaceCipher? _cipher;
+
+    private GalleryStore(string path, SqliteConnection db, GalleryModel model, bool feed, byte[]? dataKey)
     {
         Path = path;
         _db = db;
         Model = model;
         _feed = feed;
+        SetDataKey(dataKey);
     }
 
     public string Path { get; }
     public string Location => Path;
     public GalleryModel Model { get; }
 
+    /// <summary>Whether the faces are stored encrypted (<see cref="GalleryProtection"/>).</summary>
+    public bool Encrypted => _cipher is not null;
+
+    private void SetDataKey(byte[]? dataKey)
+    {
+        _cipher?.Dispose();
+        _dataKey = dataKey;
+        _cipher = dataKey is null ? null : new FaceCipher(dataKey);
+    }
+
     /// <summary>
     /// Opens (or creates) a gallery for <paramref name="model"/>. An existing gallery bound to another
     /// model is refused. With <paramref name="model"/> null an existing gallery opens with its own binding.
+    /// An encrypted gallery needs its <paramref name="key"/> (refused before anything is written without
+    /// it); a new gallery created with a key is encrypted from its first face.
     /// </summary>
-    public static GalleryStore Open(string path, GalleryModel? model, bool readOnly = false)
+    public static GalleryStore Open(string path, GalleryModel? model, bool readOnly = false, MasterKey? key = null)
     {
         bool exists = File.Exists(path);
         if (!exists && (readOnly || model is null)) throw Directory.Exists(path)
             ? new GalleryException(path, "is a folder, not a gallery")
             : new GalleryException(path, "no such gallery (enrol someone first)", FaceNetErrorKind.NotFound);
-        try { return Open(path, model, readOnly, exists, immutable: false); }
+        try { return Open(path, model, readOnly, exists, immutable: false, key); }
         catch (GalleryException e) when (readOnly && e.InnerException is SqliteException { SqliteErrorCode: 8 or 14 })
         {
             // A WAL database is read through a shared-memory file beside it; where that cannot be made (a
             // read-only folder), nobody can be writing the gallery either: read it as an unchanging file.
-            return Open(path, model, readOnly, exists, immutable: true);
+            return Open(path, model, readOnly, exists, immutable: true, key);
         }
     }
 
-    private static GalleryStore Open(string path, GalleryModel? model, bool readOnly, bool exists, bool immutable)
+    private static GalleryStore Open(string path, GalleryModel? model, bool readOnly, bool exists, bool immutable, MasterKey? key)
     {
         var builder = new SqliteConnectionStringBuilder
         {
@@ -173,6 +191,8 @@ public sealed class GalleryStore : IGalleryStore
             // someone else's SQLite file: no schema version of ours, but tables of its own; leave it alone
             if (exists && Scalar<long>(db, "PRAGMA user_version") == 0 && Scalar<long>(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table'") > 0)
                 throw new GalleryException(path, "not a FaceNet gallery (an SQLite database with other tables); nothing was changed", FaceNetErrorKind.CorruptStore);
+            // an encrypted gallery is unlocked before anything is written to it (a wrong key changes nothing)
+            byte[]? dataKey = exists && Scalar<long>(db, "PRAGMA user_version") >= 1 ? GalleryKeys.Unlock(ReadMeta(db), key, path) : null;
             if (!readOnly)
             {
                 Exec(db, "PRAGMA journal_mode = WAL;");
@@ -188,12 +208,14 @@ public sealed class GalleryStore : IGalleryStore
             if (bound is null)
             {
                 if (model is null) throw new GalleryException(path, "gallery is not bound to a model", FaceNetErrorKind.CorruptStore);
-                WriteModel(db, model);
+                // a new gallery given a key is encrypted before its first face
+                if (key is not null && dataKey is null && Scalar<long>(db, "SELECT count(*) FROM faces") == 0) dataKey = FaceCipher.NewDataKey();
+                WriteModel(db, model, key is not null && dataKey is not null ? GalleryKeys.Entries(key, dataKey) : []);
                 bound = model;
             }
             else if (model is not null && !model.Matches(bound))
                 throw new GalleryException(path, $"gallery is bound to model {bound}; embeddings of model {model} are not comparable with it (use the model that enrolled it, or 'facenet migrate' to re-embed its faces)", FaceNetErrorKind.ModelMismatch);
-            return new GalleryStore(path, db, bound, feed);
+            return new GalleryStore(path, db, bound, feed, dataKey);
         }
         catch (SqliteException e)
         {
@@ -227,23 +249,36 @@ public sealed class GalleryStore : IGalleryStore
         }
     }
 
-    private static GalleryModel? ReadModel(SqliteConnection db)
+    private static Dictionary<string, string> ReadMeta(SqliteConnection db, SqliteTransaction? tx = null)
     {
         var meta = new Dictionary<string, string>();
-        using (var cmd = db.CreateCommand())
-        {
-            cmd.CommandText = "SELECT key, value FROM meta";
-            using var r = cmd.ExecuteReader();
-            while (r.Read()) meta[r.GetString(0)] = r.GetString(1);
-        }
+        using var cmd = db.CreateCommand();
+        cmd.Transaction = tx;
+        cmd.CommandText = "SELECT key, value FROM meta";
+        using var r = cmd.ExecuteReader();
+        while (r.Read()) meta[r.GetString(0)] = r.GetString(1);
+        return meta;
+    }
+
+    private static GalleryModel? ReadModel(SqliteConnection db)
+    {
+        var meta = ReadMeta(db);
         if (!meta.TryGetValue("model_id", out var id)) return null;
         return new GalleryModel(id, int.Parse(meta["embedding_size"], CultureInfo.InvariantCulture), meta["preprocess"], Matching.Metrics.Parse(meta["metric"]));
     }
 
-    private static void WriteModel(SqliteConnection db, GalleryModel m)
+    private static void WriteModel(SqliteConnection db, GalleryModel m, IEnumerable<(string Key, string Value)> more)
     {
         using var tx = db.BeginTransaction();
-        foreach (var (k, v) in new[] { ("model_id", m.Id), ("embedding_size", m.EmbeddingSize.ToString(CultureInfo.InvariantCulture)), ("preprocess", m.Preprocess), ("metric", Matching.Metrics.Name(m.Metric)), ("created", Now()) })
+        (string, string)[] model = [("model_id", m.Id), ("embedding_size", m.EmbeddingSize.ToString(CultureInfo.InvariantCulture)), ("preprocess", m.Preprocess),
+            ("metric", Matching.Metrics.Name(m.Metric)), ("created", Now())];
+        WriteMeta(db, tx, [.. model, .. more]);
+        tx.Commit();
+    }
+
+    private static void WriteMeta(SqliteConnection db, SqliteTransaction tx, IEnumerable<(string Key, string Value)> entries)
+    {
+        foreach (var (k, v) in entries)
         {
             using var cmd = db.CreateCommand();
             cmd.Transaction = tx;
@@ -252,7 +287,6 @@ public sealed class GalleryStore : IGalleryStore
             cmd.Parameters.AddWithValue("$v", v);
             cmd.ExecuteNonQuery();
         }
-        tx.Commit();
     }
 
     /// <summary>
@@ -277,14 +311,18 @@ public sealed class GalleryStore : IGalleryStore
             add.Parameters.AddWithValue("$m", (object?)metadata ?? DBNull.Value);
             using var ins = _db.CreateCommand();
             ins.Transaction = tx;
+            // a sealed vector carries its face's id, so an encrypted gallery names each id before it writes
             ins.CommandText = """
-                INSERT INTO faces(subject_id, embedding, source_file, source_sha256, box, detector, model_id, created)
-                VALUES ($s, $e, $f, $h, $b, $d, $m, $c) RETURNING id
+                INSERT INTO faces(id, subject_id, embedding, source_file, source_sha256, box, detector, model_id, created)
+                VALUES ($id, $s, $e, $f, $h, $b, $d, $m, $c) RETURNING id
                 """;
             var (ps, pe, pf, ph, pb, pd, pc) = (ins.Parameters.Add("$s", SqliteType.Integer), ins.Parameters.Add("$e", SqliteType.Blob),
                 ins.Parameters.Add("$f", SqliteType.Text), ins.Parameters.Add("$h", SqliteType.Text), ins.Parameters.Add("$b", SqliteType.Text),
                 ins.Parameters.Add("$d", SqliteType.Text), ins.Parameters.Add("$c", SqliteType.Text));
+            var pid = ins.Parameters.Add("$id", SqliteType.Integer);
+            pid.Value = DBNull.Value;
             ins.Parameters.AddWithValue("$m", Model.Id);
+            long nextId = _cipher is null ? 0 : NextFaceId(tx);
             var result = new List<Enrollment>(checkedPeople.Count);
             foreach (var (name, faces) in checkedPeople)
             {
@@ -301,7 +339,12 @@ public sealed class GalleryStore : IGalleryStore
                 foreach (var f in faces)
                 {
                     ps.Value = subject;
-                    pe.Value = MemoryMarshal.AsBytes(f.Embedding.AsSpan()).ToArray();
+                    if (_cipher is null) pe.Value = MemoryMarshal.AsBytes(f.Embedding.AsSpan()).ToArray();
+                    else
+                    {
+                        pid.Value = nextId;
+                        pe.Value = _cipher.Seal(nextId++, f.Embedding);
+                    }
                     pf.Value = (object?)f.SourceFile ?? DBNull.Value;
                     ph.Value = (object?)f.SourceSha256 ?? DBNull.Value;
                     pb.Value = f.Box is null ? DBNull.Value : string.Join(",", f.Box);
@@ -315,6 +358,15 @@ public sealed class GalleryStore : IGalleryStore
             tx.Commit();
             return result;
         }
+    }
+
+    // the id AUTOINCREMENT would give next (inside a write transaction, which no other writer shares)
+    private long NextFaceId(SqliteTransaction tx)
+    {
+        using var cmd = _db.CreateCommand();
+        cmd.Transaction = tx;
+        cmd.CommandText = "SELECT max(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'faces'), 0), COALESCE((SELECT max(id) FROM faces), 0)) + 1";
+        return (long)cmd.ExecuteScalar()!;
     }
 
     /// <summary>People to enrol, checked before any write: names, embedding sizes, finite values; photos' hashes filled in.</summary>
@@ -419,13 +471,22 @@ public sealed class GalleryStore : IGalleryStore
         while (r.Read())
         {
             var blob = (byte[])r[2];
-            if (blob.Length != Model.EmbeddingSize * 4) throw new GalleryException(Path, $"face {r.GetInt64(0)} holds a {blob.Length}-byte embedding (corrupt gallery)", FaceNetErrorKind.CorruptStore);
-            list.Add(new StoredFace(r.GetInt64(0), r.GetInt64(1), MemoryMarshal.Cast<byte, float>(blob).ToArray(),
+            list.Add(new StoredFace(r.GetInt64(0), r.GetInt64(1), Vector(r.GetInt64(0), blob),
                 r.IsDBNull(3) ? null : r.GetString(3), r.IsDBNull(4) ? null : r.GetString(4),
                 r.IsDBNull(5) ? null : r.GetString(5).Split(',').Select(int.Parse).ToArray(), r.IsDBNull(6) ? null : r.GetString(6),
                 DateTime.Parse(r.GetString(7), CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind)));
         }
         return list;
+    }
+
+    // a stored vector as the index wants it: plain, or opened under the data key
+    private float[] Vector(long faceId, byte[] stored)
+    {
+        int size = _cipher is null ? Model.EmbeddingSize * 4 : FaceCipher.SealedSize(Model.EmbeddingSize);
+        if (stored.Length != size) throw new GalleryException(Path, $"face {faceId} holds a {stored.Length}-byte embedding (corrupt gallery)", FaceNetErrorKind.CorruptStore);
+        if (_cipher is null) return MemoryMarshal.Cast<byte, float>(stored).ToArray();
+        return _cipher.Open(faceId, stored)
+            ?? throw new GalleryException(Path, $"face {faceId} does not open under the gallery's key (altered, or moved from another row)", FaceNetErrorKind.CorruptStore);
     }
 
     /// <summary>
@@ -465,6 +526,81 @@ public sealed class GalleryStore : IGalleryStore
         }
     }
 
+    void IProtectedStore.Encrypt(MasterKey key)
+    {
+        lock (_gate)
+        {
+            if (_cipher is not null) throw new GalleryException(Path, "the gallery is encrypted already ('rekey' changes its master key)", FaceNetErrorKind.Conflict);
+            Reseal(key, FaceCipher.NewDataKey());
+        }
+    }
+
+    void IProtectedStore.Rekey(MasterKey next, bool rotateDataKey)
+    {
+        lock (_gate)
+        {
+            if (_dataKey is null) throw new GalleryException(Path, "the gallery is not encrypted ('encrypt' encrypts it)", FaceNetErrorKind.Conflict);
+            if (rotateDataKey)
+            {
+                Reseal(next, FaceCipher.NewDataKey());
+                return;
+            }
+            // the data key stays: only its wrapping changes, one metadata row
+            using (var tx = _db.BeginTransaction())
+            {
+                WriteMeta(_db, tx, GalleryKeys.Entries(next, _dataKey));
+                tx.Commit();
+            }
+            Exec(_db, "PRAGMA wal_checkpoint(TRUNCATE);");
+        }
+    }
+
+    /// <summary>
+    /// Every face sealed again under <paramref name="dataKey"/> (wrapped under <paramref name="key"/>) in one
+    /// transaction — after a crash the gallery is as it was or wholly re-sealed — then VACUUM rewrites the
+    /// file so no page keeps the old bytes, and the saved search graph (plain copies) goes.
+    /// </summary>
+    private void Reseal(MasterKey key, byte[] dataKey)
+    {
+        var cipher = new FaceCipher(dataKey);
+        try
+        {
+            using (var tx = _db.BeginTransaction())
+            {
+                using var read = _db.CreateCommand();
+                read.Transaction = tx;
+                read.CommandText = "SELECT id, embedding FROM faces WHERE id > $after ORDER BY id LIMIT 2000";
+                var after = read.Parameters.AddWithValue("$after", 0L);
+                using var write = _db.CreateCommand();
+                write.Transaction = tx;
+                write.CommandText = "UPDATE faces SET embedding = $e WHERE id = $id";
+                var (pe, pid) = (write.Parameters.Add("$e", SqliteType.Blob), write.Parameters.Add("$id", SqliteType.Integer));
+                while (true)
+                {
+                    var page = new List<(long Id, float[] Vector)>();
+                    using (var r = read.ExecuteReader())
+                        while (r.Read()) page.Add((r.GetInt64(0), Vector(r.GetInt64(0), (byte[])r[1])));
+                    if (page.Count == 0) break;
+                    foreach (var (id, vector) in page)
+                    {
+                        pid.Value = id;
+                        pe.Value = cipher.Seal(id, vector);
+                        write.ExecuteNonQuery();
+                    }
+                    after.Value = page[^1].Id;
+                }
+                WriteMeta(_db, tx, GalleryKeys.Entries(key, dataKey));
+                tx.Commit();
+            }
+        }
+        finally { cipher.Dispose(); }
+        SetDataKey(dataKey);
+        Exec(_db, "VACUUM;");
+        Exec(_db, "PRAGMA wal_checkpoint(TRUNCATE);");
+        foreach (var sidecar in new[] { Path + ".hnsw", Path + ".hnsw.stamp" })
+            if (File.Exists(sidecar)) File.Delete(sidecar);
+    }
+
     /// <summary>Renames a subject; returns its id, or null when there is none of that name.</summary>
     public long? RenameSubject(string oldName, string newName)
     {
@@ -495,7 +631,11 @@ public sealed class GalleryStore : IGalleryStore
 
     public void Dispose()
     {
-        lock (_gate) _db.Dispose();
+        lock (_gate)
+        {
+            _db.Dispose();
+            _cipher?.Dispose();
+        }
     }
 
     private static string Now() => DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture);

@@ -71,8 +71,9 @@ public static class GalleryStores
     public static bool IsPostgres(string location)
         => location.Contains('=') && location.Split(';').Any(p => p.Split('=')[0].Trim().ToLowerInvariant() is "host" or "server");
 
-    public static IGalleryStore Open(string location, GalleryModel? model, bool readOnly = false)
-        => IsPostgres(location) ? PostgresGalleryStore.Open(location, model, readOnly) : GalleryStore.Open(location, model, readOnly);
+    /// <summary>Opens a gallery; an encrypted one needs its <paramref name="key"/>, and a new one opened with a key is encrypted.</summary>
+    public static IGalleryStore Open(string location, GalleryModel? model, bool readOnly = false, Protection.MasterKey? key = null)
+        => IsPostgres(location) ? PostgresGalleryStore.Open(location, model, readOnly, key) : GalleryStore.Open(location, model, readOnly, key);
 
     /// <summary>
     /// Deletes an SQLite gallery with its side files (<c>-wal</c>, <c>-shm</c>, <c>-journal</c>) and the saved

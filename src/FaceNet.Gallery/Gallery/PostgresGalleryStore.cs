@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Runtime.InteropServices;
+using FaceNet.Gallery.Protection;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -17,7 +18,7 @@ namespace FaceNet.Gallery;
 /// recycled, as for all data in that database.
 /// </para>
 /// </summary>
-public sealed class PostgresGalleryStore : IGalleryStore
+public sealed class PostgresGalleryStore : IGalleryStore, IProtectedStore
 {
     private const int SchemaVersion = 1;
     private const string Channel = "facenet_gallery";
@@ -57,15 +58,30 @@ public sealed class PostgresGalleryStore : IGalleryStore
     private readonly SemaphoreSlim _listenGate = new(1, 1);
     private NpgsqlConnection? _listener;
 
-    private PostgresGalleryStore(NpgsqlDataSource db, string location, GalleryModel model)
+    // an encrypted gallery's data key, and its cipher (null for a plain gallery)
+    private byte[]? _dataKey;
+    private FaceCipher? _cipher;
+
+    private PostgresGalleryStore(NpgsqlDataSource db, string location, GalleryModel model, byte[]? dataKey)
     {
         _db = db;
         Location = location;
         Model = model;
+        SetDataKey(dataKey);
     }
 
     public string Location { get; }
     public GalleryModel Model { get; }
+
+    /// <summary>Whether the faces are stored encrypted (<see cref="GalleryProtection"/>).</summary>
+    public bool Encrypted => _cipher is not null;
+
+    private void SetDataKey(byte[]? dataKey)
+    {
+        _cipher?.Dispose();
+        _dataKey = dataKey;
+        _cipher = dataKey is null ? null : new FaceCipher(dataKey);
+    }
 
     /// <summary>The connection string without its password: what errors and logs may show.</summary>
     public static string Redact(string connectionString)
@@ -96,8 +112,9 @@ public sealed class PostgresGalleryStore : IGalleryStore
     /// <summary>
     /// Opens (or, unless <paramref name="readOnly"/>, creates) the gallery in the database the connection
     /// string names, bound to <paramref name="model"/>; an existing gallery of another model is refused.
+    /// An encrypted gallery needs its <paramref name="key"/>; a new one created with a key is encrypted.
     /// </summary>
-    public static PostgresGalleryStore Open(string connectionString, GalleryModel? model, bool readOnly = false)
+    public static PostgresGalleryStore Open(string connectionString, GalleryModel? model, bool readOnly = false, MasterKey? key = null)
     {
         var location = Redact(connectionString);
         NpgsqlDataSource db;
@@ -122,10 +139,18 @@ public sealed class PostgresGalleryStore : IGalleryStore
             if (!meta.TryGetValue("schema_version", out var v) || !int.TryParse(v, CultureInfo.InvariantCulture, out var version))
                 throw new GalleryException(location, "the schema 'facenet' is not a FaceNet gallery; nothing was changed", FaceNetErrorKind.CorruptStore);
             if (version > SchemaVersion) throw new GalleryException(location, $"gallery schema version {version} is newer than this program's {SchemaVersion}", FaceNetErrorKind.CorruptStore);
+            // refused without the right key before anything is written
+            var dataKey = GalleryKeys.Unlock(meta, key, location);
             GalleryModel bound;
             if (!meta.TryGetValue("model_id", out var id))
             {
                 if (model is null || readOnly) throw new GalleryException(location, "gallery is not bound to a model", FaceNetErrorKind.CorruptStore);
+                if (key is not null && dataKey is null && Scalar<long>(conn, tx, "SELECT count(*) FROM facenet.faces") == 0)
+                {
+                    dataKey = FaceCipher.NewDataKey();
+                    foreach (var (k, val) in GalleryKeys.Entries(key, dataKey))
+                        Exec(conn, tx, "INSERT INTO facenet.meta(key, value) VALUES (@k, @v)", ("k", k), ("v", val));
+                }
                 foreach (var (k, val) in new[] { ("model_id", model.Id), ("embedding_size", model.EmbeddingSize.ToString(CultureInfo.InvariantCulture)), ("preprocess", model.Preprocess), ("metric", Matching.Metrics.Name(model.Metric)), ("created", DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture)) })
                     Exec(conn, tx, "INSERT INTO facenet.meta(key, value) VALUES (@k, @v)", ("k", k), ("v", val));
                 bound = model;
@@ -137,7 +162,7 @@ public sealed class PostgresGalleryStore : IGalleryStore
                     throw new GalleryException(location, $"gallery is bound to model {bound}; embeddings of model {model} are not comparable with it (use the model that enrolled it, or 'facenet migrate' to re-embed its faces)", FaceNetErrorKind.ModelMismatch);
             }
             tx.Commit();
-            return new PostgresGalleryStore(db, location, bound);
+            return new PostgresGalleryStore(db, location, bound, dataKey);
         }
         catch (Exception e)
         {
@@ -169,22 +194,30 @@ public sealed class PostgresGalleryStore : IGalleryStore
                     }
                 }
                 var ids = new List<long>(faces.Count);
+                // a sealed vector carries its face's id: an encrypted gallery draws the ids first
+                var drawn = _cipher is null || faces.Count == 0 ? null : DrawFaceIds(conn, tx, faces.Count);
                 // all of a subject's faces in one round trip
                 using (var batch = new NpgsqlBatch(conn, tx))
                 {
-                    foreach (var f in faces)
+                    for (int i = 0; i < faces.Count; i++)
                     {
+                        var f = faces[i];
                         var cmd = new NpgsqlBatchCommand("""
-                            INSERT INTO facenet.faces(subject_id, embedding, source_file, source_sha256, box, detector, model_id, created)
-                            VALUES ($1, $2, $3, $4, $5, $6, $7, now()) RETURNING id
+                            INSERT INTO facenet.faces(id, subject_id, embedding, source_file, source_sha256, box, detector, model_id, created)
+                            OVERRIDING SYSTEM VALUE
+                            VALUES (COALESCE($8, nextval(pg_get_serial_sequence('facenet.faces', 'id'))), $1, $2, $3, $4, $5, $6, $7, now()) RETURNING id
                             """);
                         cmd.Parameters.Add(new NpgsqlParameter<long> { TypedValue = subject });
-                        cmd.Parameters.Add(new NpgsqlParameter<byte[]> { TypedValue = MemoryMarshal.AsBytes(f.Embedding.AsSpan()).ToArray() });
+                        cmd.Parameters.Add(new NpgsqlParameter<byte[]>
+                        {
+                            TypedValue = drawn is null ? MemoryMarshal.AsBytes(f.Embedding.AsSpan()).ToArray() : _cipher!.Seal(drawn[i], f.Embedding),
+                        });
                         cmd.Parameters.Add(new NpgsqlParameter { Value = (object?)f.SourceFile ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
                         cmd.Parameters.Add(new NpgsqlParameter { Value = (object?)f.SourceSha256 ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
                         cmd.Parameters.Add(new NpgsqlParameter { Value = f.Box is null ? DBNull.Value : string.Join(",", f.Box), NpgsqlDbType = NpgsqlDbType.Text });
                         cmd.Parameters.Add(new NpgsqlParameter { Value = (object?)f.Detector ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
                         cmd.Parameters.Add(new NpgsqlParameter<string> { TypedValue = Model.Id });
+                        cmd.Parameters.Add(new NpgsqlParameter { Value = drawn is null ? DBNull.Value : drawn[i], NpgsqlDbType = NpgsqlDbType.Bigint });
                         batch.BatchCommands.Add(cmd);
                     }
                     if (faces.Count > 0)
@@ -198,6 +231,90 @@ public sealed class PostgresGalleryStore : IGalleryStore
             }
             return result;
         });
+    }
+
+    private static long[] DrawFaceIds(NpgsqlConnection conn, NpgsqlTransaction tx, int count)
+    {
+        using var cmd = new NpgsqlCommand("SELECT nextval(pg_get_serial_sequence('facenet.faces', 'id')) FROM generate_series(1, @n)", conn, tx);
+        cmd.Parameters.AddWithValue("n", count);
+        using var r = cmd.ExecuteReader();
+        var ids = new List<long>(count);
+        while (r.Read()) ids.Add(r.GetInt64(0));
+        return [.. ids];
+    }
+
+    void IProtectedStore.Encrypt(MasterKey key)
+    {
+        if (_cipher is not null) throw new GalleryException(Location, "the gallery is encrypted already ('rekey' changes its master key)", FaceNetErrorKind.Conflict);
+        Reseal(key, FaceCipher.NewDataKey());
+    }
+
+    void IProtectedStore.Rekey(MasterKey next, bool rotateDataKey)
+    {
+        if (_dataKey is null) throw new GalleryException(Location, "the gallery is not encrypted ('encrypt' encrypts it)", FaceNetErrorKind.Conflict);
+        if (rotateDataKey)
+        {
+            Reseal(next, FaceCipher.NewDataKey());
+            return;
+        }
+        var dataKey = _dataKey;
+        Write<bool>((conn, tx) =>
+        {
+            WriteMeta(conn, tx, GalleryKeys.Entries(next, dataKey));
+            return true;
+        });
+    }
+
+    /// <summary>
+    /// Every face sealed again under <paramref name="dataKey"/> in one transaction (a crash leaves the gallery
+    /// as it was, or wholly re-sealed); then VACUUM FULL rewrites the faces table into new files, so the
+    /// old bytes are not left in dead rows.
+    /// </summary>
+    private void Reseal(MasterKey key, byte[] dataKey)
+    {
+        using (var cipher = new FaceCipher(dataKey))
+            Write<bool>((conn, tx) =>
+            {
+                long after = 0;
+                while (true)
+                {
+                    var page = new List<(long Id, float[] Vector)>();
+                    using (var read = new NpgsqlCommand("SELECT id, embedding FROM facenet.faces WHERE id > @a ORDER BY id LIMIT 2000", conn, tx))
+                    {
+                        read.Parameters.AddWithValue("a", after);
+                        using var r = read.ExecuteReader();
+                        while (r.Read()) page.Add((r.GetInt64(0), Vector(r.GetInt64(0), r.GetFieldValue<byte[]>(1))));
+                    }
+                    if (page.Count == 0) break;
+                    using (var batch = new NpgsqlBatch(conn, tx))
+                    {
+                        foreach (var (id, vector) in page)
+                        {
+                            var cmd = new NpgsqlBatchCommand("UPDATE facenet.faces SET embedding = $1 WHERE id = $2");
+                            cmd.Parameters.Add(new NpgsqlParameter<byte[]> { TypedValue = cipher.Seal(id, vector) });
+                            cmd.Parameters.Add(new NpgsqlParameter<long> { TypedValue = id });
+                            batch.BatchCommands.Add(cmd);
+                        }
+                        batch.ExecuteNonQuery();
+                    }
+                    after = page[^1].Id;
+                }
+                WriteMeta(conn, tx, GalleryKeys.Entries(key, dataKey));
+                return true;
+            });
+        SetDataKey(dataKey);
+        try
+        {
+            using var conn = _db.OpenConnection();
+            Exec(conn, null, "VACUUM FULL facenet.faces");
+        }
+        catch (NpgsqlException e) { throw new GalleryException(Location, "encrypted, but the old rows could not be vacuumed away: " + e.Message, FaceNetErrorKind.Unavailable, e); }
+    }
+
+    private static void WriteMeta(NpgsqlConnection conn, NpgsqlTransaction tx, IEnumerable<(string Key, string Value)> entries)
+    {
+        foreach (var (k, v) in entries)
+            Exec(conn, tx, "INSERT INTO facenet.meta(key, value) VALUES (@k, @v) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value", ("k", k), ("v", v));
     }
 
     public long? RemoveSubject(string name)
@@ -279,6 +396,7 @@ public sealed class PostgresGalleryStore : IGalleryStore
         _listener?.Dispose();
         _db.Dispose();
         _listenGate.Dispose();
+        _cipher?.Dispose();
     }
 
     // ----- plumbing -----
@@ -340,13 +458,22 @@ public sealed class PostgresGalleryStore : IGalleryStore
         while (r.Read())
         {
             var blob = r.GetFieldValue<byte[]>(2);
-            if (blob.Length != Model.EmbeddingSize * 4) throw new GalleryException(Location, $"face {r.GetInt64(0)} holds a {blob.Length}-byte embedding (corrupt gallery)", FaceNetErrorKind.CorruptStore);
-            list.Add(new StoredFace(r.GetInt64(0), r.GetInt64(1), MemoryMarshal.Cast<byte, float>(blob).ToArray(),
+            list.Add(new StoredFace(r.GetInt64(0), r.GetInt64(1), Vector(r.GetInt64(0), blob),
                 r.IsDBNull(3) ? null : r.GetString(3), r.IsDBNull(4) ? null : r.GetString(4),
                 r.IsDBNull(5) ? null : r.GetString(5).Split(',').Select(int.Parse).ToArray(), r.IsDBNull(6) ? null : r.GetString(6),
                 r.GetDateTime(7).ToUniversalTime()));
         }
         return list;
+    }
+
+    // a stored vector as the index wants it: plain, or opened under the data key
+    private float[] Vector(long faceId, byte[] stored)
+    {
+        int size = _cipher is null ? Model.EmbeddingSize * 4 : FaceCipher.SealedSize(Model.EmbeddingSize);
+        if (stored.Length != size) throw new GalleryException(Location, $"face {faceId} holds a {stored.Length}-byte embedding (corrupt gallery)", FaceNetErrorKind.CorruptStore);
+        if (_cipher is null) return MemoryMarshal.Cast<byte, float>(stored).ToArray();
+        return _cipher.Open(faceId, stored)
+            ?? throw new GalleryException(Location, $"face {faceId} does not open under the gallery's key (altered, or moved from another row)", FaceNetErrorKind.CorruptStore);
     }
 
     private static Dictionary<string, string> ReadMeta(NpgsqlConnection conn, NpgsqlTransaction tx)

@@ -1,0 +1,48 @@
+namespace FaceNet.Cli;
+
+// The protection of a gallery's faces: facenet gallery new-key | encrypt | rekey | status.
+public sealed partial class FaceNetCli
+{
+    private Command GalleryCommand()
+    {
+        var cmd = new Command("gallery", "Encryption at rest of a gallery's faces: a new master key, encrypt a plain gallery in place, change its keys");
+
+        var newKey = new Command("new-key", "Print a new master key (32 random bytes, base64): 'facenet gallery new-key > master.key', and keep that file safe");
+        newKey.SetAction(_ => Guard(() =>
+        {
+            stdout.WriteLine(MasterKey.Create().ToBase64());
+            return Ok;
+        }));
+        cmd.Subcommands.Add(newKey);
+
+        {
+            var gallery = GalleryOption();
+            var encrypt = new Command("encrypt", "Encrypt a plain gallery in place under the master key (old or new after a crash, never half)") { gallery, _masterKeyFile };
+            encrypt.SetAction(r => Guard(() =>
+            {
+                var key = GalleryKey(r) ?? throw new UsageException($"encrypt: give the master key (--master-key-file, or the file {MasterKey.EnvironmentVariable} names)");
+                GalleryProtection.Encrypt(r.GetValue(gallery)!, key);
+                stdout.WriteLine($"encrypted {r.GetValue(gallery)} under master key {key.Id}");
+                return Ok;
+            }));
+            cmd.Subcommands.Add(encrypt);
+        }
+        {
+            var gallery = GalleryOption();
+            var next = new Option<string>("--new-master-key-file") { Description = "The master key to wrap the data key under from now on", Required = true };
+            var rotate = new Option<bool>("--rotate-data-key") { Description = "Also a new data key, every face re-encrypted under it" };
+            var rekey = new Command("rekey", "Wrap the gallery's data key under a new master key (no face re-encrypted unless --rotate-data-key)")
+                { gallery, _masterKeyFile, next, rotate };
+            rekey.SetAction(r => Guard(() =>
+            {
+                var current = GalleryKey(r) ?? throw new UsageException($"rekey: give the current master key (--master-key-file, or the file {MasterKey.EnvironmentVariable} names)");
+                var nextKey = MasterKey.Load(r.GetValue(next)!);
+                GalleryProtection.Rekey(r.GetValue(gallery)!, current, nextKey, r.GetValue(rotate));
+                stdout.WriteLine($"{r.GetValue(gallery)}: data key {(r.GetValue(rotate) ? "replaced, every face re-encrypted, " : "")}wrapped under master key {nextKey.Id}");
+                return Ok;
+            }));
+            cmd.Subcommands.Add(rekey);
+        }
+        return cmd;
+    }
+}
