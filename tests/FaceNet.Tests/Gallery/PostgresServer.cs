@@ -36,6 +36,9 @@ public sealed class PostgresServer : IDisposable
 
     public int Port { get; }
 
+    /// <summary>The cluster's data folder (tables, write-ahead log): what a copy of the server's disk holds.</summary>
+    public string DataDirectory => Path.Combine(_dir, "data");
+
     public string Admin => $"Host=127.0.0.1;Port={Port};Username=postgres;Database=postgres;Pooling=false";
 
     /// <summary>A new, empty database; its connection string.</summary>
