@@ -5,6 +5,7 @@ using FaceNet.Gallery;
 using FaceNet.Gallery.Protection;
 using Microsoft.Data.Sqlite;
 using Npgsql;
+using Xunit.Abstractions;
 using static FaceNet.Tests.Gallery.RandomFaces;
 
 namespace FaceNet.Tests.Gallery;
@@ -15,7 +16,7 @@ namespace FaceNet.Tests.Gallery;
 /// losing a face, erasure still erases, and a kill -9 in the middle of encrypting leaves a usable gallery.
 /// </summary>
 [Collection("postgres")]
-public sealed class EncryptionTests(PostgresServer postgres) : IDisposable
+public sealed class EncryptionTests(PostgresServer postgres, ITestOutputHelper output) : IDisposable
 {
     private static readonly GalleryModel Model = new("crypt-model:01", 64, "fixed", FaceNet.Matching.Metric.Euclidean);
     private readonly string _dir = Directory.CreateTempSubdirectory("facenet-crypt-").FullName;
@@ -204,12 +205,13 @@ public sealed class EncryptionTests(PostgresServer postgres) : IDisposable
     [Fact]
     public void Kill_9_while_encrypting_leaves_the_gallery_plain_or_encrypted_never_half()
     {
-        var people = People(40_000, 5);
+        var people = People(60_000, 5);
         using (var store = GalleryStore.Open(Db, Model)) Enrol(store, people);
         var key = NewKeyFile("master.key");
         var sample = people.Where((_, i) => i % 997 == 0).ToList();
         var outcomes = new List<string>();
-        foreach (int delay in (int[])[700, 1400, 2200])
+        // later and later kills until one run finishes: on any machine some land inside the transaction
+        for (int delay = 300; delay <= 10_000 && !GalleryProtection.IsEncrypted(Db); delay += 150)
         {
             var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
             foreach (var a in (string[])[typeof(FaceNet.Cli.FaceNetCli).Assembly.Location, "gallery", "encrypt", "-g", Db, "--master-key-file", key.Source])
@@ -218,14 +220,15 @@ public sealed class EncryptionTests(PostgresServer postgres) : IDisposable
             bool ended = p.WaitForExit(delay);
             if (!ended) p.Kill(entireProcessTree: true); // SIGKILL: no rollback code runs, SQLite's journal does it
             p.WaitForExit();
+            long wal = File.Exists(Db + "-wal") ? new FileInfo(Db + "-wal").Length : 0; // > 0: killed while writing
             SqliteConnection.ClearAllPools();
             // either state opens, with every face as it was enrolled
             IGalleryStore opened;
-            try { opened = GalleryStore.Open(Db, Model); outcomes.Add(ended ? "finished plain?" : "killed: plain"); }
+            try { opened = GalleryStore.Open(Db, Model); outcomes.Add(ended ? "finished plain?" : $"killed at {delay} ms: plain (WAL {wal} bytes)"); }
             catch (GalleryException e) when (e.Kind == FaceNetErrorKind.Locked)
             {
                 opened = GalleryStore.Open(Db, Model, key: key);
-                outcomes.Add(ended ? "finished: encrypted" : "killed: encrypted");
+                outcomes.Add(ended ? $"finished at {delay} ms: encrypted" : $"killed at {delay} ms: encrypted (WAL {wal} bytes)");
             }
             using (opened)
             {
@@ -236,8 +239,9 @@ public sealed class EncryptionTests(PostgresServer postgres) : IDisposable
                 foreach (var (name, vector) in sample) Assert.Equal(vector, vectors[name]);
                 Assert.Equal("ok", ((GalleryStore)opened).IntegrityCheck());
             }
-            if (GalleryProtection.IsEncrypted(Db)) break;
         }
+        output.WriteLine(string.Join("; ", outcomes));
+        Assert.Contains(outcomes, o => o.StartsWith("killed") && !o.EndsWith("(WAL 0 bytes)")); // at least one kill inside the writing
         if (!GalleryProtection.IsEncrypted(Db)) GalleryProtection.Encrypt(Db, key);
         using (var store = GalleryStore.Open(Db, Model, key: key)) Assert.Equal(people.Count, store.Faces().Count);
         Assert.Equal(0, VectorsFoundIn(SqliteFiles(), sample.Select(p => p.Vector)));
