@@ -6,6 +6,8 @@ using FaceNet.Matching;
 using FaceNet.Service.Inference;
 using FaceNet.Service.Keys;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace FaceNet.Service;
 
@@ -168,8 +170,27 @@ internal sealed class FaceApi(FaceWork work, FaceGallery? gallery, KeyCheck keys
         var type = http.Request.ContentType;
         if (type is null || !type.StartsWith("multipart/form-data", StringComparison.OrdinalIgnoreCase)) throw new NotMultipartException(type);
         if (http.Request.ContentLength > options.MaxBodyBytes) throw new TooLargeException();
+        if (http.Request.ContentLength is null)
+        {
+            // chunked: counted here against the limit (Kestrel's own is the larger drain bound, see Drain)
+            RaiseBodyLimit(http);
+            var body = new MemoryStream();
+            var buffer = new byte[81920];
+            int n;
+            while ((n = await http.Request.Body.ReadAsync(buffer, ct)) > 0)
+            {
+                if (body.Length + n > options.MaxBodyBytes) throw new TooLargeException();
+                body.Write(buffer, 0, n);
+            }
+            body.Position = 0;
+            http.Request.Body = body;
+        }
         return await http.Request.ReadFormAsync(ct);
     }
+
+    private long DrainBound => RefusedBodies.Bound(options.MaxBodyBytes);
+
+    private void RaiseBodyLimit(HttpContext http) => RefusedBodies.RaiseLimit(http, DrainBound);
 
     private static (byte[] Bytes, string Name) File(IFormCollection form, string field)
     {
@@ -202,6 +223,14 @@ internal sealed class FaceApi(FaceWork work, FaceGallery? gallery, KeyCheck keys
 
     /// <summary>Key, scope and rate first; then the work, with the request's time limit; client faults as problems.</summary>
     private async Task<IResult> Guard(HttpContext http, Scope scope, Func<CancellationToken, Task<IResult>> handler)
+    {
+        var result = await Answer(http, scope, handler);
+        // an answer other than success leaves the body unread, or half-read: read the rest first
+        if (result is not IStatusCodeHttpResult { StatusCode: null or < 300 }) await RefusedBodies.DrainAsync(http, options.MaxBodyBytes, options.RequestTimeout);
+        return result;
+    }
+
+    private async Task<IResult> Answer(HttpContext http, Scope scope, Func<CancellationToken, Task<IResult>> handler)
     {
         if (keys.Check(http, scope) is { } refused) return refused;
         using var limit = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted);

@@ -39,6 +39,63 @@ public sealed class ServiceLimitsTests
         Assert.Equal(200, (await s.Post("/v1/detect", key, Form(("image", Sample("person_b.jpg"))))).Status);
     }
 
+    /// <summary>
+    /// A client that sends its whole body before it reads the answer (Python's urllib, as requests does) gets
+    /// the problem, not a broken pipe: 413 over the limit, 415 for a body that is not multipart, 401 without
+    /// a key — each body read and discarded up to 4× the limit before the answer.
+    /// </summary>
+    [Fact]
+    public async Task A_client_that_sends_its_whole_body_first_still_gets_the_problem()
+    {
+        await using var s = await StartAsync(o => o with { MaxBodyBytes = 2_000_000 }, gallery: null, keys: ("k", "verify", 1000));
+        var script = Path.Combine(s.Dir, "client.py");
+        File.WriteAllText(script, """
+            import json, sys, urllib.request, urllib.error
+            url, key, size, kind = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+            blob = bytes(size)
+            if kind == "multipart":
+                b = b"----facenet"
+                body = b"--" + b + b'\r\nContent-Disposition: form-data; name="image"; filename="big.jpg"\r\nContent-Type: image/jpeg\r\n\r\n' + blob + b"\r\n--" + b + b"--\r\n"
+                ctype = "multipart/form-data; boundary=" + b.decode()
+            else:
+                body, ctype = blob, "application/octet-stream"
+            headers = {"Content-Type": ctype}
+            if key != "-":
+                headers["X-API-Key"] = key
+            req = urllib.request.Request(url, data=body, headers=headers, method="POST")
+            try:
+                with urllib.request.urlopen(req, timeout=60) as r:
+                    print(r.status, r.read().decode())
+            except urllib.error.HTTPError as e:
+                print(e.code, e.read().decode())
+            except Exception as e:
+                print("failed", type(e).__name__, e)
+            """);
+        (int Status, string Body) Python(string key, int size, string kind, string path = "/v1/detect")
+        {
+            var psi = new System.Diagnostics.ProcessStartInfo("python3") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+            foreach (var a in (string[])[script, s.Host.Address + path, key, size.ToString(), kind]) psi.ArgumentList.Add(a);
+            using var p = System.Diagnostics.Process.Start(psi) ?? throw new InvalidOperationException("python3 is missing: run ./test.sh, which installs it");
+            var output = p.StandardOutput.ReadToEnd();
+            p.WaitForExit();
+            var parts = output.Trim().Split(' ', 2);
+            return int.TryParse(parts[0], out int status) ? (status, parts[1]) : (-1, $"the Python client saw no answer: {output} {p.StandardError.ReadToEnd()}");
+        }
+        var key = s.Keys["k"];
+        var tooLarge = Python(key, 7_500_000, "multipart"); // larger than the sockets' buffers
+        Assert.True(tooLarge.Status == 413, tooLarge.Body);
+        Assert.Contains("limit of 2000000 bytes", tooLarge.Body);
+        var notMultipart = Python(key, 7_000_000, "octet");
+        Assert.Equal(415, notMultipart.Status);
+        var noKey = Python("-", 7_000_000, "multipart");
+        Assert.Equal(401, noKey.Status);
+        Assert.Equal(404, Python(key, 7_000_000, "multipart", "/v1/no-such-endpoint").Status); // the framework's own answers too
+        // past the drain bound (8 MB here) the body is not read: the service closes, as any must
+        var huge = Python(key, 30_000_000, "multipart");
+        Assert.True(huge.Status is 413 or -1, huge.Body);
+        Assert.Equal(200, (await s.Post("/v1/detect", key, Form(("image", Sample("person_b.jpg"))))).Status);
+    }
+
     [Fact]
     public async Task A_saturated_service_answers_503_with_retry_after_and_never_500()
     {
