@@ -22,6 +22,9 @@ namespace FaceNet.Service;
 public sealed class ServiceAddressException(string urls, string reason, Exception? inner = null)
     : FaceNetException(urls, reason, inner, kind: FaceNetErrorKind.Unavailable);
 
+/// <summary>The certificate or key for HTTPS cannot be used: the message names the file.</summary>
+public sealed class ServiceTlsException(string file, string reason) : FaceNetException(file, reason, kind: FaceNetErrorKind.Invalid);
+
 /// <summary>
 /// The HTTP service: one <see cref="FaceRecognizer"/> and one gallery per process, Kestrel in front.
 /// <code>
@@ -71,6 +74,28 @@ public sealed class FaceServiceHost : IAsyncDisposable
         }
     }
 
+    private static System.Security.Cryptography.X509Certificates.X509Certificate2? LoadCertificate(ServiceOptions options)
+    {
+        if (options.HttpsCertificateFile is null && options.HttpsKeyFile is null)
+            return options.Urls.Contains("https://", StringComparison.OrdinalIgnoreCase)
+                ? throw new ServiceTlsException(options.Urls, "an https:// address needs a certificate and its private key")
+                : null;
+        var cert = options.HttpsCertificateFile ?? throw new ServiceTlsException(options.HttpsKeyFile!, "a private key without its certificate (give both)");
+        var key = options.HttpsKeyFile ?? throw new ServiceTlsException(cert, "a certificate without its private key (give both)");
+        foreach (var f in new[] { cert, key })
+            if (!File.Exists(f)) throw new ServiceTlsException(f, "no such file");
+        try
+        {
+            using var pem = System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPemFile(cert, key);
+            // exported and loaded again: on Linux a PEM-made certificate's key is ephemeral, which SslStream refuses
+            return System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadPkcs12(pem.Export(System.Security.Cryptography.X509Certificates.X509ContentType.Pkcs12), null);
+        }
+        catch (Exception e) when (e is System.Security.Cryptography.CryptographicException or ArgumentException)
+        {
+            throw new ServiceTlsException(cert, $"not a usable certificate and key ({e.Message})");
+        }
+    }
+
     private static WebApplication Build(ServiceOptions options, ILoggerProvider? logs)
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory, Args = [] });
@@ -78,10 +103,24 @@ public sealed class FaceServiceHost : IAsyncDisposable
         if (logs is not null) builder.Logging.AddProvider(logs);
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         builder.WebHost.UseUrls(options.Urls);
+        var certificate = LoadCertificate(options);
+        builder.WebHost.UseKestrelHttpsConfiguration(); // the slim builder leaves HTTPS out until asked
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.AddServerHeader = false;
             k.Limits.MaxRequestBodySize = options.MaxBodyBytes;
+            if (certificate is not null)
+                k.ConfigureHttpsDefaults(h =>
+                {
+                    h.ServerCertificate = certificate;
+                    h.SslProtocols = System.Security.Authentication.SslProtocols.Tls12 | System.Security.Authentication.SslProtocols.Tls13;
+                });
+        });
+        // a year, and on every host name: the service is reached by address in tests and small deployments
+        builder.Services.AddHsts(h =>
+        {
+            h.MaxAge = TimeSpan.FromDays(365);
+            h.ExcludedHosts.Clear();
         });
         builder.Services.AddFaceNet(options);
         builder.Services.Configure<HostOptions>(h => h.ShutdownTimeout = options.RequestTimeout + TimeSpan.FromSeconds(5));
@@ -103,6 +142,7 @@ public sealed class FaceServiceHost : IAsyncDisposable
             return Task.CompletedTask;
         }));
         var app = builder.Build();
+        if (certificate is not null) app.UseHsts(); // only answers over HTTPS carry it
         app.UseExceptionHandler();   // a fault of ours: a 500 problem without a stack trace
         app.UseRefusedBodyDraining(options.MaxBodyBytes, options.RequestTimeout); // what a refused client sent is read (up to 4× the limit) before the request ends
         app.UseStatusCodePages();    // empty error answers (unknown route, wrong method) as problems too

@@ -6,6 +6,16 @@ public sealed record ServiceOptions
     /// <summary>Where Kestrel listens (default http://127.0.0.1:5080; port 0 picks a free one).</summary>
     public string Urls { get; init; } = "http://127.0.0.1:5080";
 
+    /// <summary>
+    /// A PEM certificate (chain) file and its PEM private key: Kestrel serves HTTPS with them (TLS 1.2 or 1.3),
+    /// and answers over HTTPS carry HSTS. With a certificate, <see cref="Urls"/> names https:// addresses;
+    /// an http:// one listens in the clear only because it was asked for.
+    /// </summary>
+    public string? HttpsCertificateFile { get; init; }
+
+    /// <summary>The private key of <see cref="HttpsCertificateFile"/> (PEM, unencrypted).</summary>
+    public string? HttpsKeyFile { get; init; }
+
     /// <summary>A gallery: an SQLite file or a PostgreSQL connection string; null: verify, embed and detect only.</summary>
     public string? Gallery { get; init; }
 

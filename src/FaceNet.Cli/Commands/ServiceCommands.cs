@@ -10,7 +10,9 @@ public sealed partial class FaceNetCli
 
     private Command ServeCommand()
     {
-        var urls = new Option<string>("--urls") { Description = "Where to listen (port 0: a free one)", DefaultValueFactory = _ => "http://127.0.0.1:5080" };
+        var urls = new Option<string?>("--urls") { Description = "Where to listen (port 0: a free one; default http://127.0.0.1:5080, with --https-cert https://127.0.0.1:5443)" };
+        var httpsCert = new Option<string?>("--https-cert") { Description = "PEM certificate (chain): serve HTTPS (TLS 1.2/1.3) with HSTS" };
+        var httpsKey = new Option<string?>("--https-key") { Description = "The certificate's PEM private key" };
         var gallery = new Option<string?>("--gallery", "-g")
         {
             Description = "The gallery: an SQLite file, or a PostgreSQL connection string (\"Host=…;Database=…\") that replicas share",
@@ -35,14 +37,20 @@ public sealed partial class FaceNetCli
         var batchWait = Options.Real("--batch-wait-ms", "How long a part-filled embedding batch waits for other requests' faces", 2, 0, 1000);
         var timeout = Options.Real("--timeout", "A request's time limit in seconds (503 beyond)", 30, 0, 3600, minOpen: true);
         var cmd = new Command("serve", "Run the HTTP service: verify, embed, detect, enrol, identify; API keys, limits, metrics, OpenAPI and a web page")
-            { urls, gallery, _masterKeyFile, keys, model, detector, threads, threshold, maxBody, workers, queue, batchWait, timeout };
+            { urls, httpsCert, httpsKey, gallery, _masterKeyFile, keys, model, detector, threads, threshold, maxBody, workers, queue, batchWait, timeout };
         cmd.SetAction(r => Guard(() =>
         {
             var galleryLocation = r.GetValue(gallery);
             var modelName = galleryLocation is not null && !GalleryStores.IsPostgres(galleryLocation) ? GalleryModelName(galleryLocation, r.GetValue(model), GalleryKey(r)) : r.GetValue(model);
+            bool tls = r.GetValue(httpsCert) is not null || r.GetValue(httpsKey) is not null;
+            var listen = r.GetValue(urls) ?? (tls ? "https://127.0.0.1:5443" : "http://127.0.0.1:5080");
+            if (listen.Split(';').Any(u => u.StartsWith("http://", StringComparison.OrdinalIgnoreCase) && !IsLoopback(u)))
+                stderr.WriteLine("note: plain HTTP beyond this machine: photos, faces and API keys cross the network in the clear (--https-cert, --https-key)");
             var options = new ServiceOptions
             {
-                Urls = r.GetValue(urls)!,
+                Urls = listen,
+                HttpsCertificateFile = r.GetValue(httpsCert),
+                HttpsKeyFile = r.GetValue(httpsKey),
                 Gallery = galleryLocation,
                 MasterKey = GalleryKey(r),
                 KeysFile = r.GetValue(keys)!,
@@ -72,6 +80,10 @@ public sealed partial class FaceNetCli
         }));
         return cmd;
     }
+
+    private static bool IsLoopback(string url)
+        => Uri.TryCreate(url.Replace("://*", "://0.0.0.0", StringComparison.Ordinal).Replace("://+", "://0.0.0.0", StringComparison.Ordinal), UriKind.Absolute, out var u)
+           && (u.IsLoopback || u.Host == "localhost");
 
     private static FaceServiceHost StartService(ServiceOptions options)
     {
