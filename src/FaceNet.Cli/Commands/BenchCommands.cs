@@ -125,6 +125,8 @@ public sealed partial class FaceNetCli
             Description = "Time enrolling, removing and renaming one subject in an SQLite gallery of --faces faces instead",
         };
         var folder = new Option<string?>("--folder") { Description = "With --maintenance: where the gallery file is made (default: the temp folder)" };
+        var encrypted = new Option<bool>("--encrypted") { Description = "With --maintenance: the gallery encrypted at rest (under a throw-away master key), to measure what it costs" };
+        var dimensions = new Option<int>("--dimensions") { Description = "Values per vector (the default model's are 256)", DefaultValueFactory = _ => 128 }.Within(2, 4096);
         var faces = new Option<int>("--faces") { Description = "Vectors in the gallery", DefaultValueFactory = _ => 1_000_000 }.Within(1, 100_000_000);
         var queries = new Option<int>("--queries")
         {
@@ -147,9 +149,9 @@ public sealed partial class FaceNetCli
             DefaultValueFactory = _ => new FaceIndexOptions().ExpansionAdd,
         }.Within(1, 100_000);
         var cmd = new Command("gallery", "Search latency, exact and HNSW, over synthetic unit vectors; or the cost of changing a large gallery")
-            { faces, queries, candidates, connectivity, expansionAdd, maintenance, folder, json };
+            { faces, queries, candidates, connectivity, expansionAdd, maintenance, folder, encrypted, dimensions, json };
         cmd.SetAction(r => Guard(() => r.GetValue(maintenance)
-            ? BenchMaintenance(r.GetValue(faces), r.GetValue(queries), r.GetValue(folder) ?? Path.GetTempPath(), r.GetValue(json))
+            ? BenchMaintenance(r.GetValue(faces), r.GetValue(queries), r.GetValue(folder) ?? Path.GetTempPath(), r.GetValue(dimensions), r.GetValue(encrypted), r.GetValue(json))
             : BenchGallery(r.GetValue(faces), r.GetValue(queries), r.GetValue(candidates) is { Length: > 0 } cs ? cs : [new FaceIndexOptions().MinCandidates],
                 new FaceIndexOptions { Connectivity = r.GetValue(connectivity), ExpansionAdd = r.GetValue(expansionAdd) }, r.GetValue(json))));
         return cmd;

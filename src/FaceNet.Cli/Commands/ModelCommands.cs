@@ -199,10 +199,10 @@ public sealed partial class FaceNetCli
         return Ok;
     }
 
-    private int BenchMaintenance(int n, int operations, string folder, bool json)
+    private int BenchMaintenance(int n, int operations, string folder, int dimensions, bool encrypted, bool json)
     {
         if (!Directory.Exists(folder)) throw new UsageException($"--folder: {folder}: folder not found");
-        var res = GalleryBenchmark.Maintenance(n, folder, operations);
+        var res = GalleryBenchmark.Maintenance(n, folder, operations, dimensions, key: encrypted ? MasterKey.Create() : null);
         if (json)
             stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
             {
@@ -210,11 +210,14 @@ public sealed partial class FaceNetCli
                 ["enroll_ms_median"] = Math.Round(res.EnrollMedianMs, 2), ["enroll_ms_p95"] = Math.Round(res.EnrollP95Ms, 2),
                 ["remove_ms_median"] = Math.Round(res.RemoveMedianMs, 2), ["remove_ms_p95"] = Math.Round(res.RemoveP95Ms, 2),
                 ["rename_ms_median"] = Math.Round(res.RenameMedianMs, 2), ["rename_ms_p95"] = Math.Round(res.RenameP95Ms, 2),
+                ["identify_ms_median"] = Math.Round(res.IdentifyMedianMs, 2), ["encrypted"] = res.Encrypted, ["dimensions"] = dimensions,
                 ["peak_memory_mb"] = Math.Round(res.PeakMemoryMb, 1), ["cores"] = Environment.ProcessorCount,
             }, Json));
         else
         {
-            stdout.WriteLine($"{n} faces in an SQLite gallery (bulk fill {res.FillSeconds:F1} s, open {res.OpenSeconds:F1} s), {operations} operations of each kind, {Environment.ProcessorCount} cores");
+            stdout.WriteLine($"{n} faces of {dimensions} values in {(res.Encrypted ? "an encrypted" : "a plain")} SQLite gallery (bulk fill {res.FillSeconds:F1} s, open {res.OpenSeconds:F1} s), "
+                + $"{operations} operations of each kind, {Environment.ProcessorCount} cores");
+            stdout.WriteLine($"  identify (exact):   median {res.IdentifyMedianMs:F2} ms");
             stdout.WriteLine($"  enrol one face:     median {res.EnrollMedianMs:F2} ms, p95 {res.EnrollP95Ms:F2} ms (committed, synchronous=FULL)");
             stdout.WriteLine($"  remove a subject:   median {res.RemoveMedianMs:F2} ms, p95 {res.RemoveP95Ms:F2} ms (erased: secure_delete, WAL truncated)");
             stdout.WriteLine($"  rename a subject:   median {res.RenameMedianMs:F2} ms, p95 {res.RenameP95Ms:F2} ms");
