@@ -39,6 +39,7 @@ public sealed partial class FaceNetCli
         root.Subcommands.Add(MigrateCommand());
         root.Subcommands.Add(ClusterCommand());
         root.Subcommands.Add(GalleryCommand());
+        root.Subcommands.Add(AuditCommand());
         root.Subcommands.Add(QuantizeCommand());
         root.Subcommands.Add(VideoCommand());
         root.Subcommands.Add(TrainCommand());

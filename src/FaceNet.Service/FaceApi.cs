@@ -63,7 +63,7 @@ internal sealed class FaceApi(FaceWork work, FaceGallery? gallery, KeyCheck keys
     private FaceRecognizer Faces => work.Recognizer;
     private string ModelName => Faces.Model.Info.Name;
 
-    public Task<IResult> Verify(HttpContext http) => Guard(http, Scope.Verify, async ct =>
+    public Task<IResult> Verify(HttpContext http) => Guard(http, Scope.Verify, AuditOperations.Verify, async ct =>
     {
         var form = await ReadForm(http);
         var (a, nameA) = File(form, "image1");
@@ -87,7 +87,7 @@ internal sealed class FaceApi(FaceWork work, FaceGallery? gallery, KeyCheck keys
 
     public Task<IResult> Detect(HttpContext http) => FacesOf(http, embed: false);
 
-    private Task<IResult> FacesOf(HttpContext http, bool embed) => Guard(http, Scope.Verify, async ct =>
+    private Task<IResult> FacesOf(HttpContext http, bool embed) => Guard(http, Scope.Verify, embed ? AuditOperations.Embed : AuditOperations.Detect, async ct =>
     {
         var (bytes, name) = File(await ReadForm(http), "image");
         using var ticket = work.Admit();
@@ -97,7 +97,7 @@ internal sealed class FaceApi(FaceWork work, FaceGallery? gallery, KeyCheck keys
         return Ok(new FacesResponse(faces, photo.Photo.Width, photo.Photo.Height, ModelName, Faces.Model.Identity));
     });
 
-    public Task<IResult> Enroll(HttpContext http, string name) => Guard(http, Scope.Enroll, async ct =>
+    public Task<IResult> Enroll(HttpContext http, string name) => Guard(http, Scope.Enroll, AuditOperations.Enroll, async ct =>
     {
         var g = RequireGallery();
         GalleryStore.ValidateName(name);
@@ -110,6 +110,7 @@ internal sealed class FaceApi(FaceWork work, FaceGallery? gallery, KeyCheck keys
         // committed before the answer: a 201 is a face that survives a crash
         var done = g.EnrolFaces(Faces, name, file, photo.Faces, photo.FacesFound, vectors, enrol, null, Convert.ToHexString(SHA256.HashData(bytes)).ToLowerInvariant());
         var face = done[0].Face;
+        http.Items[AuditSubject] = (name, g.SubjectIdOf(name));
         http.Response.Headers.Location = $"/v1/subjects/{Uri.EscapeDataString(name)}";
         return Results.Json(new EnrollResponse(name, done[0].FaceId, face.Box.ToArray(), FacesIn(photo), face.Quality?.Score, done[0].LooksLike?.Name), FaceNetApi.Json, statusCode: 201);
     });
@@ -117,20 +118,21 @@ internal sealed class FaceApi(FaceWork work, FaceGallery? gallery, KeyCheck keys
     private static bool Flag(HttpContext http, string name)
         => http.Request.Query[name] is { Count: > 0 } v && (v[0] is "" or "1" || string.Equals(v[0], "true", StringComparison.OrdinalIgnoreCase));
 
-    public Task<IResult> Subjects(HttpContext http) => Guard(http, Scope.Identify, ct =>
+    public Task<IResult> Subjects(HttpContext http) => Guard(http, Scope.Identify, AuditOperations.List, ct =>
     {
         var g = RequireGallery();
         var subjects = g.Store.Subjects();
         return Task.FromResult(Ok(new SubjectsResponse(subjects.Select(s => new SubjectJson(s.Name, s.Faces, s.Created)).ToList(), subjects.Sum(s => s.Faces))));
     });
 
-    public Task<IResult> Remove(HttpContext http, string name) => Guard(http, Scope.Admin, ct =>
+    public Task<IResult> Remove(HttpContext http, string name) => Guard(http, Scope.Admin, AuditOperations.Delete, ct =>
     {
         var g = RequireGallery();
+        // the event names no one: the subject's name is erased with it, here as in its earlier events
         return Task.FromResult(g.Remove(name) ? Results.NoContent() : Problems.NotFound($"no subject named '{name}'"));
     });
 
-    public Task<IResult> Identify(HttpContext http) => Guard(http, Scope.Identify, async ct =>
+    public Task<IResult> Identify(HttpContext http) => Guard(http, Scope.Identify, AuditOperations.Identify, async ct =>
     {
         var g = RequireGallery();
         int top = int.TryParse(http.Request.Query["top"], out var t) ? t : 3;
@@ -144,10 +146,10 @@ internal sealed class FaceApi(FaceWork work, FaceGallery? gallery, KeyCheck keys
         var photo = await work.PrepareAsync(bytes, name, mainOnly: false, ct);
         var vectors = await work.EmbedAsync(photo.Crops, ct);
         var search = new IdentifyOptions { Fpir = fpir, Threshold = options.Recognizer.Threshold, Top = top };
-        var faces = photo.Faces.Select((face, i) =>
-        {
-            return IdentifiedFace.Of(face, g.Identify(vectors[i], Faces.Model.Info, search));
-        }).ToList();
+        var answers = photo.Faces.Select((face, i) => (Face: face, Id: g.Identify(vectors[i], Faces.Model.Info, search))).ToList();
+        // one audit event per face: who was recognised (which keeps them from expiring), or that no one was
+        http.Items[AuditFaces] = answers.Select(a => a.Id.Known ? (a.Id.Name, g.SubjectIdOf(a.Id.Name!)) : ((string?)null, (long?)null)).ToList();
+        var faces = answers.Select(a => IdentifiedFace.Of(a.Face, a.Id)).ToList();
         return Ok(new IdentifyResponse(faces, photo.Photo.Width, photo.Photo.Height, g.SubjectCount, ModelName, Faces.Model.Identity));
     });
 
@@ -222,12 +224,43 @@ internal sealed class FaceApi(FaceWork work, FaceGallery? gallery, KeyCheck keys
     };
 
     /// <summary>Key, scope and rate first; then the work, with the request's time limit; client faults as problems.</summary>
-    private async Task<IResult> Guard(HttpContext http, Scope scope, Func<CancellationToken, Task<IResult>> handler)
+    private async Task<IResult> Guard(HttpContext http, Scope scope, string operation, Func<CancellationToken, Task<IResult>> handler)
     {
         var result = await Answer(http, scope, handler);
+        int status = result is IStatusCodeHttpResult { StatusCode: { } code } ? code : 200;
         // an answer other than success leaves the body unread, or half-read: read the rest first
-        if (result is not IStatusCodeHttpResult { StatusCode: null or < 300 }) await RefusedBodies.DrainAsync(http, options.MaxBodyBytes, options.RequestTimeout);
+        if (status >= 300) await RefusedBodies.DrainAsync(http, options.MaxBodyBytes, options.RequestTimeout);
+        if (gallery is not null) Audit(http, operation, status);
         return result;
+    }
+
+    private const string AuditSubject = "facenet.audit.subject", AuditFaces = "facenet.audit.faces";
+
+    /// <summary>
+    /// The request in the gallery's audit trail: the key (or that there was none), the operation, the subject,
+    /// the status; an identification, one entry per face with whom it named. A trail that cannot be written
+    /// is counted (facenet_requests_rejected_total{reason="audit_not_written"}), and does not change the answer (the work it records is done).
+    /// </summary>
+    private void Audit(HttpContext http, string operation, int status)
+    {
+        var actor = http.Items["facenet.key"] as string ?? "(no key)";
+        var outcome = status < 300 ? "ok" : status.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var events = new List<AuditEvent>();
+        if (http.Items[AuditFaces] is List<(string? Name, long? Id)> faces && status < 300)
+            events.AddRange(faces.Count == 0 ? [new AuditEvent(actor, operation, "no face")]
+                : faces.Select(f => new AuditEvent(actor, operation, f.Name is null ? "unknown" : "known", f.Name, f.Id) { Matched = f.Name is not null }));
+        else if (http.Items[AuditSubject] is (string name, long id))
+            events.Add(new AuditEvent(actor, operation, outcome, name, id) { Matched = status < 300 });
+        else
+            events.Add(new AuditEvent(actor, operation, outcome));
+        try
+        {
+            foreach (var e in events) gallery!.Store.Audit(e);
+        }
+        catch (GalleryException)
+        {
+            work.Metrics.Rejected("audit_not_written");
+        }
     }
 
     private async Task<IResult> Answer(HttpContext http, Scope scope, Func<CancellationToken, Task<IResult>> handler)

@@ -34,6 +34,7 @@ public static class FaceNetApi
         services.AddSingleton(options);
         services.AddSingleton(sp => FaceNetParts.Create(options, sp.GetService<ILoggerFactory>()));
         services.AddHostedService<GalleryFollower>();
+        services.AddHostedService<RetentionSweep>();
         services.Configure<FormOptions>(f =>
         {
             f.MultipartBodyLengthLimit = options.MaxBodyBytes;
@@ -162,6 +163,30 @@ internal sealed class FaceNetParts : IAsyncDisposable
 }
 
 /// <summary>Other replicas' (and other processes') changes to the gallery, applied as they come, while the app runs.</summary>
+/// <summary>Erases the subjects unused for longer than <see cref="ServiceOptions.Retention"/>: at start, then every <see cref="ServiceOptions.RetentionSweep"/>.</summary>
+internal sealed class RetentionSweep(FaceNetParts parts) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        if (parts.Gallery is not { } gallery || parts.Options.Retention is not { } period) return;
+        using var timer = new PeriodicTimer(parts.Options.RetentionSweep);
+        do
+        {
+            try
+            {
+                int erased = Gallery.Protection.Retention.Purge(gallery, period, "(retention)");
+                if (erased > 0 && parts.Log is { } log && log.IsEnabled(LogLevel.Information)) log.LogInformation("retention: {Count} subject(s) erased", erased);
+            }
+            catch (GalleryException e)
+            {
+                var problem = e.Message;
+                parts.Log?.LogWarning("retention sweep: {Problem}", problem);
+            }
+        }
+        while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false));
+    }
+}
+
 internal sealed class GalleryFollower(FaceNetParts parts) : BackgroundService
 {
     protected override Task ExecuteAsync(CancellationToken stoppingToken)

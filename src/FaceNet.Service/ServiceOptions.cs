@@ -22,6 +22,15 @@ public sealed record ServiceOptions
     /// <summary>The master key of an encrypted gallery (a new gallery given one is encrypted); the service does not start without the right one.</summary>
     public Gallery.Protection.MasterKey? MasterKey { get; init; }
 
+    /// <summary>
+    /// Subjects neither enrolled nor matched for this long are erased by a background sweep (see
+    /// <see cref="Gallery.Protection.Retention"/>); null keeps them until they are removed.
+    /// </summary>
+    public TimeSpan? Retention { get; init; }
+
+    /// <summary>How often the retention sweep runs (default hourly; also once at start).</summary>
+    public TimeSpan RetentionSweep { get; init; } = TimeSpan.FromHours(1);
+
     /// <summary>The API keys file (<c>facenet keys add</c>).</summary>
     public string KeysFile { get; init; } = "keys.json";
 

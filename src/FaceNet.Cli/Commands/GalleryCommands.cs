@@ -186,10 +186,18 @@ public sealed partial class FaceNetCli
     private Command SubjectsCommand()
     {
         var gallery = GalleryOption(); var json = JsonOption();
-        var action = new Argument<string[]>("action") { Arity = ArgumentArity.ZeroOrMore, Description = "list (default) | remove NAME | rename OLD NEW | duplicates" };
+        var action = new Argument<string[]>("action")
+        {
+            Arity = ArgumentArity.ZeroOrMore,
+            Description = "list (default) | remove NAME | rename OLD NEW | duplicates | purge (with --older-than)",
+        };
+        var olderThan = new Option<string?>("--older-than")
+        {
+            Description = "purge: erase the subjects neither enrolled nor matched for this long (90d, 12h, 30m)",
+        };
         var model = ModelOption();
         var fpir = Options.Real("--fpir", $"duplicates: the target FPIR of the search that finds them (default {IdentifyOptions.DefaultFpir})", 0, 1, minOpen: true, maxOpen: true);
-        var cmd = new Command("subjects", "List, remove (erase) or rename the people of a gallery; list the pairs of subjects that are probably one person") { gallery, _masterKeyFile, model, fpir, json, action };
+        var cmd = new Command("subjects", "List, remove (erase) or rename the people of a gallery; list the pairs of subjects that are probably one person") { gallery, _masterKeyFile, model, fpir, olderThan, json, action };
         cmd.SetAction(r => Guard(() =>
         {
             var a = r.GetValue(action) ?? [];
@@ -217,13 +225,15 @@ public sealed partial class FaceNetCli
                 {
                     using var store = GalleryStores.Open(r.GetValue(gallery)!, null, key: GalleryKey(r));
                     if (!store.Remove(a[1])) { stderr.WriteLine($"error: {r.GetValue(gallery)}: no subject named '{a[1]}'"); return InputError; }
+                    store.Audit(new AuditEvent(CliActor, AuditOperations.Delete, "ok"));
                     stdout.WriteLine($"removed {a[1]} (its faces erased)");
                     return Ok;
                 }
                 case "rename" when a.Length == 3:
                 {
                     using var store = GalleryStores.Open(r.GetValue(gallery)!, null, key: GalleryKey(r));
-                    if (!store.Rename(a[1], a[2])) { stderr.WriteLine($"error: {r.GetValue(gallery)}: no subject named '{a[1]}'"); return InputError; }
+                    if (store.RenameSubject(a[1], a[2]) is not { } renamed) { stderr.WriteLine($"error: {r.GetValue(gallery)}: no subject named '{a[1]}'"); return InputError; }
+                    store.Audit(new AuditEvent(CliActor, AuditOperations.Rename, "ok", a[2], renamed));
                     stdout.WriteLine($"renamed {a[1]} to {a[2]}");
                     return Ok;
                 }
@@ -245,9 +255,55 @@ public sealed partial class FaceNetCli
                     }
                     return Ok;
                 }
+                case "purge" when a.Length == 1:
+                {
+                    var period = r.GetValue(olderThan) is { } text ? ParsePeriod("--older-than", text) : throw new UsageException("subjects purge: give --older-than (90d, 12h, 30m)");
+                    using var store = GalleryStores.Open(r.GetValue(gallery)!, null, key: GalleryKey(r));
+                    int erased = Retention.Purge(store, period, CliActor);
+                    stdout.WriteLine($"erased {erased} subject(s) neither enrolled nor matched for {period.TotalDays:0.##} days");
+                    return Ok;
+                }
                 default:
-                    throw new UsageException("subjects: expected list, remove NAME, rename OLD NEW or duplicates");
+                    throw new UsageException("subjects: expected list, remove NAME, rename OLD NEW, duplicates or purge --older-than PERIOD");
             }
+        }));
+        return cmd;
+    }
+
+    /// <summary>Who the audit trail says acted, for the command line: the user running it.</summary>
+    private static string CliActor => "cli:" + Environment.UserName;
+
+    private static TimeSpan ParsePeriod(string option, string text)
+    {
+        try { return Retention.ParsePeriod(text); }
+        catch (FormatException e) { throw new UsageException($"{option}: {e.Message}"); }
+    }
+
+    private Command AuditCommand()
+    {
+        var gallery = GalleryOption(); var json = JsonOption();
+        var after = new Option<long>("--after") { Description = "Only the entries after this sequence number (to export in parts)", DefaultValueFactory = _ => 0 };
+        var cmd = new Command("audit", "The gallery's audit trail: when, which key, which operation, which subject, the outcome (--json: one JSON line each)")
+            { gallery, _masterKeyFile, after, json };
+        cmd.SetAction(r => Guard(() =>
+        {
+            using var store = GalleryStores.Open(r.GetValue(gallery)!, null, readOnly: true, GalleryKey(r));
+            long from = r.GetValue(after);
+            while (true)
+            {
+                var page = store.AuditTrail(from, 10_000);
+                foreach (var e in page)
+                    stdout.WriteLine(r.GetValue(json)
+                        ? JsonSerializer.Serialize(new Dictionary<string, object?>
+                        {
+                            ["seq"] = e.Sequence, ["at"] = e.At.ToString("O", CultureInfo.InvariantCulture), ["actor"] = e.Actor, ["operation"] = e.Operation,
+                            ["subject"] = e.Subject, ["outcome"] = e.Outcome,
+                        }, Json)
+                        : $"{e.Sequence,6}  {e.At:yyyy-MM-dd HH:mm:ss}Z  {e.Actor}  {e.Operation}  {e.Subject ?? "-"}  {e.Outcome}");
+                if (page.Count < 10_000) break;
+                from = page[^1].Sequence;
+            }
+            return Ok;
         }));
         return cmd;
     }

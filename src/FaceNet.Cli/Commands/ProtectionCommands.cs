@@ -21,7 +21,7 @@ public sealed partial class FaceNetCli
             encrypt.SetAction(r => Guard(() =>
             {
                 var key = GalleryKey(r) ?? throw new UsageException($"encrypt: give the master key (--master-key-file, or the file {MasterKey.EnvironmentVariable} names)");
-                GalleryProtection.Encrypt(r.GetValue(gallery)!, key);
+                GalleryProtection.Encrypt(r.GetValue(gallery)!, key, CliActor);
                 stdout.WriteLine($"encrypted {r.GetValue(gallery)} under master key {key.Id}");
                 return Ok;
             }));
@@ -37,7 +37,7 @@ public sealed partial class FaceNetCli
             {
                 var current = GalleryKey(r) ?? throw new UsageException($"rekey: give the current master key (--master-key-file, or the file {MasterKey.EnvironmentVariable} names)");
                 var nextKey = MasterKey.Load(r.GetValue(next)!);
-                GalleryProtection.Rekey(r.GetValue(gallery)!, current, nextKey, r.GetValue(rotate));
+                GalleryProtection.Rekey(r.GetValue(gallery)!, current, nextKey, r.GetValue(rotate), CliActor);
                 stdout.WriteLine($"{r.GetValue(gallery)}: data key {(r.GetValue(rotate) ? "replaced, every face re-encrypted, " : "")}wrapped under master key {nextKey.Id}");
                 return Ok;
             }));

@@ -13,6 +13,10 @@ public sealed partial class FaceNetCli
         var urls = new Option<string?>("--urls") { Description = "Where to listen (port 0: a free one; default http://127.0.0.1:5080, with --https-cert https://127.0.0.1:5443)" };
         var httpsCert = new Option<string?>("--https-cert") { Description = "PEM certificate (chain): serve HTTPS (TLS 1.2/1.3) with HSTS" };
         var httpsKey = new Option<string?>("--https-key") { Description = "The certificate's PEM private key" };
+        var retention = new Option<string?>("--retention")
+        {
+            Description = "Erase subjects neither enrolled nor matched for this long (365d, 12h): swept at start and hourly",
+        };
         var gallery = new Option<string?>("--gallery", "-g")
         {
             Description = "The gallery: an SQLite file, or a PostgreSQL connection string (\"Host=…;Database=…\") that replicas share",
@@ -37,7 +41,7 @@ public sealed partial class FaceNetCli
         var batchWait = Options.Real("--batch-wait-ms", "How long a part-filled embedding batch waits for other requests' faces", 2, 0, 1000);
         var timeout = Options.Real("--timeout", "A request's time limit in seconds (503 beyond)", 30, 0, 3600, minOpen: true);
         var cmd = new Command("serve", "Run the HTTP service: verify, embed, detect, enrol, identify; API keys, limits, metrics, OpenAPI and a web page")
-            { urls, httpsCert, httpsKey, gallery, _masterKeyFile, keys, model, detector, threads, threshold, maxBody, workers, queue, batchWait, timeout };
+            { urls, httpsCert, httpsKey, gallery, _masterKeyFile, retention, keys, model, detector, threads, threshold, maxBody, workers, queue, batchWait, timeout };
         cmd.SetAction(r => Guard(() =>
         {
             var galleryLocation = r.GetValue(gallery);
@@ -51,6 +55,7 @@ public sealed partial class FaceNetCli
                 Urls = listen,
                 HttpsCertificateFile = r.GetValue(httpsCert),
                 HttpsKeyFile = r.GetValue(httpsKey),
+                Retention = r.GetValue(retention) is { } period ? ParsePeriod("--retention", period) : null,
                 Gallery = galleryLocation,
                 MasterKey = GalleryKey(r),
                 KeysFile = r.GetValue(keys)!,

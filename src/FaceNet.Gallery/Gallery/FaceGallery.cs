@@ -53,6 +53,14 @@ public sealed class FaceGallery : IDisposable
     public IGalleryStore Store => _store;
     public GalleryModel Model => _store.Model;
 
+    /// <summary>The id of the subject of that name, or null.</summary>
+    public long? SubjectIdOf(string name)
+    {
+        _state.EnterReadLock();
+        try { return _ids.TryGetValue(name, out var id) ? id : null; }
+        finally { _state.ExitReadLock(); }
+    }
+
     /// <summary>Faces that can be found.</summary>
     public int FaceCount => _index.Count;
 

@@ -58,7 +58,7 @@ public sealed record Enrollment(long SubjectId, IReadOnlyList<long> FaceIds);
 /// </summary>
 public sealed class GalleryStore : IGalleryStore, IProtectedStore
 {
-    private const int SchemaVersion = 2;
+    private const int SchemaVersion = 3;
     private static readonly string[] Migrations =
     [
         // 0 → 1
@@ -117,6 +117,27 @@ public sealed class GalleryStore : IGalleryStore, IProtectedStore
         CREATE INDEX changes_subject ON changes(subject_id);
         INSERT OR REPLACE INTO meta(key, value) VALUES ('feed_pruned_through', '0');
         """,
+        // 2 → 3: when each subject was last enrolled or matched (retention), and the audit trail: append-only,
+        // but for blanking an erased subject's name
+        """
+        ALTER TABLE subjects ADD COLUMN last_used TEXT;
+        UPDATE subjects SET last_used = created;
+        CREATE TABLE audit (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            at TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            operation TEXT NOT NULL,
+            subject_id INTEGER,
+            subject TEXT,
+            outcome TEXT NOT NULL);
+        CREATE INDEX audit_subject ON audit(subject_id);
+        CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+            BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+        CREATE TRIGGER audit_only_blanking BEFORE UPDATE ON audit
+            WHEN NEW.subject IS NOT NULL OR NEW.seq IS NOT OLD.seq OR NEW.at IS NOT OLD.at OR NEW.actor IS NOT OLD.actor
+                OR NEW.operation IS NOT OLD.operation OR NEW.subject_id IS NOT OLD.subject_id OR NEW.outcome IS NOT OLD.outcome
+            BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+        """,
     ];
 
     private readonly SqliteConnection _db;
@@ -125,6 +146,8 @@ public sealed class GalleryStore : IGalleryStore, IProtectedStore
 
     // false for an older gallery opened read-only (it has no feed; nobody can be writing it through us)
     private readonly bool _feed;
+    // false for a gallery of before the audit trail opened read-only
+    private readonly bool _audit;
 
     // an encrypted gallery's data key, and its cipher (null for a plain gallery)
     private byte[]? _dataKey;
@@ -136,6 +159,7 @@ public sealed class GalleryStore : IGalleryStore, IProtectedStore
         _db = db;
         Model = model;
         _feed = feed;
+        _audit = feed && Scalar<long>(db, "PRAGMA user_version") >= 3;
         SetDataKey(dataKey);
     }
 
@@ -305,7 +329,7 @@ public sealed class GalleryStore : IGalleryStore, IProtectedStore
             var findName = find.Parameters.Add("$n", SqliteType.Text);
             using var add = _db.CreateCommand();
             add.Transaction = tx;
-            add.CommandText = "INSERT INTO subjects(name, created, metadata) VALUES ($n, $c, $m) RETURNING id";
+            add.CommandText = "INSERT INTO subjects(name, created, metadata, last_used) VALUES ($n, $c, $m, $c) RETURNING id";
             var addName = add.Parameters.Add("$n", SqliteType.Text);
             var addCreated = add.Parameters.Add("$c", SqliteType.Text);
             add.Parameters.AddWithValue("$m", (object?)metadata ?? DBNull.Value);
@@ -353,7 +377,11 @@ public sealed class GalleryStore : IGalleryStore, IProtectedStore
                     ids.Add((long)ins.ExecuteScalar()!);
                 }
                 result.Add(new Enrollment(subject, ids));
-                if (ids.Count > 0) Record(tx, ChangeKind.Enrolled, subject, null, ids[0], ids[^1]);
+                if (ids.Count > 0)
+                {
+                    Record(tx, ChangeKind.Enrolled, subject, null, ids[0], ids[^1]);
+                    if (_audit) Touch(tx, subject);
+                }
             }
             tx.Commit();
             return result;
@@ -512,7 +540,8 @@ public sealed class GalleryStore : IGalleryStore, IProtectedStore
                 using var cmd = _db.CreateCommand();
                 cmd.Transaction = tx;
                 cmd.CommandText = "DELETE FROM faces WHERE subject_id = $id; DELETE FROM subjects WHERE id = $id;"
-                    + (_feed ? " UPDATE changes SET name = NULL WHERE subject_id = $id;" : "");
+                    + (_feed ? " UPDATE changes SET name = NULL WHERE subject_id = $id;" : "")
+                    + (_audit ? " UPDATE audit SET subject = NULL WHERE subject_id = $id AND subject IS NOT NULL;" : "");
                 cmd.Parameters.AddWithValue("$id", id);
                 cmd.ExecuteNonQuery();
                 Record(tx, ChangeKind.Removed, id.Value, null);
@@ -599,6 +628,74 @@ public sealed class GalleryStore : IGalleryStore, IProtectedStore
         Exec(_db, "PRAGMA wal_checkpoint(TRUNCATE);");
         foreach (var sidecar in new[] { Path + ".hnsw", Path + ".hnsw.stamp" })
             if (File.Exists(sidecar)) File.Delete(sidecar);
+    }
+
+    private void Touch(SqliteTransaction tx, long subject)
+    {
+        using var cmd = _db.CreateCommand();
+        cmd.Transaction = tx;
+        cmd.CommandText = "UPDATE subjects SET last_used = $t WHERE id = $id";
+        cmd.Parameters.AddWithValue("$t", Now());
+        cmd.Parameters.AddWithValue("$id", subject);
+        cmd.ExecuteNonQuery();
+    }
+
+    public void Audit(AuditEvent e)
+    {
+        if (!_audit) throw new GalleryException(Path, "the gallery predates the audit trail and is open read-only", FaceNetErrorKind.Unavailable);
+        lock (_gate)
+        {
+            using var tx = _db.BeginTransaction();
+            using (var cmd = _db.CreateCommand())
+            {
+                cmd.Transaction = tx;
+                cmd.CommandText = "INSERT INTO audit(at, actor, operation, subject_id, subject, outcome) VALUES ($t, $a, $o, $id, $s, $r)";
+                cmd.Parameters.AddWithValue("$t", Now());
+                cmd.Parameters.AddWithValue("$a", e.Actor);
+                cmd.Parameters.AddWithValue("$o", e.Operation);
+                cmd.Parameters.AddWithValue("$id", (object?)e.SubjectId ?? DBNull.Value);
+                cmd.Parameters.AddWithValue("$s", (object?)e.Subject ?? DBNull.Value);
+                cmd.Parameters.AddWithValue("$r", e.Outcome);
+                cmd.ExecuteNonQuery();
+            }
+            if (e.Matched && e.SubjectId is { } id) Touch(tx, id);
+            tx.Commit();
+        }
+    }
+
+    public IReadOnlyList<AuditEvent> AuditTrail(long after = 0, int max = 10_000)
+    {
+        if (!_audit) return [];
+        lock (_gate)
+        {
+            using var cmd = _db.CreateCommand();
+            cmd.CommandText = "SELECT seq, at, actor, operation, subject_id, subject, outcome FROM audit WHERE seq > $after ORDER BY seq LIMIT $max";
+            cmd.Parameters.AddWithValue("$after", after);
+            cmd.Parameters.AddWithValue("$max", max);
+            using var r = cmd.ExecuteReader();
+            var list = new List<AuditEvent>();
+            while (r.Read())
+                list.Add(new AuditEvent(r.GetString(2), r.GetString(3), r.GetString(6), r.IsDBNull(5) ? null : r.GetString(5), r.IsDBNull(4) ? null : r.GetInt64(4))
+                {
+                    Sequence = r.GetInt64(0), At = DateTime.Parse(r.GetString(1), CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind),
+                });
+            return list;
+        }
+    }
+
+    public IReadOnlyList<string> UnusedSince(DateTime cutoff)
+    {
+        if (!_audit) return [];
+        lock (_gate)
+        {
+            using var cmd = _db.CreateCommand();
+            cmd.CommandText = "SELECT name FROM subjects WHERE COALESCE(last_used, created) < $c ORDER BY name";
+            cmd.Parameters.AddWithValue("$c", cutoff.ToUniversalTime().ToString("O", CultureInfo.InvariantCulture));
+            using var r = cmd.ExecuteReader();
+            var list = new List<string>();
+            while (r.Read()) list.Add(r.GetString(0));
+            return list;
+        }
     }
 
     /// <summary>Renames a subject; returns its id, or null when there is none of that name.</summary>

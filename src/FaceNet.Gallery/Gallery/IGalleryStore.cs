@@ -10,6 +10,25 @@ public enum ChangeKind { Enrolled, Removed, Renamed }
 /// </summary>
 public sealed record GalleryChange(long Sequence, ChangeKind Kind, long SubjectId, string? Name, IReadOnlyList<StoredFace> Faces);
 
+/// <summary>
+/// One entry of a gallery's audit trail: when (set by the store), who (an API key's name, or the user of the
+/// command line), which operation, about which subject, with what outcome — never a template or an image.
+/// <see cref="Matched"/>: the subject was enrolled or recognised, which keeps it from expiring (retention).
+/// </summary>
+public sealed record AuditEvent(string Actor, string Operation, string Outcome, string? Subject = null, long? SubjectId = null)
+{
+    public long Sequence { get; init; }
+    public DateTime At { get; init; }
+    public bool Matched { get; init; }
+}
+
+/// <summary>The operations the audit trail names.</summary>
+public static class AuditOperations
+{
+    public const string Verify = "verify", Identify = "identify", Enroll = "enroll", Delete = "delete", Rename = "rename", List = "list",
+        Embed = "embed", Detect = "detect", Encrypt = "encrypt", Rekey = "rekey", Expire = "expire";
+}
+
 /// <summary>Everything a gallery holds, read in one transaction, and the change it is current to.</summary>
 public sealed record GallerySnapshot(IReadOnlyList<Subject> Subjects, IReadOnlyList<StoredFace> Faces, long Sequence);
 
@@ -51,6 +70,18 @@ public interface IGalleryStore : IDisposable
 
     /// <summary>Returns when another process may have changed the gallery, or after <paramref name="timeout"/> at the latest.</summary>
     Task WaitForChangesAsync(TimeSpan timeout, CancellationToken ct);
+
+    /// <summary>
+    /// Appends to the audit trail (append-only: the store refuses to change or delete an entry, but for
+    /// blanking the name of a subject it erases). A matched subject is marked as used now.
+    /// </summary>
+    void Audit(AuditEvent e);
+
+    /// <summary>The audit trail after <paramref name="after"/>, oldest first.</summary>
+    IReadOnlyList<AuditEvent> AuditTrail(long after = 0, int max = 10_000);
+
+    /// <summary>The subjects neither enrolled nor matched since <paramref name="cutoff"/> (retention).</summary>
+    IReadOnlyList<string> UnusedSince(DateTime cutoff);
 }
 
 public static class GalleryStoreExtensions

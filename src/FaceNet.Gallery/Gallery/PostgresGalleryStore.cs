@@ -20,7 +20,7 @@ namespace FaceNet.Gallery;
 /// </summary>
 public sealed class PostgresGalleryStore : IGalleryStore, IProtectedStore
 {
-    private const int SchemaVersion = 1;
+    private const int SchemaVersion = 2;
     private const string Channel = "facenet_gallery";
     // the writers' advisory lock: "facenet" in ASCII
     private const long WriterLock = 0x66_61_63_65_6e_65_74;
@@ -54,9 +54,37 @@ public sealed class PostgresGalleryStore : IGalleryStore, IProtectedStore
         CREATE INDEX changes_subject ON facenet.changes(subject_id);
         """;
 
+    // 1 → 2: when each subject was last enrolled or matched (retention), and the audit trail: append-only,
+    // but for blanking an erased subject's name
+    private const string SchemaV2 = """
+        ALTER TABLE facenet.subjects ADD COLUMN IF NOT EXISTS last_used timestamptz;
+        UPDATE facenet.subjects SET last_used = created WHERE last_used IS NULL;
+        CREATE TABLE facenet.audit (
+            seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            at timestamptz NOT NULL,
+            actor text NOT NULL,
+            operation text NOT NULL,
+            subject_id bigint,
+            subject text,
+            outcome text NOT NULL);
+        CREATE INDEX audit_subject ON facenet.audit(subject_id);
+        CREATE FUNCTION facenet.audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $f$
+        BEGIN
+            IF TG_OP = 'UPDATE' AND NEW.subject IS NULL AND NEW.seq = OLD.seq AND NEW.at = OLD.at AND NEW.actor = OLD.actor
+                AND NEW.operation = OLD.operation AND NEW.subject_id IS NOT DISTINCT FROM OLD.subject_id AND NEW.outcome = OLD.outcome THEN
+                RETURN NEW;
+            END IF;
+            RAISE EXCEPTION 'the audit trail is append-only';
+        END $f$;
+        CREATE TRIGGER audit_append_only BEFORE UPDATE OR DELETE ON facenet.audit FOR EACH ROW EXECUTE FUNCTION facenet.audit_append_only();
+        """;
+
     private readonly NpgsqlDataSource _db;
     private readonly SemaphoreSlim _listenGate = new(1, 1);
     private NpgsqlConnection? _listener;
+
+    // false for a gallery of before the audit trail opened read-only
+    private bool _audit;
 
     // an encrypted gallery's data key, and its cipher (null for a plain gallery)
     private byte[]? _dataKey;
@@ -133,6 +161,7 @@ public sealed class PostgresGalleryStore : IGalleryStore, IProtectedStore
                 if (Scalar<bool>(conn, tx, "SELECT to_regnamespace('facenet') IS NOT NULL") && Scalar<long>(conn, tx, "SELECT count(*) FROM pg_tables WHERE schemaname = 'facenet'") > 0)
                     throw new GalleryException(location, "the schema 'facenet' holds other tables: not a FaceNet gallery; nothing was changed", FaceNetErrorKind.CorruptStore);
                 Exec(conn, tx, Schema);
+                Exec(conn, tx, SchemaV2);
                 Exec(conn, tx, "INSERT INTO facenet.meta(key, value) VALUES ('schema_version', @v), ('feed_pruned_through', '0')", ("v", SchemaVersion.ToString(CultureInfo.InvariantCulture)));
             }
             var meta = ReadMeta(conn, tx);
@@ -141,6 +170,12 @@ public sealed class PostgresGalleryStore : IGalleryStore, IProtectedStore
             if (version > SchemaVersion) throw new GalleryException(location, $"gallery schema version {version} is newer than this program's {SchemaVersion}", FaceNetErrorKind.CorruptStore);
             // refused without the right key before anything is written
             var dataKey = GalleryKeys.Unlock(meta, key, location);
+            if (version < 2 && !readOnly)
+            {
+                Exec(conn, tx, SchemaV2);
+                Exec(conn, tx, "UPDATE facenet.meta SET value = '2' WHERE key = 'schema_version'");
+                version = 2;
+            }
             GalleryModel bound;
             if (!meta.TryGetValue("model_id", out var id))
             {
@@ -162,7 +197,7 @@ public sealed class PostgresGalleryStore : IGalleryStore, IProtectedStore
                     throw new GalleryException(location, $"gallery is bound to model {bound}; embeddings of model {model} are not comparable with it (use the model that enrolled it, or 'facenet migrate' to re-embed its faces)", FaceNetErrorKind.ModelMismatch);
             }
             tx.Commit();
-            return new PostgresGalleryStore(db, location, bound, dataKey);
+            return new PostgresGalleryStore(db, location, bound, dataKey) { _audit = version >= 2 };
         }
         catch (Exception e)
         {
@@ -188,6 +223,7 @@ public sealed class PostgresGalleryStore : IGalleryStore, IProtectedStore
                     else
                     {
                         using var add = new NpgsqlCommand("INSERT INTO facenet.subjects(name, created, metadata) VALUES (@n, now(), @m) RETURNING id", conn, tx);
+                        // (last_used is set below with the faces)
                         add.Parameters.AddWithValue("n", name);
                         add.Parameters.AddWithValue("m", (object?)metadata ?? DBNull.Value);
                         subject = (long)add.ExecuteScalar()!;
@@ -227,7 +263,11 @@ public sealed class PostgresGalleryStore : IGalleryStore, IProtectedStore
                     }
                 }
                 result.Add(new Enrollment(subject, ids));
-                if (ids.Count > 0) Record(conn, tx, ChangeKind.Enrolled, subject, null, ids.Min(), ids.Max());
+                if (ids.Count > 0)
+                {
+                    Record(conn, tx, ChangeKind.Enrolled, subject, null, ids.Min(), ids.Max());
+                    if (_audit) Exec(conn, tx, "UPDATE facenet.subjects SET last_used = now() WHERE id = @id", ("id", subject));
+                }
             }
             return result;
         });
@@ -324,7 +364,8 @@ public sealed class PostgresGalleryStore : IGalleryStore, IProtectedStore
             using var find = new NpgsqlCommand("SELECT id FROM facenet.subjects WHERE name = @n", conn, tx);
             find.Parameters.AddWithValue("n", name);
             if (find.ExecuteScalar() is not long id) return null;
-            Exec(conn, tx, "DELETE FROM facenet.faces WHERE subject_id = @id; DELETE FROM facenet.subjects WHERE id = @id; UPDATE facenet.changes SET name = NULL WHERE subject_id = @id;", ("id", id));
+            Exec(conn, tx, "DELETE FROM facenet.faces WHERE subject_id = @id; DELETE FROM facenet.subjects WHERE id = @id; UPDATE facenet.changes SET name = NULL WHERE subject_id = @id;"
+                + (_audit ? " UPDATE facenet.audit SET subject = NULL WHERE subject_id = @id AND subject IS NOT NULL;" : ""), ("id", id));
             Record(conn, tx, ChangeKind.Removed, id, null);
             return id;
         });
@@ -334,7 +375,7 @@ public sealed class PostgresGalleryStore : IGalleryStore, IProtectedStore
             try
             {
                 using var conn = _db.OpenConnection();
-                Exec(conn, null, "VACUUM facenet.faces, facenet.subjects, facenet.changes");
+                Exec(conn, null, "VACUUM facenet.faces, facenet.subjects, facenet.changes" + (_audit ? ", facenet.audit" : ""));
             }
             catch (NpgsqlException) { } // erased rows are invisible already; autovacuum will clean them
         }
@@ -361,6 +402,47 @@ public sealed class PostgresGalleryStore : IGalleryStore, IProtectedStore
             throw new GalleryException(Location, $"a subject named '{newName}' already exists", FaceNetErrorKind.Conflict);
         }
     }
+
+    public void Audit(AuditEvent e)
+    {
+        if (!_audit) throw new GalleryException(Location, "the gallery predates the audit trail and is open read-only", FaceNetErrorKind.Unavailable);
+        // not under the writers' lock: an audit row is no change the followers need
+        try
+        {
+            using var conn = _db.OpenConnection();
+            using var tx = conn.BeginTransaction();
+            Exec(conn, tx, "INSERT INTO facenet.audit(at, actor, operation, subject_id, subject, outcome) VALUES (now(), @a, @o, @id, @s, @r)",
+                ("a", e.Actor), ("o", e.Operation), ("id", (object?)e.SubjectId ?? DBNull.Value), ("s", (object?)e.Subject ?? DBNull.Value), ("r", e.Outcome));
+            if (e.Matched && e.SubjectId is { } id) Exec(conn, tx, "UPDATE facenet.subjects SET last_used = now() WHERE id = @id", ("id", id));
+            tx.Commit();
+        }
+        catch (NpgsqlException ex) { throw new GalleryException(Location, "database error: " + ex.Message, FaceNetErrorKind.Unavailable, ex); }
+    }
+
+    public IReadOnlyList<AuditEvent> AuditTrail(long after = 0, int max = 10_000) => !_audit ? [] : Read((conn, tx) =>
+    {
+        using var cmd = new NpgsqlCommand("SELECT seq, at, actor, operation, subject_id, subject, outcome FROM facenet.audit WHERE seq > @a ORDER BY seq LIMIT @m", conn, tx);
+        cmd.Parameters.AddWithValue("a", after);
+        cmd.Parameters.AddWithValue("m", max);
+        using var r = cmd.ExecuteReader();
+        var list = new List<AuditEvent>();
+        while (r.Read())
+            list.Add(new AuditEvent(r.GetString(2), r.GetString(3), r.GetString(6), r.IsDBNull(5) ? null : r.GetString(5), r.IsDBNull(4) ? null : r.GetInt64(4))
+            {
+                Sequence = r.GetInt64(0), At = r.GetDateTime(1).ToUniversalTime(),
+            });
+        return list;
+    });
+
+    public IReadOnlyList<string> UnusedSince(DateTime cutoff) => !_audit ? [] : Read((conn, tx) =>
+    {
+        using var cmd = new NpgsqlCommand("SELECT name FROM facenet.subjects WHERE COALESCE(last_used, created) < @c ORDER BY name", conn, tx);
+        cmd.Parameters.AddWithValue("c", cutoff.ToUniversalTime());
+        using var r = cmd.ExecuteReader();
+        var list = new List<string>();
+        while (r.Read()) list.Add(r.GetString(0));
+        return list;
+    });
 
     public IReadOnlyList<Subject> Subjects() => Read((conn, tx) => ReadSubjects(conn, tx));
 

@@ -35,10 +35,11 @@ public static class GalleryProtection
     /// transaction: a crash leaves it plain or encrypted, never half. Then the old plain bytes are cleaned
     /// out of the files (SQLite: VACUUM; PostgreSQL: VACUUM FULL of the faces table).
     /// </summary>
-    public static void Encrypt(string location, MasterKey key)
+    public static void Encrypt(string location, MasterKey key, string actor = "library")
     {
         using var store = GalleryStores.Open(location, null, key: key);
         ((IProtectedStore)store).Encrypt(key);
+        store.Audit(new AuditEvent(actor, AuditOperations.Encrypt, $"ok: master key {key.Id}"));
     }
 
     /// <summary>
@@ -46,9 +47,10 @@ public static class GalleryProtection
     /// (one metadata row; no face is re-encrypted). With <paramref name="rotateDataKey"/>, a new data key
     /// too, and every face re-encrypted under it (one transaction, as <see cref="Encrypt"/>).
     /// </summary>
-    public static void Rekey(string location, MasterKey current, MasterKey next, bool rotateDataKey = false)
+    public static void Rekey(string location, MasterKey current, MasterKey next, bool rotateDataKey = false, string actor = "library")
     {
         using var store = GalleryStores.Open(location, null, key: current);
         ((IProtectedStore)store).Rekey(next, rotateDataKey);
+        store.Audit(new AuditEvent(actor, AuditOperations.Rekey, $"ok: master key {next.Id}{(rotateDataKey ? ", new data key" : "")}"));
     }
 }
