@@ -47,6 +47,8 @@ public sealed record IdentifiedFace(int[] Box, float Score, double? Quality, str
     /// <summary>How a threshold was chosen, as JSON names it: <c>fpir</c>, <c>given</c> or <c>verification</c>.</summary>
     public static string RuleName(ThresholdRule rule) => rule.ToString().ToLowerInvariant();
 }
+public sealed record TenantJson(string Name);
+public sealed record TenantsResponse(IReadOnlyList<string> Tenants);
 public sealed record IdentifyResponse(IReadOnlyList<IdentifiedFace> Faces, int Width, int Height, int Subjects, string Model, string ModelId);
 
 // multipart forms, for the OpenAPI document
@@ -58,7 +60,7 @@ public sealed record VerifyForm(IFormFile Image1, IFormFile Image2);
 /// and turn every failure a client can cause into a problem answer (4xx, or 503 when busy); only a
 /// fault of ours is a 500.
 /// </summary>
-internal sealed class FaceApi(FaceWork work, FaceGallery? gallery, KeyCheck keys, ServiceOptions options)
+internal sealed class FaceApi(FaceWork work, Tenants? tenants, KeyCheck keys, ServiceOptions options)
 {
     private FaceRecognizer Faces => work.Recognizer;
     private string ModelName => Faces.Model.Info.Name;
@@ -99,7 +101,7 @@ internal sealed class FaceApi(FaceWork work, FaceGallery? gallery, KeyCheck keys
 
     public Task<IResult> Enroll(HttpContext http, string name) => Guard(http, Scope.Enroll, AuditOperations.Enroll, async ct =>
     {
-        var g = RequireGallery();
+        var g = RequireGallery(http);
         GalleryStore.ValidateName(name);
         var enrol = new EnrolOptions { Force = Flag(http, "force"), RefuseDuplicates = !Flag(http, "allow_duplicate") };
         var (bytes, file) = File(await ReadForm(http), "image");
@@ -120,21 +122,21 @@ internal sealed class FaceApi(FaceWork work, FaceGallery? gallery, KeyCheck keys
 
     public Task<IResult> Subjects(HttpContext http) => Guard(http, Scope.Identify, AuditOperations.List, ct =>
     {
-        var g = RequireGallery();
+        var g = RequireGallery(http);
         var subjects = g.Store.Subjects();
         return Task.FromResult(Ok(new SubjectsResponse(subjects.Select(s => new SubjectJson(s.Name, s.Faces, s.Created)).ToList(), subjects.Sum(s => s.Faces))));
     });
 
     public Task<IResult> Remove(HttpContext http, string name) => Guard(http, Scope.Admin, AuditOperations.Delete, ct =>
     {
-        var g = RequireGallery();
+        var g = RequireGallery(http);
         // the event names no one: the subject's name is erased with it, here as in its earlier events
         return Task.FromResult(g.Remove(name) ? Results.NoContent() : Problems.NotFound($"no subject named '{name}'"));
     });
 
     public Task<IResult> Identify(HttpContext http) => Guard(http, Scope.Identify, AuditOperations.Identify, async ct =>
     {
-        var g = RequireGallery();
+        var g = RequireGallery(http);
         int top = int.TryParse(http.Request.Query["top"], out var t) ? t : 3;
         if (top is < 1 or > 100) throw new ArgumentException("top must be between 1 and 100");
         double fpir = IdentifyOptions.DefaultFpir;
@@ -153,12 +155,49 @@ internal sealed class FaceApi(FaceWork work, FaceGallery? gallery, KeyCheck keys
         return Ok(new IdentifyResponse(faces, photo.Photo.Width, photo.Photo.Height, g.SubjectCount, ModelName, Faces.Model.Identity));
     });
 
+    /// <summary>Tenants are the service's to manage: an admin key of the default tenant.</summary>
+    private static void RequireServiceAdmin(HttpContext http)
+    {
+        if (TenantOf(http) != Tenants.Default) throw new TenantScopeException();
+    }
+
+    private sealed class TenantScopeException : Exception;
+
+    public Task<IResult> ListTenants(HttpContext http) => Guard(http, Scope.Admin, AuditOperations.TenantList, ct =>
+    {
+        RequireServiceAdmin(http);
+        return Task.FromResult(Ok(new TenantsResponse(RequireTenants().List())));
+    });
+
+    public Task<IResult> CreateTenant(HttpContext http, string name) => Guard(http, Scope.Admin, AuditOperations.TenantCreate, ct =>
+    {
+        RequireServiceAdmin(http);
+        RequireTenants().Create(name);
+        http.Items[AuditSubject] = ("tenant " + name, 0L);
+        return Task.FromResult<IResult>(Results.Json(new TenantJson(name), FaceNetApi.Json, statusCode: 201));
+    });
+
+    public Task<IResult> RemoveTenant(HttpContext http, string name) => Guard(http, Scope.Admin, AuditOperations.TenantRemove, ct =>
+    {
+        RequireServiceAdmin(http);
+        return Task.FromResult(RequireTenants().Remove(name) ? Results.NoContent() : Problems.NotFound($"no tenant named '{name}'"));
+    });
+
+    private Tenants RequireTenants() => tenants ?? throw new NoGalleryException();
+
     // ----- plumbing -----
 
     /// <summary>200 with the API's own JSON (snake_case), whatever the host app's settings.</summary>
     private static IResult Ok<T>(T body) => Results.Json(body, FaceNetApi.Json);
 
-    private FaceGallery RequireGallery() => gallery ?? throw new NoGalleryException();
+    private static string TenantOf(HttpContext http) => http.Items["facenet.tenant"] as string ?? Tenants.Default;
+
+    /// <summary>The gallery of the key's tenant (a key never reaches another tenant's).</summary>
+    private FaceGallery? GalleryOf(HttpContext http) => tenants?.Find(TenantOf(http));
+
+    private FaceGallery RequireGallery(HttpContext http)
+        => GalleryOf(http) ?? (tenants is null || TenantOf(http) == Tenants.Default ? throw new NoGalleryException()
+            : throw new TenantException(TenantOf(http), "no such tenant on this service", FaceNetErrorKind.NotFound));
 
     private sealed class NoGalleryException : Exception;
 
@@ -220,6 +259,8 @@ internal sealed class FaceApi(FaceWork work, FaceGallery? gallery, KeyCheck keys
         FaceNetErrorKind.QualityTooLow => Problems.Status(422, "Face quality too low", e.Message + "; ?force=true enrols it anyway"),
         FaceNetErrorKind.Duplicate => Problems.Status(409, "Already enrolled as another subject", e.Message + "; ?allow_duplicate=true enrols it anyway"),
         FaceNetErrorKind.Conflict => Problems.Conflict(e.Reason),
+        FaceNetErrorKind.NotFound => Problems.NotFound(e.Message),
+        FaceNetErrorKind.Invalid when e is TenantException => Problems.BadRequest(e.Message),
         _ => null,
     };
 
@@ -230,7 +271,7 @@ internal sealed class FaceApi(FaceWork work, FaceGallery? gallery, KeyCheck keys
         int status = result is IStatusCodeHttpResult { StatusCode: { } code } ? code : 200;
         // an answer other than success leaves the body unread, or half-read: read the rest first
         if (status >= 300) await RefusedBodies.DrainAsync(http, options.MaxBodyBytes, options.RequestTimeout);
-        if (gallery is not null) Audit(http, operation, status);
+        if (GalleryOf(http) is { } gallery) Audit(gallery, http, operation, status);
         return result;
     }
 
@@ -241,7 +282,7 @@ internal sealed class FaceApi(FaceWork work, FaceGallery? gallery, KeyCheck keys
     /// the status; an identification, one entry per face with whom it named. A trail that cannot be written
     /// is counted (facenet_requests_rejected_total{reason="audit_not_written"}), and does not change the answer (the work it records is done).
     /// </summary>
-    private void Audit(HttpContext http, string operation, int status)
+    private void Audit(FaceGallery gallery, HttpContext http, string operation, int status)
     {
         var actor = http.Items["facenet.key"] as string ?? "(no key)";
         var outcome = status < 300 ? "ok" : status.ToString(System.Globalization.CultureInfo.InvariantCulture);
@@ -255,7 +296,7 @@ internal sealed class FaceApi(FaceWork work, FaceGallery? gallery, KeyCheck keys
             events.Add(new AuditEvent(actor, operation, outcome));
         try
         {
-            foreach (var e in events) gallery!.Store.Audit(e);
+            foreach (var e in events) gallery.Store.Audit(e);
         }
         catch (GalleryException)
         {
@@ -277,6 +318,7 @@ internal sealed class FaceApi(FaceWork work, FaceGallery? gallery, KeyCheck keys
         catch (InvalidDataException e) { return Problems.BadRequest("the multipart body cannot be read: " + e.Message); }
         catch (FaceNetException e) when (Problem(e) is { } problem) { return problem; }
         catch (NoGalleryException) { return Problems.NotFound("this service has no gallery (start it with --gallery)"); }
+        catch (TenantScopeException) { return Problems.Forbidden("tenants are managed with an admin key of the default tenant"); }
         catch (ArgumentException e) { return Problems.BadRequest(e.Message); }
         catch (ServiceBusyException e)
         {

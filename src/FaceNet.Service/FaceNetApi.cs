@@ -84,6 +84,15 @@ public static class FaceNetApi
         v1.MapDelete("/subjects/{name}", (Delegate)api.Remove).Produces(204).WithTags("gallery").ClientErrors()
             .WithSummary("Erase a subject")
             .WithDescription("Deletes the subject and every face of it, from the store and every replica's index. Scope admin.");
+        v1.MapGet("/tenants", (Delegate)api.ListTenants).Produces<TenantsResponse>().WithTags("tenants").ClientErrors()
+            .WithSummary("List the tenants")
+            .WithDescription("Every tenant this service hosts. An admin key of the default tenant.");
+        v1.MapPost("/tenants/{name}", (Delegate)api.CreateTenant).Produces<TenantJson>(201).WithTags("tenants").ClientErrors()
+            .WithSummary("Create a tenant")
+            .WithDescription("An empty gallery of its own (its own data key when encrypted). An admin key of the default tenant.");
+        v1.MapDelete("/tenants/{name}", (Delegate)api.RemoveTenant).Produces(204).WithTags("tenants").ClientErrors()
+            .WithSummary("Remove a tenant")
+            .WithDescription("Erases the tenant's gallery: its files, or its schema. An admin key of the default tenant.");
         return v1;
     }
 
@@ -103,16 +112,24 @@ internal sealed class FaceNetParts : IAsyncDisposable
         Options = options;
         Faces = faces;
         Gallery = gallery;
+        // other tenants' galleries, opened when first asked for, each followed from then on
+        Tenants = options.Gallery is { } location
+            ? new Tenants(location, GalleryModel.For(faces.Model), options.MasterKey, gallery, (g, stop) => g.FollowAsync(options.FollowPoll, null, stop))
+            : null;
         Work = work;
         Keys = keys;
         Metrics = metrics;
         Log = log;
-        Api = new FaceApi(work, gallery, keys, options);
+        Api = new FaceApi(work, Tenants, keys, options);
     }
 
     public ServiceOptions Options { get; }
     public FaceRecognizer Faces { get; }
+    /// <summary>The default tenant's gallery.</summary>
     public FaceGallery? Gallery { get; }
+
+    /// <summary>Every tenant's gallery (null without a gallery).</summary>
+    public Tenants? Tenants { get; }
     public FaceWork Work { get; }
     public KeyCheck Keys { get; }
     public ServiceMetrics Metrics { get; }
@@ -140,7 +157,11 @@ internal sealed class FaceNetParts : IAsyncDisposable
         try
         {
             faces = FaceRecognizer.Create(recognizerOptions);
-            if (options.Gallery is { } g) gallery = FaceGallery.Open(g, GalleryModel.For(faces.Model), key: options.MasterKey);
+            if (options.Gallery is { } g)
+            {
+                if (Tenants.IsFolder(g)) Directory.CreateDirectory(g);
+                gallery = FaceGallery.Open(Tenants.DefaultLocation(g), GalleryModel.For(faces.Model), key: options.MasterKey);
+            }
             var work = new FaceWork(faces, options, metrics);
             return new FaceNetParts(options, faces, gallery, work, keys, metrics, logs?.CreateLogger("FaceNet"));
         }
@@ -156,6 +177,7 @@ internal sealed class FaceNetParts : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await Work.DisposeAsync().ConfigureAwait(false);
+        Tenants?.Dispose();
         Gallery?.Dispose();
         Faces.Dispose();
         Keys.Dispose();
@@ -168,13 +190,13 @@ internal sealed class RetentionSweep(FaceNetParts parts) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        if (parts.Gallery is not { } gallery || parts.Options.Retention is not { } period) return;
+        if (parts.Tenants is not { } tenants || parts.Options.Retention is not { } period) return;
         using var timer = new PeriodicTimer(parts.Options.RetentionSweep);
         do
         {
             try
             {
-                int erased = Gallery.Protection.Retention.Purge(gallery, period, "(retention)");
+                int erased = tenants.List().Select(tenants.Find).OfType<FaceGallery>().Sum(g => Gallery.Protection.Retention.Purge(g, period, "(retention)"));
                 if (erased > 0 && parts.Log is { } log && log.IsEnabled(LogLevel.Information)) log.LogInformation("retention: {Count} subject(s) erased", erased);
             }
             catch (GalleryException e)

@@ -50,6 +50,9 @@ public sealed class FaceServiceHost : IAsyncDisposable
 
     public FaceRecognizer Recognizer => _parts.Faces;
     public FaceGallery? Gallery => _parts.Gallery;
+
+    /// <summary>Every tenant's gallery (null without a gallery).</summary>
+    public Tenants? Tenants => _parts.Tenants;
     public ServiceMetrics Metrics => _parts.Metrics;
 
     /// <summary>Loads the model, opens the gallery, starts listening; a bad model, gallery, keys file or address throws here.</summary>

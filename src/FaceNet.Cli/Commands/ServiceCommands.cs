@@ -108,13 +108,15 @@ public sealed partial class FaceNetCli
                 Required = true,
             };
             var rate = Options.Real("--rate", "Requests per second allowed to this key (bursts of two seconds' worth)", ApiKeys.DefaultRate, 0, 100_000, minOpen: true);
-            var add = new Command("add", "Create a key; it is printed once, as the last line; the file keeps only its hash") { name, scopes, rate, keys };
+            var tenant = new Option<string>("--tenant") { Description = "The tenant whose gallery the key acts on (default: default)", DefaultValueFactory = _ => Tenants.Default };
+            var add = new Command("add", "Create a key; it is printed once, as the last line; the file keeps only its hash") { name, scopes, rate, tenant, keys };
             add.SetAction(r => Guard(() =>
             {
                 var path = r.GetValue(keys)!;
                 var list = r.GetValue(scopes)!.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(s => ApiKeys.ParseScope(path, s)).ToList();
-                var key = ApiKeys.Add(path, r.GetValue(name)!, list, r.GetValue(rate));
-                stderr.WriteLine($"key '{r.GetValue(name)}' added to {path} ({string.Join(", ", list.Select(s => s.ToString().ToLowerInvariant()))}; {r.GetValue(rate):0.##} requests/s). It is shown this once:");
+                var key = ApiKeys.Add(path, r.GetValue(name)!, list, r.GetValue(rate), r.GetValue(tenant)!);
+                stderr.WriteLine($"key '{r.GetValue(name)}' added to {path} (tenant {r.GetValue(tenant)}; {string.Join(", ", list.Select(s => s.ToString().ToLowerInvariant()))}; "
+                    + $"{r.GetValue(rate):0.##} requests/s). It is shown this once:");
                 stdout.WriteLine(key);
                 return Ok;
             }));
@@ -129,12 +131,13 @@ public sealed partial class FaceNetCli
                 if (r.GetValue(json))
                     stdout.WriteLine(JsonSerializer.Serialize(all.Select(k => new Dictionary<string, object>
                     {
-                        ["name"] = k.Name, ["scopes"] = k.Scopes.Select(s => s.ToString().ToLowerInvariant()).ToArray(), ["rate_per_second"] = k.RatePerSecond, ["created"] = k.Created.ToString("O"),
+                        ["name"] = k.Name, ["scopes"] = k.Scopes.Select(s => s.ToString().ToLowerInvariant()).ToArray(), ["rate_per_second"] = k.RatePerSecond, ["created"] = k.Created.ToString("O"), ["tenant"] = k.TenantName,
                     }), Json));
                 else
                 {
                     stdout.WriteLine($"{all.Count} key(s) in {r.GetValue(keys)}");
-                    foreach (var k in all) stdout.WriteLine($"  {k.Name}  {string.Join(",", k.Scopes.Select(s => s.ToString().ToLowerInvariant()))}  {k.RatePerSecond:0.##}/s  since {k.Created:yyyy-MM-dd}");
+                    foreach (var k in all)
+                        stdout.WriteLine($"  {k.Name}  tenant {k.TenantName}  {string.Join(",", k.Scopes.Select(s => s.ToString().ToLowerInvariant()))}  {k.RatePerSecond:0.##}/s  since {k.Created:yyyy-MM-dd}");
                 }
                 return Ok;
             }));

@@ -26,7 +26,8 @@ public sealed record AuditEvent(string Actor, string Operation, string Outcome, 
 public static class AuditOperations
 {
     public const string Verify = "verify", Identify = "identify", Enroll = "enroll", Delete = "delete", Rename = "rename", List = "list",
-        Embed = "embed", Detect = "detect", Encrypt = "encrypt", Rekey = "rekey", Expire = "expire";
+        Embed = "embed", Detect = "detect", Encrypt = "encrypt", Rekey = "rekey", Expire = "expire",
+        TenantList = "tenant list", TenantCreate = "tenant create", TenantRemove = "tenant remove";
 }
 
 /// <summary>Everything a gallery holds, read in one transaction, and the change it is current to.</summary>

@@ -18,24 +18,34 @@ namespace FaceNet.Gallery;
 /// recycled, as for all data in that database.
 /// </para>
 /// </summary>
-public sealed class PostgresGalleryStore : IGalleryStore, IProtectedStore
+public sealed partial class PostgresGalleryStore : IGalleryStore, IProtectedStore
 {
     private const int SchemaVersion = 2;
-    private const string Channel = "facenet_gallery";
-    // the writers' advisory lock: "facenet" in ASCII
-    private const long WriterLock = 0x66_61_63_65_6e_65_74;
+    /// <summary>The schema of the default gallery (tenant <c>default</c>); another tenant's is <c>facenet_NAME</c>.</summary>
+    public const string DefaultSchema = "facenet";
+
+    // followers wake on NOTIFY to this channel; writers take this advisory lock (the default schema's: "facenet" in ASCII)
+    private string Channel => _schema + "_gallery";
+    private long WriterLock => WriterLockOf(_schema);
+
+    private static long WriterLockOf(string schema)
+        => schema == DefaultSchema ? 0x66_61_63_65_6e_65_74 : BitConverter.ToInt64(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(schema)), 0);
+
+    /// <summary>The schema of a tenant's gallery: <c>facenet</c> for <c>default</c>, <c>facenet_NAME</c> for the others.</summary>
+    public static string SchemaOf(string tenant) => tenant == "default" ? DefaultSchema : DefaultSchema + "_" + tenant;
+
+    private readonly string _schema;
 
     private const string Schema = """
-        CREATE SCHEMA IF NOT EXISTS facenet;
-        CREATE TABLE facenet.meta (key text PRIMARY KEY, value text NOT NULL);
-        CREATE TABLE facenet.subjects (
+        CREATE TABLE meta (key text PRIMARY KEY, value text NOT NULL);
+        CREATE TABLE subjects (
             id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
             name text NOT NULL UNIQUE,
             created timestamptz NOT NULL,
             metadata text);
-        CREATE TABLE facenet.faces (
+        CREATE TABLE faces (
             id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-            subject_id bigint NOT NULL REFERENCES facenet.subjects(id) ON DELETE CASCADE,
+            subject_id bigint NOT NULL REFERENCES subjects(id) ON DELETE CASCADE,
             embedding bytea NOT NULL,
             source_file text,
             source_sha256 text,
@@ -43,23 +53,23 @@ public sealed class PostgresGalleryStore : IGalleryStore, IProtectedStore
             detector text,
             model_id text NOT NULL,
             created timestamptz NOT NULL);
-        CREATE INDEX faces_subject ON facenet.faces(subject_id);
-        CREATE TABLE facenet.changes (
+        CREATE INDEX faces_subject ON faces(subject_id);
+        CREATE TABLE changes (
             seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
             kind text NOT NULL,
             subject_id bigint NOT NULL,
             name text,
             first_face bigint,
             last_face bigint);
-        CREATE INDEX changes_subject ON facenet.changes(subject_id);
+        CREATE INDEX changes_subject ON changes(subject_id);
         """;
 
     // 1 → 2: when each subject was last enrolled or matched (retention), and the audit trail: append-only,
     // but for blanking an erased subject's name
     private const string SchemaV2 = """
-        ALTER TABLE facenet.subjects ADD COLUMN IF NOT EXISTS last_used timestamptz;
-        UPDATE facenet.subjects SET last_used = created WHERE last_used IS NULL;
-        CREATE TABLE facenet.audit (
+        ALTER TABLE subjects ADD COLUMN IF NOT EXISTS last_used timestamptz;
+        UPDATE subjects SET last_used = created WHERE last_used IS NULL;
+        CREATE TABLE audit (
             seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
             at timestamptz NOT NULL,
             actor text NOT NULL,
@@ -67,8 +77,8 @@ public sealed class PostgresGalleryStore : IGalleryStore, IProtectedStore
             subject_id bigint,
             subject text,
             outcome text NOT NULL);
-        CREATE INDEX audit_subject ON facenet.audit(subject_id);
-        CREATE FUNCTION facenet.audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $f$
+        CREATE INDEX audit_subject ON audit(subject_id);
+        CREATE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $f$
         BEGIN
             IF TG_OP = 'UPDATE' AND NEW.subject IS NULL AND NEW.seq = OLD.seq AND NEW.at = OLD.at AND NEW.actor = OLD.actor
                 AND NEW.operation = OLD.operation AND NEW.subject_id IS NOT DISTINCT FROM OLD.subject_id AND NEW.outcome = OLD.outcome THEN
@@ -76,7 +86,7 @@ public sealed class PostgresGalleryStore : IGalleryStore, IProtectedStore
             END IF;
             RAISE EXCEPTION 'the audit trail is append-only';
         END $f$;
-        CREATE TRIGGER audit_append_only BEFORE UPDATE OR DELETE ON facenet.audit FOR EACH ROW EXECUTE FUNCTION facenet.audit_append_only();
+        CREATE TRIGGER audit_append_only BEFORE UPDATE OR DELETE ON audit FOR EACH ROW EXECUTE FUNCTION audit_append_only();
         """;
 
     private readonly NpgsqlDataSource _db;
@@ -90,9 +100,10 @@ public sealed class PostgresGalleryStore : IGalleryStore, IProtectedStore
     private byte[]? _dataKey;
     private FaceCipher? _cipher;
 
-    private PostgresGalleryStore(NpgsqlDataSource db, string location, GalleryModel model, byte[]? dataKey)
+    private PostgresGalleryStore(NpgsqlDataSource db, string schema, string location, GalleryModel model, byte[]? dataKey)
     {
         _db = db;
+        _schema = schema;
         Location = location;
         Model = model;
         SetDataKey(dataKey);
@@ -123,15 +134,25 @@ public sealed class PostgresGalleryStore : IGalleryStore, IProtectedStore
         catch (ArgumentException) { return "postgres:<connection string that cannot be read>"; }
     }
 
-    public static bool Exists(string connectionString)
+    /// <summary>The data source of a schema: every statement names its tables unqualified, found through the search path.</summary>
+    private static NpgsqlDataSource Source(string connectionString, string schema)
+    {
+        if (!SchemaName().IsMatch(schema)) throw new ArgumentException($"'{schema}' is not a gallery schema (lower-case letters, digits and _)");
+        return NpgsqlDataSource.Create(new NpgsqlConnectionStringBuilder(connectionString) { SearchPath = schema }.ConnectionString);
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex("^[a-z][a-z0-9_]{0,62}$")]
+    private static partial System.Text.RegularExpressions.Regex SchemaName();
+
+    public static bool Exists(string connectionString, string schema = DefaultSchema)
     {
         try
         {
-            using var db = NpgsqlDataSource.Create(connectionString);
+            using var db = Source(connectionString, schema);
             using var conn = db.OpenConnection();
-            using var cmd = new NpgsqlCommand("SELECT to_regclass('facenet.meta') IS NOT NULL", conn);
+            using var cmd = new NpgsqlCommand("SELECT to_regclass('meta') IS NOT NULL", conn);
             if (!(bool)cmd.ExecuteScalar()!) return false;
-            using var bound = new NpgsqlCommand("SELECT count(*) FROM facenet.meta WHERE key = 'model_id'", conn);
+            using var bound = new NpgsqlCommand("SELECT count(*) FROM meta WHERE key = 'model_id'", conn);
             return (long)bound.ExecuteScalar()! > 0;
         }
         catch (Exception e) when (e is NpgsqlException or ArgumentException) { return false; }
@@ -142,52 +163,54 @@ public sealed class PostgresGalleryStore : IGalleryStore, IProtectedStore
     /// string names, bound to <paramref name="model"/>; an existing gallery of another model is refused.
     /// An encrypted gallery needs its <paramref name="key"/>; a new one created with a key is encrypted.
     /// </summary>
-    public static PostgresGalleryStore Open(string connectionString, GalleryModel? model, bool readOnly = false, MasterKey? key = null)
+    public static PostgresGalleryStore Open(string connectionString, GalleryModel? model, bool readOnly = false, MasterKey? key = null, string schema = DefaultSchema)
     {
-        var location = Redact(connectionString);
+        var location = Redact(connectionString) + (schema == DefaultSchema ? "" : $" (schema {schema})");
         NpgsqlDataSource db;
-        try { db = NpgsqlDataSource.Create(connectionString); }
+        try { db = Source(connectionString, schema); }
         catch (ArgumentException e) { throw new GalleryException(location, "not a usable PostgreSQL connection string: " + e.Message, FaceNetErrorKind.Invalid, e); }
         try
         {
             using var conn = db.OpenConnection();
             using var tx = conn.BeginTransaction();
             // two replicas starting at once must not both create the schema
-            Exec(conn, tx, $"SELECT pg_advisory_xact_lock({WriterLock})");
-            bool exists = Scalar<bool>(conn, tx, "SELECT to_regclass('facenet.meta') IS NOT NULL");
+            Exec(conn, tx, $"SELECT pg_advisory_xact_lock({WriterLockOf(schema)})");
+            bool exists = Scalar<bool>(conn, tx, "SELECT to_regclass('meta') IS NOT NULL");
             if (!exists)
             {
                 if (readOnly || model is null) throw new GalleryException(location, "no such gallery in this database (enrol someone first)", FaceNetErrorKind.NotFound);
-                if (Scalar<bool>(conn, tx, "SELECT to_regnamespace('facenet') IS NOT NULL") && Scalar<long>(conn, tx, "SELECT count(*) FROM pg_tables WHERE schemaname = 'facenet'") > 0)
-                    throw new GalleryException(location, "the schema 'facenet' holds other tables: not a FaceNet gallery; nothing was changed", FaceNetErrorKind.CorruptStore);
+                // (the schema's name is checked: letters, digits and _ only)
+                if (Scalar<bool>(conn, tx, $"SELECT to_regnamespace('{schema}') IS NOT NULL") && Scalar<long>(conn, tx, $"SELECT count(*) FROM pg_tables WHERE schemaname = '{schema}'") > 0)
+                    throw new GalleryException(location, $"the schema '{schema}' holds other tables: not a FaceNet gallery; nothing was changed", FaceNetErrorKind.CorruptStore);
+                Exec(conn, tx, $"CREATE SCHEMA IF NOT EXISTS {schema}");
                 Exec(conn, tx, Schema);
                 Exec(conn, tx, SchemaV2);
-                Exec(conn, tx, "INSERT INTO facenet.meta(key, value) VALUES ('schema_version', @v), ('feed_pruned_through', '0')", ("v", SchemaVersion.ToString(CultureInfo.InvariantCulture)));
+                Exec(conn, tx, "INSERT INTO meta(key, value) VALUES ('schema_version', @v), ('feed_pruned_through', '0')", ("v", SchemaVersion.ToString(CultureInfo.InvariantCulture)));
             }
             var meta = ReadMeta(conn, tx);
             if (!meta.TryGetValue("schema_version", out var v) || !int.TryParse(v, CultureInfo.InvariantCulture, out var version))
-                throw new GalleryException(location, "the schema 'facenet' is not a FaceNet gallery; nothing was changed", FaceNetErrorKind.CorruptStore);
+                throw new GalleryException(location, $"the schema '{schema}' is not a FaceNet gallery; nothing was changed", FaceNetErrorKind.CorruptStore);
             if (version > SchemaVersion) throw new GalleryException(location, $"gallery schema version {version} is newer than this program's {SchemaVersion}", FaceNetErrorKind.CorruptStore);
             // refused without the right key before anything is written
             var dataKey = GalleryKeys.Unlock(meta, key, location);
             if (version < 2 && !readOnly)
             {
                 Exec(conn, tx, SchemaV2);
-                Exec(conn, tx, "UPDATE facenet.meta SET value = '2' WHERE key = 'schema_version'");
+                Exec(conn, tx, "UPDATE meta SET value = '2' WHERE key = 'schema_version'");
                 version = 2;
             }
             GalleryModel bound;
             if (!meta.TryGetValue("model_id", out var id))
             {
                 if (model is null || readOnly) throw new GalleryException(location, "gallery is not bound to a model", FaceNetErrorKind.CorruptStore);
-                if (key is not null && dataKey is null && Scalar<long>(conn, tx, "SELECT count(*) FROM facenet.faces") == 0)
+                if (key is not null && dataKey is null && Scalar<long>(conn, tx, "SELECT count(*) FROM faces") == 0)
                 {
                     dataKey = FaceCipher.NewDataKey();
                     foreach (var (k, val) in GalleryKeys.Entries(key, dataKey))
-                        Exec(conn, tx, "INSERT INTO facenet.meta(key, value) VALUES (@k, @v)", ("k", k), ("v", val));
+                        Exec(conn, tx, "INSERT INTO meta(key, value) VALUES (@k, @v)", ("k", k), ("v", val));
                 }
                 foreach (var (k, val) in new[] { ("model_id", model.Id), ("embedding_size", model.EmbeddingSize.ToString(CultureInfo.InvariantCulture)), ("preprocess", model.Preprocess), ("metric", Matching.Metrics.Name(model.Metric)), ("created", DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture)) })
-                    Exec(conn, tx, "INSERT INTO facenet.meta(key, value) VALUES (@k, @v)", ("k", k), ("v", val));
+                    Exec(conn, tx, "INSERT INTO meta(key, value) VALUES (@k, @v)", ("k", k), ("v", val));
                 bound = model;
             }
             else
@@ -197,7 +220,7 @@ public sealed class PostgresGalleryStore : IGalleryStore, IProtectedStore
                     throw new GalleryException(location, $"gallery is bound to model {bound}; embeddings of model {model} are not comparable with it (use the model that enrolled it, or 'facenet migrate' to re-embed its faces)", FaceNetErrorKind.ModelMismatch);
             }
             tx.Commit();
-            return new PostgresGalleryStore(db, location, bound, dataKey) { _audit = version >= 2 };
+            return new PostgresGalleryStore(db, schema, location, bound, dataKey) { _audit = version >= 2 };
         }
         catch (Exception e)
         {
@@ -216,13 +239,13 @@ public sealed class PostgresGalleryStore : IGalleryStore, IProtectedStore
             foreach (var (name, faces) in checkedPeople)
             {
                 long subject;
-                using (var find = new NpgsqlCommand("SELECT id FROM facenet.subjects WHERE name = @n", conn, tx))
+                using (var find = new NpgsqlCommand("SELECT id FROM subjects WHERE name = @n", conn, tx))
                 {
                     find.Parameters.AddWithValue("n", name);
                     if (find.ExecuteScalar() is long id) subject = id;
                     else
                     {
-                        using var add = new NpgsqlCommand("INSERT INTO facenet.subjects(name, created, metadata) VALUES (@n, now(), @m) RETURNING id", conn, tx);
+                        using var add = new NpgsqlCommand("INSERT INTO subjects(name, created, metadata) VALUES (@n, now(), @m) RETURNING id", conn, tx);
                         // (last_used is set below with the faces)
                         add.Parameters.AddWithValue("n", name);
                         add.Parameters.AddWithValue("m", (object?)metadata ?? DBNull.Value);
@@ -239,9 +262,9 @@ public sealed class PostgresGalleryStore : IGalleryStore, IProtectedStore
                     {
                         var f = faces[i];
                         var cmd = new NpgsqlBatchCommand("""
-                            INSERT INTO facenet.faces(id, subject_id, embedding, source_file, source_sha256, box, detector, model_id, created)
+                            INSERT INTO faces(id, subject_id, embedding, source_file, source_sha256, box, detector, model_id, created)
                             OVERRIDING SYSTEM VALUE
-                            VALUES (COALESCE($8, nextval(pg_get_serial_sequence('facenet.faces', 'id'))), $1, $2, $3, $4, $5, $6, $7, now()) RETURNING id
+                            VALUES (COALESCE($8, nextval(pg_get_serial_sequence('faces', 'id'))), $1, $2, $3, $4, $5, $6, $7, now()) RETURNING id
                             """);
                         cmd.Parameters.Add(new NpgsqlParameter<long> { TypedValue = subject });
                         cmd.Parameters.Add(new NpgsqlParameter<byte[]>
@@ -266,7 +289,7 @@ public sealed class PostgresGalleryStore : IGalleryStore, IProtectedStore
                 if (ids.Count > 0)
                 {
                     Record(conn, tx, ChangeKind.Enrolled, subject, null, ids.Min(), ids.Max());
-                    if (_audit) Exec(conn, tx, "UPDATE facenet.subjects SET last_used = now() WHERE id = @id", ("id", subject));
+                    if (_audit) Exec(conn, tx, "UPDATE subjects SET last_used = now() WHERE id = @id", ("id", subject));
                 }
             }
             return result;
@@ -275,7 +298,7 @@ public sealed class PostgresGalleryStore : IGalleryStore, IProtectedStore
 
     private static long[] DrawFaceIds(NpgsqlConnection conn, NpgsqlTransaction tx, int count)
     {
-        using var cmd = new NpgsqlCommand("SELECT nextval(pg_get_serial_sequence('facenet.faces', 'id')) FROM generate_series(1, @n)", conn, tx);
+        using var cmd = new NpgsqlCommand("SELECT nextval(pg_get_serial_sequence('faces', 'id')) FROM generate_series(1, @n)", conn, tx);
         cmd.Parameters.AddWithValue("n", count);
         using var r = cmd.ExecuteReader();
         var ids = new List<long>(count);
@@ -319,7 +342,7 @@ public sealed class PostgresGalleryStore : IGalleryStore, IProtectedStore
                 while (true)
                 {
                     var page = new List<(long Id, float[] Vector)>();
-                    using (var read = new NpgsqlCommand("SELECT id, embedding FROM facenet.faces WHERE id > @a ORDER BY id LIMIT 2000", conn, tx))
+                    using (var read = new NpgsqlCommand("SELECT id, embedding FROM faces WHERE id > @a ORDER BY id LIMIT 2000", conn, tx))
                     {
                         read.Parameters.AddWithValue("a", after);
                         using var r = read.ExecuteReader();
@@ -330,7 +353,7 @@ public sealed class PostgresGalleryStore : IGalleryStore, IProtectedStore
                     {
                         foreach (var (id, vector) in page)
                         {
-                            var cmd = new NpgsqlBatchCommand("UPDATE facenet.faces SET embedding = $1 WHERE id = $2");
+                            var cmd = new NpgsqlBatchCommand("UPDATE faces SET embedding = $1 WHERE id = $2");
                             cmd.Parameters.Add(new NpgsqlParameter<byte[]> { TypedValue = cipher.Seal(id, vector) });
                             cmd.Parameters.Add(new NpgsqlParameter<long> { TypedValue = id });
                             batch.BatchCommands.Add(cmd);
@@ -346,7 +369,7 @@ public sealed class PostgresGalleryStore : IGalleryStore, IProtectedStore
         try
         {
             using var conn = _db.OpenConnection();
-            Exec(conn, null, "VACUUM FULL facenet.faces");
+            Exec(conn, null, "VACUUM FULL faces");
         }
         catch (NpgsqlException e) { throw new GalleryException(Location, "encrypted, but the old rows could not be vacuumed away: " + e.Message, FaceNetErrorKind.Unavailable, e); }
     }
@@ -354,18 +377,18 @@ public sealed class PostgresGalleryStore : IGalleryStore, IProtectedStore
     private static void WriteMeta(NpgsqlConnection conn, NpgsqlTransaction tx, IEnumerable<(string Key, string Value)> entries)
     {
         foreach (var (k, v) in entries)
-            Exec(conn, tx, "INSERT INTO facenet.meta(key, value) VALUES (@k, @v) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value", ("k", k), ("v", v));
+            Exec(conn, tx, "INSERT INTO meta(key, value) VALUES (@k, @v) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value", ("k", k), ("v", v));
     }
 
     public long? RemoveSubject(string name)
     {
         var id = Write<long?>((conn, tx) =>
         {
-            using var find = new NpgsqlCommand("SELECT id FROM facenet.subjects WHERE name = @n", conn, tx);
+            using var find = new NpgsqlCommand("SELECT id FROM subjects WHERE name = @n", conn, tx);
             find.Parameters.AddWithValue("n", name);
             if (find.ExecuteScalar() is not long id) return null;
-            Exec(conn, tx, "DELETE FROM facenet.faces WHERE subject_id = @id; DELETE FROM facenet.subjects WHERE id = @id; UPDATE facenet.changes SET name = NULL WHERE subject_id = @id;"
-                + (_audit ? " UPDATE facenet.audit SET subject = NULL WHERE subject_id = @id AND subject IS NOT NULL;" : ""), ("id", id));
+            Exec(conn, tx, "DELETE FROM faces WHERE subject_id = @id; DELETE FROM subjects WHERE id = @id; UPDATE changes SET name = NULL WHERE subject_id = @id;"
+                + (_audit ? " UPDATE audit SET subject = NULL WHERE subject_id = @id AND subject IS NOT NULL;" : ""), ("id", id));
             Record(conn, tx, ChangeKind.Removed, id, null);
             return id;
         });
@@ -375,7 +398,7 @@ public sealed class PostgresGalleryStore : IGalleryStore, IProtectedStore
             try
             {
                 using var conn = _db.OpenConnection();
-                Exec(conn, null, "VACUUM facenet.faces, facenet.subjects, facenet.changes" + (_audit ? ", facenet.audit" : ""));
+                Exec(conn, null, "VACUUM faces, subjects, changes" + (_audit ? ", audit" : ""));
             }
             catch (NpgsqlException) { } // erased rows are invisible already; autovacuum will clean them
         }
@@ -389,7 +412,7 @@ public sealed class PostgresGalleryStore : IGalleryStore, IProtectedStore
         {
             return Write<long?>((conn, tx) =>
             {
-                using var cmd = new NpgsqlCommand("UPDATE facenet.subjects SET name = @new WHERE name = @old RETURNING id", conn, tx);
+                using var cmd = new NpgsqlCommand("UPDATE subjects SET name = @new WHERE name = @old RETURNING id", conn, tx);
                 cmd.Parameters.AddWithValue("old", oldName);
                 cmd.Parameters.AddWithValue("new", newName);
                 if (cmd.ExecuteScalar() is not long id) return null;
@@ -411,9 +434,9 @@ public sealed class PostgresGalleryStore : IGalleryStore, IProtectedStore
         {
             using var conn = _db.OpenConnection();
             using var tx = conn.BeginTransaction();
-            Exec(conn, tx, "INSERT INTO facenet.audit(at, actor, operation, subject_id, subject, outcome) VALUES (now(), @a, @o, @id, @s, @r)",
+            Exec(conn, tx, "INSERT INTO audit(at, actor, operation, subject_id, subject, outcome) VALUES (now(), @a, @o, @id, @s, @r)",
                 ("a", e.Actor), ("o", e.Operation), ("id", (object?)e.SubjectId ?? DBNull.Value), ("s", (object?)e.Subject ?? DBNull.Value), ("r", e.Outcome));
-            if (e.Matched && e.SubjectId is { } id) Exec(conn, tx, "UPDATE facenet.subjects SET last_used = now() WHERE id = @id", ("id", id));
+            if (e.Matched && e.SubjectId is { } id) Exec(conn, tx, "UPDATE subjects SET last_used = now() WHERE id = @id", ("id", id));
             tx.Commit();
         }
         catch (NpgsqlException ex) { throw new GalleryException(Location, "database error: " + ex.Message, FaceNetErrorKind.Unavailable, ex); }
@@ -421,7 +444,7 @@ public sealed class PostgresGalleryStore : IGalleryStore, IProtectedStore
 
     public IReadOnlyList<AuditEvent> AuditTrail(long after = 0, int max = 10_000) => !_audit ? [] : Read((conn, tx) =>
     {
-        using var cmd = new NpgsqlCommand("SELECT seq, at, actor, operation, subject_id, subject, outcome FROM facenet.audit WHERE seq > @a ORDER BY seq LIMIT @m", conn, tx);
+        using var cmd = new NpgsqlCommand("SELECT seq, at, actor, operation, subject_id, subject, outcome FROM audit WHERE seq > @a ORDER BY seq LIMIT @m", conn, tx);
         cmd.Parameters.AddWithValue("a", after);
         cmd.Parameters.AddWithValue("m", max);
         using var r = cmd.ExecuteReader();
@@ -436,7 +459,7 @@ public sealed class PostgresGalleryStore : IGalleryStore, IProtectedStore
 
     public IReadOnlyList<string> UnusedSince(DateTime cutoff) => !_audit ? [] : Read((conn, tx) =>
     {
-        using var cmd = new NpgsqlCommand("SELECT name FROM facenet.subjects WHERE COALESCE(last_used, created) < @c ORDER BY name", conn, tx);
+        using var cmd = new NpgsqlCommand("SELECT name FROM subjects WHERE COALESCE(last_used, created) < @c ORDER BY name", conn, tx);
         cmd.Parameters.AddWithValue("c", cutoff.ToUniversalTime());
         using var r = cmd.ExecuteReader();
         var list = new List<string>();
@@ -449,10 +472,10 @@ public sealed class PostgresGalleryStore : IGalleryStore, IProtectedStore
     public IReadOnlyList<StoredFace> Faces() => Read((conn, tx) => ReadFaces(conn, tx, null));
 
     public GallerySnapshot Snapshot() => Read((conn, tx) => new GallerySnapshot(ReadSubjects(conn, tx), ReadFaces(conn, tx, null),
-        Scalar<long>(conn, tx, "SELECT COALESCE(max(seq), 0) FROM facenet.changes")));
+        Scalar<long>(conn, tx, "SELECT COALESCE(max(seq), 0) FROM changes")));
 
     public IReadOnlyList<GalleryChange>? ChangesSince(long sequence, int max = 10_000)
-        => Read((conn, tx) => ChangeFeed.Read(conn, tx, "facenet.", sequence, max, (subject, first, last) => ReadFaces(conn, tx, (subject, first, last))));
+        => Read((conn, tx) => ChangeFeed.Read(conn, tx, "", sequence, max, (subject, first, last) => ReadFaces(conn, tx, (subject, first, last))));
 
     /// <summary>Waits on a listening connection for a writer's NOTIFY (any replica's commit), at most <paramref name="timeout"/>.</summary>
     public async Task WaitForChangesAsync(TimeSpan timeout, CancellationToken ct)
@@ -514,11 +537,11 @@ public sealed class PostgresGalleryStore : IGalleryStore, IProtectedStore
     }
 
     private static void Record(NpgsqlConnection conn, NpgsqlTransaction tx, ChangeKind kind, long subject, string? name, long? firstFace = null, long? lastFace = null)
-        => ChangeFeed.Record(conn, tx, "facenet.", kind, subject, name, firstFace, lastFace);
+        => ChangeFeed.Record(conn, tx, "", kind, subject, name, firstFace, lastFace);
 
     private static List<Subject> ReadSubjects(NpgsqlConnection conn, NpgsqlTransaction tx)
     {
-        using var cmd = new NpgsqlCommand("SELECT s.id, s.name, s.created, s.metadata, COUNT(f.id) FROM facenet.subjects s LEFT JOIN facenet.faces f ON f.subject_id = s.id GROUP BY s.id ORDER BY s.name", conn, tx);
+        using var cmd = new NpgsqlCommand("SELECT s.id, s.name, s.created, s.metadata, COUNT(f.id) FROM subjects s LEFT JOIN faces f ON f.subject_id = s.id GROUP BY s.id ORDER BY s.name", conn, tx);
         using var r = cmd.ExecuteReader();
         var list = new List<Subject>();
         while (r.Read()) list.Add(new Subject(r.GetInt64(0), r.GetString(1), r.GetDateTime(2).ToUniversalTime(), r.IsDBNull(3) ? null : r.GetString(3), (int)r.GetInt64(4)));
@@ -527,7 +550,7 @@ public sealed class PostgresGalleryStore : IGalleryStore, IProtectedStore
 
     private List<StoredFace> ReadFaces(NpgsqlConnection conn, NpgsqlTransaction tx, (long Subject, long First, long Last)? only)
     {
-        using var cmd = new NpgsqlCommand("SELECT id, subject_id, embedding, source_file, source_sha256, box, detector, created FROM facenet.faces"
+        using var cmd = new NpgsqlCommand("SELECT id, subject_id, embedding, source_file, source_sha256, box, detector, created FROM faces"
             + (only is null ? "" : " WHERE subject_id = @s AND id BETWEEN @a AND @b") + " ORDER BY id", conn, tx);
         if (only is { } o)
         {
@@ -561,7 +584,7 @@ public sealed class PostgresGalleryStore : IGalleryStore, IProtectedStore
     private static Dictionary<string, string> ReadMeta(NpgsqlConnection conn, NpgsqlTransaction tx)
     {
         var meta = new Dictionary<string, string>();
-        using var cmd = new NpgsqlCommand("SELECT key, value FROM facenet.meta", conn, tx);
+        using var cmd = new NpgsqlCommand("SELECT key, value FROM meta", conn, tx);
         using var r = cmd.ExecuteReader();
         while (r.Read()) meta[r.GetString(0)] = r.GetString(1);
         return meta;

@@ -11,6 +11,12 @@ public enum Scope { Verify, Identify, Enroll, Admin }
 /// <summary>One key as the keys file holds it: never the key, only its SHA-256.</summary>
 public sealed record ApiKey(string Name, string Sha256, IReadOnlyList<Scope> Scopes, double RatePerSecond, DateTime Created)
 {
+    /// <summary>The tenant whose gallery the key acts on (absent in older keys files: <c>default</c>).</summary>
+    public string? Tenant { get; init; }
+
+    [JsonIgnore]
+    public string TenantName => Tenant ?? Tenants.Default;
+
     public bool Allows(Scope scope) => Scopes.Contains(scope) || Scopes.Contains(Scope.Admin);
 }
 
@@ -65,15 +71,16 @@ public sealed class ApiKeys
     }
 
     /// <summary>Adds a key and returns it: the only time it is ever seen.</summary>
-    public static string Add(string path, string name, IReadOnlyList<Scope> scopes, double ratePerSecond = DefaultRate)
+    public static string Add(string path, string name, IReadOnlyList<Scope> scopes, double ratePerSecond = DefaultRate, string tenant = Tenants.Default)
     {
         ValidateName(path, name);
+        if (!Tenants.IsName(tenant)) throw new KeysException(path, $"'{tenant}' is not a tenant name ({Tenants.NameRule})");
         if (scopes.Count == 0) throw new KeysException(path, "a key needs at least one scope (verify, identify, enroll, admin)");
         if (!(ratePerSecond > 0) || double.IsInfinity(ratePerSecond)) throw new KeysException(path, "the rate must be a positive number of requests per second");
         var keys = Load(path).All.ToList();
         if (keys.Any(k => k.Name == name)) throw new KeysException(path, $"a key named '{name}' exists already (revoke it first)");
         var key = Prefix + Base64Url(RandomNumberGenerator.GetBytes(32));
-        keys.Add(new ApiKey(name, Hash(key), scopes.Distinct().ToList(), ratePerSecond, DateTime.UtcNow));
+        keys.Add(new ApiKey(name, Hash(key), scopes.Distinct().ToList(), ratePerSecond, DateTime.UtcNow) { Tenant = tenant });
         Save(path, keys);
         return key;
     }

@@ -62,6 +62,7 @@ internal sealed class KeyCheck : IDisposable
         var key = Current.Find(presented);
         if (key is null) return Problems.Unauthorized("unknown or revoked API key");
         http.Items["facenet.key"] = key.Name;
+        http.Items["facenet.tenant"] = key.TenantName;
         var (_, limiter) = _limiters.AddOrUpdate(key.Name, _ => (key.RatePerSecond, NewLimiter(key.RatePerSecond)),
             (_, old) => old.Rate == key.RatePerSecond ? old : (key.RatePerSecond, NewLimiter(key.RatePerSecond)));
         // the rate counts every request of the key, allowed or not

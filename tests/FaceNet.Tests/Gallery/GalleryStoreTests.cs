@@ -66,7 +66,7 @@ public sealed class GalleryStoreTests : IDisposable
             c.Open();
             using var cmd = c.CreateCommand();
             cmd.CommandText = "PRAGMA user_version";
-            Assert.Equal(2L, cmd.ExecuteScalar());
+            Assert.Equal(3L, cmd.ExecuteScalar()); // 3: the audit trail and last use
             cmd.CommandText = "PRAGMA user_version = 99";
             cmd.ExecuteNonQuery();
         }
