@@ -190,13 +190,17 @@ internal sealed class RetentionSweep(FaceNetParts parts) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        if (parts.Tenants is not { } tenants || parts.Options.Retention is not { } period) return;
-        using var timer = new PeriodicTimer(parts.Options.RetentionSweep);
+        var o = parts.Options;
+        if (parts.Tenants is not { } tenants || (o.Retention is null && o.TenantRetention.Count == 0)) return;
+        using var timer = new PeriodicTimer(o.RetentionSweep);
         do
         {
             try
             {
-                int erased = tenants.List().Select(tenants.Find).OfType<FaceGallery>().Sum(g => Gallery.Protection.Retention.Purge(g, period, "(retention)"));
+                int erased = 0;
+                foreach (var name in tenants.List())
+                    if ((o.TenantRetention.TryGetValue(name, out var own) ? own : o.Retention) is { } period && tenants.Find(name) is { } g)
+                        erased += Gallery.Protection.Retention.Purge(g, period, "(retention)");
                 if (erased > 0 && parts.Log is { } log && log.IsEnabled(LogLevel.Information)) log.LogInformation("retention: {Count} subject(s) erased", erased);
             }
             catch (GalleryException e)

@@ -28,6 +28,9 @@ public sealed record ServiceOptions
     /// </summary>
     public TimeSpan? Retention { get; init; }
 
+    /// <summary>A tenant's own retention period, instead of <see cref="Retention"/>.</summary>
+    public IReadOnlyDictionary<string, TimeSpan> TenantRetention { get; init; } = new Dictionary<string, TimeSpan>();
+
     /// <summary>How often the retention sweep runs (default hourly; also once at start).</summary>
     public TimeSpan RetentionSweep { get; init; } = TimeSpan.FromHours(1);
 

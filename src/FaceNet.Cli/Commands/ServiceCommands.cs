@@ -13,9 +13,10 @@ public sealed partial class FaceNetCli
         var urls = new Option<string?>("--urls") { Description = "Where to listen (port 0: a free one; default http://127.0.0.1:5080, with --https-cert https://127.0.0.1:5443)" };
         var httpsCert = new Option<string?>("--https-cert") { Description = "PEM certificate (chain): serve HTTPS (TLS 1.2/1.3) with HSTS" };
         var httpsKey = new Option<string?>("--https-key") { Description = "The certificate's PEM private key" };
-        var retention = new Option<string?>("--retention")
+        var retention = new Option<string[]>("--retention")
         {
-            Description = "Erase subjects neither enrolled nor matched for this long (365d, 12h): swept at start and hourly",
+            Description = "Erase subjects neither enrolled nor matched for this long (365d, 12h), swept at start and hourly; TENANT=PERIOD for one tenant's",
+            AllowMultipleArgumentsPerToken = true,
         };
         var gallery = new Option<string?>("--gallery", "-g")
         {
@@ -55,7 +56,9 @@ public sealed partial class FaceNetCli
                 Urls = listen,
                 HttpsCertificateFile = r.GetValue(httpsCert),
                 HttpsKeyFile = r.GetValue(httpsKey),
-                Retention = r.GetValue(retention) is { } period ? ParsePeriod("--retention", period) : null,
+                Retention = (r.GetValue(retention) ?? []).Where(t => !t.Contains('=')).Select(t => (TimeSpan?)ParsePeriod("--retention", t)).LastOrDefault(),
+                TenantRetention = (r.GetValue(retention) ?? []).Where(t => t.Contains('='))
+                    .ToDictionary(t => t[..t.IndexOf('=')], t => ParsePeriod("--retention", t[(t.IndexOf('=') + 1)..])),
                 Gallery = galleryLocation,
                 MasterKey = GalleryKey(r),
                 KeysFile = r.GetValue(keys)!,

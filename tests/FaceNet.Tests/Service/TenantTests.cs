@@ -97,6 +97,32 @@ public sealed class TenantTests(PostgresServer postgres)
     }
 
     [Fact]
+    public async Task Each_tenant_is_swept_by_its_own_retention()
+    {
+        var dir = Directory.CreateTempSubdirectory("facenet-tenants-").FullName;
+        var galleries = Path.Combine(dir, "galleries") + "/";
+        await using var s = await StartAsync(o => o with { TenantRetention = new Dictionary<string, TimeSpan> { ["acme"] = TimeSpan.FromDays(30) }, RetentionSweep = TimeSpan.FromMilliseconds(200) },
+            gallery: galleries, dir: dir, keys: [("root", "admin", 1000)]);
+        var root = s.Keys["root"];
+        foreach (var t in (string[])["acme", "globex"]) Assert.Equal(201, (await s.Send(HttpMethod.Post, $"/v1/tenants/{t}", root)).Status);
+        foreach (var t in (string[])["acme", "globex"])
+        {
+            var g = s.Host.Tenants!.Find(t)!;
+            g.Enroll("Old " + t, [new NewFace(RandomFaces.Unit(new Random(1), g.Model.EmbeddingSize))]);
+            using var c = new SqliteConnection($"Data Source={Path.Combine(galleries, t + ".db")};Pooling=False");
+            c.Open();
+            using var cmd = c.CreateCommand();
+            cmd.CommandText = "UPDATE subjects SET last_used = '2020-01-01T00:00:00.0000000Z'";
+            cmd.ExecuteNonQuery();
+        }
+        var acme = s.Host.Tenants!.Find("acme")!;
+        for (int i = 0; i < 100 && acme.Store.Subjects().Count > 0; i++) await Task.Delay(100);
+        Assert.Empty(acme.Store.Subjects());                                  // acme keeps faces 30 days
+        Assert.Single(s.Host.Tenants.Find("globex")!.Store.Subjects());       // globex has no retention
+        SqliteConnection.ClearAllPools();
+    }
+
+    [Fact]
     public async Task A_service_over_one_gallery_file_hosts_the_default_tenant_only()
     {
         await using var s = await StartAsync(keys: [("root", "admin", 1000)]);
