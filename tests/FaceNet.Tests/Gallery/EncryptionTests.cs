@@ -170,7 +170,14 @@ public sealed class EncryptionTests(PostgresServer postgres, ITestOutputHelper o
         var sealedAfter = SealedBlobs();
         Assert.All(sealedBefore.Zip(sealedAfter), p => Assert.NotEqual(p.First, p.Second));
         Assert.Equal(0, VectorsFoundIn(SqliteFiles(), people.Select(p => p.Vector)));
-        using (var store = GalleryStore.Open(Db, Model, key: second)) Assert.Equal("ok", store.IntegrityCheck());
+        using (var store = GalleryStore.Open(Db, Model, key: second))
+        {
+            Assert.Equal("ok", store.IntegrityCheck());
+            // each change of keys is in the audit trail, naming the key by its id only
+            Assert.Equal(["encrypt", "rekey", "rekey"], store.AuditTrail().Select(e => e.Operation));
+            Assert.Contains(second.Id, store.AuditTrail()[^1].Outcome);
+            Assert.DoesNotContain(store.AuditTrail(), e => e.Outcome.Contains(second.ToBase64()));
+        }
         using (var store = GalleryStore.Open(Db, Model, key: second)) AssertEveryFaceIsFound(store, people); // the gallery disposes the store
     }
 
