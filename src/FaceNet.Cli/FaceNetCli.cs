@@ -17,7 +17,8 @@ public sealed partial class FaceNetCli
 
     public const int Ok = 0, Usage = 1, InputError = 2, ModelError = 3;
 
-    private static readonly JsonSerializerOptions Json = new() { WriteIndented = false, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+    private static readonly JsonSerializerOptions Json = new() { WriteIndented = false,
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     private string[] _args = [];
 
@@ -65,7 +66,8 @@ public sealed partial class FaceNetCli
     }
 
     // ----- options shared by several commands -----
-    private static Option<string?> ModelOption() => new("--model", "-m") { Description = "Model: a bundled model's name (default = fused, default-int8, mobilefacenet, faceapi-resnet), an .onnx file, a fused model's .json, or weights to import on the fly (.h5, .pt, .safetensors, TF.js)" };
+    private static Option<string?> ModelOption() => new("--model",
+        "-m") { Description = "Model: a bundled model's name (default = fused, default-int8, mobilefacenet, faceapi-resnet), an .onnx file, a fused model's .json, or weights to import on the fly (.h5, .pt, .safetensors, TF.js)" };
     private static Option<bool> JsonOption() => new("--json") { Description = "Machine-readable output on stdout" };
     private static Option<bool> AlignedOption() => new("--aligned") { Description = "Each image is already a face crop: resize it to the model input, no detection" };
     private static Option<int> ThreadsOption() => new Option<int>("--threads") { Description = "ONNX Runtime threads (0: one per core)", DefaultValueFactory = _ => 0 }.Within(0, 256);
@@ -140,7 +142,8 @@ public sealed partial class FaceNetCli
         {
             if (Directory.Exists(input))
             {
-                var found = Directory.EnumerateFiles(input, "*", SearchOption.AllDirectories).Where(ImageDecoder.IsImageFile).Order(StringComparer.Ordinal).ToList();
+                var found = Directory.EnumerateFiles(input, "*",
+                    SearchOption.AllDirectories).Where(ImageDecoder.IsImageFile).Order(StringComparer.Ordinal).ToList();
                 if (found.Count == 0) throw new ImageException(input, "folder holds no image files");
                 files.AddRange(found);
             }

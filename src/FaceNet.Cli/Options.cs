@@ -10,7 +10,8 @@ namespace FaceNet.Cli;
 internal static class Options
 {
     /// <summary>A real number in [min, max] (open ends where asked), written with a decimal point.</summary>
-    public static Option<double?> Real(string name, string description, double min, double max, bool minOpen = false, bool maxOpen = false, string? alias = null)
+    public static Option<double?> Real(string name, string description, double min, double max, bool minOpen = false,
+        bool maxOpen = false, string? alias = null)
     {
         var o = alias is null ? new Option<double?>(name) : new Option<double?>(name, alias);
         o.Description = description;
@@ -51,7 +52,8 @@ internal static class Options
     private static double? ParseReal(ArgumentResult r, string name, double min, double max, bool minOpen, bool maxOpen)
     {
         var token = r.Tokens.Count == 1 ? r.Tokens[0].Value : "";
-        if (!double.TryParse(token, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var v) || !double.IsFinite(v))
+        if (!double.TryParse(token, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture,
+            out var v) || !double.IsFinite(v))
         {
             r.AddError($"{name}: '{token}' is not a number (decimals take a point: 0.9)");
             return null;
@@ -71,7 +73,8 @@ internal static class Options
         option.Validators.Add(r =>
         {
             foreach (var token in r.Tokens)
-                if (int.TryParse(token.Value, System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out var v) && (v < min || v > max))
+                if (int.TryParse(token.Value, System.Globalization.NumberStyles.AllowLeadingSign,
+                    System.Globalization.CultureInfo.InvariantCulture, out var v) && (v < min || v > max))
                     r.AddError(max == int.MaxValue ? $"{option.Name}: {v} is below {min}" : $"{option.Name}: {v} is outside [{min}, {max}]");
         });
         return option;

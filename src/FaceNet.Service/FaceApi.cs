@@ -17,11 +17,13 @@ public sealed record FaceJson(int[] Box, float Score, double[][]? Landmarks, str
     [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)] float[]? Embedding)
 {
     public static FaceJson Of(DetectedFace f, float[]? embedding = null)
-        => new(f.Box.ToArray(), f.Score, f.Landmarks?.Select(p => new[] { Math.Round(p.X, 1), Math.Round(p.Y, 1) }).ToArray(), f.LandmarksSource, f.Quality?.Score, f.Quality?.Issue, embedding);
+        => new(f.Box.ToArray(), f.Score, f.Landmarks?.Select(p => new[] { Math.Round(p.X, 1), Math.Round(p.Y, 1) }).ToArray(),
+            f.LandmarksSource, f.Quality?.Score, f.Quality?.Issue, embedding);
 }
 public sealed record FacesResponse(IReadOnlyList<FaceJson> Faces, int Width, int Height, string Model, string ModelId);
 public sealed record VerifyFace(int[] Box, float Score, int FacesInImage);
-public sealed record VerifyResponse(double Distance, double Threshold, bool Same, string Metric, string ThresholdSource, string Model, string ModelId, IReadOnlyList<VerifyFace> Faces)
+public sealed record VerifyResponse(double Distance, double Threshold, bool Same, string Metric, string ThresholdSource, string Model,
+    string ModelId, IReadOnlyList<VerifyFace> Faces)
 {
     /// <summary>A comparison of two photos' faces (<see cref="Verification.A"/> and <see cref="Verification.B"/> set) as both front ends report it.</summary>
     public static VerifyResponse Of(Verification v, string thresholdSource, Embedding.FaceModel model)
@@ -32,7 +34,8 @@ public sealed record EnrollResponse(string Subject, long FaceId, int[] Box, int 
 public sealed record SubjectJson(string Name, int Faces, DateTime Created);
 public sealed record SubjectsResponse(IReadOnlyList<SubjectJson> Subjects, int Faces);
 public sealed record CandidateJson(string Name, double Distance);
-public sealed record IdentifiedFace(int[] Box, float Score, double? Quality, string? Name, bool Known, double? Distance, double Threshold, string ThresholdRule, double? Fpir, long Comparisons,
+public sealed record IdentifiedFace(int[] Box, float Score, double? Quality, string? Name, bool Known, double? Distance,
+    double Threshold, string ThresholdRule, double? Fpir, long Comparisons,
     double? ComparisonFar, IReadOnlyList<CandidateJson> Candidates)
 {
     /// <summary>One face's answer.</summary>
@@ -110,11 +113,13 @@ internal sealed class FaceApi(FaceWork work, Tenants? tenants, KeyCheck keys, Se
         if (photo.Faces.Count == 0) throw new NoFaceException(file);
         var vectors = await work.EmbedAsync(photo.Crops, ct);
         // committed before the answer: a 201 is a face that survives a crash
-        var done = g.EnrolFaces(Faces, name, file, photo.Faces, photo.FacesFound, vectors, enrol, null, Convert.ToHexString(SHA256.HashData(bytes)).ToLowerInvariant());
+        var done = g.EnrolFaces(Faces, name, file, photo.Faces, photo.FacesFound, vectors, enrol, null,
+            Convert.ToHexString(SHA256.HashData(bytes)).ToLowerInvariant());
         var face = done[0].Face;
         http.Items[AuditSubject] = (name, g.SubjectIdOf(name));
         http.Response.Headers.Location = $"/v1/subjects/{Uri.EscapeDataString(name)}";
-        return Results.Json(new EnrollResponse(name, done[0].FaceId, face.Box.ToArray(), FacesIn(photo), face.Quality?.Score, done[0].LooksLike?.Name), FaceNetApi.Json, statusCode: 201);
+        return Results.Json(new EnrollResponse(name, done[0].FaceId, face.Box.ToArray(), FacesIn(photo), face.Quality?.Score,
+            done[0].LooksLike?.Name), FaceNetApi.Json, statusCode: 201);
     });
 
     private static bool Flag(HttpContext http, string name)
@@ -124,7 +129,8 @@ internal sealed class FaceApi(FaceWork work, Tenants? tenants, KeyCheck keys, Se
     {
         var g = RequireGallery(http);
         var subjects = g.Store.Subjects();
-        return Task.FromResult(Ok(new SubjectsResponse(subjects.Select(s => new SubjectJson(s.Name, s.Faces, s.Created)).ToList(), subjects.Sum(s => s.Faces))));
+        return Task.FromResult(Ok(new SubjectsResponse(subjects.Select(s => new SubjectJson(s.Name, s.Faces, s.Created)).ToList(),
+            subjects.Sum(s => s.Faces))));
     });
 
     public Task<IResult> Remove(HttpContext http, string name) => Guard(http, Scope.Admin, AuditOperations.Delete, ct =>
@@ -141,7 +147,8 @@ internal sealed class FaceApi(FaceWork work, Tenants? tenants, KeyCheck keys, Se
         if (top is < 1 or > 100) throw new ArgumentException("top must be between 1 and 100");
         double fpir = IdentifyOptions.DefaultFpir;
         if (http.Request.Query["fpir"] is { Count: > 0 } f
-            && !(double.TryParse(f[0], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out fpir) && fpir > 0 && fpir < 1))
+            && !(double.TryParse(f[0], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture,
+                out fpir) && fpir > 0 && fpir < 1))
             throw new ArgumentException("fpir must be a number between 0 and 1 (the share of strangers' searches that may get a name)");
         var (bytes, name) = File(await ReadForm(http), "image");
         using var ticket = work.Admit();
@@ -314,7 +321,8 @@ internal sealed class FaceApi(FaceWork work, Tenants? tenants, KeyCheck keys, Se
         catch (TooLargeException) { return Problems.TooLarge(options.MaxBodyBytes); }
         catch (BadHttpRequestException e) when (e.StatusCode == 413) { return Problems.TooLarge(options.MaxBodyBytes); }
         catch (BadHttpRequestException e) { return Problems.Status(e.StatusCode, "Bad request", e.Message); }
-        catch (InvalidDataException e) when (e.Message.Contains("limit", StringComparison.OrdinalIgnoreCase)) { return Problems.TooLarge(options.MaxBodyBytes); }
+        catch (InvalidDataException e) when (e.Message.Contains("limit",
+            StringComparison.OrdinalIgnoreCase)) { return Problems.TooLarge(options.MaxBodyBytes); }
         catch (InvalidDataException e) { return Problems.BadRequest("the multipart body cannot be read: " + e.Message); }
         catch (FaceNetException e) when (Problem(e) is { } problem) { return problem; }
         catch (NoGalleryException) { return Problems.NotFound("this service has no gallery (start it with --gallery)"); }

@@ -147,7 +147,8 @@ public sealed class FaceServiceHost : IAsyncDisposable
         var app = builder.Build();
         if (certificate is not null) app.UseHsts(); // only answers over HTTPS carry it
         app.UseExceptionHandler();   // a fault of ours: a 500 problem without a stack trace
-        app.UseRefusedBodyDraining(options.MaxBodyBytes, options.RequestTimeout); // what a refused client sent is read (up to 4× the limit) before the request ends
+        app.UseRefusedBodyDraining(options.MaxBodyBytes,
+            options.RequestTimeout); // what a refused client sent is read (up to 4× the limit) before the request ends
         app.UseStatusCodePages();    // empty error answers (unknown route, wrong method) as problems too
         return app;
     }

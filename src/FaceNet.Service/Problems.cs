@@ -30,5 +30,6 @@ internal static class Problems
     public static IResult NotFound(string detail) => Status(404, "Not found", detail);
     public static IResult Conflict(string detail) => Status(409, "Conflict", detail);
     public static IResult TooLarge(long limit) => Status(413, "Request too large", $"the request body is larger than the limit of {limit} bytes");
-    public static IResult NotMultipart(string? got) => Status(415, "Unsupported media type", $"send the image as multipart/form-data (got {(string.IsNullOrEmpty(got) ? "no content type" : got)})");
+    public static IResult NotMultipart(string? got) => Status(415, "Unsupported media type",
+        $"send the image as multipart/form-data (got {(string.IsNullOrEmpty(got) ? "no content type" : got)})");
 }

@@ -15,10 +15,13 @@ public sealed class ServiceMetrics
         Registry = Metrics.NewCustomRegistry();
         var f = Metrics.WithCustomRegistry(Registry);
         FacesEmbedded = f.CreateCounter("facenet_faces_embedded_total", "Faces embedded");
-        RejectedRequests = f.CreateCounter("facenet_requests_rejected_total", "Requests refused before any work: busy (queue full), rate (key over its rate), timeout", new CounterConfiguration { LabelNames = ["reason"] });
+        RejectedRequests = f.CreateCounter("facenet_requests_rejected_total",
+            "Requests refused before any work: busy (queue full), rate (key over its rate), timeout", new CounterConfiguration { LabelNames = ["reason"] });
         QueueDepth = f.CreateGauge("facenet_inference_queue_depth", "Requests in the inference pipeline now, working or waiting");
-        BatchFaces = f.CreateHistogram("facenet_embed_batch_faces", "Faces per ONNX Runtime call", new HistogramConfiguration { Buckets = [1, 2, 4, 8, 16, 32, 64] });
-        StageSeconds = f.CreateHistogram("facenet_stage_seconds", "Time in each stage: decode, detect, align (per request), queue (per face, waiting for a batch), embed (per batch)",
+        BatchFaces = f.CreateHistogram("facenet_embed_batch_faces", "Faces per ONNX Runtime call",
+            new HistogramConfiguration { Buckets = [1, 2, 4, 8, 16, 32, 64] });
+        StageSeconds = f.CreateHistogram("facenet_stage_seconds",
+            "Time in each stage: decode, detect, align (per request), queue (per face, waiting for a batch), embed (per batch)",
             new HistogramConfiguration { LabelNames = ["stage"], Buckets = Histogram.ExponentialBuckets(0.0005, 2, 16) });
         GalleryFaces = f.CreateGauge("facenet_gallery_faces", "Faces that identification searches");
         GallerySubjects = f.CreateGauge("facenet_gallery_subjects", "Subjects in the gallery");

@@ -74,7 +74,8 @@ public sealed class Tenants : IDisposable
             while (r.Read()) names.Add(r.GetString(0)["facenet_".Length..]);
         }
         else if (Directory.Exists(_location))
-            names.AddRange(Directory.EnumerateFiles(_location, "*.db").Select(f => Path.GetFileNameWithoutExtension(f)).Where(n => n != Default && IsName(n)).Order(StringComparer.Ordinal));
+            names.AddRange(Directory.EnumerateFiles(_location,
+                "*.db").Select(f => Path.GetFileNameWithoutExtension(f)).Where(n => n != Default && IsName(n)).Order(StringComparer.Ordinal));
         return names;
     }
 
@@ -82,10 +83,12 @@ public sealed class Tenants : IDisposable
     public FaceGallery Create(string tenant)
     {
         if (!IsName(tenant)) throw new TenantException(tenant, $"not a tenant name ({NameRule})", FaceNetErrorKind.Invalid);
-        if (!Hosting) throw new TenantException(tenant, "this service hosts one gallery file: start it with a folder (-g DIR/) or a PostgreSQL database to host tenants", FaceNetErrorKind.Conflict);
+        if (!Hosting) throw new TenantException(tenant,
+            "this service hosts one gallery file: start it with a folder (-g DIR/) or a PostgreSQL database to host tenants", FaceNetErrorKind.Conflict);
         lock (_gate)
         {
-            if (tenant == Default || _open.ContainsKey(tenant) || Exists(tenant)) throw new TenantException(tenant, "exists already", FaceNetErrorKind.Conflict);
+            if (tenant == Default || _open.ContainsKey(tenant) || Exists(tenant)) throw new TenantException(tenant, "exists already",
+                FaceNetErrorKind.Conflict);
             return Open(tenant);
         }
     }
@@ -93,7 +96,8 @@ public sealed class Tenants : IDisposable
     /// <summary>Erases a tenant: its gallery's files (SQLite) or its schema (PostgreSQL). The default tenant stays.</summary>
     public bool Remove(string tenant)
     {
-        if (tenant == Default) throw new TenantException(tenant, "the default tenant cannot be removed (remove its subjects instead)", FaceNetErrorKind.Conflict);
+        if (tenant == Default) throw new TenantException(tenant, "the default tenant cannot be removed (remove its subjects instead)",
+            FaceNetErrorKind.Conflict);
         if (!Hosting || !IsName(tenant)) return false;
         lock (_gate)
         {

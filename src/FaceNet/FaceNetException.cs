@@ -41,7 +41,8 @@ public enum FaceNetErrorKind
 /// is <c>where: reason</c> (where is the file, or the file and line), so one line tells the user both;
 /// <see cref="Kind"/> says what kind of fault it is.
 /// </summary>
-public abstract class FaceNetException(string file, string reason, Exception? inner = null, string? where = null, FaceNetErrorKind kind = FaceNetErrorKind.Invalid)
+public abstract class FaceNetException(string file, string reason, Exception? inner = null, string? where = null,
+    FaceNetErrorKind kind = FaceNetErrorKind.Invalid)
     : Exception($"{where ?? file}: {reason}", inner)
 {
     public string File { get; } = file;
@@ -50,4 +51,5 @@ public abstract class FaceNetException(string file, string reason, Exception? in
 }
 
 /// <summary>A setting that cannot be used as given (an unknown detector or alignment): the message names the setting.</summary>
-public sealed class SettingException(string setting, string reason, Exception? inner = null) : FaceNetException(setting, reason, inner, kind: FaceNetErrorKind.Setting);
+public sealed class SettingException(string setting, string reason, Exception? inner = null) : FaceNetException(setting, reason, inner,
+    kind: FaceNetErrorKind.Setting);

@@ -119,7 +119,8 @@ public sealed class FaceRecognizer : IDisposable
     {
         options ??= new FaceRecognizerOptions();
         var model = LoadModel(options);
-        try { return new FaceRecognizer(Detectors.Create(options.Detector is null ? null : Detectors.Parse(options.Detector), options.DetectorThreads ?? options.Threads), model, options.ImageLimits, options.AlignmentDetail); }
+        try { return new FaceRecognizer(Detectors.Create(options.Detector is null ? null : Detectors.Parse(options.Detector),
+            options.DetectorThreads ?? options.Threads), model, options.ImageLimits, options.AlignmentDetail); }
         catch
         {
             model.Dispose();
@@ -138,7 +139,8 @@ public sealed class FaceRecognizer : IDisposable
     };
 
     /// <summary>A recognizer over a detector and a model the caller made; it disposes them.</summary>
-    public static FaceRecognizer From(IFaceDetector detector, FaceModel model, ImageLimits? limits = null, double alignmentDetail = DefaultAlignmentDetail) => new(detector, model, limits, alignmentDetail);
+    public static FaceRecognizer From(IFaceDetector detector, FaceModel model, ImageLimits? limits = null,
+        double alignmentDetail = DefaultAlignmentDetail) => new(detector, model, limits, alignmentDetail);
 
     public IFaceDetector Detector { get; }
     public FaceModel Model { get; }

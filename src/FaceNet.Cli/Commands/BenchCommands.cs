@@ -3,7 +3,8 @@ namespace FaceNet.Cli;
 // facenet bench network | images | service | gallery | tracks: speed and memory, each kind its own command.
 public sealed partial class FaceNetCli
 {
-    private Command BenchCommand() => new("bench", "Speed and memory: the network alone, photos end to end, the HTTP service, gallery search and upkeep, video tracks")
+    private Command BenchCommand() => new("bench",
+        "Speed and memory: the network alone, photos end to end, the HTTP service, gallery search and upkeep, video tracks")
     {
         BenchNetworkCommand(), BenchImagesCommand(), BenchServiceCommand(), BenchGalleryCommand(), BenchTracksCommand(),
     };
@@ -22,7 +23,8 @@ public sealed partial class FaceNetCli
         var batch = new Option<int[]>("--batch") { Description = "Batch sizes (default: 1 and 32)", AllowMultipleArgumentsPerToken = true }.Within(1, 4096);
         var seconds = Options.Real("--seconds", "Time spent on each batch size", 5, 0, 3600);
         var int8 = Int8Option("the network"); var detector = DetectorOption(); var threads = ThreadsOption(); var json = JsonOption();
-        var cmd = new Command("network", "Embedding faces/s per batch size and peak memory, the network alone") { model, batch, seconds, int8, detector, threads, json };
+        var cmd = new Command("network", "Embedding faces/s per batch size and peak memory, the network alone") { model, batch,
+            seconds, int8, detector, threads, json };
         cmd.SetAction(r => Guard(() =>
         {
             var batches = r.GetValue(batch) is { Length: > 0 } b ? b : [1, 32];
@@ -39,7 +41,8 @@ public sealed partial class FaceNetCli
                 // the same network, quantized on this machine from faces in the given photos
                 using var detect = Detectors.Create(r.GetValue(detector) is { } d ? Detectors.Parse(d) : null);
                 using var recognizer = FaceRecognizer.From(detect, FaceModel.FromEmbedder(embedder, ownsEmbedder: false));
-                var crops = FaceNet.Onnx.ModelQuantizer.CalibrationCrops(recognizer, Spread(ImageFiles(calibration, "--int8"), 384), 256, line => stderr.WriteLine(line));
+                var crops = FaceNet.Onnx.ModelQuantizer.CalibrationCrops(recognizer, Spread(ImageFiles(calibration, "--int8"), 384),
+                    256, line => stderr.WriteLine(line));
                 var (onnx, summary) = FaceNet.Onnx.ModelQuantizer.QuantizeNetwork(embedder, crops[0], seed);
                 stderr.WriteLine($"int8: {summary}");
                 timed.Add(FaceEmbedder.FromOnnx(onnx, embedder.ModelPath + " (int8)", options));
@@ -80,9 +83,11 @@ public sealed partial class FaceNetCli
         }.Within(0, 256);
         var fullDecode = new Option<bool>("--full-decode") { Description = "Decode every photo in full (as before decoding to size), to compare" };
         var photos = BenchPhotos("Photos (files or folders): decode → detect → align → embed");
-        var cmd = new Command("images", "Photos/s end to end, with the time of each stage") { model, detector, parallel, fullDecode, int8, threads, json, photos };
+        var cmd = new Command("images", "Photos/s end to end, with the time of each stage") { model, detector, parallel, fullDecode,
+            int8, threads, json, photos };
         cmd.SetAction(r => Guard(() =>
-            BenchPipeline(r.GetValue(photos)!, r.GetValue(model), r.GetValue(detector), r.GetValue(threads), r.GetValue(parallel), r.GetValue(fullDecode), r.GetValue(json), r.GetValue(int8))));
+            BenchPipeline(r.GetValue(photos)!, r.GetValue(model), r.GetValue(detector), r.GetValue(threads), r.GetValue(parallel),
+                r.GetValue(fullDecode), r.GetValue(json), r.GetValue(int8))));
         return cmd;
     }
 
@@ -110,9 +115,11 @@ public sealed partial class FaceNetCli
         var endpoint = new Option<string>("--endpoint") { Description = "embed, detect, identify or verify", DefaultValueFactory = _ => "embed" };
         endpoint.AcceptOnlyFromAmong("embed", "detect", "identify", "verify");
         var photos = BenchPhotos("Photos (files or folders) the clients send");
-        var cmd = new Command("service", "The HTTP service under load from concurrent clients") { model, detector, parallel, url, key, clients, requests, endpoint, threads, json, photos };
+        var cmd = new Command("service", "The HTTP service under load from concurrent clients") { model, detector, parallel, url, key,
+            clients, requests, endpoint, threads, json, photos };
         cmd.SetAction(r => Guard(() =>
-            BenchService(ImageFiles(r.GetValue(photos)!, "bench service"), r.GetValue(url), r.GetValue(key), r.GetValue(clients) is { Length: > 0 } cs ? cs : [1, 4, 16],
+            BenchService(ImageFiles(r.GetValue(photos)!, "bench service"), r.GetValue(url), r.GetValue(key),
+                r.GetValue(clients) is { Length: > 0 } cs ? cs : [1, 4, 16],
                 r.GetValue(requests), r.GetValue(endpoint)!, r.GetValue(model), r.GetValue(detector), r.GetValue(threads), r.GetValue(parallel), r.GetValue(json))));
         return cmd;
     }
@@ -126,7 +133,8 @@ public sealed partial class FaceNetCli
         };
         var folder = new Option<string?>("--folder") { Description = "With --maintenance: where the gallery file is made (default: the temp folder)" };
         var encrypted = new Option<bool>("--encrypted") { Description = "With --maintenance: the gallery encrypted at rest (under a throw-away master key), to measure what it costs" };
-        var dimensions = new Option<int>("--dimensions") { Description = "Values per vector (the default model's are 256)", DefaultValueFactory = _ => 128 }.Within(2, 4096);
+        var dimensions = new Option<int>("--dimensions") { Description = "Values per vector (the default model's are 256)",
+            DefaultValueFactory = _ => 128 }.Within(2, 4096);
         var faces = new Option<int>("--faces") { Description = "Vectors in the gallery", DefaultValueFactory = _ => 1_000_000 }.Within(1, 100_000_000);
         var queries = new Option<int>("--queries")
         {
@@ -151,7 +159,8 @@ public sealed partial class FaceNetCli
         var cmd = new Command("gallery", "Search latency, exact and HNSW, over synthetic unit vectors; or the cost of changing a large gallery")
             { faces, queries, candidates, connectivity, expansionAdd, maintenance, folder, encrypted, dimensions, json };
         cmd.SetAction(r => Guard(() => r.GetValue(maintenance)
-            ? BenchMaintenance(r.GetValue(faces), r.GetValue(queries), r.GetValue(folder) ?? Path.GetTempPath(), r.GetValue(dimensions), r.GetValue(encrypted), r.GetValue(json))
+            ? BenchMaintenance(r.GetValue(faces), r.GetValue(queries), r.GetValue(folder) ?? Path.GetTempPath(),
+                r.GetValue(dimensions), r.GetValue(encrypted), r.GetValue(json))
             : BenchGallery(r.GetValue(faces), r.GetValue(queries), r.GetValue(candidates) is { Length: > 0 } cs ? cs : [new FaceIndexOptions().MinCandidates],
                 new FaceIndexOptions { Connectivity = r.GetValue(connectivity), ExpansionAdd = r.GetValue(expansionAdd) }, r.GetValue(json))));
         return cmd;
@@ -162,19 +171,23 @@ public sealed partial class FaceNetCli
         var model = ModelOption(); var detector = DetectorOption(); var threads = ThreadsOption(); var json = JsonOption();
         var people = new Option<int>("--people") { Description = "People used at most", DefaultValueFactory = _ => 1000 }.Within(2, 1_000_000);
         var folder = new Argument<string>("folder") { Description = "A folder of people (one sub-folder of 4+ photos each, e.g. LFW's images)" };
-        var cmd = new Command("tracks", "How video tracks are named and clustered, on tracks made of people's photos") { model, detector, people, threads, json, folder };
+        var cmd = new Command("tracks", "How video tracks are named and clustered, on tracks made of people's photos") { model,
+            detector, people, threads, json, folder };
         cmd.SetAction(r => Guard(() =>
         {
             var trackRoot = r.GetValue(folder)!;
             if (!Directory.Exists(trackRoot)) throw new UsageException($"bench tracks: {trackRoot}: folder not found");
-            using var recognizer = Pipeline(new FaceRecognizerOptions { Model = r.GetValue(model), Detector = r.GetValue(detector), Threads = r.GetValue(threads) });
+            using var recognizer = Pipeline(new FaceRecognizerOptions { Model = r.GetValue(model), Detector = r.GetValue(detector),
+                Threads = r.GetValue(threads) });
             var res = TrackBenchmark.Run(recognizer, trackRoot, r.GetValue(people));
             if (r.GetValue(json))
                 stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
                 {
-                    ["tracks"] = res.Tracks, ["enrolled"] = res.Enrolled, ["identity_right"] = res.Identity.ToDictionary(p => p.Key, p => Math.Round(p.Value, 4)),
+                    ["tracks"] = res.Tracks, ["enrolled"] = res.Enrolled, ["identity_right"] = res.Identity.ToDictionary(p => p.Key,
+                        p => Math.Round(p.Value, 4)),
                     ["cluster_tracks"] = res.ClusterTracks, ["people"] = res.People, ["clusters"] = res.Clusters,
-                    ["same_together"] = Math.Round(res.TogetherSame, 4), ["different_apart"] = Math.Round(res.ApartDifferent, 4), ["model"] = recognizer.Model.Info.Name,
+                    ["same_together"] = Math.Round(res.TogetherSame, 4), ["different_apart"] = Math.Round(res.ApartDifferent,
+                        4), ["model"] = recognizer.Model.Info.Name,
                 }, Json));
             else
             {

@@ -52,7 +52,8 @@ public sealed partial class FaceNetCli
             Description = "Decode every photo in full before detecting (slower): to compare with decoding to the detector's size",
         };
         var cmd = new Command("evaluate", "Verification accuracy on labelled pairs with the LFW protocol: accuracy ± std, VAL@FAR, AUC, EER, threshold")
-            { pairs, root, identification, sizes, strangers, fpir, minQuality, modelTailOnly, model, detector, flip, alignment, folds, far, cache, noCache, fallback, fullDecode, plot, reportPath, json, threads };
+            { pairs, root, identification, sizes, strangers, fpir, minQuality, modelTailOnly, model, detector, flip, alignment, folds,
+                far, cache, noCache, fallback, fullDecode, plot, reportPath, json, threads };
         cmd.SetAction(r => Guard(() =>
         {
             var settings = new EvaluateSettings(r.GetValue(pairs), r.GetValue(root)!, r.GetValue(folds), r.GetValue(far),
@@ -103,7 +104,8 @@ public sealed partial class FaceNetCli
         var res = report.Result;
         var info = pipeline.Model.Info;
         double atModel = Protocol.Accuracy(Enumerable.Range(0, report.Distances.Length), report.Distances, report.Same, info.Threshold);
-        var rates = Calibration.At(report.Distances.Where((_, i) => report.Same[i]).ToArray(), report.Distances.Where((_, i) => !report.Same[i]).ToArray(), info.Threshold);
+        var rates = Calibration.At(report.Distances.Where((_, i) => report.Same[i]).ToArray(),
+            report.Distances.Where((_, i) => !report.Same[i]).ToArray(), info.Threshold);
         var title = $"{Path.GetFileName(s.Pairs)}: {info.Name} + {pipeline.Detector.Name}, {res.Pairs} pairs, {res.Folds} folds";
         if (s.Json)
             stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
@@ -131,7 +133,8 @@ public sealed partial class FaceNetCli
         // the figures are out before any file is written: a bad --plot path loses nothing
         if (s.PlotPath is { } plotPath) RocPlot.Save(report, plotPath, title);
         if (s.ReportPath is { } mdPath)
-            AtomicFile.Write(mdPath, EvaluationMarkdown.Render(report, title, "facenet " + string.Join(' ', _args.Select(a => a.Contains(' ') ? $"\"{a}\"" : a)), info.Threshold, atModel, s.PlotPath));
+            AtomicFile.Write(mdPath, EvaluationMarkdown.Render(report, title, "facenet "
+                + string.Join(' ', _args.Select(a => a.Contains(' ') ? $"\"{a}\"" : a)), info.Threshold, atModel, s.PlotPath));
         return Ok;
     }
 
@@ -164,7 +167,8 @@ public sealed partial class FaceNetCli
                     ["rank1"] = Math.Round(x.Rank1, 5), ["rank5"] = Math.Round(x.Rank5, 5),
                     ["fnir_at_fpir_0.01"] = Math.Round(x.AtFpir1.Fnir, 5), ["threshold_at_fpir_0.01"] = Math.Round(x.AtFpir1.Threshold, 5),
                     ["fnir_at_fpir_0.001"] = Math.Round(x.AtFpir01.Fnir, 5), ["threshold_at_fpir_0.001"] = Math.Round(x.AtFpir01.Threshold, 5),
-                    ["rule_threshold"] = Math.Round(x.AtRule.Threshold, 5), ["rule"] = x.Rule.Rule.ToString().ToLowerInvariant(), ["rule_target_fpir"] = x.Rule.Fpir,
+                    ["rule_threshold"] = Math.Round(x.AtRule.Threshold,
+                        5), ["rule"] = x.Rule.Rule.ToString().ToLowerInvariant(), ["rule_target_fpir"] = x.Rule.Fpir,
                     ["fpir"] = Math.Round(x.AtRule.Fpir, 5), ["fnir"] = Math.Round(x.AtRule.Fnir, 5),
                     ["quality_floor"] = options.QualityFloor, ["people"] = people.Count, ["faces"] = faces.Count, ["model"] = info.Name, ["detector"] = pipeline.Detector.Name,
                 }, Json));
@@ -179,7 +183,8 @@ public sealed partial class FaceNetCli
         var title = $"{Path.GetFileName(Path.TrimEndingDirectorySeparator(root))}: {info.Name} + {pipeline.Detector.Name}";
         if (plotPath is not null) RocPlot.SaveDet(plotPath, "DET — " + title, results);
         if (reportPath is not null)
-            AtomicFile.Write(reportPath, EvaluationMarkdown.RenderIdentification(results, title, "facenet " + string.Join(' ', _args.Select(a => a.Contains(' ') ? $"\"{a}\"" : a)), plotPath));
+            AtomicFile.Write(reportPath, EvaluationMarkdown.RenderIdentification(results, title, "facenet "
+                + string.Join(' ', _args.Select(a => a.Contains(' ') ? $"\"{a}\"" : a)), plotPath));
         return Ok;
     }
 
@@ -280,14 +285,16 @@ public sealed partial class FaceNetCli
         if (s.Output is { } outPath)
         {
             if ((s.Goal == CalibrationGoal.KeepThreshold))
-                pipeline.Model.SaveWithThreshold(outPath, info.Threshold, info.ThresholdFar ?? result.Far, info.ThresholdFrr ?? result.Frr, info.Calibration, tail);
+                pipeline.Model.SaveWithThreshold(outPath, info.Threshold, info.ThresholdFar ?? result.Far, info.ThresholdFrr
+                    ?? result.Frr, info.Calibration, tail);
             else
                 pipeline.Model.SaveWithThreshold(outPath, Math.Round(result.Threshold, 6), result.Far, result.Frr, note, tail);
         }
         if (s.Json)
             stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object?>
             {
-                ["threshold"] = Math.Round(result.Threshold, 6), ["target"] = result.Target, ["target_rate"] = (s.Goal == CalibrationGoal.BestAccuracy) ? null : rate, ["accuracy"] = (s.Goal == CalibrationGoal.BestAccuracy) ? Math.Round(result.TargetRate, 6) : null, ["metric"] = info.Metric.Name(),
+                ["threshold"] = Math.Round(result.Threshold,
+                    6), ["target"] = result.Target, ["target_rate"] = (s.Goal == CalibrationGoal.BestAccuracy) ? null : rate, ["accuracy"] = (s.Goal == CalibrationGoal.BestAccuracy) ? Math.Round(result.TargetRate, 6) : null, ["metric"] = info.Metric.Name(),
                 ["far"] = Math.Round(result.Far, 6), ["far_ci95"] = new[] { Math.Round(result.FarLow, 6), Math.Round(result.FarHigh, 6) },
                 ["frr"] = Math.Round(result.Frr, 6), ["frr_ci95"] = new[] { Math.Round(result.FrrLow, 6), Math.Round(result.FrrHigh, 6) },
                 ["genuine_pairs"] = result.GenuinePairs, ["impostor_pairs"] = result.ImpostorPairs, ["sufficient"] = result.Sufficient,

@@ -29,7 +29,8 @@ public sealed partial class FaceNetCli
             foreach (var file in files)
             {
                 IReadOnlyList<FaceEmbedding> faces;
-                try { faces = Faces(pipeline, file, r.GetValue(aligned), r.GetValue(allFaces), out int found); if (found > 1 && !r.GetValue(allFaces)) NoteMainFace(file, found, "embedding its subject (--all-faces embeds each)"); }
+                try { faces = Faces(pipeline, file, r.GetValue(aligned), r.GetValue(allFaces), out int found); if (found > 1
+                    && !r.GetValue(allFaces)) NoteMainFace(file, found, "embedding its subject (--all-faces embeds each)"); }
                 catch (ImageException e)
                 {
                     ReportInput(e);
@@ -41,7 +42,8 @@ public sealed partial class FaceNetCli
                 {
                     var box = r.GetValue(aligned) ? null : f.Face.Box.ToArray();
                     if (r.GetValue(json))
-                        stdout.WriteLine(JsonLine(FaceJson.Of(f.Face, f.Vector), ("file", file), ("face", f.Index), ("box", box), ("model", pipeline.Model.Info.Name)));
+                        stdout.WriteLine(JsonLine(FaceJson.Of(f.Face, f.Vector), ("file", file), ("face", f.Index), ("box", box),
+                            ("model", pipeline.Model.Info.Name)));
                     else
                         stdout.WriteLine($"{file} face {f.Index}{(box is null ? "" : $" [{string.Join(",", box)}]")}: {f.Vector.Length}-d [{string.Join(", ", f.Vector.Take(4).Select(v => F(v)))}, …]");
                 }
@@ -82,7 +84,8 @@ public sealed partial class FaceNetCli
                 try
                 {
                     var faces = Faces(pipeline, file, r.GetValue(aligned), r.GetValue(bestMatch), out int found);
-                    if (found > 1 && !r.GetValue(bestMatch)) NoteMainFace(file, found, "comparing its subject (--best-match compares the closest pair of faces)");
+                    if (found > 1 && !r.GetValue(bestMatch)) NoteMainFace(file, found,
+                        "comparing its subject (--best-match compares the closest pair of faces)");
                     good.Add((file, faces, found));
                 }
                 catch (ImageException e) { ReportInput(e); errors.Add((file, e.Reason)); }
@@ -96,7 +99,8 @@ public sealed partial class FaceNetCli
                 {
                     // the service's verify answer; each face also says which face of its image it is
                     var answer = VerifyResponse.Of(v, source, pipeline.Model);
-                    stdout.WriteLine(JsonLine(answer, ("far", r.GetValue(threshold) is null ? info.ThresholdFar : null), ("frr", r.GetValue(threshold) is null ? info.ThresholdFrr : null),
+                    stdout.WriteLine(JsonLine(answer, ("far", r.GetValue(threshold) is null ? info.ThresholdFar : null),
+                        ("frr", r.GetValue(threshold) is null ? info.ThresholdFrr : null),
                         ("faces", answer.Faces.Zip([v.A!.Index, v.B!.Index], (face, index) => Merged(face, ("face", index))).ToArray())));
                 }
                 else
@@ -143,12 +147,14 @@ public sealed partial class FaceNetCli
         var model = ModelOption(); var detector = DetectorOption(); var allFaces = AllFacesOption(); var alignment = AlignmentOption(); var threads = ThreadsOption();
         var output = new Option<string>("--output", "-o") { Description = "Folder for the face crops (PNG)", Required = true };
         var images = ImagesArgument();
-        var cmd = new Command("align", "Write the face crops the model sees (detection + the model's alignment)") { model, detector, allFaces, alignment, output, threads, images };
+        var cmd = new Command("align", "Write the face crops the model sees (detection + the model's alignment)") { model, detector,
+            allFaces, alignment, output, threads, images };
         cmd.SetAction(r => Guard(() =>
         {
             var files = ImageFiles(r.GetValue(images)!, "align");
             var dir = OutputFolder(r.GetValue(output)!);
-            using var pipeline = Pipeline(new FaceRecognizerOptions { Model = r.GetValue(model), Detector = r.GetValue(detector), Threads = r.GetValue(threads), Alignment = r.GetValue(alignment) });
+            using var pipeline = Pipeline(new FaceRecognizerOptions { Model = r.GetValue(model), Detector = r.GetValue(detector),
+                Threads = r.GetValue(threads), Alignment = r.GetValue(alignment) });
             bool failed = false;
             foreach (var file in files)
             {
@@ -158,7 +164,8 @@ public sealed partial class FaceNetCli
                     var photo = pipeline.Read(file);
                     var subject = pipeline.DetectMain(photo);
                     if (subject.Face is null) throw new NoFaceException(file);
-                    if (!r.GetValue(allFaces) && subject.All.Count > 1) NoteMainFace(file, subject.All.Count, "writing its subject's crop (--all-faces writes each)");
+                    if (!r.GetValue(allFaces) && subject.All.Count > 1) NoteMainFace(file, subject.All.Count,
+                        "writing its subject's crop (--all-faces writes each)");
                     var faces = subject.Chosen(r.GetValue(allFaces));
                     for (int i = 0; i < faces.Count; i++)
                     {
@@ -244,7 +251,8 @@ public sealed partial class FaceNetCli
     {
         if (File.Exists(path)) throw new OutputFileException(path, "is a file; a folder is needed here");
         try { Directory.CreateDirectory(path); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new OutputFileException(path, e is UnauthorizedAccessException ? "permission denied" : e.Message, e); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new OutputFileException(path,
+            e is UnauthorizedAccessException ? "permission denied" : e.Message, e); }
         return path;
     }
 }

@@ -44,7 +44,8 @@ public sealed partial class FaceNetCli
             Description = "A folder with one sub-folder per person (its name is the person's): enrols everyone",
         };
         var force = new Option<bool>("--force") { Description = "Enrol faces below the quality floor too" };
-        var minQuality = Options.Real("--min-quality", $"Quality floor: faces below it are refused with the reason (default {FaceQuality.DefaultFloor}; 0 takes every face)", 0, 1);
+        var minQuality = Options.Real("--min-quality",
+            $"Quality floor: faces below it are refused with the reason (default {FaceQuality.DefaultFloor}; 0 takes every face)", 0, 1);
         var images = Options.Images("images", "Image files or folders of them (with --name)", ArgumentArity.ZeroOrMore);
         var cmd = new Command("enroll", "Add people's faces to a gallery: each image's subject (--all-faces: every face), each committed before it is reported")
             { gallery, _masterKeyFile, name, fromFolders, model, detector, aligned, allFaces, force, minQuality, flip, threads, json, images };
@@ -58,7 +59,8 @@ public sealed partial class FaceNetCli
                 foreach (var person in PeopleFolder.Read(root))
                 {
                     try { GalleryStore.ValidateName(person.Name); }
-                    catch (ArgumentException e) { throw new ImageException(Path.Combine(root, person.Name), "folder name is not usable as a person's name: " + e.Message); }
+                    catch (ArgumentException e) { throw new ImageException(Path.Combine(root, person.Name),
+                        "folder name is not usable as a person's name: " + e.Message); }
                     people.Add((person.Name, person.Files));
                 }
             }
@@ -70,7 +72,8 @@ public sealed partial class FaceNetCli
             }
             var galleryPath = r.GetValue(gallery)!;
             bool existed = GalleryStores.Exists(galleryPath);
-            using var pipeline = Pipeline(new FaceRecognizerOptions { Model = GalleryModelName(galleryPath, r.GetValue(model), GalleryKey(r)), Detector = r.GetValue(detector), Threads = r.GetValue(threads), Flip = r.GetValue(flip) }, r.GetValue(aligned));
+            using var pipeline = Pipeline(new FaceRecognizerOptions { Model = GalleryModelName(galleryPath, r.GetValue(model),
+                GalleryKey(r)), Detector = r.GetValue(detector), Threads = r.GetValue(threads), Flip = r.GetValue(flip) }, r.GetValue(aligned));
             var failures = new List<string>();
             int enrolled = 0;
             var options = new EnrolOptions
@@ -98,7 +101,8 @@ public sealed partial class FaceNetCli
                             continue;
                         }
                         enrolled += done.Count;
-                        if (done[0].FacesInPhoto > 1 && !options.AllFaces) NoteMainFace(file, done[0].FacesInPhoto, "enrolling its subject (--all-faces enrols each)");
+                        if (done[0].FacesInPhoto > 1 && !options.AllFaces) NoteMainFace(file, done[0].FacesInPhoto,
+                            "enrolling its subject (--all-faces enrols each)");
                         foreach (var d in done.Where(d => d.LooksLike is not null))
                             stderr.WriteLine($"warning: {file}: the face is already in the gallery as '{d.LooksLike!.Name}' (distance {F(d.LooksLike.Distance)} within {F(d.LooksLike.Threshold)}); enrolled as '{person}' all the same ('facenet subjects duplicates' lists such pairs)");
                         if (r.GetValue(json))
@@ -144,11 +148,13 @@ public sealed partial class FaceNetCli
         {
             var files = ImageFiles(r.GetValue(images)!, "identify");
             if (r.GetValue(threshold) is not null && r.GetValue(fpir) is not null) throw new UsageException("give --threshold or --fpir, not both");
-            using var pipeline = Pipeline(new FaceRecognizerOptions { Model = GalleryModelName(r.GetValue(gallery)!, r.GetValue(model), GalleryKey(r)), Detector = r.GetValue(detector), Threads = r.GetValue(threads), Flip = r.GetValue(flip) }, r.GetValue(aligned));
+            using var pipeline = Pipeline(new FaceRecognizerOptions { Model = GalleryModelName(r.GetValue(gallery)!, r.GetValue(model),
+                GalleryKey(r)), Detector = r.GetValue(detector), Threads = r.GetValue(threads), Flip = r.GetValue(flip) }, r.GetValue(aligned));
             using var gal = FaceGallery.Open(r.GetValue(gallery)!, GalleryModel.For(pipeline.Model), readOnly: true, key: GalleryKey(r));
             var info = pipeline.Model.Info;
             var agg = r.GetValue(aggregate) == "mean" ? Aggregation.Mean : Aggregation.Min;
-            var options = new IdentifyOptions { Fpir = r.GetValue(fpir) ?? IdentifyOptions.DefaultFpir, Threshold = r.GetValue(threshold), Top = r.GetValue(top), Aggregation = agg };
+            var options = new IdentifyOptions { Fpir = r.GetValue(fpir) ?? IdentifyOptions.DefaultFpir,
+                Threshold = r.GetValue(threshold), Top = r.GetValue(top), Aggregation = agg };
             if (info.ImpostorTail is null && r.GetValue(threshold) is null)
                 stderr.WriteLine($"note: the model '{info.Name}' has no impostor tail: identify holds faces against its 1:1 threshold, and strangers get a name more often as the gallery grows ('facenet calibrate --root PEOPLE -o MODEL' measures one)");
             bool failed = false;
@@ -212,7 +218,8 @@ public sealed partial class FaceNetCli
                         stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
                         {
                             ["model"] = store.Model.Id,
-                            ["subjects"] = subjects.Select(s => new Dictionary<string, object?> { ["name"] = s.Name, ["faces"] = s.Faces, ["created"] = s.Created.ToString("O") }).ToArray(),
+                            ["subjects"] = subjects.Select(s => new Dictionary<string, object?> { ["name"] = s.Name,
+                                ["faces"] = s.Faces, ["created"] = s.Created.ToString("O") }).ToArray(),
                         }, Json));
                     else
                     {
@@ -246,7 +253,8 @@ public sealed partial class FaceNetCli
                         stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
                         {
                             ["subjects"] = gal.SubjectCount,
-                            ["pairs"] = pairs.Select(p => new Dictionary<string, object> { ["a"] = p.Subject, ["b"] = p.Other, ["distance"] = Math.Round(p.Distance, 6), ["threshold"] = Math.Round(p.Threshold, 6) }).ToArray(),
+                            ["pairs"] = pairs.Select(p => new Dictionary<string, object> { ["a"] = p.Subject, ["b"] = p.Other,
+                                ["distance"] = Math.Round(p.Distance, 6), ["threshold"] = Math.Round(p.Threshold, 6) }).ToArray(),
                         }, Json));
                     else
                     {
@@ -257,7 +265,8 @@ public sealed partial class FaceNetCli
                 }
                 case "purge" when a.Length == 1:
                 {
-                    var period = r.GetValue(olderThan) is { } text ? ParsePeriod("--older-than", text) : throw new UsageException("subjects purge: give --older-than (90d, 12h, 30m)");
+                    var period = r.GetValue(olderThan) is { } text ? ParsePeriod("--older-than",
+                        text) : throw new UsageException("subjects purge: give --older-than (90d, 12h, 30m)");
                     using var store = GalleryStores.Open(r.GetValue(gallery)!, null, key: GalleryKey(r));
                     int erased = Retention.Purge(store, period, CliActor);
                     stdout.WriteLine($"erased {erased} subject(s) neither enrolled nor matched for {period.TotalDays:0.##} days");
@@ -282,7 +291,8 @@ public sealed partial class FaceNetCli
     private Command AuditCommand()
     {
         var gallery = GalleryOption(); var json = JsonOption();
-        var after = new Option<long>("--after") { Description = "Only the entries after this sequence number (to export in parts)", DefaultValueFactory = _ => 0 };
+        var after = new Option<long>("--after") { Description = "Only the entries after this sequence number (to export in parts)",
+            DefaultValueFactory = _ => 0 };
         var cmd = new Command("audit", "The gallery's audit trail: when, which key, which operation, which subject, the outcome (--json: one JSON line each)")
             { gallery, _masterKeyFile, after, json };
         cmd.SetAction(r => Guard(() =>
@@ -319,14 +329,16 @@ public sealed partial class FaceNetCli
             var target = r.GetValue(to)!;
             if (GalleryStores.Exists(target)) throw new UsageException($"--to: {target} already exists; migration writes a new gallery");
             using var old = GalleryStores.Open(r.GetValue(gallery)!, null, readOnly: true, GalleryKey(r));
-            using var pipeline = Pipeline(new FaceRecognizerOptions { Model = r.GetValue(model), Detector = r.GetValue(detector), Threads = r.GetValue(threads) });
+            using var pipeline = Pipeline(new FaceRecognizerOptions { Model = r.GetValue(model), Detector = r.GetValue(detector),
+                Threads = r.GetValue(threads) });
             int moved;
             IReadOnlyList<GalleryMigration.Failure> failures;
             using (var store = GalleryStores.Open(target, GalleryModel.For(pipeline.Model), key: GalleryKey(r)))
                 (moved, failures) = new GalleryMigration(old, pipeline).MigrateTo(store, f =>
                     stderr.WriteLine($"error: {f.Face.SourceFile ?? $"face {f.Face.Id}"}: {f.Problem} (face {f.Face.Id} of {f.Subject} not migrated)"));
             if (r.GetValue(json))
-                stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object> { ["from"] = old.Model.Id, ["to"] = pipeline.Model.Identity, ["faces"] = moved, ["failed"] = failures.Count, ["gallery"] = target }, Json));
+                stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object> { ["from"] = old.Model.Id,
+                    ["to"] = pipeline.Model.Identity, ["faces"] = moved, ["failed"] = failures.Count, ["gallery"] = target }, Json));
             else
                 stdout.WriteLine($"migrated {moved} of {moved + failures.Count} face(s) from {old.Model.Id} to {pipeline.Model.Identity}: {target}");
             return failures.Count > 0 ? InputError : Ok;
@@ -343,7 +355,8 @@ public sealed partial class FaceNetCli
         var eps = Options.Real("--eps", "Neighbour distance (default: the model's threshold)", 0, 4, minOpen: true);
         var minSamples = new Option<int>("--min-samples") { Description = "DBSCAN: faces needed to form a cluster", DefaultValueFactory = _ => 2 }.Within(1);
         var copyTo = new Option<string?>("--copy-to") { Description = "Write each cluster's face crops into OUT/cluster_N/ (noise into OUT/noise/)" };
-        var cmd = new Command("cluster", "Group the faces of a photo folder into people") { dir, model, detector, flip, method, eps, minSamples, copyTo, threads, json };
+        var cmd = new Command("cluster", "Group the faces of a photo folder into people") { dir, model, detector, flip, method, eps,
+            minSamples, copyTo, threads, json };
         cmd.SetAction(r => Guard(() =>
         {
             var folder = r.GetValue(dir)!;
@@ -351,7 +364,8 @@ public sealed partial class FaceNetCli
             var files = Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories)
                 .Where(ImageDecoder.IsImageFile)
                 .OrderBy(f => f, StringComparer.Ordinal).ToArray();
-            using var pipeline = Pipeline(new FaceRecognizerOptions { Model = r.GetValue(model), Detector = r.GetValue(detector), Threads = r.GetValue(threads), Flip = r.GetValue(flip) });
+            using var pipeline = Pipeline(new FaceRecognizerOptions { Model = r.GetValue(model), Detector = r.GetValue(detector),
+                Threads = r.GetValue(threads), Flip = r.GetValue(flip) });
             var faces = new List<(string File, DetectedFace Face, float[] Embedding, RgbImage Image)>();
             bool failed = false;
             foreach (var file in files)
@@ -377,12 +391,14 @@ public sealed partial class FaceNetCli
                 for (int c = 0; c < clusters.Count; c++)
                 {
                     var d = OutputFolder(Path.Combine(outDir, $"cluster_{c}"));
-                    foreach (var i in clusters[c]) Annotate.Save(pipeline.Model.Align(faces[i].Image, faces[i].Face).Primary, [], Path.Combine(d, $"{Path.GetFileNameWithoutExtension(faces[i].File)}_{i}.png"));
+                    foreach (var i in clusters[c]) Annotate.Save(pipeline.Model.Align(faces[i].Image, faces[i].Face).Primary, [],
+                        Path.Combine(d, $"{Path.GetFileNameWithoutExtension(faces[i].File)}_{i}.png"));
                 }
                 if (noise.Count > 0)
                 {
                     var d = OutputFolder(Path.Combine(outDir, "noise"));
-                    foreach (var i in noise) Annotate.Save(pipeline.Model.Align(faces[i].Image, faces[i].Face).Primary, [], Path.Combine(d, $"{Path.GetFileNameWithoutExtension(faces[i].File)}_{i}.png"));
+                    foreach (var i in noise) Annotate.Save(pipeline.Model.Align(faces[i].Image, faces[i].Face).Primary, [],
+                        Path.Combine(d, $"{Path.GetFileNameWithoutExtension(faces[i].File)}_{i}.png"));
                 }
             }
             if (r.GetValue(json))

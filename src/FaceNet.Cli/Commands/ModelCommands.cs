@@ -104,7 +104,8 @@ public sealed partial class FaceNetCli
             Description = "Faces used for calibration at most (spread over the photos)",
             DefaultValueFactory = _ => 256,
         }.Within(16, 100_000);
-        var percentile = Options.Real("--percentile", "Share of each activation's calibration values its int8 range holds (the rest are clipped); 1: from minimum to maximum", 0.9999, 0.9, 1);
+        var percentile = Options.Real("--percentile",
+            "Share of each activation's calibration values its int8 range holds (the rest are clipped); 1: from minimum to maximum", 0.9999, 0.9, 1);
         var detector = DetectorOption();
         var cmd = new Command("quantize", "Make an int8 copy of a face model (per-channel int8 weights, activations calibrated on faces in your photos) that runs faster on ONNX Runtime's integer kernels")
             { model, output, calibration, faces, percentile, detector };
@@ -112,7 +113,8 @@ public sealed partial class FaceNetCli
         {
             var photos = Spread(ImageFiles(r.GetValue(calibration)!, "--calibration"), r.GetValue(faces) * 3 / 2);
             using var pipeline = Pipeline(new FaceRecognizerOptions { Model = r.GetValue(model), Detector = r.GetValue(detector) });
-            var result = FaceNet.Onnx.ModelQuantizer.Quantize(pipeline, photos, r.GetValue(output)!, r.GetValue(faces), r.GetValue(percentile), line => stderr.WriteLine(line));
+            var result = FaceNet.Onnx.ModelQuantizer.Quantize(pipeline, photos, r.GetValue(output)!, r.GetValue(faces),
+                r.GetValue(percentile), line => stderr.WriteLine(line));
             stdout.WriteLine($"wrote {string.Join(", ", result.Files)}: int8 of {pipeline.Model.Info.Name}, calibrated on {result.CalibrationFaces} faces ({result.Summary})");
             return Ok;
         }));
@@ -126,7 +128,8 @@ public sealed partial class FaceNetCli
         return Enumerable.Range(0, count).Select(i => files[(int)((long)i * files.Count / count)]).ToList();
     }
 
-    private int BenchService(IReadOnlyList<string> photos, string? url, string? key, int[] clientCounts, int requests, string endpoint, string? model, string? detector, int threads, int workers, bool json)
+    private int BenchService(IReadOnlyList<string> photos, string? url, string? key, int[] clientCounts, int requests, string endpoint,
+        string? model, string? detector, int threads, int workers, bool json)
     {
         if (url is not null && key is null) throw new UsageException("--url needs --key");
         FaceNet.Service.FaceServiceHost? host = null;
@@ -188,7 +191,8 @@ public sealed partial class FaceNetCli
                 {
                     ["faces"] = n, ["dimensions"] = res.Dimensions, ["queries"] = queryCount, ["load_seconds"] = Math.Round(res.LoadSeconds, 2),
                     ["exact_top1_ms_median"] = Math.Round(res.ExactMedianMs, 3), ["exact_top1_ms_p95"] = Math.Round(res.ExactP95Ms, 3),
-                    ["hnsw_build_seconds"] = Math.Round(res.BuildSeconds, 2), ["hnsw_connectivity"] = options.Connectivity, ["hnsw_expansion_add"] = options.ExpansionAdd, ["candidates"] = g.Candidates,
+                    ["hnsw_build_seconds"] = Math.Round(res.BuildSeconds,
+                        2), ["hnsw_connectivity"] = options.Connectivity, ["hnsw_expansion_add"] = options.ExpansionAdd, ["candidates"] = g.Candidates,
                     ["hnsw_top1_ms_median"] = Math.Round(g.MedianMs, 4), ["hnsw_top1_ms_p95"] = Math.Round(g.P95Ms, 4),
                     ["hnsw_recall_at_1"] = Math.Round(g.RecallAt1, 4), ["hnsw_person_recall_at_1"] = Math.Round(g.PersonRecallAt1, 4),
                     ["peak_memory_mb"] = Math.Round(res.PeakMemoryMb, 1), ["cores"] = Environment.ProcessorCount,
@@ -206,7 +210,8 @@ public sealed partial class FaceNetCli
         if (json)
             stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
             {
-                ["faces"] = n, ["operations"] = operations, ["fill_seconds"] = Math.Round(res.FillSeconds, 1), ["open_seconds"] = Math.Round(res.OpenSeconds, 1),
+                ["faces"] = n, ["operations"] = operations, ["fill_seconds"] = Math.Round(res.FillSeconds,
+                    1), ["open_seconds"] = Math.Round(res.OpenSeconds, 1),
                 ["enroll_ms_median"] = Math.Round(res.EnrollMedianMs, 2), ["enroll_ms_p95"] = Math.Round(res.EnrollP95Ms, 2),
                 ["remove_ms_median"] = Math.Round(res.RemoveMedianMs, 2), ["remove_ms_p95"] = Math.Round(res.RemoveP95Ms, 2),
                 ["rename_ms_median"] = Math.Round(res.RenameMedianMs, 2), ["rename_ms_p95"] = Math.Round(res.RenameP95Ms, 2),
@@ -226,7 +231,8 @@ public sealed partial class FaceNetCli
         return Ok;
     }
 
-    private int BenchPipeline(string[] inputs, string? model, string? detector, int threads, int parallel, bool fullDecode, bool json, string[]? int8Calibration)
+    private int BenchPipeline(string[] inputs, string? model, string? detector, int threads, int parallel, bool fullDecode, bool json,
+        string[]? int8Calibration)
     {
         var files = ImageFiles(inputs, "bench images");
         if (parallel < 1) parallel = Environment.ProcessorCount;
@@ -242,9 +248,11 @@ public sealed partial class FaceNetCli
             var dir = Directory.CreateTempSubdirectory("facenet-int8-").FullName;
             try
             {
-                var quantized = FaceNet.Onnx.ModelQuantizer.Quantize(pipeline, Spread(ImageFiles(int8Calibration, "--int8"), 384), Path.Combine(dir, pipeline.Model.IsFused ? "int8.json" : "int8.onnx"),
+                var quantized = FaceNet.Onnx.ModelQuantizer.Quantize(pipeline, Spread(ImageFiles(int8Calibration, "--int8"), 384),
+                    Path.Combine(dir, pipeline.Model.IsFused ? "int8.json" : "int8.onnx"),
                     progress: line => stderr.WriteLine(line));
-                using var int8 = Pipeline(new FaceRecognizerOptions { Model = quantized.Output, Detector = detector, Threads = ortThreads, AlignmentDetail = detail });
+                using var int8 = Pipeline(new FaceRecognizerOptions { Model = quantized.Output, Detector = detector,
+                    Threads = ortThreads, AlignmentDetail = detail });
                 CollectBeforeTiming();
                 failed |= Report(int8);
             }
@@ -259,7 +267,8 @@ public sealed partial class FaceNetCli
             if (json)
                 stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
                 {
-                    ["images"] = res.Images, ["images_per_second"] = Math.Round(res.ImagesPerSecond, 2), ["parallel"] = parallel, ["mean_megapixels"] = Math.Round(res.MeanMegapixels, 3),
+                    ["images"] = res.Images, ["images_per_second"] = Math.Round(res.ImagesPerSecond,
+                        2), ["parallel"] = parallel, ["mean_megapixels"] = Math.Round(res.MeanMegapixels, 3),
                     ["decode_ms"] = Math.Round(res.DecodeMs, 2), ["detect_ms"] = Math.Round(res.DetectMs, 2),
                     ["align_embed_ms"] = Math.Round(res.AlignEmbedMs, 2), ["misses"] = res.Misses, ["unreadable"] = res.Unreadable.Count,
                     ["detector"] = pipeline.Detector.Name, ["model"] = pipeline.Model.Info.Name, ["cores"] = Environment.ProcessorCount,

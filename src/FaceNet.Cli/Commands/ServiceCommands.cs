@@ -42,7 +42,8 @@ public sealed partial class FaceNetCli
         var batchWait = Options.Real("--batch-wait-ms", "How long a part-filled embedding batch waits for other requests' faces", 2, 0, 1000);
         var timeout = Options.Real("--timeout", "A request's time limit in seconds (503 beyond)", 30, 0, 3600, minOpen: true);
         var cmd = new Command("serve", "Run the HTTP service: verify, embed, detect, enrol, identify; API keys, limits, metrics, OpenAPI and a web page")
-            { urls, httpsCert, httpsKey, gallery, _masterKeyFile, retention, keys, model, detector, threads, threshold, maxBody, workers, queue, batchWait, timeout };
+            { urls, httpsCert, httpsKey, gallery, _masterKeyFile, retention, keys, model, detector, threads, threshold, maxBody,
+                workers, queue, batchWait, timeout };
         cmd.SetAction(r => Guard(() =>
         {
             var galleryLocation = r.GetValue(gallery);
@@ -90,7 +91,8 @@ public sealed partial class FaceNetCli
     }
 
     private static bool IsLoopback(string url)
-        => Uri.TryCreate(url.Replace("://*", "://0.0.0.0", StringComparison.Ordinal).Replace("://+", "://0.0.0.0", StringComparison.Ordinal), UriKind.Absolute, out var u)
+        => Uri.TryCreate(url.Replace("://*", "://0.0.0.0", StringComparison.Ordinal).Replace("://+", "://0.0.0.0",
+            StringComparison.Ordinal), UriKind.Absolute, out var u)
            && (u.IsLoopback || u.Host == "localhost");
 
     private static FaceServiceHost StartService(ServiceOptions options)
@@ -110,9 +112,12 @@ public sealed partial class FaceNetCli
                 Description = "Comma-separated: verify, identify, enroll, admin (admin may do everything)",
                 Required = true,
             };
-            var rate = Options.Real("--rate", "Requests per second allowed to this key (bursts of two seconds' worth)", ApiKeys.DefaultRate, 0, 100_000, minOpen: true);
-            var tenant = new Option<string>("--tenant") { Description = "The tenant whose gallery the key acts on (default: default)", DefaultValueFactory = _ => Tenants.Default };
-            var add = new Command("add", "Create a key; it is printed once, as the last line; the file keeps only its hash") { name, scopes, rate, tenant, keys };
+            var rate = Options.Real("--rate", "Requests per second allowed to this key (bursts of two seconds' worth)",
+                ApiKeys.DefaultRate, 0, 100_000, minOpen: true);
+            var tenant = new Option<string>("--tenant") { Description = "The tenant whose gallery the key acts on (default: default)",
+                DefaultValueFactory = _ => Tenants.Default };
+            var add = new Command("add", "Create a key; it is printed once, as the last line; the file keeps only its hash") { name,
+                scopes, rate, tenant, keys };
             add.SetAction(r => Guard(() =>
             {
                 var path = r.GetValue(keys)!;

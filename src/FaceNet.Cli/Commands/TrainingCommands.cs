@@ -56,16 +56,20 @@ public sealed partial class FaceNetCli
         var noCache = new Option<bool>("--no-cache") { Description = "Embed every photo again" };
         var detector = DetectorOption(); var threads = ThreadsOption(); var json = JsonOption();
         var cmd = new Command("train", "Fine-tune an embedding head on your own people with FaceNet's triplet loss and online semi-hard negatives")
-            { folders, output, baseModel, validation, head, dim, margin, epochs, peoplePerBatch, facesPerPerson, lr, seed, plot, cache, noCache, detector, threads, json };
+            { folders, output, baseModel, validation, head, dim, margin, epochs, peoplePerBatch, facesPerPerson, lr, seed, plot, cache,
+                noCache, detector, threads, json };
         cmd.SetAction(r => Guard(() =>
         {
             var outPath = r.GetValue(output)!;
             if (!outPath.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase)) throw new UsageException($"--output: {outPath}: the trained model is an .onnx file");
-            if (Path.GetDirectoryName(Path.GetFullPath(outPath)) is { } dir && !Directory.Exists(dir)) throw new UsageException($"--output: folder {dir} does not exist");
-            using var pipeline = Pipeline(new FaceRecognizerOptions { Model = r.GetValue(baseModel), Detector = r.GetValue(detector), Threads = r.GetValue(threads) });
+            if (Path.GetDirectoryName(Path.GetFullPath(outPath)) is { } dir
+                && !Directory.Exists(dir)) throw new UsageException($"--output: folder {dir} does not exist");
+            using var pipeline = Pipeline(new FaceRecognizerOptions { Model = r.GetValue(baseModel), Detector = r.GetValue(detector),
+                Threads = r.GetValue(threads) });
             if (pipeline.Model.IsFused) throw new UsageException($"--base: {r.GetValue(baseModel)} is a fused model; training needs one network under the head (mobilefacenet, faceapi-resnet or an .onnx)");
             var clock = System.Diagnostics.Stopwatch.StartNew();
-            using var embeddings = new FaceNet.Evaluation.EmbeddingCache(r.GetValue(noCache) ? null : r.GetValue(cache) ?? FaceNet.Evaluation.EmbeddingCache.DefaultDirectory,
+            using var embeddings = new FaceNet.Evaluation.EmbeddingCache(r.GetValue(noCache) ? null : r.GetValue(cache)
+                ?? FaceNet.Evaluation.EmbeddingCache.DefaultDirectory,
                 FaceNet.Evaluation.EmbeddingCache.PipelineKey(pipeline.Model.Identity, pipeline.Detector.Name, false));
             var all = HeadTraining.Load(pipeline, r.GetValue(folders)!, line => stderr.WriteLine(line), embeddings);
             FaceSet train, valid;
@@ -88,7 +92,8 @@ public sealed partial class FaceNetCli
             });
             var res = trained.Result;
             if (r.GetValue(plot) is { } png)
-                FaceNet.Evaluation.RocPlot.SaveCurve(png, $"{Path.GetFileName(outPath)}: triplet training on {trained.TrainPeople} people, validated on {trained.ValidationPeople} others",
+                FaceNet.Evaluation.RocPlot.SaveCurve(png,
+                    $"{Path.GetFileName(outPath)}: triplet training on {trained.TrainPeople} people, validated on {trained.ValidationPeople} others",
                     res.History.Select(e => (e.Epoch, e.Loss, e.ValidationVal)).ToList(), res.BestEpoch, res.Base.Val, "VAL@FAR=1e-3");
             if (r.GetValue(json))
                 stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>

@@ -48,7 +48,8 @@ public sealed partial class FaceNetCli
             var galleryPath = r.GetValue(gallery);
             using var pipeline = Pipeline(new FaceRecognizerOptions
             {
-                Model = galleryPath is null ? r.GetValue(model) : GalleryModelName(galleryPath, r.GetValue(model), GalleryKey(r)), Detector = r.GetValue(detector),
+                Model = galleryPath is null ? r.GetValue(model) : GalleryModelName(galleryPath, r.GetValue(model),
+                    GalleryKey(r)), Detector = r.GetValue(detector),
                 Threads = r.GetValue(threads), Threshold = r.GetValue(threshold),
             });
             using var gal = galleryPath is null ? null : FaceGallery.Open(galleryPath, GalleryModel.For(pipeline.Model), readOnly: true, key: GalleryKey(r));
@@ -60,7 +61,8 @@ public sealed partial class FaceNetCli
             };
             using var reader = VideoReader.Open(r.GetValue(input)!, TimeSpan.FromSeconds(r.GetValue(timeout)));
             bool asJson = r.GetValue(json);
-            if (!asJson) stdout.WriteLine($"{r.GetValue(input)}: {reader.Info.Width}x{reader.Info.Height}, {reader.Info.Fps:0.##} fps" + (reader.Info.Duration is { } d ? $", {Clock(d)}" : "") + $"; model {pipeline.Model.Info.Name}, detector {pipeline.Detector.Name}");
+            if (!asJson) stdout.WriteLine($"{r.GetValue(input)}: {reader.Info.Width}x{reader.Info.Height}, {reader.Info.Fps:0.##} fps"
+                + (reader.Info.Duration is { } d ? $", {Clock(d)}" : "") + $"; model {pipeline.Model.Info.Name}, detector {pipeline.Detector.Name}");
             void Track(FaceTrackResult t)
             {
                 string? face = null;
@@ -74,7 +76,8 @@ public sealed partial class FaceNetCli
                     var line = new Dictionary<string, object?>
                     {
                         ["track"] = t.Track, ["start"] = Math.Round(t.Start, 3), ["end"] = Math.Round(t.End, 3), ["frames"] = t.Frames,
-                        ["name"] = t.Name, ["known"] = t.Known, ["distance"] = t.Distance is { } dist ? Math.Round(dist, 4) : null, ["threshold"] = Math.Round(t.Threshold, 4),
+                        ["name"] = t.Name, ["known"] = t.Known, ["distance"] = t.Distance is { } dist ? Math.Round(dist,
+                            4) : null, ["threshold"] = Math.Round(t.Threshold, 4),
                         ["best_frame"] = Math.Round(t.BestFrame, 3), ["box"] = new[] { (int)t.Box.X, (int)t.Box.Y, (int)t.Box.Width, (int)t.Box.Height },
                     };
                     if (t.Cluster is { } c) line["cluster"] = c;
@@ -93,7 +96,8 @@ public sealed partial class FaceNetCli
                 throw new UsageException($"--output: folder {outDir} does not exist");
             using var writer = outPath is null ? null : new VideoWriter(outPath, reader.Width, reader.Height, reader.Info.Fps);
             VideoSummary summary;
-            try { summary = new VideoFaces(pipeline, gal, options).Run(reader, Track, writer is null ? null : (frame, faces) => writer.Write(frame.Image, faces)); }
+            try { summary = new VideoFaces(pipeline, gal, options).Run(reader, Track,
+                writer is null ? null : (frame, faces) => writer.Write(frame.Image, faces)); }
             finally
             {
                 stdout.Flush();
@@ -106,7 +110,9 @@ public sealed partial class FaceNetCli
         return cmd;
     }
 
-    private static string Clock(double seconds) => TimeSpan.FromSeconds(Math.Max(0, seconds)).ToString(seconds >= 3600 ? @"h\:mm\:ss\.f" : @"mm\:ss\.f", CultureInfo.InvariantCulture);
+    private static string Clock(double seconds) => TimeSpan.FromSeconds(Math.Max(0,
+        seconds)).ToString(seconds >= 3600 ? @"h\:mm\:ss\.f" : @"mm\:ss\.f", CultureInfo.InvariantCulture);
 
-    private static string Ordinal(int n) => n + (n % 10 == 2 && n % 100 != 12 ? "nd" : n % 10 == 3 && n % 100 != 13 ? "rd" : n % 10 == 1 && n % 100 != 11 ? "st" : "th");
+    private static string Ordinal(int n) => n + (n % 10 == 2 && n % 100 != 12 ? "nd" : n % 10 == 3 && n % 100 != 13 ? "rd" : n % 10 == 1
+        && n % 100 != 11 ? "st" : "th");
 }

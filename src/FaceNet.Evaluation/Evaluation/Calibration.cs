@@ -117,7 +117,8 @@ public static class Calibration
         var people = People(root);
         var embedded = evaluator.Embed(people.SelectMany(p => p.Files).ToList());
         var faces = people.SelectMany((p, i) => p.Files.Select(f => (Person: i, Vector: embedded.Vectors[f]))).Where(f => f.Vector is not null).ToArray();
-        return Matching.ImpostorTail.FromDistances(ImpostorDistances(faces.Select(f => f.Person).ToArray(), faces.Select(f => f.Vector!).ToArray(), metric, maxPairs), source);
+        return Matching.ImpostorTail.FromDistances(ImpostorDistances(faces.Select(f => f.Person).ToArray(),
+            faces.Select(f => f.Vector!).ToArray(), metric, maxPairs), source);
     }
 
     /// <summary>Distances of the pairs of faces that belong to different people: all of them, or a seeded sample of <paramref name="maxPairs"/>.</summary>

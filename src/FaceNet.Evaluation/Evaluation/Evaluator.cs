@@ -45,7 +45,8 @@ public sealed class Evaluator(FaceRecognizer pipeline, string pipelineKey, Evalu
     private readonly EmbeddingCache _memory = new(null, pipelineKey), _memoryQuality = new(null, pipelineKey + "-quality");
 
     /// <summary>The embeddings of image files (null: no face), the quality of each file's face (<see cref="Quality.FaceQuality.Score"/>; NaN when not known), what failed.</summary>
-    public sealed record Embeddings(IReadOnlyDictionary<string, float[]?> Vectors, IReadOnlyDictionary<string, double> Quality, IReadOnlyList<string> Failures, int Unreadable, int CenterCropped);
+    public sealed record Embeddings(IReadOnlyDictionary<string, float[]?> Vectors, IReadOnlyDictionary<string, double> Quality,
+        IReadOnlyList<string> Failures, int Unreadable, int CenterCropped);
 
     /// <summary>Embeds every file's subject (decode and detection in parallel, embedding in batches, cached).</summary>
     public Embeddings Embed(IReadOnlyList<string> files)
@@ -55,7 +56,8 @@ public sealed class Evaluator(FaceRecognizer pipeline, string pipelineKey, Evalu
         var failures = new List<string>();
         int centre = 0, done = 0, unreadable = 0;
         using var onDisk = _options.CacheDirectory is null ? null : new EmbeddingCache(_options.CacheDirectory, pipelineKey);
-        using var qualitiesOnDisk = _options.CacheDirectory is null ? null : new EmbeddingCache(_options.CacheDirectory, pipelineKey + "-quality"); // one value per photo
+        using var qualitiesOnDisk = _options.CacheDirectory is null ? null : new EmbeddingCache(_options.CacheDirectory, pipelineKey
+            + "-quality"); // one value per photo
         var cache = onDisk ?? _memory;
         var qualities = qualitiesOnDisk ?? _memoryQuality;
         const int chunk = 64;
@@ -147,6 +149,7 @@ public sealed class Evaluator(FaceRecognizer pipeline, string pipelineKey, Evalu
         }
         var same = pairs.Select(p => p.Same).ToArray();
         var result = Protocol.Evaluate(distances, same, pairs.Select(p => p.Fold).ToArray(), _options.FarTarget);
-        return new EvaluationReport(result, files.Length, failures.Count - unreadable, unreadable, failedPairs, centre, failures.ToList(), distances, same, sw.Elapsed.TotalSeconds, metric);
+        return new EvaluationReport(result, files.Length, failures.Count - unreadable, unreadable, failedPairs, centre,
+            failures.ToList(), distances, same, sw.Elapsed.TotalSeconds, metric);
     }
 }

@@ -110,10 +110,12 @@ public static class IdentificationProtocol
         {
             // as the gallery does it: each (sampled) subject's nearest other subject, the stricter of that and the model's tail
             var sample = own.Length <= OpenSetThreshold.GallerySampleSize ? own : own.OrderBy(_ => rng.Next()).Take(OpenSetThreshold.GallerySampleSize).ToArray();
-            var nearest = sample.Select(f => own.Where(o => !ReferenceEquals(o, f)).Min(o => (double)Distance.Of(model.Metric, f.Vector, o.Vector))).Order().ToArray();
+            var nearest = sample.Select(f => own.Where(o => !ReferenceEquals(o, f)).Min(o => (double)Distance.Of(model.Metric,
+                f.Vector, o.Vector))).Order().ToArray();
             rule = rule.WithGallery(nearest);
         }
-        var det = nm.Concat(mated.Select(m => m.Mate)).Where(double.IsFinite).Order().Distinct().Where((_, i) => i % Math.Max(1, (nm.Length + mated.Count) / 400) == 0).Select(At).ToList();
+        var det = nm.Concat(mated.Select(m => m.Mate)).Where(double.IsFinite).Order().Distinct().Where((_, i) => i % Math.Max(1,
+            (nm.Length + mated.Count) / 400) == 0).Select(At).ToList();
         return new IdentificationResult(size, draws, mated.Count, nm.Length,
             (double)mated.Count(m => m.Rank == 1) / mated.Count, (double)mated.Count(m => m.Rank <= 5) / mated.Count,
             At(ForFpir(0.01)), At(ForFpir(0.001)), At(rule.Threshold), rule, det);

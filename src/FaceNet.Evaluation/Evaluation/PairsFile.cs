@@ -50,11 +50,13 @@ public static class PairsFile
         bool ok = header.Length switch
         {
             1 => int.TryParse(header[0], NumberStyles.None, CultureInfo.InvariantCulture, out perFold), // View 1: one fold of n + n
-            2 => int.TryParse(header[0], NumberStyles.None, CultureInfo.InvariantCulture, out folds) && int.TryParse(header[1], NumberStyles.None, CultureInfo.InvariantCulture, out perFold),
+            2 => int.TryParse(header[0], NumberStyles.None, CultureInfo.InvariantCulture, out folds) && int.TryParse(header[1],
+                NumberStyles.None, CultureInfo.InvariantCulture, out perFold),
             _ => false,
         };
         if (!ok || folds < 1 || perFold < 1)
-            throw new PairsFileException(path, first + 1, $"bad header '{lines[first].Trim()}': expected 'folds pairs-per-fold' such as '10 300', a pair count such as '1100' (LFW View 1), or a CSV header");
+            throw new PairsFileException(path, first + 1,
+                $"bad header '{lines[first].Trim()}': expected 'folds pairs-per-fold' such as '10 300', a pair count such as '1100' (LFW View 1), or a CSV header");
         var pairs = new List<LabeledPair>();
         int index = 0;
         for (int i = first + 1; i < lines.Length; i++)
@@ -104,7 +106,8 @@ public static class PairsFile
             if (lines[i].Trim().Length == 0) continue;
             var t = lines[i].Split(',');
             if (t.Length < 3) throw new PairsFileException(path, i + 1, $"expected 'file_x,file_y,same', got {t.Length} column(s)");
-            var label = ParseSame(t[2].Trim()) ?? throw new PairsFileException(path, i + 1, $"'{t[2].Trim()}' is not a same/different label (1/0, yes/no, true/false)");
+            var label = ParseSame(t[2].Trim()) ?? throw new PairsFileException(path, i + 1,
+                $"'{t[2].Trim()}' is not a same/different label (1/0, yes/no, true/false)");
             string a = t[0].Trim(), b = t[1].Trim();
             if (a.Length == 0 || b.Length == 0) throw new PairsFileException(path, i + 1, "empty file name");
             pairs.Add(new LabeledPair(Path.Combine(root, a), Path.Combine(root, b), label, 0, i + 1));

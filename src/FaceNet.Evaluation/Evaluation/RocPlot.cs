@@ -61,8 +61,10 @@ public static class RocPlot
         using (var typeface = Font())
         using (var font = new SKFont(typeface, 16))
             canvas.DrawText(title, 12, 26, SKTextAlign.Left, font, header);
-        using (var a = SKBitmap.Decode(rocPlot.GetImageBytes(w, h, ScottPlot.ImageFormat.Png))) { using var ia = SKImage.FromBitmap(a); canvas.DrawImage(ia, 0, 40, new SKSamplingOptions(SKFilterMode.Nearest)); }
-        using (var b = SKBitmap.Decode(hist.GetImageBytes(w, h, ScottPlot.ImageFormat.Png))) { using var ib = SKImage.FromBitmap(b); canvas.DrawImage(ib, w, 40, new SKSamplingOptions(SKFilterMode.Nearest)); }
+        using (var a = SKBitmap.Decode(rocPlot.GetImageBytes(w, h,
+            ScottPlot.ImageFormat.Png))) { using var ia = SKImage.FromBitmap(a); canvas.DrawImage(ia, 0, 40, new SKSamplingOptions(SKFilterMode.Nearest)); }
+        using (var b = SKBitmap.Decode(hist.GetImageBytes(w, h,
+            ScottPlot.ImageFormat.Png))) { using var ib = SKImage.FromBitmap(b); canvas.DrawImage(ib, w, 40, new SKSamplingOptions(SKFilterMode.Nearest)); }
         using var image = surface.Snapshot();
         using var data = image.Encode(SKEncodedImageFormat.Png, 100);
         AtomicFile.Write(path, data.AsSpan());
@@ -71,7 +73,8 @@ public static class RocPlot
     /// <summary>
     /// A training curve: the loss per epoch (left axis) and validation VAL@FAR (right axis), with the kept epoch marked.
     /// </summary>
-    public static void SaveCurve(string path, string title, IReadOnlyList<(int Epoch, double Loss, double Val)> epochs, int bestEpoch, double baseVal, string valLabel)
+    public static void SaveCurve(string path, string title, IReadOnlyList<(int Epoch, double Loss, double Val)> epochs, int bestEpoch,
+        double baseVal, string valLabel)
     {
         LoadFont();
         var plot = new ScottPlot.Plot();
@@ -143,7 +146,8 @@ public static class RocPlot
         double width = (hi - lo) / bins;
         var counts = new double[bins];
         foreach (var x in v) counts[Math.Clamp((int)((x - lo) / width), 0, bins - 1)]++;
-        var bars = counts.Select((c, i) => new ScottPlot.Bar { Position = lo + (i + 0.5) * width, Value = c / v.Length, Size = width, FillColor = color.WithAlpha(0.45), LineWidth = 0 }).ToList();
+        var bars = counts.Select((c, i) => new ScottPlot.Bar { Position = lo + (i + 0.5) * width, Value = c / v.Length, Size = width,
+            FillColor = color.WithAlpha(0.45), LineWidth = 0 }).ToList();
         var plotted = plot.Add.Bars(bars);
         plotted.LegendText = $"{label} ({v.Length})";
         plotted.Color = color.WithAlpha(0.45);
@@ -172,6 +176,7 @@ public static class RocPlot
     {
         public SKTypeface? CreateTypeface(string fontName, bool bold, bool italic) => fontName == FontName ? Font() : null;
 
-        public SKTypeface? CreateTypeface(string fontName, ScottPlot.FontWeight weight, ScottPlot.FontSlant slant, ScottPlot.FontSpacing width) => fontName == FontName ? Font() : null;
+        public SKTypeface? CreateTypeface(string fontName, ScottPlot.FontWeight weight, ScottPlot.FontSlant slant,
+            ScottPlot.FontSpacing width) => fontName == FontName ? Font() : null;
     }
 }

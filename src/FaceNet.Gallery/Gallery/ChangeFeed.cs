@@ -15,10 +15,13 @@ internal static class ChangeFeed
     public const int Length = 100_000;
 
     /// <summary>Appends one entry; every thousandth also trims the feed to its length.</summary>
-    public static void Record(DbConnection db, DbTransaction tx, string schema, ChangeKind kind, long subject, string? name, long? firstFace = null, long? lastFace = null)
+    public static void Record(DbConnection db, DbTransaction tx, string schema, ChangeKind kind, long subject, string? name,
+        long? firstFace = null, long? lastFace = null)
     {
-        long seq = Convert.ToInt64(Command(db, tx, $"INSERT INTO {schema}changes(kind, subject_id, name, first_face, last_face) VALUES (@k, @s, @n, @a, @b) RETURNING seq",
-            ("k", kind.ToString()), ("s", subject), ("n", Typed(name, DbType.String)), ("a", Typed(firstFace, DbType.Int64)), ("b", Typed(lastFace, DbType.Int64))).ExecuteScalar(), CultureInfo.InvariantCulture);
+        long seq = Convert.ToInt64(Command(db, tx,
+            $"INSERT INTO {schema}changes(kind, subject_id, name, first_face, last_face) VALUES (@k, @s, @n, @a, @b) RETURNING seq",
+            ("k", kind.ToString()), ("s", subject), ("n", Typed(name, DbType.String)), ("a", Typed(firstFace, DbType.Int64)), ("b",
+                Typed(lastFace, DbType.Int64))).ExecuteScalar(), CultureInfo.InvariantCulture);
         if (seq % 1000 != 0 || seq <= Length) return;
         using var trim = Command(db, tx, $"DELETE FROM {schema}changes WHERE seq <= @t; UPDATE {schema}meta SET value = @ts WHERE key = 'feed_pruned_through';",
             ("t", seq - Length), ("ts", (seq - Length).ToString(CultureInfo.InvariantCulture)));
@@ -26,7 +29,8 @@ internal static class ChangeFeed
     }
 
     /// <summary>The entries after <paramref name="sequence"/>, oldest first; null when the feed was trimmed past it.</summary>
-    public static List<GalleryChange>? Read(DbConnection db, DbTransaction tx, string schema, long sequence, int max, Func<long, long, long, List<StoredFace>> facesOf)
+    public static List<GalleryChange>? Read(DbConnection db, DbTransaction tx, string schema, long sequence, int max,
+        Func<long, long, long, List<StoredFace>> facesOf)
     {
         using (var pruned = Command(db, tx, $"SELECT value FROM {schema}meta WHERE key = 'feed_pruned_through'"))
             if (long.Parse((string)pruned.ExecuteScalar()!, CultureInfo.InvariantCulture) > sequence) return null;
@@ -34,7 +38,8 @@ internal static class ChangeFeed
         using (var cmd = Command(db, tx, $"SELECT seq, kind, subject_id, name, first_face, last_face FROM {schema}changes WHERE seq > @s ORDER BY seq LIMIT @max", ("s", sequence), ("max", (long)max)))
         using (var r = cmd.ExecuteReader())
             while (r.Read())
-                raw.Add((r.GetInt64(0), r.GetString(1), r.GetInt64(2), r.IsDBNull(3) ? null : r.GetString(3), r.IsDBNull(4) ? 0 : r.GetInt64(4), r.IsDBNull(5) ? -1 : r.GetInt64(5)));
+                raw.Add((r.GetInt64(0), r.GetString(1), r.GetInt64(2), r.IsDBNull(3) ? null : r.GetString(3),
+                    r.IsDBNull(4) ? 0 : r.GetInt64(4), r.IsDBNull(5) ? -1 : r.GetInt64(5)));
         var changes = new List<GalleryChange>(raw.Count);
         foreach (var c in raw)
         {

@@ -67,7 +67,8 @@ public static class Enrolment
     }
 
     /// <summary>The faces a photo gives for enrolment, held to the quality floor, with their crops.</summary>
-    public static ((IReadOnlyList<DetectedFace> Faces, int Count) Found, IReadOnlyList<Embedding.FaceCrops> Crops) Faces(FaceRecognizer faces, Photo photo, EnrolOptions options)
+    public static ((IReadOnlyList<DetectedFace> Faces, int Count) Found,
+        IReadOnlyList<Embedding.FaceCrops> Crops) Faces(FaceRecognizer faces, Photo photo, EnrolOptions options)
     {
         IReadOnlyList<DetectedFace> found;
         int count;
@@ -94,7 +95,8 @@ public static class Enrolment
     }
 
     /// <summary>Commits faces already embedded (a service batches the embedding), after the duplicate check.</summary>
-    public static IReadOnlyList<EnrolledFace> EnrolFaces(this FaceGallery gallery, FaceRecognizer faces, string name, string file, IReadOnlyList<DetectedFace> found, int count,
+    public static IReadOnlyList<EnrolledFace> EnrolFaces(this FaceGallery gallery, FaceRecognizer faces, string name, string file,
+        IReadOnlyList<DetectedFace> found, int count,
         IReadOnlyList<float[]> vectors, EnrolOptions options, string? sourceFile, string? sourceSha256)
     {
         var looks = vectors.Select(v => gallery.Duplicate(name, v, faces.Model.Info, options.Duplicates)).ToList();

@@ -79,7 +79,8 @@ public sealed class FaceGallery : IDisposable
     public long Sequence => Interlocked.Read(ref _sequence);
 
     /// <summary>Opens a gallery by its location: an SQLite file, or a PostgreSQL connection string (see <see cref="GalleryStores"/>).</summary>
-    public static FaceGallery Open(string location, GalleryModel? model, bool readOnly = false, FaceIndexOptions? indexOptions = null, Protection.MasterKey? key = null)
+    public static FaceGallery Open(string location, GalleryModel? model, bool readOnly = false, FaceIndexOptions? indexOptions = null,
+        Protection.MasterKey? key = null)
         => Open(GalleryStores.Open(location, model, readOnly, key), indexOptions);
 
     /// <summary>A gallery over a store that was opened already; the gallery disposes it.</summary>
@@ -319,7 +320,8 @@ public sealed class FaceGallery : IDisposable
         lock (_nearestGate)
         {
             if (_nearest is { } n && Fresh(n)) return n.Distances;
-            var subjects = _rowsOfSubject.Where(p => _names.ContainsKey(p.Key) && p.Value.Count > 0).Select(p => (Id: p.Key, Rows: p.Value)).OrderBy(p => p.Id).ToList();
+            var subjects = _rowsOfSubject.Where(p => _names.ContainsKey(p.Key)
+                && p.Value.Count > 0).Select(p => (Id: p.Key, Rows: p.Value)).OrderBy(p => p.Id).ToList();
             var rng = new Random(20261201);
             var sample = subjects.Count <= OpenSetThreshold.GallerySampleSize ? subjects : subjects.OrderBy(_ => rng.Next()).Take(OpenSetThreshold.GallerySampleSize).ToList();
             var d = new double[sample.Count];
@@ -327,7 +329,8 @@ public sealed class FaceGallery : IDisposable
             {
                 var (id, rows) = sample[i];
                 var near = _index.Search(_index.Vector(rows[0]), Math.Min(_index.Count, rows.Count + 8));
-                d[i] = near.Where(x => _subjectOfRow[x.Index] >= 0 && _subjectOfRow[x.Index] != id).Select(x => (double)x.Distance).DefaultIfEmpty(double.PositiveInfinity).Min();
+                d[i] = near.Where(x => _subjectOfRow[x.Index] >= 0
+                    && _subjectOfRow[x.Index] != id).Select(x => (double)x.Distance).DefaultIfEmpty(double.PositiveInfinity).Min();
             });
             Array.Sort(d);
             _nearest = new NearestSample(_names.Count, d);
@@ -431,7 +434,8 @@ public sealed class FaceGallery : IDisposable
         return found.Values.OrderBy(p => p.Distance).ThenBy(p => p.Subject, StringComparer.Ordinal).ToList();
     }
 
-    public Task<Identification> IdentifyAsync(float[] embedding, double threshold, int top = 1, Aggregation aggregation = Aggregation.Min, CancellationToken ct = default)
+    public Task<Identification> IdentifyAsync(float[] embedding, double threshold, int top = 1,
+        Aggregation aggregation = Aggregation.Min, CancellationToken ct = default)
         => Task.Run(() => Identify(embedding, threshold, top, aggregation), ct);
 
     public void Dispose()

@@ -121,11 +121,13 @@ public sealed class FaceIndex : IDisposable
         try
         {
             _hnsw?.Dispose();
-            var g = new USearchIndex(MetricKind.Cos, ScalarKind.Float32, (ulong)_dim, (ulong)_options.Connectivity, (ulong)_options.ExpansionAdd, (ulong)_options.ExpansionSearch);
+            var g = new USearchIndex(MetricKind.Cos, ScalarKind.Float32, (ulong)_dim, (ulong)_options.Connectivity,
+                (ulong)_options.ExpansionAdd, (ulong)_options.ExpansionSearch);
             // One thread: USearch's concurrent add() can leave nodes that are stored but that no search reaches
             // (unum-cloud/USearch#735; a whole person went missing from a 1,000-face gallery built on 2 threads).
             // Reserving up front spares the binding a reallocation per doubling.
-            var reserve = typeof(USearchIndex).GetMethod("IncreaseCapacity", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance, [typeof(ulong)]);
+            var reserve = typeof(USearchIndex).GetMethod("IncreaseCapacity",
+                System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance, [typeof(ulong)]);
             reserve?.Invoke(g, [(ulong)Math.Max(_count, 1) + 1024]);
             for (int i = 0; i < _count; i++)
                 if (!_dead[i]) g.Add((ulong)i, _matrix.AsSpan(i * _dim, _dim).ToArray());

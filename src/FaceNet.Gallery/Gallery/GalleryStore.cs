@@ -40,7 +40,8 @@ public sealed class GalleryException(string file, string reason, FaceNetErrorKin
 public sealed record Subject(long Id, string Name, DateTime Created, string? Metadata, int Faces);
 
 /// <summary>One enrolled face: its embedding and where it came from.</summary>
-public sealed record StoredFace(long Id, long SubjectId, float[] Embedding, string? SourceFile, string? SourceSha256, int[]? Box, string? Detector, DateTime Created);
+public sealed record StoredFace(long Id, long SubjectId, float[] Embedding, string? SourceFile, string? SourceSha256, int[]? Box,
+    string? Detector, DateTime Created);
 
 /// <summary>What to store for one face. The photo's SHA-256 is computed from <see cref="SourceFile"/> when not given.</summary>
 public sealed record NewFace(float[] Embedding, string? SourceFile = null, string? SourceSha256 = null, int[]? Box = null, string? Detector = null);
@@ -214,7 +215,8 @@ public sealed class GalleryStore : IGalleryStore, IProtectedStore
             Exec(db, "PRAGMA busy_timeout = 10000;");
             // someone else's SQLite file: no schema version of ours, but tables of its own; leave it alone
             if (exists && Scalar<long>(db, "PRAGMA user_version") == 0 && Scalar<long>(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table'") > 0)
-                throw new GalleryException(path, "not a FaceNet gallery (an SQLite database with other tables); nothing was changed", FaceNetErrorKind.CorruptStore);
+                throw new GalleryException(path, "not a FaceNet gallery (an SQLite database with other tables); nothing was changed",
+                    FaceNetErrorKind.CorruptStore);
             // an encrypted gallery is unlocked before anything is written to it (a wrong key changes nothing)
             byte[]? dataKey = exists && Scalar<long>(db, "PRAGMA user_version") >= 1 ? GalleryKeys.Unlock(ReadMeta(db), key, path) : null;
             if (!readOnly)
@@ -263,7 +265,8 @@ public sealed class GalleryStore : IGalleryStore, IProtectedStore
     private static void Migrate(SqliteConnection db, string path)
     {
         long version = Scalar<long>(db, "PRAGMA user_version");
-        if (version > SchemaVersion) throw new GalleryException(path, $"gallery schema version {version} is newer than this program's {SchemaVersion}", FaceNetErrorKind.CorruptStore);
+        if (version > SchemaVersion) throw new GalleryException(path,
+            $"gallery schema version {version} is newer than this program's {SchemaVersion}", FaceNetErrorKind.CorruptStore);
         for (long v = version; v < SchemaVersion; v++)
         {
             using var tx = db.BeginTransaction();
@@ -288,13 +291,15 @@ public sealed class GalleryStore : IGalleryStore, IProtectedStore
     {
         var meta = ReadMeta(db);
         if (!meta.TryGetValue("model_id", out var id)) return null;
-        return new GalleryModel(id, int.Parse(meta["embedding_size"], CultureInfo.InvariantCulture), meta["preprocess"], Matching.Metrics.Parse(meta["metric"]));
+        return new GalleryModel(id, int.Parse(meta["embedding_size"], CultureInfo.InvariantCulture), meta["preprocess"],
+            Matching.Metrics.Parse(meta["metric"]));
     }
 
     private static void WriteModel(SqliteConnection db, GalleryModel m, IEnumerable<(string Key, string Value)> more)
     {
         using var tx = db.BeginTransaction();
-        (string, string)[] model = [("model_id", m.Id), ("embedding_size", m.EmbeddingSize.ToString(CultureInfo.InvariantCulture)), ("preprocess", m.Preprocess),
+        (string, string)[] model = [("model_id", m.Id), ("embedding_size", m.EmbeddingSize.ToString(CultureInfo.InvariantCulture)),
+            ("preprocess", m.Preprocess),
             ("metric", Matching.Metrics.Name(m.Metric)), ("created", Now())];
         WriteMeta(db, tx, [.. model, .. more]);
         tx.Commit();
@@ -402,11 +407,13 @@ public sealed class GalleryStore : IGalleryStore, IProtectedStore
         => people.Select(p =>
         {
             ValidateName(p.Name);
-            var faces = p.Faces.Select(f => f.SourceSha256 is null && f.SourceFile is not null && File.Exists(f.SourceFile) ? f with { SourceSha256 = Imaging.FileHash.Sha256(f.SourceFile) } : f).ToList();
+            var faces = p.Faces.Select(f => f.SourceSha256 is null && f.SourceFile is not null
+                && File.Exists(f.SourceFile) ? f with { SourceSha256 = Imaging.FileHash.Sha256(f.SourceFile) } : f).ToList();
             foreach (var f in faces)
             {
                 if (f.Embedding.Length != store.Model.EmbeddingSize)
-                    throw new GalleryException(store.Location, $"embedding of {f.Embedding.Length} values, the gallery holds {store.Model.EmbeddingSize}-d embeddings");
+                    throw new GalleryException(store.Location,
+                        $"embedding of {f.Embedding.Length} values, the gallery holds {store.Model.EmbeddingSize}-d embeddings");
                 if (f.Embedding.Any(v => !float.IsFinite(v))) throw new ArgumentException("embedding holds non-finite values");
             }
             return (p.Name, Faces: faces);
@@ -471,7 +478,9 @@ public sealed class GalleryStore : IGalleryStore, IProtectedStore
         using var r = cmd.ExecuteReader();
         var list = new List<Subject>();
         while (r.Read())
-            list.Add(new Subject(r.GetInt64(0), r.GetString(1), DateTime.Parse(r.GetString(2), CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind), r.IsDBNull(3) ? null : r.GetString(3), r.GetInt32(4)));
+            list.Add(new Subject(r.GetInt64(0), r.GetString(1),
+                DateTime.Parse(r.GetString(2), CultureInfo.InvariantCulture,
+                DateTimeStyles.RoundtripKind), r.IsDBNull(3) ? null : r.GetString(3), r.GetInt32(4)));
         return list;
     }
 
@@ -511,7 +520,8 @@ public sealed class GalleryStore : IGalleryStore, IProtectedStore
     private float[] Vector(long faceId, byte[] stored)
     {
         int size = _cipher is null ? Model.EmbeddingSize * 4 : FaceCipher.SealedSize(Model.EmbeddingSize);
-        if (stored.Length != size) throw new GalleryException(Path, $"face {faceId} holds a {stored.Length}-byte embedding (corrupt gallery)", FaceNetErrorKind.CorruptStore);
+        if (stored.Length != size) throw new GalleryException(Path,
+            $"face {faceId} holds a {stored.Length}-byte embedding (corrupt gallery)", FaceNetErrorKind.CorruptStore);
         if (_cipher is null) return MemoryMarshal.Cast<byte, float>(stored).ToArray();
         return _cipher.Open(faceId, stored)
             ?? throw new GalleryException(Path, $"face {faceId} does not open under the gallery's key (altered, or moved from another row)", FaceNetErrorKind.CorruptStore);
@@ -559,7 +569,8 @@ public sealed class GalleryStore : IGalleryStore, IProtectedStore
     {
         lock (_gate)
         {
-            if (_cipher is not null) throw new GalleryException(Path, "the gallery is encrypted already ('rekey' changes its master key)", FaceNetErrorKind.Conflict);
+            if (_cipher is not null) throw new GalleryException(Path,
+                "the gallery is encrypted already ('rekey' changes its master key)", FaceNetErrorKind.Conflict);
             Reseal(key, FaceCipher.NewDataKey());
         }
     }
@@ -675,7 +686,8 @@ public sealed class GalleryStore : IGalleryStore, IProtectedStore
             using var r = cmd.ExecuteReader();
             var list = new List<AuditEvent>();
             while (r.Read())
-                list.Add(new AuditEvent(r.GetString(2), r.GetString(3), r.GetString(6), r.IsDBNull(5) ? null : r.GetString(5), r.IsDBNull(4) ? null : r.GetInt64(4))
+                list.Add(new AuditEvent(r.GetString(2), r.GetString(3), r.GetString(6), r.IsDBNull(5) ? null : r.GetString(5),
+                    r.IsDBNull(4) ? null : r.GetInt64(4))
                 {
                     Sequence = r.GetInt64(0), At = DateTime.Parse(r.GetString(1), CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind),
                 });
@@ -712,7 +724,8 @@ public sealed class GalleryStore : IGalleryStore, IProtectedStore
             cmd.Parameters.AddWithValue("$new", newName);
             long? id;
             try { id = cmd.ExecuteScalar() as long?; }
-            catch (SqliteException e) when (e.SqliteErrorCode == 19) { throw new GalleryException(Path, $"a subject named '{newName}' already exists", FaceNetErrorKind.Conflict); }
+            catch (SqliteException e) when (e.SqliteErrorCode == 19) { throw new GalleryException(Path,
+                $"a subject named '{newName}' already exists", FaceNetErrorKind.Conflict); }
             if (id is null) return null;
             Record(tx, ChangeKind.Renamed, id.Value, newName);
             tx.Commit();

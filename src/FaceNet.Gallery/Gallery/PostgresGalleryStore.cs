@@ -163,12 +163,14 @@ public sealed partial class PostgresGalleryStore : IGalleryStore, IProtectedStor
     /// string names, bound to <paramref name="model"/>; an existing gallery of another model is refused.
     /// An encrypted gallery needs its <paramref name="key"/>; a new one created with a key is encrypted.
     /// </summary>
-    public static PostgresGalleryStore Open(string connectionString, GalleryModel? model, bool readOnly = false, MasterKey? key = null, string schema = DefaultSchema)
+    public static PostgresGalleryStore Open(string connectionString, GalleryModel? model, bool readOnly = false, MasterKey? key = null,
+        string schema = DefaultSchema)
     {
         var location = Redact(connectionString) + (schema == DefaultSchema ? "" : $" (schema {schema})");
         NpgsqlDataSource db;
         try { db = Source(connectionString, schema); }
-        catch (ArgumentException e) { throw new GalleryException(location, "not a usable PostgreSQL connection string: " + e.Message, FaceNetErrorKind.Invalid, e); }
+        catch (ArgumentException e) { throw new GalleryException(location, "not a usable PostgreSQL connection string: " + e.Message,
+            FaceNetErrorKind.Invalid, e); }
         try
         {
             using var conn = db.OpenConnection();
@@ -178,19 +180,23 @@ public sealed partial class PostgresGalleryStore : IGalleryStore, IProtectedStor
             bool exists = Scalar<bool>(conn, tx, "SELECT to_regclass('meta') IS NOT NULL");
             if (!exists)
             {
-                if (readOnly || model is null) throw new GalleryException(location, "no such gallery in this database (enrol someone first)", FaceNetErrorKind.NotFound);
+                if (readOnly || model is null) throw new GalleryException(location,
+                    "no such gallery in this database (enrol someone first)", FaceNetErrorKind.NotFound);
                 // (the schema's name is checked: letters, digits and _ only)
-                if (Scalar<bool>(conn, tx, $"SELECT to_regnamespace('{schema}') IS NOT NULL") && Scalar<long>(conn, tx, $"SELECT count(*) FROM pg_tables WHERE schemaname = '{schema}'") > 0)
+                if (Scalar<bool>(conn, tx, $"SELECT to_regnamespace('{schema}') IS NOT NULL")
+                    && Scalar<long>(conn, tx, $"SELECT count(*) FROM pg_tables WHERE schemaname = '{schema}'") > 0)
                     throw new GalleryException(location, $"the schema '{schema}' holds other tables: not a FaceNet gallery; nothing was changed", FaceNetErrorKind.CorruptStore);
                 Exec(conn, tx, $"CREATE SCHEMA IF NOT EXISTS {schema}");
                 Exec(conn, tx, Schema);
                 Exec(conn, tx, SchemaV2);
-                Exec(conn, tx, "INSERT INTO meta(key, value) VALUES ('schema_version', @v), ('feed_pruned_through', '0')", ("v", SchemaVersion.ToString(CultureInfo.InvariantCulture)));
+                Exec(conn, tx, "INSERT INTO meta(key, value) VALUES ('schema_version', @v), ('feed_pruned_through', '0')",
+                    ("v", SchemaVersion.ToString(CultureInfo.InvariantCulture)));
             }
             var meta = ReadMeta(conn, tx);
             if (!meta.TryGetValue("schema_version", out var v) || !int.TryParse(v, CultureInfo.InvariantCulture, out var version))
                 throw new GalleryException(location, $"the schema '{schema}' is not a FaceNet gallery; nothing was changed", FaceNetErrorKind.CorruptStore);
-            if (version > SchemaVersion) throw new GalleryException(location, $"gallery schema version {version} is newer than this program's {SchemaVersion}", FaceNetErrorKind.CorruptStore);
+            if (version > SchemaVersion) throw new GalleryException(location,
+                $"gallery schema version {version} is newer than this program's {SchemaVersion}", FaceNetErrorKind.CorruptStore);
             // refused without the right key before anything is written
             var dataKey = GalleryKeys.Unlock(meta, key, location);
             if (version < 2 && !readOnly)
@@ -209,13 +215,17 @@ public sealed partial class PostgresGalleryStore : IGalleryStore, IProtectedStor
                     foreach (var (k, val) in GalleryKeys.Entries(key, dataKey))
                         Exec(conn, tx, "INSERT INTO meta(key, value) VALUES (@k, @v)", ("k", k), ("v", val));
                 }
-                foreach (var (k, val) in new[] { ("model_id", model.Id), ("embedding_size", model.EmbeddingSize.ToString(CultureInfo.InvariantCulture)), ("preprocess", model.Preprocess), ("metric", Matching.Metrics.Name(model.Metric)), ("created", DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture)) })
+                foreach (var (k, val) in new[] { ("model_id", model.Id),
+                    ("embedding_size", model.EmbeddingSize.ToString(CultureInfo.InvariantCulture)), ("preprocess",
+                    model.Preprocess), ("metric", Matching.Metrics.Name(model.Metric)), ("created", DateTime.UtcNow.ToString("O",
+                    CultureInfo.InvariantCulture)) })
                     Exec(conn, tx, "INSERT INTO meta(key, value) VALUES (@k, @v)", ("k", k), ("v", val));
                 bound = model;
             }
             else
             {
-                bound = new GalleryModel(id, int.Parse(meta["embedding_size"], CultureInfo.InvariantCulture), meta["preprocess"], Matching.Metrics.Parse(meta["metric"]));
+                bound = new GalleryModel(id, int.Parse(meta["embedding_size"], CultureInfo.InvariantCulture), meta["preprocess"],
+                    Matching.Metrics.Parse(meta["metric"]));
                 if (model is not null && !model.Matches(bound))
                     throw new GalleryException(location, $"gallery is bound to model {bound}; embeddings of model {model} are not comparable with it (use the model that enrolled it, or 'facenet migrate' to re-embed its faces)", FaceNetErrorKind.ModelMismatch);
             }
@@ -225,7 +235,8 @@ public sealed partial class PostgresGalleryStore : IGalleryStore, IProtectedStor
         catch (Exception e)
         {
             db.Dispose();
-            if (e is NpgsqlException or TimeoutException) throw new GalleryException(location, "cannot open the gallery database: " + e.Message, FaceNetErrorKind.Unavailable, e);
+            if (e is NpgsqlException or TimeoutException) throw new GalleryException(location, "cannot open the gallery database: "
+                + e.Message, FaceNetErrorKind.Unavailable, e);
             throw;
         }
     }
@@ -273,7 +284,8 @@ public sealed partial class PostgresGalleryStore : IGalleryStore, IProtectedStor
                         });
                         cmd.Parameters.Add(new NpgsqlParameter { Value = (object?)f.SourceFile ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
                         cmd.Parameters.Add(new NpgsqlParameter { Value = (object?)f.SourceSha256 ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
-                        cmd.Parameters.Add(new NpgsqlParameter { Value = f.Box is null ? DBNull.Value : string.Join(",", f.Box), NpgsqlDbType = NpgsqlDbType.Text });
+                        cmd.Parameters.Add(new NpgsqlParameter { Value = f.Box is null ? DBNull.Value : string.Join(",", f.Box),
+                            NpgsqlDbType = NpgsqlDbType.Text });
                         cmd.Parameters.Add(new NpgsqlParameter { Value = (object?)f.Detector ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
                         cmd.Parameters.Add(new NpgsqlParameter<string> { TypedValue = Model.Id });
                         cmd.Parameters.Add(new NpgsqlParameter { Value = drawn is null ? DBNull.Value : drawn[i], NpgsqlDbType = NpgsqlDbType.Bigint });
@@ -308,7 +320,8 @@ public sealed partial class PostgresGalleryStore : IGalleryStore, IProtectedStor
 
     void IProtectedStore.Encrypt(MasterKey key)
     {
-        if (_cipher is not null) throw new GalleryException(Location, "the gallery is encrypted already ('rekey' changes its master key)", FaceNetErrorKind.Conflict);
+        if (_cipher is not null) throw new GalleryException(Location,
+            "the gallery is encrypted already ('rekey' changes its master key)", FaceNetErrorKind.Conflict);
         Reseal(key, FaceCipher.NewDataKey());
     }
 
@@ -371,7 +384,8 @@ public sealed partial class PostgresGalleryStore : IGalleryStore, IProtectedStor
             using var conn = _db.OpenConnection();
             Exec(conn, null, "VACUUM FULL faces");
         }
-        catch (NpgsqlException e) { throw new GalleryException(Location, "encrypted, but the old rows could not be vacuumed away: " + e.Message, FaceNetErrorKind.Unavailable, e); }
+        catch (NpgsqlException e) { throw new GalleryException(Location, "encrypted, but the old rows could not be vacuumed away: "
+            + e.Message, FaceNetErrorKind.Unavailable, e); }
     }
 
     private static void WriteMeta(NpgsqlConnection conn, NpgsqlTransaction tx, IEnumerable<(string Key, string Value)> entries)
@@ -536,7 +550,8 @@ public sealed partial class PostgresGalleryStore : IGalleryStore, IProtectedStor
         catch (NpgsqlException e) { throw new GalleryException(Location, "database error: " + e.Message, FaceNetErrorKind.Unavailable, e); }
     }
 
-    private static void Record(NpgsqlConnection conn, NpgsqlTransaction tx, ChangeKind kind, long subject, string? name, long? firstFace = null, long? lastFace = null)
+    private static void Record(NpgsqlConnection conn, NpgsqlTransaction tx, ChangeKind kind, long subject, string? name,
+        long? firstFace = null, long? lastFace = null)
         => ChangeFeed.Record(conn, tx, "", kind, subject, name, firstFace, lastFace);
 
     private static List<Subject> ReadSubjects(NpgsqlConnection conn, NpgsqlTransaction tx)
@@ -544,7 +559,8 @@ public sealed partial class PostgresGalleryStore : IGalleryStore, IProtectedStor
         using var cmd = new NpgsqlCommand("SELECT s.id, s.name, s.created, s.metadata, COUNT(f.id) FROM subjects s LEFT JOIN faces f ON f.subject_id = s.id GROUP BY s.id ORDER BY s.name", conn, tx);
         using var r = cmd.ExecuteReader();
         var list = new List<Subject>();
-        while (r.Read()) list.Add(new Subject(r.GetInt64(0), r.GetString(1), r.GetDateTime(2).ToUniversalTime(), r.IsDBNull(3) ? null : r.GetString(3), (int)r.GetInt64(4)));
+        while (r.Read()) list.Add(new Subject(r.GetInt64(0), r.GetString(1), r.GetDateTime(2).ToUniversalTime(),
+            r.IsDBNull(3) ? null : r.GetString(3), (int)r.GetInt64(4)));
         return list;
     }
 
@@ -575,7 +591,8 @@ public sealed partial class PostgresGalleryStore : IGalleryStore, IProtectedStor
     private float[] Vector(long faceId, byte[] stored)
     {
         int size = _cipher is null ? Model.EmbeddingSize * 4 : FaceCipher.SealedSize(Model.EmbeddingSize);
-        if (stored.Length != size) throw new GalleryException(Location, $"face {faceId} holds a {stored.Length}-byte embedding (corrupt gallery)", FaceNetErrorKind.CorruptStore);
+        if (stored.Length != size) throw new GalleryException(Location,
+            $"face {faceId} holds a {stored.Length}-byte embedding (corrupt gallery)", FaceNetErrorKind.CorruptStore);
         if (_cipher is null) return MemoryMarshal.Cast<byte, float>(stored).ToArray();
         return _cipher.Open(faceId, stored)
             ?? throw new GalleryException(Location, $"face {faceId} does not open under the gallery's key (altered, or moved from another row)", FaceNetErrorKind.CorruptStore);

@@ -40,7 +40,8 @@ internal sealed class FaceCipher : IDisposable
         var vector = new float[n / sizeof(float)];
         try
         {
-            _aes.Decrypt(sealedValue.AsSpan(0, NonceSize), sealedValue.AsSpan(NonceSize, n), sealedValue.AsSpan(NonceSize + n), MemoryMarshal.AsBytes(vector.AsSpan()), Context(faceId));
+            _aes.Decrypt(sealedValue.AsSpan(0, NonceSize), sealedValue.AsSpan(NonceSize, n), sealedValue.AsSpan(NonceSize + n),
+                MemoryMarshal.AsBytes(vector.AsSpan()), Context(faceId));
             return vector;
         }
         catch (AuthenticationTagMismatchException) { return null; }

@@ -15,7 +15,8 @@ internal static class GalleryKeys
     {
         if (!meta.TryGetValue(SchemeKey, out var scheme)) return null;
         if (scheme != Scheme || !meta.TryGetValue(DataKeyKey, out var wrapped))
-            throw new GalleryException(location, $"encrypted with '{scheme}', which this program does not know; nothing was changed", FaceNetErrorKind.CorruptStore);
+            throw new GalleryException(location, $"encrypted with '{scheme}', which this program does not know; nothing was changed",
+                FaceNetErrorKind.CorruptStore);
         var wanted = meta.GetValueOrDefault(MasterKeyIdKey, "?");
         if (key is null) throw new GalleryException(location, $"the gallery is encrypted: its master key (id {wanted}) is needed", FaceNetErrorKind.Locked);
         return key.Unwrap(wrapped)

@@ -35,7 +35,8 @@ public static class Retention
     public static TimeSpan ParsePeriod(string text)
     {
         var t = text.Trim().ToLowerInvariant();
-        if (t.Length >= 2 && double.TryParse(t[..^1], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var n) && n > 0 && double.IsFinite(n))
+        if (t.Length >= 2 && double.TryParse(t[..^1], System.Globalization.NumberStyles.Float,
+            System.Globalization.CultureInfo.InvariantCulture, out var n) && n > 0 && double.IsFinite(n))
         {
             switch (t[^1])
             {

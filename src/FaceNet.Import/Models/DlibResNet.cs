@@ -91,7 +91,8 @@ public static class DlibResNet
         return g.Node("Pad", [x, pads], name);
     }
 
-    private static string Conv(OnnxGraphBuilder g, WeightSet w, string x, string prefix, int cin, int cout, int k, int stride, int pad, bool relu, List<string> problems)
+    private static string Conv(OnnxGraphBuilder g, WeightSet w, string x, string prefix, int cin, int cout, int k, int stride, int pad,
+        bool relu, List<string> problems)
     {
         var filters = Get(w, $"{prefix}/conv/filters", [k, k, cin, cout], problems);
         var bias = Get(w, $"{prefix}/conv/bias", [cout], problems);

@@ -157,11 +157,13 @@ internal static class Int8Quantizer
     }
 
     /// <summary>Each tensor's clipping range: min/max, or the given share of its values by histogram.</summary>
-    private static Dictionary<string, (float Min, float Max)> Calibrate(ModelProto model, HashSet<string> tensors, IEnumerable<(float[] Data, long[] Shape)> batches, double percentile)
+    private static Dictionary<string, (float Min, float Max)> Calibrate(ModelProto model, HashSet<string> tensors,
+        IEnumerable<(float[] Data, long[] Shape)> batches, double percentile)
     {
         var probe = model.Clone();
         foreach (var t in tensors.Where(t => probe.Graph.Output.All(o => o.Name != t)))
-            probe.Graph.Output.Add(new ValueInfoProto { Name = t, Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)DataType.Float } } });
+            probe.Graph.Output.Add(new ValueInfoProto { Name = t,
+                Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)DataType.Float } } });
         using var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_DISABLE_ALL };
         using var session = new InferenceSession(probe.ToByteArray(), options);
         var inputName = session.InputMetadata.Keys.First();
@@ -224,7 +226,8 @@ internal static class Int8Quantizer
     }
 
     /// <summary>int8 weights per output channel, int32 bias, each behind a DequantizeLinear.</summary>
-    private static void QuantizeWeights(GraphProto graph, Dictionary<string, TensorProto> inits, NodeProto node, float inputScale, List<NodeProto> nodes, int levels)
+    private static void QuantizeWeights(GraphProto graph, Dictionary<string, TensorProto> inits, NodeProto node, float inputScale,
+        List<NodeProto> nodes, int levels)
     {
         var w = inits[node.Input[1]];
         var values = Floats(w);

@@ -20,7 +20,8 @@ public static class ModelQuantizer
     /// <param name="recognizer">the float model (a fused model's members are quantized one by one) with the detector that finds the calibration faces</param>
     /// <param name="photos">photos with faces; every face found is used, up to <paramref name="maxFaces"/></param>
     /// <param name="output">an <c>.onnx</c> file for one network, a <c>.json</c> for a fused model (its members are written beside it)</param>
-    public static QuantizedModel Quantize(FaceRecognizer recognizer, IReadOnlyList<string> photos, string output, int maxFaces = 256, double percentile = 0.9999, Action<string>? progress = null)
+    public static QuantizedModel Quantize(FaceRecognizer recognizer, IReadOnlyList<string> photos, string output, int maxFaces = 256,
+        double percentile = 0.9999, Action<string>? progress = null)
     {
         var model = recognizer.Model;
         bool fused = model.IsFused;
@@ -59,13 +60,15 @@ public static class ModelQuantizer
         }
         if (fused)
         {
-            var node = JsonNode.Parse(FusedFile.WithThreshold(model.Path, model.Info.Threshold, model.Info.ThresholdFar, model.Info.ThresholdFrr, model.Info.Calibration))!.AsObject();
+            var node = JsonNode.Parse(FusedFile.WithThreshold(model.Path, model.Info.Threshold, model.Info.ThresholdFar,
+                model.Info.ThresholdFrr, model.Info.Calibration))!.AsObject();
             node["name"] = model.Info.Name + "-int8";
             node["about"] = $"int8 of {model.Info.Name}: {node["about"]?.GetValue<string>()}";
             node["quantized_from"] = model.Identity;
             var members = node["members"]!.AsArray();
             for (int k = 0; k < members.Count; k++) members[k]!["model"] = memberFiles[k];
-            AtomicFile.Write(output, node.ToJsonString(new JsonSerializerOptions { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }));
+            AtomicFile.Write(output, node.ToJsonString(new JsonSerializerOptions { WriteIndented = true,
+                Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }));
             files.Add(output);
         }
         return new QuantizedModel(output, files, faces, string.Join("; ", summaries));
@@ -75,7 +78,8 @@ public static class ModelQuantizer
     /// Each member's crops of the faces in the photos (and its mirror image when the member flips), as
     /// the model will see them; at least 16 faces.
     /// </summary>
-    public static List<RgbImage>[] CalibrationCrops(FaceRecognizer recognizer, IReadOnlyList<string> photos, int maxFaces = 256, Action<string>? progress = null)
+    public static List<RgbImage>[] CalibrationCrops(FaceRecognizer recognizer, IReadOnlyList<string> photos, int maxFaces = 256,
+        Action<string>? progress = null)
     {
         var model = recognizer.Model;
         var crops = model.Members.Select(_ => new List<RgbImage>()).ToArray();
@@ -118,13 +122,15 @@ public static class ModelQuantizer
     /// One network quantized, calibrated on face crops as its alignment makes them (the model's metadata is the float
     /// model's); <paramref name="onnx"/>: the network's bytes when it was not loaded from a file.
     /// </summary>
-    public static (byte[] Onnx, string Summary) QuantizeNetwork(FaceEmbedder embedder, IReadOnlyList<RgbImage> crops, byte[]? onnx = null, double percentile = 0.9999)
+    public static (byte[] Onnx, string Summary) QuantizeNetwork(FaceEmbedder embedder, IReadOnlyList<RgbImage> crops,
+        byte[]? onnx = null, double percentile = 0.9999)
     {
         var (int8, report) = QuantizeCore(embedder, crops, percentile, onnx);
         return (int8, Describe(report));
     }
 
-    private static (byte[] Onnx, Int8Quantizer.Report Report) QuantizeCore(FaceEmbedder embedder, IReadOnlyList<RgbImage> crops, double percentile, byte[]? onnx = null)
+    private static (byte[] Onnx, Int8Quantizer.Report Report) QuantizeCore(FaceEmbedder embedder, IReadOnlyList<RgbImage> crops,
+        double percentile, byte[]? onnx = null)
     {
         var inputs = crops.Chunk(Math.Min(16, embedder.BatchLimit)).Select(c => embedder.InputTensor(c)).ToList();
         return Int8Quantizer.Quantize(onnx ?? embedder.OnnxBytes(), inputs, new QuantizeSettings { Percentile = percentile });

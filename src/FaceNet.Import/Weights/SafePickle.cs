@@ -260,7 +260,8 @@ internal static class SafePickle
         return items;
     }
 
-    private static List<object?> AsList(string path, object? v) => v as List<object?> ?? throw new WeightsException(path, "malformed pickle (APPEND to a non-list)");
+    private static List<object?> AsList(string path, object? v) => v as List<object?> ?? throw new WeightsException(path,
+        "malformed pickle (APPEND to a non-list)");
 
     private static Dict AsDict(string path, object? v) => v as Dict ?? throw new WeightsException(path, "malformed pickle (SETITEM on a non-dict)");
 

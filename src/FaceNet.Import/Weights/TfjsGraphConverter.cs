@@ -28,7 +28,8 @@ internal static class TfjsGraphConverter
             Span<byte> head = stackalloc byte[256];
             int n = s.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
             var text = Encoding.UTF8.GetString(head[..n]);
-            return text.TrimStart().StartsWith('{') && text.Contains("\"format\"", StringComparison.Ordinal) | text.Contains("modelTopology", StringComparison.Ordinal);
+            return text.TrimStart().StartsWith('{') && text.Contains("\"format\"",
+                StringComparison.Ordinal) | text.Contains("modelTopology", StringComparison.Ordinal);
         }
         catch (IOException) { return false; }
     }
@@ -38,7 +39,8 @@ internal static class TfjsGraphConverter
         JsonDocument doc;
         try { doc = JsonDocument.Parse(File.ReadAllBytes(path), new JsonDocumentOptions { MaxDepth = 256 }); }
         catch (JsonException e) { throw new WeightsException(path, "not a TF.js graph model (invalid JSON: " + e.Message + ")", e); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new WeightsException(path, e is FileNotFoundException ? "file not found" : e.Message, e); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new WeightsException(path,
+            e is FileNotFoundException ? "file not found" : e.Message, e); }
         using (doc)
         {
             var root = doc.RootElement;
@@ -82,7 +84,8 @@ internal static class TfjsGraphConverter
             var name = n.GetProperty("name").GetString() ?? throw new FormatException("a node without a name");
             var op = n.GetProperty("op").GetString() ?? "";
             var inputs = n.TryGetProperty("input", out var i)
-                ? i.EnumerateArray().Select(x => x.GetString() ?? "").Where(x => !x.StartsWith('^')).Select(x => x.EndsWith(":0", StringComparison.Ordinal) ? x[..^2] : x).ToArray()
+                ? i.EnumerateArray().Select(x => x.GetString()
+                    ?? "").Where(x => !x.StartsWith('^')).Select(x => x.EndsWith(":0", StringComparison.Ordinal) ? x[..^2] : x).ToArray()
                 : [];
             var attr = new Dictionary<string, JsonElement>(StringComparer.Ordinal);
             if (n.TryGetProperty("attr", out var a))
@@ -91,7 +94,8 @@ internal static class TfjsGraphConverter
         }
 
         public long[] Ints(string key) => Attr.TryGetValue(key, out var v) && v.TryGetProperty("list", out var l) && l.TryGetProperty("i", out var items)
-            ? items.EnumerateArray().Select(x => long.Parse(x.ValueKind == JsonValueKind.String ? x.GetString()! : x.GetRawText(), CultureInfo.InvariantCulture)).ToArray()
+            ? items.EnumerateArray().Select(x => long.Parse(x.ValueKind == JsonValueKind.String ? x.GetString()! : x.GetRawText(),
+                CultureInfo.InvariantCulture)).ToArray()
             : [];
 
         public long Int(string key, long fallback) => Attr.TryGetValue(key, out var v) && v.TryGetProperty("i", out var x)
@@ -140,7 +144,8 @@ internal static class TfjsGraphConverter
             var consumed = new HashSet<string>(nodes.Values.SelectMany(n => n.Inputs).Select(BaseName), StringComparer.Ordinal);
             var candidates = declared.Where(nodes.ContainsKey).ToList();
             if (candidates.Count == 0)
-                candidates = nodes.Values.Where(n => n.Op is not ("Const" or "Placeholder" or "NoOp") && !consumed.Contains(n.Name)).Select(n => n.Name).ToList();
+                candidates = nodes.Values.Where(n => n.Op is not ("Const" or "Placeholder" or "NoOp")
+                    && !consumed.Contains(n.Name)).Select(n => n.Name).ToList();
             if (nodes.Values.Count(n => n.Op == "Placeholder") != 1)
                 throw new WeightsException(file, $"a face model takes one image input; this graph has {nodes.Values.Count(n => n.Op == "Placeholder")} placeholders");
             if (outputNode is not null && !nodes.ContainsKey(outputNode))
@@ -156,7 +161,8 @@ internal static class TfjsGraphConverter
             long dim = v.Shape.Length > 0 ? v.Shape[^1] : -1;
             if (v.Rank == 4)
             {
-                if (v.Shape[1] != 1 || v.Shape[2] != 1) throw new WeightsException(file, $"output '{chosen}' is a feature map [{string.Join(",", v.Shape)}], not one vector per face");
+                if (v.Shape[1] != 1 || v.Shape[2] != 1) throw new WeightsException(file,
+                    $"output '{chosen}' is a feature map [{string.Join(",", v.Shape)}], not one vector per face");
                 y = _g.Flatten(y, 1, "flatten_output");
             }
             else if (v.Rank != 2) throw new WeightsException(file, $"output '{chosen}' has rank {v.Rank}; an embedding is [batch, size]");
@@ -170,7 +176,8 @@ internal static class TfjsGraphConverter
         private string ChooseEmbedding(List<string> candidates)
         {
             if (candidates.Count == 1) return candidates[0];
-            var sized = candidates.Select(c => (Name: c, Shape: Get(c).Shape)).Where(c => c.Shape.Length is 2 or 4).OrderByDescending(c => c.Shape[^1]).ToList();
+            var sized = candidates.Select(c => (Name: c,
+                Shape: Get(c).Shape)).Where(c => c.Shape.Length is 2 or 4).OrderByDescending(c => c.Shape[^1]).ToList();
             if (sized.Count == 0) throw new WeightsException(file, $"none of the outputs ({string.Join(", ", candidates)}) is a vector");
             return sized[0].Name;
         }
@@ -298,7 +305,8 @@ internal static class TfjsGraphConverter
         private Value Placeholder(TfNode n)
         {
             long[] shape = n.Attr.TryGetValue("shape", out var s) && s.TryGetProperty("shape", out var sh) && sh.TryGetProperty("dim", out var dims)
-                ? dims.EnumerateArray().Select(d => d.TryGetProperty("size", out var size) ? long.Parse(size.ValueKind == JsonValueKind.String ? size.GetString()! : size.GetRawText(), CultureInfo.InvariantCulture) : -1).ToArray()
+                ? dims.EnumerateArray().Select(d => d.TryGetProperty("size",
+                    out var size) ? long.Parse(size.ValueKind == JsonValueKind.String ? size.GetString()! : size.GetRawText(), CultureInfo.InvariantCulture) : -1).ToArray()
                 : [];
             if (shape.Length != 4 || shape[3] != 3 || shape[1] <= 0 || shape[1] != shape[2])
                 throw new ArgumentException($"the input must be a square RGB image batch [N,H,W,3]; it is [{string.Join(",", shape)}]");
@@ -450,7 +458,8 @@ internal static class TfjsGraphConverter
             for (int o = 0; o < outDim; o++)
                 w[o * inDim + i] = tb ? b[o * inDim + i] : b[i * outDim + o];
             var (bias, activation, alpha) = Fused(n, outDim, w, inDim);
-            var gemm = _g.Gemm(Materialize(a), _g.Initializer(n.Name + "/W", w, outDim, inDim), bias is null ? null : _g.Initializer(n.Name + "/B", bias, outDim), transB: true,
+            var gemm = _g.Gemm(Materialize(a), _g.Initializer(n.Name + "/W", w, outDim, inDim),
+                bias is null ? null : _g.Initializer(n.Name + "/B", bias, outDim), transB: true,
                 activation is null ? n.Name : n.Name + "/gemm");
             var result = new Value { Onnx = gemm, Shape = [a.Shape[0], outDim] };
             return activation is null ? result : Activation(result, activation, n.Name, alpha);
@@ -516,14 +525,16 @@ internal static class TfjsGraphConverter
                 "Max" => MathF.Max, "Min" => MathF.Min, _ => throw new ArgumentException($"{op} of constants"),
             };
             float[] ca = a.Const!, cb = b.Const!;
-            if (ca.Length == cb.Length && a.Shape.SequenceEqual(b.Shape)) return new Value { Const = ca.Select((v, i) => f(v, cb[i])).ToArray(), Shape = a.Shape };
+            if (ca.Length == cb.Length && a.Shape.SequenceEqual(b.Shape)) return new Value { Const = ca.Select((v, i) => f(v,
+                cb[i])).ToArray(), Shape = a.Shape };
             if (cb.Length == 1) return new Value { Const = ca.Select(v => f(v, cb[0])).ToArray(), Shape = a.Shape };
             if (ca.Length == 1) return new Value { Const = cb.Select(v => f(ca[0], v)).ToArray(), Shape = b.Shape };
             throw new ArgumentException($"{op} of constants shaped [{string.Join(",", a.Shape)}] and [{string.Join(",", b.Shape)}]");
         }
 
         /// <summary>A constant operand for an element-wise op of the given rank: channel-first when the result is a feature map.</summary>
-        private string ConstFor(Value c, int rank, bool nchw, string name) => nchw ? Broadcast(c, new Value { Shape = new long[4], Nchw = true }, name) : _g.Initializer(name, c.Const!, c.Shape.Length == 0 ? [] : c.Shape);
+        private string ConstFor(Value c, int rank, bool nchw, string name) => nchw ? Broadcast(c,
+            new Value { Shape = new long[4], Nchw = true }, name) : _g.Initializer(name, c.Const!, c.Shape.Length == 0 ? [] : c.Shape);
 
         /// <summary>A constant laid out to broadcast against <paramref name="like"/> (NCHW when it is a feature map).</summary>
         private string Broadcast(Value c, Value like, string name)
@@ -571,7 +582,8 @@ internal static class TfjsGraphConverter
             if (x.Nchw && !keep && !spatial) input = ToNhwc(x, n.Name);
             var onnxAxes = input.Nchw ? axes.Select(a => (long)ToNchwAxis[a]).ToArray() : axes.Select(a => (long)a).ToArray();
             string y = op == "ReduceSum"
-                ? _g.Node(op, [Materialize(input), _g.InitializerInt64(n.Name + "/axes", onnxAxes, onnxAxes.Length)], n.Name, OnnxGraphBuilder.Int("keepdims", keep ? 1 : 0))
+                ? _g.Node(op, [Materialize(input), _g.InitializerInt64(n.Name + "/axes", onnxAxes, onnxAxes.Length)], n.Name,
+                    OnnxGraphBuilder.Int("keepdims", keep ? 1 : 0))
                 : _g.Node(op, [Materialize(input)], n.Name, OnnxGraphBuilder.Ints("axes", onnxAxes), OnnxGraphBuilder.Int("keepdims", keep ? 1 : 0));
             var shape = keep ? x.Shape.Select((d, i) => axes.Contains(i) ? 1 : d).ToArray() : x.Shape.Where((_, i) => !axes.Contains(i)).ToArray();
             return new Value { Onnx = y, Shape = shape, Nchw = keep && input.Nchw };
@@ -582,7 +594,8 @@ internal static class TfjsGraphConverter
             var x = Get(n.Inputs[0]);
             var dims = n.Ints("squeeze_dims");
             if (dims.Length == 0) dims = n.Ints("axis");
-            var axes = dims.Length > 0 ? dims.Select(a => a < 0 ? a + x.Rank : a).ToArray() : x.Shape.Select((d, i) => (d, i)).Where(p => p.d == 1).Select(p => (long)p.i).ToArray();
+            var axes = dims.Length > 0 ? dims.Select(a => a < 0 ? a
+                + x.Rank : a).ToArray() : x.Shape.Select((d, i) => (d, i)).Where(p => p.d == 1).Select(p => (long)p.i).ToArray();
             var input = x;
             bool spatial = x.Nchw && axes.Order().SequenceEqual([1L, 2L]);
             if (x.Nchw && !spatial) input = ToNhwc(x, n.Name);
@@ -622,7 +635,9 @@ internal static class TfjsGraphConverter
             if (n.Op == "PadV2") inputs.Add(_g.Initializer(n.Name + "/value", [ConstOf(n.Inputs[2])[0]]));
             if (n.Op == "MirrorPad")
                 mode = n.String("mode") == "REFLECT" ? "reflect" : throw new ArgumentException($"mirror padding {n.String("mode")} (only REFLECT)");
-            var y = _g.Node("Pad", [.. inputs], n.Name, new Onnx.Proto.AttributeProto { Name = "mode", Type = Onnx.Proto.AttributeProto.Types.AttributeType.String, S = Google.Protobuf.ByteString.CopyFromUtf8(mode) });
+            var y = _g.Node("Pad", [.. inputs], n.Name,
+                new Onnx.Proto.AttributeProto { Name = "mode", Type = Onnx.Proto.AttributeProto.Types.AttributeType.String,
+                S = Google.Protobuf.ByteString.CopyFromUtf8(mode) });
             return new Value { Onnx = y, Shape = x.Shape.Select((d, i) => d < 0 ? d : d + p[2 * i] + p[2 * i + 1]).ToArray(), Nchw = x.Nchw };
         }
 
@@ -635,7 +650,8 @@ internal static class TfjsGraphConverter
             if (k.Length != 4 || s.Length != 4 || k[0] != 1 || k[3] != 1) throw new ArgumentException("pooling over batch or channels");
             var (pads, oh, ow) = Padding(n, x.Shape[1], x.Shape[2], (int)k[1], (int)k[2], (int)s[1], (int)s[2]);
             var y = _g.Node(n.Op == "MaxPool" ? "MaxPool" : "AveragePool", [Materialize(x)], n.Name,
-                OnnxGraphBuilder.Ints("kernel_shape", (int)k[1], (int)k[2]), OnnxGraphBuilder.Ints("strides", (int)s[1], (int)s[2]), OnnxGraphBuilder.Ints("pads", pads));
+                OnnxGraphBuilder.Ints("kernel_shape", (int)k[1], (int)k[2]), OnnxGraphBuilder.Ints("strides", (int)s[1],
+                    (int)s[2]), OnnxGraphBuilder.Ints("pads", pads));
             return new Value { Onnx = y, Shape = [x.Shape[0], oh, ow, x.Shape[3]], Nchw = true };
         }
 
@@ -646,7 +662,8 @@ internal static class TfjsGraphConverter
             int rank = parts[0].Rank;
             if (axis < 0) axis += rank;
             bool nchw = parts.All(p => p.Nchw || p.IsConst) && parts.Any(p => p.Nchw);
-            var names = parts.Select((p, i) => p.IsConst ? (nchw ? Broadcast(p, new Value { Shape = new long[4], Nchw = true }, $"{n.Name}/c{i}") : _g.Initializer($"{n.Name}/c{i}", p.Const!, p.Shape)) : Materialize(p)).ToArray();
+            var names = parts.Select((p, i) => p.IsConst ? (nchw ? Broadcast(p, new Value { Shape = new long[4], Nchw = true },
+                $"{n.Name}/c{i}") : _g.Initializer($"{n.Name}/c{i}", p.Const!, p.Shape)) : Materialize(p)).ToArray();
             var y = _g.Concat(nchw ? ToNchwAxis[axis] : axis, names, n.Name);
             var shape = parts[0].Shape.ToArray();
             shape[axis] = parts.Any(p => p.Shape[axis] < 0) ? -1 : parts.Sum(p => p.Shape[axis]);
@@ -657,7 +674,8 @@ internal static class TfjsGraphConverter
 
         private Value ToNhwc(Value x, string name) => new() { Onnx = _g.Transpose(Materialize(x), [0, 2, 3, 1], name + "/to_nhwc"), Shape = x.Shape };
 
-        private Value ToNchw(Value x, string name) => new() { Onnx = _g.Transpose(Materialize(x), [0, 3, 1, 2], name + "/to_nchw"), Shape = x.Shape, Nchw = true };
+        private Value ToNchw(Value x, string name) => new() { Onnx = _g.Transpose(Materialize(x), [0, 3, 1, 2], name + "/to_nchw"),
+            Shape = x.Shape, Nchw = true };
 
         private static Value Like(Value x, string onnx) => new() { Onnx = onnx, Shape = x.Shape, Nchw = x.Nchw };
 

@@ -16,10 +16,12 @@ public static class TfjsReader
         JsonDocument doc;
         try { doc = JsonDocument.Parse(File.ReadAllBytes(manifestPath)); }
         catch (JsonException e) { throw new WeightsException(manifestPath, "not a TF.js weights manifest (invalid JSON: " + e.Message + ")", e); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new WeightsException(manifestPath, e is FileNotFoundException ? "file not found" : e.Message, e); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new WeightsException(manifestPath,
+            e is FileNotFoundException ? "file not found" : e.Message, e); }
         using (doc)
         {
-            if (doc.RootElement.ValueKind != JsonValueKind.Array) throw new WeightsException(manifestPath, "not a TF.js weights manifest (expected a JSON array of weight groups)");
+            if (doc.RootElement.ValueKind != JsonValueKind.Array) throw new WeightsException(manifestPath,
+                "not a TF.js weights manifest (expected a JSON array of weight groups)");
             return new WeightSet(manifestPath, WeightFormat.Tfjs, ReadManifest(manifestPath, doc.RootElement));
         }
     }
@@ -67,7 +69,8 @@ public static class TfjsReader
             if (w.TryGetProperty("quantization", out var q))
             {
                 var qtype = q.GetProperty("dtype").GetString();
-                int size = qtype switch { "uint8" => 1, "uint16" => 2, "float16" => 2, _ => throw new WeightsException(manifestPath, $"tensor '{name}': unsupported quantisation {qtype}") };
+                int size = qtype switch { "uint8" => 1, "uint16" => 2, "float16" => 2,
+                    _ => throw new WeightsException(manifestPath, $"tensor '{name}': unsupported quantisation {qtype}") };
                 Need(manifestPath, name, bytes, offset, count * size);
                 var values = new float[count];
                 if (qtype == "float16")
@@ -81,7 +84,8 @@ public static class TfjsReader
                 }
                 var raw = size == 1 && qtype == "uint8" ? bytes.Slice(offset, (int)count).ToArray() : null;
                 offset += (int)(count * size);
-                result.Add(new NamedTensor(name, shape, values) { Uint8 = raw is null ? null : (raw, q.GetProperty("scale").GetDouble(), q.GetProperty("min").GetDouble()) });
+                result.Add(new NamedTensor(name, shape, values) { Uint8 = raw is null ? null : (raw,
+                    q.GetProperty("scale").GetDouble(), q.GetProperty("min").GetDouble()) });
             }
             else
             {
@@ -89,7 +93,8 @@ public static class TfjsReader
                 Need(manifestPath, name, bytes, offset, count * 4);
                 var values = new float[count];
                 for (int i = 0; i < count; i++)
-                    values[i] = dtype == "float32" ? BinaryPrimitives.ReadSingleLittleEndian(bytes[(offset + 4 * i)..]) : BinaryPrimitives.ReadInt32LittleEndian(bytes[(offset + 4 * i)..]);
+                    values[i] = dtype == "float32" ? BinaryPrimitives.ReadSingleLittleEndian(bytes[(offset
+                        + 4 * i)..]) : BinaryPrimitives.ReadInt32LittleEndian(bytes[(offset + 4 * i)..]);
                 offset += (int)(count * 4);
                 result.Add(new NamedTensor(name, shape, values));
             }

@@ -13,7 +13,8 @@ public static class TorchReader
 {
     private static readonly byte[] ZipMagic = [0x50, 0x4b, 0x03, 0x04];
     // torch.serialization.MAGIC_NUMBER, an 80-bit integer at the start of a legacy file.
-    private static readonly System.Numerics.BigInteger LegacyMagic = System.Numerics.BigInteger.Parse("01950a86a20f9469cfc6c", System.Globalization.NumberStyles.HexNumber);
+    private static readonly System.Numerics.BigInteger LegacyMagic = System.Numerics.BigInteger.Parse("01950a86a20f9469cfc6c",
+        System.Globalization.NumberStyles.HexNumber);
     private const long MaxStorageBytes = 2L * 1024 * 1024 * 1024;
 
     /// <summary>The largest weight file read (far above FaceNet's 90 MB): a larger one is refused before it is read.</summary>
@@ -149,13 +150,15 @@ public static class TorchReader
         long storageCount = raw.Length / elem;
         // Everything the view claims is checked against its storage before anything is allocated: a
         // hostile file can describe a huge tensor over a tiny storage (stride 0) or overflow the count.
-        if (t.Size.Length != t.Stride.Length) throw new WeightsException(path, $"tensor '{name}' has {t.Size.Length} sizes but {t.Stride.Length} strides (corrupt file)");
+        if (t.Size.Length != t.Stride.Length) throw new WeightsException(path,
+            $"tensor '{name}' has {t.Size.Length} sizes but {t.Stride.Length} strides (corrupt file)");
         if (t.Size.Any(d => d < 0) || t.Stride.Any(d => d < 0) || t.Offset < 0)
             throw new WeightsException(path, $"tensor '{name}' has a negative size, stride or offset (corrupt file)");
         long count = 1;
         foreach (var d in t.Size)
         {
-            if (d > 0 && count > MaxElements / d) throw new WeightsException(path, $"tensor '{name}' claims shape [{string.Join(",", t.Size)}], more than {MaxElements} elements (corrupt or hostile file)");
+            if (d > 0 && count > MaxElements / d) throw new WeightsException(path,
+                $"tensor '{name}' claims shape [{string.Join(",", t.Size)}], more than {MaxElements} elements (corrupt or hostile file)");
             count *= d;
         }
         if (count > storageCount)

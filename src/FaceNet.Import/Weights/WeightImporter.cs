@@ -70,8 +70,10 @@ public static class WeightImporter
     public static ModelInfo DefaultInfo(WeightSet weights, int embeddingSize) => weights.Format == WeightFormat.Tfjs
         ? DlibResNet.DefaultInfo with { Source = "face-api.js:" + Path.GetFileName(weights.Source) }
         : weights.Format == WeightFormat.Keras
-        ? new ModelInfo { Preprocess = "prewhiten", Alignment = "margin:10", EmbeddingSize = embeddingSize, Threshold = 1.1, Source = "keras:" + Path.GetFileName(weights.Source), Name = "facenet-keras" }
-        : new ModelInfo { Preprocess = "fixed", Alignment = "margin:32", EmbeddingSize = embeddingSize, Threshold = 1.1, Source = "facenet-pytorch:" + Path.GetFileName(weights.Source), Name = "facenet-pytorch" };
+        ? new ModelInfo { Preprocess = "prewhiten", Alignment = "margin:10", EmbeddingSize = embeddingSize, Threshold = 1.1,
+            Source = "keras:" + Path.GetFileName(weights.Source), Name = "facenet-keras" }
+        : new ModelInfo { Preprocess = "fixed", Alignment = "margin:32", EmbeddingSize = embeddingSize, Threshold = 1.1,
+            Source = "facenet-pytorch:" + Path.GetFileName(weights.Source), Name = "facenet-pytorch" };
 
     /// <summary>Builds the ONNX model bytes (with metadata) from a weight set.</summary>
     public static (byte[] Onnx, ModelInfo Info) Import(WeightSet weights, ImportOptions? options = null)
@@ -122,7 +124,8 @@ public static class WeightImporter
     {
         byte[] bytes;
         try { bytes = File.ReadAllBytes(path); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new Embedding.ModelException(path, e is FileNotFoundException ? "file not found" : e.Message, e); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new Embedding.ModelException(path,
+            e is FileNotFoundException ? "file not found" : e.Message, e); }
         ModelInfo info;
         using (var probe = Embedding.FaceEmbedder.FromOnnx(bytes, path)) info = probe.Info;
         info = ApplyOverrides(info, options) with

@@ -101,7 +101,8 @@ internal sealed class FaceWork : IAsyncDisposable
     public async Task<float[][]> EmbedAsync(IReadOnlyList<FaceCrops> crops, CancellationToken ct)
     {
         if (crops.Count == 0) return [];
-        var items = crops.Select(c => new Item(c, new TaskCompletionSource<float[]>(TaskCreationOptions.RunContinuationsAsynchronously), Stopwatch.GetTimestamp())).ToList();
+        var items = crops.Select(c => new Item(c,
+            new TaskCompletionSource<float[]>(TaskCreationOptions.RunContinuationsAsynchronously), Stopwatch.GetTimestamp())).ToList();
         Interlocked.Add(ref _waitingFaces, items.Count);
         foreach (var i in items)
             if (!_queue.Writer.TryWrite(i)) throw new ServiceBusyException("the service is shutting down");

@@ -76,7 +76,8 @@ public sealed class ApiKeys
         ValidateName(path, name);
         if (!Tenants.IsName(tenant)) throw new KeysException(path, $"'{tenant}' is not a tenant name ({Tenants.NameRule})");
         if (scopes.Count == 0) throw new KeysException(path, "a key needs at least one scope (verify, identify, enroll, admin)");
-        if (!(ratePerSecond > 0) || double.IsInfinity(ratePerSecond)) throw new KeysException(path, "the rate must be a positive number of requests per second");
+        if (!(ratePerSecond > 0) || double.IsInfinity(ratePerSecond)) throw new KeysException(path,
+            "the rate must be a positive number of requests per second");
         var keys = Load(path).All.ToList();
         if (keys.Any(k => k.Name == name)) throw new KeysException(path, $"a key named '{name}' exists already (revoke it first)");
         var key = Prefix + Base64Url(RandomNumberGenerator.GetBytes(32));

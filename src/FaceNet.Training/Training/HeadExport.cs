@@ -25,13 +25,17 @@ internal static class HeadExport
         if (head.Kind == HeadKind.Linear)
         {
             var wt = Transpose(w, 0, d, e); // W is D×E; MatMul wants E×D
-            z = Node(g, "Add", [Node(g, "MatMul", [x, Init(g, "head_w", wt, e, d)], "head_matmul"), Init(g, "head_b", w[(d * e)..(d * e + d)], d)], "head_linear");
+            z = Node(g, "Add", [Node(g, "MatMul", [x, Init(g, "head_w", wt, e, d)], "head_matmul"),
+                Init(g, "head_b", w[(d * e)..(d * e + d)], d)], "head_linear");
         }
         else
         {
             int b1 = h * e, w2 = b1 + h, b2 = w2 + e * h;
-            var hidden = Node(g, "Relu", [Node(g, "Add", [Node(g, "MatMul", [x, Init(g, "head_w1", Transpose(w, 0, h, e), e, h)], "head_matmul1"), Init(g, "head_b1", w[b1..w2], h)], "head_add1")], "head_relu");
-            var correction = Node(g, "Add", [Node(g, "MatMul", [hidden, Init(g, "head_w2", Transpose(w, w2, e, h), h, e)], "head_matmul2"), Init(g, "head_b2", w[b2..(b2 + e)], e)], "head_add2");
+            var hidden = Node(g, "Relu", [Node(g, "Add",
+                [Node(g, "MatMul", [x, Init(g, "head_w1", Transpose(w, 0, h, e), e, h)], "head_matmul1"),
+                Init(g, "head_b1", w[b1..w2], h)], "head_add1")], "head_relu");
+            var correction = Node(g, "Add", [Node(g, "MatMul", [hidden, Init(g, "head_w2", Transpose(w, w2, e, h), h, e)],
+                "head_matmul2"), Init(g, "head_b2", w[b2..(b2 + e)], e)], "head_add2");
             z = Node(g, "Add", [x, correction], "head_residual");
         }
         var y = Node(g, "LpNormalization", [z], "embedding_trained", ("axis", 1), ("p", 2));
@@ -54,7 +58,8 @@ internal static class HeadExport
 
     private static string Init(GraphProto g, string name, float[] data, params long[] dims)
     {
-        var t = new TensorProto { Name = name, DataType = (int)TensorProto.Types.DataType.Float, RawData = ByteString.CopyFrom(MemoryMarshal.AsBytes(data.AsSpan())) };
+        var t = new TensorProto { Name = name, DataType = (int)TensorProto.Types.DataType.Float,
+            RawData = ByteString.CopyFrom(MemoryMarshal.AsBytes(data.AsSpan())) };
         t.Dims.AddRange(dims);
         g.Initializer.Add(t);
         return name;

@@ -10,7 +10,8 @@ namespace FaceNet.Training;
 public sealed record FaceSet(IReadOnlyList<string> People, IReadOnlyList<(int Person, float[] X)> Faces, int Skipped, string Hash);
 
 /// <summary>What <see cref="HeadTraining.Train"/> wrote and measured.</summary>
-public sealed record TrainedModel(string Output, TrainingResult Result, double Threshold, int TrainPeople, int TrainFaces, int ValidationPeople, int ValidationFaces);
+public sealed record TrainedModel(string Output, TrainingResult Result, double Threshold, int TrainPeople, int TrainFaces,
+    int ValidationPeople, int ValidationFaces);
 
 /// <summary>
 /// <c>facenet train</c>: faces from folders embedded by the base model, a head trained on some people with
@@ -61,7 +62,8 @@ public static class HeadTraining
     /// Trains on <paramref name="train"/>, stops early and picks the threshold on <paramref name="validation"/>
     /// (other people), and writes base + head as <paramref name="output"/>.
     /// </summary>
-    public static TrainedModel Train(FaceRecognizer recognizer, FaceSet train, FaceSet validation, string output, TrainingOptions options, Action<EpochRecord, int>? progress = null)
+    public static TrainedModel Train(FaceRecognizer recognizer, FaceSet train, FaceSet validation, string output,
+        TrainingOptions options, Action<EpochRecord, int>? progress = null)
     {
         var model = recognizer.Model;
         if (model.IsFused) throw new ArgumentException("training needs one network as its base, not a fused model: mobilefacenet, faceapi-resnet or an .onnx");
@@ -107,7 +109,8 @@ public static class HeadTraining
         {
             var ids = Enumerable.Range(0, set.People.Count).Where(p => held.Contains(p) == validation).ToList();
             var map = ids.Select((p, i) => (p, i)).ToDictionary(x => x.p, x => x.i);
-            return new FaceSet(ids.Select(p => set.People[p]).ToList(), set.Faces.Where(f => map.ContainsKey(f.Person)).Select(f => (map[f.Person], f.X)).ToList(), 0, set.Hash + (validation ? "-v" : "-t"));
+            return new FaceSet(ids.Select(p => set.People[p]).ToList(),
+                set.Faces.Where(f => map.ContainsKey(f.Person)).Select(f => (map[f.Person], f.X)).ToList(), 0, set.Hash + (validation ? "-v" : "-t"));
         }
         return (Part(false), Part(true));
     }

@@ -33,7 +33,8 @@ public sealed record ValidationFigures(double Val, double Accuracy, double Thres
 /// </summary>
 public static class TripletTrainer
 {
-    public static TrainingResult Train(IReadOnlyList<(int Person, float[] X)> train, IReadOnlyList<(int Person, float[] X)> validation, TrainingOptions o, Action<EpochRecord, int>? progress = null)
+    public static TrainingResult Train(IReadOnlyList<(int Person, float[] X)> train, IReadOnlyList<(int Person, float[] X)> validation,
+        TrainingOptions o, Action<EpochRecord, int>? progress = null)
     {
         if (train.Count == 0) throw new ArgumentException("no training faces");
         int inputSize = train[0].X.Length;

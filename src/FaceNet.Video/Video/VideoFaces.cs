@@ -100,7 +100,8 @@ public sealed class VideoFaces(FaceRecognizer recognizer, FaceGallery? gallery, 
     /// off throws <see cref="VideoException"/> after the tracks found until then have been given.
     /// </summary>
     /// <param name="onFrame">every frame with the faces tracked in it (box in the frame as decoded, running label), for drawing</param>
-    public VideoSummary Run(VideoReader reader, Action<FaceTrackResult> onTrack, Action<VideoFrame, IReadOnlyList<(FaceBox Box, string Label, bool Known)>>? onFrame = null, CancellationToken ct = default)
+    public VideoSummary Run(VideoReader reader, Action<FaceTrackResult> onTrack,
+        Action<VideoFrame, IReadOnlyList<(FaceBox Box, string Label, bool Known)>>? onFrame = null, CancellationToken ct = default)
     {
         var clock = Stopwatch.StartNew();
         var active = new List<Track>();
@@ -261,13 +262,15 @@ public sealed class VideoFaces(FaceRecognizer recognizer, FaceGallery? gallery, 
         }
     }
 
-    private (string? Name, bool Known, double? Distance) Identify(Track t, double threshold) => IdentifyTrack(gallery!, t.Views(), threshold, _options.Identity);
+    private (string? Name, bool Known, double? Distance) Identify(Track t, double threshold) => IdentifyTrack(gallery!, t.Views(),
+        threshold, _options.Identity);
 
     // the open-set threshold for the gallery as it is now, by the gallery's own rule; tracking keeps the 1:1 threshold
     private double IdentificationThreshold() => gallery!.Rule(recognizer.Model.Info, _options.Identification).Threshold;
 
     /// <summary>One identity for a track's embeddings (unit vectors with their quality weights), by <paramref name="rule"/>.</summary>
-    public static (string? Name, bool Known, double? Distance) IdentifyTrack(FaceGallery gallery, IReadOnlyList<(float[] Vector, double Weight)> embeddings, double threshold, TrackIdentity rule)
+    public static (string? Name, bool Known, double? Distance) IdentifyTrack(FaceGallery gallery,
+        IReadOnlyList<(float[] Vector, double Weight)> embeddings, double threshold, TrackIdentity rule)
     {
         if (rule == TrackIdentity.Mean)
         {

@@ -52,7 +52,8 @@ public sealed class VideoReader : IDisposable
         Height = info.Width > MaxWidth ? (int)Math.Round(info.Height * (double)MaxWidth / info.Width / 2) * 2 : info.Height & ~1;
         var args = new List<string> { "-hide_banner", "-nostdin", "-loglevel", "info" };
         args.AddRange(InputArgs(input, timeout));
-        args.AddRange(["-map", "0:v:0", "-vf", $"scale={Width}:{Height},showinfo", "-fps_mode", "passthrough", "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]);
+        args.AddRange(["-map", "0:v:0", "-vf", $"scale={Width}:{Height},showinfo", "-fps_mode", "passthrough", "-f", "rawvideo",
+            "-pix_fmt", "rgb24", "pipe:1"]);
         _ffmpeg = Start("ffmpeg", args);
         _pixels = _ffmpeg.StandardOutput.BaseStream;
         // ffmpeg's log (a line per frame, with its time) read on a thread of its own: were it left to a busy
@@ -84,7 +85,8 @@ public sealed class VideoReader : IDisposable
             {
                 // "[mov,mp4,… @ 0x55…] stream 0, …: partial file" → "stream 0, …: partial file"
                 var text = line.Trim();
-                if (text.StartsWith('[') && text.IndexOf("] ", StringComparison.Ordinal) is > 0 and var close && text[..close].Contains(" @ 0x", StringComparison.Ordinal))
+                if (text.StartsWith('[') && text.IndexOf("] ", StringComparison.Ordinal) is > 0 and var close
+                    && text[..close].Contains(" @ 0x", StringComparison.Ordinal))
                     text = text[(close + 2)..];
                 _errors.Enqueue(text);
                 while (_errors.Count > 20) _errors.TryDequeue(out _);
@@ -110,7 +112,8 @@ public sealed class VideoReader : IDisposable
     {
         var image = new byte[Width * Height * 3];
         // its own thread, not the pool's: a busy pool (other work of the process) must not pass for a stalled stream
-        var read = Task.Factory.StartNew(() => _pixels.ReadAtLeast(image, image.Length, throwOnEndOfStream: false), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        var read = Task.Factory.StartNew(() => _pixels.ReadAtLeast(image, image.Length, throwOnEndOfStream: false),
+            CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         if (!read.Wait(_timeout))
         {
             Kill();
@@ -125,7 +128,8 @@ public sealed class VideoReader : IDisposable
             // errors in a complete video are not a break
             var breaks = _errors.Where(BreaksOff).ToList();
             if (_ffmpeg.HasExited && _ffmpeg.ExitCode != 0 || breaks.Count > 0)
-                throw new VideoException(_input, "the video breaks off: " + (breaks.LastOrDefault() ?? _errors.LastOrDefault() ?? $"ffmpeg exited with code {_ffmpeg.ExitCode}"));
+                throw new VideoException(_input, "the video breaks off: "
+                    + (breaks.LastOrDefault() ?? _errors.LastOrDefault() ?? $"ffmpeg exited with code {_ffmpeg.ExitCode}"));
             return null;
         }
         // the frame's time from FFmpeg's log line for it; the frame rate's count if the line is late
@@ -170,10 +174,12 @@ public sealed class VideoReader : IDisposable
         {
             if (!s.TryGetProperty(key, out var v) || v.GetString() is not { } r) return null;
             var parts = r.Split('/');
-            if (parts.Length == 2 && double.TryParse(parts[0], CultureInfo.InvariantCulture, out var a) && double.TryParse(parts[1], CultureInfo.InvariantCulture, out var b) && a > 0 && b > 0) return a / b;
+            if (parts.Length == 2 && double.TryParse(parts[0], CultureInfo.InvariantCulture, out var a)
+                && double.TryParse(parts[1], CultureInfo.InvariantCulture, out var b) && a > 0 && b > 0) return a / b;
             return null;
         }
-        static double? Seconds(JsonElement e) => e.TryGetProperty("duration", out var d) && double.TryParse(d.GetString(), CultureInfo.InvariantCulture, out var x) ? x : null;
+        static double? Seconds(JsonElement e) => e.TryGetProperty("duration", out var d) && double.TryParse(d.GetString(),
+            CultureInfo.InvariantCulture, out var x) ? x : null;
     }
 
     private static IEnumerable<string> InputArgs(string input, TimeSpan timeout)

@@ -27,7 +27,8 @@ public sealed class VideoWriter : IDisposable
     public VideoWriter(string path, int width, int height, double fps)
     {
         _path = path;
-        var psi = new ProcessStartInfo("ffmpeg") { RedirectStandardInput = true, RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
+        var psi = new ProcessStartInfo("ffmpeg") { RedirectStandardInput = true, RedirectStandardError = true,
+            RedirectStandardOutput = true, UseShellExecute = false };
         var ext = Path.GetExtension(path).ToLowerInvariant();
         var codec = ext is ".mp4" or ".mkv" or ".mov" ? new[] { "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p" } : [];
         foreach (var a in new[] { "-hide_banner", "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgba", "-s", $"{width}x{height}",

@@ -43,7 +43,8 @@ public static class Detectors
     {
         DetectorKind.YuNet => new YuNetDetector(Bundled("yunet"), new YuNetOptions { Threads = threads }),
         DetectorKind.Mtcnn => new MtcnnDetector(BundledFolder("mtcnn"), new MtcnnOptions { Threads = threads }),
-        DetectorKind.YuNetOnet => new LandmarkRefiner(new YuNetDetector(Bundled("yunet"), new YuNetOptions { Threads = threads }), BundledFolder("mtcnn"), threads),
+        DetectorKind.YuNetOnet => new LandmarkRefiner(new YuNetDetector(Bundled("yunet"), new YuNetOptions { Threads = threads }),
+            BundledFolder("mtcnn"), threads),
         DetectorKind.Haar => new HaarDetector(Path.Combine(BundledFolder("haar"), "haarcascade_frontalface_alt2.xml")),
         var other => throw new ArgumentOutOfRangeException(nameof(kind), other, "not a detector"),
     };

@@ -97,5 +97,6 @@ public sealed class HaarCascade
     private static float Float(string s) => float.Parse(s.Trim(), NumberStyles.Float, CultureInfo.InvariantCulture);
 
     private static double[] Numbers(string s)
-        => s.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries).Select(t => double.Parse(t, NumberStyles.Float, CultureInfo.InvariantCulture)).ToArray();
+        => s.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries).Select(t => double.Parse(t, NumberStyles.Float,
+            CultureInfo.InvariantCulture)).ToArray();
 }

@@ -70,7 +70,8 @@ public sealed class HaarDetector(HaarCascade cascade, HaarOptions? options = nul
                 for (int x = 0; x < cols; x += step)
                 {
                     int result = evaluator.Run(x, y, sw + 1);
-                    if (result > 0) (found[y] ??= new()).Add(new IntRect((int)Math.Round(x * factor, MidpointRounding.ToEven), (int)Math.Round(y * factor, MidpointRounding.ToEven), winW, winH));
+                    if (result > 0) (found[y] ??= new()).Add(new IntRect((int)Math.Round(x * factor, MidpointRounding.ToEven),
+                        (int)Math.Round(y * factor, MidpointRounding.ToEven), winW, winH));
                     if (result == 0) x += step; // failed the first stage: OpenCV skips the next position too
                 }
             });

@@ -53,7 +53,8 @@ public sealed class FaceEmbedder : IDisposable
         _outputName = session.OutputMetadata.First().Key;
         var dims = input.Value.Dimensions;
         if (dims.Length != 4) throw new ModelException(name, $"input '{_inputName}' has {dims.Length} dimensions; an image model takes 4 (N,C,H,W or N,H,W,C)");
-        if (dims[1] != 3 && dims[3] != 3) throw new ModelException(name, $"input '{_inputName}' is [{string.Join(",", dims)}]: not a batch of RGB images (3 channels first or last)");
+        if (dims[1] != 3 && dims[3] != 3) throw new ModelException(name,
+            $"input '{_inputName}' is [{string.Join(",", dims)}]: not a batch of RGB images (3 channels first or last)");
         _nhwc = dims[3] == 3 && dims[1] != 3;
         _batchLimit = dims[0] > 0 ? dims[0] : int.MaxValue;
         int fixedSize = _nhwc ? dims[1] : dims[2];
@@ -130,8 +131,10 @@ public sealed class FaceEmbedder : IDisposable
         try
         {
             ModelInfo info;
-            try { info = ModelInfo.FromMetadata(session.ModelMetadata.CustomMetadataMap, new ModelInfo { Source = Path.GetFileName(name), Name = Path.GetFileNameWithoutExtension(name) }); }
-            catch (Exception e) when (e is FormatException or OverflowException) { throw new ModelException(name, "unreadable facenet.* metadata: " + e.Message, e); }
+            try { info = ModelInfo.FromMetadata(session.ModelMetadata.CustomMetadataMap,
+                new ModelInfo { Source = Path.GetFileName(name), Name = Path.GetFileNameWithoutExtension(name) }); }
+            catch (Exception e) when (e is FormatException or OverflowException) { throw new ModelException(name,
+                "unreadable facenet.* metadata: " + e.Message, e); }
             return new FaceEmbedder(session, name, info, options, graphHash);
         }
         catch

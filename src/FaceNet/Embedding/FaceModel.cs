@@ -120,8 +120,10 @@ public sealed class FaceModel : IDisposable
 
     private static FaceModel LoadFused(string path, FaceModelOptions options)
     {
-        if (options.Alignment is not null) throw new SettingException("alignment", "an alignment applies to a single network; a fused model's members keep their own alignments");
-        if (options.Preprocess is not null) throw new SettingException("preprocess", "a preprocessing applies to a single network; a fused model's members keep their own");
+        if (options.Alignment is not null) throw new SettingException("alignment",
+            "an alignment applies to a single network; a fused model's members keep their own alignments");
+        if (options.Preprocess is not null) throw new SettingException("preprocess",
+            "a preprocessing applies to a single network; a fused model's members keep their own");
         var file = FusedFile.Read(path);
         var members = new List<Member>();
         try
@@ -130,7 +132,8 @@ public sealed class FaceModel : IDisposable
             {
                 var memberPath = BundledModels.Find(m.Model) ?? System.IO.Path.Combine(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!, m.Model);
                 if (FusedFile.Is(memberPath)) throw new ModelException(path, $"member '{m.Model}' is itself a fused model");
-                var embedder = FaceEmbedder.Load(memberPath, new EmbedderOptions { Threads = options.Threads, MaxBatch = options.MaxBatch, SessionOptions = options.SessionOptions });
+                var embedder = FaceEmbedder.Load(memberPath,
+                    new EmbedderOptions { Threads = options.Threads, MaxBatch = options.MaxBatch, SessionOptions = options.SessionOptions });
                 members.Add(new Member(embedder, AlignmentSpec.Parse(m.Alignment ?? embedder.Info.Alignment), m.Flip || options.Flip, m.Weight));
             }
         }
@@ -225,7 +228,8 @@ public sealed class FaceModel : IDisposable
         byte[] onnx;
         try { onnx = System.IO.Path.GetExtension(Path).Equals(".onnx", StringComparison.OrdinalIgnoreCase) ? File.ReadAllBytes(Path) : m.Embedder.OnnxBytes(); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new ModelException(Path, e.Message, e); }
-        var info = m.Embedder.Info with { Threshold = threshold, ThresholdFar = far, ThresholdFrr = frr, Calibration = calibration, Alignment = m.Alignment.Text, ImpostorTail = tail };
+        var info = m.Embedder.Info with { Threshold = threshold, ThresholdFar = far, ThresholdFrr = frr, Calibration = calibration,
+            Alignment = m.Alignment.Text, ImpostorTail = tail };
         AtomicFile.Write(output, Onnx.OnnxModelFile.WithMetadata(onnx, info.ToMetadata(), Path));
     }
 
@@ -250,7 +254,8 @@ public sealed class FaceCrops(RgbImage[] crops)
 /// "members": [{"model", "alignment", "flip", "weight"}]}</c>; a member's model is a bundled name or a
 /// path relative to the file.
 /// </summary>
-public sealed record FusedFile(string Name, Matching.Metric Metric, double Threshold, double? ThresholdFar, double? ThresholdFrr, string Calibration, IReadOnlyList<FusedFile.MemberSpec> Members)
+public sealed record FusedFile(string Name, Matching.Metric Metric, double Threshold, double? ThresholdFar, double? ThresholdFrr,
+    string Calibration, IReadOnlyList<FusedFile.MemberSpec> Members)
 {
     /// <summary>The model's impostor tail (<c>"impostor_tail"</c>), when it has one.</summary>
     public Matching.ImpostorTail? ImpostorTail { get; init; }
@@ -292,7 +297,8 @@ public sealed record FusedFile(string Name, Matching.Metric Metric, double Thres
             var threshold = D("threshold") ?? throw new FormatException("no threshold");
             if (!(threshold > 0) || !double.IsFinite(threshold)) throw new FormatException("the threshold must be a positive number");
             var tail = r.TryGetProperty("impostor_tail", out var t) && t.ValueKind == JsonValueKind.Object ? Matching.ImpostorTail.Parse(t.GetRawText()) : null;
-            return new FusedFile(S("name", System.IO.Path.GetFileNameWithoutExtension(path)), metric, threshold, D("threshold_far"), D("threshold_frr"), S("calibration", ""), members) { ImpostorTail = tail };
+            return new FusedFile(S("name", System.IO.Path.GetFileNameWithoutExtension(path)), metric, threshold, D("threshold_far"),
+                D("threshold_frr"), S("calibration", ""), members) { ImpostorTail = tail };
         }
         catch (Exception e) when (e is JsonException or FormatException or KeyNotFoundException or InvalidOperationException)
         {
@@ -317,6 +323,7 @@ public sealed record FusedFile(string Name, Matching.Metric Metric, double Thres
         node["threshold_frr"] = frr;
         node["calibration"] = calibration;
         if (tail is not null) node["impostor_tail"] = tail.ToNode();
-        return node.ToJsonString(new JsonSerializerOptions { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
+        return node.ToJsonString(new JsonSerializerOptions { WriteIndented = true,
+            Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
     }
 }

@@ -33,7 +33,8 @@ public static class ImageDecoder
     public static RgbImage Load(string path, ImageLimits? limits = null) => Decode(ReadFile(path, limits), path, limits, 0).Image;
 
     /// <summary>A photo file, decoded at the size the work needs (see <see cref="DecodePhoto"/>).</summary>
-    public static Photo LoadPhoto(string path, ImageLimits? limits = null, int minLongSide = 0) => DecodePhoto(ReadFile(path, limits), path, limits, minLongSide);
+    public static Photo LoadPhoto(string path, ImageLimits? limits = null, int minLongSide = 0) => DecodePhoto(ReadFile(path, limits),
+        path, limits, minLongSide);
 
     /// <summary>The bytes of an image file, within the size limit; problems as <see cref="ImageException"/>.</summary>
     public static byte[] ReadFile(string path, ImageLimits? limits = null)
@@ -43,7 +44,8 @@ public static class ImageDecoder
         {
             var info = new FileInfo(path);
             if (!info.Exists) throw new ImageException(path, Directory.Exists(path) ? "is a directory, not an image" : "file not found");
-            if (info.Length > limits.MaxFileBytes) throw new ImageException(path, $"file is {info.Length} bytes, larger than the limit of {limits.MaxFileBytes}");
+            if (info.Length > limits.MaxFileBytes) throw new ImageException(path,
+                $"file is {info.Length} bytes, larger than the limit of {limits.MaxFileBytes}");
             return File.ReadAllBytes(path);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -52,7 +54,8 @@ public static class ImageDecoder
         }
     }
 
-    public static RgbImage Load(Stream stream, string name = "<stream>", ImageLimits? limits = null) => Decode(ReadStream(stream, name, limits), name, limits, 0).Image;
+    public static RgbImage Load(Stream stream, string name = "<stream>",
+        ImageLimits? limits = null) => Decode(ReadStream(stream, name, limits), name, limits, 0).Image;
 
     /// <summary>A stream's bytes, within the size limit.</summary>
     public static byte[] ReadStream(Stream stream, string name = "<stream>", ImageLimits? limits = null)
@@ -94,13 +97,15 @@ public static class ImageDecoder
     {
         limits ??= ImageLimits.Default;
         if (bytes.Length == 0) throw new ImageException(name, "empty file (0 bytes)");
-        if (bytes.Length > limits.MaxFileBytes) throw new ImageException(name, $"image is {bytes.Length} bytes, larger than the limit of {limits.MaxFileBytes}");
+        if (bytes.Length > limits.MaxFileBytes) throw new ImageException(name,
+            $"image is {bytes.Length} bytes, larger than the limit of {limits.MaxFileBytes}");
         if (Netpbm.Sniff(bytes)) return Whole(Netpbm.Decode(bytes, name, limits));
         if (TiffImage.Sniff(bytes)) return Whole(TiffImage.Decode(bytes, name, limits));
         using var data = SKData.CreateCopy(bytes);
         using var codec = SKCodec.Create(new SKMemoryStream(data), out var result);
         if (codec is null)
-            throw new ImageException(name, result == SKCodecResult.IncompleteInput && HasImageSignature(bytes) ? "truncated image header" : "not a supported image (JPEG, PNG, BMP, WebP, GIF, TIFF, PGM/PPM)");
+            throw new ImageException(name, result == SKCodecResult.IncompleteInput
+                && HasImageSignature(bytes) ? "truncated image header" : "not a supported image (JPEG, PNG, BMP, WebP, GIF, TIFF, PGM/PPM)");
         var info = codec.Info;
         if (info.Width <= 0 || info.Height <= 0) throw new ImageException(name, $"invalid image dimensions {info.Width}x{info.Height}");
         long pixels = (long)info.Width * info.Height;

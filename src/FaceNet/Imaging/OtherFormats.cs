@@ -44,7 +44,8 @@ internal static class Netpbm
             {
                 long v;
                 if (kind == '4') v = (bytes[pos + (int)(y * ((width + 7) / 8) + x / 8)] >> (7 - x % 8)) & 1;
-                else if (binary) v = maxval > 255 ? bytes[pos + (int)(2 * (i * channels + c))] << 8 | bytes[pos + (int)(2 * (i * channels + c)) + 1] : bytes[pos + (int)(i * channels + c)];
+                else if (binary) v = maxval > 255 ? bytes[pos + (int)(2 * (i * channels + c))] << 8 | bytes[pos
+                    + (int)(2 * (i * channels + c)) + 1] : bytes[pos + (int)(i * channels + c)];
                 else v = Header(bytes, ref pos, name, "sample");
                 if (v > maxval) throw new ImageException(name, $"sample value {v} above the maximum {maxval}");
                 // PBM: 1 is black.
@@ -67,7 +68,8 @@ internal static class Netpbm
         long v = 0;
         int start = pos;
         while (pos < b.Length && b[pos] is >= (byte)'0' and <= (byte)'9' && pos - start < 12) v = v * 10 + (b[pos++] - '0');
-        if (pos == start) throw new ImageException(name, pos >= b.Length ? $"truncated netpbm image (no {what})" : $"malformed netpbm image (expected the {what})");
+        if (pos == start) throw new ImageException(name,
+            pos >= b.Length ? $"truncated netpbm image (no {what})" : $"malformed netpbm image (expected the {what})");
         return v;
     }
 
@@ -77,7 +79,8 @@ internal static class Netpbm
 /// <summary>TIFF images, through LibTiff.NET (any compression, bit depth and photometric it reads), first page.</summary>
 internal static class TiffImage
 {
-    public static bool Sniff(ReadOnlySpan<byte> b) => b.Length >= 4 && ((b[0] == 'I' && b[1] == 'I' && b[2] == 42 && b[3] == 0) || (b[0] == 'M' && b[1] == 'M' && b[2] == 0 && b[3] == 42));
+    public static bool Sniff(ReadOnlySpan<byte> b) => b.Length >= 4 && ((b[0] == 'I' && b[1] == 'I' && b[2] == 42 && b[3] == 0)
+        || (b[0] == 'M' && b[1] == 'M' && b[2] == 0 && b[3] == 42));
 
     [ThreadStatic] private static StringBuilder? t_errors;
     private static readonly Lazy<bool> Installed = new(() => { Tiff.SetErrorHandler(new Collect()); return true; });
@@ -126,7 +129,8 @@ internal static class TiffImage
             if (t_errors is { Length: < 2000 } sink) sink.Append(string.Format(System.Globalization.CultureInfo.InvariantCulture, format, args)).Append("; ");
         }
 
-        public override void ErrorHandlerExt(Tiff tif, object clientData, string method, string format, params object[] args) => ErrorHandler(tif, method, format, args);
+        public override void ErrorHandlerExt(Tiff tif, object clientData, string method, string format,
+            params object[] args) => ErrorHandler(tif, method, format, args);
         public override void WarningHandler(Tiff tif, string method, string format, params object[] args) { }
         public override void WarningHandlerExt(Tiff tif, object clientData, string method, string format, params object[] args) { }
     }

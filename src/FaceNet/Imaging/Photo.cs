@@ -24,7 +24,8 @@ public sealed class Photo
     }
 
     /// <summary>A photo that is already pixels (nothing to decode again).</summary>
-    public static Photo Of(RgbImage image, string name = "<image>") => new(name, image.Width, image.Height, image, 1.0, _ => (image, 1.0, image.Width, image.Height));
+    public static Photo Of(RgbImage image, string name = "<image>") => new(name, image.Width, image.Height, image, 1.0,
+        _ => (image, 1.0, image.Width, image.Height));
 
     public string Name { get; }
 

@@ -103,7 +103,8 @@ public sealed record ImpostorTail(IReadOnlyList<TailPoint> Points, long Pairs, s
         try
         {
             var points = (node["points"]?.AsArray() ?? throw new FormatException("impostor tail: no points"))
-                .Select(p => p!.AsArray()).Select(p => new TailPoint(p[0]!.GetValue<double>(), p[1]!.GetValue<double>(), p.Count > 2 ? p[2]!.GetValue<long>() : 0))
+                .Select(p => p!.AsArray()).Select(p => new TailPoint(p[0]!.GetValue<double>(), p[1]!.GetValue<double>(),
+                    p.Count > 2 ? p[2]!.GetValue<long>() : 0))
                 .OrderByDescending(p => p.Far).ToList();
             if (points.Count == 0) throw new FormatException("impostor tail: no points");
             if (points.Any(p => !(p.Far > 0 && p.Far < 1) || !double.IsFinite(p.Threshold)))

@@ -101,7 +101,8 @@ public sealed record ModelInfo
             Name = Get(KeyName) ?? defaults.Name,
             ThresholdFar = Get(KeyThresholdFar) is { } f ? double.Parse(f, CultureInfo.InvariantCulture) : defaults.ThresholdFar,
             ThresholdFrr = Get(KeyThresholdFrr) is { } fr ? double.Parse(fr, CultureInfo.InvariantCulture) : defaults.ThresholdFrr,
-            IdentityAliases = Get(KeyIdentityAliases) is { } al ? al.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) : defaults.IdentityAliases,
+            IdentityAliases = Get(KeyIdentityAliases) is { } al ? al.Split(',',
+                StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) : defaults.IdentityAliases,
             Calibration = Get(KeyCalibration) ?? defaults.Calibration,
             ImpostorTail = Get(KeyImpostorTail) is { } tail ? Matching.ImpostorTail.Parse(tail) : defaults.ImpostorTail,
         };

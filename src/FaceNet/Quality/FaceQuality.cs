@@ -40,7 +40,8 @@ public sealed record FaceQuality(double Score, double EyeDistance, double Sharpn
         else eyes = 0.4 * face.Box.Width; // a detector without landmarks: the usual proportion of the box
         eyes /= scale;
         double sharp = LaplacianVariance(image, face.Box);
-        Span<double> parts = [Ramp(eyes, EyesZero, EyesOne), Ramp(sharp, SharpZero, SharpOne), Ramp(-yaw, -YawZero, -YawOne), Ramp(face.Score, DetectorZero, DetectorOne)];
+        Span<double> parts = [Ramp(eyes, EyesZero, EyesOne), Ramp(sharp, SharpZero, SharpOne), Ramp(-yaw, -YawZero, -YawOne),
+            Ramp(face.Score, DetectorZero, DetectorOne)];
         int weakest = 0;
         for (int i = 1; i < parts.Length; i++) if (parts[i] < parts[weakest]) weakest = i;
         // the reason is written only for a face that falls short (every detected face is measured)
