@@ -21,8 +21,9 @@ public sealed partial class FaceNetCli
             encrypt.SetAction(r => Guard(() =>
             {
                 var key = GalleryKey(r) ?? throw new UsageException($"encrypt: give the master key (--master-key-file, or the file {MasterKey.EnvironmentVariable} names)");
-                GalleryProtection.Encrypt(r.GetValue(gallery)!, key, CliActor);
-                stdout.WriteLine($"encrypted {r.GetValue(gallery)} under master key {key.Id}");
+                stdout.WriteLine(GalleryProtection.Encrypt(r.GetValue(gallery)!, key, CliActor)
+                    ? $"encrypted {r.GetValue(gallery)} under master key {key.Id}"
+                    : $"{r.GetValue(gallery)} was encrypted already under master key {key.Id}; its files were cleaned again");
                 return Ok;
             }));
             cmd.Subcommands.Add(encrypt);

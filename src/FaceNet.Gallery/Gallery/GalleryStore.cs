@@ -565,13 +565,17 @@ public sealed class GalleryStore : IGalleryStore, IProtectedStore
         }
     }
 
-    void IProtectedStore.Encrypt(MasterKey key)
+    bool IProtectedStore.Encrypt(MasterKey key)
     {
         lock (_gate)
         {
-            if (_cipher is not null) throw new GalleryException(Path,
-                "the gallery is encrypted already ('rekey' changes its master key)", FaceNetErrorKind.Conflict);
+            if (_cipher is not null)
+            {
+                Compact();
+                return false;
+            }
             Reseal(key, FaceCipher.NewDataKey());
+            return true;
         }
     }
 
@@ -635,6 +639,12 @@ public sealed class GalleryStore : IGalleryStore, IProtectedStore
         }
         finally { cipher.Dispose(); }
         SetDataKey(dataKey);
+        Compact();
+    }
+
+    // the file rewritten (no page keeps old bytes), the WAL emptied, the saved graph (plain copies) gone
+    private void Compact()
+    {
         Exec(_db, "VACUUM;");
         Exec(_db, "PRAGMA wal_checkpoint(TRUNCATE);");
         foreach (var sidecar in new[] { Path + ".hnsw", Path + ".hnsw.stamp" })

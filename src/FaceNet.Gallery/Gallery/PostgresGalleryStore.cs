@@ -318,11 +318,15 @@ public sealed partial class PostgresGalleryStore : IGalleryStore, IProtectedStor
         return [.. ids];
     }
 
-    void IProtectedStore.Encrypt(MasterKey key)
+    bool IProtectedStore.Encrypt(MasterKey key)
     {
-        if (_cipher is not null) throw new GalleryException(Location,
-            "the gallery is encrypted already ('rekey' changes its master key)", FaceNetErrorKind.Conflict);
+        if (_cipher is not null)
+        {
+            VacuumFaces();
+            return false;
+        }
         Reseal(key, FaceCipher.NewDataKey());
+        return true;
     }
 
     void IProtectedStore.Rekey(MasterKey next, bool rotateDataKey)
@@ -379,6 +383,11 @@ public sealed partial class PostgresGalleryStore : IGalleryStore, IProtectedStor
                 return true;
             });
         SetDataKey(dataKey);
+        VacuumFaces();
+    }
+
+    private void VacuumFaces()
+    {
         try
         {
             using var conn = _db.OpenConnection();

@@ -5,7 +5,8 @@ internal interface IProtectedStore
 {
     bool Encrypted { get; }
 
-    void Encrypt(MasterKey key);
+    /// <summary>False when it was encrypted already: then its files are only cleaned again (a run killed while cleaning).</summary>
+    bool Encrypt(MasterKey key);
 
     void Rekey(MasterKey next, bool rotateDataKey);
 }
@@ -33,13 +34,16 @@ public static class GalleryProtection
     /// <summary>
     /// Encrypts a plain gallery in place under a new data key wrapped by <paramref name="key"/>, in one
     /// transaction: a crash leaves it plain or encrypted, never half. Then the old plain bytes are cleaned
-    /// out of the files (SQLite: VACUUM; PostgreSQL: VACUUM FULL of the faces table).
+    /// out of the files (SQLite: VACUUM; PostgreSQL: VACUUM FULL of the faces table). Returns false for a
+    /// gallery encrypted already under this key: its files are cleaned again, which finishes a run that
+    /// was killed after its commit.
     /// </summary>
-    public static void Encrypt(string location, MasterKey key, string actor = "library")
+    public static bool Encrypt(string location, MasterKey key, string actor = "library")
     {
         using var store = GalleryStores.Open(location, null, key: key);
-        ((IProtectedStore)store).Encrypt(key);
-        store.Audit(new AuditEvent(actor, AuditOperations.Encrypt, $"ok: master key {key.Id}"));
+        bool now = ((IProtectedStore)store).Encrypt(key);
+        store.Audit(new AuditEvent(actor, AuditOperations.Encrypt, now ? $"ok: master key {key.Id}" : "encrypted already: files cleaned again"));
+        return now;
     }
 
     /// <summary>
