@@ -11,6 +11,23 @@ public sealed partial class FaceNetCli
         Description = $"The master key of an encrypted gallery (default: the file ${MasterKey.EnvironmentVariable} names); a new gallery given one is encrypted",
     };
 
+    /// <summary>A tenant's gallery under a service's location: one option shared like the key's.</summary>
+    private readonly Option<string?> _tenant = new("--tenant")
+    {
+        Description = "A tenant's gallery where -g is a service's folder (DIR/TENANT.db) or database (its schema facenet_TENANT)",
+    };
+
+    /// <summary>Where the gallery is: -g as given, or the tenant's gallery under it.</summary>
+    private string GalleryAt(ParseResult r, Option<string> gallery)
+    {
+        var location = r.GetValue(gallery)!;
+        if (r.GetValue(_tenant) is not { } tenant) return location;
+        if (!Tenants.IsName(tenant)) throw new UsageException($"--tenant: '{tenant}' is not a tenant name (lower-case letters, digits and _)");
+        if (GalleryStores.IsPostgres(location)) return location.TrimEnd(';') + ";Search Path=" + FaceNet.Gallery.PostgresGalleryStore.SchemaOf(tenant);
+        if (Tenants.IsFolder(location)) return Path.Combine(location, tenant + ".db");
+        throw new UsageException($"--tenant: -g {location} is one gallery file, not a folder of tenants' galleries");
+    }
+
     /// <summary>The master key given, or null.</summary>
     private MasterKey? GalleryKey(ParseResult r) => MasterKey.From(r.GetValue(_masterKeyFile));
 
@@ -48,7 +65,7 @@ public sealed partial class FaceNetCli
             $"Quality floor: faces below it are refused with the reason (default {FaceQuality.DefaultFloor}; 0 takes every face)", 0, 1);
         var images = Options.Images("images", "Image files or folders of them (with --name)", ArgumentArity.ZeroOrMore);
         var cmd = new Command("enroll", "Add people's faces to a gallery: each image's subject (--all-faces: every face), each committed before it is reported")
-            { gallery, _masterKeyFile, name, fromFolders, model, detector, aligned, allFaces, force, minQuality, flip, threads, json, images };
+            { gallery, _tenant, _masterKeyFile, name, fromFolders, model, detector, aligned, allFaces, force, minQuality, flip, threads, json, images };
         cmd.SetAction(r => Guard(() =>
         {
             // who is in which images, checked before any model is loaded
@@ -70,7 +87,7 @@ public sealed partial class FaceNetCli
                 GalleryStore.ValidateName(who);
                 people.Add((who, ImageFiles(r.GetValue(images) ?? [], "enroll")));
             }
-            var galleryPath = r.GetValue(gallery)!;
+            var galleryPath = GalleryAt(r, gallery);
             bool existed = GalleryStores.Exists(galleryPath);
             using var pipeline = Pipeline(new FaceRecognizerOptions { Model = GalleryModelName(galleryPath, r.GetValue(model),
                 GalleryKey(r)), Detector = r.GetValue(detector), Threads = r.GetValue(threads), Flip = r.GetValue(flip) }, r.GetValue(aligned));
@@ -143,14 +160,14 @@ public sealed partial class FaceNetCli
         aggregate.AcceptOnlyFromAmong("min", "mean");
         var images = ImagesArgument();
         var cmd = new Command("identify", "Who is it? Every face of each image against the gallery; unknown above the threshold")
-            { gallery, _masterKeyFile, model, detector, aligned, flip, top, threshold, fpir, aggregate, threads, json, images };
+            { gallery, _tenant, _masterKeyFile, model, detector, aligned, flip, top, threshold, fpir, aggregate, threads, json, images };
         cmd.SetAction(r => Guard(() =>
         {
             var files = ImageFiles(r.GetValue(images)!, "identify");
             if (r.GetValue(threshold) is not null && r.GetValue(fpir) is not null) throw new UsageException("give --threshold or --fpir, not both");
-            using var pipeline = Pipeline(new FaceRecognizerOptions { Model = GalleryModelName(r.GetValue(gallery)!, r.GetValue(model),
+            using var pipeline = Pipeline(new FaceRecognizerOptions { Model = GalleryModelName(GalleryAt(r, gallery), r.GetValue(model),
                 GalleryKey(r)), Detector = r.GetValue(detector), Threads = r.GetValue(threads), Flip = r.GetValue(flip) }, r.GetValue(aligned));
-            using var gal = FaceGallery.Open(r.GetValue(gallery)!, GalleryModel.For(pipeline.Model), readOnly: true, key: GalleryKey(r));
+            using var gal = FaceGallery.Open(GalleryAt(r, gallery), GalleryModel.For(pipeline.Model), readOnly: true, key: GalleryKey(r));
             var info = pipeline.Model.Info;
             var agg = r.GetValue(aggregate) == "mean" ? Aggregation.Mean : Aggregation.Min;
             var options = new IdentifyOptions { Fpir = r.GetValue(fpir) ?? IdentifyOptions.DefaultFpir,
@@ -203,7 +220,7 @@ public sealed partial class FaceNetCli
         };
         var model = ModelOption();
         var fpir = Options.Real("--fpir", $"duplicates: the target FPIR of the search that finds them (default {IdentifyOptions.DefaultFpir})", 0, 1, minOpen: true, maxOpen: true);
-        var cmd = new Command("subjects", "List, remove (erase) or rename the people of a gallery; list the pairs of subjects that are probably one person") { gallery, _masterKeyFile, model, fpir, olderThan, json, action };
+        var cmd = new Command("subjects", "List, remove (erase) or rename the people of a gallery; list the pairs of subjects that are probably one person") { gallery, _tenant, _masterKeyFile, model, fpir, olderThan, json, action };
         cmd.SetAction(r => Guard(() =>
         {
             var a = r.GetValue(action) ?? [];
@@ -212,7 +229,7 @@ public sealed partial class FaceNetCli
             {
                 case "list" when a.Length <= 1:
                 {
-                    using var store = GalleryStores.Open(r.GetValue(gallery)!, null, readOnly: true, GalleryKey(r));
+                    using var store = GalleryStores.Open(GalleryAt(r, gallery), null, readOnly: true, GalleryKey(r));
                     var subjects = store.Subjects();
                     if (r.GetValue(json))
                         stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
@@ -230,7 +247,7 @@ public sealed partial class FaceNetCli
                 }
                 case "remove" when a.Length == 2:
                 {
-                    using var store = GalleryStores.Open(r.GetValue(gallery)!, null, key: GalleryKey(r));
+                    using var store = GalleryStores.Open(GalleryAt(r, gallery), null, key: GalleryKey(r));
                     if (!store.Remove(a[1])) { stderr.WriteLine($"error: {r.GetValue(gallery)}: no subject named '{a[1]}'"); return InputError; }
                     store.Audit(new AuditEvent(CliActor, AuditOperations.Delete, "ok"));
                     stdout.WriteLine($"removed {a[1]} (its faces erased)");
@@ -238,7 +255,7 @@ public sealed partial class FaceNetCli
                 }
                 case "rename" when a.Length == 3:
                 {
-                    using var store = GalleryStores.Open(r.GetValue(gallery)!, null, key: GalleryKey(r));
+                    using var store = GalleryStores.Open(GalleryAt(r, gallery), null, key: GalleryKey(r));
                     if (store.RenameSubject(a[1], a[2]) is not { } renamed) { stderr.WriteLine($"error: {r.GetValue(gallery)}: no subject named '{a[1]}'"); return InputError; }
                     store.Audit(new AuditEvent(CliActor, AuditOperations.Rename, "ok", a[2], renamed));
                     stdout.WriteLine($"renamed {a[1]} to {a[2]}");
@@ -246,8 +263,8 @@ public sealed partial class FaceNetCli
                 }
                 case "duplicates" when a.Length == 1:
                 {
-                    using var faceModel = FaceModel.Load(GalleryModelName(r.GetValue(gallery)!, r.GetValue(model), GalleryKey(r)));
-                    using var gal = FaceGallery.Open(r.GetValue(gallery)!, GalleryModel.For(faceModel), readOnly: true, key: GalleryKey(r));
+                    using var faceModel = FaceModel.Load(GalleryModelName(GalleryAt(r, gallery), r.GetValue(model), GalleryKey(r)));
+                    using var gal = FaceGallery.Open(GalleryAt(r, gallery), GalleryModel.For(faceModel), readOnly: true, key: GalleryKey(r));
                     var pairs = gal.Duplicates(faceModel.Info, new IdentifyOptions { Fpir = r.GetValue(fpir) ?? IdentifyOptions.DefaultFpir });
                     if (r.GetValue(json))
                         stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
@@ -267,7 +284,7 @@ public sealed partial class FaceNetCli
                 {
                     var period = r.GetValue(olderThan) is { } text ? ParsePeriod("--older-than",
                         text) : throw new UsageException("subjects purge: give --older-than (90d, 12h, 30m)");
-                    using var store = GalleryStores.Open(r.GetValue(gallery)!, null, key: GalleryKey(r));
+                    using var store = GalleryStores.Open(GalleryAt(r, gallery), null, key: GalleryKey(r));
                     int erased = Retention.Purge(store, period, CliActor);
                     stdout.WriteLine($"erased {erased} subject(s) neither enrolled nor matched for {period.TotalDays:0.##} days");
                     return Ok;
@@ -294,10 +311,10 @@ public sealed partial class FaceNetCli
         var after = new Option<long>("--after") { Description = "Only the entries after this sequence number (to export in parts)",
             DefaultValueFactory = _ => 0 };
         var cmd = new Command("audit", "The gallery's audit trail: when, which key, which operation, which subject, the outcome (--json: one JSON line each)")
-            { gallery, _masterKeyFile, after, json };
+            { gallery, _tenant, _masterKeyFile, after, json };
         cmd.SetAction(r => Guard(() =>
         {
-            using var store = GalleryStores.Open(r.GetValue(gallery)!, null, readOnly: true, GalleryKey(r));
+            using var store = GalleryStores.Open(GalleryAt(r, gallery), null, readOnly: true, GalleryKey(r));
             long from = r.GetValue(after);
             while (true)
             {
@@ -323,12 +340,12 @@ public sealed partial class FaceNetCli
         var gallery = GalleryOption(); var model = ModelOption(); var detector = DetectorOption(); var threads = ThreadsOption(); var json = JsonOption();
         var to = new Option<string>("--to") { Description = "The new gallery (created; must not exist yet)", Required = true };
         var cmd = new Command("migrate", "Re-embed a gallery's faces with another model (default: the default model) into a new gallery, from the photos they were enrolled from")
-            { gallery, _masterKeyFile, to, model, detector, threads, json };
+            { gallery, _tenant, _masterKeyFile, to, model, detector, threads, json };
         cmd.SetAction(r => Guard(() =>
         {
             var target = r.GetValue(to)!;
             if (GalleryStores.Exists(target)) throw new UsageException($"--to: {target} already exists; migration writes a new gallery");
-            using var old = GalleryStores.Open(r.GetValue(gallery)!, null, readOnly: true, GalleryKey(r));
+            using var old = GalleryStores.Open(GalleryAt(r, gallery), null, readOnly: true, GalleryKey(r));
             using var pipeline = Pipeline(new FaceRecognizerOptions { Model = r.GetValue(model), Detector = r.GetValue(detector),
                 Threads = r.GetValue(threads) });
             int moved;

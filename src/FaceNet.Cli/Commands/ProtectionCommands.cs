@@ -17,13 +17,13 @@ public sealed partial class FaceNetCli
 
         {
             var gallery = GalleryOption();
-            var encrypt = new Command("encrypt", "Encrypt a plain gallery in place under the master key (old or new after a crash, never half)") { gallery, _masterKeyFile };
+            var encrypt = new Command("encrypt", "Encrypt a plain gallery in place under the master key (old or new after a crash, never half)") { gallery, _tenant, _masterKeyFile };
             encrypt.SetAction(r => Guard(() =>
             {
                 var key = GalleryKey(r) ?? throw new UsageException($"encrypt: give the master key (--master-key-file, or the file {MasterKey.EnvironmentVariable} names)");
-                stdout.WriteLine(GalleryProtection.Encrypt(r.GetValue(gallery)!, key, CliActor)
-                    ? $"encrypted {r.GetValue(gallery)} under master key {key.Id}"
-                    : $"{r.GetValue(gallery)} was encrypted already under master key {key.Id}; its files were cleaned again");
+                stdout.WriteLine(GalleryProtection.Encrypt(GalleryAt(r, gallery), key, CliActor)
+                    ? $"encrypted {GalleryAt(r, gallery)} under master key {key.Id}"
+                    : $"{GalleryAt(r, gallery)} was encrypted already under master key {key.Id}; its files were cleaned again");
                 return Ok;
             }));
             cmd.Subcommands.Add(encrypt);
@@ -33,13 +33,13 @@ public sealed partial class FaceNetCli
             var next = new Option<string>("--new-master-key-file") { Description = "The master key to wrap the data key under from now on", Required = true };
             var rotate = new Option<bool>("--rotate-data-key") { Description = "Also a new data key, every face re-encrypted under it" };
             var rekey = new Command("rekey", "Wrap the gallery's data key under a new master key (no face re-encrypted unless --rotate-data-key)")
-                { gallery, _masterKeyFile, next, rotate };
+                { gallery, _tenant, _masterKeyFile, next, rotate };
             rekey.SetAction(r => Guard(() =>
             {
                 var current = GalleryKey(r) ?? throw new UsageException($"rekey: give the current master key (--master-key-file, or the file {MasterKey.EnvironmentVariable} names)");
                 var nextKey = MasterKey.Load(r.GetValue(next)!);
-                GalleryProtection.Rekey(r.GetValue(gallery)!, current, nextKey, r.GetValue(rotate), CliActor);
-                stdout.WriteLine($"{r.GetValue(gallery)}: data key {(r.GetValue(rotate) ? "replaced, every face re-encrypted, " : "")}wrapped under master key {nextKey.Id}");
+                GalleryProtection.Rekey(GalleryAt(r, gallery), current, nextKey, r.GetValue(rotate), CliActor);
+                stdout.WriteLine($"{GalleryAt(r, gallery)}: data key {(r.GetValue(rotate) ? "replaced, every face re-encrypted, " : "")}wrapped under master key {nextKey.Id}");
                 return Ok;
             }));
             cmd.Subcommands.Add(rekey);

@@ -144,8 +144,16 @@ public sealed partial class PostgresGalleryStore : IGalleryStore, IProtectedStor
     [System.Text.RegularExpressions.GeneratedRegex("^[a-z][a-z0-9_]{0,62}$")]
     private static partial System.Text.RegularExpressions.Regex SchemaName();
 
-    public static bool Exists(string connectionString, string schema = DefaultSchema)
+    /// <summary>The schema a connection string names (its <c>Search Path</c>), else the default one.</summary>
+    public static string SchemaIn(string connectionString)
     {
+        try { return new NpgsqlConnectionStringBuilder(connectionString).SearchPath is { Length: > 0 } path ? path.Split(',')[0].Trim() : DefaultSchema; }
+        catch (ArgumentException) { return DefaultSchema; }
+    }
+
+    public static bool Exists(string connectionString, string? schema = null)
+    {
+        schema ??= SchemaIn(connectionString);
         try
         {
             using var db = Source(connectionString, schema);
@@ -164,8 +172,9 @@ public sealed partial class PostgresGalleryStore : IGalleryStore, IProtectedStor
     /// An encrypted gallery needs its <paramref name="key"/>; a new one created with a key is encrypted.
     /// </summary>
     public static PostgresGalleryStore Open(string connectionString, GalleryModel? model, bool readOnly = false, MasterKey? key = null,
-        string schema = DefaultSchema)
+        string? schema = null)
     {
+        schema ??= SchemaIn(connectionString); // a tenant's gallery: Search Path=facenet_TENANT
         var location = Redact(connectionString) + (schema == DefaultSchema ? "" : $" (schema {schema})");
         NpgsqlDataSource db;
         try { db = Source(connectionString, schema); }

@@ -86,6 +86,16 @@ public sealed class TenantTests(PostgresServer postgres)
         }
         else Assert.True(((PostgresGalleryStore)globex.Store).Encrypted);
 
+        // the command line reaches one tenant's gallery under the service's location
+        var listedByCli = Cli.CliRunner.Run("subjects", "-g", location, "--tenant", "acme", "--master-key-file", masterFile, "--json");
+        Assert.Equal(0, listedByCli.ExitCode);
+        Assert.True(listedByCli.Out.Contains("\"name\":\"Ada\""), listedByCli.Out + listedByCli.Err);
+        Assert.DoesNotContain("Gus", listedByCli.Out);
+        var audit = Cli.CliRunner.Run("audit", "-g", location, "--tenant", "globex", "--master-key-file", masterFile, "--json");
+        Assert.Equal(0, audit.ExitCode);
+        Assert.Contains("\"actor\":\"b-admin\"", audit.Out);
+        Assert.DoesNotContain("a-admin", audit.Out);
+
         // removing a tenant erases its gallery; its keys then reach nothing
         Assert.Equal(204, (await s.Send(HttpMethod.Delete, "/v1/tenants/globex", root)).Status);
         Assert.Equal(404, (await s.Send(HttpMethod.Get, "/v1/subjects", b)).Status);
