@@ -3,7 +3,11 @@ namespace FaceNet.Cli;
 // Gallery commands: enroll, identify, subjects, cluster.
 public sealed partial class FaceNetCli
 {
-    private static Option<string> GalleryOption() => new("--gallery", "-g") { Description = "The gallery file (SQLite)", Required = true };
+    private static Option<string> GalleryOption() => new("--gallery", "-g")
+    {
+        Description = "The gallery: an SQLite file, or a PostgreSQL connection string (\"Host=…;Database=…\")",
+        Required = true,
+    };
 
     /// <summary>The master key file of encrypted galleries: one option shared by every command that opens a gallery.</summary>
     private readonly Option<string?> _masterKeyFile = new("--master-key-file")
