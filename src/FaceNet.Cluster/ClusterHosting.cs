@@ -17,4 +17,12 @@ public static class ClusterHosting
         silo.Services.AddSingleton<IMembershipTable>(new PostgresMembershipTable(connectionString, clusterId));
         return silo;
     }
+
+    /// <summary>Hosts shards of the gallery in that database, cut into <paramref name="shards"/> (Orleans places them over the silos).</summary>
+    public static ISiloBuilder AddGalleryShards(this ISiloBuilder silo, string connectionString, int shards)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(shards, 1);
+        silo.Services.AddSingleton(new Shards.ShardSettings(connectionString, shards));
+        return silo;
+    }
 }

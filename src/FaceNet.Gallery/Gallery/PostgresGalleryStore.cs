@@ -499,6 +499,21 @@ public sealed partial class PostgresGalleryStore : IGalleryStore, IProtectedStor
         return list;
     });
 
+    /// <summary>
+    /// One shard's part of the gallery, read in one snapshot: the subjects whose id is <paramref name="shard"/>
+    /// modulo <paramref name="shards"/>, with all their faces (a subject's faces are never split).
+    /// </summary>
+    public GallerySnapshot ShardSnapshot(int shard, int shards)
+    {
+        if (shards < 1 || shard < 0 || shard >= shards) throw new ArgumentOutOfRangeException(nameof(shard), $"shard {shard} of {shards}");
+        return Read((conn, tx) =>
+        {
+            var subjects = ReadSubjects(conn, tx).Where(x => x.Id % shards == shard).ToList();
+            var faces = ReadFaces(conn, tx, null).Where(f => f.SubjectId % shards == shard).ToList();
+            return new GallerySnapshot(subjects, faces, Scalar<long>(conn, tx, "SELECT COALESCE(max(seq), 0) FROM changes"));
+        });
+    }
+
     public IReadOnlyList<Subject> Subjects() => Read((conn, tx) => ReadSubjects(conn, tx));
 
     public IReadOnlyList<StoredFace> Faces() => Read((conn, tx) => ReadFaces(conn, tx, null));

@@ -16,11 +16,12 @@ namespace FaceNet.Tests.Cluster;
 
 /// <summary>
 /// Orleans silos agree on who is in the cluster through the membership table kept in the tests' real
-/// PostgreSQL: two silos see each other active, the table refuses a write made against a stale version, and
-/// a silo that stops is marked dead for the other.
+/// PostgreSQL: two silos see each other active, the table refuses a write made against a stale version, a
+/// silo that stops is marked dead for the other; and a gallery in shards over three silos answers exactly as
+/// one process does. (In one test process for now; the failover tests need silos as processes.)
 /// </summary>
 [Collection("postgres")]
-public sealed class MembershipTests(PostgresServer postgres)
+public sealed class ClusterTests(PostgresServer postgres)
 {
     private static int FreePort()
     {
@@ -29,12 +30,15 @@ public sealed class MembershipTests(PostgresServer postgres)
         return ((IPEndPoint)l.LocalEndpoint).Port;
     }
 
-    private static IHost Silo(string db, string cluster) => Host.CreateDefaultBuilder()
+    private static IHost Silo(string db, string cluster, int shards = 0) => Host.CreateDefaultBuilder()
         .ConfigureLogging(l => l.SetMinimumLevel(LogLevel.Warning))
-        .UseOrleans(s => s
-            .Configure<ClusterOptions>(o => { o.ClusterId = cluster; o.ServiceId = "facenet-tests"; })
-            .ConfigureEndpoints(IPAddress.Loopback, FreePort(), FreePort())
-            .UsePostgresMembership(db, cluster))
+        .UseOrleans(s =>
+        {
+            s.Configure<ClusterOptions>(o => { o.ClusterId = cluster; o.ServiceId = "facenet-tests"; })
+                .ConfigureEndpoints(IPAddress.Loopback, FreePort(), FreePort())
+                .UsePostgresMembership(db, cluster);
+            if (shards > 0) s.AddGalleryShards(db, shards);
+        })
         .Build();
 
     private static async Task<SiloAddress[]> Active(IHost host)
@@ -73,6 +77,44 @@ public sealed class MembershipTests(PostgresServer postgres)
         for (int i = 0; i < 100 && (await Active(a)).Length > 1; i++) await Task.Delay(200);
         Assert.Single(await Active(a));
         await a.StopAsync();
+    }
+
+    [Fact]
+    public async Task Three_silos_answer_identify_as_one_process_with_exact_search_does()
+    {
+        var db = postgres.NewDatabase();
+        var model = new FaceNet.Gallery.GalleryModel("shard-model:01", 32, "fixed", FaceNet.Matching.Metric.Euclidean);
+        var r = new Random(7);
+        var people = Enumerable.Range(0, 400).Select(i => (Name: $"p{i:D3}", Centre: RandomFaces.Unit(r, 32))).ToList();
+        using (var store = FaceNet.Gallery.PostgresGalleryStore.Open(db, model))
+            store.EnrollMany(people.Select(p => (p.Name, (IReadOnlyList<FaceNet.Gallery.NewFace>)
+                [new FaceNet.Gallery.NewFace(RandomFaces.Near(p.Centre, r, 0.3f)), new FaceNet.Gallery.NewFace(RandomFaces.Near(p.Centre, r, 0.3f))])).ToList());
+        using var single = FaceNet.Gallery.FaceGallery.Open(db, model, readOnly: true);
+        var silos = Enumerable.Range(0, 3).Select(_ => Silo(db, "c3", shards: 16)).ToList();
+        foreach (var silo in silos) await silo.StartAsync();
+        try
+        {
+            var sharded = new FaceNet.Cluster.Shards.ShardedGallery(silos[0].Services.GetRequiredService<IGrainFactory>(), 16);
+            Assert.Equal((400, 800), await sharded.SizeAsync());
+            var queries = people.Take(150).Select(p => RandomFaces.Near(p.Centre, r, 0.35f)).Concat(Enumerable.Range(0, 50).Select(_ => RandomFaces.Unit(r, 32)));
+            foreach (var q in queries)
+            {
+                var one = single.Identify(q, threshold: 0.9, top: 3);
+                var many = await sharded.IdentifyAsync(q, threshold: 0.9, top: 3);
+                Assert.Equal(one.Name, many.Name);
+                Assert.Equal(one.Known, many.Known);
+                Assert.Equal(one.Candidates.Select(c => c.Name), many.Candidates.Select(c => c.Name));
+                Assert.Equal(one.Distance, many.Distance, 5);
+            }
+            // the shards are spread over the silos, not all on the one that was asked
+            var stats = await silos[0].Services.GetRequiredService<IGrainFactory>().GetGrain<IManagementGrain>(0).GetDetailedGrainStatistics();
+            Assert.True(stats.Where(s => s.GrainType.Contains("GalleryShard", StringComparison.Ordinal)).Select(s => s.SiloAddress).Distinct().Count() >= 2);
+        }
+        finally
+        {
+            foreach (var silo in silos) await silo.StopAsync();
+            foreach (var silo in silos) silo.Dispose();
+        }
     }
 
     [Fact]
