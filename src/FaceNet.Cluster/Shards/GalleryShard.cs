@@ -18,6 +18,13 @@ public interface IGalleryShard : IGrainWithIntegerKey
 
     /// <summary>Subjects and faces this shard holds.</summary>
     Task<(int Subjects, int Faces)> Size();
+
+    /// <summary>
+    /// Applies the store's committed changes since the shard's last (enrolments of its subjects, renames,
+    /// erasures): called after a write is committed, before it is acknowledged, so an erased face has left
+    /// the shard's memory by then.
+    /// </summary>
+    Task CatchUp();
 }
 
 /// <summary>Where the shards' gallery is, and how many shards it is cut into (fixed when the gallery is made).</summary>
@@ -26,18 +33,67 @@ public sealed record ShardSettings(string ConnectionString, int Shards);
 internal sealed class GalleryShardGrain(ShardSettings settings) : Grain, IGalleryShard, IDisposable
 {
     private FaceIndex? _index;
-    private long[] _subjectOfRow = [];
+    private readonly List<long> _subjectOfRow = [];   // −1 once erased
     private readonly Dictionary<long, string> _names = [];
+    private long _sequence;
+
+    private int Shard => (int)this.GetPrimaryKeyLong();
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
+        Load();
+        return Task.CompletedTask;
+    }
+
+    private void Load()
+    {
         using var store = PostgresGalleryStore.Open(settings.ConnectionString, null, readOnly: true);
-        var snapshot = store.ShardSnapshot((int)this.GetPrimaryKeyLong(), settings.Shards);
+        var snapshot = store.ShardSnapshot(Shard, settings.Shards);
+        _index?.Dispose();
+        _names.Clear();
+        _subjectOfRow.Clear();
         foreach (var s in snapshot.Subjects) _names[s.Id] = s.Name;
         _index = new FaceIndex(store.Model.EmbeddingSize, store.Model.Metric, new FaceIndexOptions { ApproximateFrom = int.MaxValue });
         _index.Add(snapshot.Faces.Select(f => f.Embedding).ToList());
-        _subjectOfRow = [.. snapshot.Faces.Select(f => f.SubjectId)];
-        return Task.CompletedTask;
+        _subjectOfRow.AddRange(snapshot.Faces.Select(f => f.SubjectId));
+        _sequence = snapshot.Sequence;
+    }
+
+    public Task CatchUp()
+    {
+        using var store = PostgresGalleryStore.Open(settings.ConnectionString, null, readOnly: true);
+        while (true)
+        {
+            var changes = store.ChangesSince(_sequence);
+            if (changes is null) // the feed no longer reaches back: read the shard again
+            {
+                Load();
+                return Task.CompletedTask;
+            }
+            if (changes.Count == 0) return Task.CompletedTask;
+            foreach (var c in changes)
+            {
+                _sequence = c.Sequence;
+                if (c.SubjectId % settings.Shards != Shard) continue;
+                switch (c.Kind)
+                {
+                    case ChangeKind.Enrolled when c.Faces.Count > 0 && c.Name is { } name:
+                        _names[c.SubjectId] = name;
+                        _index!.Add(c.Faces.Select(f => f.Embedding).ToList());
+                        _subjectOfRow.AddRange(c.Faces.Select(_ => c.SubjectId));
+                        break;
+                    case ChangeKind.Renamed when c.Name is { } newName:
+                        _names[c.SubjectId] = newName;
+                        break;
+                    case ChangeKind.Removed:
+                        var rows = Enumerable.Range(0, _subjectOfRow.Count).Where(i => _subjectOfRow[i] == c.SubjectId).ToList();
+                        _index!.Remove(rows);
+                        foreach (var i in rows) _subjectOfRow[i] = -1;
+                        _names.Remove(c.SubjectId);
+                        break;
+                }
+            }
+        }
     }
 
     public Task<ShardHit[]> Search(float[] query, int top)
@@ -45,7 +101,7 @@ internal sealed class GalleryShardGrain(ShardSettings settings) : Grain, IGaller
         if (_index is not { Count: > 0 } index) return Task.FromResult<ShardHit[]>([]);
         // as the single-process gallery does: the nearest faces, then the best face of each subject among them
         var near = index.Search(query, Math.Min(index.Count, Math.Max(32, top * 8)));
-        var hits = near.GroupBy(n => _subjectOfRow[n.Index])
+        var hits = near.Where(n => _subjectOfRow[n.Index] >= 0).GroupBy(n => _subjectOfRow[n.Index])
             .Select(g => new ShardHit(_names[g.Key], g.Min(n => n.Distance)))
             .OrderBy(h => h.Distance).Take(Math.Max(1, top)).ToArray();
         return Task.FromResult(hits);

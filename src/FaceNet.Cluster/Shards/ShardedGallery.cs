@@ -21,6 +21,25 @@ public sealed class ShardedGallery(IGrainFactory grains, int shards)
         return new Identification(known ? best[0].Name : null, known, best[0].Distance, threshold, best);
     }
 
+    /// <summary>The shard a subject belongs to: its id modulo the shard count.</summary>
+    public int ShardOf(long subjectId) => (int)(subjectId % Shards);
+
+    /// <summary>Enrols through the store (committed first), then has the owning shard apply it before returning.</summary>
+    public async Task<Enrollment> EnrollAsync(IGalleryStore store, string name, IReadOnlyList<NewFace> faces)
+    {
+        var done = store.Enroll(name, faces);
+        await grains.GetGrain<IGalleryShard>(ShardOf(done.SubjectId)).CatchUp().ConfigureAwait(false);
+        return done;
+    }
+
+    /// <summary>Erases through the store, then from the owning shard's memory, before returning.</summary>
+    public async Task<bool> RemoveAsync(IGalleryStore store, string name)
+    {
+        if (store.RemoveSubject(name) is not { } id) return false;
+        await grains.GetGrain<IGalleryShard>(ShardOf(id)).CatchUp().ConfigureAwait(false);
+        return true;
+    }
+
     /// <summary>Subjects and faces over all shards.</summary>
     public async Task<(int Subjects, int Faces)> SizeAsync()
     {
