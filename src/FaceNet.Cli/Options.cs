@@ -29,23 +29,24 @@ internal static class Options
 
     /// <summary>A value parsed once where it is given; what the parser refuses is a usage error naming the option.</summary>
     public static T? Parsed<T>(ArgumentResult r, string name, Func<string, T> parse) where T : struct
-    {
-        try { return parse(r.Tokens.Count == 1 ? r.Tokens[0].Value : ""); }
-        catch (Exception e) when (e is FaceNetException or FormatException)
-        {
-            r.AddError($"{name}: {(e is FaceNetException f ? f.Reason : e.Message)}");
-            return null;
-        }
-    }
+        => TryParse(r, name, parse, out var v) ? v : null;
 
     /// <summary>As <see cref="Parsed{T}(ArgumentResult, string, Func{string, T})"/>, for a class.</summary>
     public static T? ParsedRef<T>(ArgumentResult r, string name, Func<string, T> parse) where T : class
+        => TryParse(r, name, parse, out var v) ? v : null;
+
+    private static bool TryParse<T>(ArgumentResult r, string name, Func<string, T> parse, out T value)
     {
-        try { return parse(r.Tokens.Count == 1 ? r.Tokens[0].Value : ""); }
+        try
+        {
+            value = parse(r.Tokens.Count == 1 ? r.Tokens[0].Value : "");
+            return true;
+        }
         catch (Exception e) when (e is FaceNetException or FormatException)
         {
             r.AddError($"{name}: {(e is FaceNetException f ? f.Reason : e.Message)}");
-            return null;
+            value = default!;
+            return false;
         }
     }
 

@@ -267,7 +267,6 @@ internal sealed class FaceApi(FaceWork work, Tenants? tenants, KeyCheck keys, Se
         FaceNetErrorKind.Duplicate => Problems.Status(409, "Already enrolled as another subject", e.Message + "; ?allow_duplicate=true enrols it anyway"),
         FaceNetErrorKind.Conflict => Problems.Conflict(e.Reason),
         FaceNetErrorKind.NotFound => Problems.NotFound(e.Message),
-        FaceNetErrorKind.Invalid when e is TenantException => Problems.BadRequest(e.Message),
         _ => null,
     };
 
@@ -303,7 +302,7 @@ internal sealed class FaceApi(FaceWork work, Tenants? tenants, KeyCheck keys, Se
             events.Add(new AuditEvent(actor, operation, outcome));
         try
         {
-            foreach (var e in events) gallery.Store.Audit(e);
+            gallery.Store.Audit(events);
         }
         catch (GalleryException)
         {

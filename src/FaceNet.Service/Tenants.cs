@@ -82,7 +82,8 @@ public sealed class Tenants : IDisposable
     /// <summary>Makes a tenant's gallery (empty, bound to the service's model, encrypted when the service has a master key).</summary>
     public FaceGallery Create(string tenant)
     {
-        if (!IsName(tenant)) throw new TenantException(tenant, $"not a tenant name ({NameRule})", FaceNetErrorKind.Invalid);
+        // a bad name is the caller's argument, as a subject's is (GalleryStore.ValidateName)
+        if (!IsName(tenant)) throw new ArgumentException($"'{tenant}' is not a tenant name ({NameRule})", nameof(tenant));
         if (!Hosting) throw new TenantException(tenant,
             "this service hosts one gallery file: start it with a folder (-g DIR/) or a PostgreSQL database to host tenants", FaceNetErrorKind.Conflict);
         lock (_gate)

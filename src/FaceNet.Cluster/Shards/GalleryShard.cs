@@ -33,6 +33,8 @@ public sealed record ShardSettings(string ConnectionString, int Shards);
 internal sealed class GalleryShardGrain(ShardSettings settings) : Grain, IGalleryShard, IDisposable
 {
     private FaceIndex? _index;
+    // the store, opened once per activation (each catch-up reads the feed through it)
+    private PostgresGalleryStore? _store;
     private readonly List<long> _subjectOfRow = [];   // −1 once erased
     private readonly Dictionary<long, string> _names = [];
     private long _sequence;
@@ -47,7 +49,7 @@ internal sealed class GalleryShardGrain(ShardSettings settings) : Grain, IGaller
 
     private void Load()
     {
-        using var store = PostgresGalleryStore.Open(settings.ConnectionString, null, readOnly: true);
+        var store = _store ??= PostgresGalleryStore.Open(settings.ConnectionString, null, readOnly: true);
         var snapshot = store.ShardSnapshot(Shard, settings.Shards);
         _index?.Dispose();
         _names.Clear();
@@ -61,10 +63,9 @@ internal sealed class GalleryShardGrain(ShardSettings settings) : Grain, IGaller
 
     public Task CatchUp()
     {
-        using var store = PostgresGalleryStore.Open(settings.ConnectionString, null, readOnly: true);
         while (true)
         {
-            var changes = store.ChangesSince(_sequence);
+            var changes = _store!.ChangesSince(_sequence);
             if (changes is null) // the feed no longer reaches back: read the shard again
             {
                 Load();
@@ -111,10 +112,15 @@ internal sealed class GalleryShardGrain(ShardSettings settings) : Grain, IGaller
 
     public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
-        _index?.Dispose(); // the vectors leave this silo's memory with the activation
-        _index = null;
+        Dispose(); // the vectors leave this silo's memory with the activation
         return Task.CompletedTask;
     }
 
-    public void Dispose() => _index?.Dispose();
+    public void Dispose()
+    {
+        _index?.Dispose();
+        _index = null;
+        _store?.Dispose();
+        _store = null;
+    }
 }

@@ -517,15 +517,7 @@ public sealed class GalleryStore : IGalleryStore, IProtectedStore
     }
 
     // a stored vector as the index wants it: plain, or opened under the data key
-    private float[] Vector(long faceId, byte[] stored)
-    {
-        int size = _cipher is null ? Model.EmbeddingSize * 4 : FaceCipher.SealedSize(Model.EmbeddingSize);
-        if (stored.Length != size) throw new GalleryException(Path,
-            $"face {faceId} holds a {stored.Length}-byte embedding (corrupt gallery)", FaceNetErrorKind.CorruptStore);
-        if (_cipher is null) return MemoryMarshal.Cast<byte, float>(stored).ToArray();
-        return _cipher.Open(faceId, stored)
-            ?? throw new GalleryException(Path, $"face {faceId} does not open under the gallery's key (altered, or moved from another row)", FaceNetErrorKind.CorruptStore);
-    }
+    private float[] Vector(long faceId, byte[] stored) => FaceCipher.FromStored(_cipher, faceId, stored, Model.EmbeddingSize, Path);
 
     /// <summary>
     /// Erases a subject: its rows are deleted with <c>secure_delete</c> on, which overwrites the deleted
@@ -558,9 +550,7 @@ public sealed class GalleryStore : IGalleryStore, IProtectedStore
                 tx.Commit();
             }
             Exec(_db, "PRAGMA wal_checkpoint(TRUNCATE);");
-            // a saved search graph holds copies of the vectors: it goes too (rebuilt when next needed)
-            foreach (var sidecar in new[] { Path + ".hnsw", Path + ".hnsw.stamp" })
-                if (File.Exists(sidecar)) File.Delete(sidecar);
+            DeleteGraphFiles(); // a saved search graph holds copies of the vectors: it goes too (rebuilt when next needed)
             return id;
         }
     }
@@ -647,6 +637,11 @@ public sealed class GalleryStore : IGalleryStore, IProtectedStore
     {
         Exec(_db, "VACUUM;");
         Exec(_db, "PRAGMA wal_checkpoint(TRUNCATE);");
+        DeleteGraphFiles();
+    }
+
+    private void DeleteGraphFiles()
+    {
         foreach (var sidecar in new[] { Path + ".hnsw", Path + ".hnsw.stamp" })
             if (File.Exists(sidecar)) File.Delete(sidecar);
     }
@@ -661,26 +656,26 @@ public sealed class GalleryStore : IGalleryStore, IProtectedStore
         cmd.ExecuteNonQuery();
     }
 
-    public void Audit(AuditEvent e)
+    public void Audit(IReadOnlyList<AuditEvent> events)
     {
         if (!_audit) throw new GalleryException(Path, "the gallery predates the audit trail and is open read-only", FaceNetErrorKind.Unavailable);
         lock (_gate)
         {
             using var tx = _db.BeginTransaction();
-            using (var cmd = _db.CreateCommand())
+            using var cmd = _db.CreateCommand();
+            cmd.Transaction = tx;
+            cmd.CommandText = "INSERT INTO audit(at, actor, operation, subject_id, subject, outcome) VALUES ($t, $a, $o, $id, $s, $r)";
+            var (pt, pa, po, pid, ps, pr) = (cmd.Parameters.Add("$t", SqliteType.Text), cmd.Parameters.Add("$a", SqliteType.Text), cmd.Parameters.Add("$o", SqliteType.Text),
+                cmd.Parameters.Add("$id", SqliteType.Integer), cmd.Parameters.Add("$s", SqliteType.Text), cmd.Parameters.Add("$r", SqliteType.Text));
+            foreach (var e in events)
             {
-                cmd.Transaction = tx;
-                cmd.CommandText = "INSERT INTO audit(at, actor, operation, subject_id, subject, outcome) VALUES ($t, $a, $o, $id, $s, $r)";
-                cmd.Parameters.AddWithValue("$t", Now());
-                cmd.Parameters.AddWithValue("$a", e.Actor);
-                cmd.Parameters.AddWithValue("$o", e.Operation);
-                cmd.Parameters.AddWithValue("$id", (object?)e.SubjectId ?? DBNull.Value);
-                cmd.Parameters.AddWithValue("$s", (object?)e.Subject ?? DBNull.Value);
-                cmd.Parameters.AddWithValue("$r", e.Outcome);
+                (pt.Value, pa.Value, po.Value, pr.Value) = (Now(), e.Actor, e.Operation, e.Outcome);
+                pid.Value = (object?)e.SubjectId ?? DBNull.Value;
+                ps.Value = (object?)e.Subject ?? DBNull.Value;
                 cmd.ExecuteNonQuery();
+                if (e.Matched && e.SubjectId is { } id) Touch(tx, id);
             }
-            if (e.Matched && e.SubjectId is { } id) Touch(tx, id);
-            tx.Commit();
+            tx.Commit(); // one commit for a request's events (an identification writes one per face)
         }
     }
 

@@ -74,9 +74,9 @@ public interface IGalleryStore : IDisposable
 
     /// <summary>
     /// Appends to the audit trail (append-only: the store refuses to change or delete an entry, but for
-    /// blanking the name of a subject it erases). A matched subject is marked as used now.
+    /// blanking the name of a subject it erases), in one transaction. A matched subject is marked as used now.
     /// </summary>
-    void Audit(AuditEvent e);
+    void Audit(IReadOnlyList<AuditEvent> events);
 
     /// <summary>The audit trail after <paramref name="after"/>, oldest first.</summary>
     IReadOnlyList<AuditEvent> AuditTrail(long after = 0, int max = 10_000);
@@ -92,6 +92,9 @@ public static class GalleryStoreExtensions
         => store.EnrollMany([(name, faces)], metadata)[0];
 
     public static bool Remove(this IGalleryStore store, string name) => store.RemoveSubject(name) is not null;
+
+    /// <summary>Appends one event to the audit trail.</summary>
+    public static void Audit(this IGalleryStore store, AuditEvent e) => store.Audit([e]);
 
     public static bool Rename(this IGalleryStore store, string oldName, string newName) => store.RenameSubject(oldName, newName) is not null;
 }

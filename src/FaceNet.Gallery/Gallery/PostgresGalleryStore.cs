@@ -458,17 +458,20 @@ public sealed partial class PostgresGalleryStore : IGalleryStore, IProtectedStor
         }
     }
 
-    public void Audit(AuditEvent e)
+    public void Audit(IReadOnlyList<AuditEvent> events)
     {
         if (!_audit) throw new GalleryException(Location, "the gallery predates the audit trail and is open read-only", FaceNetErrorKind.Unavailable);
-        // not under the writers' lock: an audit row is no change the followers need
+        // not under the writers' lock: an audit row is no change the followers need; one commit for a request's events
         try
         {
             using var conn = _db.OpenConnection();
             using var tx = conn.BeginTransaction();
-            Exec(conn, tx, "INSERT INTO audit(at, actor, operation, subject_id, subject, outcome) VALUES (now(), @a, @o, @id, @s, @r)",
-                ("a", e.Actor), ("o", e.Operation), ("id", (object?)e.SubjectId ?? DBNull.Value), ("s", (object?)e.Subject ?? DBNull.Value), ("r", e.Outcome));
-            if (e.Matched && e.SubjectId is { } id) Exec(conn, tx, "UPDATE subjects SET last_used = now() WHERE id = @id", ("id", id));
+            foreach (var e in events)
+            {
+                Exec(conn, tx, "INSERT INTO audit(at, actor, operation, subject_id, subject, outcome) VALUES (now(), @a, @o, @id, @s, @r)",
+                    ("a", e.Actor), ("o", e.Operation), ("id", (object?)e.SubjectId ?? DBNull.Value), ("s", (object?)e.Subject ?? DBNull.Value), ("r", e.Outcome));
+                if (e.Matched && e.SubjectId is { } id) Exec(conn, tx, "UPDATE subjects SET last_used = now() WHERE id = @id", ("id", id));
+            }
             tx.Commit();
         }
         catch (NpgsqlException ex) { throw new GalleryException(Location, "database error: " + ex.Message, FaceNetErrorKind.Unavailable, ex); }
@@ -509,7 +512,7 @@ public sealed partial class PostgresGalleryStore : IGalleryStore, IProtectedStor
         return Read((conn, tx) =>
         {
             var subjects = ReadSubjects(conn, tx).Where(x => x.Id % shards == shard).ToList();
-            var faces = ReadFaces(conn, tx, null).Where(f => f.SubjectId % shards == shard).ToList();
+            var faces = ReadFaces(conn, tx, null, (shard, shards)); // only the shard's rows leave the database, and only they are opened
             return new GallerySnapshot(subjects, faces, Scalar<long>(conn, tx, "SELECT COALESCE(max(seq), 0) FROM changes"));
         });
     }
@@ -597,15 +600,23 @@ public sealed partial class PostgresGalleryStore : IGalleryStore, IProtectedStor
         return list;
     }
 
-    private List<StoredFace> ReadFaces(NpgsqlConnection conn, NpgsqlTransaction tx, (long Subject, long First, long Last)? only)
+    // every face, one enrolment's (a subject's faces in an id range), or one shard's (subject id modulo the shard count)
+    private List<StoredFace> ReadFaces(NpgsqlConnection conn, NpgsqlTransaction tx, (long Subject, long First, long Last)? only,
+        (int Shard, int Shards)? ofShard = null)
     {
         using var cmd = new NpgsqlCommand("SELECT id, subject_id, embedding, source_file, source_sha256, box, detector, created FROM faces"
-            + (only is null ? "" : " WHERE subject_id = @s AND id BETWEEN @a AND @b") + " ORDER BY id", conn, tx);
+            + (only is not null ? " WHERE subject_id = @s AND id BETWEEN @a AND @b" : ofShard is not null ? " WHERE subject_id % @n = @k" : "")
+            + " ORDER BY id", conn, tx);
         if (only is { } o)
         {
             cmd.Parameters.AddWithValue("s", o.Subject);
             cmd.Parameters.AddWithValue("a", o.First);
             cmd.Parameters.AddWithValue("b", o.Last);
+        }
+        if (ofShard is { } sh)
+        {
+            cmd.Parameters.AddWithValue("n", (long)sh.Shards);
+            cmd.Parameters.AddWithValue("k", (long)sh.Shard);
         }
         using var r = cmd.ExecuteReader();
         var list = new List<StoredFace>();
@@ -621,15 +632,7 @@ public sealed partial class PostgresGalleryStore : IGalleryStore, IProtectedStor
     }
 
     // a stored vector as the index wants it: plain, or opened under the data key
-    private float[] Vector(long faceId, byte[] stored)
-    {
-        int size = _cipher is null ? Model.EmbeddingSize * 4 : FaceCipher.SealedSize(Model.EmbeddingSize);
-        if (stored.Length != size) throw new GalleryException(Location,
-            $"face {faceId} holds a {stored.Length}-byte embedding (corrupt gallery)", FaceNetErrorKind.CorruptStore);
-        if (_cipher is null) return MemoryMarshal.Cast<byte, float>(stored).ToArray();
-        return _cipher.Open(faceId, stored)
-            ?? throw new GalleryException(Location, $"face {faceId} does not open under the gallery's key (altered, or moved from another row)", FaceNetErrorKind.CorruptStore);
-    }
+    private float[] Vector(long faceId, byte[] stored) => FaceCipher.FromStored(_cipher, faceId, stored, Model.EmbeddingSize, Location);
 
     private static Dictionary<string, string> ReadMeta(NpgsqlConnection conn, NpgsqlTransaction tx)
     {

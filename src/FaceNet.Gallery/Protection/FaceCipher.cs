@@ -47,6 +47,20 @@ internal sealed class FaceCipher : IDisposable
         catch (AuthenticationTagMismatchException) { return null; }
     }
 
+    /// <summary>
+    /// A stored vector as the index wants it, the same for every store: plain float32 values, or opened under
+    /// <paramref name="cipher"/>; a value of the wrong size, or one that does not open, is a corrupt store.
+    /// </summary>
+    public static float[] FromStored(FaceCipher? cipher, long faceId, byte[] stored, int dimensions, string location)
+    {
+        int size = cipher is null ? dimensions * sizeof(float) : SealedSize(dimensions);
+        if (stored.Length != size)
+            throw new GalleryException(location, $"face {faceId} holds a {stored.Length}-byte embedding (corrupt gallery)", FaceNetErrorKind.CorruptStore);
+        if (cipher is null) return MemoryMarshal.Cast<byte, float>(stored).ToArray();
+        return cipher.Open(faceId, stored)
+            ?? throw new GalleryException(location, $"face {faceId} does not open under the gallery's key (altered, or moved from another row)", FaceNetErrorKind.CorruptStore);
+    }
+
     private static byte[] Context(long faceId)
     {
         var ad = new byte[8];

@@ -11,20 +11,20 @@ public static class Retention
 {
     /// <summary>Erases the subjects unused for longer than <paramref name="period"/>; their number. Each erasure is an <c>expire</c> event in the audit trail.</summary>
     public static int Purge(IGalleryStore store, TimeSpan period, string actor, DateTime? now = null)
-        => Purge(store, period, actor, store.RemoveSubject, now);
+        => Purge(store, period, actor, name => store.RemoveSubject(name) is not null, now);
 
     /// <summary>As <see cref="Purge(IGalleryStore, TimeSpan, string, DateTime?)"/>, through a live gallery (its index follows).</summary>
     public static int Purge(FaceGallery gallery, TimeSpan period, string actor, DateTime? now = null)
-        => Purge(gallery.Store, period, actor, name => gallery.Remove(name) ? 0 : null, now);
+        => Purge(gallery.Store, period, actor, gallery.Remove, now);
 
-    private static int Purge(IGalleryStore store, TimeSpan period, string actor, Func<string, long?> remove, DateTime? now)
+    private static int Purge(IGalleryStore store, TimeSpan period, string actor, Func<string, bool> remove, DateTime? now)
     {
         if (period <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(period), "a retention period is longer than zero");
         var cutoff = (now ?? DateTime.UtcNow) - period;
         int erased = 0;
         foreach (var name in store.UnusedSince(cutoff))
         {
-            if (remove(name) is null) continue; // gone already (another replica's sweep)
+            if (!remove(name)) continue; // gone already (another replica's sweep)
             erased++;
             store.Audit(new AuditEvent(actor, AuditOperations.Expire, $"erased: unused for {period.TotalDays:0.##} days"));
         }
