@@ -52,6 +52,14 @@ public sealed record IdentifiedFace(int[] Box, float Score, double? Quality, str
 }
 public sealed record TenantJson(string Name);
 public sealed record TenantsResponse(IReadOnlyList<string> Tenants);
+public sealed record ClusterSiloJson(string Address, string Status, IReadOnlyList<int> Shards, int Subjects, int Faces, long MemoryBytes);
+public sealed record ClusterShardJson(int Shard, string Silo, int Subjects, int Faces);
+public sealed record ClusterResponse(int ShardCount, int Subjects, int Faces, IReadOnlyList<ClusterSiloJson> Silos, IReadOnlyList<ClusterShardJson> Shards)
+{
+    public static ClusterResponse Of(Cluster.ClusterState state) => new(state.Shards.Count, state.Shards.Sum(s => s.Subjects), state.Shards.Sum(s => s.Faces),
+        state.Silos.Select(s => new ClusterSiloJson(s.Address, s.Status, s.Shards, s.Subjects, s.Faces, s.MemoryBytes)).ToList(),
+        state.Shards.Select(s => new ClusterShardJson(s.Shard, s.Silo, s.Subjects, s.Faces)).ToList());
+}
 public sealed record IdentifyResponse(IReadOnlyList<IdentifiedFace> Faces, int Width, int Height, int Subjects, string Model, string ModelId);
 
 // multipart forms, for the OpenAPI document
@@ -63,7 +71,7 @@ public sealed record VerifyForm(IFormFile Image1, IFormFile Image2);
 /// and turn every failure a client can cause into a problem answer (4xx, or 503 when busy); only a
 /// fault of ours is a 500.
 /// </summary>
-internal sealed class FaceApi(FaceWork work, Tenants? tenants, KeyCheck keys, ServiceOptions options)
+internal sealed class FaceApi(FaceWork work, Tenants? tenants, Cluster.Shards.ShardedGallery? sharded, KeyCheck keys, ServiceOptions options)
 {
     private FaceRecognizer Faces => work.Recognizer;
     private string ModelName => Faces.Model.Info.Name;
@@ -113,10 +121,10 @@ internal sealed class FaceApi(FaceWork work, Tenants? tenants, KeyCheck keys, Se
         if (photo.Faces.Count == 0) throw new NoFaceException(file);
         var vectors = await work.EmbedAsync(photo.Crops, ct);
         // committed before the answer: a 201 is a face that survives a crash
-        var done = g.EnrolFaces(Faces, name, file, photo.Faces, photo.FacesFound, vectors, enrol, null,
-            Convert.ToHexString(SHA256.HashData(bytes)).ToLowerInvariant());
+        var (done, subjectId) = await g.EnrolFacesAsync(Faces, name, file, photo.Faces, photo.FacesFound, vectors, enrol, null,
+            Convert.ToHexString(SHA256.HashData(bytes)).ToLowerInvariant(), ct);
         var face = done[0].Face;
-        http.Items[AuditSubject] = (name, g.SubjectIdOf(name));
+        http.Items[AuditSubject] = (name, subjectId);
         http.Response.Headers.Location = $"/v1/subjects/{Uri.EscapeDataString(name)}";
         return Results.Json(new EnrollResponse(name, done[0].FaceId, face.Box.ToArray(), FacesIn(photo), face.Quality?.Score,
             done[0].LooksLike?.Name), FaceNetApi.Json, statusCode: 201);
@@ -133,11 +141,11 @@ internal sealed class FaceApi(FaceWork work, Tenants? tenants, KeyCheck keys, Se
             subjects.Sum(s => s.Faces))));
     });
 
-    public Task<IResult> Remove(HttpContext http, string name) => Guard(http, Scope.Admin, AuditOperations.Delete, ct =>
+    public Task<IResult> Remove(HttpContext http, string name) => Guard(http, Scope.Admin, AuditOperations.Delete, async ct =>
     {
         var g = RequireGallery(http);
         // the event names no one: the subject's name is erased with it, here as in its earlier events
-        return Task.FromResult(g.Remove(name) ? Results.NoContent() : Problems.NotFound($"no subject named '{name}'"));
+        return await g.RemoveAsync(name, ct) ? Results.NoContent() : Problems.NotFound($"no subject named '{name}'");
     });
 
     public Task<IResult> Identify(HttpContext http) => Guard(http, Scope.Identify, AuditOperations.Identify, async ct =>
@@ -155,11 +163,13 @@ internal sealed class FaceApi(FaceWork work, Tenants? tenants, KeyCheck keys, Se
         var photo = await work.PrepareAsync(bytes, name, mainOnly: false, ct);
         var vectors = await work.EmbedAsync(photo.Crops, ct);
         var search = new IdentifyOptions { Fpir = fpir, Threshold = options.Recognizer.Threshold, Top = top };
-        var answers = photo.Faces.Select((face, i) => (Face: face, Id: g.Identify(vectors[i], Faces.Model.Info, search))).ToList();
+        var answers = new List<(DetectedFace Face, Identification Id)>();
+        for (int i = 0; i < photo.Faces.Count; i++) answers.Add((photo.Faces[i], await g.IdentifyAsync(vectors[i], Faces.Model.Info, search, ct)));
         // one audit event per face: who was recognised (which keeps them from expiring), or that no one was
-        http.Items[AuditFaces] = answers.Select(a => a.Id.Known ? (a.Id.Name, g.SubjectIdOf(a.Id.Name!)) : ((string?)null, (long?)null)).ToList();
+        http.Items[AuditFaces] = answers.Select(a => a.Id.Known ? (a.Id.Name, a.Id.Candidates[0].SubjectId) : ((string?)null, (long?)null)).ToList();
         var faces = answers.Select(a => IdentifiedFace.Of(a.Face, a.Id)).ToList();
-        return Ok(new IdentifyResponse(faces, photo.Photo.Width, photo.Photo.Height, g.SubjectCount, ModelName, Faces.Model.Identity));
+        var (subjects, _) = await g.SizeAsync(ct);
+        return Ok(new IdentifyResponse(faces, photo.Photo.Width, photo.Photo.Height, subjects, ModelName, Faces.Model.Identity));
     });
 
     /// <summary>Tenants are the service's to manage: an admin key of the default tenant.</summary>
@@ -190,7 +200,16 @@ internal sealed class FaceApi(FaceWork work, Tenants? tenants, KeyCheck keys, Se
         return Task.FromResult(RequireTenants().Remove(name) ? Results.NoContent() : Problems.NotFound($"no tenant named '{name}'"));
     });
 
-    private Tenants RequireTenants() => tenants ?? throw new NoGalleryException();
+    public Task<IResult> Cluster(HttpContext http) => Guard(http, Scope.Admin, AuditOperations.ClusterStatus, async ct =>
+    {
+        RequireServiceAdmin(http);
+        if (sharded is null) return Problems.NotFound("this service is not a cluster (start it with --cluster)");
+        return Ok(ClusterResponse.Of(await FaceNet.Cluster.ClusterState.ReadAsync(sharded.Grains, sharded.Shards).WaitAsync(ct)));
+    });
+
+    private Tenants RequireTenants() => tenants ?? (sharded is not null
+        ? throw new TenantException(Tenants.Default, "a cluster hosts one gallery, the default tenant's", FaceNetErrorKind.Conflict)
+        : throw new NoGalleryException());
 
     // ----- plumbing -----
 
@@ -200,11 +219,13 @@ internal sealed class FaceApi(FaceWork work, Tenants? tenants, KeyCheck keys, Se
     private static string TenantOf(HttpContext http) => http.Items["facenet.tenant"] as string ?? Tenants.Default;
 
     /// <summary>The gallery of the key's tenant (a key never reaches another tenant's).</summary>
-    private FaceGallery? GalleryOf(HttpContext http) => tenants?.Find(TenantOf(http));
+    private IGallery? GalleryOf(HttpContext http)
+        => sharded is not null ? (TenantOf(http) == Tenants.Default ? sharded : null) : tenants?.Find(TenantOf(http));
 
-    private FaceGallery RequireGallery(HttpContext http)
+    private IGallery RequireGallery(HttpContext http)
         => GalleryOf(http) ?? (tenants is null || TenantOf(http) == Tenants.Default ? throw new NoGalleryException()
-            : throw new TenantException(TenantOf(http), "no such tenant on this service", FaceNetErrorKind.NotFound));
+            : throw new TenantException(TenantOf(http), sharded is null ? "no such tenant on this service" : "a cluster hosts the default tenant only",
+                FaceNetErrorKind.NotFound));
 
     private sealed class NoGalleryException : Exception;
 
@@ -267,8 +288,14 @@ internal sealed class FaceApi(FaceWork work, Tenants? tenants, KeyCheck keys, Se
         FaceNetErrorKind.Duplicate => Problems.Status(409, "Already enrolled as another subject", e.Message + "; ?allow_duplicate=true enrols it anyway"),
         FaceNetErrorKind.Conflict => Problems.Conflict(e.Reason),
         FaceNetErrorKind.NotFound => Problems.NotFound(e.Message),
+        FaceNetErrorKind.Unavailable => Unavailable(e.Message),
         _ => null,
     };
+
+    private static IResult Unavailable(string detail) => Problems.Status(503, "Unavailable", detail);
+
+    // a silo that is gone or a call that timed out (Orleans' own exceptions, or one it could not carry back as it was)
+    private static bool ClusterUnavailable(Exception e) => e is TimeoutException || (e.GetType().Namespace?.StartsWith("Orleans", StringComparison.Ordinal) ?? false);
 
     /// <summary>Key, scope and rate first; then the work, with the request's time limit; client faults as problems.</summary>
     private async Task<IResult> Guard(HttpContext http, Scope scope, string operation, Func<CancellationToken, Task<IResult>> handler)
@@ -288,7 +315,7 @@ internal sealed class FaceApi(FaceWork work, Tenants? tenants, KeyCheck keys, Se
     /// the status; an identification, one entry per face with whom it named. A trail that cannot be written
     /// is counted (facenet_requests_rejected_total{reason="audit_not_written"}), and does not change the answer (the work it records is done).
     /// </summary>
-    private void Audit(FaceGallery gallery, HttpContext http, string operation, int status)
+    private void Audit(IGallery gallery, HttpContext http, string operation, int status)
     {
         var actor = http.Items["facenet.key"] as string ?? "(no key)";
         var outcome = status < 300 ? "ok" : status.ToString(System.Globalization.CultureInfo.InvariantCulture);
@@ -327,6 +354,11 @@ internal sealed class FaceApi(FaceWork work, Tenants? tenants, KeyCheck keys, Se
         catch (NoGalleryException) { return Problems.NotFound("this service has no gallery (start it with --gallery)"); }
         catch (TenantScopeException) { return Problems.Forbidden("tenants are managed with an admin key of the default tenant"); }
         catch (ArgumentException e) { return Problems.BadRequest(e.Message); }
+        catch (Exception e) when (ClusterUnavailable(e))
+        {
+            http.Response.Headers.RetryAfter = "1";
+            return Unavailable("the cluster cannot answer now: " + e.Message);
+        }
         catch (ServiceBusyException e)
         {
             http.Response.Headers.RetryAfter = "1";

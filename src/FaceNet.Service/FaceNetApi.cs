@@ -1,4 +1,5 @@
 using System.Text.Json;
+using FaceNet.Cluster.Shards;
 using FaceNet.Gallery;
 using FaceNet.Service.Inference;
 using FaceNet.Service.Keys;
@@ -32,7 +33,7 @@ public static class FaceNetApi
     {
         options ??= new ServiceOptions();
         services.AddSingleton(options);
-        services.AddSingleton(sp => FaceNetParts.Create(options, sp.GetService<ILoggerFactory>()));
+        services.AddSingleton(sp => FaceNetParts.Create(options, sp.GetService<ILoggerFactory>(), sp));
         services.AddHostedService<GalleryFollower>();
         services.AddHostedService<RetentionSweep>();
         services.Configure<FormOptions>(f =>
@@ -84,6 +85,10 @@ public static class FaceNetApi
         v1.MapDelete("/subjects/{name}", (Delegate)api.Remove).Produces(204).WithTags("gallery").ClientErrors()
             .WithSummary("Erase a subject")
             .WithDescription("Deletes the subject and every face of it, from the store and every replica's index. Scope admin.");
+        v1.MapGet("/cluster", (Delegate)api.Cluster).Produces<ClusterResponse>().WithTags("cluster").ClientErrors()
+            .WithSummary("The cluster")
+            .WithDescription("Every silo (address, status, shards, subjects, faces, memory) and where each shard of the gallery is. "
+                + "404 when this service is not a cluster (facenet serve --cluster). Scope admin.");
         v1.MapGet("/tenants", (Delegate)api.ListTenants).Produces<TenantsResponse>().WithTags("tenants").ClientErrors()
             .WithSummary("List the tenants")
             .WithDescription("Every tenant this service hosts. An admin key of the default tenant.");
@@ -107,20 +112,22 @@ public static class FaceNetApi
 /// <summary>What the endpoints work with, built once; disposed in order (batching loop, gallery, model, keys).</summary>
 internal sealed class FaceNetParts : IAsyncDisposable
 {
-    private FaceNetParts(ServiceOptions options, FaceRecognizer faces, FaceGallery? gallery, FaceWork work, KeyCheck keys, ServiceMetrics metrics, ILogger? log)
+    private FaceNetParts(ServiceOptions options, FaceRecognizer faces, FaceGallery? gallery, ShardedGallery? sharded, FaceWork work, KeyCheck keys,
+        ServiceMetrics metrics, ILogger? log)
     {
         Options = options;
         Faces = faces;
         Gallery = gallery;
-        // other tenants' galleries, opened when first asked for, each followed from then on
-        Tenants = options.Gallery is { } location
+        Sharded = sharded;
+        // other tenants' galleries, opened when first asked for, each followed from then on (a cluster hosts the default tenant only)
+        Tenants = options.Gallery is { } location && sharded is null
             ? new Tenants(location, GalleryModel.For(faces.Model), options.MasterKey, gallery, (g, stop) => g.FollowAsync(options.FollowPoll, null, stop))
             : null;
         Work = work;
         Keys = keys;
         Metrics = metrics;
         Log = log;
-        Api = new FaceApi(work, Tenants, keys, options);
+        Api = new FaceApi(work, Tenants, sharded, keys, options);
     }
 
     public ServiceOptions Options { get; }
@@ -128,7 +135,10 @@ internal sealed class FaceNetParts : IAsyncDisposable
     /// <summary>The default tenant's gallery.</summary>
     public FaceGallery? Gallery { get; }
 
-    /// <summary>Every tenant's gallery (null without a gallery).</summary>
+    /// <summary>The gallery in shards over the cluster, when this process is a silo of one (no FaceGallery then).</summary>
+    public ShardedGallery? Sharded { get; }
+
+    /// <summary>Every tenant's gallery (null without a gallery, or in a cluster).</summary>
     public Tenants? Tenants { get; }
     public FaceWork Work { get; }
     public KeyCheck Keys { get; }
@@ -139,7 +149,7 @@ internal sealed class FaceNetParts : IAsyncDisposable
     /// <summary>Why the gallery cannot be followed now (null while it can).</summary>
     public volatile string? FollowProblem;
 
-    public static FaceNetParts Create(ServiceOptions options, ILoggerFactory? logs)
+    public static FaceNetParts Create(ServiceOptions options, ILoggerFactory? logs, IServiceProvider? services = null)
     {
         var metrics = new ServiceMetrics();
         var keys = new KeyCheck(options.KeysFile, metrics);
@@ -154,19 +164,28 @@ internal sealed class FaceNetParts : IAsyncDisposable
         };
         FaceRecognizer? faces = null;
         FaceGallery? gallery = null;
+        ShardedGallery? sharded = null;
         try
         {
             faces = FaceRecognizer.Create(recognizerOptions);
-            if (options.Gallery is { } g)
+            if (options.Cluster is not null && services is not null)
+            {
+                // the store for writes (made here when new, before the shards read it); the faces stay in the shards
+                var store = PostgresGalleryStore.Open(options.Gallery!, GalleryModel.For(faces.Model), key: options.MasterKey);
+                sharded = new ShardedGallery(services.GetRequiredService<Orleans.IGrainFactory>(), store,
+                    services.GetRequiredService<ClusterShards>().Count);
+            }
+            else if (options.Gallery is { } g)
             {
                 if (Tenants.IsFolder(g)) Directory.CreateDirectory(g);
                 gallery = FaceGallery.Open(Tenants.DefaultLocation(g), GalleryModel.For(faces.Model), key: options.MasterKey);
             }
             var work = new FaceWork(faces, options, metrics);
-            return new FaceNetParts(options, faces, gallery, work, keys, metrics, logs?.CreateLogger("FaceNet"));
+            return new FaceNetParts(options, faces, gallery, sharded, work, keys, metrics, logs?.CreateLogger("FaceNet"));
         }
         catch
         {
+            sharded?.Dispose();
             gallery?.Dispose();
             faces?.Dispose();
             keys.Dispose();
@@ -179,12 +198,12 @@ internal sealed class FaceNetParts : IAsyncDisposable
         await Work.DisposeAsync().ConfigureAwait(false);
         Tenants?.Dispose();
         Gallery?.Dispose();
+        Sharded?.Dispose();
         Faces.Dispose();
         Keys.Dispose();
     }
 }
 
-/// <summary>Other replicas' (and other processes') changes to the gallery, applied as they come, while the app runs.</summary>
 /// <summary>Erases the subjects unused for longer than <see cref="ServiceOptions.Retention"/>: at start, then every <see cref="ServiceOptions.RetentionSweep"/>.</summary>
 internal sealed class RetentionSweep(FaceNetParts parts) : BackgroundService
 {
@@ -213,6 +232,10 @@ internal sealed class RetentionSweep(FaceNetParts parts) : BackgroundService
     }
 }
 
+/// <summary>How many shards the cluster's gallery is cut into (fixed in the database when the cluster first started).</summary>
+internal sealed record ClusterShards(int Count);
+
+/// <summary>Other replicas' (and other processes') changes to the gallery, applied as they come, while the app runs.</summary>
 internal sealed class GalleryFollower(FaceNetParts parts) : BackgroundService
 {
     protected override Task ExecuteAsync(CancellationToken stoppingToken)

@@ -1,5 +1,6 @@
 using System.Reflection;
 using System.Text.Json;
+using FaceNet.Cluster;
 using FaceNet.Gallery;
 using FaceNet.Imaging;
 using FaceNet.Service.Inference;
@@ -50,6 +51,9 @@ public sealed class FaceServiceHost : IAsyncDisposable
 
     public FaceRecognizer Recognizer => _parts.Faces;
     public FaceGallery? Gallery => _parts.Gallery;
+
+    /// <summary>The gallery in shards over the cluster, when the service is a silo of one (<see cref="ServiceOptions.Cluster"/>).</summary>
+    public FaceNet.Cluster.Shards.ShardedGallery? Sharded => _parts.Sharded;
 
     /// <summary>Every tenant's gallery (null without a gallery).</summary>
     public Tenants? Tenants => _parts.Tenants;
@@ -125,6 +129,14 @@ public sealed class FaceServiceHost : IAsyncDisposable
             h.MaxAge = TimeSpan.FromDays(365);
             h.ExcludedHosts.Clear();
         });
+        if (options.Cluster is { } cluster)
+        {
+            if (options.Gallery is not { } db || !GalleryStores.IsPostgres(db))
+                throw new SettingException("--cluster", "a cluster keeps its gallery in PostgreSQL: give -g \"Host=…;Database=…\"");
+            int shards = 0;
+            builder.UseOrleans(silo => shards = silo.UseFaceNetCluster(cluster with { ConnectionString = db, Key = options.MasterKey }));
+            builder.Services.AddSingleton(_ => new ClusterShards(shards));
+        }
         builder.Services.AddFaceNet(options);
         builder.Services.Configure<HostOptions>(h => h.ShutdownTimeout = options.RequestTimeout + TimeSpan.FromSeconds(5));
         // the OpenAPI document's names follow these, so they are the API's own

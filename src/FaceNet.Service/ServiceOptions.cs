@@ -19,6 +19,13 @@ public sealed record ServiceOptions
     /// <summary>A gallery: an SQLite file or a PostgreSQL connection string; null: verify, embed and detect only.</summary>
     public string? Gallery { get; init; }
 
+    /// <summary>
+    /// Makes this process a silo of a cluster over the <see cref="Gallery"/> PostgreSQL database as well as a front end:
+    /// the gallery is cut into shards over the silos, and this process keeps only the shards placed on it
+    /// (see FaceNet.Cluster). Null: the whole gallery in this process.
+    /// </summary>
+    public Cluster.FaceClusterOptions? Cluster { get; init; }
+
     /// <summary>The master key of an encrypted gallery (a new gallery given one is encrypted); the service does not start without the right one.</summary>
     public Gallery.Protection.MasterKey? MasterKey { get; init; }
 

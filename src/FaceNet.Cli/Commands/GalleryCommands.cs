@@ -376,8 +376,9 @@ public sealed partial class FaceNetCli
         var eps = Options.Real("--eps", "Neighbour distance (default: the model's threshold)", 0, 4, minOpen: true);
         var minSamples = new Option<int>("--min-samples") { Description = "DBSCAN: faces needed to form a cluster", DefaultValueFactory = _ => 2 }.Within(1);
         var copyTo = new Option<string?>("--copy-to") { Description = "Write each cluster's face crops into OUT/cluster_N/ (noise into OUT/noise/)" };
-        var cmd = new Command("cluster", "Group the faces of a photo folder into people") { dir, model, detector, flip, method, eps,
-            minSamples, copyTo, threads, json };
+        var cmd = new Command("cluster", "Group the faces of a photo folder into people ('cluster status': the service's cluster of silos)")
+            { dir, model, detector, flip, method, eps, minSamples, copyTo, threads, json };
+        cmd.Subcommands.Add(ClusterStatusCommand());
         cmd.SetAction(r => Guard(() =>
         {
             var folder = r.GetValue(dir)!;

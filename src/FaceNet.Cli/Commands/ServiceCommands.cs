@@ -41,9 +41,23 @@ public sealed partial class FaceNetCli
         }.Within(1, 100_000);
         var batchWait = Options.Real("--batch-wait-ms", "How long a part-filled embedding batch waits for other requests' faces", 2, 0, 1000);
         var timeout = Options.Real("--timeout", "A request's time limit in seconds (503 beyond)", 30, 0, 3600, minOpen: true);
+        var cluster = new Option<bool>("--cluster")
+        {
+            Description = "Be a silo of a cluster over the PostgreSQL gallery as well as a front end: the gallery is cut into shards over the silos",
+        };
+        var siloPort = new Option<int>("--silo-port") { Description = "Cluster: silo-to-silo port", DefaultValueFactory = _ => 11111 }.Within(1, 65535);
+        var gatewayPort = new Option<int>("--gateway-port") { Description = "Cluster: Orleans client port", DefaultValueFactory = _ => 30000 }.Within(1, 65535);
+        var siloAddress = new Option<string?>("--silo-address")
+        {
+            Description = "Cluster: the address other silos reach this one at (default 127.0.0.1: a cluster on one machine)",
+        };
+        var clusterId = new Option<string>("--cluster-id") { Description = "Cluster: its name (silos of one name over one database form it)",
+            DefaultValueFactory = _ => "facenet" };
+        var shards = new Option<int?>("--shards") { Description = "Cluster: shards of a new gallery (default 64; fixed when the cluster first starts)" }
+            .Within(1, 4096);
         var cmd = new Command("serve", "Run the HTTP service: verify, embed, detect, enrol, identify; API keys, limits, metrics, OpenAPI and a web page")
             { urls, httpsCert, httpsKey, gallery, _masterKeyFile, retention, keys, model, detector, threads, threshold, maxBody,
-                workers, queue, batchWait, timeout };
+                workers, queue, batchWait, timeout, cluster, siloPort, gatewayPort, siloAddress, clusterId, shards };
         cmd.SetAction(r => Guard(() =>
         {
             var galleryLocation = r.GetValue(gallery);
@@ -73,11 +87,15 @@ public sealed partial class FaceNetCli
                 QueueLimit = r.GetValue(queue),
                 BatchWait = TimeSpan.FromMilliseconds(r.GetValue(batchWait)),
                 RequestTimeout = TimeSpan.FromSeconds(r.GetValue(timeout)),
+                Cluster = r.GetValue(cluster) ? ClusterOptions(r, galleryLocation, siloPort, gatewayPort, siloAddress, clusterId, shards) : null,
             };
             var host = StartService(options);
             var g = host.Gallery;
+            var c = host.Sharded;
             stdout.WriteLine($"listening on {host.Address}  (model {host.Recognizer.Model.Info.Name}, threshold {F(host.Recognizer.Threshold)}; "
-                + (g is null ? "no gallery" : $"gallery {g.Store.Location}: {g.SubjectCount} subject(s), {g.FaceCount} face(s)") + ")");
+                + (c is not null ? $"cluster {options.Cluster!.ClusterId}: silo {options.Cluster.AdvertisedAddress}:{options.Cluster.SiloPort}, "
+                    + $"gallery {c.Store.Location} in {c.Shards} shards"
+                : g is null ? "no gallery" : $"gallery {g.Store.Location}: {g.SubjectCount} subject(s), {g.FaceCount} face(s)") + ")");
             stdout.WriteLine($"web page {host.Address}/   API reference {host.Address}/docs   metrics {host.Address}/metrics");
             var keyCount = ApiKeys.Load(options.KeysFile).All.Count;
             if (keyCount == 0) stderr.WriteLine($"note: {options.KeysFile} holds no API keys: every /v1 request gets 401 until one is added ('facenet keys add NAME --scopes verify,identify,enroll,admin')");
@@ -86,6 +104,70 @@ public sealed partial class FaceNetCli
             finally { host.DisposeAsync().AsTask().GetAwaiter().GetResult(); }
             stdout.WriteLine("stopped");
             return Ok;
+        }));
+        return cmd;
+    }
+
+    private static FaceNet.Cluster.FaceClusterOptions ClusterOptions(ParseResult r, string? gallery, Option<int> siloPort, Option<int> gatewayPort,
+        Option<string?> siloAddress, Option<string> clusterId, Option<int?> shards)
+    {
+        if (gallery is null || !GalleryStores.IsPostgres(gallery))
+            throw new UsageException("--cluster: a cluster keeps its gallery in PostgreSQL: give -g \"Host=…;Database=…\"");
+        var address = System.Net.IPAddress.Loopback;
+        if (r.GetValue(siloAddress) is { } a && !System.Net.IPAddress.TryParse(a, out address))
+            throw new UsageException($"--silo-address: '{a}' is not an IP address");
+        return new FaceNet.Cluster.FaceClusterOptions
+        {
+            ConnectionString = gallery, SiloPort = r.GetValue(siloPort), GatewayPort = r.GetValue(gatewayPort), AdvertisedAddress = address!,
+            ClusterId = r.GetValue(clusterId)!, Shards = r.GetValue(shards),
+        };
+    }
+
+    private Command ClusterStatusCommand()
+    {
+        var url = new Option<string>("--url") { Description = "A front end of the cluster", DefaultValueFactory = _ => "http://127.0.0.1:5080" };
+        var key = new Option<string?>("--key") { Description = "An admin key of the default tenant (default: $FACENET_API_KEY)" };
+        var json = JsonOption();
+        var cmd = new Command("status", "The silos of a 'facenet serve --cluster' cluster: status, shards, subjects, faces, memory; where each shard is")
+            { url, key, json };
+        cmd.SetAction(r => Guard(() =>
+        {
+            var address = r.GetValue(url)!.TrimEnd('/');
+            var apiKey = r.GetValue(key) ?? Environment.GetEnvironmentVariable("FACENET_API_KEY")
+                ?? throw new UsageException("--key: an admin key is needed (or set FACENET_API_KEY)");
+            using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
+            using var req = new HttpRequestMessage(HttpMethod.Get, address + "/v1/cluster");
+            req.Headers.Add("X-API-Key", apiKey);
+            HttpResponseMessage res;
+            try { res = http.SendAsync(req).GetAwaiter().GetResult(); }
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException or InvalidOperationException)
+            {
+                stderr.WriteLine($"error: {address}: cannot reach the service ({e.Message})");
+                return InputError;
+            }
+            using (res)
+            {
+                var body = res.Content.ReadAsStringAsync().GetAwaiter().GetResult();
+                if (!res.IsSuccessStatusCode)
+                {
+                    string detail = body;
+                    try { detail = JsonDocument.Parse(body).RootElement.GetProperty("detail").GetString() ?? body; }
+                    catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException) { }
+                    stderr.WriteLine($"error: {address}/v1/cluster: {(int)res.StatusCode} {detail}");
+                    return InputError;
+                }
+                if (r.GetValue(json))
+                {
+                    stdout.WriteLine(body);
+                    return Ok;
+                }
+                var state = JsonSerializer.Deserialize<ClusterResponse>(body, FaceNetApi.Json)!;
+                stdout.WriteLine($"{state.Silos.Count} silo(s), {state.ShardCount} shards, {state.Subjects} subject(s), {state.Faces} face(s)");
+                foreach (var s in state.Silos)
+                    stdout.WriteLine($"  {s.Address,-22} {s.Status,-8} {s.Shards.Count,3} shards  {s.Subjects,9} subjects  {s.Faces,10} faces  "
+                        + $"{s.MemoryBytes / (1024.0 * 1024):0} MB");
+                return Ok;
+            }
         }));
         return cmd;
     }

@@ -1,42 +1,99 @@
+using System.Collections.Concurrent;
 using FaceNet.Gallery;
+using FaceNet.Gallery.Protection;
 using Orleans;
+using Orleans.Runtime;
 
 namespace FaceNet.Cluster.Shards;
 
-/// <summary>A subject's nearest distance as one shard found it.</summary>
+/// <summary>A subject's distance as one shard found it (its nearest face, or the mean of its faces).</summary>
 [GenerateSerializer, Immutable]
-public sealed record ShardHit([property: Id(0)] string Name, [property: Id(1)] double Distance);
+public sealed record ShardHit([property: Id(0)] string Name, [property: Id(1)] double Distance, [property: Id(2)] long SubjectId);
+
+/// <summary>One search of one shard.</summary>
+[GenerateSerializer, Immutable]
+public sealed record ShardQuery([property: Id(0)] float[] Embedding, [property: Id(1)] int Top, [property: Id(2)] Aggregation Aggregation,
+    [property: Id(3)] string? Excluding);
+
+/// <summary>
+/// A shard's best subjects, and what the open-set rule needs to count: the shard's faces and subjects, and
+/// the faces of the subject left out (when it is this shard's).
+/// </summary>
+[GenerateSerializer, Immutable]
+public sealed record ShardAnswer([property: Id(0)] ShardHit[] Hits, [property: Id(1)] int Faces, [property: Id(2)] int Subjects,
+    [property: Id(3)] int ExcludedFaces, [property: Id(4)] bool HasExcluded);
 
 /// <summary>
 /// One shard of a gallery, a grain that Orleans places on some silo: the subjects whose id falls in it
-/// (id modulo the shard count), loaded from PostgreSQL when it activates, searched exactly in memory.
+/// (id modulo the shard count), loaded from PostgreSQL when it activates, searched in memory.
 /// </summary>
+[Alias("FaceNet.IGalleryShard")]
 public interface IGalleryShard : IGrainWithIntegerKey
 {
-    /// <summary>This shard's best <paramref name="top"/> subjects for a query (each at its nearest face).</summary>
-    Task<ShardHit[]> Search(float[] query, int top);
+    /// <summary>This shard's best subjects for a query (each at its nearest face, or its mean).</summary>
+    [Alias("Search")]
+    Task<ShardAnswer> Search(ShardQuery query);
 
     /// <summary>Subjects and faces this shard holds.</summary>
+    [Alias("Size")]
     Task<(int Subjects, int Faces)> Size();
+
+    /// <summary>The ids of this shard's subjects that have faces (the sample of the gallery's own people is drawn from all of them).</summary>
+    [Alias("SubjectIds")]
+    Task<long[]> SubjectIds();
+
+    /// <summary>The first face of each of these subjects of the shard.</summary>
+    [Alias("FirstFaces")]
+    Task<float[][]> FirstFaces(long[] subjects);
+
+    /// <summary>For each query, the distance of the nearest face in this shard of a subject other than the query's own.</summary>
+    [Alias("NearestOthers")]
+    Task<double[]> NearestOthers(float[][] queries, long[] ownSubjects);
 
     /// <summary>
     /// Applies the store's committed changes since the shard's last (enrolments of its subjects, renames,
     /// erasures): called after a write is committed, before it is acknowledged, so an erased face has left
-    /// the shard's memory by then.
+    /// the shard's memory by then; and by each silo when the store announces a change.
     /// </summary>
+    [Alias("CatchUp")]
     Task CatchUp();
+
+    /// <summary>Where the shard is now and what it holds.</summary>
+    [Alias("Status")]
+    Task<ShardStatus> Status();
+
+    /// <summary>Leaves this silo (memory freed) so that the next call places the shard on its owner in the current membership.</summary>
+    [Alias("Handoff")]
+    Task Handoff();
 }
 
-/// <summary>Where the shards' gallery is, and how many shards it is cut into (fixed when the gallery is made).</summary>
-public sealed record ShardSettings(string ConnectionString, int Shards);
+/// <summary>A shard as it is now: the silo that holds it, its subjects and faces, and that silo's process memory (resident bytes).</summary>
+[GenerateSerializer, Immutable]
+public sealed record ShardStatus([property: Id(0)] int Shard, [property: Id(1)] string Silo, [property: Id(2)] int Subjects, [property: Id(3)] int Faces,
+    [property: Id(4)] long SiloMemoryBytes);
 
-internal sealed class GalleryShardGrain(ShardSettings settings) : Grain, IGalleryShard, IDisposable
+/// <summary>Where the shards' gallery is, how many shards it is cut into (fixed when the gallery is made), its master key when encrypted.</summary>
+public sealed record ShardSettings(string ConnectionString, int Shards, MasterKey? Key = null);
+
+/// <summary>The shards active on this silo, which its follower and rebalancer act on.</summary>
+internal sealed class LocalShards
+{
+    private readonly ConcurrentDictionary<int, byte> _keys = new();
+    public void Add(int shard) => _keys[shard] = 0;
+    public void Remove(int shard) => _keys.TryRemove(shard, out _);
+    public IReadOnlyList<int> Keys => [.. _keys.Keys.Order()];
+}
+
+[ShardPlacement]
+internal sealed class GalleryShardGrain(ShardSettings settings, LocalShards local, ILocalSiloDetails silo) : Grain, IGalleryShard, IDisposable
 {
     private FaceIndex? _index;
     // the store, opened once per activation (each catch-up reads the feed through it)
     private PostgresGalleryStore? _store;
     private readonly List<long> _subjectOfRow = [];   // −1 once erased
+    private readonly Dictionary<long, List<int>> _rowsOfSubject = [];
     private readonly Dictionary<long, string> _names = [];
+    private readonly Dictionary<string, long> _ids = new(StringComparer.Ordinal);
     private long _sequence;
 
     private int Shard => (int)this.GetPrimaryKeyLong();
@@ -44,21 +101,41 @@ internal sealed class GalleryShardGrain(ShardSettings settings) : Grain, IGaller
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
         Load();
+        local.Add(Shard);
         return Task.CompletedTask;
     }
 
     private void Load()
     {
-        var store = _store ??= PostgresGalleryStore.Open(settings.ConnectionString, null, readOnly: true);
+        var store = _store ??= PostgresGalleryStore.Open(settings.ConnectionString, null, readOnly: true, key: settings.Key);
         var snapshot = store.ShardSnapshot(Shard, settings.Shards);
         _index?.Dispose();
         _names.Clear();
+        _ids.Clear();
         _subjectOfRow.Clear();
-        foreach (var s in snapshot.Subjects) _names[s.Id] = s.Name;
-        _index = new FaceIndex(store.Model.EmbeddingSize, store.Model.Metric, new FaceIndexOptions { ApproximateFrom = int.MaxValue });
-        _index.Add(snapshot.Faces.Select(f => f.Embedding).ToList());
-        _subjectOfRow.AddRange(snapshot.Faces.Select(f => f.SubjectId));
+        _rowsOfSubject.Clear();
+        foreach (var s in snapshot.Subjects) Name(s.Id, s.Name);
+        _index = new FaceIndex(store.Model.EmbeddingSize, store.Model.Metric);
+        Add(snapshot.Faces.Select(f => (f.SubjectId, f.Embedding)).ToList());
         _sequence = snapshot.Sequence;
+    }
+
+    private void Name(long id, string name)
+    {
+        if (_names.TryGetValue(id, out var was)) _ids.Remove(was);
+        _names[id] = name;
+        _ids[name] = id;
+    }
+
+    private void Add(IReadOnlyList<(long Subject, float[] Embedding)> faces)
+    {
+        _index!.Add(faces.Select(f => f.Embedding).ToList());
+        foreach (var (subject, _) in faces)
+        {
+            if (!_rowsOfSubject.TryGetValue(subject, out var rows)) _rowsOfSubject[subject] = rows = [];
+            rows.Add(_subjectOfRow.Count);
+            _subjectOfRow.Add(subject);
+        }
     }
 
     public Task CatchUp()
@@ -79,39 +156,73 @@ internal sealed class GalleryShardGrain(ShardSettings settings) : Grain, IGaller
                 switch (c.Kind)
                 {
                     case ChangeKind.Enrolled when c.Faces.Count > 0 && c.Name is { } name:
-                        _names[c.SubjectId] = name;
-                        _index!.Add(c.Faces.Select(f => f.Embedding).ToList());
-                        _subjectOfRow.AddRange(c.Faces.Select(_ => c.SubjectId));
+                        Name(c.SubjectId, name);
+                        Add(c.Faces.Select(f => (c.SubjectId, f.Embedding)).ToList());
                         break;
                     case ChangeKind.Renamed when c.Name is { } newName:
-                        _names[c.SubjectId] = newName;
+                        Name(c.SubjectId, newName);
                         break;
                     case ChangeKind.Removed:
-                        var rows = Enumerable.Range(0, _subjectOfRow.Count).Where(i => _subjectOfRow[i] == c.SubjectId).ToList();
-                        _index!.Remove(rows);
-                        foreach (var i in rows) _subjectOfRow[i] = -1;
-                        _names.Remove(c.SubjectId);
+                        if (_rowsOfSubject.Remove(c.SubjectId, out var rows))
+                        {
+                            _index!.Remove(rows);
+                            foreach (var i in rows) _subjectOfRow[i] = -1;
+                        }
+                        if (_names.Remove(c.SubjectId, out var gone)) _ids.Remove(gone);
                         break;
                 }
             }
         }
     }
 
-    public Task<ShardHit[]> Search(float[] query, int top)
+    public Task<ShardAnswer> Search(ShardQuery q)
     {
-        if (_index is not { Count: > 0 } index) return Task.FromResult<ShardHit[]>([]);
-        // as the single-process gallery does: the nearest faces, then the best face of each subject among them
-        var near = index.Search(query, Math.Min(index.Count, Math.Max(32, top * 8)));
-        var hits = near.Where(n => _subjectOfRow[n.Index] >= 0).GroupBy(n => _subjectOfRow[n.Index])
-            .Select(g => new ShardHit(_names[g.Key], g.Min(n => n.Distance)))
-            .OrderBy(h => h.Distance).Take(Math.Max(1, top)).ToArray();
-        return Task.FromResult(hits);
+        long left = q.Excluding is not null && _ids.TryGetValue(q.Excluding, out var id) ? id : -1;
+        int own = left >= 0 ? _rowsOfSubject.GetValueOrDefault(left)?.Count ?? 0 : 0;
+        if (_index is not { Count: > 0 } index) return Task.FromResult(new ShardAnswer([], 0, _names.Count, own, left >= 0));
+        // as the single-process gallery does: the nearest faces, then each subject among them
+        var near = index.Search(q.Embedding, Math.Min(index.Count, Math.Max(32, q.Top * 8) + own));
+        var hits = near.Where(n => _subjectOfRow[n.Index] >= 0 && _subjectOfRow[n.Index] != left).GroupBy(n => _subjectOfRow[n.Index])
+            .Select(g => new ShardHit(_names[g.Key],
+                q.Aggregation == Aggregation.Min ? g.Min(n => n.Distance) : index.MeanDistance(q.Embedding, _rowsOfSubject[g.Key]), g.Key))
+            .OrderBy(h => h.Distance).Take(Math.Max(1, q.Top)).ToArray();
+        return Task.FromResult(new ShardAnswer(hits, index.Count, _names.Count, own, left >= 0));
     }
 
     public Task<(int Subjects, int Faces)> Size() => Task.FromResult((_names.Count, _index?.Count ?? 0));
 
+    public Task<long[]> SubjectIds()
+        => Task.FromResult(_rowsOfSubject.Where(p => p.Value.Count > 0 && _names.ContainsKey(p.Key)).Select(p => p.Key).ToArray());
+
+    public Task<float[][]> FirstFaces(long[] subjects) => Task.FromResult(subjects.Select(s => _index!.Vector(_rowsOfSubject[s][0])).ToArray());
+
+    public Task<double[]> NearestOthers(float[][] queries, long[] ownSubjects)
+    {
+        var d = new double[queries.Length];
+        Array.Fill(d, double.PositiveInfinity);
+        if (_index is not { Count: > 0 } index) return Task.FromResult(d);
+        Parallel.For(0, queries.Length, i =>
+        {
+            int own = _rowsOfSubject.GetValueOrDefault(ownSubjects[i])?.Count ?? 0;
+            var near = index.Search(queries[i], Math.Min(index.Count, own + 8));
+            d[i] = near.Where(x => _subjectOfRow[x.Index] >= 0
+                && _subjectOfRow[x.Index] != ownSubjects[i]).Select(x => (double)x.Distance).DefaultIfEmpty(double.PositiveInfinity).Min();
+        });
+        return Task.FromResult(d);
+    }
+
+    public Task<ShardStatus> Status()
+        => Task.FromResult(new ShardStatus(Shard, silo.SiloAddress.Endpoint.ToString(), _names.Count, _index?.Count ?? 0, Environment.WorkingSet));
+
+    public Task Handoff()
+    {
+        DeactivateOnIdle();
+        return Task.CompletedTask;
+    }
+
     public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
+        local.Remove(Shard);
         Dispose(); // the vectors leave this silo's memory with the activation
         return Task.CompletedTask;
     }

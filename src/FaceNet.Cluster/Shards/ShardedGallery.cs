@@ -1,4 +1,6 @@
 using FaceNet.Gallery;
+using FaceNet.Matching;
+using FaceNet.Models;
 using Orleans;
 
 namespace FaceNet.Cluster.Shards;
@@ -6,44 +8,106 @@ namespace FaceNet.Cluster.Shards;
 /// <summary>
 /// A gallery cut into shards over the cluster's silos. An identification asks every shard at once and merges
 /// their best subjects; since a subject's faces all live in one shard, the merged list is the one a
-/// single-process gallery with exact search gives, and the threshold is applied once, to it.
+/// single-process gallery gives, and the open-set rule is chosen once, for the whole gallery (its faces,
+/// and its own people sampled over every shard). Writes commit to the store, then the owning shard applies
+/// them, before they return. This process holds no faces of its own.
 /// </summary>
-public sealed class ShardedGallery(IGrainFactory grains, int shards)
+public sealed class ShardedGallery(IGrainFactory grains, IGalleryStore store, int shards) : IGallery, IDisposable
 {
     public int Shards { get; } = shards;
 
-    public async Task<Identification> IdentifyAsync(float[] embedding, double threshold, int top = 1)
-    {
-        var parts = await Task.WhenAll(Enumerable.Range(0, Shards).Select(k => grains.GetGrain<IGalleryShard>(k).Search(embedding, top))).ConfigureAwait(false);
-        var best = parts.SelectMany(p => p).OrderBy(h => h.Distance).Take(Math.Max(1, top)).Select(h => new Candidate(h.Name, h.Distance)).ToList();
-        if (best.Count == 0) return new Identification(null, false, double.PositiveInfinity, threshold, []);
-        bool known = best[0].Distance <= threshold;
-        return new Identification(known ? best[0].Name : null, known, best[0].Distance, threshold, best);
-    }
+    /// <summary>The cluster this gallery's shards live in.</summary>
+    public IGrainFactory Grains { get; } = grains;
+
+    public IGalleryStore Store { get; } = store;
+
+    private IGalleryShard Shard(int k) => Grains.GetGrain<IGalleryShard>(k);
+
+    private Task<T[]> All<T>(Func<IGalleryShard, Task<T>> ask) => Task.WhenAll(Enumerable.Range(0, Shards).Select(k => ask(Shard(k))));
 
     /// <summary>The shard a subject belongs to: its id modulo the shard count.</summary>
     public int ShardOf(long subjectId) => (int)(subjectId % Shards);
 
-    /// <summary>Enrols through the store (committed first), then has the owning shard apply it before returning.</summary>
-    public async Task<Enrollment> EnrollAsync(IGalleryStore store, string name, IReadOnlyList<NewFace> faces)
+    public async Task<Identification> IdentifyAsync(float[] embedding, ModelInfo model, IdentifyOptions options, CancellationToken ct = default)
     {
-        var done = store.Enroll(name, faces);
-        await grains.GetGrain<IGalleryShard>(ShardOf(done.SubjectId)).CatchUp().ConfigureAwait(false);
+        var parts = await All(s => s.Search(new ShardQuery(embedding, options.Top, options.Aggregation, options.Excluding))).ConfigureAwait(false);
+        int faces = parts.Sum(p => p.Faces), subjects = parts.Sum(p => p.Subjects);
+        // the impostor comparisons one search makes, as FaceGallery counts them
+        long n = options.Aggregation == Aggregation.Min ? faces - parts.Sum(p => p.ExcludedFaces) : subjects - parts.Count(p => p.HasExcluded);
+        var rule = OpenSetThreshold.For(model, Math.Max(1, n), options.Fpir, options.Threshold);
+        if (options.UseGalleryPeople && rule.CanUseGallery(subjects)) rule = rule.WithGallery(await NearestSubjectsAsync(subjects).ConfigureAwait(false));
+        var best = parts.SelectMany(p => p.Hits).OrderBy(h => h.Distance).Take(Math.Max(1, options.Top))
+            .Select(h => new Candidate(h.Name, h.Distance) { SubjectId = h.SubjectId }).ToList();
+        if (best.Count == 0) return new Identification(null, false, double.PositiveInfinity, rule.Threshold, []) { Rule = rule };
+        bool known = best[0].Distance <= rule.Threshold;
+        return new Identification(known ? best[0].Name : null, known, best[0].Distance, rule.Threshold, best) { Rule = rule };
+    }
+
+    private sealed record NearestSample(int Subjects, double[] Distances);
+    private volatile NearestSample? _nearest;
+    private readonly SemaphoreSlim _measuring = new(1, 1);
+
+    // The gallery's own people, drawn as FaceGallery draws them (the same subjects, the same distances):
+    // each sampled subject's first face against every shard's other subjects. Kept until the subjects
+    // have changed by a twentieth.
+    private async Task<double[]> NearestSubjectsAsync(int subjects)
+    {
+        bool Fresh(NearestSample? s) => s is not null && Math.Abs(s.Subjects - subjects) * 20 <= s.Subjects;
+        if (_nearest is { } cached && Fresh(cached)) return cached.Distances;
+        await _measuring.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            if (_nearest is { } n && Fresh(n)) return n.Distances;
+            var ids = (await All(s => s.SubjectIds()).ConfigureAwait(false)).SelectMany(x => x).Order().ToList();
+            var rng = new Random(20261201);
+            var sample = ids.Count <= OpenSetThreshold.GallerySampleSize ? ids : [.. ids.OrderBy(_ => rng.Next()).Take(OpenSetThreshold.GallerySampleSize)];
+            var byShard = sample.GroupBy(ShardOf).ToList();
+            var firsts = await Task.WhenAll(byShard.Select(g => Shard(g.Key).FirstFaces([.. g]))).ConfigureAwait(false);
+            long[] owners = [.. byShard.SelectMany(g => g)];
+            float[][] queries = [.. firsts.SelectMany(f => f)];
+            var nearest = await All(s => s.NearestOthers(queries, owners)).ConfigureAwait(false);
+            var d = Enumerable.Range(0, queries.Length).Select(i => nearest.Min(x => x[i])).ToArray();
+            Array.Sort(d);
+            _nearest = new NearestSample(ids.Count, d);
+            return d;
+        }
+        finally { _measuring.Release(); }
+    }
+
+    /// <summary>Enrols through the store (committed first), then has the owning shard apply it before returning.</summary>
+    public async Task<Enrollment> AddFacesAsync(string name, IReadOnlyList<NewFace> faces, string? metadata = null, CancellationToken ct = default)
+    {
+        var done = Store.Enroll(name, faces, metadata);
+        await Shard(ShardOf(done.SubjectId)).CatchUp().ConfigureAwait(false);
         return done;
     }
 
     /// <summary>Erases through the store, then from the owning shard's memory, before returning.</summary>
-    public async Task<bool> RemoveAsync(IGalleryStore store, string name)
+    public async Task<bool> RemoveAsync(string name, CancellationToken ct = default)
     {
-        if (store.RemoveSubject(name) is not { } id) return false;
-        await grains.GetGrain<IGalleryShard>(ShardOf(id)).CatchUp().ConfigureAwait(false);
+        if (Store.RemoveSubject(name) is not { } id) return false;
+        await Shard(ShardOf(id)).CatchUp().ConfigureAwait(false);
+        return true;
+    }
+
+    /// <summary>Renames through the store, then in the owning shard, before returning.</summary>
+    public async Task<bool> RenameAsync(string oldName, string newName)
+    {
+        if (Store.RenameSubject(oldName, newName) is not { } id) return false;
+        await Shard(ShardOf(id)).CatchUp().ConfigureAwait(false);
         return true;
     }
 
     /// <summary>Subjects and faces over all shards.</summary>
-    public async Task<(int Subjects, int Faces)> SizeAsync()
+    public async Task<(int Subjects, int Faces)> SizeAsync(CancellationToken ct = default)
     {
-        var sizes = await Task.WhenAll(Enumerable.Range(0, Shards).Select(k => grains.GetGrain<IGalleryShard>(k).Size())).ConfigureAwait(false);
+        var sizes = await All(s => s.Size()).ConfigureAwait(false);
         return (sizes.Sum(s => s.Subjects), sizes.Sum(s => s.Faces));
+    }
+
+    public void Dispose()
+    {
+        Store.Dispose();
+        _measuring.Dispose();
     }
 }

@@ -98,11 +98,26 @@ public static class Enrolment
     public static IReadOnlyList<EnrolledFace> EnrolFaces(this FaceGallery gallery, FaceRecognizer faces, string name, string file,
         IReadOnlyList<DetectedFace> found, int count,
         IReadOnlyList<float[]> vectors, EnrolOptions options, string? sourceFile, string? sourceSha256)
+        // a FaceGallery answers before its tasks are returned: no thread is blocked here
+        => ((IGallery)gallery).EnrolFacesAsync(faces, name, file, found, count, vectors, options, sourceFile, sourceSha256).GetAwaiter().GetResult().Faces;
+
+    /// <summary>
+    /// As <see cref="EnrolFaces"/>, on any gallery (one in shards over a cluster too): the duplicate check is an
+    /// identification that leaves the subject out; the answer carries the subject's id.
+    /// </summary>
+    public static async Task<(IReadOnlyList<EnrolledFace> Faces, long SubjectId)> EnrolFacesAsync(this IGallery gallery, FaceRecognizer faces, string name,
+        string file, IReadOnlyList<DetectedFace> found, int count, IReadOnlyList<float[]> vectors, EnrolOptions options, string? sourceFile,
+        string? sourceSha256, CancellationToken ct = default)
     {
-        var looks = vectors.Select(v => gallery.Duplicate(name, v, faces.Model.Info, options.Duplicates)).ToList();
+        var looks = new List<Identification?>();
+        foreach (var v in vectors)
+        {
+            var id = await gallery.IdentifyAsync(v, faces.Model.Info, options.Duplicates with { Excluding = name, Top = 1 }, ct).ConfigureAwait(false);
+            looks.Add(id.Known ? id : null);
+        }
         if (options.RefuseDuplicates && looks.FirstOrDefault(l => l is not null) is { } other) throw new DuplicateFaceException(file, name, other);
-        var ids = gallery.Enroll(name, found.Select((f, i) => new NewFace(vectors[i], sourceFile, sourceSha256,
-            options.Aligned ? null : f.Box.ToArray(), faces.Detector.Name)).ToList());
-        return found.Select((f, i) => new EnrolledFace(name, ids[i], f, count, looks[i])).ToList();
+        var done = await gallery.AddFacesAsync(name, found.Select((f, i) => new NewFace(vectors[i], sourceFile, sourceSha256,
+            options.Aligned ? null : f.Box.ToArray(), faces.Detector.Name)).ToList(), ct: ct).ConfigureAwait(false);
+        return (found.Select((f, i) => new EnrolledFace(name, done.FaceIds[i], f, count, looks[i])).ToList(), done.SubjectId);
     }
 }

@@ -6,7 +6,11 @@ namespace FaceNet.Gallery;
 /// <summary>How a subject's faces make one distance: the nearest face, or the mean over the subject's faces.</summary>
 public enum Aggregation { Min, Mean }
 
-public sealed record Candidate(string Name, double Distance);
+public sealed record Candidate(string Name, double Distance)
+{
+    /// <summary>The subject's id in the store (for the audit trail), when the search knows it.</summary>
+    public long? SubjectId { get; init; }
+}
 
 /// <summary>An open-set answer: the best subject if within the threshold, else unknown; and the runners-up.</summary>
 public sealed record Identification(string? Name, bool Known, double Distance, double Threshold, IReadOnlyList<Candidate> Candidates)
@@ -27,7 +31,7 @@ public sealed record Identification(string? Name, bool Known, double Distance, d
 /// they touch, never to the gallery. Every answer is one that some order of the operations would give.
 /// </para>
 /// </summary>
-public sealed class FaceGallery : IDisposable
+public sealed class FaceGallery : IGallery, IDisposable
 {
     private readonly IGalleryStore _store;
     private readonly FaceIndexOptions? _indexOptions;
@@ -272,18 +276,31 @@ public sealed class FaceGallery : IDisposable
     }
 
     /// <summary>Stores the faces (one transaction), then adds them to the live index through the change feed: no rebuild.</summary>
-    public IReadOnlyList<long> Enroll(string name, IReadOnlyList<NewFace> faces, string? metadata = null)
+    public IReadOnlyList<long> Enroll(string name, IReadOnlyList<NewFace> faces, string? metadata = null) => Commit(name, faces, metadata).FaceIds;
+
+    private Enrollment Commit(string name, IReadOnlyList<NewFace> faces, string? metadata)
     {
         lock (_writers)
         {
             var done = _store.Enroll(name, faces, metadata);
             CatchUpLocked();
-            return done.FaceIds;
+            return done;
         }
     }
 
     public Task<IReadOnlyList<long>> EnrollAsync(string name, IReadOnlyList<NewFace> faces, string? metadata = null, CancellationToken ct = default)
         => Task.Run(() => Enroll(name, faces, metadata), ct);
+
+    /// <summary>As <see cref="Enroll"/>, with the subject's id; done before the task is returned (the work is in memory and one commit).</summary>
+    public Task<Enrollment> AddFacesAsync(string name, IReadOnlyList<NewFace> faces, string? metadata = null, CancellationToken ct = default)
+        => Task.FromResult(Commit(name, faces, metadata));
+
+    Task<bool> IGallery.RemoveAsync(string name, CancellationToken ct) => Task.FromResult(Remove(name));
+
+    Task<Identification> IGallery.IdentifyAsync(float[] embedding, ModelInfo model, IdentifyOptions options, CancellationToken ct)
+        => Task.FromResult(Identify(embedding, model, options));
+
+    Task<(int Subjects, int Faces)> IGallery.SizeAsync(CancellationToken ct) => Task.FromResult((SubjectCount, FaceCount));
 
     /// <summary>Erases a subject from the store (see <see cref="IGalleryStore.RemoveSubject"/>) and from the live index.</summary>
     public bool Remove(string name)
@@ -390,7 +407,7 @@ public sealed class FaceGallery : IDisposable
         var subjects = near.Where(n => _subjectOfRow[n.Index] >= 0 && _subjectOfRow[n.Index] != left).GroupBy(n => _subjectOfRow[n.Index]).Select(g =>
         {
             double d = aggregation == Aggregation.Min ? g.Min(n => n.Distance) : _index.MeanDistance(embedding, _rowsOfSubject[g.Key]);
-            return new Candidate(_names[g.Key], d);
+            return new Candidate(_names[g.Key], d) { SubjectId = g.Key };
         }).OrderBy(c => c.Distance).Take(Math.Max(1, top)).ToList();
         if (subjects.Count == 0) return new Identification(null, false, double.PositiveInfinity, threshold, []);
         var best = subjects[0];

@@ -1,0 +1,42 @@
+using FaceNet.Gallery;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Orleans;
+
+namespace FaceNet.Cluster.Shards;
+
+/// <summary>
+/// Writes that do not pass through a front end of the cluster (<c>facenet enroll -g</c>, <c>subjects purge</c>,
+/// another program): PostgreSQL announces each commit, and the silo has its own shards catch up. Checked
+/// every few seconds as well, in case an announcement was missed while the database was away.
+/// </summary>
+internal sealed class ShardFollower(ShardSettings settings, LocalShards local, IGrainFactory grains, ILogger<ShardFollower> log) : BackgroundService
+{
+    private static readonly TimeSpan Poll = TimeSpan.FromSeconds(5);
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        PostgresGalleryStore? store = null;
+        try
+        {
+            while (!stoppingToken.IsCancellationRequested)
+            {
+                try
+                {
+                    store ??= PostgresGalleryStore.Open(settings.ConnectionString, null, readOnly: true, key: settings.Key);
+                    await store.WaitForChangesAsync(Poll, stoppingToken);
+                    foreach (var shard in local.Keys) await grains.GetGrain<IGalleryShard>(shard).CatchUp();
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    log.LogWarning("following the gallery: {Problem}", e.Message);
+                    store?.Dispose();
+                    store = null;
+                    await Task.Delay(TimeSpan.FromSeconds(1), stoppingToken);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested) { }
+        finally { store?.Dispose(); }
+    }
+}
