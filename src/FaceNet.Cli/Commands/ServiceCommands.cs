@@ -89,7 +89,7 @@ public sealed partial class FaceNetCli
                 RequestTimeout = TimeSpan.FromSeconds(r.GetValue(timeout)),
                 Cluster = r.GetValue(cluster) ? ClusterOptions(r, galleryLocation, siloPort, gatewayPort, siloAddress, clusterId, shards) : null,
             };
-            var host = StartService(options);
+            var host = StartService(options, new StderrLogs(stderr));
             var g = host.Gallery;
             var c = host.Sharded;
             stdout.WriteLine($"listening on {host.Address}  (model {host.Recognizer.Model.Info.Name}, threshold {F(host.Recognizer.Threshold)}; "
@@ -177,9 +177,9 @@ public sealed partial class FaceNetCli
             StringComparison.Ordinal), UriKind.Absolute, out var u)
            && (u.IsLoopback || u.Host == "localhost");
 
-    private static FaceServiceHost StartService(ServiceOptions options)
+    private static FaceServiceHost StartService(ServiceOptions options, Microsoft.Extensions.Logging.ILoggerProvider logs)
     {
-        try { return FaceServiceHost.StartAsync(options).GetAwaiter().GetResult(); }
+        try { return FaceServiceHost.StartAsync(options, logs).GetAwaiter().GetResult(); }
         catch (ServiceAddressException e) { throw new UsageException($"--urls {options.Urls}: {e.Reason}"); }
     }
 

@@ -62,7 +62,7 @@ public interface IGalleryShard : IGrainWithIntegerKey
     [Alias("Status")]
     Task<ShardStatus> Status();
 
-    /// <summary>Leaves this silo (memory freed) so that the next call places the shard on its owner in the current membership.</summary>
+    /// <summary>Moves to its owner in the current membership (this silo's memory freed; the owner loads the shard from PostgreSQL).</summary>
     [Alias("Handoff")]
     Task Handoff();
 }
@@ -185,7 +185,7 @@ internal sealed class GalleryShardGrain(ShardSettings settings, LocalShards loca
         var hits = near.Where(n => _subjectOfRow[n.Index] >= 0 && _subjectOfRow[n.Index] != left).GroupBy(n => _subjectOfRow[n.Index])
             .Select(g => new ShardHit(_names[g.Key],
                 q.Aggregation == Aggregation.Min ? g.Min(n => n.Distance) : index.MeanDistance(q.Embedding, _rowsOfSubject[g.Key]), g.Key))
-            .OrderBy(h => h.Distance).Take(Math.Max(1, q.Top)).ToArray();
+            .OrderBy(h => h.Distance).ThenBy(h => h.SubjectId).Take(Math.Max(1, q.Top)).ToArray();
         return Task.FromResult(new ShardAnswer(hits, index.Count, _names.Count, own, left >= 0));
     }
 
@@ -216,7 +216,7 @@ internal sealed class GalleryShardGrain(ShardSettings settings, LocalShards loca
 
     public Task Handoff()
     {
-        DeactivateOnIdle();
+        MigrateOnIdle();
         return Task.CompletedTask;
     }
 

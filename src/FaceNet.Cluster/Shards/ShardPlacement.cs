@@ -22,17 +22,9 @@ public static class ShardPlacement
         return silos.MaxBy(s => Score(shard, s.Endpoint.ToString()))!;
     }
 
-    // FNV-1a over the shard and the endpoint, then a 64-bit mix: stable across processes and runs
+    // a hash of the shard and the endpoint, the same in every process and run (placement is rare: the cost does not matter)
     private static ulong Score(long shard, string endpoint)
-    {
-        ulong h = 14695981039346656037UL;
-        foreach (var b in BitConverter.GetBytes(shard)) h = (h ^ b) * 1099511628211UL;
-        foreach (var c in endpoint) h = (h ^ c) * 1099511628211UL;
-        h ^= h >> 33;
-        h *= 0xff51afd7ed558ccdUL;
-        h ^= h >> 33;
-        return h;
-    }
+        => BitConverter.ToUInt64(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes($"{shard}@{endpoint}")));
 }
 
 /// <summary>Shard grains are placed by <see cref="ShardPlacement"/>.</summary>
@@ -69,11 +61,8 @@ internal sealed class ShardRebalancer(IClusterMembershipService membership, ILoc
                     if (ShardPlacement.Owner(shard, active).Equals(self.SiloAddress)) continue;
                     try
                     {
-                        var grain = grains.GetGrain<IGalleryShard>(shard);
-                        await grain.Handoff();
-                        // give the deactivation its turn, then activate it where it belongs
-                        await Task.Delay(50, stoppingToken);
-                        await grain.Size();
+                        // Orleans moves the activation (its directory entry with it); the placement above picks the owner, which loads from PostgreSQL
+                        await grains.GetGrain<IGalleryShard>(shard).Handoff();
                     }
                     catch (Exception e) when (e is not OperationCanceledException)
                     {

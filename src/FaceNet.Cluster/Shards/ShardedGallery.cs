@@ -36,11 +36,20 @@ public sealed class ShardedGallery(IGrainFactory grains, IGalleryStore store, in
         long n = options.Aggregation == Aggregation.Min ? faces - parts.Sum(p => p.ExcludedFaces) : subjects - parts.Count(p => p.HasExcluded);
         var rule = OpenSetThreshold.For(model, Math.Max(1, n), options.Fpir, options.Threshold);
         if (options.UseGalleryPeople && rule.CanUseGallery(subjects)) rule = rule.WithGallery(await NearestSubjectsAsync(subjects).ConfigureAwait(false));
-        var best = parts.SelectMany(p => p.Hits).OrderBy(h => h.Distance).Take(Math.Max(1, options.Top))
+        return Merge(parts, rule.Threshold, options.Top) with { Rule = rule };
+    }
+
+    /// <summary>The best <paramref name="top"/> subjects, and the open-set verdict at a fixed threshold (as <see cref="FaceGallery.Identify(float[], double, int, Aggregation)"/>).</summary>
+    public async Task<Identification> IdentifyAsync(float[] embedding, double threshold, int top = 1)
+        => Merge(await All(s => s.Search(new ShardQuery(embedding, top, Aggregation.Min, null))).ConfigureAwait(false), threshold, top);
+
+    private static Identification Merge(ShardAnswer[] parts, double threshold, int top)
+    {
+        var best = parts.SelectMany(p => p.Hits).OrderBy(h => h.Distance).ThenBy(h => h.SubjectId).Take(Math.Max(1, top))
             .Select(h => new Candidate(h.Name, h.Distance) { SubjectId = h.SubjectId }).ToList();
-        if (best.Count == 0) return new Identification(null, false, double.PositiveInfinity, rule.Threshold, []) { Rule = rule };
-        bool known = best[0].Distance <= rule.Threshold;
-        return new Identification(known ? best[0].Name : null, known, best[0].Distance, rule.Threshold, best) { Rule = rule };
+        if (best.Count == 0) return new Identification(null, false, double.PositiveInfinity, threshold, []);
+        bool known = best[0].Distance <= threshold;
+        return new Identification(known ? best[0].Name : null, known, best[0].Distance, threshold, best);
     }
 
     private sealed record NearestSample(int Subjects, double[] Distances);

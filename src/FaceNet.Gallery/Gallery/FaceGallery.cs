@@ -408,7 +408,7 @@ public sealed class FaceGallery : IGallery, IDisposable
         {
             double d = aggregation == Aggregation.Min ? g.Min(n => n.Distance) : _index.MeanDistance(embedding, _rowsOfSubject[g.Key]);
             return new Candidate(_names[g.Key], d) { SubjectId = g.Key };
-        }).OrderBy(c => c.Distance).Take(Math.Max(1, top)).ToList();
+        }).OrderBy(c => c.Distance).ThenBy(c => c.SubjectId).Take(Math.Max(1, top)).ToList(); // ties (copies of one photo) by id, as the shards break them
         if (subjects.Count == 0) return new Identification(null, false, double.PositiveInfinity, threshold, []);
         var best = subjects[0];
         bool known = best.Distance <= threshold;

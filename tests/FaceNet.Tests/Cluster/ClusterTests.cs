@@ -94,7 +94,8 @@ public sealed class ClusterTests(PostgresServer postgres)
         foreach (var silo in silos) await silo.StartAsync();
         try
         {
-            var sharded = new FaceNet.Cluster.Shards.ShardedGallery(silos[0].Services.GetRequiredService<IGrainFactory>(), 16);
+            using var sharded = new FaceNet.Cluster.Shards.ShardedGallery(silos[0].Services.GetRequiredService<IGrainFactory>(),
+                FaceNet.Gallery.PostgresGalleryStore.Open(db, model), 16);
             Assert.Equal((400, 800), await sharded.SizeAsync());
             var queries = people.Take(150).Select(p => RandomFaces.Near(p.Centre, r, 0.35f)).Concat(Enumerable.Range(0, 50).Select(_ => RandomFaces.Unit(r, 32)));
             foreach (var q in queries)
@@ -107,16 +108,13 @@ public sealed class ClusterTests(PostgresServer postgres)
                 Assert.Equal(one.Distance, many.Distance, 5);
             }
             // an enrolment is in its shard when acknowledged, an erasure gone from it
-            using (var store = FaceNet.Gallery.PostgresGalleryStore.Open(db, model))
-            {
-                var newcomer = RandomFaces.Unit(r, 32);
-                await sharded.EnrollAsync(store, "newcomer", [new FaceNet.Gallery.NewFace(newcomer)]);
-                Assert.Equal("newcomer", (await sharded.IdentifyAsync(newcomer, 0.9)).Name);
-                Assert.Equal((401, 801), await sharded.SizeAsync());
-                Assert.True(await sharded.RemoveAsync(store, "p000"));
-                Assert.NotEqual("p000", (await sharded.IdentifyAsync(people[0].Centre, 0.9)).Name);
-                Assert.Equal((400, 799), await sharded.SizeAsync());
-            }
+            var newcomer = RandomFaces.Unit(r, 32);
+            await sharded.AddFacesAsync("newcomer", [new FaceNet.Gallery.NewFace(newcomer)]);
+            Assert.Equal("newcomer", (await sharded.IdentifyAsync(newcomer, 0.9)).Name);
+            Assert.Equal((401, 801), await sharded.SizeAsync());
+            Assert.True(await sharded.RemoveAsync("p000"));
+            Assert.NotEqual("p000", (await sharded.IdentifyAsync(people[0].Centre, 0.9)).Name);
+            Assert.Equal((400, 799), await sharded.SizeAsync());
             // the shards are spread over the silos, not all on the one that was asked
             var stats = await silos[0].Services.GetRequiredService<IGrainFactory>().GetGrain<IManagementGrain>(0).GetDetailedGrainStatistics();
             Assert.True(stats.Where(s => s.GrainType.Contains("GalleryShard", StringComparison.Ordinal)).Select(s => s.SiloAddress).Distinct().Count() >= 2);

@@ -30,8 +30,7 @@ public sealed class PostgresServer : IDisposable
         if (_asPostgres) Run("chown", "postgres:postgres", _dir);
         Port = FreePort();
         RunAs(Path.Combine(bin, "initdb"), "-D", Path.Combine(_dir, "data"), "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8");
-        RunAs(_pgCtl, "-D", Path.Combine(_dir, "data"), "-l", Path.Combine(_dir, "log"), "-w", "-t", "60",
-            "-o", $"-p {Port} -k {_dir} -c listen_addresses=127.0.0.1 -c fsync=off", "start");
+        Start();
     }
 
     public int Port { get; }
@@ -53,6 +52,13 @@ public sealed class PostgresServer : IDisposable
         }
         return $"Host=127.0.0.1;Port={Port};Username=postgres;Database={name}";
     }
+
+    /// <summary>Stops the server at once (as a crash would), for tests of what happens while the database is away.</summary>
+    public void Stop() => RunAs(_pgCtl, "-D", Path.Combine(_dir, "data"), "-m", "immediate", "-w", "stop");
+
+    /// <summary>Starts it again on the same port and data.</summary>
+    public void Start() => RunAs(_pgCtl, "-D", Path.Combine(_dir, "data"), "-l", Path.Combine(_dir, "log"), "-w", "-t", "60",
+        "-o", $"-p {Port} -k {_dir} -c listen_addresses=127.0.0.1 -c fsync=off", "start");
 
     public void Dispose()
     {

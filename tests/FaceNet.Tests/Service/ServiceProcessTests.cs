@@ -22,62 +22,11 @@ public sealed class ServiceProcessTests(PostgresServer postgres) : IDisposable
         try { Directory.Delete(_dir, true); } catch (IOException) { }
     }
 
-    private sealed class Server : IDisposable
-    {
-        public required Process Process { get; init; }
-        public required string Address { get; init; }
-        public required Channel<string> Lines { get; init; }
-        public HttpClient Http { get; } = new() { Timeout = TimeSpan.FromSeconds(60) };
+    private ServeProcess Serve(string gallery, params string[] extra) => ServeProcess.Start(_dir, gallery, extra);
 
-        public void Dispose()
-        {
-            if (!Process.HasExited) Process.Kill(true);
-            Process.WaitForExit(10_000);
-            Process.Dispose();
-            Http.Dispose();
-        }
-    }
+    private string Key(string scopes = "admin") => ServeProcess.AddKey(_dir, scopes);
 
-    private Server Serve(string gallery, params string[] extra)
-    {
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = _dir };
-        foreach (var a in (string[])[typeof(FaceNet.Cli.FaceNetCli).Assembly.Location, "serve", "-g", gallery, "--urls", "http://127.0.0.1:0", "--keys", Path.Combine(_dir, "keys.json"), "--threads", "2", .. extra])
-            psi.ArgumentList.Add(a);
-        var p = Process.Start(psi)!;
-        var lines = Channel.CreateUnbounded<string>();
-        // read on their own tasks: a child that hangs without printing cannot hang the test
-        _ = Task.Run(async () => { while (await p.StandardOutput.ReadLineAsync() is { } l) lines.Writer.TryWrite(l); lines.Writer.TryComplete(); });
-        _ = Task.Run(async () => { while (await p.StandardError.ReadLineAsync() is { } l) lines.Writer.TryWrite("stderr: " + l); });
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        while (DateTime.UtcNow < deadline)
-        {
-            if (lines.Reader.TryRead(out var line))
-            {
-                if (line.StartsWith("listening on ")) return new Server { Process = p, Address = line.Split(' ')[2], Lines = lines };
-                continue;
-            }
-            if (p.HasExited) break;
-            Thread.Sleep(20);
-        }
-        p.Kill(true);
-        throw new InvalidOperationException("facenet serve did not start listening");
-    }
-
-    private string Key(string scopes = "admin")
-    {
-        var r = FaceNet.Tests.Cli.CliRunner.Run("keys", "add", "k" + Guid.NewGuid().ToString("N")[..6], "--scopes", scopes, "--keys", Path.Combine(_dir, "keys.json"));
-        Assert.Equal(0, r.ExitCode);
-        return r.OutLines[^1];
-    }
-
-    private static async Task<(int Status, JsonElement Body)> Post(Server s, string path, string key, HttpContent content)
-    {
-        using var req = new HttpRequestMessage(HttpMethod.Post, s.Address + path) { Content = content };
-        req.Headers.Add("X-API-Key", key);
-        using var res = await s.Http.SendAsync(req);
-        var text = await res.Content.ReadAsStringAsync();
-        return ((int)res.StatusCode, text.Length > 0 ? JsonDocument.Parse(text).RootElement.Clone() : default);
-    }
+    private static Task<(int Status, JsonElement Body)> Post(ServeProcess s, string path, string key, HttpContent content) => s.Post(path, key, content);
 
     [Theory]
     [InlineData("sqlite")]
