@@ -49,6 +49,17 @@ public static class ClusterHosting
         return silo;
     }
 
+    /// <summary>
+    /// Makes an Orleans client of the cluster whose membership is in that database (it finds the active silos'
+    /// gateways there): a process that asks the shards without holding any, such as <c>facenet bench cluster</c>.
+    /// </summary>
+    public static IClientBuilder UsePostgresGateways(this IClientBuilder client, string connectionString, string clusterId)
+    {
+        client.Configure<ClusterOptions>(o => { o.ClusterId = clusterId; o.ServiceId = "facenet"; });
+        client.Services.AddSingleton<Orleans.Messaging.IGatewayListProvider>(new PostgresGatewayList(connectionString, clusterId));
+        return client;
+    }
+
     /// <summary>Hosts shards of the gallery in that database, cut into <paramref name="shards"/> (placed over the silos by <see cref="ShardPlacement"/>).</summary>
     public static ISiloBuilder AddGalleryShards(this ISiloBuilder silo, string connectionString, int shards, MasterKey? key = null)
     {

@@ -6,8 +6,64 @@ public sealed partial class FaceNetCli
     private Command BenchCommand() => new("bench",
         "Speed and memory: the network alone, photos end to end, the HTTP service, gallery search and upkeep, video tracks")
     {
-        BenchNetworkCommand(), BenchImagesCommand(), BenchServiceCommand(), BenchGalleryCommand(), BenchTracksCommand(),
+        BenchNetworkCommand(), BenchImagesCommand(), BenchServiceCommand(), BenchGalleryCommand(), BenchTracksCommand(), BenchClusterCommand(),
     };
+
+    private Command BenchClusterCommand()
+    {
+        var gallery = new Option<string>("--gallery", "-g")
+        {
+            Description = "A PostgreSQL database for the benchmark's gallery (filled with synthetic faces up to --faces; not one with real people)",
+            Required = true,
+        };
+        var faces = new Option<int>("--faces") { Description = "Faces in the gallery (one per subject)", DefaultValueFactory = _ => 1_000_000 }.Within(1, 100_000_000);
+        var dimensions = new Option<int>("--dimensions") { Description = "Values per vector (the default model's are 256)",
+            DefaultValueFactory = _ => 256 }.Within(2, 4096);
+        var silos = new Option<int[]>("--silos") { Description = "Silo counts to run (default 1 2 4)", AllowMultipleArgumentsPerToken = true }.Within(1, 64);
+        var queries = new Option<int>("--queries") { Description = "Identifications timed per silo count", DefaultValueFactory = _ => 300 }.Within(1, 1_000_000);
+        var clients = new Option<int>("--clients") { Description = "Concurrent identifying callers", DefaultValueFactory = _ => 4 }.Within(1, 1024);
+        var writers = new Option<int>("--writers") { Description = "Concurrent enrolling callers", DefaultValueFactory = _ => 4 }.Within(1, 1024);
+        var seconds = Options.Real("--enrol-seconds", "How long enrolment is timed per silo count", 10, 0, 3600, minOpen: true);
+        var json = JsonOption();
+        var cmd = new Command("cluster", "A gallery in shards over 1, 2, 4 silo processes: load time, memory per silo, identify p50/p99 and throughput, enrolment throughput")
+            { gallery, faces, dimensions, silos, queries, clients, writers, seconds, json };
+        cmd.SetAction(r => Guard(() =>
+        {
+            var db = r.GetValue(gallery)!;
+            if (!GalleryStores.IsPostgres(db)) throw new UsageException("bench cluster: -g takes a PostgreSQL connection string (\"Host=…;Database=…\")");
+            double fill = FaceNet.Benchmarks.ClusterBenchmark.Fill(db, r.GetValue(faces), r.GetValue(dimensions), m => stderr.WriteLine(m));
+            if (fill > 0) stderr.WriteLine($"gallery filled in {fill:F0} s");
+            var runs = new List<FaceNet.Benchmarks.ClusterFigures>();
+            foreach (var n in r.GetValue(silos) is { Length: > 0 } ns ? ns : [1, 2, 4])
+            {
+                var run = FaceNet.Benchmarks.ClusterBenchmark.RunAsync(db, n, r.GetValue(queries), r.GetValue(clients), r.GetValue(writers),
+                    TimeSpan.FromSeconds(r.GetValue(seconds)), (cluster, port, gateway) => SelfCommand("cluster", "silo", "-g", db, "--cluster-id", cluster,
+                        "--silo-port", port.ToString(CultureInfo.InvariantCulture), "--gateway-port", gateway.ToString(CultureInfo.InvariantCulture)),
+                    m => stderr.WriteLine(m)).GetAwaiter().GetResult();
+                runs.Add(run);
+                if (r.GetValue(json)) stdout.WriteLine(JsonSerializer.Serialize(run, FaceNet.Service.FaceNetApi.Json));
+                else
+                {
+                    stdout.WriteLine($"{run.Silos} silo(s), {run.Faces} faces in {run.Shards} shards: loaded in {run.LoadSeconds:F1} s; identify p50 {run.IdentifyP50Ms:F1} ms, "
+                        + $"p99 {run.IdentifyP99Ms:F1} ms, {run.IdentifyPerSecond:F1}/s ({run.Clients} callers); enrol {run.EnrolmentsPerSecond:F0}/s ({run.Writers} writers)");
+                    foreach (var s in run.PerSilo) stdout.WriteLine($"  {s.Address,-22} {s.Shards,3} shards {s.Faces,10} faces {s.MemoryMb,8:F0} MB");
+                }
+                stdout.Flush();
+            }
+            return Ok;
+        }));
+        return cmd;
+    }
+
+    /// <summary>This program again, with other arguments (the facenet executable, or dotnet and this assembly).</summary>
+    private static System.Diagnostics.ProcessStartInfo SelfCommand(params string[] args)
+    {
+        var self = Environment.ProcessPath ?? "dotnet";
+        var psi = new System.Diagnostics.ProcessStartInfo(self);
+        if (Path.GetFileNameWithoutExtension(self) == "dotnet") psi.ArgumentList.Add(typeof(FaceNetCli).Assembly.Location);
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        return psi;
+    }
 
     private static Option<string[]> Int8Option(string what) => new("--int8")
     {

@@ -379,6 +379,7 @@ public sealed partial class FaceNetCli
         var cmd = new Command("cluster", "Group the faces of a photo folder into people ('cluster status': the service's cluster of silos)")
             { dir, model, detector, flip, method, eps, minSamples, copyTo, threads, json };
         cmd.Subcommands.Add(ClusterStatusCommand());
+        cmd.Subcommands.Add(ClusterSiloCommand());
         cmd.SetAction(r => Guard(() =>
         {
             var folder = r.GetValue(dir)!;

@@ -45,19 +45,11 @@ public sealed partial class FaceNetCli
         {
             Description = "Be a silo of a cluster over the PostgreSQL gallery as well as a front end: the gallery is cut into shards over the silos",
         };
-        var siloPort = new Option<int>("--silo-port") { Description = "Cluster: silo-to-silo port", DefaultValueFactory = _ => 11111 }.Within(1, 65535);
-        var gatewayPort = new Option<int>("--gateway-port") { Description = "Cluster: Orleans client port", DefaultValueFactory = _ => 30000 }.Within(1, 65535);
-        var siloAddress = new Option<string?>("--silo-address")
-        {
-            Description = "Cluster: the address other silos reach this one at (default 127.0.0.1: a cluster on one machine)",
-        };
-        var clusterId = new Option<string>("--cluster-id") { Description = "Cluster: its name (silos of one name over one database form it)",
-            DefaultValueFactory = _ => "facenet" };
-        var shards = new Option<int?>("--shards") { Description = "Cluster: shards of a new gallery (default 64; fixed when the cluster first starts)" }
-            .Within(1, 4096);
+        var silo = new SiloOptions();
         var cmd = new Command("serve", "Run the HTTP service: verify, embed, detect, enrol, identify; API keys, limits, metrics, OpenAPI and a web page")
             { urls, httpsCert, httpsKey, gallery, _masterKeyFile, retention, keys, model, detector, threads, threshold, maxBody,
-                workers, queue, batchWait, timeout, cluster, siloPort, gatewayPort, siloAddress, clusterId, shards };
+                workers, queue, batchWait, timeout, cluster };
+        silo.AddTo(cmd);
         cmd.SetAction(r => Guard(() =>
         {
             var galleryLocation = r.GetValue(gallery);
@@ -87,7 +79,7 @@ public sealed partial class FaceNetCli
                 QueueLimit = r.GetValue(queue),
                 BatchWait = TimeSpan.FromMilliseconds(r.GetValue(batchWait)),
                 RequestTimeout = TimeSpan.FromSeconds(r.GetValue(timeout)),
-                Cluster = r.GetValue(cluster) ? ClusterOptions(r, galleryLocation, siloPort, gatewayPort, siloAddress, clusterId, shards) : null,
+                Cluster = r.GetValue(cluster) ? silo.Read(r, galleryLocation, "--cluster") : null,
             };
             var host = StartService(options, new StderrLogs(stderr));
             var g = host.Gallery;
@@ -108,19 +100,69 @@ public sealed partial class FaceNetCli
         return cmd;
     }
 
-    private static FaceNet.Cluster.FaceClusterOptions ClusterOptions(ParseResult r, string? gallery, Option<int> siloPort, Option<int> gatewayPort,
-        Option<string?> siloAddress, Option<string> clusterId, Option<int?> shards)
+    /// <summary>Where a silo listens and which cluster it joins: the options of serve --cluster and of cluster silo.</summary>
+    private sealed class SiloOptions
     {
-        if (gallery is null || !GalleryStores.IsPostgres(gallery))
-            throw new UsageException("--cluster: a cluster keeps its gallery in PostgreSQL: give -g \"Host=…;Database=…\"");
-        var address = System.Net.IPAddress.Loopback;
-        if (r.GetValue(siloAddress) is { } a && !System.Net.IPAddress.TryParse(a, out address))
-            throw new UsageException($"--silo-address: '{a}' is not an IP address");
-        return new FaceNet.Cluster.FaceClusterOptions
+        private readonly Option<int> _siloPort = new Option<int>("--silo-port") { Description = "Cluster: silo-to-silo port",
+            DefaultValueFactory = _ => 11111 }.Within(1, 65535);
+        private readonly Option<int> _gatewayPort = new Option<int>("--gateway-port") { Description = "Cluster: Orleans client port",
+            DefaultValueFactory = _ => 30000 }.Within(1, 65535);
+        private readonly Option<string?> _address = new("--silo-address")
         {
-            ConnectionString = gallery, SiloPort = r.GetValue(siloPort), GatewayPort = r.GetValue(gatewayPort), AdvertisedAddress = address!,
-            ClusterId = r.GetValue(clusterId)!, Shards = r.GetValue(shards),
+            Description = "Cluster: the address other silos reach this one at (default 127.0.0.1: a cluster on one machine)",
         };
+        private readonly Option<string> _clusterId = new("--cluster-id") { Description = "Cluster: its name (silos of one name over one database form it)",
+            DefaultValueFactory = _ => "facenet" };
+        private readonly Option<int?> _shards = new Option<int?>("--shards")
+        {
+            Description = "Cluster: shards of a new gallery (default 64; fixed when the cluster first starts)",
+        }.Within(1, 4096);
+
+        public void AddTo(Command cmd)
+        {
+            foreach (var o in new Option[] { _siloPort, _gatewayPort, _address, _clusterId, _shards }) cmd.Options.Add(o);
+        }
+
+        public FaceNet.Cluster.FaceClusterOptions Read(ParseResult r, string? gallery, string what)
+        {
+            if (gallery is null || !GalleryStores.IsPostgres(gallery))
+                throw new UsageException($"{what}: a cluster keeps its gallery in PostgreSQL: give -g \"Host=…;Database=…\"");
+            var address = System.Net.IPAddress.Loopback;
+            if (r.GetValue(_address) is { } a && !System.Net.IPAddress.TryParse(a, out address))
+                throw new UsageException($"--silo-address: '{a}' is not an IP address");
+            return new FaceNet.Cluster.FaceClusterOptions
+            {
+                ConnectionString = gallery, SiloPort = r.GetValue(_siloPort), GatewayPort = r.GetValue(_gatewayPort), AdvertisedAddress = address!,
+                ClusterId = r.GetValue(_clusterId)!, Shards = r.GetValue(_shards),
+            };
+        }
+    }
+
+    private Command ClusterSiloCommand()
+    {
+        var gallery = new Option<string>("--gallery", "-g") { Description = "The cluster's PostgreSQL gallery (\"Host=…;Database=…\")", Required = true };
+        var where = new SiloOptions();
+        var cmd = new Command("silo", "A silo that holds shards of the gallery and serves no HTTP (front ends: serve --cluster); runs until Ctrl+C or SIGTERM")
+            { gallery, _masterKeyFile };
+        where.AddTo(cmd);
+        cmd.SetAction(r => Guard(() =>
+        {
+            var options = where.Read(r, r.GetValue(gallery), "cluster silo") with { Key = GalleryKey(r) };
+            FaceNet.Cluster.ClusterSilo silo;
+            try { silo = FaceNet.Cluster.ClusterSilo.StartAsync(options, new StderrLogs(stderr)).GetAwaiter().GetResult(); }
+            catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException)
+            {
+                throw new UsageException($"--silo-port {options.SiloPort} / --gateway-port {options.GatewayPort}: {e.Message}");
+            }
+            stdout.WriteLine($"silo {options.AdvertisedAddress}:{options.SiloPort} ready (cluster {options.ClusterId}, gateway port {options.GatewayPort}, "
+                + $"gallery {Gallery.PostgresGalleryStore.Redact(options.ConnectionString)} in {silo.Shards} shards)");
+            stdout.Flush();
+            try { silo.WaitForShutdownAsync().GetAwaiter().GetResult(); }
+            finally { silo.DisposeAsync().AsTask().GetAwaiter().GetResult(); }
+            stdout.WriteLine("stopped");
+            return Ok;
+        }));
+        return cmd;
     }
 
     private Command ClusterStatusCommand()

@@ -142,7 +142,7 @@ internal sealed class GalleryShardGrain(ShardSettings settings, LocalShards loca
     {
         while (true)
         {
-            var changes = _store!.ChangesSince(_sequence);
+            var changes = _store!.ChangesSince(_sequence, Shard, settings.Shards);
             if (changes is null) // the feed no longer reaches back: read the shard again
             {
                 Load();
@@ -152,7 +152,6 @@ internal sealed class GalleryShardGrain(ShardSettings settings, LocalShards loca
             foreach (var c in changes)
             {
                 _sequence = c.Sequence;
-                if (c.SubjectId % settings.Shards != Shard) continue;
                 switch (c.Kind)
                 {
                     case ChangeKind.Enrolled when c.Faces.Count > 0 && c.Name is { } name:

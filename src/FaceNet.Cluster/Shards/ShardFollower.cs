@@ -17,6 +17,7 @@ internal sealed class ShardFollower(ShardSettings settings, LocalShards local, I
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         PostgresGalleryStore? store = null;
+        long seen = -1;
         try
         {
             while (!stoppingToken.IsCancellationRequested)
@@ -24,8 +25,14 @@ internal sealed class ShardFollower(ShardSettings settings, LocalShards local, I
                 try
                 {
                     store ??= PostgresGalleryStore.Open(settings.ConnectionString, null, readOnly: true, key: settings.Key);
+                    if (seen < 0) seen = store.LastSequence(); // shards loaded since have what came before
                     await store.WaitForChangesAsync(Poll, stoppingToken);
-                    foreach (var shard in local.Keys) await grains.GetGrain<IGalleryShard>(shard).CatchUp();
+                    // only the shards of this silo that a change touched (a write through a front end has had its shard catch up already)
+                    var (last, subjects) = store.ChangedSince(seen);
+                    seen = last;
+                    var mine = local.Keys.ToHashSet();
+                    foreach (var shard in subjects.Select(s => (int)(s % settings.Shards)).Distinct().Where(mine.Contains))
+                        await grains.GetGrain<IGalleryShard>(shard).CatchUp();
                 }
                 catch (Exception e) when (e is not OperationCanceledException)
                 {

@@ -30,12 +30,15 @@ internal static class ChangeFeed
 
     /// <summary>The entries after <paramref name="sequence"/>, oldest first; null when the feed was trimmed past it.</summary>
     public static List<GalleryChange>? Read(DbConnection db, DbTransaction tx, string schema, long sequence, int max,
-        Func<long, long, long, List<StoredFace>> facesOf)
+        Func<long, long, long, List<StoredFace>> facesOf, (int Shard, int Shards)? shard = null)
     {
         using (var pruned = Command(db, tx, $"SELECT value FROM {schema}meta WHERE key = 'feed_pruned_through'"))
             if (long.Parse((string)pruned.ExecuteScalar()!, CultureInfo.InvariantCulture) > sequence) return null;
         var raw = new List<(long Seq, string Kind, long Subject, string? Name, long First, long Last)>();
-        using (var cmd = Command(db, tx, $"SELECT seq, kind, subject_id, name, first_face, last_face FROM {schema}changes WHERE seq > @s ORDER BY seq LIMIT @max", ("s", sequence), ("max", (long)max)))
+        // a shard's entries only: its subjects are those whose id modulo the shard count is the shard
+        var only = shard is { } k ? $" AND subject_id % {k.Shards} = {k.Shard}" : "";
+        using (var cmd = Command(db, tx, $"SELECT seq, kind, subject_id, name, first_face, last_face FROM {schema}changes WHERE seq > @s{only} ORDER BY seq LIMIT @max",
+            ("s", sequence), ("max", (long)max)))
         using (var r = cmd.ExecuteReader())
             while (r.Read())
                 raw.Add((r.GetInt64(0), r.GetString(1), r.GetInt64(2), r.IsDBNull(3) ? null : r.GetString(3),

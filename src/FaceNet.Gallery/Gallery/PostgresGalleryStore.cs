@@ -527,6 +527,33 @@ public sealed partial class PostgresGalleryStore : IGalleryStore, IProtectedStor
     public IReadOnlyList<GalleryChange>? ChangesSince(long sequence, int max = 10_000)
         => Read((conn, tx) => ChangeFeed.Read(conn, tx, "", sequence, max, (subject, first, last) => ReadFaces(conn, tx, (subject, first, last))));
 
+    /// <summary>The changes after <paramref name="sequence"/> to the subjects of one shard (id modulo <paramref name="shards"/>); null when the feed was trimmed past it.</summary>
+    public IReadOnlyList<GalleryChange>? ChangesSince(long sequence, int shard, int shards, int max = 10_000)
+    {
+        if (shards < 1 || shard < 0 || shard >= shards) throw new ArgumentOutOfRangeException(nameof(shard), $"shard {shard} of {shards}");
+        return Read((conn, tx) => ChangeFeed.Read(conn, tx, "", sequence, max, (subject, first, last) => ReadFaces(conn, tx, (subject, first, last)), (shard, shards)));
+    }
+
+    /// <summary>The feed's last entry now (0 when it has none).</summary>
+    public long LastSequence() => Read((conn, tx) => Scalar<long>(conn, tx, "SELECT COALESCE(max(seq), 0) FROM changes"));
+
+    /// <summary>The subjects changed after <paramref name="sequence"/> and the feed's last entry (only ids: what a follower needs to know whom to wake).</summary>
+    public (long Last, IReadOnlyList<long> Subjects) ChangedSince(long sequence)
+        => Read((conn, tx) =>
+        {
+            var ids = new List<long>();
+            long last = sequence;
+            using var cmd = new NpgsqlCommand("SELECT seq, subject_id FROM changes WHERE seq > @s ORDER BY seq", conn, tx);
+            cmd.Parameters.AddWithValue("s", sequence);
+            using var r = cmd.ExecuteReader();
+            while (r.Read())
+            {
+                last = r.GetInt64(0);
+                ids.Add(r.GetInt64(1));
+            }
+            return (last, (IReadOnlyList<long>)ids);
+        });
+
     /// <summary>Waits on a listening connection for a writer's NOTIFY (any replica's commit), at most <paramref name="timeout"/>.</summary>
     public async Task WaitForChangesAsync(TimeSpan timeout, CancellationToken ct)
     {
