@@ -57,30 +57,43 @@ public sealed class ShardedGallery(IGrainFactory grains, IGalleryStore store, in
     private readonly SemaphoreSlim _measuring = new(1, 1);
 
     // The gallery's own people, drawn as FaceGallery draws them (the same subjects, the same distances):
-    // each sampled subject's first face against every shard's other subjects. Kept until the subjects
-    // have changed by a twentieth.
+    // each sampled subject's first face against every shard's other subjects, in batches that keep each call
+    // short. Measured once before the first search that needs it; when the subjects have changed by a
+    // twentieth, measured again in the background while searches go on with the last one (at a million faces
+    // a measurement is 2,000 searches of the whole gallery).
     private async Task<double[]> NearestSubjectsAsync(int subjects)
     {
         bool Fresh(NearestSample? s) => s is not null && Math.Abs(s.Subjects - subjects) * 20 <= s.Subjects;
-        if (_nearest is { } cached && Fresh(cached)) return cached.Distances;
-        await _measuring.WaitAsync().ConfigureAwait(false);
-        try
+        if (_nearest is { } cached)
         {
-            if (_nearest is { } n && Fresh(n)) return n.Distances;
-            var ids = (await All(s => s.SubjectIds()).ConfigureAwait(false)).SelectMany(x => x).Order().ToList();
-            var rng = new Random(20261201);
-            var sample = ids.Count <= OpenSetThreshold.GallerySampleSize ? ids : [.. ids.OrderBy(_ => rng.Next()).Take(OpenSetThreshold.GallerySampleSize)];
-            var byShard = sample.GroupBy(ShardOf).ToList();
-            var firsts = await Task.WhenAll(byShard.Select(g => Shard(g.Key).FirstFaces([.. g]))).ConfigureAwait(false);
-            long[] owners = [.. byShard.SelectMany(g => g)];
-            float[][] queries = [.. firsts.SelectMany(f => f)];
-            var nearest = await All(s => s.NearestOthers(queries, owners)).ConfigureAwait(false);
-            var d = Enumerable.Range(0, queries.Length).Select(i => nearest.Min(x => x[i])).ToArray();
-            Array.Sort(d);
-            _nearest = new NearestSample(ids.Count, d);
-            return d;
+            if (!Fresh(cached) && _measuring.Wait(0)) _ = Task.Run(async () => { try { await MeasureAsync(subjects); } finally { _measuring.Release(); } });
+            return cached.Distances;
         }
+        await _measuring.WaitAsync().ConfigureAwait(false);
+        try { return _nearest?.Distances ?? await MeasureAsync(subjects).ConfigureAwait(false); }
         finally { _measuring.Release(); }
+    }
+
+    private async Task<double[]> MeasureAsync(int subjects)
+    {
+        var ids = (await All(s => s.SubjectIds()).ConfigureAwait(false)).SelectMany(x => x).Order().ToList();
+        var rng = new Random(20261201);
+        var sample = ids.Count <= OpenSetThreshold.GallerySampleSize ? ids : [.. ids.OrderBy(_ => rng.Next()).Take(OpenSetThreshold.GallerySampleSize)];
+        var byShard = sample.GroupBy(ShardOf).ToList();
+        var firsts = await Task.WhenAll(byShard.Select(g => Shard(g.Key).FirstFaces([.. g]))).ConfigureAwait(false);
+        long[] owners = [.. byShard.SelectMany(g => g)];
+        float[][] queries = [.. firsts.SelectMany(f => f)];
+        var d = new double[queries.Length];
+        const int Batch = 64;
+        for (int from = 0; from < queries.Length; from += Batch)
+        {
+            int n = Math.Min(Batch, queries.Length - from);
+            var nearest = await All(s => s.NearestOthers(queries[from..(from + n)], owners[from..(from + n)])).ConfigureAwait(false);
+            for (int i = 0; i < n; i++) d[from + i] = nearest.Min(x => x[i]);
+        }
+        Array.Sort(d);
+        _nearest = new NearestSample(subjects, d);
+        return d;
     }
 
     /// <summary>Enrols through the store (committed first), then has the owning shard apply it before returning.</summary>

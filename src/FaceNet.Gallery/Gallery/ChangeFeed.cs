@@ -22,7 +22,19 @@ internal static class ChangeFeed
             $"INSERT INTO {schema}changes(kind, subject_id, name, first_face, last_face) VALUES (@k, @s, @n, @a, @b) RETURNING seq",
             ("k", kind.ToString()), ("s", subject), ("n", Typed(name, DbType.String)), ("a", Typed(firstFace, DbType.Int64)), ("b",
                 Typed(lastFace, DbType.Int64))).ExecuteScalar(), CultureInfo.InvariantCulture);
-        if (seq % 1000 != 0 || seq <= Length) return;
+        if (seq % 1000 == 0) Trim(db, tx, schema, seq);
+    }
+
+    /// <summary>Entries that others wrote in bulk (the last of them <paramref name="last"/>): the trim <see cref="Record"/> would have done.</summary>
+    public static void Recorded(DbConnection db, DbTransaction tx, string schema, long first, long last)
+    {
+        long due = last / 1000 * 1000;
+        if (due >= first) Trim(db, tx, schema, due);
+    }
+
+    private static void Trim(DbConnection db, DbTransaction tx, string schema, long seq)
+    {
+        if (seq <= Length) return;
         using var trim = Command(db, tx, $"DELETE FROM {schema}changes WHERE seq <= @t; UPDATE {schema}meta SET value = @ts WHERE key = 'feed_pruned_through';",
             ("t", seq - Length), ("ts", (seq - Length).ToString(CultureInfo.InvariantCulture)));
         trim.ExecuteNonQuery();

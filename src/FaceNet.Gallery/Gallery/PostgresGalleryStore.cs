@@ -255,65 +255,91 @@ public sealed partial class PostgresGalleryStore : IGalleryStore, IProtectedStor
         var checkedPeople = GalleryStore.Checked(this, people);
         return Write((conn, tx) =>
         {
+            // set-based, a few round trips for the whole batch (a migration or a bulk load is thousands of people):
+            // the subjects that are new, every face with ids drawn in the people's order, one feed entry per person
+            var names = checkedPeople.Select(p => p.Name).Distinct(StringComparer.Ordinal).ToArray();
+            using (var add = new NpgsqlCommand("""
+                INSERT INTO subjects(name, created, metadata) SELECT n, now(), @m FROM unnest(@names) AS n ON CONFLICT (name) DO NOTHING
+                """, conn, tx))
+            {
+                add.Parameters.AddWithValue("names", names);
+                add.Parameters.Add(new NpgsqlParameter("m", NpgsqlDbType.Text) { Value = (object?)metadata ?? DBNull.Value });
+                add.ExecuteNonQuery();
+            }
+            var idOf = new Dictionary<string, long>(StringComparer.Ordinal);
+            using (var find = new NpgsqlCommand("SELECT id, name FROM subjects WHERE name = ANY(@names)", conn, tx))
+            {
+                find.Parameters.AddWithValue("names", names);
+                using var r = find.ExecuteReader();
+                while (r.Read()) idOf[r.GetString(1)] = r.GetInt64(0);
+            }
+            int total = checkedPeople.Sum(p => p.Faces.Count);
+            // a sealed vector carries its face's id: the ids are drawn before the rows are written
+            var drawn = total == 0 ? [] : DrawFaceIds(conn, tx, total);
+            var subjectOfFace = new long[total];
+            var vectors = new byte[total][];
+            var files = new string?[total];
+            var hashes = new string?[total];
+            var boxes = new string?[total];
+            var detectors = new string?[total];
             var result = new List<Enrollment>(checkedPeople.Count);
+            int k = 0;
             foreach (var (name, faces) in checkedPeople)
             {
-                long subject;
-                using (var find = new NpgsqlCommand("SELECT id FROM subjects WHERE name = @n", conn, tx))
-                {
-                    find.Parameters.AddWithValue("n", name);
-                    if (find.ExecuteScalar() is long id) subject = id;
-                    else
-                    {
-                        using var add = new NpgsqlCommand("INSERT INTO subjects(name, created, metadata) VALUES (@n, now(), @m) RETURNING id", conn, tx);
-                        // (last_used is set below with the faces)
-                        add.Parameters.AddWithValue("n", name);
-                        add.Parameters.AddWithValue("m", (object?)metadata ?? DBNull.Value);
-                        subject = (long)add.ExecuteScalar()!;
-                    }
-                }
                 var ids = new List<long>(faces.Count);
-                // a sealed vector carries its face's id: an encrypted gallery draws the ids first
-                var drawn = _cipher is null || faces.Count == 0 ? null : DrawFaceIds(conn, tx, faces.Count);
-                // all of a subject's faces in one round trip
-                using (var batch = new NpgsqlBatch(conn, tx))
+                foreach (var f in faces)
                 {
-                    for (int i = 0; i < faces.Count; i++)
-                    {
-                        var f = faces[i];
-                        var cmd = new NpgsqlBatchCommand("""
-                            INSERT INTO faces(id, subject_id, embedding, source_file, source_sha256, box, detector, model_id, created)
-                            OVERRIDING SYSTEM VALUE
-                            VALUES (COALESCE($8, nextval(pg_get_serial_sequence('faces', 'id'))), $1, $2, $3, $4, $5, $6, $7, now()) RETURNING id
-                            """);
-                        cmd.Parameters.Add(new NpgsqlParameter<long> { TypedValue = subject });
-                        cmd.Parameters.Add(new NpgsqlParameter<byte[]>
-                        {
-                            TypedValue = drawn is null ? MemoryMarshal.AsBytes(f.Embedding.AsSpan()).ToArray() : _cipher!.Seal(drawn[i], f.Embedding),
-                        });
-                        cmd.Parameters.Add(new NpgsqlParameter { Value = (object?)f.SourceFile ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
-                        cmd.Parameters.Add(new NpgsqlParameter { Value = (object?)f.SourceSha256 ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
-                        cmd.Parameters.Add(new NpgsqlParameter { Value = f.Box is null ? DBNull.Value : string.Join(",", f.Box),
-                            NpgsqlDbType = NpgsqlDbType.Text });
-                        cmd.Parameters.Add(new NpgsqlParameter { Value = (object?)f.Detector ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
-                        cmd.Parameters.Add(new NpgsqlParameter<string> { TypedValue = Model.Id });
-                        cmd.Parameters.Add(new NpgsqlParameter { Value = drawn is null ? DBNull.Value : drawn[i], NpgsqlDbType = NpgsqlDbType.Bigint });
-                        batch.BatchCommands.Add(cmd);
-                    }
-                    if (faces.Count > 0)
-                    {
-                        using var r = batch.ExecuteReader();
-                        do { while (r.Read()) ids.Add(r.GetInt64(0)); } while (r.NextResult());
-                    }
+                    subjectOfFace[k] = idOf[name];
+                    vectors[k] = _cipher is null ? MemoryMarshal.AsBytes(f.Embedding.AsSpan()).ToArray() : _cipher.Seal(drawn[k], f.Embedding);
+                    files[k] = f.SourceFile;
+                    hashes[k] = f.SourceSha256;
+                    boxes[k] = f.Box is null ? null : string.Join(",", f.Box);
+                    detectors[k] = f.Detector;
+                    ids.Add(drawn[k++]);
                 }
-                result.Add(new Enrollment(subject, ids));
-                if (ids.Count > 0)
-                {
-                    Record(conn, tx, ChangeKind.Enrolled, subject, null, ids.Min(), ids.Max());
-                    if (_audit) Exec(conn, tx, "UPDATE subjects SET last_used = now() WHERE id = @id", ("id", subject));
-                }
+                result.Add(new Enrollment(idOf[name], ids));
             }
-            return result;
+            if (total > 0)
+            {
+                using var insert = new NpgsqlCommand("""
+                    INSERT INTO faces(id, subject_id, embedding, source_file, source_sha256, box, detector, model_id, created) OVERRIDING SYSTEM VALUE
+                    SELECT i, s, e, f, h, b, d, @model, now() FROM unnest(@ids, @subjects, @vectors, @files, @hashes, @boxes, @detectors) AS x(i, s, e, f, h, b, d)
+                    ORDER BY i
+                    """, conn, tx);
+                insert.Parameters.AddWithValue("ids", drawn);
+                insert.Parameters.AddWithValue("subjects", subjectOfFace);
+                insert.Parameters.AddWithValue("vectors", vectors);
+                foreach (var (n, v) in new[] { ("files", files), ("hashes", hashes), ("boxes", boxes), ("detectors", detectors) })
+                    insert.Parameters.Add(new NpgsqlParameter(n, NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = v });
+                insert.Parameters.AddWithValue("model", Model.Id);
+                insert.ExecuteNonQuery();
+            }
+            var enrolled = result.Where(e => e.FaceIds.Count > 0).ToList();
+            if (enrolled.Count > 0)
+            {
+                using var feed = new NpgsqlCommand("""
+                    WITH added AS (
+                        INSERT INTO changes(kind, subject_id, first_face, last_face) SELECT @kind, s, a, b FROM unnest(@subjects, @firsts, @lasts) WITH ORDINALITY AS x(s, a, b, o)
+                        ORDER BY o RETURNING seq)
+                    SELECT min(seq), max(seq) FROM added
+                    """, conn, tx);
+                feed.Parameters.AddWithValue("kind", ChangeKind.Enrolled.ToString());
+                feed.Parameters.AddWithValue("subjects", enrolled.Select(e => e.SubjectId).ToArray());
+                feed.Parameters.AddWithValue("firsts", enrolled.Select(e => e.FaceIds.Min()).ToArray());
+                feed.Parameters.AddWithValue("lasts", enrolled.Select(e => e.FaceIds.Max()).ToArray());
+                using var r = feed.ExecuteReader();
+                r.Read();
+                var (first, last) = (r.GetInt64(0), r.GetInt64(1));
+                r.Close();
+                ChangeFeed.Recorded(conn, tx, "", first, last);
+            }
+            if (_audit && enrolled.Count > 0)
+                using (var used = new NpgsqlCommand("UPDATE subjects SET last_used = now() WHERE id = ANY(@ids)", conn, tx))
+                {
+                    used.Parameters.AddWithValue("ids", enrolled.Select(e => e.SubjectId).Distinct().ToArray());
+                    used.ExecuteNonQuery();
+                }
+            return (IReadOnlyList<Enrollment>)result;
         });
     }
 

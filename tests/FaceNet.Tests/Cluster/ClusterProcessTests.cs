@@ -138,6 +138,10 @@ public sealed class ClusterProcessTests(PostgresServer postgres, ITestOutputHelp
         Assert.Equal(604, state.GetProperty("subjects").GetInt32());
         Assert.All(state.GetProperty("silos").EnumerateArray(), s => Assert.True(s.GetProperty("shards").GetArrayLength() > 0));
         await AnswersAsOneProcess(db, key, silos);
+        var listed = FaceNet.Tests.Cli.CliRunner.Run("cluster", "status", "--url", b.Address, "--key", key);
+        Assert.Equal(0, listed.ExitCode);
+        Assert.StartsWith("3 silo(s), 16 shards, 604 subject(s), 604 face(s)", listed.OutLines[0]);
+        Assert.Equal(3, listed.OutLines.Count(l => l.Contains(" active ", StringComparison.Ordinal)));
 
         // a mixed load on a and b: enrolments (some then erased) and identifications; c is killed under it
         var acknowledged = new List<string>();
@@ -217,6 +221,19 @@ public sealed class ClusterProcessTests(PostgresServer postgres, ITestOutputHelp
         Assert.True(ShardsOn(state, d) > 0, "the fourth silo holds no shard");
         Assert.Equal(604 + kept.Count, state.GetProperty("subjects").GetInt32());
         await AnswersAsOneProcess(db, key, [a, b, d], fresh: [d]);
+    }
+
+    [Fact]
+    public void A_cluster_needs_postgres_and_its_status_a_reachable_service_and_a_key()
+    {
+        var serve = FaceNet.Tests.Cli.CliRunner.Run("serve", "--cluster", "-g", Path.Combine(_dir, "g.db"), "--keys", Path.Combine(_dir, "keys.json"));
+        Assert.Equal(1, serve.ExitCode);
+        Assert.Contains("a cluster keeps its gallery in PostgreSQL", serve.Err);
+        var silo = FaceNet.Tests.Cli.CliRunner.Run("cluster", "silo", "-g", Path.Combine(_dir, "g.db"));
+        Assert.Equal(1, silo.ExitCode);
+        var unreachable = FaceNet.Tests.Cli.CliRunner.Run("cluster", "status", "--url", $"http://127.0.0.1:{FreePort()}", "--key", "k");
+        Assert.Equal(2, unreachable.ExitCode);
+        Assert.Contains("cannot reach the service", unreachable.Err);
     }
 
     [Fact]
