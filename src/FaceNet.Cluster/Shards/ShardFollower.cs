@@ -8,11 +8,11 @@ namespace FaceNet.Cluster.Shards;
 /// <summary>
 /// Writes that do not pass through a front end of the cluster (<c>facenet enroll -g</c>, <c>subjects purge</c>,
 /// another program): PostgreSQL announces each commit, and the silo has its own shards catch up. Checked
-/// every few seconds as well, in case an announcement was missed while the database was away.
+/// every second as well, in case an announcement was missed while the database was away.
 /// </summary>
 internal sealed class ShardFollower(ShardSettings settings, LocalShards local, IGrainFactory grains, ILogger<ShardFollower> log) : BackgroundService
 {
-    private static readonly TimeSpan Poll = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan Poll = TimeSpan.FromSeconds(1);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -26,13 +26,14 @@ internal sealed class ShardFollower(ShardSettings settings, LocalShards local, I
                 {
                     store ??= PostgresGalleryStore.Open(settings.ConnectionString, null, readOnly: true, key: settings.Key);
                     if (seen < 0) seen = store.LastSequence(); // shards loaded since have what came before
-                    await store.WaitForChangesAsync(Poll, stoppingToken);
-                    // only the shards of this silo that a change touched (a write through a front end has had its shard catch up already)
+                    // only the shards of this silo that a change touched (a write through a front end has had its shard catch up already);
+                    // looked at before waiting, so that what was committed while the database was away is not left for the next commit
                     var (last, subjects) = store.ChangedSince(seen);
-                    seen = last;
                     var mine = local.Keys.ToHashSet();
                     foreach (var shard in subjects.Select(s => (int)(s % settings.Shards)).Distinct().Where(mine.Contains))
                         await grains.GetGrain<IGalleryShard>(shard).CatchUp();
+                    seen = last;
+                    await store.WaitForChangesAsync(Poll, stoppingToken);
                 }
                 catch (Exception e) when (e is not OperationCanceledException)
                 {
