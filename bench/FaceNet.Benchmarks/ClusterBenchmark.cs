@@ -19,7 +19,7 @@ public sealed record SiloFigures(string Address, int Shards, int Faces, double M
 
 /// <summary>A gallery in shards over some silos: loading, identify latency and throughput, enrolment throughput.</summary>
 public sealed record ClusterFigures(int Silos, int Faces, int Shards, double LoadSeconds, IReadOnlyList<SiloFigures> PerSilo, double IdentifyP50Ms,
-    double IdentifyP99Ms, double IdentifyPerSecond, int Clients, double EnrolmentsPerSecond, int Writers);
+    double IdentifyP99Ms, double IdentifyPerSecond, int Clients, double EnrolmentsPerSecond, int Writers, double EraseMs);
 
 /// <summary>
 /// `facenet bench cluster`: synthetic unit vectors (one face per subject) in a PostgreSQL gallery, served by
@@ -81,12 +81,15 @@ public static class ClusterBenchmark
         // a cluster of its own per run: the silos of the last run are dead rows, not members
         var clusterId = "bench" + Guid.NewGuid().ToString("N")[..8];
         var processes = new List<Process>();
+        var sw = Stopwatch.StartNew(); // the silos load their shards as they start: "load" is from their launch to every shard answering
         try
         {
             for (int i = 0; i < silos; i++) processes.Add(StartSilo(siloCommand(clusterId, FreePort(), FreePort())));
             var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = [] });
             builder.Logging.ClearProviders();
-            builder.UseOrleansClient(c => c.UsePostgresGateways(db, clusterId));
+            // a shard's first call loads it (a silo loads its own at start too): long at a million faces on one silo
+            builder.UseOrleansClient(c => c.UsePostgresGateways(db, clusterId)
+                .Configure<Orleans.Configuration.ClientMessagingOptions>(m => m.ResponseTimeout = TimeSpan.FromMinutes(5)));
             using var client = builder.Build();
             await client.StartAsync();
             var grains = client.Services.GetRequiredService<IClusterClient>();
@@ -94,10 +97,9 @@ public static class ClusterBenchmark
             using var gallery = new ShardedGallery(grains, PostgresGalleryStore.Open(db, null), shards);
             for (int i = 0; i < 600 && (await grains.GetGrain<IManagementGrain>(0).GetHosts(onlyActive: true)).Count < silos; i++) await Task.Delay(100);
 
-            var sw = Stopwatch.StartNew();
-            var (_, faces) = await gallery.SizeAsync(); // every shard activates: reads its faces from PostgreSQL
+            var (_, faces) = await gallery.SizeAsync(); // every shard is active: its faces read from PostgreSQL
             double load = sw.Elapsed.TotalSeconds;
-            progress($"{silos} silo(s): {faces} faces loaded into {shards} shards in {load:F1} s");
+            progress($"{silos} silo(s): started, {faces} faces loaded into {shards} shards, in {load:F1} s");
             int dim = gallery.Store.Model.EmbeddingSize;
 
             var r = new Random(5);
@@ -135,13 +137,20 @@ public static class ClusterBenchmark
                 })));
             }
             double eps = enrolled.Count / sw.Elapsed.TotalSeconds;
-            foreach (var name in enrolled) await gallery.RemoveAsync(name); // the next run finds the gallery as it was
+            // erasure (rows deleted, then VACUUM so their bytes leave the data files, then the shard): a few of them, timed
+            var erasures = new List<double>();
+            foreach (var name in enrolled.Take(5))
+            {
+                long t0 = Stopwatch.GetTimestamp();
+                await gallery.RemoveAsync(name);
+                erasures.Add(Timing.Milliseconds(Stopwatch.GetTimestamp() - t0));
+            }
 
             var state = await ClusterState.ReadAsync(grains, shards);
             var perSilo = state.Silos.Select(s => new SiloFigures(s.Address, s.Shards.Count, s.Faces, s.MemoryBytes / (1024.0 * 1024))).ToList();
             await client.StopAsync();
             return new ClusterFigures(silos, faces, shards, load, perSilo, Timing.Quantile(latencies, 0.5), Timing.Quantile(latencies, 0.99), qps,
-                clients, eps, writers);
+                clients, eps, writers, Timing.Quantile(erasures, 0.5));
         }
         finally
         {

@@ -44,8 +44,9 @@ public sealed partial class FaceNetCli
                 if (r.GetValue(json)) stdout.WriteLine(JsonSerializer.Serialize(run, FaceNet.Service.FaceNetApi.Json));
                 else
                 {
-                    stdout.WriteLine($"{run.Silos} silo(s), {run.Faces} faces in {run.Shards} shards: loaded in {run.LoadSeconds:F1} s; identify p50 {run.IdentifyP50Ms:F1} ms, "
-                        + $"p99 {run.IdentifyP99Ms:F1} ms, {run.IdentifyPerSecond:F1}/s ({run.Clients} callers); enrol {run.EnrolmentsPerSecond:F0}/s ({run.Writers} writers)");
+                    stdout.WriteLine($"{run.Silos} silo(s), {run.Faces} faces in {run.Shards} shards: started and loaded in {run.LoadSeconds:F1} s; identify p50 {run.IdentifyP50Ms:F1} ms, "
+                        + $"p99 {run.IdentifyP99Ms:F1} ms, {run.IdentifyPerSecond:F1}/s ({run.Clients} callers); enrol {run.EnrolmentsPerSecond:F0}/s ({run.Writers} writers); "
+                        + $"erase one {run.EraseMs:F0} ms");
                     foreach (var s in run.PerSilo) stdout.WriteLine($"  {s.Address,-22} {s.Shards,3} shards {s.Faces,10} faces {s.MemoryMb,8:F0} MB");
                 }
                 stdout.Flush();

@@ -42,11 +42,12 @@ internal sealed class ShardPlacementDirector : IPlacementDirector
 
 /// <summary>
 /// When the membership changes, each shard of this silo that another silo now owns is handed over: it
-/// leaves (its memory freed) and is activated on its owner at once, loading from PostgreSQL there. A silo
+/// leaves (its memory freed) and is activated on its owner at once, loading from PostgreSQL there; and the
+/// shards this silo now owns are loaded (at start; a dead silo's, as soon as it is declared dead). A silo
 /// that joins takes its shards; the answers do not change, since every shard reads the same store.
 /// </summary>
 internal sealed class ShardRebalancer(IClusterMembershipService membership, ILocalSiloDetails self, LocalShards local, IGrainFactory grains,
-    ILogger<ShardRebalancer> log) : BackgroundService
+    ShardSettings settings, ILogger<ShardRebalancer> log) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -69,6 +70,20 @@ internal sealed class ShardRebalancer(IClusterMembershipService membership, ILoc
                         log.LogWarning("shard {Shard}: handing over failed ({Problem}); its next call places it", shard, e.Message);
                     }
                 }
+                // and the shards this silo owns now are loaded at once (at start, and those of a silo that died), not at the first search
+                var mine = local.Keys.ToHashSet();
+                var owned = Enumerable.Range(0, settings.Shards).Where(k => !mine.Contains(k) && ShardPlacement.Owner(k, active).Equals(self.SiloAddress)).ToList();
+                await Parallel.ForEachAsync(owned,
+                    new ParallelOptions { MaxDegreeOfParallelism = 4, CancellationToken = stoppingToken }, async (k, _) =>
+                    {
+                        try { await grains.GetGrain<IGalleryShard>(k).Size(); }
+                        catch (Exception e) when (e is not OperationCanceledException)
+                        {
+                            log.LogWarning("shard {Shard}: loading failed ({Problem}); its next call loads it", k, e.Message);
+                        }
+                    });
+                // what loading left behind (rows read, vectors decoded: as much again as the shards keep) goes back to the system now
+                if (owned.Count > 0) GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested) { }

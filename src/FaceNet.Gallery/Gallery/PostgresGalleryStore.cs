@@ -214,6 +214,9 @@ public sealed partial class PostgresGalleryStore : IGalleryStore, IProtectedStor
                 Exec(conn, tx, "UPDATE meta SET value = '2' WHERE key = 'schema_version'");
                 version = 2;
             }
+            // erasing a subject finds its faces through this (and the cascade from subjects checks it): without it each erasure
+            // read the whole faces table, seconds at a million faces; made here for galleries from before it
+            if (!readOnly) Exec(conn, tx, "CREATE INDEX IF NOT EXISTS faces_subject ON faces(subject_id)");
             GalleryModel bound;
             if (!meta.TryGetValue("model_id", out var id))
             {
@@ -535,12 +538,43 @@ public sealed partial class PostgresGalleryStore : IGalleryStore, IProtectedStor
     public GallerySnapshot ShardSnapshot(int shard, int shards)
     {
         if (shards < 1 || shard < 0 || shard >= shards) throw new ArgumentOutOfRangeException(nameof(shard), $"shard {shard} of {shards}");
+        ShardIndexes(shards);
         return Read((conn, tx) =>
         {
-            var subjects = ReadSubjects(conn, tx).Where(x => x.Id % shards == shard).ToList();
-            var faces = ReadFaces(conn, tx, null, (shard, shards)); // only the shard's rows leave the database, and only they are opened
+            // only the shard's rows leave the database (found through the indexes above), and only they are opened
+            var faces = ReadFaces(conn, tx, null, (shard, shards));
+            var counts = faces.CountBy(f => f.SubjectId).ToDictionary();
+            var subjects = new List<Subject>();
+            using (var cmd = new NpgsqlCommand($"SELECT id, name, created, metadata FROM subjects WHERE id % {shards} = {shard} ORDER BY name", conn, tx))
+            using (var r = cmd.ExecuteReader())
+                while (r.Read())
+                    subjects.Add(new Subject(r.GetInt64(0), r.GetString(1), r.GetDateTime(2).ToUniversalTime(), r.IsDBNull(3) ? null : r.GetString(3),
+                        counts.GetValueOrDefault(r.GetInt64(0))));
             return new GallerySnapshot(subjects, faces, Scalar<long>(conn, tx, "SELECT COALESCE(max(seq), 0) FROM changes"));
         });
+    }
+
+    // Indexes on id modulo the shard count (a literal in the index and in the queries, which is what lets PostgreSQL use them):
+    // without them each shard of a million-face gallery reads the whole table. Made once, by whichever shard comes first.
+    private readonly HashSet<int> _shardIndexes = [];
+
+    private void ShardIndexes(int shards)
+    {
+        lock (_shardIndexes)
+        {
+            if (_shardIndexes.Contains(shards)) return;
+            try
+            {
+                using var conn = _db.OpenConnection();
+                using var tx = conn.BeginTransaction();
+                Exec(conn, tx, $"SELECT pg_advisory_xact_lock({WriterLock} + 1)");
+                Exec(conn, tx, $"CREATE INDEX IF NOT EXISTS faces_shard_{shards} ON faces ((subject_id % {shards}), id)");
+                Exec(conn, tx, $"CREATE INDEX IF NOT EXISTS subjects_shard_{shards} ON subjects ((id % {shards}))");
+                tx.Commit();
+            }
+            catch (NpgsqlException e) { throw new GalleryException(Location, "database error: " + e.Message, FaceNetErrorKind.Unavailable, e); }
+            _shardIndexes.Add(shards);
+        }
     }
 
     public IReadOnlyList<Subject> Subjects() => Read((conn, tx) => ReadSubjects(conn, tx));
@@ -658,18 +692,14 @@ public sealed partial class PostgresGalleryStore : IGalleryStore, IProtectedStor
         (int Shard, int Shards)? ofShard = null)
     {
         using var cmd = new NpgsqlCommand("SELECT id, subject_id, embedding, source_file, source_sha256, box, detector, created FROM faces"
-            + (only is not null ? " WHERE subject_id = @s AND id BETWEEN @a AND @b" : ofShard is not null ? " WHERE subject_id % @n = @k" : "")
+            + (only is not null ? " WHERE subject_id = @s AND id BETWEEN @a AND @b"
+                : ofShard is { } of ? $" WHERE subject_id % {of.Shards} = {of.Shard}" : "") // literals: they match the shard index
             + " ORDER BY id", conn, tx);
         if (only is { } o)
         {
             cmd.Parameters.AddWithValue("s", o.Subject);
             cmd.Parameters.AddWithValue("a", o.First);
             cmd.Parameters.AddWithValue("b", o.Last);
-        }
-        if (ofShard is { } sh)
-        {
-            cmd.Parameters.AddWithValue("n", (long)sh.Shards);
-            cmd.Parameters.AddWithValue("k", (long)sh.Shard);
         }
         using var r = cmd.ExecuteReader();
         var list = new List<StoredFace>();
