@@ -180,6 +180,8 @@ public sealed partial class FaceNetCli
             case IOException or UnauthorizedAccessException: stderr.WriteLine("error: " + e.Message); return InputError;
             default:
                 stderr.WriteLine($"error: unexpected {e.GetType().Name}: {e.Message}");
+                // a fault of ours: FACENET_TRACE=1 gives the stack for the bug report
+                if (Environment.GetEnvironmentVariable("FACENET_TRACE") == "1") stderr.WriteLine(e.ToString());
                 return 70;
         }
     }

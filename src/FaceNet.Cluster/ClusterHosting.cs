@@ -93,7 +93,7 @@ public static class ClusterHosting
     /// Orleans' defaults suit hundreds of silos over a slow network (a dead silo is declared in tens of
     /// seconds). A FaceNet cluster is a few silos on one network: each probes up to three others every second
     /// and three missed probes with two votes declare a silo dead, so a killed silo's shards move in a few
-    /// seconds; a call waits 10 s at most before the front end answers 503.
+    /// seconds; a call waits 10 s at most before the front end answers 503. A shard may take minutes to load.
     /// </summary>
     public static void TuneFailureDetection(ISiloBuilder silo)
     {
@@ -107,5 +107,7 @@ public static class ClusterHosting
             m.DeathVoteExpirationTimeout = TimeSpan.FromSeconds(30);
         });
         silo.Configure<SiloMessagingOptions>(m => m.ResponseTimeout = TimeSpan.FromSeconds(10));
+        // a shard of a large gallery reads its rows for longer than Orleans' 30 s default, waiting its turn behind the others
+        silo.Configure<GrainCollectionOptions>(g => g.ActivationTimeout = TimeSpan.FromMinutes(10));
     }
 }

@@ -295,7 +295,7 @@ internal sealed class FaceApi(FaceWork work, Tenants? tenants, Cluster.Shards.Sh
     private static IResult Unavailable(string detail) => Problems.Status(503, "Unavailable", detail);
 
     // a silo that is gone or a call that timed out (Orleans' own exceptions, or one it could not carry back as it was)
-    private static bool ClusterUnavailable(Exception e) => e is TimeoutException || (e.GetType().Namespace?.StartsWith("Orleans", StringComparison.Ordinal) ?? false);
+    private static bool ClusterUnavailable(Exception e) => e is TimeoutException or FaceNet.Cluster.Shards.ShardUnavailableException || (e.GetType().Namespace?.StartsWith("Orleans", StringComparison.Ordinal) ?? false);
 
     /// <summary>Key, scope and rate first; then the work, with the request's time limit; client faults as problems.</summary>
     private async Task<IResult> Guard(HttpContext http, Scope scope, string operation, Func<CancellationToken, Task<IResult>> handler)

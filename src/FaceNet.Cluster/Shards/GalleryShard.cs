@@ -75,9 +75,26 @@ public sealed record ShardStatus([property: Id(0)] int Shard, [property: Id(1)] 
 /// <summary>Where the shards' gallery is, how many shards it is cut into (fixed when the gallery is made), its master key when encrypted.</summary>
 public sealed record ShardSettings(string ConnectionString, int Shards, MasterKey? Key = null);
 
-/// <summary>The shards active on this silo, which its follower and rebalancer act on.</summary>
+/// <summary>
+/// A shard that cannot do what was asked now (its database is away, its rows cannot be read): what the store said,
+/// in a form Orleans carries back to the caller (the store's own exceptions have no codec).
+/// </summary>
+[GenerateSerializer]
+public sealed class ShardUnavailableException : Exception
+{
+    public ShardUnavailableException() { }
+
+    public ShardUnavailableException(string message) : base(message) { }
+
+    public ShardUnavailableException(string message, Exception inner) : base(message, inner) { }
+}
+
+/// <summary>The shards active on this silo, which its follower and rebalancer act on; and the gate that loads two at a time.</summary>
 internal sealed class LocalShards
 {
+    /// <summary>Shards reading from PostgreSQL at once on this silo: more only thrash the database and the cores.</summary>
+    public SemaphoreSlim Loading { get; } = new(2, 2);
+
     private readonly ConcurrentDictionary<int, byte> _keys = new();
     public void Add(int shard) => _keys[shard] = 0;
     public void Remove(int shard) => _keys.TryRemove(shard, out _);
@@ -85,6 +102,7 @@ internal sealed class LocalShards
 }
 
 [ShardPlacement]
+[CollectionAgeLimit(AlwaysActive = true)] // an idle shard stays loaded: collecting it would make the next search wait for a reload
 internal sealed class GalleryShardGrain(ShardSettings settings, LocalShards local, ILocalSiloDetails silo) : Grain, IGalleryShard, IDisposable
 {
     private FaceIndex? _index;
@@ -98,11 +116,20 @@ internal sealed class GalleryShardGrain(ShardSettings settings, LocalShards loca
 
     private int Shard => (int)this.GetPrimaryKeyLong();
 
-    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        Load();
+        // not cancelled with the activation's token (Orleans gives an activation 30 s): a shard waiting its turn to load still loads
+        await local.Loading.WaitAsync(CancellationToken.None);
+        // off Orleans' scheduler threads: a large shard reads for seconds, and those threads also answer the silo's liveness probes
+        try { await Task.Run(() => Guarded(Load), CancellationToken.None); }
+        finally { local.Loading.Release(); }
         local.Add(Shard);
-        return Task.CompletedTask;
+    }
+
+    private void Guarded(Action work)
+    {
+        try { work(); }
+        catch (FaceNetException e) { throw new ShardUnavailableException($"shard {Shard}: {e.Message}"); }
     }
 
     private void Load()
@@ -140,15 +167,21 @@ internal sealed class GalleryShardGrain(ShardSettings settings, LocalShards loca
 
     public Task CatchUp()
     {
+        Guarded(CatchUpNow);
+        return Task.CompletedTask;
+    }
+
+    private void CatchUpNow()
+    {
         while (true)
         {
             var changes = _store!.ChangesSince(_sequence, Shard, settings.Shards);
             if (changes is null) // the feed no longer reaches back: read the shard again
             {
                 Load();
-                return Task.CompletedTask;
+                return;
             }
-            if (changes.Count == 0) return Task.CompletedTask;
+            if (changes.Count == 0) return;
             foreach (var c in changes)
             {
                 _sequence = c.Sequence;

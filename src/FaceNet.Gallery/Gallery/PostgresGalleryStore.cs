@@ -216,7 +216,8 @@ public sealed partial class PostgresGalleryStore : IGalleryStore, IProtectedStor
             }
             // erasing a subject finds its faces through this (and the cascade from subjects checks it): without it each erasure
             // read the whole faces table, seconds at a million faces; made here for galleries from before it
-            if (!readOnly) Exec(conn, tx, "CREATE INDEX IF NOT EXISTS faces_subject ON faces(subject_id)");
+            if (!readOnly && !Scalar<bool>(conn, tx, "SELECT to_regclass('faces_subject') IS NOT NULL"))
+                Exec(conn, tx, "CREATE INDEX IF NOT EXISTS faces_subject ON faces(subject_id)");
             GalleryModel bound;
             if (!meta.TryGetValue("model_id", out var id))
             {
@@ -567,9 +568,14 @@ public sealed partial class PostgresGalleryStore : IGalleryStore, IProtectedStor
             {
                 using var conn = _db.OpenConnection();
                 using var tx = conn.BeginTransaction();
-                Exec(conn, tx, $"SELECT pg_advisory_xact_lock({WriterLock} + 1)");
-                Exec(conn, tx, $"CREATE INDEX IF NOT EXISTS faces_shard_{shards} ON faces ((subject_id % {shards}), id)");
-                Exec(conn, tx, $"CREATE INDEX IF NOT EXISTS subjects_shard_{shards} ON subjects ((id % {shards}))");
+                if (!Scalar<bool>(conn, tx, $"SELECT to_regclass('faces_shard_{shards}') IS NOT NULL AND to_regclass('subjects_shard_{shards}') IS NOT NULL"))
+                {
+                    // the tables in the order writers take them (subjects, then faces): an enrolment waits, it cannot deadlock with this
+                    Exec(conn, tx, $"SELECT pg_advisory_xact_lock({WriterLock} + 1)");
+                    Exec(conn, tx, "LOCK TABLE subjects IN SHARE MODE; LOCK TABLE faces IN SHARE MODE");
+                    Exec(conn, tx, $"CREATE INDEX IF NOT EXISTS faces_shard_{shards} ON faces ((subject_id % {shards}), id)");
+                    Exec(conn, tx, $"CREATE INDEX IF NOT EXISTS subjects_shard_{shards} ON subjects ((id % {shards}))");
+                }
                 tx.Commit();
             }
             catch (NpgsqlException e) { throw new GalleryException(Location, "database error: " + e.Message, FaceNetErrorKind.Unavailable, e); }
@@ -695,6 +701,7 @@ public sealed partial class PostgresGalleryStore : IGalleryStore, IProtectedStor
             + (only is not null ? " WHERE subject_id = @s AND id BETWEEN @a AND @b"
                 : ofShard is { } of ? $" WHERE subject_id % {of.Shards} = {of.Shard}" : "") // literals: they match the shard index
             + " ORDER BY id", conn, tx);
+        if (only is null) cmd.CommandTimeout = 600; // a whole gallery, or a shard of millions of faces, is more than the default 30 s away
         if (only is { } o)
         {
             cmd.Parameters.AddWithValue("s", o.Subject);
