@@ -17,7 +17,7 @@ public sealed class PackageTests : IDisposable
         Directory.Delete(_dir, true);
         // the restore cached this run's packages in the global folder: they are of no use to anyone
         var cache = Environment.GetEnvironmentVariable("NUGET_PACKAGES") is { Length: > 0 } p ? p : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
-        foreach (var id in new[] { "facenet", "facenet.models", "facenet.gallery", "facenet.service", "facenet.tool", "facenet.tool.linux-x64" })
+        foreach (var id in new[] { "facenet", "facenet.models", "facenet.gallery", "facenet.cluster", "facenet.service", "facenet.tool", "facenet.tool.linux-x64" })
         {
             var folder = Path.Combine(cache, id, _version);
             if (Directory.Exists(folder)) Directory.Delete(folder, true);
@@ -52,7 +52,7 @@ public sealed class PackageTests : IDisposable
     {
         var root = RepoRoot();
         var feed = Path.Combine(_dir, "feed");
-        foreach (var project in new[] { "src/FaceNet.Models", "src/FaceNet", "src/FaceNet.Gallery", "src/FaceNet.Service", "src/FaceNet.Cli" })
+        foreach (var project in new[] { "src/FaceNet.Models", "src/FaceNet", "src/FaceNet.Gallery", "src/FaceNet.Cluster", "src/FaceNet.Service", "src/FaceNet.Cli" })
         {
             // the tool for this platform only: what `dotnet tool install` takes here
             var extra = project.EndsWith("Cli", StringComparison.Ordinal) ? " -p:ToolPackageRuntimeIdentifiers=linux-x64 -p:RuntimeIdentifiers=linux-x64" : "";
