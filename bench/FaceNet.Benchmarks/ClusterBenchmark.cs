@@ -100,6 +100,16 @@ public static class ClusterBenchmark
             var (_, faces) = await gallery.SizeAsync(); // every shard is active: its faces read from PostgreSQL
             double load = sw.Elapsed.TotalSeconds;
             progress($"{silos} silo(s): started, {faces} faces loaded into {shards} shards, in {load:F1} s");
+            // silos that joined last are still taking their shards over: the timing starts once the placement holds for a second
+            string Placement(ClusterState s) => string.Join(",", s.Shards.Select(x => x.Silo));
+            var before = Placement(await ClusterState.ReadAsync(grains, shards));
+            for (int i = 0; i < 120; i++)
+            {
+                await Task.Delay(1000);
+                var now = Placement(await ClusterState.ReadAsync(grains, shards));
+                if (now == before) break;
+                before = now;
+            }
             int dim = gallery.Store.Model.EmbeddingSize;
 
             var r = new Random(5);
