@@ -168,11 +168,14 @@ internal sealed class FaceNetParts : IAsyncDisposable
         try
         {
             faces = FaceRecognizer.Create(recognizerOptions);
-            if (options.Cluster is not null && services is not null)
+            if (options.Cluster is not null)
             {
+                // the silo is made by FaceServiceHost (facenet serve --cluster); an app's own host would open the whole gallery instead
+                if (services?.GetService<ClusterShards>() is null)
+                    throw new SettingException(nameof(ServiceOptions.Cluster), "a cluster front end is started with FaceServiceHost.StartAsync (or facenet serve --cluster), which makes the process a silo");
                 // the store for writes (made here when new, before the shards read it); the faces stay in the shards
                 var store = PostgresGalleryStore.Open(options.Gallery!, GalleryModel.For(faces.Model), key: options.MasterKey);
-                sharded = new ShardedGallery(services.GetRequiredService<Orleans.IGrainFactory>(), store,
+                sharded = new ShardedGallery(services!.GetRequiredService<Orleans.IGrainFactory>(), store,
                     services.GetRequiredService<ClusterShards>().Count);
             }
             else if (options.Gallery is { } g)

@@ -22,7 +22,8 @@ public sealed record ServiceOptions
     /// <summary>
     /// Makes this process a silo of a cluster over the <see cref="Gallery"/> PostgreSQL database as well as a front end:
     /// the gallery is cut into shards over the silos, and this process keeps only the shards placed on it
-    /// (see FaceNet.Cluster). Null: the whole gallery in this process.
+    /// (see FaceNet.Cluster). Null: the whole gallery in this process. Taken by <see cref="FaceServiceHost"/>, which makes the
+    /// process a silo; <c>AddFaceNet</c> in an app's own host refuses it (a <see cref="SettingException"/>).
     /// </summary>
     public Cluster.FaceClusterOptions? Cluster { get; init; }
 
