@@ -5,6 +5,7 @@ using FaceNet.Gallery.Protection;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans;
 using Orleans.Configuration;
+using Microsoft.Extensions.Logging;
 using Orleans.Hosting;
 
 namespace FaceNet.Cluster;
@@ -88,6 +89,11 @@ public static class ClusterHosting
         TuneFailureDetection(silo);
         return shards;
     }
+
+    /// <summary>Leaves out the start-up notes of Orleans that say nothing about the cluster's health (server GC, a watchdog that slept through start).</summary>
+    public static ILoggingBuilder QuietOrleansStartNotes(this ILoggingBuilder logging)
+        => logging.AddFilter("Orleans.Runtime.Silo", LogLevel.Error)
+            .AddFilter("Orleans.Runtime.Watchdog", LogLevel.Error);
 
     /// <summary>
     /// Orleans' defaults suit hundreds of silos over a slow network (a dead silo is declared in tens of

@@ -28,7 +28,7 @@ public sealed class ClusterSilo : IAsyncDisposable
         builder.Logging.ClearProviders();
         if (logs is not null) builder.Logging.AddProvider(logs);
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
-        builder.Logging.AddFilter("Orleans.Runtime.Silo", LogLevel.Error).AddFilter("Orleans.Runtime.Watchdog", LogLevel.Error);
+        builder.Logging.QuietOrleansStartNotes();
         int shards = 0;
         builder.UseOrleans(s => shards = s.UseFaceNetCluster(options));
         var host = builder.Build();

@@ -168,7 +168,8 @@ internal sealed class FaceApi(FaceWork work, Tenants? tenants, Cluster.Shards.Sh
         // one audit event per face: who was recognised (which keeps them from expiring), or that no one was
         http.Items[AuditFaces] = answers.Select(a => a.Id.Known ? (a.Id.Name, a.Id.Candidates[0].SubjectId) : ((string?)null, (long?)null)).ToList();
         var faces = answers.Select(a => IdentifiedFace.Of(a.Face, a.Id)).ToList();
-        var (subjects, _) = await g.SizeAsync(ct);
+        // the count the searches saw (a cluster is not asked again); a photo without faces asks for it
+        int subjects = answers.Count > 0 ? answers[0].Id.Subjects : (await g.SizeAsync(ct)).Subjects;
         return Ok(new IdentifyResponse(faces, photo.Photo.Width, photo.Photo.Height, subjects, ModelName, Faces.Model.Identity));
     });
 

@@ -109,8 +109,7 @@ public sealed class FaceServiceHost : IAsyncDisposable
         builder.Logging.ClearProviders();
         if (logs is not null) builder.Logging.AddProvider(logs);
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
-        // start-up notes of Orleans that say nothing about the cluster's health (server GC, a watchdog that slept through start)
-        builder.Logging.AddFilter("Orleans.Runtime.Silo", LogLevel.Error).AddFilter("Orleans.Runtime.Watchdog", LogLevel.Error);
+        builder.Logging.QuietOrleansStartNotes();
         builder.WebHost.UseUrls(options.Urls);
         var certificate = LoadCertificate(options);
         builder.WebHost.UseKestrelHttpsConfiguration(); // the slim builder leaves HTTPS out until asked

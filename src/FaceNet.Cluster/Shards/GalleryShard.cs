@@ -212,12 +212,9 @@ internal sealed class GalleryShardGrain(ShardSettings settings, LocalShards loca
         long left = q.Excluding is not null && _ids.TryGetValue(q.Excluding, out var id) ? id : -1;
         int own = left >= 0 ? _rowsOfSubject.GetValueOrDefault(left)?.Count ?? 0 : 0;
         if (_index is not { Count: > 0 } index) return Task.FromResult(new ShardAnswer([], 0, _names.Count, own, left >= 0));
-        // as the single-process gallery does: the nearest faces, then each subject among them
-        var near = index.Search(q.Embedding, Math.Min(index.Count, Math.Max(32, q.Top * 8) + own));
-        var hits = near.Where(n => _subjectOfRow[n.Index] >= 0 && _subjectOfRow[n.Index] != left).GroupBy(n => _subjectOfRow[n.Index])
-            .Select(g => new ShardHit(_names[g.Key],
-                q.Aggregation == Aggregation.Min ? g.Min(n => n.Distance) : index.MeanDistance(q.Embedding, _rowsOfSubject[g.Key]), g.Key))
-            .OrderBy(h => h.Distance).ThenBy(h => h.SubjectId).Take(Math.Max(1, q.Top)).ToArray();
+        // the single-process gallery's own search, over this shard's faces
+        var hits = SubjectSearch.Best(index, _subjectOfRow, _rowsOfSubject, _names, q.Embedding, q.Top, q.Aggregation, left)
+            .Select(c => new ShardHit(c.Name, c.Distance, c.SubjectId!.Value)).ToArray();
         return Task.FromResult(new ShardAnswer(hits, index.Count, _names.Count, own, left >= 0));
     }
 
@@ -233,13 +230,8 @@ internal sealed class GalleryShardGrain(ShardSettings settings, LocalShards loca
         var d = new double[queries.Length];
         Array.Fill(d, double.PositiveInfinity);
         if (_index is not { Count: > 0 } index) return Task.FromResult(d);
-        Parallel.For(0, queries.Length, i =>
-        {
-            int own = _rowsOfSubject.GetValueOrDefault(ownSubjects[i])?.Count ?? 0;
-            var near = index.Search(queries[i], Math.Min(index.Count, own + 8));
-            d[i] = near.Where(x => _subjectOfRow[x.Index] >= 0
-                && _subjectOfRow[x.Index] != ownSubjects[i]).Select(x => (double)x.Distance).DefaultIfEmpty(double.PositiveInfinity).Min();
-        });
+        Parallel.For(0, queries.Length, i => d[i] = SubjectSearch.NearestOther(index, _subjectOfRow, queries[i], ownSubjects[i],
+            _rowsOfSubject.GetValueOrDefault(ownSubjects[i])?.Count ?? 0));
         return Task.FromResult(d);
     }
 

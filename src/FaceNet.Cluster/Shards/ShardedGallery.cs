@@ -36,7 +36,7 @@ public sealed class ShardedGallery(IGrainFactory grains, IGalleryStore store, in
         long n = options.Aggregation == Aggregation.Min ? faces - parts.Sum(p => p.ExcludedFaces) : subjects - parts.Count(p => p.HasExcluded);
         var rule = OpenSetThreshold.For(model, Math.Max(1, n), options.Fpir, options.Threshold);
         if (options.UseGalleryPeople && rule.CanUseGallery(subjects)) rule = rule.WithGallery(await NearestSubjectsAsync(subjects).ConfigureAwait(false));
-        return Merge(parts, rule.Threshold, options.Top) with { Rule = rule };
+        return Merge(parts, rule.Threshold, options.Top) with { Rule = rule, Subjects = subjects };
     }
 
     /// <summary>The best <paramref name="top"/> subjects, and the open-set verdict at a fixed threshold (as <see cref="FaceGallery.Identify(float[], double, int, Aggregation)"/>).</summary>
@@ -76,9 +76,7 @@ public sealed class ShardedGallery(IGrainFactory grains, IGalleryStore store, in
 
     private async Task<double[]> MeasureAsync(int subjects)
     {
-        var ids = (await All(s => s.SubjectIds()).ConfigureAwait(false)).SelectMany(x => x).Order().ToList();
-        var rng = new Random(20261201);
-        var sample = ids.Count <= OpenSetThreshold.GallerySampleSize ? ids : [.. ids.OrderBy(_ => rng.Next()).Take(OpenSetThreshold.GallerySampleSize)];
+        var sample = SubjectSearch.Sample((await All(s => s.SubjectIds()).ConfigureAwait(false)).SelectMany(x => x).Order().ToList());
         var byShard = sample.GroupBy(ShardOf).ToList();
         var firsts = await Task.WhenAll(byShard.Select(g => Shard(g.Key).FirstFaces([.. g]))).ConfigureAwait(false);
         long[] owners = [.. byShard.SelectMany(g => g)];

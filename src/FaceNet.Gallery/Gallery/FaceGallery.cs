@@ -17,6 +17,9 @@ public sealed record Identification(string? Name, bool Known, double Distance, d
 {
     /// <summary>How the threshold was chosen (target FPIR, comparisons), when the search chose it.</summary>
     public OpenSetThreshold? Rule { get; init; }
+
+    /// <summary>The subjects the gallery held for this search, when the search chose the threshold.</summary>
+    public int Subjects { get; init; }
 }
 
 /// <summary>
@@ -337,17 +340,13 @@ public sealed class FaceGallery : IGallery, IDisposable
         lock (_nearestGate)
         {
             if (_nearest is { } n && Fresh(n)) return n.Distances;
-            var subjects = _rowsOfSubject.Where(p => _names.ContainsKey(p.Key)
-                && p.Value.Count > 0).Select(p => (Id: p.Key, Rows: p.Value)).OrderBy(p => p.Id).ToList();
-            var rng = new Random(20261201);
-            var sample = subjects.Count <= OpenSetThreshold.GallerySampleSize ? subjects : subjects.OrderBy(_ => rng.Next()).Take(OpenSetThreshold.GallerySampleSize).ToList();
+            var sample = SubjectSearch.Sample(_rowsOfSubject.Where(p => _names.ContainsKey(p.Key)
+                && p.Value.Count > 0).Select(p => (Id: p.Key, Rows: p.Value)).OrderBy(p => p.Id).ToList());
             var d = new double[sample.Count];
             Parallel.For(0, sample.Count, i =>
             {
                 var (id, rows) = sample[i];
-                var near = _index.Search(_index.Vector(rows[0]), Math.Min(_index.Count, rows.Count + 8));
-                d[i] = near.Where(x => _subjectOfRow[x.Index] >= 0
-                    && _subjectOfRow[x.Index] != id).Select(x => (double)x.Distance).DefaultIfEmpty(double.PositiveInfinity).Min();
+                d[i] = SubjectSearch.NearestOther(_index, _subjectOfRow, _index.Vector(rows[0]), id, rows.Count);
             });
             Array.Sort(d);
             _nearest = new NearestSample(_names.Count, d);
@@ -366,7 +365,7 @@ public sealed class FaceGallery : IGallery, IDisposable
         try
         {
             var rule = RuleLocked(model, options);
-            return IdentifyLocked(embedding, rule.Threshold, options.Top, options.Aggregation, options.Excluding) with { Rule = rule };
+            return IdentifyLocked(embedding, rule.Threshold, options.Top, options.Aggregation, options.Excluding) with { Rule = rule, Subjects = _names.Count };
         }
         finally { _state.ExitReadLock(); }
     }
@@ -401,14 +400,7 @@ public sealed class FaceGallery : IGallery, IDisposable
     {
         if (_index.Count == 0) return new Identification(null, false, double.PositiveInfinity, threshold, []);
         long left = excluding is not null && _ids.TryGetValue(excluding, out var id) ? id : -1;
-        int own = left >= 0 ? _rowsOfSubject.GetValueOrDefault(left)?.Count ?? 0 : 0;
-        // Nearest faces first, then per subject; enough faces to be sure of the top subjects.
-        var near = _index.Search(embedding, Math.Min(_index.Count, Math.Max(32, top * 8) + own));
-        var subjects = near.Where(n => _subjectOfRow[n.Index] >= 0 && _subjectOfRow[n.Index] != left).GroupBy(n => _subjectOfRow[n.Index]).Select(g =>
-        {
-            double d = aggregation == Aggregation.Min ? g.Min(n => n.Distance) : _index.MeanDistance(embedding, _rowsOfSubject[g.Key]);
-            return new Candidate(_names[g.Key], d) { SubjectId = g.Key };
-        }).OrderBy(c => c.Distance).ThenBy(c => c.SubjectId).Take(Math.Max(1, top)).ToList(); // ties (copies of one photo) by id, as the shards break them
+        var subjects = SubjectSearch.Best(_index, _subjectOfRow, _rowsOfSubject, _names, embedding, top, aggregation, left);
         if (subjects.Count == 0) return new Identification(null, false, double.PositiveInfinity, threshold, []);
         var best = subjects[0];
         bool known = best.Distance <= threshold;
