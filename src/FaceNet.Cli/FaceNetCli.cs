@@ -47,6 +47,7 @@ public sealed partial class FaceNetCli
         root.Subcommands.Add(BenchCommand());
         root.Subcommands.Add(ServeCommand());
         root.Subcommands.Add(KeysCommand());
+        root.Subcommands.Add(TenantsCommand());
         var config = new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false };
         try
         {
@@ -172,7 +173,7 @@ public sealed partial class FaceNetCli
         switch (e)
         {
             case UsageException u: stderr.WriteLine("error: " + u.Message); return Usage;
-            case FaceNetException { Kind: FaceNetErrorKind.Locked } f:
+            case FaceNetException { Kind: FaceNetErrorKind.Locked } f when f is not GalleryException { NotEncrypted: true }:
                 stderr.WriteLine($"error: {OneLine(f.Message)} (--master-key-file, or the file {MasterKey.EnvironmentVariable} names)");
                 return ExitCode(f.Kind);
             case FaceNetException f: stderr.WriteLine("error: " + OneLine(f.Message)); return ExitCode(f.Kind);

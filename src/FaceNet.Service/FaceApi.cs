@@ -8,6 +8,7 @@ using FaceNet.Service.Keys;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Logging;
 
 namespace FaceNet.Service;
 
@@ -20,7 +21,11 @@ public sealed record FaceJson(int[] Box, float Score, double[][]? Landmarks, str
         => new(f.Box.ToArray(), f.Score, f.Landmarks?.Select(p => new[] { Math.Round(p.X, 1), Math.Round(p.Y, 1) }).ToArray(),
             f.LandmarksSource, f.Quality?.Score, f.Quality?.Issue, embedding);
 }
-public sealed record FacesResponse(IReadOnlyList<FaceJson> Faces, int Width, int Height, string Model, string ModelId);
+public sealed record FacesResponse(IReadOnlyList<FaceJson> Faces, int Width, int Height, string Model, string ModelId)
+{
+    /// <summary>Faces found beyond the service's cap per photo (the smallest), not in <see cref="Faces"/>.</summary>
+    public int FacesDropped { get; init; }
+}
 public sealed record VerifyFace(int[] Box, float Score, int FacesInImage);
 public sealed record VerifyResponse(double Distance, double Threshold, bool Same, string Metric, string ThresholdSource, string Model,
     string ModelId, IReadOnlyList<VerifyFace> Faces)
@@ -60,7 +65,11 @@ public sealed record ClusterResponse(int ShardCount, int Subjects, int Faces, IR
         state.Silos.Select(s => new ClusterSiloJson(s.Address, s.Status, s.Shards, s.Subjects, s.Faces, s.MemoryBytes)).ToList(),
         state.Shards.Select(s => new ClusterShardJson(s.Shard, s.Silo, s.Subjects, s.Faces)).ToList());
 }
-public sealed record IdentifyResponse(IReadOnlyList<IdentifiedFace> Faces, int Width, int Height, int Subjects, string Model, string ModelId);
+public sealed record IdentifyResponse(IReadOnlyList<IdentifiedFace> Faces, int Width, int Height, int Subjects, string Model, string ModelId)
+{
+    /// <summary>Faces found beyond the service's cap per photo (the smallest), not identified.</summary>
+    public int FacesDropped { get; init; }
+}
 
 // multipart forms, for the OpenAPI document
 public sealed record ImageForm(IFormFile Image);
@@ -71,7 +80,8 @@ public sealed record VerifyForm(IFormFile Image1, IFormFile Image2);
 /// and turn every failure a client can cause into a problem answer (4xx, or 503 when busy); only a
 /// fault of ours is a 500.
 /// </summary>
-internal sealed class FaceApi(FaceWork work, Tenants? tenants, Cluster.Shards.ShardedGallery? sharded, KeyCheck keys, ServiceOptions options)
+internal sealed class FaceApi(FaceWork work, Tenants? tenants, Cluster.Shards.ShardedGallery? sharded, KeyCheck keys, ServiceOptions options,
+    Microsoft.Extensions.Logging.ILogger? log)
 {
     private FaceRecognizer Faces => work.Recognizer;
     private string ModelName => Faces.Model.Info.Name;
@@ -107,11 +117,12 @@ internal sealed class FaceApi(FaceWork work, Tenants? tenants, Cluster.Shards.Sh
         var photo = await work.PrepareAsync(bytes, name, mainOnly: false, ct);
         var vectors = embed ? await work.EmbedAsync(photo.Crops, ct) : null;
         var faces = photo.Faces.Select((f, i) => FaceJson.Of(f, vectors?[i])).ToList();
-        return Ok(new FacesResponse(faces, photo.Photo.Width, photo.Photo.Height, ModelName, Faces.Model.Identity));
+        return Ok(new FacesResponse(faces, photo.Width, photo.Height, ModelName, Faces.Model.Identity) { FacesDropped = photo.FacesDropped });
     });
 
     public Task<IResult> Enroll(HttpContext http, string name) => Guard(http, Scope.Enroll, AuditOperations.Enroll, async ct =>
     {
+        name = RouteName(http, name, fromEnd: 1);
         var g = RequireGallery(http);
         GalleryStore.ValidateName(name);
         var enrol = new EnrolOptions { Force = Flag(http, "force"), RefuseDuplicates = !Flag(http, "allow_duplicate") };
@@ -121,13 +132,21 @@ internal sealed class FaceApi(FaceWork work, Tenants? tenants, Cluster.Shards.Sh
         if (photo.Faces.Count == 0) throw new NoFaceException(file);
         var vectors = await work.EmbedAsync(photo.Crops, ct);
         // committed before the answer: a 201 is a face that survives a crash
-        var (done, subjectId) = await g.EnrolFacesAsync(Faces, name, file, photo.Faces, photo.FacesFound, vectors, enrol, null,
-            Convert.ToHexString(SHA256.HashData(bytes)).ToLowerInvariant(), ct);
+        // who the face looks like is an identification: told only to a key that may identify
+        bool mayIdentify = KeyCheck.Allows(http, Scope.Identify);
+        (IReadOnlyList<EnrolledFace> done, long subjectId) enrolled;
+        try
+        {
+            enrolled = await g.EnrolFacesAsync(Faces, name, file, photo.Faces, photo.FacesFound, vectors, enrol, null,
+                Convert.ToHexString(SHA256.HashData(bytes)).ToLowerInvariant(), ct);
+        }
+        catch (DuplicateFaceException) when (!mayIdentify) { throw new HiddenDuplicateException(file, name); }
+        var (done, subjectId) = enrolled;
         var face = done[0].Face;
         http.Items[AuditSubject] = (name, subjectId);
         http.Response.Headers.Location = $"/v1/subjects/{Uri.EscapeDataString(name)}";
         return Results.Json(new EnrollResponse(name, done[0].FaceId, face.Box.ToArray(), FacesIn(photo), face.Quality?.Score,
-            done[0].LooksLike?.Name), FaceNetApi.Json, statusCode: 201);
+            mayIdentify ? done[0].LooksLike?.Name : null), FaceNetApi.Json, statusCode: 201);
     });
 
     private static bool Flag(HttpContext http, string name)
@@ -143,6 +162,7 @@ internal sealed class FaceApi(FaceWork work, Tenants? tenants, Cluster.Shards.Sh
 
     public Task<IResult> Remove(HttpContext http, string name) => Guard(http, Scope.Admin, AuditOperations.Delete, async ct =>
     {
+        name = RouteName(http, name, fromEnd: 0);
         var g = RequireGallery(http);
         // the event names no one: the subject's name is erased with it, here as in its earlier events
         return await g.RemoveAsync(name, ct) ? Results.NoContent() : Problems.NotFound($"no subject named '{name}'");
@@ -170,7 +190,7 @@ internal sealed class FaceApi(FaceWork work, Tenants? tenants, Cluster.Shards.Sh
         var faces = answers.Select(a => IdentifiedFace.Of(a.Face, a.Id)).ToList();
         // the count the searches saw (a cluster is not asked again); a photo without faces asks for it
         int subjects = answers.Count > 0 ? answers[0].Id.Subjects : (await g.SizeAsync(ct)).Subjects;
-        return Ok(new IdentifyResponse(faces, photo.Photo.Width, photo.Photo.Height, subjects, ModelName, Faces.Model.Identity));
+        return Ok(new IdentifyResponse(faces, photo.Width, photo.Height, subjects, ModelName, Faces.Model.Identity) { FacesDropped = photo.FacesDropped });
     });
 
     /// <summary>Tenants are the service's to manage: an admin key of the default tenant.</summary>
@@ -189,6 +209,7 @@ internal sealed class FaceApi(FaceWork work, Tenants? tenants, Cluster.Shards.Sh
 
     public Task<IResult> CreateTenant(HttpContext http, string name) => Guard(http, Scope.Admin, AuditOperations.TenantCreate, ct =>
     {
+        name = RouteName(http, name, fromEnd: 0);
         RequireServiceAdmin(http);
         RequireTenants().Create(name);
         http.Items[AuditSubject] = ("tenant " + name, 0L);
@@ -197,6 +218,7 @@ internal sealed class FaceApi(FaceWork work, Tenants? tenants, Cluster.Shards.Sh
 
     public Task<IResult> RemoveTenant(HttpContext http, string name) => Guard(http, Scope.Admin, AuditOperations.TenantRemove, ct =>
     {
+        name = RouteName(http, name, fromEnd: 0);
         RequireServiceAdmin(http);
         return Task.FromResult(RequireTenants().Remove(name) ? Results.NoContent() : Problems.NotFound($"no tenant named '{name}'"));
     });
@@ -219,9 +241,20 @@ internal sealed class FaceApi(FaceWork work, Tenants? tenants, Cluster.Shards.Sh
 
     private static string TenantOf(HttpContext http) => http.Items["facenet.tenant"] as string ?? Tenants.Default;
 
-    /// <summary>The gallery of the key's tenant (a key never reaches another tenant's).</summary>
+    private const string LeaseItem = "facenet.lease";
+
+    /// <summary>
+    /// The gallery of the key's tenant (a key never reaches another tenant's), held for the rest of the request
+    /// (<see cref="Guard"/> lets go of it): a tenant is not closed or erased under a request that holds it.
+    /// </summary>
     private IGallery? GalleryOf(HttpContext http)
-        => sharded is not null ? (TenantOf(http) == Tenants.Default ? sharded : null) : tenants?.Find(TenantOf(http));
+    {
+        if (sharded is not null) return TenantOf(http) == Tenants.Default ? sharded : null;
+        if (http.Items[LeaseItem] is Tenants.Lease held) return held.Gallery;
+        if (tenants?.Acquire(TenantOf(http)) is not { } lease) return null;
+        http.Items[LeaseItem] = lease;
+        return lease.Gallery;
+    }
 
     private IGallery RequireGallery(HttpContext http)
         => GalleryOf(http) ?? (tenants is null || TenantOf(http) == Tenants.Default ? throw new NoGalleryException()
@@ -231,6 +264,22 @@ internal sealed class FaceApi(FaceWork work, Tenants? tenants, Cluster.Shards.Sh
     private sealed class NoGalleryException : Exception;
 
     private static int FacesIn(PreparedPhoto p) => p.FacesFound;
+
+    /// <summary>
+    /// A name from the path, decoded exactly once: Kestrel decodes a path but for <c>%2F</c>, so the route value of
+    /// <c>AC%2FDC</c> is <c>AC%2FDC</c> and that of <c>a%252Fb</c> would be the same. The segment is taken from the
+    /// request's raw target instead (<paramref name="fromEnd"/> segments before the last), so every name round-trips
+    /// as a percent-encoded path segment, <c>/</c> included.
+    /// </summary>
+    private static string RouteName(HttpContext http, string routeValue, int fromEnd)
+    {
+        var raw = http.Features.Get<IHttpRequestFeature>()?.RawTarget;
+        if (string.IsNullOrEmpty(raw) || raw[0] != '/') return routeValue;
+        int query = raw.IndexOfAny(['?', '#']);
+        var segments = (query < 0 ? raw : raw[..query]).Split('/');
+        int i = segments.Length - 1 - fromEnd;
+        return i > 0 ? Uri.UnescapeDataString(segments[i]) : routeValue;
+    }
 
     // The upload is read to its end whatever the time limit (Kestrel's minimum data rate guards against
     // slow senders): an answer given half-way through a body would reach the client as a reset connection.
@@ -280,6 +329,10 @@ internal sealed class FaceApi(FaceWork work, Tenants? tenants, Cluster.Shards.Sh
 
     private sealed class TooLargeException : Exception;
 
+    /// <summary>A duplicate told to a key without the identify scope: that the face is someone else's, not whose.</summary>
+    private sealed class HiddenDuplicateException(string file, string name)
+        : Exception($"{file}: the face is already enrolled as another subject; not enrolled as '{name}'");
+
     /// <summary>The one place a kind of fault becomes an HTTP status; null for the kinds that are the server's own (a 500).</summary>
     private static IResult? Problem(FaceNetException e) => e.Kind switch
     {
@@ -290,6 +343,8 @@ internal sealed class FaceApi(FaceWork work, Tenants? tenants, Cluster.Shards.Sh
         FaceNetErrorKind.Conflict => Problems.Conflict(e.Reason),
         FaceNetErrorKind.NotFound => Problems.NotFound(e.Message),
         FaceNetErrorKind.Unavailable => Unavailable(e.Message),
+        // a gallery the service cannot open as it is (no key for it, or a key for a plain one; damaged): the operator's to mend
+        FaceNetErrorKind.Locked or FaceNetErrorKind.CorruptStore => Unavailable(e.Message),
         _ => null,
     };
 
@@ -301,12 +356,28 @@ internal sealed class FaceApi(FaceWork work, Tenants? tenants, Cluster.Shards.Sh
     /// <summary>Key, scope and rate first; then the work, with the request's time limit; client faults as problems.</summary>
     private async Task<IResult> Guard(HttpContext http, Scope scope, string operation, Func<CancellationToken, Task<IResult>> handler)
     {
-        var result = await Answer(http, scope, handler);
-        int status = result is IStatusCodeHttpResult { StatusCode: { } code } ? code : 200;
-        // an answer other than success leaves the body unread, or half-read: read the rest first
-        if (status >= 300) await RefusedBodies.DrainAsync(http, options.MaxBodyBytes, options.RequestTimeout);
-        if (GalleryOf(http) is { } gallery) Audit(gallery, http, operation, status);
-        return result;
+        try
+        {
+            var result = await Answer(http, scope, handler);
+            int status = result is IStatusCodeHttpResult { StatusCode: { } code } ? code : 200;
+            // an answer other than success leaves the body unread, or half-read: read the rest first
+            if (status >= 300) await RefusedBodies.DrainAsync(http, options.MaxBodyBytes, options.RequestTimeout);
+            // refused before any work (no key, unknown or revoked key, over the rate): counted, and written a row per client and minute
+            if (!KeyCheck.Counted(http)) AuditTo(http, operation, status);
+            return result;
+        }
+        finally
+        {
+            if (http.Items[LeaseItem] is Tenants.Lease lease) lease.Dispose();
+        }
+    }
+
+    private void AuditTo(HttpContext http, string operation, int status)
+    {
+        IGallery? gallery;
+        try { gallery = GalleryOf(http); }
+        catch (FaceNetException) { return; } // the tenant cannot be opened: its answer says so; there is no trail to write to
+        if (gallery is not null) Audit(gallery, http, operation, status);
     }
 
     private const string AuditSubject = "facenet.audit.subject", AuditFaces = "facenet.audit.faces";
@@ -319,22 +390,25 @@ internal sealed class FaceApi(FaceWork work, Tenants? tenants, Cluster.Shards.Sh
     private void Audit(IGallery gallery, HttpContext http, string operation, int status)
     {
         var actor = http.Items["facenet.key"] as string ?? "(no key)";
+        var client = KeyCheck.ClientOf(http);
         var outcome = status < 300 ? "ok" : status.ToString(System.Globalization.CultureInfo.InvariantCulture);
         var events = new List<AuditEvent>();
         if (http.Items[AuditFaces] is List<(string? Name, long? Id)> faces && status < 300)
-            events.AddRange(faces.Count == 0 ? [new AuditEvent(actor, operation, "no face")]
-                : faces.Select(f => new AuditEvent(actor, operation, f.Name is null ? "unknown" : "known", f.Name, f.Id) { Matched = f.Name is not null }));
+            events.AddRange(faces.Count == 0 ? [new AuditEvent(actor, operation, "no face") { Client = client }]
+                : faces.Select(f => new AuditEvent(actor, operation, f.Name is null ? "unknown" : "known", f.Name, f.Id) { Matched = f.Name is not null, Client = client }));
         else if (http.Items[AuditSubject] is (string name, long id))
-            events.Add(new AuditEvent(actor, operation, outcome, name, id) { Matched = status < 300 });
+            events.Add(new AuditEvent(actor, operation, outcome, name, id) { Matched = status < 300, Client = client });
         else
-            events.Add(new AuditEvent(actor, operation, outcome));
+            events.Add(new AuditEvent(actor, operation, outcome) { Client = client });
         try
         {
             gallery.Store.Audit(events);
         }
-        catch (GalleryException)
+        catch (GalleryException e)
         {
+            // the work it records is done: the answer stands, and the operator learns why the trail was not written
             work.Metrics.Rejected("audit_not_written");
+            log?.LogWarning("audit trail not written: {Problem}", e.Message);
         }
     }
 
@@ -348,10 +422,15 @@ internal sealed class FaceApi(FaceWork work, Tenants? tenants, Cluster.Shards.Sh
         catch (TooLargeException) { return Problems.TooLarge(options.MaxBodyBytes); }
         catch (BadHttpRequestException e) when (e.StatusCode == 413) { return Problems.TooLarge(options.MaxBodyBytes); }
         catch (BadHttpRequestException e) { return Problems.Status(e.StatusCode, "Bad request", e.Message); }
-        catch (InvalidDataException e) when (e.Message.Contains("limit",
-            StringComparison.OrdinalIgnoreCase)) { return Problems.TooLarge(options.MaxBodyBytes); }
+        // the body's size is checked before the form is parsed (ReadForm): a limit the parser meets is one of the form's own
+        // (fields, header lengths, boundary), so a malformed form, not a body too large
         catch (InvalidDataException e) { return Problems.BadRequest("the multipart body cannot be read: " + e.Message); }
-        catch (FaceNetException e) when (Problem(e) is { } problem) { return problem; }
+        catch (HiddenDuplicateException e) { return Problems.Status(409, "Already enrolled as another subject", e.Message + "; ?allow_duplicate=true enrols it anyway"); }
+        catch (FaceNetException e) when (Problem(e) is { } problem)
+        {
+            if (e.Kind == FaceNetErrorKind.Unavailable) http.Response.Headers.RetryAfter = "5";
+            return problem;
+        }
         catch (NoGalleryException) { return Problems.NotFound("this service has no gallery (start it with --gallery)"); }
         catch (TenantScopeException) { return Problems.Forbidden("tenants are managed with an admin key of the default tenant"); }
         catch (ArgumentException e) { return Problems.BadRequest(e.Message); }

@@ -10,6 +10,8 @@ using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Prometheus;
+using Scalar.AspNetCore;
 
 namespace FaceNet.Service;
 
@@ -26,7 +28,12 @@ namespace FaceNet.Service;
 public static class FaceNetApi
 {
     /// <summary>The API's JSON: what every endpoint answers, whatever the host app's own JSON settings.</summary>
-    public static JsonSerializerOptions Json { get; } = new(JsonSerializerDefaults.Web) { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
+    public static JsonSerializerOptions Json { get; } = new(JsonSerializerDefaults.Web)
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        // yunet+onet, not yunet\u002Bonet: answers are JSON for programs, never pasted into HTML unescaped
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    };
 
     /// <summary>Registers the API's parts for <paramref name="options"/>; the multipart limits and problem details it needs.</summary>
     public static IServiceCollection AddFaceNet(this IServiceCollection services, ServiceOptions? options = null)
@@ -36,6 +43,7 @@ public static class FaceNetApi
         services.AddSingleton(sp => FaceNetParts.Create(options, sp.GetService<ILoggerFactory>(), sp));
         services.AddHostedService<GalleryFollower>();
         services.AddHostedService<RetentionSweep>();
+        services.AddHostedService<DenialsWriter>();
         services.Configure<FormOptions>(f =>
         {
             f.MultipartBodyLengthLimit = options.MaxBodyBytes;
@@ -48,7 +56,79 @@ public static class FaceNetApi
             var theirs = o.CustomizeProblemDetails;
             o.CustomizeProblemDetails = ctx => { theirs?.Invoke(ctx); Problems.Explain(ctx); };
         });
+        // the API's error answers are problems with a body in any app: the framework's own (unknown route, wrong method or
+        // content type) too, and a refused body is read first (see RefusedBodies), for /v1 only
+        services.AddSingleton<Microsoft.AspNetCore.Hosting.IStartupFilter>(new ApiErrorPages(options));
         return services;
+    }
+
+    private sealed class ApiErrorPages(ServiceOptions options) : Microsoft.AspNetCore.Hosting.IStartupFilter
+    {
+        public Action<IApplicationBuilder> Configure(Action<IApplicationBuilder> next) => app =>
+        {
+            app.UseWhen(http => http.Request.Path.StartsWithSegments("/v1"), v1 =>
+            {
+                v1.UseRefusedBodyDraining(options.MaxBodyBytes, options.RequestTimeout);
+                v1.UseStatusCodePages();
+            });
+            next(app);
+        };
+    }
+
+    /// <summary>The OpenAPI document of the API (<c>/openapi/v1.json</c> with <see cref="MapFaceNetDocs"/>): its title, version and key scheme.</summary>
+    public static IServiceCollection AddFaceNetOpenApi(this IServiceCollection services, string documentName = "v1")
+        => services.AddOpenApi(documentName, o => o.AddDocumentTransformer((doc, _, _) =>
+        {
+            doc.Info.Title = "FaceNet for .NET";
+            doc.Info.Version = FaceServiceHost.PackageVersion;
+            doc.Info.Description = "Face verification, embeddings, detection, enrolment and open-set identification. Send your key in the X-API-Key header.";
+            doc.Components ??= new Microsoft.OpenApi.OpenApiComponents();
+            doc.Components.SecuritySchemes ??= new Dictionary<string, Microsoft.OpenApi.IOpenApiSecurityScheme>();
+            doc.Components.SecuritySchemes["ApiKey"] = new Microsoft.OpenApi.OpenApiSecurityScheme
+            {
+                Type = Microsoft.OpenApi.SecuritySchemeType.ApiKey, In = Microsoft.OpenApi.ParameterLocation.Header, Name = "X-API-Key",
+                Description = "A key from 'facenet keys add NAME --scopes …'",
+            };
+            doc.Security = [new Microsoft.OpenApi.OpenApiSecurityRequirement { [new Microsoft.OpenApi.OpenApiSecuritySchemeReference("ApiKey", doc)] = [] }];
+            return Task.CompletedTask;
+        }));
+
+    /// <summary><c>GET /healthz</c> (the process answers) and <c>GET /readyz</c> (503 naming why while the gallery cannot be followed or written, or the app stops).</summary>
+    public static IEndpointRouteBuilder MapFaceNetHealth(this IEndpointRouteBuilder endpoints)
+    {
+        var parts = endpoints.ServiceProvider.GetRequiredService<FaceNetParts>();
+        var lifetime = endpoints.ServiceProvider.GetRequiredService<IHostApplicationLifetime>();
+        endpoints.MapGet("/readyz", () =>
+            lifetime.ApplicationStopping.IsCancellationRequested ? Problems.Status(503, "Not ready", "shutting down")
+            : parts.NotReady() is { } p ? Problems.Status(503, "Not ready", p)
+            : Results.Text("ready")).ExcludeFromDescription();
+        endpoints.MapGet("/healthz", () => Results.Text("ok")).ExcludeFromDescription();
+        return endpoints;
+    }
+
+    /// <summary><c>GET /metrics</c>: the API's Prometheus metrics (requests refused, batches, stages, the gallery's size).</summary>
+    public static IEndpointRouteBuilder MapFaceNetMetrics(this IEndpointRouteBuilder endpoints)
+    {
+        var parts = endpoints.ServiceProvider.GetRequiredService<FaceNetParts>();
+        var metrics = parts.Metrics;
+        metrics.Registry.AddBeforeCollectCallback(() =>
+        {
+            if (parts.Gallery is not { } gallery) return;
+            metrics.GalleryFaces.Set(gallery.FaceCount);
+            metrics.GallerySubjects.Set(gallery.SubjectCount);
+            metrics.GallerySequence.Set(gallery.Sequence);
+        });
+        endpoints.MapMetrics("/metrics", metrics.Registry);
+        return endpoints;
+    }
+
+    /// <summary><c>GET /openapi/v1.json</c> and the API reference page <c>GET /docs</c> (register the document with <see cref="AddFaceNetOpenApi"/>).</summary>
+    public static IEndpointRouteBuilder MapFaceNetDocs(this IEndpointRouteBuilder endpoints)
+    {
+        endpoints.MapOpenApi("/openapi/{documentName}.json");
+        endpoints.MapScalarApiReference("/docs",
+            o => o.WithTitle("FaceNet for .NET API").WithOpenApiRoutePattern("/openapi/{documentName}.json").HideClientButton());
+        return endpoints;
     }
 
     /// <summary>Maps the /v1 endpoints (loading the model and opening the gallery now); returns the group to add conventions to.</summary>
@@ -121,13 +201,14 @@ internal sealed class FaceNetParts : IAsyncDisposable
         Sharded = sharded;
         // other tenants' galleries, opened when first asked for, each followed from then on (a cluster hosts the default tenant only)
         Tenants = options.Gallery is { } location && sharded is null
-            ? new Tenants(location, GalleryModel.For(faces.Model), options.MasterKey, gallery, (g, stop) => g.FollowAsync(options.FollowPoll, null, stop))
+            ? new Tenants(location, GalleryModel.For(faces.Model), options.MasterKey, gallery, (g, stop) => g.FollowAsync(options.FollowPoll, null, stop),
+                drainWait: options.RequestTimeout + TimeSpan.FromSeconds(10))
             : null;
         Work = work;
         Keys = keys;
         Metrics = metrics;
         Log = log;
-        Api = new FaceApi(work, Tenants, sharded, keys, options);
+        Api = new FaceApi(work, Tenants, sharded, keys, options, log);
     }
 
     public ServiceOptions Options { get; }
@@ -149,10 +230,30 @@ internal sealed class FaceNetParts : IAsyncDisposable
     /// <summary>Why the gallery cannot be followed now (null while it can).</summary>
     public volatile string? FollowProblem;
 
+    /// <summary>Why the service should not be sent requests now (null when it is ready): the default gallery cannot be followed or written.</summary>
+    public string? NotReady()
+    {
+        if (FollowProblem is { } p) return "the gallery cannot be followed: " + p;
+        var store = Gallery?.Store ?? Sharded?.Store;
+        return store?.WriteProblem();
+    }
+
+    /// <summary>The audit trail of a tenant's gallery (the default one for refusals that name no tenant), held while <paramref name="write"/> runs.</summary>
+    public void WithTrail(string tenant, Action<IGalleryStore> write)
+    {
+        if (Sharded is not null)
+        {
+            if (tenant == Tenants.Default) write(Sharded.Store);
+            return;
+        }
+        using var lease = Tenants?.Acquire(tenant);
+        if (lease is not null) write(lease.Gallery.Store);
+    }
+
     public static FaceNetParts Create(ServiceOptions options, ILoggerFactory? logs, IServiceProvider? services = null)
     {
         var metrics = new ServiceMetrics();
-        var keys = new KeyCheck(options.KeysFile, metrics);
+        var keys = new KeyCheck(options.KeysFile, metrics, options.FailedAuthPerMinute);
         // threads not set: one per detecting worker, the rest for the embedding loop (see ServiceOptions.Workers)
         bool auto = options.Recognizer.Threads == 0;
         var recognizerOptions = options.Recognizer with
@@ -161,6 +262,7 @@ internal sealed class FaceNetParts : IAsyncDisposable
             DetectorThreads = options.Recognizer.DetectorThreads ?? (auto ? 1 : null),
             ImageLimits = new Imaging.ImageLimits { MaxFileBytes = options.MaxBodyBytes, MaxPixels = options.MaxPixels },
             MaxBatch = options.MaxBatch,
+            MaxFaces = options.MaxFaces,
         };
         FaceRecognizer? faces = null;
         FaceGallery? gallery = null;
@@ -180,8 +282,13 @@ internal sealed class FaceNetParts : IAsyncDisposable
             }
             else if (options.Gallery is { } g)
             {
-                if (Tenants.IsFolder(g)) Directory.CreateDirectory(g);
-                gallery = FaceGallery.Open(Tenants.DefaultLocation(g), GalleryModel.For(faces.Model), key: options.MasterKey);
+                if (Tenants.IsFolder(g)) GalleryTenants.CreateFolder(g);
+                try { gallery = FaceGallery.Open(Tenants.DefaultLocation(g), GalleryModel.For(faces.Model), key: options.MasterKey); }
+                catch (GalleryException e) when (GalleryTenants.Hosts(g) && e.Kind is FaceNetErrorKind.Locked or FaceNetErrorKind.CorruptStore)
+                {
+                    // a service over tenants serves the others; the default tenant's requests are answered 503 with the reason
+                    logs?.CreateLogger("FaceNet").LogWarning("tenant default cannot be opened: {Problem}; its requests are answered 503", e.Message);
+                }
             }
             var work = new FaceWork(faces, options, metrics);
             return new FaceNetParts(options, faces, gallery, sharded, work, keys, metrics, logs?.CreateLogger("FaceNet"));
@@ -213,25 +320,62 @@ internal sealed class RetentionSweep(FaceNetParts parts) : BackgroundService
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var o = parts.Options;
-        if (parts.Tenants is not { } tenants || (o.Retention is null && o.TenantRetention.Count == 0)) return;
+        if (parts.Tenants is not { } tenants || (o.Retention is null && o.TenantRetention.Count == 0 && o.AuditRetention is null)) return;
         using var timer = new PeriodicTimer(o.RetentionSweep);
         do
         {
-            try
+            int erased = 0;
+            foreach (var name in tenants.List())
             {
-                int erased = 0;
-                foreach (var name in tenants.List())
-                    if ((o.TenantRetention.TryGetValue(name, out var own) ? own : o.Retention) is { } period && tenants.Find(name) is { } g)
-                        erased += Gallery.Protection.Retention.Purge(g, period, "(retention)");
-                if (erased > 0 && parts.Log is { } log && log.IsEnabled(LogLevel.Information)) log.LogInformation("retention: {Count} subject(s) erased", erased);
+                try
+                {
+                    using var lease = tenants.Acquire(name);
+                    if (lease is null) continue;
+                    if ((o.TenantRetention.TryGetValue(name, out var own) ? own : o.Retention) is { } period)
+                        erased += Gallery.Protection.Retention.Purge(lease.Gallery, period, "(retention)");
+                    if (o.AuditRetention is { } keep) lease.Gallery.Store.PruneAudit(DateTime.UtcNow - keep, "(audit retention)");
+                }
+                catch (FaceNetException e) // one tenant's gallery that cannot be swept now does not stop the others'
+                {
+                    var problem = e.Message;
+                    parts.Log?.LogWarning("retention sweep of tenant {Tenant}: {Problem}", name, problem);
+                }
             }
-            catch (GalleryException e)
-            {
-                var problem = e.Message;
-                parts.Log?.LogWarning("retention sweep: {Problem}", problem);
-            }
+            if (erased > 0 && parts.Log is { } log && log.IsEnabled(LogLevel.Information)) log.LogInformation("retention: {Count} subject(s) erased", erased);
         }
         while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false));
+    }
+}
+
+/// <summary>
+/// Writes the refusals counted before any work (<see cref="Keys.Denials"/>) to the audit trails: one row per client, claimed key
+/// and minute, once the minute is over, and what is left when the service stops.
+/// </summary>
+internal sealed class DenialsWriter(FaceNetParts parts) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(10));
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false)) Write(all: false);
+        }
+        catch (OperationCanceledException) { }
+        Write(all: true);
+    }
+
+    private void Write(bool all)
+    {
+        foreach (var group in parts.Keys.Denials.Take(all).GroupBy(d => d.Tenant))
+        {
+            try { parts.WithTrail(group.Key, store => store.Audit([.. group.Select(d => d.Event)])); }
+            catch (FaceNetException e)
+            {
+                parts.Metrics.Rejected("audit_not_written");
+                var problem = e.Message;
+                parts.Log?.LogWarning("audit trail not written: {Problem}", problem);
+            }
+        }
     }
 }
 

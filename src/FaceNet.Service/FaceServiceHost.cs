@@ -11,6 +11,7 @@ using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.HttpOverrides;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -69,6 +70,9 @@ public sealed class FaceServiceHost : IAsyncDisposable
             var host = new FaceServiceHost(app, parts);
             app.MapFaceNetApi();
             MapHostPages(app, parts);
+            // said at start: which tenants' galleries cannot be opened (their requests are answered 503 with the reason)
+            foreach (var (tenant, reason) in parts.Tenants?.Check() ?? [])
+                parts.Log?.LogWarning("tenant {Tenant} cannot be opened: {Reason}; its requests are answered 503", tenant, reason);
             try { await app.StartAsync().ConfigureAwait(false); }
             catch (IOException e) { throw new ServiceAddressException(options.Urls, e.Message, e); } // Kestrel could not bind
             host.Address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
@@ -141,23 +145,22 @@ public sealed class FaceServiceHost : IAsyncDisposable
         builder.Services.AddFaceNet(options);
         builder.Services.Configure<HostOptions>(h => h.ShutdownTimeout = options.RequestTimeout + TimeSpan.FromSeconds(5));
         // the OpenAPI document's names follow these, so they are the API's own
-        builder.Services.ConfigureHttpJsonOptions(j => j.SerializerOptions.PropertyNamingPolicy = FaceNetApi.Json.PropertyNamingPolicy);
-        builder.Services.AddOpenApi(o => o.AddDocumentTransformer((doc, _, _) =>
+        builder.Services.ConfigureHttpJsonOptions(j =>
         {
-            doc.Info.Title = "FaceNet for .NET";
-            doc.Info.Version = PackageVersion;
-            doc.Info.Description = "Face verification, embeddings, detection, enrolment and open-set identification. Send your key in the X-API-Key header.";
-            doc.Components ??= new Microsoft.OpenApi.OpenApiComponents();
-            doc.Components.SecuritySchemes ??= new Dictionary<string, Microsoft.OpenApi.IOpenApiSecurityScheme>();
-            doc.Components.SecuritySchemes["ApiKey"] = new Microsoft.OpenApi.OpenApiSecurityScheme
-            {
-                Type = Microsoft.OpenApi.SecuritySchemeType.ApiKey, In = Microsoft.OpenApi.ParameterLocation.Header, Name = "X-API-Key",
-                Description = "A key from 'facenet keys add NAME --scopes …'",
-            };
-            doc.Security = [new Microsoft.OpenApi.OpenApiSecurityRequirement { [new Microsoft.OpenApi.OpenApiSecuritySchemeReference("ApiKey", doc)] = [] }];
-            return Task.CompletedTask;
-        }));
+            j.SerializerOptions.PropertyNamingPolicy = FaceNetApi.Json.PropertyNamingPolicy;
+            j.SerializerOptions.Encoder = FaceNetApi.Json.Encoder;
+        });
+        builder.Services.AddFaceNetOpenApi();
         var app = builder.Build();
+        if (options.TrustedProxies.Count > 0)
+        {
+            // the client's address is the one the named proxies forward (audit trail, failed-authentication limit), else the connection's
+            var forwarded = new ForwardedHeadersOptions { ForwardedHeaders = ForwardedHeaders.XForwardedFor, ForwardLimit = null };
+            forwarded.KnownIPNetworks.Clear();
+            forwarded.KnownProxies.Clear();
+            foreach (var proxy in options.TrustedProxies) forwarded.KnownProxies.Add(proxy);
+            app.UseForwardedHeaders(forwarded);
+        }
         if (certificate is not null) app.UseHsts(); // only answers over HTTPS carry it
         app.UseExceptionHandler();   // a fault of ours: a 500 problem without a stack trace
         app.UseRefusedBodyDraining(options.MaxBodyBytes,
@@ -169,23 +172,10 @@ public sealed class FaceServiceHost : IAsyncDisposable
     /// <summary>What the stand-alone service adds around the API: metrics, health, readiness, OpenAPI, the reference and the web page.</summary>
     private static void MapHostPages(WebApplication app, FaceNetParts parts)
     {
-        var metrics = parts.Metrics;
-        app.UseHttpMetrics(o => o.SetMetricFactory(Prometheus.Metrics.WithCustomRegistry(metrics.Registry)));
-        metrics.Registry.AddBeforeCollectCallback(() =>
-        {
-            if (parts.Gallery is not { } gallery) return;
-            metrics.GalleryFaces.Set(gallery.FaceCount);
-            metrics.GallerySubjects.Set(gallery.SubjectCount);
-            metrics.GallerySequence.Set(gallery.Sequence);
-        });
-        app.MapGet("/readyz", () =>
-            app.Lifetime.ApplicationStopping.IsCancellationRequested ? Problems.Status(503, "Not ready", "shutting down")
-            : parts.FollowProblem is { } p ? Problems.Status(503, "Not ready", "the gallery cannot be followed: " + p)
-            : Results.Text("ready")).ExcludeFromDescription();
-        app.MapGet("/healthz", () => Results.Text("ok")).ExcludeFromDescription();
-        app.MapMetrics("/metrics", metrics.Registry);
-        app.MapOpenApi("/openapi/{documentName}.json");
-        app.MapScalarApiReference("/docs", o => o.WithTitle("FaceNet for .NET API").WithOpenApiRoutePattern("/openapi/{documentName}.json").HideClientButton());
+        app.UseHttpMetrics(o => o.SetMetricFactory(Prometheus.Metrics.WithCustomRegistry(parts.Metrics.Registry)));
+        app.MapFaceNetHealth();
+        app.MapFaceNetMetrics();
+        app.MapFaceNetDocs();
         var page = ReadResource("web/index.html");
         app.MapGet("/", () => Results.Bytes(page, "text/html; charset=utf-8")).ExcludeFromDescription();
     }

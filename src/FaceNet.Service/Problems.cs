@@ -12,6 +12,8 @@ internal static class Problems
     public static void Explain(Microsoft.AspNetCore.Http.ProblemDetailsContext ctx)
     {
         var p = ctx.ProblemDetails;
+        // one name in every host, whatever its JSON naming: trace_id, as the API's own fields are written
+        if (p.Extensions.Remove("traceId", out var trace)) p.Extensions["trace_id"] = trace;
         if (p.Detail is not null) return;
         var r = ctx.HttpContext.Request;
         p.Detail = p.Status switch

@@ -42,6 +42,33 @@ public sealed record ServiceOptions
     /// <summary>How often the retention sweep runs (default hourly; also once at start).</summary>
     public TimeSpan RetentionSweep { get; init; } = TimeSpan.FromHours(1);
 
+    /// <summary>
+    /// How long the audit trail keeps its entries (default 400 days); older ones are deleted by the retention sweep,
+    /// which records each deletion in the trail. Null keeps them for ever.
+    /// </summary>
+    public TimeSpan? AuditRetention { get; init; } = TimeSpan.FromDays(400);
+
+    /// <summary>
+    /// Failed authentications (no key, an unknown or a revoked key) allowed per client address and minute (default 30,
+    /// in a burst); beyond it 429 with Retry-After. Only failures count: a valid key from that address still works.
+    /// </summary>
+    public int FailedAuthPerMinute { get; init; } = 30;
+
+    /// <summary>
+    /// Proxies whose X-Forwarded-For is believed for the client's address (audit trail, failed-authentication limit);
+    /// otherwise the address is the connection's.
+    /// </summary>
+    public IReadOnlyList<System.Net.IPAddress> TrustedProxies { get; init; } = [];
+
+    /// <summary>Faces of one photo that are aligned and embedded at most (default 64): the largest are kept, and the answer says how many were dropped.</summary>
+    public int MaxFaces { get; init; } = 64;
+
+    /// <summary>
+    /// Decoded pixels of all requests' photos in memory at once (default 100 MP, about 400 MB decoded): a request whose
+    /// photo does not fit waits for others to finish (within its time limit, else 503).
+    /// </summary>
+    public long MaxPixelsInFlight { get; init; } = 100_000_000;
+
     /// <summary>The API keys file (<c>facenet keys add</c>).</summary>
     public string KeysFile { get; init; } = "keys.json";
 

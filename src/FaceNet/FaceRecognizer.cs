@@ -50,6 +50,13 @@ public sealed record FaceRecognizerOptions
     /// <summary>Largest batch of faces sent to a network at once.</summary>
     public int MaxBatch { get; init; } = 32;
 
+    /// <summary>
+    /// Faces of one photo kept at most (the largest; null: every face): a photo of hundreds of faces costs what
+    /// this many cost, since the cap applies before landmarks, quality and embedding. <see cref="PhotoSubject.Found"/>
+    /// says how many the photo held.
+    /// </summary>
+    public int? MaxFaces { get; init; }
+
     /// <summary>Turns a weights file given as <see cref="Model"/> into ONNX model bytes (the <c>FaceNet.Import</c> package's <c>WeightImporter</c>).</summary>
     public Func<string, byte[]>? ImportWeights { get; init; }
 }
@@ -69,6 +76,12 @@ public enum FacePick
 public sealed record PhotoSubject(IReadOnlyList<DetectedFace> All, int Index)
 {
     public DetectedFace? Face => Index >= 0 ? All[Index] : null;
+
+    /// <summary>How many faces the photo held: more than <see cref="All"/> when <see cref="FaceRecognizerOptions.MaxFaces"/> dropped the smallest.</summary>
+    public int Found { get; init; } = All.Count;
+
+    /// <summary>Faces found but not kept (<see cref="FaceRecognizerOptions.MaxFaces"/>).</summary>
+    public int Dropped => Found - All.Count;
 
     /// <summary>The subject alone, or every face (a group photo's <c>--all-faces</c>).</summary>
     public IReadOnlyList<DetectedFace> Chosen(bool allFaces) => allFaces ? All : Face is { } f ? [f] : [];
@@ -105,14 +118,19 @@ public sealed class FaceRecognizer : IDisposable
     private readonly double _detail;
     private readonly int _largestInput;
 
-    private FaceRecognizer(IFaceDetector detector, FaceModel model, ImageLimits? limits, double detail = DefaultAlignmentDetail)
+    private FaceRecognizer(IFaceDetector detector, FaceModel model, ImageLimits? limits, double detail = DefaultAlignmentDetail, int? maxFaces = null)
     {
         Detector = detector;
         Model = model;
         _limits = limits ?? ImageLimits.Default;
         _detail = detail;
         _largestInput = model.Members.Max(m => m.Embedder.Info.InputSize);
+        if (maxFaces is < 1) throw new SettingException(nameof(FaceRecognizerOptions.MaxFaces), "at least 1 face per photo");
+        MaxFaces = maxFaces;
     }
+
+    /// <summary>Faces of one photo kept at most (<see cref="FaceRecognizerOptions.MaxFaces"/>); null: every face.</summary>
+    public int? MaxFaces { get; }
 
     /// <summary>Loads the detector and the model. Throws <see cref="ModelException"/> naming the file when a model cannot be used.</summary>
     public static FaceRecognizer Create(FaceRecognizerOptions? options = null)
@@ -120,7 +138,7 @@ public sealed class FaceRecognizer : IDisposable
         options ??= new FaceRecognizerOptions();
         var model = LoadModel(options);
         try { return new FaceRecognizer(Detectors.Create(options.Detector is null ? null : Detectors.Parse(options.Detector),
-            options.DetectorThreads ?? options.Threads), model, options.ImageLimits, options.AlignmentDetail); }
+            options.DetectorThreads ?? options.Threads), model, options.ImageLimits, options.AlignmentDetail, options.MaxFaces); }
         catch
         {
             model.Dispose();
@@ -174,11 +192,17 @@ public sealed class FaceRecognizer : IDisposable
     public IReadOnlyList<DetectedFace> Detect(Stream stream) => Detect(Read(stream));
     public IReadOnlyList<DetectedFace> Detect(byte[] bytes) => Detect(Read(bytes));
 
-    /// <summary>Every face of the photo, in full-size coordinates.</summary>
-    public IReadOnlyList<DetectedFace> Detect(Photo photo)
+    /// <summary>Every face of the photo (the largest <see cref="MaxFaces"/>), in full-size coordinates.</summary>
+    public IReadOnlyList<DetectedFace> Detect(Photo photo) => DetectCounted(photo).Faces;
+
+    private (IReadOnlyList<DetectedFace> Faces, int Found) DetectCounted(Photo photo)
     {
-        var faces = Detector.Detect(photo.Image);
-        return faces.Select(f => (photo.Scale == 1 ? f : f.Scaled(1 / photo.Scale)) with { Quality = Quality.FaceQuality.Measure(photo.Image, f, photo.Scale) }).ToList();
+        int found;
+        IReadOnlyList<DetectedFace> faces;
+        if (MaxFaces is { } max) faces = Detector.Detect(photo.Image, max, out found);
+        else found = (faces = Detector.Detect(photo.Image)).Count;
+        return (faces.Select(f => (photo.Scale == 1 ? f : f.Scaled(1 / photo.Scale)) with { Quality = Quality.FaceQuality.Measure(photo.Image, f, photo.Scale) }).ToList(),
+            found);
     }
 
     // ----- embedding -----
@@ -223,7 +247,11 @@ public sealed class FaceRecognizer : IDisposable
     }
 
     /// <summary>The photo's faces and which of them is its subject (<see cref="MainFace"/>), without embedding: for callers that batch the embedding.</summary>
-    public PhotoSubject DetectMain(Photo photo) => PhotoSubject.Of(Detect(photo), photo.Width, photo.Height);
+    public PhotoSubject DetectMain(Photo photo)
+    {
+        var (faces, found) = DetectCounted(photo);
+        return PhotoSubject.Of(faces, photo.Width, photo.Height) with { Found = found };
+    }
 
     /// <summary>The embedding of an image that already is a face crop: no detection, no alignment.</summary>
     public float[] EmbedCrop(RgbImage crop) => Model.Embed(Model.FromCrop(crop));

@@ -26,10 +26,9 @@ public sealed partial class FaceNetCli
     {
         var location = r.GetValue(gallery)!;
         if (r.GetValue(_tenant) is not { } tenant) return location;
-        if (!Tenants.IsName(tenant)) throw new UsageException($"--tenant: '{tenant}' is not a tenant name (lower-case letters, digits and _)");
-        if (GalleryStores.IsPostgres(location)) return location.TrimEnd(';') + ";Search Path=" + FaceNet.Gallery.PostgresGalleryStore.SchemaOf(tenant);
-        if (Tenants.IsFolder(location)) return Path.Combine(location, tenant + ".db");
-        throw new UsageException($"--tenant: -g {location} is one gallery file, not a folder of tenants' galleries");
+        if (!GalleryTenants.IsName(tenant)) throw new UsageException($"--tenant: '{tenant}' is not a tenant name ({GalleryTenants.NameRule})");
+        if (!GalleryTenants.Hosts(location)) throw new UsageException($"--tenant: -g {location} is one gallery file, not a folder of tenants' galleries");
+        return GalleryTenants.LocationOf(location, tenant);
     }
 
     /// <summary>The master key given, or null.</summary>

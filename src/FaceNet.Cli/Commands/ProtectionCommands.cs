@@ -7,10 +7,19 @@ public sealed partial class FaceNetCli
     {
         var cmd = new Command("gallery", "Encryption at rest of a gallery's faces: a new master key, encrypt a plain gallery in place, change its keys");
 
-        var newKey = new Command("new-key", "Print a new master key (32 random bytes, base64): 'facenet gallery new-key > master.key', and keep that file safe");
-        newKey.SetAction(_ => Guard(() =>
+        var output = new Option<string?>("--output", "-o") { Description = "Write the key to this file, readable by its owner only (0600), instead of stdout" };
+        var newKey = new Command("new-key", "A new master key (32 random bytes, base64): 'facenet gallery new-key -o master.key', and keep that file safe") { output };
+        newKey.SetAction(r => Guard(() =>
         {
-            stdout.WriteLine(MasterKey.Create().ToBase64());
+            var key = MasterKey.Create().ToBase64();
+            if (r.GetValue(output) is not { } file)
+            {
+                stdout.WriteLine(key);
+                return Ok;
+            }
+            if (File.Exists(file)) throw new UsageException($"-o {file}: the file exists (a master key is never overwritten: the galleries under it would be lost)");
+            AtomicFile.Write(file, key + "\n", ownerOnly: true);
+            stderr.WriteLine($"wrote a new master key to {file} (0600)");
             return Ok;
         }));
         cmd.Subcommands.Add(newKey);

@@ -45,10 +45,35 @@ public sealed partial class FaceNetCli
         {
             Description = "Be a silo of a cluster over the PostgreSQL gallery as well as a front end: the gallery is cut into shards over the silos",
         };
+        var auditRetention = new Option<string>("--audit-retention")
+        {
+            Description = "Keep audit trail entries this long (400d, 12h; 'forever' keeps them all); older ones are deleted by the sweep, which records it",
+            DefaultValueFactory = _ => "400d",
+        };
+        var maxFaces = new Option<int>("--max-faces")
+        {
+            Description = "Faces of one photo embedded at most: the largest are kept, the answer says how many were dropped",
+            DefaultValueFactory = _ => 64,
+        }.Within(1, 10_000);
+        var decodeBudget = new Option<int>("--decode-budget-mp")
+        {
+            Description = "Decoded megapixels of all requests' photos in memory at once (about 4 MB each); beyond it requests wait",
+            DefaultValueFactory = _ => 100,
+        }.Within(1, 100_000);
+        var failedAuth = new Option<int>("--failed-auth-per-minute")
+        {
+            Description = "Failed authentications allowed per client address and minute (429 beyond; a valid key still works)",
+            DefaultValueFactory = _ => 30,
+        }.Within(1, 1_000_000);
+        var trustedProxy = new Option<string[]>("--trusted-proxy")
+        {
+            Description = "A proxy's address whose X-Forwarded-For names the client (audit trail, failed-authentication limit)",
+            AllowMultipleArgumentsPerToken = true,
+        };
         var silo = new SiloOptions();
         var cmd = new Command("serve", "Run the HTTP service: verify, embed, detect, enrol, identify; API keys, limits, metrics, OpenAPI and a web page")
-            { urls, httpsCert, httpsKey, gallery, _masterKeyFile, retention, keys, model, detector, threads, threshold, maxBody,
-                workers, queue, batchWait, timeout, cluster };
+            { urls, httpsCert, httpsKey, gallery, _masterKeyFile, retention, auditRetention, keys, model, detector, threads, threshold, maxBody,
+                maxFaces, decodeBudget, workers, queue, batchWait, timeout, failedAuth, trustedProxy, cluster };
         silo.AddTo(cmd);
         cmd.SetAction(r => Guard(() =>
         {
@@ -80,6 +105,12 @@ public sealed partial class FaceNetCli
                 BatchWait = TimeSpan.FromMilliseconds(r.GetValue(batchWait)),
                 RequestTimeout = TimeSpan.FromSeconds(r.GetValue(timeout)),
                 Cluster = r.GetValue(cluster) ? silo.Read(r, galleryLocation, "--cluster") : null,
+                AuditRetention = r.GetValue(auditRetention) is "forever" ? null : ParsePeriod("--audit-retention", r.GetValue(auditRetention)!),
+                MaxFaces = r.GetValue(maxFaces),
+                MaxPixelsInFlight = r.GetValue(decodeBudget) * 1_000_000L,
+                FailedAuthPerMinute = r.GetValue(failedAuth),
+                TrustedProxies = [.. (r.GetValue(trustedProxy) ?? []).Select(a => System.Net.IPAddress.TryParse(a, out var ip) ? ip
+                    : throw new UsageException($"--trusted-proxy: '{a}' is not an IP address"))],
             };
             var host = StartService(options, new StderrLogs(stderr));
             var g = host.Gallery;
@@ -89,7 +120,7 @@ public sealed partial class FaceNetCli
                     + $"gallery {c.Store.Location} in {c.Shards} shards"
                 : g is null ? "no gallery" : $"gallery {g.Store.Location}: {g.SubjectCount} subject(s), {g.FaceCount} face(s)") + ")");
             stdout.WriteLine($"web page {host.Address}/   API reference {host.Address}/docs   metrics {host.Address}/metrics");
-            var keyCount = ApiKeys.Load(options.KeysFile).All.Count;
+            var keyCount = ApiKeys.Load(options.KeysFile).Active.Count();
             if (keyCount == 0) stderr.WriteLine($"note: {options.KeysFile} holds no API keys: every /v1 request gets 401 until one is added ('facenet keys add NAME --scopes verify,identify,enroll,admin')");
             stdout.Flush();
             try { host.WaitForShutdownAsync().GetAwaiter().GetResult(); }
@@ -249,6 +280,10 @@ public sealed partial class FaceNetCli
                 var key = ApiKeys.Add(path, r.GetValue(name)!, list, r.GetValue(rate), r.GetValue(tenant)!);
                 stderr.WriteLine($"key '{r.GetValue(name)}' added to {path} (tenant {r.GetValue(tenant)}; {string.Join(", ", list.Select(s => s.ToString().ToLowerInvariant()))}; "
                     + $"{r.GetValue(rate):0.##} requests/s). It is shown this once:");
+                // the keys file cannot see the service's galleries: say what the key needs before its first request meets a 404
+                if (r.GetValue(tenant) != Tenants.Default)
+                    stderr.WriteLine($"note: the tenant '{r.GetValue(tenant)}' must exist on the service: 'facenet tenants add {r.GetValue(tenant)} -g LOCATION' "
+                        + $"(the service's -g), or POST /v1/tenants/{r.GetValue(tenant)} with an admin key of the default tenant; until then its requests get 404");
                 stdout.WriteLine(key);
                 return Ok;
             }));
@@ -263,13 +298,17 @@ public sealed partial class FaceNetCli
                 if (r.GetValue(json))
                     stdout.WriteLine(JsonSerializer.Serialize(all.Select(k => new Dictionary<string, object>
                     {
-                        ["name"] = k.Name, ["scopes"] = k.Scopes.Select(s => s.ToString().ToLowerInvariant()).ToArray(), ["rate_per_second"] = k.RatePerSecond, ["created"] = k.Created.ToString("O"), ["tenant"] = k.TenantName,
+                        ["name"] = k.Name, ["id"] = k.KeyId, ["scopes"] = k.Scopes.Select(s => s.ToString().ToLowerInvariant()).ToArray(),
+                        ["rate_per_second"] = k.RatePerSecond, ["created"] = k.Created.ToString("O"), ["tenant"] = k.TenantName,
+                        ["revoked"] = k.Revoked?.ToString("O")!,
                     }), Json));
                 else
                 {
-                    stdout.WriteLine($"{all.Count} key(s) in {r.GetValue(keys)}");
+                    stdout.WriteLine($"{all.Count(k => k.Revoked is null)} key(s) in force in {r.GetValue(keys)}"
+                        + (all.Any(k => k.Revoked is not null) ? $", {all.Count(k => k.Revoked is not null)} revoked" : ""));
                     foreach (var k in all)
-                        stdout.WriteLine($"  {k.Name}  tenant {k.TenantName}  {string.Join(",", k.Scopes.Select(s => s.ToString().ToLowerInvariant()))}  {k.RatePerSecond:0.##}/s  since {k.Created:yyyy-MM-dd}");
+                        stdout.WriteLine($"  {k.Name}  id {k.KeyId}  tenant {k.TenantName}  {string.Join(",", k.Scopes.Select(s => s.ToString().ToLowerInvariant()))}  "
+                            + $"{k.RatePerSecond:0.##}/s  since {k.Created:yyyy-MM-dd}" + (k.Revoked is { } when ? $"  REVOKED {when:yyyy-MM-dd}" : ""));
                 }
                 return Ok;
             }));
@@ -278,7 +317,7 @@ public sealed partial class FaceNetCli
         {
             var keys = KeysFileOption();
             var name = new Argument<string>("name") { Description = "The key's name" };
-            var revoke = new Command("revoke", "Remove a key; a running service refuses it within a second") { name, keys };
+            var revoke = new Command("revoke", "Revoke a key: a running service refuses it within a second; the file keeps it, marked revoked, so the audit trail names its later uses by id") { name, keys };
             revoke.SetAction(r => Guard(() =>
             {
                 if (!ApiKeys.Revoke(r.GetValue(keys)!, r.GetValue(name)!)) { stderr.WriteLine($"error: {r.GetValue(keys)}: no key named '{r.GetValue(name)}'"); return InputError; }

@@ -83,7 +83,7 @@ public static class Enrolment
         }
         var subject = faces.DetectMain(photo);
         if (subject.Face is null) throw new NoFaceException(photo.Name);
-        count = subject.All.Count;
+        count = subject.Found;
         found = subject.Chosen(options.AllFaces);
         foreach (var f in found) Check(photo.Name, f, options);
         return ((found, count), found.Select(f => faces.Align(photo, f)).ToList());

@@ -145,6 +145,7 @@ public sealed class FaceIndex : IDisposable
             if (_hnsw is null) return;
             var tmp = path + ".tmp-" + Environment.ProcessId;
             _hnsw.Save(tmp);
+            AtomicFile.MakeOwnerOnly(tmp); // copies of the faces: as private as the gallery
             File.Move(tmp, path, overwrite: true);
         }
         finally { _lock.ExitReadLock(); }

@@ -35,6 +35,9 @@ public sealed class GalleryException(string file, string reason, FaceNetErrorKin
 {
     /// <summary>The gallery belongs to another model (a model error, not an input error).</summary>
     public bool ModelMismatch => Kind == FaceNetErrorKind.ModelMismatch;
+
+    /// <summary>A master key was given to a gallery that holds plain faces (<see cref="FaceNetErrorKind.Locked"/>: encrypt it first).</summary>
+    public bool NotEncrypted { get; init; }
 }
 
 public sealed record Subject(long Id, string Name, DateTime Created, string? Metadata, int Faces);
@@ -59,7 +62,7 @@ public sealed record Enrollment(long SubjectId, IReadOnlyList<long> FaceIds);
 /// </summary>
 public sealed class GalleryStore : IGalleryStore, IProtectedStore
 {
-    private const int SchemaVersion = 3;
+    private const int SchemaVersion = 4;
     private static readonly string[] Migrations =
     [
         // 0 → 1
@@ -139,6 +142,24 @@ public sealed class GalleryStore : IGalleryStore, IProtectedStore
                 OR NEW.operation IS NOT OLD.operation OR NEW.subject_id IS NOT OLD.subject_id OR NEW.outcome IS NOT OLD.outcome
             BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
         """,
+        // 3 → 4: the client's address and a count (a minute's refused requests of one client in one row), and the trail's
+        // own retention: a deletion gets through only for entries older than the cutoff the sweep sets in its transaction
+        """
+        ALTER TABLE audit ADD COLUMN client TEXT;
+        ALTER TABLE audit ADD COLUMN count INTEGER NOT NULL DEFAULT 1;
+        DROP TRIGGER audit_no_delete;
+        DROP TRIGGER audit_only_blanking;
+        CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+            WHEN (SELECT value FROM meta WHERE key = 'audit_prune_before') IS NULL OR OLD.at >= (SELECT value FROM meta WHERE key = 'audit_prune_before')
+            BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only (only its retention sweep deletes old entries)'); END;
+        CREATE TRIGGER audit_only_blanking BEFORE UPDATE ON audit
+            WHEN NEW.subject IS NOT NULL OR NEW.seq IS NOT OLD.seq OR NEW.at IS NOT OLD.at OR NEW.actor IS NOT OLD.actor
+                OR NEW.operation IS NOT OLD.operation OR NEW.subject_id IS NOT OLD.subject_id OR NEW.outcome IS NOT OLD.outcome
+                OR NEW.client IS NOT OLD.client OR NEW.count IS NOT OLD.count
+            BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+        CREATE INDEX audit_at ON audit(at);
+        """,
+        // (5: the next step goes here)
     ];
 
     private readonly SqliteConnection _db;
@@ -149,6 +170,8 @@ public sealed class GalleryStore : IGalleryStore, IProtectedStore
     private readonly bool _feed;
     // false for a gallery of before the audit trail opened read-only
     private readonly bool _audit;
+    // the audit trail has the client and count columns (schema 4)
+    private readonly bool _auditClients;
 
     // an encrypted gallery's data key, and its cipher (null for a plain gallery)
     private byte[]? _dataKey;
@@ -161,6 +184,7 @@ public sealed class GalleryStore : IGalleryStore, IProtectedStore
         Model = model;
         _feed = feed;
         _audit = feed && Scalar<long>(db, "PRAGMA user_version") >= 3;
+        _auditClients = Scalar<long>(db, "PRAGMA user_version") >= 4;
         SetDataKey(dataKey);
     }
 
@@ -184,27 +208,46 @@ public sealed class GalleryStore : IGalleryStore, IProtectedStore
     /// An encrypted gallery needs its <paramref name="key"/> (refused before anything is written without
     /// it); a new gallery created with a key is encrypted from its first face.
     /// </summary>
-    public static GalleryStore Open(string path, GalleryModel? model, bool readOnly = false, MasterKey? key = null)
+    /// <param name="create">false: an existing gallery only (a tenant's that may be removed meanwhile is never made again by opening it).</param>
+    public static GalleryStore Open(string path, GalleryModel? model, bool readOnly = false, MasterKey? key = null, bool create = true)
+        => Open(path, model, readOnly, key, create, plainWithKey: false);
+
+    internal static GalleryStore Open(string path, GalleryModel? model, bool readOnly, MasterKey? key, bool create, bool plainWithKey)
     {
         bool exists = File.Exists(path);
-        if (!exists && (readOnly || model is null)) throw Directory.Exists(path)
+        if (!exists && (readOnly || model is null || !create)) throw Directory.Exists(path)
             ? new GalleryException(path, "is a folder, not a gallery")
             : new GalleryException(path, "no such gallery (enrol someone first)", FaceNetErrorKind.NotFound);
-        try { return Open(path, model, readOnly, exists, immutable: false, key); }
+        if (!exists) CreateOwnerOnly(path);
+        try { return Open(path, model, readOnly, exists, immutable: false, key, plainWithKey); }
         catch (GalleryException e) when (readOnly && e.InnerException is SqliteException { SqliteErrorCode: 8 or 14 })
         {
             // A WAL database is read through a shared-memory file beside it; where that cannot be made (a
             // read-only folder), nobody can be writing the gallery either: read it as an unchanging file.
-            return Open(path, model, readOnly, exists, immutable: true, key);
+            return Open(path, model, readOnly, exists, immutable: true, key, plainWithKey);
         }
     }
 
-    private static GalleryStore Open(string path, GalleryModel? model, bool readOnly, bool exists, bool immutable, MasterKey? key)
+    // an empty file (an empty SQLite database) made 0600 before SQLite writes to it: its -wal and -shm take its mode
+    private static void CreateOwnerOnly(string path)
+    {
+        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
+        if (!OperatingSystem.IsWindows()) options.UnixCreateMode = AtomicFile.OwnerOnly;
+        try { new FileStream(path, options).Dispose(); }
+        catch (IOException) when (File.Exists(path)) { } // made by another process meanwhile: SQLite opens theirs
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new GalleryException(path, "cannot create the gallery file (missing folder, or no permission)", FaceNetErrorKind.Unavailable, e);
+        }
+    }
+
+    private static GalleryStore Open(string path, GalleryModel? model, bool readOnly, bool exists, bool immutable, MasterKey? key, bool plainWithKey)
     {
         var builder = new SqliteConnectionStringBuilder
         {
             DataSource = immutable ? new Uri(System.IO.Path.GetFullPath(path)).AbsoluteUri + "?immutable=1" : path,
-            Mode = readOnly ? SqliteOpenMode.ReadOnly : SqliteOpenMode.ReadWriteCreate,
+            // never ReadWriteCreate: a file deleted since it was found (a removed tenant's) is not made again
+            Mode = readOnly ? SqliteOpenMode.ReadOnly : SqliteOpenMode.ReadWrite,
             Pooling = false,
             DefaultTimeout = 30,
         };
@@ -219,6 +262,10 @@ public sealed class GalleryStore : IGalleryStore, IProtectedStore
                     FaceNetErrorKind.CorruptStore);
             // an encrypted gallery is unlocked before anything is written to it (a wrong key changes nothing)
             byte[]? dataKey = exists && Scalar<long>(db, "PRAGMA user_version") >= 1 ? GalleryKeys.Unlock(ReadMeta(db), key, path) : null;
+            // a key given to a gallery that holds plain faces would protect nothing it holds: refused, not ignored
+            if (key is not null && dataKey is null && !plainWithKey && exists && Scalar<long>(db, "PRAGMA user_version") >= 1
+                && ReadModel(db) is not null && Scalar<long>(db, "SELECT count(*) FROM faces") > 0)
+                throw GalleryKeys.PlainWithKey(path);
             if (!readOnly)
             {
                 Exec(db, "PRAGMA journal_mode = WAL;");
@@ -325,7 +372,7 @@ public sealed class GalleryStore : IGalleryStore, IProtectedStore
     public IReadOnlyList<Enrollment> EnrollMany(IReadOnlyList<(string Name, IReadOnlyList<NewFace> Faces)> people, string? metadata = null)
     {
         var checkedPeople = Checked(this, people);
-        lock (_gate)
+        lock (_gate) try
         {
             using var tx = _db.BeginTransaction();
             using var find = _db.CreateCommand();
@@ -391,6 +438,7 @@ public sealed class GalleryStore : IGalleryStore, IProtectedStore
             tx.Commit();
             return result;
         }
+        catch (SqliteException e) when (e.SqliteErrorCode != 19) { throw Unwritable(e); } // 19: a constraint, answered where it can happen
     }
 
     // the id AUTOINCREMENT would give next (inside a write transaction, which no other writer shares)
@@ -528,7 +576,7 @@ public sealed class GalleryStore : IGalleryStore, IProtectedStore
     /// </summary>
     public long? RemoveSubject(string name)
     {
-        lock (_gate)
+        lock (_gate) try
         {
             long? id;
             using (var tx = _db.BeginTransaction())
@@ -553,11 +601,12 @@ public sealed class GalleryStore : IGalleryStore, IProtectedStore
             DeleteGraphFiles(); // a saved search graph holds copies of the vectors: it goes too (rebuilt when next needed)
             return id;
         }
+        catch (SqliteException e) when (e.SqliteErrorCode != 19) { throw Unwritable(e); } // 19: a constraint, answered where it can happen
     }
 
     bool IProtectedStore.Encrypt(MasterKey key)
     {
-        lock (_gate)
+        lock (_gate) try
         {
             if (_cipher is not null)
             {
@@ -567,11 +616,12 @@ public sealed class GalleryStore : IGalleryStore, IProtectedStore
             Reseal(key, FaceCipher.NewDataKey());
             return true;
         }
+        catch (SqliteException e) when (e.SqliteErrorCode != 19) { throw Unwritable(e); } // 19: a constraint, answered where it can happen
     }
 
     void IProtectedStore.Rekey(MasterKey next, bool rotateDataKey)
     {
-        lock (_gate)
+        lock (_gate) try
         {
             if (_dataKey is null) throw new GalleryException(Path, "the gallery is not encrypted ('encrypt' encrypts it)", FaceNetErrorKind.Conflict);
             if (rotateDataKey)
@@ -587,6 +637,7 @@ public sealed class GalleryStore : IGalleryStore, IProtectedStore
             }
             Exec(_db, "PRAGMA wal_checkpoint(TRUNCATE);");
         }
+        catch (SqliteException e) when (e.SqliteErrorCode != 19) { throw Unwritable(e); } // 19: a constraint, answered where it can happen
     }
 
     /// <summary>
@@ -659,24 +710,70 @@ public sealed class GalleryStore : IGalleryStore, IProtectedStore
     public void Audit(IReadOnlyList<AuditEvent> events)
     {
         if (!_audit) throw new GalleryException(Path, "the gallery predates the audit trail and is open read-only", FaceNetErrorKind.Unavailable);
-        lock (_gate)
+        Write(() =>
         {
             using var tx = _db.BeginTransaction();
-            using var cmd = _db.CreateCommand();
-            cmd.Transaction = tx;
-            cmd.CommandText = "INSERT INTO audit(at, actor, operation, subject_id, subject, outcome) VALUES ($t, $a, $o, $id, $s, $r)";
-            var (pt, pa, po, pid, ps, pr) = (cmd.Parameters.Add("$t", SqliteType.Text), cmd.Parameters.Add("$a", SqliteType.Text), cmd.Parameters.Add("$o", SqliteType.Text),
-                cmd.Parameters.Add("$id", SqliteType.Integer), cmd.Parameters.Add("$s", SqliteType.Text), cmd.Parameters.Add("$r", SqliteType.Text));
+            InsertAudit(tx, events);
             foreach (var e in events)
-            {
-                (pt.Value, pa.Value, po.Value, pr.Value) = (Now(), e.Actor, e.Operation, e.Outcome);
-                pid.Value = (object?)e.SubjectId ?? DBNull.Value;
-                ps.Value = (object?)e.Subject ?? DBNull.Value;
-                cmd.ExecuteNonQuery();
                 if (e.Matched && e.SubjectId is { } id) Touch(tx, id);
-            }
             tx.Commit(); // one commit for a request's events (an identification writes one per face)
+        });
+    }
+
+    private void InsertAudit(SqliteTransaction tx, IEnumerable<AuditEvent> events)
+    {
+        using var cmd = _db.CreateCommand();
+        cmd.Transaction = tx;
+        cmd.CommandText = _auditClients
+            ? "INSERT INTO audit(at, actor, operation, subject_id, subject, outcome, client, count) VALUES ($t, $a, $o, $id, $s, $r, $c, $n)"
+            : "INSERT INTO audit(at, actor, operation, subject_id, subject, outcome) VALUES ($t, $a, $o, $id, $s, $r)";
+        var (pt, pa, po, pid, ps, pr) = (cmd.Parameters.Add("$t", SqliteType.Text), cmd.Parameters.Add("$a", SqliteType.Text), cmd.Parameters.Add("$o", SqliteType.Text),
+            cmd.Parameters.Add("$id", SqliteType.Integer), cmd.Parameters.Add("$s", SqliteType.Text), cmd.Parameters.Add("$r", SqliteType.Text));
+        var (pc, pn) = (cmd.Parameters.Add("$c", SqliteType.Text), cmd.Parameters.Add("$n", SqliteType.Integer));
+        foreach (var e in events)
+        {
+            (pt.Value, pa.Value, po.Value, pr.Value) = (e.At == default ? Now() : Stamp(e.At), e.Actor, e.Operation, e.Outcome);
+            pid.Value = (object?)e.SubjectId ?? DBNull.Value;
+            ps.Value = (object?)e.Subject ?? DBNull.Value;
+            pc.Value = (object?)e.Client ?? DBNull.Value;
+            pn.Value = e.Count;
+            cmd.ExecuteNonQuery();
         }
+    }
+
+    public int PruneAudit(DateTime cutoff, string actor)
+    {
+        if (!_auditClients) throw new GalleryException(Path, "the gallery's audit trail predates its retention and is open read-only", FaceNetErrorKind.Unavailable);
+        return Write(() =>
+        {
+            using var tx = _db.BeginTransaction();
+            var before = Stamp(cutoff);
+            // the trigger lets a deletion through for entries older than this, and only while it is set (in this transaction)
+            WriteMeta(_db, tx, [("audit_prune_before", before)]);
+            using var del = _db.CreateCommand();
+            del.Transaction = tx;
+            del.CommandText = "DELETE FROM audit WHERE at < $b";
+            del.Parameters.AddWithValue("$b", before);
+            int n = del.ExecuteNonQuery();
+            using var unset = _db.CreateCommand();
+            unset.Transaction = tx;
+            unset.CommandText = "DELETE FROM meta WHERE key = 'audit_prune_before'";
+            unset.ExecuteNonQuery();
+            InsertAudit(tx, [new AuditEvent(actor, AuditOperations.AuditPrune, $"deleted {n} entries older than {before}")]);
+            tx.Commit();
+            return n;
+        });
+    }
+
+    public string? WriteProblem()
+    {
+        lock (_gate)
+        {
+            if (_db.State != System.Data.ConnectionState.Open) return "the gallery is closed";
+            // SQLite opens a file it cannot write (permissions, an immutable file, a read-only mount) read-only, without a word
+            if (SQLitePCL.raw.sqlite3_db_readonly(_db.Handle, "main") != 0) return $"{Path}: the gallery file cannot be written (read-only file or folder)";
+        }
+        return null;
     }
 
     public IReadOnlyList<AuditEvent> AuditTrail(long after = 0, int max = 10_000)
@@ -685,7 +782,8 @@ public sealed class GalleryStore : IGalleryStore, IProtectedStore
         lock (_gate)
         {
             using var cmd = _db.CreateCommand();
-            cmd.CommandText = "SELECT seq, at, actor, operation, subject_id, subject, outcome FROM audit WHERE seq > $after ORDER BY seq LIMIT $max";
+            cmd.CommandText = "SELECT seq, at, actor, operation, subject_id, subject, outcome"
+                + (_auditClients ? ", client, count" : ", NULL, 1") + " FROM audit WHERE seq > $after ORDER BY seq LIMIT $max";
             cmd.Parameters.AddWithValue("$after", after);
             cmd.Parameters.AddWithValue("$max", max);
             using var r = cmd.ExecuteReader();
@@ -695,6 +793,7 @@ public sealed class GalleryStore : IGalleryStore, IProtectedStore
                     r.IsDBNull(4) ? null : r.GetInt64(4))
                 {
                     Sequence = r.GetInt64(0), At = DateTime.Parse(r.GetString(1), CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind),
+                    Client = r.IsDBNull(7) ? null : r.GetString(7), Count = r.GetInt32(8),
                 });
             return list;
         }
@@ -719,7 +818,7 @@ public sealed class GalleryStore : IGalleryStore, IProtectedStore
     public long? RenameSubject(string oldName, string newName)
     {
         ValidateName(newName);
-        lock (_gate)
+        lock (_gate) try
         {
             using var tx = _db.BeginTransaction();
             using var cmd = _db.CreateCommand();
@@ -736,6 +835,7 @@ public sealed class GalleryStore : IGalleryStore, IProtectedStore
             tx.Commit();
             return id;
         }
+        catch (SqliteException e) when (e.SqliteErrorCode != 19) { throw Unwritable(e); } // 19: a constraint, answered where it can happen
     }
 
     /// <summary>SQLite's own integrity check: "ok" for a sound file.</summary>
@@ -753,7 +853,32 @@ public sealed class GalleryStore : IGalleryStore, IProtectedStore
         }
     }
 
-    private static string Now() => DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture);
+    private static string Now() => Stamp(DateTime.UtcNow);
+
+    private static string Stamp(DateTime t) => t.ToUniversalTime().ToString("O", CultureInfo.InvariantCulture);
+
+    /// <summary>
+    /// A write under the connection's lock; SQLite's own failures (a file that cannot be written, a disk that is full,
+    /// a lock held too long) become <see cref="FaceNetErrorKind.Unavailable"/>: the store cannot take the write now.
+    /// </summary>
+    private T Write<T>(Func<T> write)
+    {
+        lock (_gate)
+        {
+            try { return write(); }
+            catch (SqliteException e) { throw Unwritable(e); }
+        }
+    }
+
+    private void Write(Action write) => Write(() => { write(); return 0; });
+
+    private GalleryException Unwritable(SqliteException e) => new(Path, e.SqliteErrorCode switch
+    {
+        8 => "the gallery cannot be written (read-only file or folder)",
+        13 => "the gallery cannot be written (disk full)",
+        5 or 6 => "the gallery is locked by another process; try again",
+        _ => "the gallery cannot be written: " + e.Message,
+    }, FaceNetErrorKind.Unavailable, e);
 
     private static void Exec(SqliteConnection db, string sql, SqliteTransaction? tx = null)
     {

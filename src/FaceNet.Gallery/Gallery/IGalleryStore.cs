@@ -18,8 +18,16 @@ public sealed record GalleryChange(long Sequence, ChangeKind Kind, long SubjectI
 public sealed record AuditEvent(string Actor, string Operation, string Outcome, string? Subject = null, long? SubjectId = null)
 {
     public long Sequence { get; init; }
+
+    /// <summary>When: set by the store as it writes, unless given (a row that counts a past minute's refusals).</summary>
     public DateTime At { get; init; }
     public bool Matched { get; init; }
+
+    /// <summary>The client's network address (the service's requests), or null.</summary>
+    public string? Client { get; init; }
+
+    /// <summary>How many requests the row stands for: 1, or a minute's refused requests of one client counted together.</summary>
+    public int Count { get; init; } = 1;
 }
 
 /// <summary>The operations the audit trail names.</summary>
@@ -27,7 +35,8 @@ public static class AuditOperations
 {
     public const string Verify = "verify", Identify = "identify", Enroll = "enroll", Delete = "delete", Rename = "rename", List = "list",
         Embed = "embed", Detect = "detect", Encrypt = "encrypt", Rekey = "rekey", Expire = "expire",
-        TenantList = "tenant list", TenantCreate = "tenant create", TenantRemove = "tenant remove", ClusterStatus = "cluster status";
+        TenantList = "tenant list", TenantCreate = "tenant create", TenantRemove = "tenant remove", ClusterStatus = "cluster status",
+        Authenticate = "authenticate", AuditPrune = "audit prune";
 }
 
 /// <summary>Everything a gallery holds, read in one transaction, and the change it is current to.</summary>
@@ -83,6 +92,16 @@ public interface IGalleryStore : IDisposable
 
     /// <summary>The subjects neither enrolled nor matched since <paramref name="cutoff"/> (retention).</summary>
     IReadOnlyList<string> UnusedSince(DateTime cutoff);
+
+    /// <summary>
+    /// The audit trail's own retention: deletes the entries older than <paramref name="cutoff"/> — the one deletion the
+    /// trail allows — and records that it did (an <see cref="AuditOperations.AuditPrune"/> entry by
+    /// <paramref name="actor"/>) in the same transaction; the number deleted.
+    /// </summary>
+    int PruneAudit(DateTime cutoff, string actor);
+
+    /// <summary>Why the gallery cannot be written now (a read-only file, a role without write rights, a database in recovery); null when it can.</summary>
+    string? WriteProblem();
 }
 
 public static class GalleryStoreExtensions
@@ -107,8 +126,14 @@ public static class GalleryStores
         => location.Contains('=') && location.Split(';').Any(p => p.Split('=')[0].Trim().ToLowerInvariant() is "host" or "server");
 
     /// <summary>Opens a gallery; an encrypted one needs its <paramref name="key"/>, and a new one opened with a key is encrypted.</summary>
-    public static IGalleryStore Open(string location, GalleryModel? model, bool readOnly = false, Protection.MasterKey? key = null)
-        => IsPostgres(location) ? PostgresGalleryStore.Open(location, model, readOnly, key) : GalleryStore.Open(location, model, readOnly, key);
+    /// <param name="create">false: an existing gallery only, never made by opening it.</param>
+    public static IGalleryStore Open(string location, GalleryModel? model, bool readOnly = false, Protection.MasterKey? key = null, bool create = true)
+        => IsPostgres(location) ? PostgresGalleryStore.Open(location, model, readOnly, key, create: create) : GalleryStore.Open(location, model, readOnly, key, create);
+
+    /// <summary>Opens a plain gallery with the key that is to encrypt it: the one open of a plain gallery with faces that a key may make.</summary>
+    internal static IGalleryStore OpenToEncrypt(string location, Protection.MasterKey key)
+        => IsPostgres(location) ? PostgresGalleryStore.Open(location, null, false, key, null, create: false, plainWithKey: true)
+            : GalleryStore.Open(location, null, false, key, create: false, plainWithKey: true);
 
     /// <summary>
     /// Deletes an SQLite gallery with its side files (<c>-wal</c>, <c>-shm</c>, <c>-journal</c>) and the saved

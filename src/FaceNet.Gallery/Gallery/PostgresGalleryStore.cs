@@ -20,7 +20,7 @@ namespace FaceNet.Gallery;
 /// </summary>
 public sealed partial class PostgresGalleryStore : IGalleryStore, IProtectedStore
 {
-    private const int SchemaVersion = 2;
+    private const int SchemaVersion = 3;
     /// <summary>The schema of the default gallery (tenant <c>default</c>); another tenant's is <c>facenet_NAME</c>.</summary>
     public const string DefaultSchema = "facenet";
 
@@ -89,12 +89,38 @@ public sealed partial class PostgresGalleryStore : IGalleryStore, IProtectedStor
         CREATE TRIGGER audit_append_only BEFORE UPDATE OR DELETE ON audit FOR EACH ROW EXECUTE FUNCTION audit_append_only();
         """;
 
+    // 2 → 3: the client's address and a count (a minute's refused requests of one client in one row), and the trail's own
+    // retention: a deletion gets through only for entries older than the cutoff the sweep sets for its transaction
+    private const string SchemaV3 = """
+        ALTER TABLE audit ADD COLUMN IF NOT EXISTS client text;
+        ALTER TABLE audit ADD COLUMN IF NOT EXISTS count integer NOT NULL DEFAULT 1;
+        CREATE INDEX IF NOT EXISTS audit_at ON audit(at);
+        CREATE OR REPLACE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $f$
+        BEGIN
+            IF TG_OP = 'DELETE' THEN
+                IF OLD.at < NULLIF(current_setting('facenet.audit_prune_before', true), '')::timestamptz THEN
+                    RETURN OLD;
+                END IF;
+                RAISE EXCEPTION 'the audit trail is append-only (only its retention sweep deletes old entries)';
+            END IF;
+            IF NEW.subject IS NULL AND NEW.seq = OLD.seq AND NEW.at = OLD.at AND NEW.actor = OLD.actor
+                AND NEW.operation = OLD.operation AND NEW.subject_id IS NOT DISTINCT FROM OLD.subject_id AND NEW.outcome = OLD.outcome
+                AND NEW.client IS NOT DISTINCT FROM OLD.client AND NEW.count = OLD.count THEN
+                RETURN NEW;
+            END IF;
+            RAISE EXCEPTION 'the audit trail is append-only';
+        END $f$;
+        """;
+    // (4: the next step goes here)
+
     private readonly NpgsqlDataSource _db;
     private readonly SemaphoreSlim _listenGate = new(1, 1);
     private NpgsqlConnection? _listener;
 
     // false for a gallery of before the audit trail opened read-only
     private bool _audit;
+    // the audit trail has the client and count columns (schema 3)
+    private bool _auditClients;
 
     // an encrypted gallery's data key, and its cipher (null for a plain gallery)
     private byte[]? _dataKey;
@@ -151,6 +177,48 @@ public sealed partial class PostgresGalleryStore : IGalleryStore, IProtectedStor
         catch (ArgumentException) { return DefaultSchema; }
     }
 
+    /// <summary>The connection string with <paramref name="schema"/> as its search path (a tenant's gallery).</summary>
+    internal static string WithSchema(string connectionString, string schema)
+    {
+        try { return new NpgsqlConnectionStringBuilder(connectionString) { SearchPath = schema }.ConnectionString; }
+        catch (ArgumentException e) { throw new GalleryException(Redact(connectionString), "not a usable PostgreSQL connection string: " + e.Message, FaceNetErrorKind.Invalid, e); }
+    }
+
+    /// <summary>The tenants' schemas in the database (<c>facenet_…</c>), by name.</summary>
+    internal static IReadOnlyList<string> TenantSchemas(string connectionString)
+    {
+        try
+        {
+            using var conn = new NpgsqlConnection(connectionString);
+            conn.Open();
+            using var cmd = new NpgsqlCommand("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'facenet\\_%' ORDER BY nspname", conn);
+            using var r = cmd.ExecuteReader();
+            var names = new List<string>();
+            while (r.Read()) names.Add(r.GetString(0));
+            return names;
+        }
+        catch (NpgsqlException e) { throw new GalleryException(Redact(connectionString), "database error: " + e.Message, FaceNetErrorKind.Unavailable, e); }
+    }
+
+    /// <summary>Drops a tenant's schema with everything in it; false when there was none.</summary>
+    internal static bool DropSchema(string connectionString, string schema)
+    {
+        if (!SchemaName().IsMatch(schema) || schema == DefaultSchema) throw new ArgumentException($"'{schema}' is not a tenant's gallery schema");
+        try
+        {
+            using var conn = new NpgsqlConnection(connectionString);
+            conn.Open();
+            using var tx = conn.BeginTransaction();
+            // the writers' lock of that schema: no writer is half-way through a transaction in it
+            Exec(conn, tx, $"SELECT pg_advisory_xact_lock({WriterLockOf(schema)})");
+            bool existed = Scalar<bool>(conn, tx, $"SELECT to_regnamespace('{schema}') IS NOT NULL");
+            if (existed) Exec(conn, tx, $"DROP SCHEMA {schema} CASCADE"); // a checked name
+            tx.Commit();
+            return existed;
+        }
+        catch (NpgsqlException e) { throw new GalleryException(Redact(connectionString), "database error: " + e.Message, FaceNetErrorKind.Unavailable, e); }
+    }
+
     public static bool Exists(string connectionString, string? schema = null)
     {
         schema ??= SchemaIn(connectionString);
@@ -171,8 +239,13 @@ public sealed partial class PostgresGalleryStore : IGalleryStore, IProtectedStor
     /// string names, bound to <paramref name="model"/>; an existing gallery of another model is refused.
     /// An encrypted gallery needs its <paramref name="key"/>; a new one created with a key is encrypted.
     /// </summary>
+    /// <param name="create">false: an existing gallery only (a tenant's that may be removed meanwhile is never made again by opening it).</param>
     public static PostgresGalleryStore Open(string connectionString, GalleryModel? model, bool readOnly = false, MasterKey? key = null,
-        string? schema = null)
+        string? schema = null, bool create = true)
+        => Open(connectionString, model, readOnly, key, schema, create, plainWithKey: false);
+
+    internal static PostgresGalleryStore Open(string connectionString, GalleryModel? model, bool readOnly, MasterKey? key,
+        string? schema, bool create, bool plainWithKey)
     {
         schema ??= SchemaIn(connectionString); // a tenant's gallery: Search Path=facenet_TENANT
         var location = Redact(connectionString) + (schema == DefaultSchema ? "" : $" (schema {schema})");
@@ -189,7 +262,7 @@ public sealed partial class PostgresGalleryStore : IGalleryStore, IProtectedStor
             bool exists = Scalar<bool>(conn, tx, "SELECT to_regclass('meta') IS NOT NULL");
             if (!exists)
             {
-                if (readOnly || model is null) throw new GalleryException(location,
+                if (readOnly || model is null || !create) throw new GalleryException(location,
                     "no such gallery in this database (enrol someone first)", FaceNetErrorKind.NotFound);
                 // (the schema's name is checked: letters, digits and _ only)
                 if (Scalar<bool>(conn, tx, $"SELECT to_regnamespace('{schema}') IS NOT NULL")
@@ -198,6 +271,7 @@ public sealed partial class PostgresGalleryStore : IGalleryStore, IProtectedStor
                 Exec(conn, tx, $"CREATE SCHEMA IF NOT EXISTS {schema}");
                 Exec(conn, tx, Schema);
                 Exec(conn, tx, SchemaV2);
+                Exec(conn, tx, SchemaV3);
                 Exec(conn, tx, "INSERT INTO meta(key, value) VALUES ('schema_version', @v), ('feed_pruned_through', '0')",
                     ("v", SchemaVersion.ToString(CultureInfo.InvariantCulture)));
             }
@@ -208,11 +282,21 @@ public sealed partial class PostgresGalleryStore : IGalleryStore, IProtectedStor
                 $"gallery schema version {version} is newer than this program's {SchemaVersion}", FaceNetErrorKind.CorruptStore);
             // refused without the right key before anything is written
             var dataKey = GalleryKeys.Unlock(meta, key, location);
+            // a key given to a gallery that holds plain faces would protect nothing it holds: refused, not ignored
+            if (key is not null && dataKey is null && !plainWithKey && meta.ContainsKey("model_id")
+                && Scalar<bool>(conn, tx, "SELECT EXISTS (SELECT 1 FROM faces)"))
+                throw GalleryKeys.PlainWithKey(location);
             if (version < 2 && !readOnly)
             {
                 Exec(conn, tx, SchemaV2);
                 Exec(conn, tx, "UPDATE meta SET value = '2' WHERE key = 'schema_version'");
                 version = 2;
+            }
+            if (version < 3 && !readOnly)
+            {
+                Exec(conn, tx, SchemaV3);
+                Exec(conn, tx, "UPDATE meta SET value = '3' WHERE key = 'schema_version'");
+                version = 3;
             }
             // erasing a subject finds its faces through this (and the cascade from subjects checks it): without it each erasure
             // read the whole faces table, seconds at a million faces; made here for galleries from before it
@@ -243,7 +327,7 @@ public sealed partial class PostgresGalleryStore : IGalleryStore, IProtectedStor
                     throw new GalleryException(location, $"gallery is bound to model {bound}; embeddings of model {model} are not comparable with it (use the model that enrolled it, or 'facenet migrate' to re-embed its faces)", FaceNetErrorKind.ModelMismatch);
             }
             tx.Commit();
-            return new PostgresGalleryStore(db, schema, location, bound, dataKey) { _audit = version >= 2 };
+            return new PostgresGalleryStore(db, schema, location, bound, dataKey) { _audit = version >= 2, _auditClients = version >= 3 };
         }
         catch (Exception e)
         {
@@ -496,20 +580,70 @@ public sealed partial class PostgresGalleryStore : IGalleryStore, IProtectedStor
         {
             using var conn = _db.OpenConnection();
             using var tx = conn.BeginTransaction();
+            InsertAudit(conn, tx, events);
             foreach (var e in events)
-            {
-                Exec(conn, tx, "INSERT INTO audit(at, actor, operation, subject_id, subject, outcome) VALUES (now(), @a, @o, @id, @s, @r)",
-                    ("a", e.Actor), ("o", e.Operation), ("id", (object?)e.SubjectId ?? DBNull.Value), ("s", (object?)e.Subject ?? DBNull.Value), ("r", e.Outcome));
                 if (e.Matched && e.SubjectId is { } id) Exec(conn, tx, "UPDATE subjects SET last_used = now() WHERE id = @id", ("id", id));
-            }
             tx.Commit();
         }
         catch (NpgsqlException ex) { throw new GalleryException(Location, "database error: " + ex.Message, FaceNetErrorKind.Unavailable, ex); }
     }
 
+    private void InsertAudit(NpgsqlConnection conn, NpgsqlTransaction tx, IEnumerable<AuditEvent> events)
+    {
+        foreach (var e in events)
+        {
+            (string, object)[] values = [("t", e.At == default ? DateTime.UtcNow : e.At.ToUniversalTime()), ("a", e.Actor), ("o", e.Operation),
+                ("id", (object?)e.SubjectId ?? DBNull.Value), ("s", (object?)e.Subject ?? DBNull.Value), ("r", e.Outcome)];
+            if (_auditClients)
+                Exec(conn, tx, "INSERT INTO audit(at, actor, operation, subject_id, subject, outcome, client, count) VALUES (@t, @a, @o, @id, @s, @r, @c, @n)",
+                    [.. values, ("c", (object?)e.Client ?? DBNull.Value), ("n", e.Count)]);
+            else
+                Exec(conn, tx, "INSERT INTO audit(at, actor, operation, subject_id, subject, outcome) VALUES (@t, @a, @o, @id, @s, @r)", values);
+        }
+    }
+
+    public int PruneAudit(DateTime cutoff, string actor)
+    {
+        if (!_auditClients) throw new GalleryException(Location, "the gallery's audit trail predates its retention and is open read-only", FaceNetErrorKind.Unavailable);
+        try
+        {
+            using var conn = _db.OpenConnection();
+            using var tx = conn.BeginTransaction();
+            var before = cutoff.ToUniversalTime();
+            // the trigger lets a deletion through for entries older than this, for this transaction only
+            Exec(conn, tx, "SELECT set_config('facenet.audit_prune_before', @b, true)", ("b", before.ToString("O", CultureInfo.InvariantCulture)));
+            using var del = new NpgsqlCommand("DELETE FROM audit WHERE at < @b", conn, tx);
+            del.Parameters.AddWithValue("b", before);
+            int n = del.ExecuteNonQuery();
+            Exec(conn, tx, "SELECT set_config('facenet.audit_prune_before', '', true)");
+            InsertAudit(conn, tx, [new AuditEvent(actor, AuditOperations.AuditPrune,
+                $"deleted {n} entries older than {before.ToString("O", CultureInfo.InvariantCulture)}")]);
+            tx.Commit();
+            return n;
+        }
+        catch (NpgsqlException ex) { throw new GalleryException(Location, "database error: " + ex.Message, FaceNetErrorKind.Unavailable, ex); }
+    }
+
+    public string? WriteProblem()
+    {
+        try
+        {
+            using var conn = _db.OpenConnection();
+            using var cmd = new NpgsqlCommand("SELECT current_setting('transaction_read_only') = 'on', has_table_privilege('faces', 'INSERT, DELETE'), "
+                + "has_table_privilege('audit', 'INSERT')", conn);
+            using var r = cmd.ExecuteReader();
+            r.Read();
+            if (r.GetBoolean(0)) return $"{Location}: the database takes no writes (read-only transactions: a standby, or default_transaction_read_only)";
+            if (!r.GetBoolean(1) || !r.GetBoolean(2)) return $"{Location}: the database role may not write the gallery's tables";
+            return null;
+        }
+        catch (NpgsqlException e) { return $"{Location}: database error: {e.Message}"; }
+    }
+
     public IReadOnlyList<AuditEvent> AuditTrail(long after = 0, int max = 10_000) => !_audit ? [] : Read((conn, tx) =>
     {
-        using var cmd = new NpgsqlCommand("SELECT seq, at, actor, operation, subject_id, subject, outcome FROM audit WHERE seq > @a ORDER BY seq LIMIT @m", conn, tx);
+        using var cmd = new NpgsqlCommand("SELECT seq, at, actor, operation, subject_id, subject, outcome" + (_auditClients ? ", client, count" : ", NULL, 1")
+            + " FROM audit WHERE seq > @a ORDER BY seq LIMIT @m", conn, tx);
         cmd.Parameters.AddWithValue("a", after);
         cmd.Parameters.AddWithValue("m", max);
         using var r = cmd.ExecuteReader();
@@ -517,7 +651,7 @@ public sealed partial class PostgresGalleryStore : IGalleryStore, IProtectedStor
         while (r.Read())
             list.Add(new AuditEvent(r.GetString(2), r.GetString(3), r.GetString(6), r.IsDBNull(5) ? null : r.GetString(5), r.IsDBNull(4) ? null : r.GetInt64(4))
             {
-                Sequence = r.GetInt64(0), At = r.GetDateTime(1).ToUniversalTime(),
+                Sequence = r.GetInt64(0), At = r.GetDateTime(1).ToUniversalTime(), Client = r.IsDBNull(7) ? null : r.GetString(7), Count = r.GetInt32(8),
             });
         return list;
     });

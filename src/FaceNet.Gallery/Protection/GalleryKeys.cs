@@ -23,6 +23,11 @@ internal static class GalleryKeys
             ?? throw new GalleryException(location, $"the master key {key.Source} (id {key.Id}) is not this gallery's (id {wanted}); nothing was changed", FaceNetErrorKind.Locked);
     }
 
+    /// <summary>A plain gallery that holds faces, opened with a master key: the key would protect nothing stored, so it is refused.</summary>
+    public static GalleryException PlainWithKey(string location)
+        => new(location, "holds faces in plain text, and a master key was given: encrypt it first ('facenet gallery encrypt', "
+            + "GalleryProtection.Encrypt), or open it without the key; nothing was changed", FaceNetErrorKind.Locked) { NotEncrypted = true };
+
     /// <summary>The metadata entries of a data key wrapped under <paramref name="key"/>.</summary>
     public static (string Key, string Value)[] Entries(MasterKey key, byte[] dataKey)
         => [(SchemeKey, Scheme), (DataKeyKey, key.Wrap(dataKey)), (MasterKeyIdKey, key.Id)];

@@ -40,7 +40,7 @@ public static class GalleryProtection
     /// </summary>
     public static bool Encrypt(string location, MasterKey key, string actor = "library")
     {
-        using var store = GalleryStores.Open(location, null, key: key);
+        using var store = GalleryStores.OpenToEncrypt(location, key);
         bool now = ((IProtectedStore)store).Encrypt(key);
         store.Audit(new AuditEvent(actor, AuditOperations.Encrypt, now ? $"ok: master key {key.Id}" : "encrypted already: files cleaned again"));
         return now;

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Threading.Channels;
+using System.Threading.RateLimiting;
 using FaceNet.Detection;
 using FaceNet.Embedding;
 using FaceNet.Imaging;
@@ -9,8 +10,16 @@ namespace FaceNet.Service.Inference;
 /// <summary>The service is at capacity: answered with 503 and Retry-After, never queued without bound.</summary>
 public sealed class ServiceBusyException(string reason) : Exception(reason);
 
-/// <summary>A photo after the per-request stage: its faces (largest first) and their aligned crops.</summary>
-internal sealed record PreparedPhoto(Photo Photo, IReadOnlyList<DetectedFace> Faces, IReadOnlyList<FaceCrops> Crops, int FacesFound);
+/// <summary>
+/// A photo after the per-request stage: its size, its faces (largest first; at most the service's
+/// <see cref="ServiceOptions.MaxFaces"/> of the <see cref="FacesFound"/>) and their aligned crops — not its pixels,
+/// which are let go as soon as the crops are made.
+/// </summary>
+internal sealed record PreparedPhoto(int Width, int Height, IReadOnlyList<DetectedFace> Faces, IReadOnlyList<FaceCrops> Crops, int FacesFound)
+{
+    /// <summary>Faces found but not kept: beyond the cap, the smallest.</summary>
+    public int FacesDropped => Math.Max(0, FacesFound - Faces.Count);
+}
 
 /// <summary>
 /// All inference of one service process, over one <see cref="FaceRecognizer"/>. A request is admitted
@@ -28,6 +37,9 @@ internal sealed class FaceWork : IAsyncDisposable
     private readonly ServiceOptions _options;
     private readonly ServiceMetrics _metrics;
     private readonly SemaphoreSlim _slots;
+    // decoded pixels in memory at once, in megapixels: a request waits for its photo's share before decoding
+    private readonly ConcurrencyLimiter _pixels;
+    private readonly int _megapixels;
     private readonly Channel<Item> _queue = Channel.CreateUnbounded<Item>(new UnboundedChannelOptions { SingleReader = true });
     private readonly Task _loop;
     private int _admitted;
@@ -39,6 +51,11 @@ internal sealed class FaceWork : IAsyncDisposable
         _options = options;
         _metrics = metrics;
         _slots = new SemaphoreSlim(options.Workers);
+        _megapixels = (int)Math.Clamp(options.MaxPixelsInFlight / 1_000_000, 1, int.MaxValue);
+        _pixels = new ConcurrencyLimiter(new ConcurrencyLimiterOptions
+        {
+            PermitLimit = _megapixels, QueueLimit = int.MaxValue, QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
+        });
         _loop = Task.Factory.StartNew(EmbedLoop, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
     }
 
@@ -73,6 +90,11 @@ internal sealed class FaceWork : IAsyncDisposable
     /// <summary>Decode, detect and align in a worker slot: every face, or only the photo's subject.</summary>
     public async Task<PreparedPhoto> PrepareAsync(byte[] bytes, string name, bool mainOnly, CancellationToken ct, Gallery.EnrolOptions? enrol = null)
     {
+        // the photo's full size from its header (a decode never exceeds it), within the budget: a photo larger than all of it waits
+        // for every other to finish; one the header does not tell is charged a megapixel (its decode fails or is small)
+        int share = (int)Math.Clamp(((ImageDecoder.PixelsOf(bytes) ?? 1) + 999_999) / 1_000_000, 1, _megapixels);
+        using var pixels = await _pixels.AcquireAsync(share, ct).ConfigureAwait(false);
+        if (!pixels.IsAcquired) throw new ServiceBusyException("the service is shutting down");
         await _slots.WaitAsync(ct).ConfigureAwait(false);
         try
         {
@@ -84,15 +106,14 @@ internal sealed class FaceWork : IAsyncDisposable
                 // the enrolment's faces: the subject, held to the quality floor
                 var ((chosen, count), enrolCrops) = Gallery.Enrolment.Faces(_faces, photo, enrol with { AllFaces = !mainOnly });
                 _metrics.Stage("detect", t);
-                return new PreparedPhoto(photo, chosen, enrolCrops, count);
+                return new PreparedPhoto(photo.Width, photo.Height, chosen, enrolCrops, count);
             }
             var subject = _faces.DetectMain(photo);
-            int found = subject.All.Count;
             _metrics.Stage("detect", t);
             var faces = subject.Chosen(allFaces: !mainOnly);
             var crops = faces.Select(f => _faces.Align(photo, f)).ToList();
             _metrics.Stage("align", t);
-            return new PreparedPhoto(photo, faces, crops, found);
+            return new PreparedPhoto(photo.Width, photo.Height, faces, crops, subject.Found);
         }
         finally { _slots.Release(); }
     }
@@ -158,5 +179,6 @@ internal sealed class FaceWork : IAsyncDisposable
         _queue.Writer.TryComplete();
         await _loop.ConfigureAwait(false);
         _slots.Dispose();
+        await _pixels.DisposeAsync().ConfigureAwait(false);
     }
 }

@@ -14,8 +14,20 @@ public sealed record ApiKey(string Name, string Sha256, IReadOnlyList<Scope> Sco
     /// <summary>The tenant whose gallery the key acts on (absent in older keys files: <c>default</c>).</summary>
     public string? Tenant { get; init; }
 
+    /// <summary>
+    /// The key's id, which the audit trail names: the first 12 hex digits of its hash (older keys files have none:
+    /// it is the same digits, so an id never changes). It tells nothing of the key: the key is 256 random bits.
+    /// </summary>
+    public string? Id { get; init; }
+
+    /// <summary>When the key was revoked; a revoked key stays in the file, refused but known by its id.</summary>
+    public DateTime? Revoked { get; init; }
+
     [JsonIgnore]
     public string TenantName => Tenant ?? Tenants.Default;
+
+    [JsonIgnore]
+    public string KeyId => Id ?? ApiKeys.IdOf(Sha256);
 
     public bool Allows(Scope scope) => Scopes.Contains(scope) || Scopes.Contains(Scope.Admin);
 }
@@ -49,7 +61,15 @@ public sealed class ApiKeys
     }
 
     public string Path { get; }
+
+    /// <summary>Every key of the file, revoked ones included.</summary>
     public IReadOnlyList<ApiKey> All { get; }
+
+    /// <summary>The keys in force (not revoked).</summary>
+    public IEnumerable<ApiKey> Active => All.Where(k => k.Revoked is null);
+
+    /// <summary>A key's id: the first 12 hex digits of its SHA-256.</summary>
+    public static string IdOf(string sha256) => sha256[..12];
 
     /// <summary>Reads the keys file; a missing file is an empty set of keys.</summary>
     public static ApiKeys Load(string path)
@@ -63,7 +83,7 @@ public sealed class ApiKeys
             foreach (var k in file.Keys)
                 if (k.Name is null || k.Sha256 is not { Length: 64 } || k.Scopes is null || !(k.RatePerSecond > 0))
                     throw new KeysException(path, $"key '{k.Name}' is incomplete (name, sha256, scopes, rate per second)");
-            return new ApiKeys(path, file.Keys);
+            return new ApiKeys(path, [.. file.Keys.Select(k => k.Id is null ? k with { Id = IdOf(k.Sha256) } : k)]);
         }
         catch (JsonException e) { throw new KeysException(path, "not a keys file: " + e.Message); }
         catch (IOException e) { throw new KeysException(path, e.Message); }
@@ -79,23 +99,32 @@ public sealed class ApiKeys
         if (!(ratePerSecond > 0) || double.IsInfinity(ratePerSecond)) throw new KeysException(path,
             "the rate must be a positive number of requests per second");
         var keys = Load(path).All.ToList();
-        if (keys.Any(k => k.Name == name)) throw new KeysException(path, $"a key named '{name}' exists already (revoke it first)");
+        if (keys.Any(k => k.Name == name && k.Revoked is null)) throw new KeysException(path, $"a key named '{name}' exists already (revoke it first)");
         var key = Prefix + Base64Url(RandomNumberGenerator.GetBytes(32));
-        keys.Add(new ApiKey(name, Hash(key), scopes.Distinct().ToList(), ratePerSecond, DateTime.UtcNow) { Tenant = tenant });
+        var hash = Hash(key);
+        keys.Add(new ApiKey(name, hash, scopes.Distinct().ToList(), ratePerSecond, DateTime.UtcNow) { Tenant = tenant, Id = IdOf(hash) });
         Save(path, keys);
         return key;
     }
 
-    /// <summary>Removes a key; false when there is none of that name.</summary>
+    /// <summary>
+    /// Revokes the key in force of that name: it stays in the file, marked revoked, so a later use of it is
+    /// known by its id; false when no key in force has that name.
+    /// </summary>
     public static bool Revoke(string path, string name)
     {
         var keys = Load(path).All.ToList();
-        if (keys.RemoveAll(k => k.Name == name) == 0) return false;
+        int i = keys.FindIndex(k => k.Name == name && k.Revoked is null);
+        if (i < 0) return false;
+        keys[i] = keys[i] with { Revoked = DateTime.UtcNow };
         Save(path, keys);
         return true;
     }
 
-    /// <summary>The key that <paramref name="presented"/> is, or null. Every stored hash is compared, each in constant time.</summary>
+    /// <summary>
+    /// The key that <paramref name="presented"/> is (revoked or not: see <see cref="ApiKey.Revoked"/>), or null.
+    /// Every stored hash is compared, each in constant time.
+    /// </summary>
     public ApiKey? Find(string? presented)
     {
         if (string.IsNullOrEmpty(presented) || presented.Length > 200) return null;
@@ -125,9 +154,8 @@ public sealed class ApiKeys
 
     private static void Save(string path, List<ApiKey> keys)
     {
-        AtomicFile.Write(path, JsonSerializer.SerializeToUtf8Bytes(new KeysFile(1, keys), Json));
         // hashes only, but still nobody else's business
-        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        AtomicFile.Write(path, JsonSerializer.SerializeToUtf8Bytes(new KeysFile(1, keys), Json), ownerOnly: true);
     }
 
     private static string Base64Url(byte[] b) => Convert.ToBase64String(b).TrimEnd('=').Replace('+', '-').Replace('/', '_');

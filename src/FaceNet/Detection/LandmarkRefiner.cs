@@ -38,6 +38,9 @@ public sealed class LandmarkRefiner : IFaceDetector
 
     public IReadOnlyList<DetectedFace> Detect(RgbImage image) => Refine(image, _detector.Detect(image));
 
+    public IReadOnlyList<DetectedFace> Detect(RgbImage image, int maxFaces, out int found)
+        => Refine(image, _detector.Detect(image, maxFaces, out found)); // O-Net only for the faces kept
+
     private IReadOnlyList<DetectedFace> Refine(RgbImage image, IReadOnlyList<DetectedFace> faces)
     {
         if (faces.Count == 0) return faces;

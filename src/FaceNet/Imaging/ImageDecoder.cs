@@ -149,6 +149,26 @@ public static class ImageDecoder
         static (RgbImage, double, int, int) Whole(RgbImage image) => (image, 1.0, image.Width, image.Height);
     }
 
+    /// <summary>
+    /// The pixels decoding would give (width × height), read from the header alone; null when the header cannot be
+    /// read (decoding then says why). What a service budgets before it decodes.
+    /// </summary>
+    public static long? PixelsOf(byte[] bytes)
+    {
+        try
+        {
+            if (Netpbm.Sniff(bytes)) return Netpbm.Pixels(bytes);
+            if (TiffImage.Sniff(bytes)) return TiffImage.Pixels(bytes);
+            using var data = SKData.CreateCopy(bytes);
+            using var codec = SKCodec.Create(new SKMemoryStream(data));
+            return codec is null ? null : (long)codec.Info.Width * codec.Info.Height;
+        }
+        catch (Exception e) when (e is not OutOfMemoryException) // LibTiff throws what it likes on a broken header
+        {
+            return null; // a header no reader can make sense of: the decode reports it
+        }
+    }
+
     /// <summary>Whether a file name has one of the extensions the decoder reads (folders of photos are filtered by it).</summary>
     public static bool IsImageFile(string path)
         => Path.GetExtension(path).ToLowerInvariant() is ".jpg" or ".jpeg" or ".png" or ".bmp" or ".webp" or ".gif"

@@ -13,6 +13,13 @@ internal static class Netpbm
 {
     public static bool Sniff(ReadOnlySpan<byte> b) => b.Length >= 3 && b[0] == (byte)'P' && b[1] is >= (byte)'1' and <= (byte)'7' && IsSpace(b[2]);
 
+    /// <summary>Width × height from the header (an <see cref="ImageException"/> when it cannot be read).</summary>
+    public static long Pixels(ReadOnlySpan<byte> bytes)
+    {
+        int pos = 2;
+        return Header(bytes, ref pos, "", "width") * Header(bytes, ref pos, "", "height");
+    }
+
     public static RgbImage Decode(ReadOnlySpan<byte> bytes, string name, ImageLimits limits)
     {
         char kind = (char)bytes[1];
@@ -84,6 +91,16 @@ internal static class TiffImage
 
     [ThreadStatic] private static StringBuilder? t_errors;
     private static readonly Lazy<bool> Installed = new(() => { Tiff.SetErrorHandler(new Collect()); return true; });
+
+    /// <summary>Width × height of the first page from its tags, or null when it cannot be read.</summary>
+    public static long? Pixels(byte[] bytes)
+    {
+        _ = Installed.Value;
+        using var stream = new MemoryStream(bytes, writable: false);
+        using var tiff = Tiff.ClientOpen("", "r", stream, new TiffStream());
+        if (tiff is null) return null;
+        return (long)(tiff.GetField(TiffTag.IMAGEWIDTH)?[0].ToInt() ?? 0) * (tiff.GetField(TiffTag.IMAGELENGTH)?[0].ToInt() ?? 0);
+    }
 
     public static RgbImage Decode(ReadOnlySpan<byte> bytes, string name, ImageLimits limits)
     {
