@@ -327,9 +327,10 @@ public sealed partial class FaceNetCli
                         ? JsonSerializer.Serialize(new Dictionary<string, object?>
                         {
                             ["seq"] = e.Sequence, ["at"] = e.At.ToString("O", CultureInfo.InvariantCulture), ["actor"] = e.Actor, ["operation"] = e.Operation,
-                            ["subject"] = e.Subject, ["outcome"] = e.Outcome,
+                            ["subject"] = e.Subject, ["outcome"] = e.Outcome, ["client"] = e.Client, ["count"] = e.Count,
                         }, Json)
-                        : $"{e.Sequence,6}  {e.At:yyyy-MM-dd HH:mm:ss}Z  {e.Actor}  {e.Operation}  {e.Subject ?? "-"}  {e.Outcome}");
+                        : $"{e.Sequence,6}  {e.At:yyyy-MM-dd HH:mm:ss}Z  {e.Actor}  {e.Operation}  {e.Subject ?? "-"}  {e.Outcome}"
+                            + (e.Client is null ? "" : $"  from {e.Client}") + (e.Count > 1 ? $"  ({e.Count} requests)" : ""));
                 if (page.Count < 10_000) break;
                 from = page[^1].Sequence;
             }

@@ -288,6 +288,14 @@ public sealed class GalleryStore : IGalleryStore, IProtectedStore
             }
             else if (model is not null && !model.Matches(bound))
                 throw new GalleryException(path, $"gallery is bound to model {bound}; embeddings of model {model} are not comparable with it (use the model that enrolled it, or 'facenet migrate' to re-embed its faces)", FaceNetErrorKind.ModelMismatch);
+            else if (key is not null && dataKey is null && !readOnly && Scalar<long>(db, "SELECT count(*) FROM faces") == 0)
+            {
+                // a bound gallery without a face yet, given a key: encrypted before its first face, as a new one is
+                dataKey = FaceCipher.NewDataKey();
+                using var tx = db.BeginTransaction();
+                WriteMeta(db, tx, GalleryKeys.Entries(key, dataKey));
+                tx.Commit();
+            }
             return new GalleryStore(path, db, bound, feed, dataKey);
         }
         catch (SqliteException e)

@@ -325,6 +325,13 @@ public sealed partial class PostgresGalleryStore : IGalleryStore, IProtectedStor
                     Matching.Metrics.Parse(meta["metric"]));
                 if (model is not null && !model.Matches(bound))
                     throw new GalleryException(location, $"gallery is bound to model {bound}; embeddings of model {model} are not comparable with it (use the model that enrolled it, or 'facenet migrate' to re-embed its faces)", FaceNetErrorKind.ModelMismatch);
+                // a bound gallery without a face yet, given a key: encrypted before its first face, as a new one is
+                if (key is not null && dataKey is null && !readOnly && !Scalar<bool>(conn, tx, "SELECT EXISTS (SELECT 1 FROM faces)"))
+                {
+                    dataKey = FaceCipher.NewDataKey();
+                    foreach (var (k, val) in GalleryKeys.Entries(key, dataKey))
+                        Exec(conn, tx, "INSERT INTO meta(key, value) VALUES (@k, @v) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value", ("k", k), ("v", val));
+                }
             }
             tx.Commit();
             return new PostgresGalleryStore(db, schema, location, bound, dataKey) { _audit = version >= 2, _auditClients = version >= 3 };

@@ -84,6 +84,87 @@ public sealed class AuditRetentionTests(PostgresServer postgres) : IDisposable
     [Theory]
     [InlineData("sqlite")]
     [InlineData("postgres")]
+    public void The_trail_keeps_its_entries_for_its_retention_and_its_sweep_alone_deletes_the_older_ones(string kind)
+    {
+        var location = Location(kind);
+        using (var store = GalleryStores.Open(location, Model))
+        {
+            store.Audit(new AuditEvent("door", AuditOperations.Identify, "unknown") { At = DateTime.UtcNow.AddDays(-500), Client = "10.0.0.1" });
+            store.Audit(new AuditEvent("door", AuditOperations.Identify, "unknown") { At = DateTime.UtcNow.AddDays(-401) });
+            store.Audit(new AuditEvent("door", AuditOperations.Identify, "unknown") { At = DateTime.UtcNow.AddDays(-399) });
+            store.Audit(new AuditEvent("unknown key", AuditOperations.Authenticate, "denied: 401 ×7") { Client = "10.0.0.2", Count = 7 });
+        }
+        // outside the sweep nothing deletes an entry, old or new
+        Assert.ThrowsAny<Exception>(() => Sql(kind, location, "DELETE FROM audit"));
+        Assert.ThrowsAny<Exception>(() => Sql(kind, location, "UPDATE audit SET count = 1"));
+        using (var store = GalleryStores.Open(location, Model))
+        {
+            Assert.Equal(4, store.AuditTrail().Count);
+            Assert.Equal(2, store.PruneAudit(DateTime.UtcNow.AddDays(-400), "(audit retention)"));
+            var trail = store.AuditTrail();
+            Assert.Equal(3, trail.Count);
+            Assert.Equal("10.0.0.2", trail[1].Client);
+            Assert.Equal(7, trail[1].Count);
+            var prune = trail[^1];
+            Assert.Equal((AuditOperations.AuditPrune, "(audit retention)"), (prune.Operation, prune.Actor));
+            Assert.StartsWith("deleted 2 entries older than", prune.Outcome);
+            Assert.Equal(0, store.PruneAudit(DateTime.UtcNow.AddDays(-400), "(audit retention)"));
+        }
+        Assert.ThrowsAny<Exception>(() => Sql(kind, location, "DELETE FROM audit"));
+    }
+
+    [Theory]
+    [InlineData("sqlite")]
+    [InlineData("postgres")]
+    public void A_trail_of_the_previous_schema_keeps_its_entries_and_takes_the_retention_rule(string kind)
+    {
+        var location = Location(kind);
+        using (var store = GalleryStores.Open(location, Model))
+            store.Audit(new AuditEvent("kiosk", AuditOperations.List, "ok") { At = DateTime.UtcNow.AddDays(-1000) });
+        // back to the schema of the previous release: no client or count, the trail's delete refused outright
+        if (kind == "sqlite")
+            Sql(kind, location, """
+                DROP TRIGGER audit_no_delete; DROP TRIGGER audit_only_blanking; DROP INDEX audit_at;
+                ALTER TABLE audit DROP COLUMN client; ALTER TABLE audit DROP COLUMN count;
+                CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+                CREATE TRIGGER audit_only_blanking BEFORE UPDATE ON audit
+                    WHEN NEW.subject IS NOT NULL OR NEW.seq IS NOT OLD.seq OR NEW.at IS NOT OLD.at OR NEW.actor IS NOT OLD.actor
+                        OR NEW.operation IS NOT OLD.operation OR NEW.subject_id IS NOT OLD.subject_id OR NEW.outcome IS NOT OLD.outcome
+                    BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+                PRAGMA user_version = 3;
+                """);
+        else
+            Sql(kind, location, """
+                SET search_path = facenet;
+                DROP INDEX audit_at; ALTER TABLE audit DROP COLUMN client, DROP COLUMN count;
+                CREATE OR REPLACE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $f$
+                BEGIN
+                    IF TG_OP = 'UPDATE' AND NEW.subject IS NULL AND NEW.seq = OLD.seq AND NEW.at = OLD.at AND NEW.actor = OLD.actor
+                        AND NEW.operation = OLD.operation AND NEW.subject_id IS NOT DISTINCT FROM OLD.subject_id AND NEW.outcome = OLD.outcome THEN
+                        RETURN NEW;
+                    END IF;
+                    RAISE EXCEPTION 'the audit trail is append-only';
+                END $f$;
+                UPDATE meta SET value = '2' WHERE key = 'schema_version';
+                """);
+        using (var old = GalleryStores.Open(location, Model, readOnly: true))
+        {
+            Assert.Single(old.AuditTrail());
+            Assert.Null(old.AuditTrail()[0].Client);
+        }
+        using (var store = GalleryStores.Open(location, Model)) // migrated as it opens for writing
+        {
+            Assert.Equal(1, store.AuditTrail()[0].Count);
+            store.Audit(new AuditEvent("kiosk", AuditOperations.List, "ok") { Client = "10.1.1.1" });
+            Assert.Equal(1, store.PruneAudit(DateTime.UtcNow.AddDays(-400), "(audit retention)"));
+            Assert.Equal(["10.1.1.1", null], store.AuditTrail().Select(e => e.Client));
+        }
+        Assert.ThrowsAny<Exception>(() => Sql(kind, location, "DELETE FROM audit"));
+    }
+
+    [Theory]
+    [InlineData("sqlite")]
+    [InlineData("postgres")]
     public void Retention_erases_the_unused_and_a_match_or_an_enrolment_keeps_a_subject(string kind)
     {
         var location = Location(kind);
@@ -133,13 +214,20 @@ public sealed class AuditRetentionTests(PostgresServer postgres) : IDisposable
         Assert.Contains(trail, e => e is { Operation: "expire", Actor: "(retention)", Subject: null });
         Assert.Contains(trail, e => e is { Operation: "enroll", Actor: "registrar", Subject: "Ada", Outcome: "ok" });
         Assert.Contains(trail, e => e is { Operation: "identify", Actor: "door", Subject: "Ada", Outcome: "known" });
-        Assert.Contains(trail, e => e is { Operation: "enroll", Actor: "door", Outcome: "403" });
-        Assert.Contains(trail, e => e is { Operation: "identify", Actor: "(no key)", Outcome: "401" });
+        Assert.Contains(trail, e => e is { Operation: "enroll", Actor: "door", Outcome: "403", Client: "127.0.0.1" });
 
         Assert.Equal(204, (await s.Send(HttpMethod.Delete, "/v1/subjects/Ada", s.Keys["registrar"])).Status);
         trail = s.Host.Gallery.Store.AuditTrail();
         Assert.DoesNotContain(trail, e => e.Subject == "Ada");
         Assert.Contains(trail, e => e is { Operation: "delete", Actor: "registrar", Outcome: "ok" });
+
+        // a request without a key is counted with the other refusals of its client and minute, written once the minute is over
+        await s.Host.DisposeAsync();
+        using (var stopped = GalleryStore.Open(gallery, null, readOnly: true))
+        {
+            trail = stopped.AuditTrail();
+            Assert.Contains(trail, e => e is { Operation: "authenticate", Actor: "(no key)", Outcome: "denied: 401 ×1", Count: 1, Client: "127.0.0.1" });
+        }
 
         // the command line lists and exports it, one JSON line per event
         var export = Cli.CliRunner.Run("audit", "-g", gallery, "--json");

@@ -61,4 +61,43 @@ public sealed class EmbeddedApiTests : IDisposable
         Assert.Equal(401, (int)(await anonymous.PostAsync("/v1/detect", RunningService.Form(("image", RunningService.Sample("person_b.jpg"))))).StatusCode);
         await app.StopAsync();
     }
+
+    [Fact]
+    public async Task Health_metrics_and_docs_are_one_call_each_and_errors_are_the_same_problems_as_the_service_gives()
+    {
+        var keys = Path.Combine(_dir, "keys.json");
+        var key = ApiKeys.Add(keys, "app", [Scope.Verify], 1000);
+        var builder = WebApplication.CreateBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.Services.AddFaceNet(new ServiceOptions { Gallery = Path.Combine(_dir, "people.db"), KeysFile = keys });
+        builder.Services.AddFaceNetOpenApi();
+        await using var app = builder.Build();
+        app.MapFaceNetApi();
+        app.MapFaceNetHealth();   // /healthz, /readyz
+        app.MapFaceNetMetrics();  // /metrics
+        app.MapFaceNetDocs();     // /openapi/v1.json, /docs
+        await app.StartAsync();
+        using var http = new HttpClient { BaseAddress = new Uri(app.Urls.First()), Timeout = TimeSpan.FromSeconds(120) };
+        Assert.Equal("ok", await http.GetStringAsync("/healthz"));
+        Assert.Equal("ready", await http.GetStringAsync("/readyz"));
+        Assert.Contains("facenet_gallery_subjects", await http.GetStringAsync("/metrics"));
+        var doc = await http.GetFromJsonAsync<JsonElement>("/openapi/v1.json");
+        Assert.True(doc.GetProperty("paths").TryGetProperty("/v1/identify", out _));
+        Assert.Equal(200, (int)(await http.GetAsync("/docs")).StatusCode);
+
+        // the problems: trace_id as the service writes it, and a body for the framework's own refusals under /v1
+        http.DefaultRequestHeaders.Add("X-API-Key", key);
+        var bad = await (await http.PostAsync("/v1/embed", RunningService.Form(("image", keys)))).Content.ReadFromJsonAsync<JsonElement>();
+        Assert.True(bad.TryGetProperty("trace_id", out _), bad.ToString());
+        Assert.False(bad.TryGetProperty("traceId", out _), bad.ToString());
+        var missing = await http.GetAsync("/v1/no-such-thing");
+        Assert.Equal(404, (int)missing.StatusCode);
+        Assert.Equal("application/problem+json", missing.Content.Headers.ContentType?.MediaType);
+        Assert.Contains("no such endpoint", (await missing.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("detail").GetString());
+        var json = await http.PostAsync("/v1/verify", new StringContent("{}", System.Text.Encoding.UTF8, "application/json"));
+        Assert.Equal(415, (int)json.StatusCode);
+        Assert.Contains("multipart", (await json.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("detail").GetString());
+        await app.StopAsync();
+    }
 }
