@@ -37,9 +37,12 @@ internal sealed class StderrLogs(TextWriter stderr) : ILoggerProvider
         {
             if (!IsEnabled(logLevel)) return;
             var line = $"{DateTime.UtcNow:HH:mm:ss} {logLevel.ToString().ToLowerInvariant()}: {category}: {formatter(state, exception)}";
-            // a fault of ours (a 500): what it was and where, with the trace id its problem answer carries, for the operator
-            if (exception is not null)
-                line += $" [trace {System.Diagnostics.Activity.Current?.Id ?? Request.Value ?? "-"}]{Environment.NewLine}{exception}";
+            // a fault of ours in a request (a 500): what it was and where, with the trace id its answer carries, for the operator;
+            // outside a request (a port in use at start) the exception's own words are enough
+            if (exception is not null && Request.Value is { } request)
+                line += $" [trace {System.Diagnostics.Activity.Current?.Id ?? request}]{Environment.NewLine}{exception}";
+            else if (exception is not null && !line.Contains(exception.Message, StringComparison.Ordinal))
+                line += $" ({exception.GetType().Name}: {exception.Message.ReplaceLineEndings(" ")})";
             lock (stderr) stderr.WriteLine(line);
         }
     }

@@ -66,7 +66,7 @@ public sealed class GalleryStoreTests : IDisposable
             c.Open();
             using var cmd = c.CreateCommand();
             cmd.CommandText = "PRAGMA user_version";
-            Assert.Equal(3L, cmd.ExecuteScalar()); // 3: the audit trail and last use
+            Assert.Equal(4L, cmd.ExecuteScalar()); // 4: the audit trail with clients, counts and its own retention
             cmd.CommandText = "PRAGMA user_version = 99";
             cmd.ExecuteNonQuery();
         }

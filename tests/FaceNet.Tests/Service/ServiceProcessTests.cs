@@ -101,8 +101,10 @@ public sealed class ServiceProcessTests(PostgresServer postgres) : IDisposable
         Assert.True(server.Process.WaitForExit(30_000), "the service did not exit after SIGTERM");
         server.Process.WaitForExit(); // the untimed wait also drains the redirected output
         Assert.Equal(0, server.Process.ExitCode);
+        // every line, to the end of its output (the reading tasks may be behind the exit)
         var output = new List<string>();
-        while (server.Lines.Reader.TryRead(out var l)) output.Add(l);
+        using (var end = new CancellationTokenSource(TimeSpan.FromSeconds(10)))
+            await foreach (var l in server.Lines.Reader.ReadAllAsync(end.Token)) output.Add(l);
         Assert.Contains("stopped", output);
     }
 
@@ -135,7 +137,9 @@ public sealed class ServiceProcessTests(PostgresServer postgres) : IDisposable
         Assert.Contains("unknown scope 'root'", badScope.Err);
 
         Assert.Equal(0, FaceNet.Tests.Cli.CliRunner.Run("keys", "revoke", "door-3", "--keys", file).ExitCode);
-        Assert.Null(FaceNet.Service.Keys.ApiKeys.Load(file).Find(key));
+        // revoked, not forgotten: refused, but known by its id in the audit trail
+        Assert.NotNull(FaceNet.Service.Keys.ApiKeys.Load(file).Find(key)!.Revoked);
+        Assert.Empty(FaceNet.Service.Keys.ApiKeys.Load(file).Active);
         Assert.Equal(2, FaceNet.Tests.Cli.CliRunner.Run("keys", "revoke", "door-3", "--keys", file).ExitCode);
     }
 

@@ -80,7 +80,7 @@ public sealed class WebPageTests
         browser.FindElement(By.Id("key")).Clear();
         browser.FindElement(By.Id("key")).SendKeys("fnk_wrong");
         browser.FindElement(By.Id("verify-go")).Click();
-        wait.Until(d => d.FindElement(By.Id("verify-verdict")).Text.Contains("unknown or revoked API key"));
+        wait.Until(d => d.FindElement(By.Id("verify-verdict")).Text.Contains("unknown API key"));
     }
 
     [Fact]
