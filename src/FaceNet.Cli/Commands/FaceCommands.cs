@@ -219,13 +219,14 @@ public sealed partial class FaceNetCli
                             ["score"] = Math.Round(f.Score, 4),
                             ["landmarks"] = f.Landmarks?.Select(p => new[] { Math.Round(p.X, 1), Math.Round(p.Y, 1) }).ToArray(),
                             ["landmarks_source"] = f.LandmarksSource,
+                            ["pose"] = PoseJson(f.Pose),
                             ["quality"] = QualityJson(f.Quality!),
                         }).ToArray(),
                     }, Json));
                 else
                 {
                     stdout.WriteLine($"{file}: {faces.Count} face(s)");
-                    foreach (var f in faces) stdout.WriteLine($"  [{string.Join(",", f.Box.ToArray())}] score {f.Score:F3}, quality {f.Quality!.Score:F2}{(f.Quality.Issue is { } why ? $" ({why})" : "")}");
+                    foreach (var f in faces) stdout.WriteLine($"  [{string.Join(",", f.Box.ToArray())}] score {f.Score:F3}{(f.Pose is { } p ? $", yaw {p.Yaw:F0}° pitch {p.Pitch:F0}° roll {p.Roll:F0}°" : "")}, quality {f.Quality!.Score:F2}{(f.Quality.Issue is { } why ? $" ({why})" : "")}");
                 }
                 if (outPath is not null)
                 {
@@ -239,6 +240,9 @@ public sealed partial class FaceNetCli
         }));
         return cmd;
     }
+
+    /// <summary>A face's pose as JSON, <c>{"yaw", "pitch", "roll"}</c> in degrees; null for a face without landmarks.</summary>
+    internal static Dictionary<string, double>? PoseJson(HeadPose? pose) => pose is { } p ? new() { ["yaw"] = p.Yaw, ["pitch"] = p.Pitch, ["roll"] = p.Roll } : null;
 
     /// <summary>A face's quality as JSON: the score and what it combines.</summary>
     private static Dictionary<string, object?> QualityJson(FaceQuality q) => new()

@@ -12,6 +12,9 @@ namespace FaceNet.Quality;
 /// </summary>
 public sealed record FaceQuality(double Score, double EyeDistance, double Sharpness, double Yaw, double DetectorScore, string? Issue)
 {
+    /// <summary>The head's pose in degrees (<see cref="HeadPose"/>), when the face has landmarks; <see cref="Yaw"/> is the older measure in eye distances.</summary>
+    public HeadPose? Pose { get; init; }
+
     /// <summary>The floor enrolment holds faces to by default.</summary>
     public const double DefaultFloor = 0.5;
 
@@ -52,7 +55,7 @@ public sealed record FaceQuality(double Score, double EyeDistance, double Sharpn
             2 => $"turned away (nose {yaw:F2} eye distances off the centre; {YawOne:F2} or less is good)",
             _ => $"unsure detection (score {face.Score:F2})",
         };
-        return new FaceQuality(Math.Round(parts[weakest], 3), Math.Round(eyes, 1), Math.Round(sharp, 1), Math.Round(yaw, 3), face.Score, why);
+        return new FaceQuality(Math.Round(parts[weakest], 3), Math.Round(eyes, 1), Math.Round(sharp, 1), Math.Round(yaw, 3), face.Score, why) { Pose = face.Pose };
     }
 
     private static double Ramp(double v, double zero, double one) => Math.Clamp((v - zero) / (one - zero), 0, 1);
