@@ -8,20 +8,87 @@ using FaceNet.Imaging;
 //   dump ROOT OUT.jsonl [DETECTOR]   every photo under ROOT (recursively) and its mirror image: the faces the
 //                                    detector finds (box, score, landmarks, source, pose) and which is the subject
 //   crop IMAGE OUT X Y W H [SIDE]    a region of a photo (shrunk so its longer side is at most SIDE) as PNG or JPEG (quality 90)
+//   negatives ROOT OUT               photos without faces for false-detection counts: tiles (a third of the shorter side)
+//                                    of every photo under ROOT that keep clear of every face the default detector finds
+//                                    there (its box grown by half) and of the photo's edge, as JPEG
 //   pose-check CFP_IMAGES DETECTOR   the pose estimate against CFP's frontal/profile labels and mirror images
 if (args.Length < 3) { Console.Error.WriteLine("usage: FaceNet.PoseDev dump ROOT OUT.jsonl [DETECTOR]"); return 1; }
 switch (args[0])
 {
     case "dump": Dump(args[1], args[2], args.Length > 3 ? args[3] : null); break;
     case "crop" when args.Length >= 7: Crop(args[1], args[2], [.. args[3..7].Select(a => int.Parse(a, CultureInfo.InvariantCulture))], args.Length > 7 ? int.Parse(args[7], CultureInfo.InvariantCulture) : 0); break;
+    case "negatives" when args.Length == 3: Negatives(args[1], args[2]); break;
+    case "haar": Haar(args[1], args[2..]); break;
+    case "probe": Probe(args[1..]); break;
     case "pose-check": PoseCheck.Run(args[1], args[2] == "default" ? null : args[2]); break;
     default: Console.Error.WriteLine("unknown command"); return 1;
 }
 return 0;
 
-static void Crop(string file, string output, int[] r, int side)
+static void Negatives(string root, string output)
 {
-    var image = ImageDecoder.Load(file).Crop(r[0], r[1], r[2], r[3]);
+    Directory.CreateDirectory(output);
+    using var faces = FaceRecognizer.Create(new FaceRecognizerOptions { Model = "mobilefacenet" });
+    foreach (var file in Directory.EnumerateFiles(root, "*", SearchOption.AllDirectories).Where(f => f.EndsWith(".jpg", StringComparison.OrdinalIgnoreCase)).Order(StringComparer.Ordinal))
+    {
+        RgbImage image;
+        try { image = faces.Load(file); } catch (FaceNetException) { continue; }
+        var found = faces.Detect(image);
+        int side = Math.Min(image.Width, image.Height) / 3;
+        if (side < 48) continue;
+        int n = 0;
+        for (int y = 0; y + side <= image.Height; y += side / 2)
+            for (int x = 0; x + side <= image.Width; x += side / 2)
+            {
+                var tile = new FaceBox(x, y, side, side);
+                if (found.Any(f => Overlaps(tile, f.Box))) continue;
+                var name = Path.Combine(output, $"{Path.GetFileNameWithoutExtension(file)}_{n++}.jpg");
+                CropTo(image.Crop(x, y, side, side), name, 320);
+            }
+    }
+
+    static bool Overlaps(FaceBox t, FaceBox f)
+    {
+        float gx = f.Width / 2, gy = f.Height / 2;
+        return t.X < f.Right + gx && f.X - gx < t.Right && t.Y < f.Bottom + gy && f.Y - gy < t.Bottom;
+    }
+}
+
+static void Haar(string cascade, string[] files)
+{
+    var det = new HaarDetector(cascade, new HaarOptions { MinNeighbors = 3 });
+    foreach (var file in files)
+    {
+        var image = ImageDecoder.Load(file);
+        var a = det.Detect(image);
+        var b = det.Detect(image.FlipHorizontal());
+        Console.WriteLine($"{Path.GetFileName(file)} {image.Width}x{image.Height}: " + string.Join("; ", a.Select(f => $"[{string.Join(",", f.Box.ToArray())}] n{f.Score}"))
+            + " | mirror " + string.Join("; ", b.Select(f => $"[{string.Join(",", f.Box.ToArray())}] n{f.Score}")));
+    }
+}
+
+static void Probe(string[] files)
+{
+    var yunetPath = FaceNet.Models.BundledModels.Find("yunet")!;
+    foreach (var file in files)
+    {
+        var image = ImageDecoder.Load(file);
+        Console.WriteLine($"{file} {image.Width}x{image.Height}");
+        foreach (var side in new[] { 640, 320, 200, 120 })
+            foreach (var flip in new[] { false, true })
+            {
+                using var y = new YuNetDetector(yunetPath, new YuNetOptions { ScoreThreshold = 0.2f, MaxSide = side, Threads = 1 });
+                var found = y.Detect(flip ? image.FlipHorizontal() : image);
+                Console.WriteLine($"  side {side} flip {flip}: " + string.Join("; ", found.Select(f => string.Create(CultureInfo.InvariantCulture,
+                    $"[{string.Join(",", f.Box.ToArray())}] {f.Score:F2} yaw {f.Pose?.Yaw:F0}"))));
+            }
+    }
+}
+
+static void Crop(string file, string output, int[] r, int side) => CropTo(ImageDecoder.Load(file).Crop(r[0], r[1], r[2], r[3]), output, side);
+
+static void CropTo(RgbImage image, string output, int side)
+{
     if (side > 0 && Math.Max(image.Width, image.Height) > side)
     {
         double k = (double)side / Math.Max(image.Width, image.Height);
