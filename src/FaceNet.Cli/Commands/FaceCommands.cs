@@ -109,17 +109,24 @@ public sealed partial class FaceNetCli
             }
             int n = good.Count;
             var matrix = new double[n][];
+            var verdicts = new Verification?[n, n]; // each pair held to its own threshold (the pose-aware rule)
             for (int i = 0; i < n; i++)
             {
                 matrix[i] = new double[n];
-                for (int j = 0; j < n; j++) matrix[i][j] = i == j ? 0 : Math.Round(Closest(i, j).Distance, 6);
+                for (int j = 0; j < n; j++)
+                {
+                    if (i == j) continue;
+                    verdicts[i, j] = Closest(i, j);
+                    matrix[i][j] = Math.Round(verdicts[i, j]!.Distance, 6);
+                }
             }
             if (r.GetValue(json))
             {
                 var pairs = new List<Dictionary<string, object>>();
                 for (int i = 0; i < n; i++)
                     for (int j = i + 1; j < n; j++)
-                        pairs.Add(new() { ["a"] = good[i].File, ["b"] = good[j].File, ["distance"] = matrix[i][j], ["same"] = matrix[i][j] <= info.Threshold });
+                        pairs.Add(new() { ["a"] = good[i].File, ["b"] = good[j].File, ["distance"] = matrix[i][j], ["same"] = verdicts[i, j]!.Same,
+                            ["threshold"] = Math.Round(verdicts[i, j]!.Threshold, 6) });
                 stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object?>
                 {
                     ["files"] = good.Select(g => g.File).ToArray(), ["distances"] = matrix, ["threshold"] = info.Threshold, ["metric"] = info.Metric.Name(), ["pairs"] = pairs,
@@ -135,7 +142,8 @@ public sealed partial class FaceNetCli
                     stdout.WriteLine(string.Join("  ", matrix[i].Select(d => F(d))) + "  " + good[i].File);
                 for (int i = 0; i < n; i++)
                     for (int j = i + 1; j < n; j++)
-                        stdout.WriteLine($"{(matrix[i][j] <= info.Threshold ? "same person     " : "different people")}  {F(matrix[i][j])}  {good[i].File}  {good[j].File}");
+                        stdout.WriteLine($"{(verdicts[i, j]!.Same ? "same person     " : "different people")}  {F(matrix[i][j])}  {good[i].File}  {good[j].File}"
+                            + (Math.Abs(verdicts[i, j]!.Threshold - info.Threshold) > 1e-9 ? $"  (threshold {F(verdicts[i, j]!.Threshold)} for faces {verdicts[i, j]!.PoseDifference:F0}° apart in yaw)" : ""));
             }
             return errors.Count > 0 ? InputError : Ok;
         }));

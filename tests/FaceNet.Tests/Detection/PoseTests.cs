@@ -1,4 +1,5 @@
 using FaceNet.Detection;
+using FaceNet.Gallery;
 using FaceNet.Imaging;
 
 namespace FaceNet.Tests.Detection;
@@ -82,5 +83,51 @@ public sealed class PoseTests
         var face = faces.Detect(TestImages.DataPath("faces", "profile_img59.jpg"))[0];
         Assert.Equal(face.Pose, face.Quality!.Pose);
         Assert.Equal(face.Pose!.Value.Yaw, face.Scaled(2).Pose!.Value.Yaw, 0.2);
+    }
+
+    [Fact]
+    public void Pose_of_a_profile_refuses_its_enrolment_naming_the_yaw_and_a_moderate_turn_is_taken()
+    {
+        var dir = Directory.CreateTempSubdirectory("facenet-pose-").FullName;
+        try
+        {
+            using var faces = FaceRecognizer.Create();
+            using (var gallery = FaceNet.Gallery.FaceGallery.Open(Path.Combine(dir, "g.db"), FaceNet.Gallery.GalleryModel.For(faces.Model)))
+            {
+                var e = Assert.Throws<FaceNet.Gallery.LowQualityFaceException>(() =>
+                    gallery.EnrolPhoto(faces, "Side", faces.Read(TestImages.DataPath("faces", "profile_img59.jpg"))));
+                Assert.Equal(FaceNetErrorKind.QualityTooLow, e.Kind);
+                Assert.Contains("turned away (yaw 76°", e.Reason);
+                Assert.Equal(0, gallery.SubjectCount);
+                // img16 reads a yaw of 13.5°: well inside what the gate takes
+                Assert.Single(gallery.EnrolPhoto(faces, "Front", faces.Read(TestImages.DataPath("faces", "img16.jpg"))));
+            }
+        }
+        finally
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            Directory.Delete(dir, true);
+        }
+    }
+
+    [Fact]
+    public void Pose_aware_threshold_matches_a_turned_photo_to_the_frontal_one()
+    {
+        using var faces = FaceRecognizer.Create();
+        var v = faces.Compare(TestImages.DataPath("faces", "kit_harington_1.jpg"), TestImages.DataPath("faces", "kit_harington_2.jpg"));
+        Assert.True(v.Same, $"distance {v.Distance} threshold {v.Threshold}");
+        Assert.InRange(v.PoseDifference!.Value, 15, 45);
+        // the threshold applied is the model's for that band, not its frontal one
+        Assert.Equal(faces.Model.Info.ThresholdFor(v.PoseDifference), v.Threshold, 9);
+        Assert.NotEqual(faces.Model.Info.Threshold, v.Threshold);
+        // the profile found in a crop of another photo is somebody else
+        var other = faces.Compare(TestImages.DataPath("faces", "kit_harington_1.jpg"), TestImages.DataPath("faces", "profile_img59.jpg"));
+        Assert.False(other.Same);
+        Assert.InRange(other.PoseDifference!.Value, 45, 90);
+        // a threshold given by the caller is the one applied, whatever the poses
+        using var fixedOne = FaceRecognizer.Create(new FaceRecognizerOptions { Threshold = 0.5 });
+        var f = fixedOne.Compare(TestImages.DataPath("faces", "kit_harington_1.jpg"), TestImages.DataPath("faces", "kit_harington_2.jpg"));
+        Assert.Equal(0.5, f.Threshold);
+        Assert.False(f.Same);
     }
 }
