@@ -19,6 +19,7 @@ switch (args[0])
     case "crop" when args.Length >= 7: Crop(args[1], args[2], [.. args[3..7].Select(a => int.Parse(a, CultureInfo.InvariantCulture))], args.Length > 7 ? int.Parse(args[7], CultureInfo.InvariantCulture) : 0); break;
     case "negatives" when args.Length == 3: Negatives(args[1], args[2]); break;
     case "haar": Haar(args[1], args[2..]); break;
+    case "refusals": Refusals(args[1], args[2]); break;
     case "probe": Probe(args[1..]); break;
     case "pose-check": PoseCheck.Run(args[1], args[2] == "default" ? null : args[2]); break;
     default: Console.Error.WriteLine("unknown command"); return 1;
@@ -65,6 +66,22 @@ static void Haar(string cascade, string[] files)
         Console.WriteLine($"{Path.GetFileName(file)} {image.Width}x{image.Height}: " + string.Join("; ", a.Select(f => $"[{string.Join(",", f.Box.ToArray())}] n{f.Score}"))
             + " | mirror " + string.Join("; ", b.Select(f => $"[{string.Join(",", f.Box.ToArray())}] n{f.Score}")));
     }
+}
+
+static void Refusals(string root, string floorText)
+{
+    // what the enrolment gate says of each person's photos (ROOT/person/*): the reason of every face under the floor
+    double floor = double.Parse(floorText, CultureInfo.InvariantCulture);
+    using var faces = FaceRecognizer.Create(new FaceRecognizerOptions { Model = "mobilefacenet", DetectorThreads = 1 });
+    var files = Directory.EnumerateFiles(root, "*.jpg", SearchOption.AllDirectories).Order(StringComparer.Ordinal).ToList();
+    var reasons = new System.Collections.Concurrent.ConcurrentBag<string>();
+    Parallel.ForEach(files, new ParallelOptions { MaxDegreeOfParallelism = 2 }, f =>
+    {
+        var subject = faces.DetectMain(faces.Read(f));
+        if (subject.Face?.Quality is { } q && q.Score < floor) reasons.Add(q.Issue!.Split(' ')[0] + " " + q.Issue.Split(' ')[1]);
+    });
+    Console.WriteLine($"{files.Count} photos, {reasons.Count} under {floor}");
+    foreach (var g in reasons.GroupBy(r => r).OrderByDescending(g => g.Count())) Console.WriteLine($"  {g.Count(),5}  {g.Key}");
 }
 
 static void Probe(string[] files)

@@ -89,7 +89,9 @@ public sealed class Evaluator(FaceRecognizer pipeline, string pipelineKey, Evalu
                 try
                 {
                     keys[i] = EmbeddingCache.FileKey(slice[i]);
-                    if (cache.TryGet(keys[i], out var cached))
+                    // a face is taken from the cache with its quality and pose; one measured by an older quality measure is looked at again
+                    bool vectorCached = cache.TryGet(keys[i], out var cached);
+                    if (vectorCached && (cached is null || (qualities.TryGet(keys[i], out _) && poseCache.TryGet(keys[i], out _))))
                     {
                         fromCache[i] = true;
                         if (cached is null) errors[i] = NoFace;
@@ -106,9 +108,16 @@ public sealed class Evaluator(FaceRecognizer pipeline, string pipelineKey, Evalu
                     if (face is null) errors[i] = NoFace;
                     else
                     {
-                        crops[i] = pipeline.Align(photo, face);
                         scores[i] = face.Quality?.Score ?? double.NaN;
                         facePoses[i] = centred[i] ? null : face.Pose;
+                        if (vectorCached && !centred[i])
+                        {
+                            // the embedding is known: only the quality and pose are added
+                            qualities.Add(keys[i], [(float)scores[i]]);
+                            poseCache.Add(keys[i], facePoses[i] is { } q ? [(float)q.Yaw, (float)q.Pitch, (float)q.Roll] : null);
+                            fromCache[i] = true;
+                        }
+                        else crops[i] = pipeline.Align(photo, face);
                     }
                 }
                 catch (ImageException e) { errors[i] = "unreadable: " + e.Reason; }
