@@ -258,8 +258,20 @@ public sealed class FaceRecognizer : IDisposable
 
     // ----- verification -----
 
-    /// <summary>Same person or not: two embeddings against the threshold, under the model's metric.</summary>
+    /// <summary>Same person or not: two embeddings against the threshold of frontal pairs, under the model's metric.</summary>
     public Verification Verify(ReadOnlySpan<float> a, ReadOnlySpan<float> b) => new(Distance.Of(Model.Info.Metric, a, b), Threshold, Model.Info.Metric);
+
+    /// <summary>
+    /// Same person or not, for two faces whose poses may be known: the threshold is the one for their difference in
+    /// yaw (<see cref="Models.ModelInfo.ThresholdFor"/>; the model's own when either pose is unknown or the model has no
+    /// pose thresholds).
+    /// </summary>
+    public Verification Verify(FaceEmbedding a, FaceEmbedding b)
+    {
+        double? diff = a.Face.Pose is { } pa && b.Face.Pose is { } pb ? HeadPose.YawDifference(pa, pb) : null;
+        return new Verification(Distance.Of(Model.Info.Metric, a.Vector, b.Vector), Model.Info.ThresholdFor(diff), Model.Info.Metric)
+            { A = a, B = b, PoseDifference = diff };
+    }
 
     /// <summary>Are the two photos of the same person? <see cref="NoFaceException"/> names a photo without a face.</summary>
     public Verification Compare(string a, string b, FacePick pick = FacePick.Main) => Compare(Read(a), Read(b), pick);
@@ -275,7 +287,7 @@ public sealed class FaceRecognizer : IDisposable
         {
             var (fa, na) = EmbedMain(a);
             var (fb, nb) = EmbedMain(b);
-            return Verify(fa.Vector, fb.Vector) with { A = fa, B = fb, FacesInA = na, FacesInB = nb };
+            return Verify(fa, fb) with { FacesInA = na, FacesInB = nb };
         }
         var all = Embed(a);
         if (all.Count == 0) throw new NoFaceException(a.Name);
@@ -284,7 +296,10 @@ public sealed class FaceRecognizer : IDisposable
         return Closest(all, other);
     }
 
-    /// <summary>The closest pair of faces of two photos (<see cref="Verification.A"/> and <see cref="Verification.B"/> say which), held against the threshold.</summary>
+    /// <summary>
+    /// The closest pair of faces of two photos (<see cref="Verification.A"/> and <see cref="Verification.B"/> say which), held against
+    /// its threshold: closest by distance less the pair's threshold, so a turned pair is not passed over for a frontal one.
+    /// </summary>
     public Verification Closest(IReadOnlyList<FaceEmbedding> a, IReadOnlyList<FaceEmbedding> b)
     {
         if (a.Count == 0 || b.Count == 0) throw new ArgumentException("the closest pair needs a face on each side");
@@ -292,8 +307,9 @@ public sealed class FaceRecognizer : IDisposable
         foreach (var x in a)
             foreach (var y in b)
             {
-                var v = Verify(x.Vector, y.Vector);
-                if (best is null || v.Distance < best.Distance) best = v with { A = x, B = y };
+                // the closest pair by its margin under its own threshold: the pair most surely of one person
+                var v = Verify(x, y);
+                if (best is null || v.Distance - v.Threshold < best.Distance - best.Threshold) best = v;
             }
         return best! with { FacesInA = a.Count, FacesInB = b.Count };
     }

@@ -28,7 +28,8 @@ public sealed partial class FaceNetCli
             DefaultValueFactory = _ => 1000,
         }.Within(1, 1_000_000);
         var fpir = Options.Real("--fpir", $"--identification: the target FPIR of the product's rule (default {OpenSetThreshold.DefaultFpir})", 0, 1, minOpen: true, maxOpen: true);
-        var minQuality = Options.Real("--min-quality", "--identification: enrol each person's first photo of at least this quality (0: the first photo)", 0, 1);
+        var minQuality = Options.Real("--min-quality", $"--identification: enrol each person's first photo of at least this quality, as enroll's "
+            + $"gate does (default {FaceQuality.DefaultFloor}); a person with none is refused and their searches count as misses (0: the first photo)", 0, 1);
         var modelTailOnly = new Option<bool>("--model-tail-only")
         {
             Description = "--identification: the rule reads the model's impostor tail alone, not also the gallery's own people",
@@ -74,7 +75,7 @@ public sealed partial class FaceNetCli
             return EvaluateIdentification(settings, new IdentificationOptions
             {
                 GallerySizes = gallerySizes, Strangers = r.GetValue(strangers), Fpir = r.GetValue(fpir) ?? OpenSetThreshold.DefaultFpir,
-                QualityFloor = r.GetValue(minQuality) ?? 0, UseGalleryPeople = !r.GetValue(modelTailOnly),
+                QualityFloor = r.GetValue(minQuality) ?? FaceQuality.DefaultFloor, UseGalleryPeople = !r.GetValue(modelTailOnly),
             });
         }));
         return cmd;
@@ -83,6 +84,9 @@ public sealed partial class FaceNetCli
     /// <summary>What <c>evaluate</c> was asked, bound once from its command line.</summary>
     private sealed record EvaluateSettings(string? Pairs, string Root, int Folds, double FarTarget, FaceRecognizerOptions Recognizer, string? CacheDirectory,
         bool FallbackCenterCrop, bool FullDecode, string? PlotPath, string? ReportPath, bool Json);
+
+    /// <summary>A figure rounded for JSON, or null where it cannot be measured (a band without different pairs has no FAR).</summary>
+    private static double? Finite(double v) => double.IsFinite(v) ? Math.Round(v, 5) : null;
 
     private int EvaluatePairs(EvaluateSettings s)
     {
@@ -103,9 +107,11 @@ public sealed partial class FaceNetCli
         foreach (var f in report.Failures) stderr.WriteLine("warning: " + f);
         var res = report.Result;
         var info = pipeline.Model.Info;
-        double atModel = Protocol.Accuracy(Enumerable.Range(0, report.Distances.Length), report.Distances, report.Same, info.Threshold);
-        var rates = Calibration.At(report.Distances.Where((_, i) => report.Same[i]).ToArray(),
-            report.Distances.Where((_, i) => !report.Same[i]).ToArray(), info.Threshold);
+        // each pair at the model's threshold for its pose difference (the model's one threshold when it has no pose bands)
+        var thresholds = PoseBands.Thresholds(report, info);
+        var (atModel, farAtModel, frrAtModel) = PoseBands.At(report.Distances, report.Same, thresholds);
+        var rates = (Far: farAtModel, Frr: frrAtModel);
+        var bands = PoseBands.Breakdown(report, thresholds);
         var title = $"{Path.GetFileName(s.Pairs)}: {info.Name} + {pipeline.Detector.Name}, {res.Pairs} pairs, {res.Folds} folds";
         if (s.Json)
             stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
@@ -118,6 +124,11 @@ public sealed partial class FaceNetCli
                 ["metric"] = report.Metric.Name(), ["pairs"] = res.Pairs, ["folds"] = res.Folds, ["images"] = report.Images,
                 ["failed_images"] = report.FailedImages, ["faceless_images"] = report.FacelessImages, ["unreadable_images"] = report.UnreadableImages, ["failed_pairs"] = report.FailedPairs, ["center_cropped"] = report.CenterCropped,
                 ["seconds"] = Math.Round(report.Seconds, 2), ["model"] = modelPath, ["detector"] = pipeline.Detector.Name,
+                ["pose_bands"] = bands.Select(b => new Dictionary<string, object?>
+                {
+                    ["band"] = b.Band, ["same_pairs"] = b.SamePairs, ["different_pairs"] = b.DifferentPairs, ["accuracy"] = Finite(b.Accuracy),
+                    ["far"] = Finite(b.Far), ["frr"] = Finite(b.Frr), ["threshold"] = Finite(b.Threshold),
+                }).ToArray(),
             }, Json));
         else
         {
@@ -127,6 +138,8 @@ public sealed partial class FaceNetCli
             stdout.WriteLine($"AUC           {res.Auc:F4}");
             stdout.WriteLine($"EER           {res.Eer:F4}");
             stdout.WriteLine($"threshold     {res.Threshold:F4} ({report.Metric.Name()}, best on all pairs); at the model's {info.Threshold:F4}: accuracy {atModel:F4}, FAR {rates.Far:F4}, FRR {rates.Frr:F4}");
+            foreach (var b in bands)
+                stdout.WriteLine(FormattableString.Invariant($"pose {b.Band,-8} {b.SamePairs,5} same {b.DifferentPairs,5} different: accuracy {b.Accuracy:F4}, FAR {b.Far:F4}, FRR {b.Frr:F4} at {b.Threshold:F4}"));
             stdout.WriteLine($"failures      {report.FacelessImages} image(s) without a face, {report.UnreadableImages} unreadable, {report.FailedPairs} pair(s) counted as non-matches{(report.CenterCropped > 0 ? $"; {report.CenterCropped} centre-cropped" : "")}");
             stdout.WriteLine($"time          {report.Seconds:F1} s");
         }
@@ -216,10 +229,15 @@ public sealed partial class FaceNetCli
             Description = "A folder of identities whose different-person pairs make the impostor tail that identification chooses "
                 + "thresholds from (default: --root when it is a folder of identities)",
         };
+        var poseFrom = new Option<string?>("--pose-from")
+        {
+            Description = "Folders of identities, comma-separated (each its own people), whose different-person pairs set a threshold per band "
+                + "of pose difference (0–15°, 15–45°, 45°+ of yaw) for the false-accept rate of the 1:1 threshold",
+        };
         var cache = new Option<string?>("--cache") { Description = "Embedding cache folder" };
         var noCache = new Option<bool>("--no-cache") { Description = "Do not read or write the embedding cache" };
         var cmd = new Command("calibrate", "The distance threshold for a target false-accept (or false-reject) rate on your own labelled faces")
-            { root, pairs, far, frr, bestAccuracy, keepThreshold, tailFrom, model, detector, flip, alignment, output, cache, noCache, json, threads };
+            { root, pairs, far, frr, bestAccuracy, keepThreshold, tailFrom, poseFrom, model, detector, flip, alignment, output, cache, noCache, json, threads };
         cmd.SetAction(r => Guard(() =>
         {
             if (new[] { r.GetValue(far) is not null, r.GetValue(frr) is not null, r.GetValue(bestAccuracy), r.GetValue(keepThreshold) }.Count(x => x) > 1)
@@ -227,6 +245,7 @@ public sealed partial class FaceNetCli
             var goal = r.GetValue(keepThreshold) ? CalibrationGoal.KeepThreshold : r.GetValue(bestAccuracy) ? CalibrationGoal.BestAccuracy
                 : r.GetValue(frr) is not null ? CalibrationGoal.Frr : CalibrationGoal.Far;
             return Calibrate(new CalibrateSettings(r.GetValue(root)!, r.GetValue(pairs), goal, r.GetValue(frr) ?? r.GetValue(far) ?? 1e-3, r.GetValue(tailFrom),
+                r.GetValue(poseFrom)?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
                 new FaceRecognizerOptions
                 {
                     Model = r.GetValue(model), Detector = r.GetValue(detector), Threads = r.GetValue(threads), DetectorThreads = 1, Flip = r.GetValue(flip),
@@ -240,7 +259,8 @@ public sealed partial class FaceNetCli
     private enum CalibrationGoal { Far, Frr, BestAccuracy, KeepThreshold }
 
     /// <summary>What <c>calibrate</c> was asked, bound once from its command line.</summary>
-    private sealed record CalibrateSettings(string Root, string? Pairs, CalibrationGoal Goal, double Rate, string? TailFrom, FaceRecognizerOptions Recognizer,
+    private sealed record CalibrateSettings(string Root, string? Pairs, CalibrationGoal Goal, double Rate, string? TailFrom, string[]? PoseFrom,
+        FaceRecognizerOptions Recognizer,
         string? Output, string? CacheDirectory, bool Json);
 
     private int Calibrate(CalibrateSettings s)
@@ -277,6 +297,19 @@ public sealed partial class FaceNetCli
         var genuine = report.Distances.Where((_, i) => report.Same[i]).ToArray();
         var impostor = report.Distances.Where((_, i) => !report.Same[i]).ToArray();
         var info = pipeline.Model.Info;
+        PoseThresholds? poseThresholds = null;
+        if (s.PoseFrom is { Length: > 0 } poseRoots)
+        {
+            // the bands hang on the 1:1 threshold the copy will carry
+            double baseThreshold = s.Goal == CalibrationGoal.KeepThreshold ? info.Threshold : double.NaN;
+            if (double.IsNaN(baseThreshold)) throw new UsageException("--pose-from goes with --keep-threshold (the bands are set around the model's 1:1 threshold)");
+            try
+            {
+                poseThresholds = Calibration.PoseThresholdsFromFolders(evaluator, poseRoots, info.Metric, baseThreshold,
+                    $"different-person pairs of {string.Join(" and ", poseRoots.Select(p => Path.GetFileName(Path.TrimEndingDirectorySeparator(p))))} by yaw difference, each band at the first band's FAR ({pipeline.Detector.Name}, {DateTime.UtcNow:yyyy-MM-dd})");
+            }
+            catch (ArgumentException e) { throw new UsageException("--pose-from: " + e.Message); }
+        }
         var result = (s.Goal == CalibrationGoal.KeepThreshold) ? Calibration.At(genuine, impostor, info.Threshold)
             : (s.Goal == CalibrationGoal.BestAccuracy) ? Calibration.AtBestAccuracy(genuine, impostor)
             : s.Goal == CalibrationGoal.Frr ? Calibration.AtFrr(genuine, impostor, rate) : Calibration.AtFar(genuine, impostor, rate);
@@ -286,7 +319,7 @@ public sealed partial class FaceNetCli
         {
             if ((s.Goal == CalibrationGoal.KeepThreshold))
                 pipeline.Model.SaveWithThreshold(outPath, info.Threshold, info.ThresholdFar ?? result.Far, info.ThresholdFrr
-                    ?? result.Frr, info.Calibration, tail);
+                    ?? result.Frr, info.Calibration, tail, poseThresholds);
             else
                 pipeline.Model.SaveWithThreshold(outPath, Math.Round(result.Threshold, 6), result.Far, result.Frr, note, tail);
         }
@@ -299,7 +332,7 @@ public sealed partial class FaceNetCli
                 ["frr"] = Math.Round(result.Frr, 6), ["frr_ci95"] = new[] { Math.Round(result.FrrLow, 6), Math.Round(result.FrrHigh, 6) },
                 ["genuine_pairs"] = result.GenuinePairs, ["impostor_pairs"] = result.ImpostorPairs, ["sufficient"] = result.Sufficient,
                 ["failed_images"] = report.FailedImages, ["model_threshold"] = info.Threshold, ["output"] = s.Output,
-                ["impostor_tail"] = tail?.ToNode(),
+                ["impostor_tail"] = tail?.ToNode(), ["pose_thresholds"] = poseThresholds?.ToNode(),
             }, Json));
         else
         {
@@ -309,6 +342,9 @@ public sealed partial class FaceNetCli
             stdout.WriteLine($"  the model's own threshold is {info.Threshold:F4}{(s.Output is { } o ? $"; wrote {o}" : "")}");
             if (!result.Sufficient)
                 stdout.WriteLine($"  warning: {result.ImpostorPairs} different pairs cannot show a FAR of {rate:G3} (need at least {Math.Ceiling(3 / rate)}); the upper bound above is what the data supports");
+            if (poseThresholds is not null)
+                for (int b = 0; b < poseThresholds.Bands.Count; b++)
+                    stdout.WriteLine(FormattableString.Invariant($"pose band {poseThresholds.BandName(b),-8} threshold {poseThresholds.Bands[b].Threshold:F4} (FAR {poseThresholds.Bands[b].Far:G3} on {poseThresholds.Bands[b].Pairs:N0} different-person pairs)"));
             if (tail is not null)
             {
                 stdout.WriteLine($"impostor tail ({tail.Pairs:N0} different-person pairs of {tailRoot}), the thresholds identification chooses from:");

@@ -109,17 +109,24 @@ public sealed partial class FaceNetCli
             }
             int n = good.Count;
             var matrix = new double[n][];
+            var verdicts = new Verification?[n, n]; // each pair held to its own threshold (the pose-aware rule)
             for (int i = 0; i < n; i++)
             {
                 matrix[i] = new double[n];
-                for (int j = 0; j < n; j++) matrix[i][j] = i == j ? 0 : Math.Round(Closest(i, j).Distance, 6);
+                for (int j = 0; j < n; j++)
+                {
+                    if (i == j) continue;
+                    verdicts[i, j] = Closest(i, j);
+                    matrix[i][j] = Math.Round(verdicts[i, j]!.Distance, 6);
+                }
             }
             if (r.GetValue(json))
             {
                 var pairs = new List<Dictionary<string, object>>();
                 for (int i = 0; i < n; i++)
                     for (int j = i + 1; j < n; j++)
-                        pairs.Add(new() { ["a"] = good[i].File, ["b"] = good[j].File, ["distance"] = matrix[i][j], ["same"] = matrix[i][j] <= info.Threshold });
+                        pairs.Add(new() { ["a"] = good[i].File, ["b"] = good[j].File, ["distance"] = matrix[i][j], ["same"] = verdicts[i, j]!.Same,
+                            ["threshold"] = Math.Round(verdicts[i, j]!.Threshold, 6) });
                 stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object?>
                 {
                     ["files"] = good.Select(g => g.File).ToArray(), ["distances"] = matrix, ["threshold"] = info.Threshold, ["metric"] = info.Metric.Name(), ["pairs"] = pairs,
@@ -135,7 +142,8 @@ public sealed partial class FaceNetCli
                     stdout.WriteLine(string.Join("  ", matrix[i].Select(d => F(d))) + "  " + good[i].File);
                 for (int i = 0; i < n; i++)
                     for (int j = i + 1; j < n; j++)
-                        stdout.WriteLine($"{(matrix[i][j] <= info.Threshold ? "same person     " : "different people")}  {F(matrix[i][j])}  {good[i].File}  {good[j].File}");
+                        stdout.WriteLine($"{(verdicts[i, j]!.Same ? "same person     " : "different people")}  {F(matrix[i][j])}  {good[i].File}  {good[j].File}"
+                            + (Math.Abs(verdicts[i, j]!.Threshold - info.Threshold) > 1e-9 ? $"  (threshold {F(verdicts[i, j]!.Threshold)} for faces {verdicts[i, j]!.PoseDifference:F0}° apart in yaw)" : ""));
             }
             return errors.Count > 0 ? InputError : Ok;
         }));
@@ -219,13 +227,14 @@ public sealed partial class FaceNetCli
                             ["score"] = Math.Round(f.Score, 4),
                             ["landmarks"] = f.Landmarks?.Select(p => new[] { Math.Round(p.X, 1), Math.Round(p.Y, 1) }).ToArray(),
                             ["landmarks_source"] = f.LandmarksSource,
+                            ["pose"] = PoseJson(f.Pose),
                             ["quality"] = QualityJson(f.Quality!),
                         }).ToArray(),
                     }, Json));
                 else
                 {
                     stdout.WriteLine($"{file}: {faces.Count} face(s)");
-                    foreach (var f in faces) stdout.WriteLine($"  [{string.Join(",", f.Box.ToArray())}] score {f.Score:F3}, quality {f.Quality!.Score:F2}{(f.Quality.Issue is { } why ? $" ({why})" : "")}");
+                    foreach (var f in faces) stdout.WriteLine($"  [{string.Join(",", f.Box.ToArray())}] score {f.Score:F3}{(f.Pose is { } p ? $", yaw {p.Yaw:F0}° pitch {p.Pitch:F0}° roll {p.Roll:F0}°" : "")}, quality {f.Quality!.Score:F2}{(f.Quality.Issue is { } why ? $" ({why})" : "")}");
                 }
                 if (outPath is not null)
                 {
@@ -239,6 +248,9 @@ public sealed partial class FaceNetCli
         }));
         return cmd;
     }
+
+    /// <summary>A face's pose as JSON, <c>{"yaw", "pitch", "roll"}</c> in degrees; null for a face without landmarks.</summary>
+    internal static Dictionary<string, double>? PoseJson(HeadPose? pose) => pose is { } p ? new() { ["yaw"] = p.Yaw, ["pitch"] = p.Pitch, ["roll"] = p.Roll } : null;
 
     /// <summary>A face's quality as JSON: the score and what it combines.</summary>
     private static Dictionary<string, object?> QualityJson(FaceQuality q) => new()

@@ -121,6 +121,52 @@ public static class Calibration
             faces.Select(f => f.Vector!).ToArray(), metric, maxPairs), source);
     }
 
+    /// <summary>
+    /// Thresholds per band of pose difference (<see cref="Matching.PoseThresholds"/>) from the faces of folders of identities
+    /// (each folder's people distinct from the other folders'): the first band keeps <paramref name="threshold"/>, and each
+    /// other band's threshold lets through the same share of that band's different-person pairs as
+    /// <paramref name="threshold"/> lets through of the first band's. Every pair of faces of different people is used.
+    /// </summary>
+    public static Matching.PoseThresholds PoseThresholdsFromFolders(Evaluator evaluator, IReadOnlyList<string> roots, Matching.Metric metric,
+        double threshold, string source, IReadOnlyList<double>? edges = null)
+    {
+        edges ??= Matching.PoseThresholds.StandardEdges;
+        var people = roots.SelectMany((root, r) => People(root).Select(p => (Name: $"{r}/{p.Name}", p.Files))).ToList();
+        var embedded = evaluator.Embed(people.SelectMany(p => p.Files).ToList());
+        var faces = people.SelectMany((p, i) => p.Files.Where(f => embedded.Vectors[f] is not null && embedded.Poses.ContainsKey(f))
+            .Select(f => (Person: i, Vector: embedded.Vectors[f]!, Yaw: embedded.Poses[f].Yaw))).ToArray();
+        // impostor distances by band, every pair
+        var byBand = Enumerable.Range(0, edges.Count).Select(_ => new List<double>()).ToArray();
+        var locks = byBand.Select(_ => new object()).ToArray();
+        Parallel.For(0, faces.Length, () => Enumerable.Range(0, edges.Count).Select(_ => new List<double>()).ToArray(), (i, _, local) =>
+        {
+            for (int j = i + 1; j < faces.Length; j++)
+            {
+                if (faces[j].Person == faces[i].Person) continue;
+                double diff = Math.Abs(faces[i].Yaw - faces[j].Yaw);
+                int band = 0;
+                for (int b = 1; b < edges.Count; b++) if (diff >= edges[b]) band = b;
+                local[band].Add(Matching.Distance.Of(metric, faces[i].Vector, faces[j].Vector));
+            }
+            return local;
+        }, local =>
+        {
+            for (int b = 0; b < local.Length; b++) lock (locks[b]) byBand[b].AddRange(local[b]);
+        });
+        if (byBand[0].Count == 0) throw new ArgumentException("no different-person pairs of nearly the same pose to set the first band by");
+        double far = (double)byBand[0].Count(d => d <= threshold) / byBand[0].Count;
+        var bands = new List<Matching.PoseBand> { new(edges[0], threshold, Math.Round(far, 6), byBand[0].Count) };
+        for (int b = 1; b < edges.Count; b++)
+        {
+            var d = byBand[b].ToArray();
+            if (d.Length * far < 5) throw new ArgumentException(FormattableString.Invariant(
+                $"{d.Length} different-person pairs {edges[b]:G}° or more apart in yaw are too few for a FAR of {far:G3}"));
+            var t = Protocol.ThresholdAtFar(d, new bool[d.Length], far);
+            bands.Add(new Matching.PoseBand(edges[b], Math.Round(t, 6), Math.Round(far, 6), d.Length));
+        }
+        return new Matching.PoseThresholds(bands, source);
+    }
+
     /// <summary>Distances of the pairs of faces that belong to different people: all of them, or a seeded sample of <paramref name="maxPairs"/>.</summary>
     public static double[] ImpostorDistances(int[] person, float[][] vectors, Matching.Metric metric, long maxPairs = 200_000_000)
     {

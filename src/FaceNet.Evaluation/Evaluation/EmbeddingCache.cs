@@ -30,9 +30,9 @@ public sealed class EmbeddingCache : Embedding.IEmbeddingCache, IDisposable
         Environment.GetEnvironmentVariable("XDG_CACHE_HOME") is { Length: > 0 } x ? x : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache"),
         "facenet", "embeddings");
 
-    /// <summary>A key for everything that changes an embedding but the image: the model's identity (networks, alignment, flip), the detector.</summary>
+    /// <summary>A key for everything that changes an embedding but the image: the model's identity (networks, alignment, flip), the detector (v7: profiles found by a second look, poses cached).</summary>
     public static string PipelineKey(string modelIdentity, string detector, bool fallback)
-        => Convert.ToHexStringLower(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes($"{modelIdentity}|{detector}|{fallback}|v6")))[..32];
+        => Convert.ToHexStringLower(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes($"{modelIdentity}|{detector}|{fallback}|v7")))[..32];
 
     public static string FileKey(string path) => Imaging.FileHash.Sha256(path);
 

@@ -27,6 +27,9 @@ public sealed record EvaluationReport(ProtocolResult Result, int Images, int Fac
     IReadOnlyList<string> Failures, double[] Distances, bool[] Same, double Seconds, Matching.Metric Metric)
 {
     public int FailedImages => FacelessImages + UnreadableImages;
+
+    /// <summary>Each pair's difference in yaw, |yaw a − yaw b| in degrees (<see cref="HeadPose"/>); NaN where a face or its pose is missing.</summary>
+    public double[] PoseDifferences { get; init; } = [];
 }
 
 /// <summary>
@@ -39,27 +42,37 @@ public sealed record EvaluationReport(ProtocolResult Result, int Images, int Fac
 public sealed class Evaluator(FaceRecognizer pipeline, string pipelineKey, EvaluationOptions? options = null)
 {
     private const string NoFace = "no face found";
+    // the quality of a photo is cached with the version of the measure that scored it
+    private static readonly string QualityKey = "-quality" + Quality.FaceQuality.Version;
     private readonly EvaluationOptions _options = options ?? new EvaluationOptions();
     // without a cache folder, this evaluator's own memory stands in for it: a file embedded once (a calibration's
     // pairs, then its impostor tail from the same people) is not embedded again
-    private readonly EmbeddingCache _memory = new(null, pipelineKey), _memoryQuality = new(null, pipelineKey + "-quality");
+    private readonly EmbeddingCache _memory = new(null, pipelineKey), _memoryQuality = new(null, pipelineKey + QualityKey),
+        _memoryPose = new(null, pipelineKey + "-pose");
 
     /// <summary>The embeddings of image files (null: no face), the quality of each file's face (<see cref="Quality.FaceQuality.Score"/>; NaN when not known), what failed.</summary>
     public sealed record Embeddings(IReadOnlyDictionary<string, float[]?> Vectors, IReadOnlyDictionary<string, double> Quality,
-        IReadOnlyList<string> Failures, int Unreadable, int CenterCropped);
+        IReadOnlyList<string> Failures, int Unreadable, int CenterCropped)
+    {
+        /// <summary>The pose of each file's face (<see cref="HeadPose"/>); missing where the face has no landmarks or none was found.</summary>
+        public IReadOnlyDictionary<string, HeadPose> Poses { get; init; } = new Dictionary<string, HeadPose>();
+    }
 
     /// <summary>Embeds every file's subject (decode and detection in parallel, embedding in batches, cached).</summary>
     public Embeddings Embed(IReadOnlyList<string> files)
     {
         var embeddings = new Dictionary<string, float[]?>(StringComparer.Ordinal);
         var quality = new Dictionary<string, double>(StringComparer.Ordinal);
+        var poses = new Dictionary<string, HeadPose>(StringComparer.Ordinal);
         var failures = new List<string>();
         int centre = 0, done = 0, unreadable = 0;
         using var onDisk = _options.CacheDirectory is null ? null : new EmbeddingCache(_options.CacheDirectory, pipelineKey);
         using var qualitiesOnDisk = _options.CacheDirectory is null ? null : new EmbeddingCache(_options.CacheDirectory, pipelineKey
-            + "-quality"); // one value per photo
+            + QualityKey); // one value per photo
+        using var posesOnDisk = _options.CacheDirectory is null ? null : new EmbeddingCache(_options.CacheDirectory, pipelineKey + "-pose"); // yaw, pitch, roll
         var cache = onDisk ?? _memory;
         var qualities = qualitiesOnDisk ?? _memoryQuality;
+        var poseCache = posesOnDisk ?? _memoryPose;
         const int chunk = 64;
         for (int start = 0; start < files.Count; start += chunk)
         {
@@ -70,12 +83,15 @@ public sealed class Evaluator(FaceRecognizer pipeline, string pipelineKey, Evalu
             var fromCache = new bool[slice.Length];
             var centred = new bool[slice.Length];
             var scores = new double[slice.Length];
+            var facePoses = new HeadPose?[slice.Length];
             Parallel.For(0, slice.Length, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, i =>
             {
                 try
                 {
                     keys[i] = EmbeddingCache.FileKey(slice[i]);
-                    if (cache.TryGet(keys[i], out var cached))
+                    // a face is taken from the cache with its quality and pose; one measured by an older quality measure is looked at again
+                    bool vectorCached = cache.TryGet(keys[i], out var cached);
+                    if (vectorCached && (cached is null || (qualities.TryGet(keys[i], out _) && poseCache.TryGet(keys[i], out _))))
                     {
                         fromCache[i] = true;
                         if (cached is null) errors[i] = NoFace;
@@ -92,8 +108,16 @@ public sealed class Evaluator(FaceRecognizer pipeline, string pipelineKey, Evalu
                     if (face is null) errors[i] = NoFace;
                     else
                     {
-                        crops[i] = pipeline.Align(photo, face);
                         scores[i] = face.Quality?.Score ?? double.NaN;
+                        facePoses[i] = centred[i] ? null : face.Pose;
+                        if (vectorCached && !centred[i])
+                        {
+                            // the embedding is known: only the quality and pose are added
+                            qualities.Add(keys[i], [(float)scores[i]]);
+                            poseCache.Add(keys[i], facePoses[i] is { } q ? [(float)q.Yaw, (float)q.Pitch, (float)q.Roll] : null);
+                            fromCache[i] = true;
+                        }
+                        else crops[i] = pipeline.Align(photo, face);
                     }
                 }
                 catch (ImageException e) { errors[i] = "unreadable: " + e.Reason; }
@@ -105,10 +129,12 @@ public sealed class Evaluator(FaceRecognizer pipeline, string pipelineKey, Evalu
             {
                 embeddings[slice[todo[k]]] = vectors[k];
                 quality[slice[todo[k]]] = scores[todo[k]];
+                if (facePoses[todo[k]] is { } fp) poses[slice[todo[k]]] = fp;
                 if (!centred[todo[k]])
                 {
                     cache.Add(keys[todo[k]], vectors[k]); // centre crops depend on the option: not cached
                     qualities.Add(keys[todo[k]], [(float)scores[todo[k]]]);
+                    poseCache.Add(keys[todo[k]], facePoses[todo[k]] is { } q ? [(float)q.Yaw, (float)q.Pitch, (float)q.Roll] : null);
                 }
                 if (centred[todo[k]]) centre++;
             }
@@ -118,6 +144,7 @@ public sealed class Evaluator(FaceRecognizer pipeline, string pipelineKey, Evalu
                 {
                     embeddings[slice[i]] = v;
                     quality[slice[i]] = qualities.TryGet(keys[i], out var q) && q is [var score] ? score : double.NaN;
+                    if (poseCache.TryGet(keys[i], out var pq) && pq is [var yaw, var pitch, var roll]) poses[slice[i]] = new HeadPose(Math.Round(yaw, 1), Math.Round(pitch, 1), Math.Round(roll, 1));
                 }
                 if (errors[i] is null) continue;
                 embeddings[slice[i]] = null;
@@ -128,14 +155,15 @@ public sealed class Evaluator(FaceRecognizer pipeline, string pipelineKey, Evalu
             done += slice.Length;
             _options.Progress?.Invoke(done, files.Count);
         }
-        return new Embeddings(embeddings, quality, failures, unreadable, centre);
+        return new Embeddings(embeddings, quality, failures, unreadable, centre) { Poses = poses };
     }
 
     public EvaluationReport Run(IReadOnlyList<LabeledPair> pairs)
     {
         var sw = Stopwatch.StartNew();
         var files = pairs.SelectMany(p => new[] { p.FileA, p.FileB }).Distinct(StringComparer.Ordinal).ToArray();
-        var (embeddings, _, failures, unreadable, centre) = Embed(files);
+        var embedded = Embed(files);
+        var (embeddings, _, failures, unreadable, centre) = embedded;
 
         var metric = pipeline.Model.Info.Metric;
         var distances = new double[pairs.Count];
@@ -150,6 +178,10 @@ public sealed class Evaluator(FaceRecognizer pipeline, string pipelineKey, Evalu
         var same = pairs.Select(p => p.Same).ToArray();
         var result = Protocol.Evaluate(distances, same, pairs.Select(p => p.Fold).ToArray(), _options.FarTarget);
         return new EvaluationReport(result, files.Length, failures.Count - unreadable, unreadable, failedPairs, centre,
-            failures.ToList(), distances, same, sw.Elapsed.TotalSeconds, metric);
+            failures.ToList(), distances, same, sw.Elapsed.TotalSeconds, metric)
+        {
+            PoseDifferences = pairs.Select(p => embedded.Poses.TryGetValue(p.FileA, out var a) && embedded.Poses.TryGetValue(p.FileB, out var b)
+                ? HeadPose.YawDifference(a, b) : double.NaN).ToArray(),
+        };
     }
 }

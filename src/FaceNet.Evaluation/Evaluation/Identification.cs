@@ -20,7 +20,10 @@ public sealed record IdentificationOptions
     /// <summary>The FPIR the product's rule is run at (the threshold chosen from the model's impostor tail and the gallery's size).</summary>
     public double Fpir { get; init; } = OpenSetThreshold.DefaultFpir;
 
-    /// <summary>Enrolment takes a person's first photo at or above this quality (their first photo when none is); 0: their first photo.</summary>
+    /// <summary>
+    /// Enrolment takes a person's first photo at or above this quality, as <c>enroll</c>'s gate does; a person with none is
+    /// not enrolled (refused), and their mated searches count as misses. 0: their first photo, no gate.
+    /// </summary>
     public double QualityFloor { get; init; }
 
     /// <summary>The rule also holds the threshold to the gallery's own people, as <c>FaceGallery</c> does by default; false: the model's tail alone.</summary>
@@ -75,15 +78,20 @@ public static class IdentificationProtocol
             draws++;
             var order = Enumerable.Range(0, people.Length).OrderBy(_ => rng.Next()).ToArray();
             var enrolled = order.Take(size).ToArray();
-            var gallery = enrolled.Select(p => Enrolment(people[p], options.QualityFloor)).ToArray();
+            var chosen = enrolled.Select(p => Enrolment(people[p], options.QualityFloor)).ToArray();
+            // a refused person is not in the gallery: strangers are compared with the enrolled ones only
+            var gallery = chosen.Where(f => f is not null).Select(f => f!).ToArray();
+            var slot = new int[chosen.Length];
+            for (int g = 0, k = 0; g < chosen.Length; g++) slot[g] = chosen[g] is null ? -1 : k++;
             lastGallery ??= gallery;
             // mated searches: every other photo of an enrolled person (only in the first draw: the gallery's people are a sample already)
             if (draws == 1)
                 for (int g = 0; g < enrolled.Length; g++)
-                    foreach (var probe in people[enrolled[g]].Where(f => !ReferenceEquals(f, gallery[g])))
+                    foreach (var probe in people[enrolled[g]].Where(f => !ReferenceEquals(f, chosen[g])))
                     {
+                        if (slot[g] < 0) { mated.Add((double.PositiveInfinity, int.MaxValue)); continue; } // refused at enrolment: a miss
                         var d = Distances(probe.Vector, gallery, model.Metric);
-                        double mate = d[g];
+                        double mate = d[slot[g]];
                         mated.Add((mate, 1 + d.Count(x => x < mate)));
                     }
             foreach (var p in order.Skip(size).Take(Math.Max(0, options.Strangers - nonMated.Count)))
@@ -121,8 +129,8 @@ public static class IdentificationProtocol
             At(ForFpir(0.01)), At(ForFpir(0.001)), At(rule.Threshold), rule, det);
     }
 
-    private static LabeledFace Enrolment(LabeledFace[] photos, double floor)
-        => floor > 0 ? photos.FirstOrDefault(f => f.Quality >= floor) ?? photos[0] : photos[0];
+    private static LabeledFace? Enrolment(LabeledFace[] photos, double floor)
+        => floor > 0 ? photos.FirstOrDefault(f => f.Quality >= floor) : photos[0];
 
     private static double[] Distances(float[] probe, LabeledFace[] gallery, Metric metric)
     {

@@ -37,6 +37,18 @@ public sealed record DetectedFace(FaceBox Box, float Score, FacePoint[]? Landmar
     /// </summary>
     public string? LandmarksSource { get; init; }
 
+    private readonly HeadPose? _pose;
+
+    /// <summary>
+    /// Which way the head is turned (<see cref="HeadPose"/>, degrees): given by the detector when it knows it,
+    /// else read from the five landmarks; null without either.
+    /// </summary>
+    public HeadPose? Pose
+    {
+        get => _pose ?? HeadPose.FromLandmarks(Landmarks);
+        init => _pose = value;
+    }
+
     /// <summary>How well the face can be recognised (set by <see cref="FaceRecognizer"/>'s detection; null from a bare detector).</summary>
     public Quality.FaceQuality? Quality { get; init; }
 

@@ -65,6 +65,7 @@ public sealed class FaceEmbedder : IDisposable
             Preprocess = options.Preprocess ?? info.Preprocess,
             InputSize = options.InputSize ?? info.InputSize,
             Threshold = options.Threshold ?? info.Threshold,
+            PoseThresholds = options.Threshold is null ? info.PoseThresholds : null,
             ThresholdFar = options.Threshold is null ? info.ThresholdFar : null,
             ThresholdFrr = options.Threshold is null ? info.ThresholdFrr : null,
             Calibration = options.Threshold is null ? info.Calibration : "",

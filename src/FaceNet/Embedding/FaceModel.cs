@@ -149,7 +149,7 @@ public sealed class FaceModel : IDisposable
             ThresholdFrr = options.Threshold is null ? file.ThresholdFrr : null, Calibration = options.Threshold is null ? file.Calibration : "",
             EmbeddingSize = members.Sum(m => m.Embedder.Info.EmbeddingSize), InputSize = members[0].Embedder.Info.InputSize,
             Preprocess = "fused", Alignment = string.Join(" + ", members.Select(m => m.Alignment.Text)), Source = "fused:" + System.IO.Path.GetFileName(path),
-            ImpostorTail = file.ImpostorTail,
+            ImpostorTail = file.ImpostorTail, PoseThresholds = options.Threshold is null ? file.PoseThresholds : null,
         };
         var identity = $"{file.Name}:{Hash(members.Select(m => $"{m.Embedder.Identity}|{m.Alignment.Text}|{m.Flip}|{m.Weight.ToString("R", CultureInfo.InvariantCulture)}").ToArray())}";
         return new FaceModel(path, info, members, identity, []);
@@ -216,12 +216,14 @@ public sealed class FaceModel : IDisposable
     /// and how it was chosen); its identity is unchanged, so galleries and caches made with it stay valid.
     /// A fused model is written as <c>.json</c>, a network as <c>.onnx</c>.
     /// </summary>
-    public void SaveWithThreshold(string output, double threshold, double far, double frr, string calibration, Matching.ImpostorTail? tail = null)
+    public void SaveWithThreshold(string output, double threshold, double far, double frr, string calibration, Matching.ImpostorTail? tail = null,
+        Matching.PoseThresholds? poseThresholds = null)
     {
         tail ??= Info.ImpostorTail;
+        poseThresholds ??= Info.PoseThresholds;
         if (IsFused)
         {
-            AtomicFile.Write(output, FusedFile.WithThreshold(Path, threshold, far, frr, calibration, tail));
+            AtomicFile.Write(output, FusedFile.WithThreshold(Path, threshold, far, frr, calibration, tail, poseThresholds));
             return;
         }
         var m = Members[0];
@@ -229,7 +231,7 @@ public sealed class FaceModel : IDisposable
         try { onnx = System.IO.Path.GetExtension(Path).Equals(".onnx", StringComparison.OrdinalIgnoreCase) ? File.ReadAllBytes(Path) : m.Embedder.OnnxBytes(); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new ModelException(Path, e.Message, e); }
         var info = m.Embedder.Info with { Threshold = threshold, ThresholdFar = far, ThresholdFrr = frr, Calibration = calibration,
-            Alignment = m.Alignment.Text, ImpostorTail = tail };
+            Alignment = m.Alignment.Text, ImpostorTail = tail, PoseThresholds = poseThresholds };
         AtomicFile.Write(output, Onnx.OnnxModelFile.WithMetadata(onnx, info.ToMetadata(), Path));
     }
 
@@ -259,6 +261,9 @@ public sealed record FusedFile(string Name, Matching.Metric Metric, double Thres
 {
     /// <summary>The model's impostor tail (<c>"impostor_tail"</c>), when it has one.</summary>
     public Matching.ImpostorTail? ImpostorTail { get; init; }
+
+    /// <summary>The model's thresholds per band of pose difference (<c>"pose_thresholds"</c>), when it has them.</summary>
+    public Matching.PoseThresholds? PoseThresholds { get; init; }
 
     public const string Format = "facenet-fused";
 
@@ -297,8 +302,9 @@ public sealed record FusedFile(string Name, Matching.Metric Metric, double Thres
             var threshold = D("threshold") ?? throw new FormatException("no threshold");
             if (!(threshold > 0) || !double.IsFinite(threshold)) throw new FormatException("the threshold must be a positive number");
             var tail = r.TryGetProperty("impostor_tail", out var t) && t.ValueKind == JsonValueKind.Object ? Matching.ImpostorTail.Parse(t.GetRawText()) : null;
+            var pose = r.TryGetProperty("pose_thresholds", out var pt) && pt.ValueKind == JsonValueKind.Object ? Matching.PoseThresholds.Parse(pt.GetRawText()) : null;
             return new FusedFile(S("name", System.IO.Path.GetFileNameWithoutExtension(path)), metric, threshold, D("threshold_far"),
-                D("threshold_frr"), S("calibration", ""), members) { ImpostorTail = tail };
+                D("threshold_frr"), S("calibration", ""), members) { ImpostorTail = tail, PoseThresholds = pose };
         }
         catch (Exception e) when (e is JsonException or FormatException or KeyNotFoundException or InvalidOperationException)
         {
@@ -311,7 +317,8 @@ public sealed record FusedFile(string Name, Matching.Metric Metric, double Thres
     }
 
     /// <summary>The file with another threshold and impostor tail (what <c>calibrate -o</c> writes for a fused model).</summary>
-    public static string WithThreshold(string path, double threshold, double? far, double? frr, string calibration, Matching.ImpostorTail? tail = null)
+    public static string WithThreshold(string path, double threshold, double? far, double? frr, string calibration, Matching.ImpostorTail? tail = null,
+        Matching.PoseThresholds? poseThresholds = null)
     {
         var node = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(path))!.AsObject();
         // members named by a path are made absolute, so the copy can live anywhere
@@ -323,6 +330,7 @@ public sealed record FusedFile(string Name, Matching.Metric Metric, double Thres
         node["threshold_frr"] = frr;
         node["calibration"] = calibration;
         if (tail is not null) node["impostor_tail"] = tail.ToNode();
+        if (poseThresholds is not null) node["pose_thresholds"] = poseThresholds.ToNode();
         return node.ToJsonString(new JsonSerializerOptions { WriteIndented = true,
             Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
     }

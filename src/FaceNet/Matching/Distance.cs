@@ -50,6 +50,12 @@ public sealed record Verification(double Distance, double Threshold, Metric Metr
     public FaceEmbedding? A { get; init; }
     public FaceEmbedding? B { get; init; }
 
+    /// <summary>
+    /// How far apart the two faces' yaws are, in degrees, when both poses are known: the pose-aware rule chose
+    /// <see cref="Threshold"/> for it (<see cref="Models.ModelInfo.ThresholdFor"/>).
+    /// </summary>
+    public double? PoseDifference { get; init; }
+
     /// <summary>How many faces each photo holds: more than one means a choice was made (see <see cref="FacePick"/>).</summary>
     public int FacesInA { get; init; }
     public int FacesInB { get; init; }

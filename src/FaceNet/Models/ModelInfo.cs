@@ -21,6 +21,7 @@ public sealed record ModelInfo
     public const string KeyThresholdFrr = "facenet.threshold_frr";
     public const string KeyIdentityAliases = "facenet.identity_aliases";
     public const string KeyImpostorTail = "facenet.impostor_tail";
+    public const string KeyPoseThresholds = "facenet.pose_thresholds";
 
     /// <summary>Side of the square input, in pixels (160 for FaceNet).</summary>
     public int InputSize { get; init; } = 160;
@@ -58,6 +59,16 @@ public sealed record ModelInfo
     /// <summary>Thresholds per false-accept rate down to small rates, which open-set identification chooses its threshold from; null when the model has none.</summary>
     public Matching.ImpostorTail? ImpostorTail { get; init; }
 
+    /// <summary>
+    /// Thresholds per band of pose difference (<see cref="Matching.PoseThresholds"/>), when the model has them: a pair's
+    /// threshold is <see cref="Threshold"/> plus its band's offset from the first band. Null when the model has none or
+    /// a fixed threshold was given.
+    /// </summary>
+    public Matching.PoseThresholds? PoseThresholds { get; init; }
+
+    /// <summary>The same-person threshold of a pair whose yaws differ by <paramref name="yawDifference"/> degrees (null: unknown).</summary>
+    public double ThresholdFor(double? yawDifference) => Threshold + (PoseThresholds?.Offset(yawDifference) ?? 0);
+
     /// <summary>What the threshold stands for: how it was chosen and the error rates measured there (or that the caller gave it).</summary>
     public string DescribeThreshold(bool given = false)
     {
@@ -82,6 +93,7 @@ public sealed record ModelInfo
         if (IdentityAliases.Count > 0) yield return new(KeyIdentityAliases, string.Join(",", IdentityAliases));
         if (Calibration.Length > 0) yield return new(KeyCalibration, Calibration);
         if (ImpostorTail is { } tail) yield return new(KeyImpostorTail, tail.ToJson());
+        if (PoseThresholds is { } pose) yield return new(KeyPoseThresholds, pose.ToJson());
     }
 
     /// <summary>Reads the <c>facenet.*</c> keys; absent keys keep <paramref name="defaults"/>' values.</summary>
@@ -105,6 +117,7 @@ public sealed record ModelInfo
                 StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) : defaults.IdentityAliases,
             Calibration = Get(KeyCalibration) ?? defaults.Calibration,
             ImpostorTail = Get(KeyImpostorTail) is { } tail ? Matching.ImpostorTail.Parse(tail) : defaults.ImpostorTail,
+            PoseThresholds = Get(KeyPoseThresholds) is { } pose ? Matching.PoseThresholds.Parse(pose) : defaults.PoseThresholds,
         };
     }
 }

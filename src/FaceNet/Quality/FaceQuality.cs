@@ -6,19 +6,30 @@ namespace FaceNet.Quality;
 /// <summary>
 /// How well a face can be recognised, 0 (useless) to 1 (good), and why: the weakest of four measures,
 /// each mapped onto 0–1 — its size (pixels between the eyes in the full photo), its sharpness (variance of
-/// the Laplacian of the face scaled to 64×64 grey), how far it is turned away (the nose's offset from the
-/// eyes' midline, in eye distances) and the detector's confidence. A face fails a floor for the reason of
+/// the Laplacian of the face scaled to 64×64 grey), how far it is turned away (its yaw in degrees, <see cref="HeadPose"/>;
+/// without landmarks the nose's offset from the eyes' midline, in eye distances) and the detector's confidence. A face fails a floor for the reason of
 /// its weakest measure (<see cref="Issue"/>).
 /// </summary>
 public sealed record FaceQuality(double Score, double EyeDistance, double Sharpness, double Yaw, double DetectorScore, string? Issue)
 {
+    /// <summary>The head's pose in degrees (<see cref="HeadPose"/>), when the face has landmarks; <see cref="Yaw"/> is the older measure in eye distances.</summary>
+    public HeadPose? Pose { get; init; }
+
     /// <summary>The floor enrolment holds faces to by default.</summary>
     public const double DefaultFloor = 0.5;
+
+    /// <summary>Changes whenever a ramp does, so scores cached by an evaluation are not mixed with another measure's.</summary>
+    public const string Version = "3";
 
     // Ramps: the measure at which a face scores 0 and the one at which it scores 1 (chosen on LFW View 1 DevTrain; README).
     internal const double EyesZero = 12, EyesOne = 28;
     internal const double SharpZero = 20, SharpOne = 120;
     internal const double YawOne = 0.15, YawZero = 0.45;
+    // the head's yaw in degrees (HeadPose), used when the face has a pose: 40° or less is good, 90° useless, so the default
+    // floor (0.5) takes faces turned up to 65°. Chosen by FNIR at FPIR 1 % on LFW View 1's people (POSE-NOTES.md): each
+    // refusal of a turned face cost more than matching it; 30–70° (up to 50° at the floor) still refused 37 of 4,992 photos.
+    // Version 1 held the nose offset to 0.15–0.45 eye distances (about 21–48°): faces past about 37° were refused.
+    internal const double YawDegreesOne = 40, YawDegreesZero = 90;
     internal const double DetectorZero = 0.5, DetectorOne = 0.8;
 
     /// <summary>Measures a face found in <paramref name="image"/> (its coordinates), which is the photo at <paramref name="scale"/> of its full size.</summary>
@@ -40,7 +51,9 @@ public sealed record FaceQuality(double Score, double EyeDistance, double Sharpn
         else eyes = 0.4 * face.Box.Width; // a detector without landmarks: the usual proportion of the box
         eyes /= scale;
         double sharp = LaplacianVariance(image, face.Box);
-        Span<double> parts = [Ramp(eyes, EyesZero, EyesOne), Ramp(sharp, SharpZero, SharpOne), Ramp(-yaw, -YawZero, -YawOne),
+        var pose = face.Pose;
+        double turn = pose is { } p ? Ramp(-Math.Abs(p.Yaw), -YawDegreesZero, -YawDegreesOne) : Ramp(-yaw, -YawZero, -YawOne);
+        Span<double> parts = [Ramp(eyes, EyesZero, EyesOne), Ramp(sharp, SharpZero, SharpOne), turn,
             Ramp(face.Score, DetectorZero, DetectorOne)];
         int weakest = 0;
         for (int i = 1; i < parts.Length; i++) if (parts[i] < parts[weakest]) weakest = i;
@@ -49,10 +62,11 @@ public sealed record FaceQuality(double Score, double EyeDistance, double Sharpn
         {
             0 => $"small face ({eyes:F0} px between the eyes; {EyesOne:F0} or more is good)",
             1 => $"blurred or flat (sharpness {sharp:F0}; {SharpOne:F0} or more is good)",
-            2 => $"turned away (nose {yaw:F2} eye distances off the centre; {YawOne:F2} or less is good)",
+            2 => pose is { } turned ? $"turned away (yaw {Math.Abs(turned.Yaw):F0}°; {YawDegreesOne:F0}° or less is good, {YawDegreesZero:F0}° or more is useless)"
+                : $"turned away (nose {yaw:F2} eye distances off the centre; {YawOne:F2} or less is good)",
             _ => $"unsure detection (score {face.Score:F2})",
         };
-        return new FaceQuality(Math.Round(parts[weakest], 3), Math.Round(eyes, 1), Math.Round(sharp, 1), Math.Round(yaw, 3), face.Score, why);
+        return new FaceQuality(Math.Round(parts[weakest], 3), Math.Round(eyes, 1), Math.Round(sharp, 1), Math.Round(yaw, 3), face.Score, why) { Pose = pose };
     }
 
     private static double Ramp(double v, double zero, double one) => Math.Clamp((v - zero) / (one - zero), 0, 1);
