@@ -116,7 +116,7 @@ public sealed partial class FaceNetCli
             var image = pipeline.Load(file);
             found = 1;
             var whole = new DetectedFace(new FaceBox(0, 0, image.Width, image.Height), 1, null);
-            return [new FaceEmbedding(0, whole, pipeline.EmbedCrop(image))];
+            return [new FaceEmbedding(0, whole, pipeline.EmbedCrop(image, file))];
         }
         var photo = pipeline.Read(file);
         if (!allFaces)
