@@ -31,6 +31,7 @@ public sealed partial class FaceNetCli
         root.Subcommands.Add(EmbedCommand());
         root.Subcommands.Add(CompareCommand());
         root.Subcommands.Add(DetectCommand());
+        root.Subcommands.Add(LivenessCommand());
         root.Subcommands.Add(AlignCommand());
         root.Subcommands.Add(EvaluateCommand());
         root.Subcommands.Add(CalibrateCommand());
