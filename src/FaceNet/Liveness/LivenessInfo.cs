@@ -137,7 +137,8 @@ public sealed record LivenessInfo
     public string DescribeThreshold(bool given = false)
     {
         if (given) return "given by the caller";
-        var rates = ThresholdApcer is { } a ? $"APCER {a:G3}" + (ThresholdBpcer is { } b ? $", BPCER {b:G3}" : "") : null;
+        var parts = new[] { ThresholdApcer is { } a ? $"APCER {a:G3}" : null, ThresholdBpcer is { } b ? $"BPCER {b:G3}" : null }.OfType<string>().ToList();
+        var rates = parts.Count > 0 ? string.Join(", ", parts) : null;
         var what = Calibration.Length > 0 ? Calibration : $"{Name} default";
         return what + (rates is null ? "" : $" ({rates} there)");
     }
