@@ -18,7 +18,7 @@ public sealed record LivenessLimits(double MinFaceSide, double MinColour, double
 {
     /// <summary>
     /// The limits the bundled pair is used with: faces of 32 px or more (the 2.7× patch is then at least the networks' 80 px),
-    /// colour of 6 or more (below it the reference pipeline called 1 of the 582 live faces of the photo sets live), at least
+    /// colour of 6 or more (of the 582 live faces below it in the photo sets, the reference pipeline called 1 live), at least
     /// 10 % of the 4.0× patch inside the photo (below it, tight face crops, it called 58 % of CFP's 2,387 live crops live and
     /// none of the 40 grey ones: a coin toss, not a verdict); blur is not checked (nothing separated on the photos we have).
     /// </summary>
