@@ -148,8 +148,9 @@ public static class RocPlot
         var plot = new ScottPlot.Plot();
         plot.Font.Set(FontName);
         var rates = report.Curve.Where(r => r.Attacks > 0 && r.BonaFide > 0).ToList();
-        double floor = Math.Pow(10, Math.Floor(Math.Log10(1.0 / Math.Max(2, Math.Max(rates.Select(r => r.Attacks).DefaultIfEmpty(1).Max(),
-            rates.Select(r => r.BonaFide).DefaultIfEmpty(1).Max())))));
+        // the axes reach the smallest rate the counts can show, and at least 1 % (the APCER 1 % line)
+        double floor = Math.Min(0.01, Math.Pow(10, Math.Floor(Math.Log10(1.0 / Math.Max(2, Math.Max(rates.Select(r => r.Attacks).DefaultIfEmpty(1).Max(),
+            rates.Select(r => r.BonaFide).DefaultIfEmpty(1).Max()))))));
         double L(double v) => Math.Log10(Math.Max(v, floor));
         if (rates.Count > 0)
         {
