@@ -31,6 +31,7 @@ public sealed partial class FaceNetCli
         root.Subcommands.Add(EmbedCommand());
         root.Subcommands.Add(CompareCommand());
         root.Subcommands.Add(DetectCommand());
+        root.Subcommands.Add(LivenessCommand());
         root.Subcommands.Add(AlignCommand());
         root.Subcommands.Add(EvaluateCommand());
         root.Subcommands.Add(CalibrateCommand());
@@ -117,7 +118,7 @@ public sealed partial class FaceNetCli
             var image = pipeline.Load(file);
             found = 1;
             var whole = new DetectedFace(new FaceBox(0, 0, image.Width, image.Height), 1, null);
-            return [new FaceEmbedding(0, whole, pipeline.EmbedCrop(image))];
+            return [new FaceEmbedding(0, whole, pipeline.EmbedCrop(image, file))];
         }
         var photo = pipeline.Read(file);
         if (!allFaces)

@@ -7,6 +7,7 @@ global using FaceNet.Evaluation;
 global using FaceNet.Gallery;
 global using FaceNet.Gallery.Protection;
 global using FaceNet.Imaging;
+global using FaceNet.Liveness;
 global using FaceNet.Matching;
 global using FaceNet.Models;
 global using FaceNet.Quality;

@@ -34,6 +34,11 @@ public enum FaceNetErrorKind
     Locked,
     /// <summary>A setting that cannot be used as given (an unknown detector, an alignment a model cannot take).</summary>
     Setting,
+    /// <summary>
+    /// A face refused by the liveness check: judged a presentation attack (a photo or a screen held up to the
+    /// camera), or not judgeable (too small, too blurred, cut by the photo's edge) where live faces are required.
+    /// </summary>
+    PresentationAttack,
 }
 
 /// <summary>

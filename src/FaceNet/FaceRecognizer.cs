@@ -2,6 +2,7 @@ using FaceNet.Alignment;
 using FaceNet.Detection;
 using FaceNet.Embedding;
 using FaceNet.Imaging;
+using FaceNet.Liveness;
 using FaceNet.Matching;
 using Microsoft.ML.OnnxRuntime;
 
@@ -59,6 +60,23 @@ public sealed record FaceRecognizerOptions
 
     /// <summary>Turns a weights file given as <see cref="Model"/> into ONNX model bytes (the <c>FaceNet.Import</c> package's <c>WeightImporter</c>).</summary>
     public Func<string, byte[]>? ImportWeights { get; init; }
+
+    /// <summary>
+    /// Refuse faces that are not live: comparison, embedding (and with it identification) and enrolment throw
+    /// <see cref="PresentationAttackException"/> (<see cref="FaceNetErrorKind.PresentationAttack"/>) for a face the
+    /// liveness check calls an attack (a photo or a screen held up to the camera), and for one it cannot judge
+    /// unless <see cref="LivenessUnjudged"/> allows it.
+    /// </summary>
+    public bool RequireLive { get; init; }
+
+    /// <summary>With <see cref="RequireLive"/>: what to do with a face too small, too blurred or too cut off to judge (refused by default: a door fails closed).</summary>
+    public UnjudgedFaces LivenessUnjudged { get; init; } = UnjudgedFaces.Refuse;
+
+    /// <summary>The liveness networks: a folder of liveness <c>.onnx</c> files, or one; null: the bundled pair (<c>minifasnet</c>).</summary>
+    public string? LivenessModel { get; init; }
+
+    /// <summary>A liveness threshold (on the pair's mean live probability) instead of the pair's own.</summary>
+    public double? LivenessThreshold { get; init; }
 }
 
 /// <summary>Which faces of two photos <see cref="FaceRecognizer.Compare(string, string, FacePick)"/> compares.</summary>
@@ -117,16 +135,24 @@ public sealed class FaceRecognizer : IDisposable
     private readonly ImageLimits _limits;
     private readonly double _detail;
     private readonly int _largestInput;
+    private readonly Lazy<LivenessModel> _liveness;
 
-    private FaceRecognizer(IFaceDetector detector, FaceModel model, ImageLimits? limits, double detail = DefaultAlignmentDetail, int? maxFaces = null)
+    private FaceRecognizer(IFaceDetector detector, FaceModel model, ImageLimits? limits, double detail = DefaultAlignmentDetail,
+        FaceRecognizerOptions? options = null)
     {
         Detector = detector;
         Model = model;
         _limits = limits ?? ImageLimits.Default;
         _detail = detail;
         _largestInput = model.Members.Max(m => m.Embedder.Info.InputSize);
-        if (maxFaces is < 1) throw new SettingException(nameof(FaceRecognizerOptions.MaxFaces), "at least 1 face per photo");
-        MaxFaces = maxFaces;
+        options ??= new FaceRecognizerOptions();
+        if (options.MaxFaces is < 1) throw new SettingException(nameof(FaceRecognizerOptions.MaxFaces), "at least 1 face per photo");
+        MaxFaces = options.MaxFaces;
+        RequiresLive = options.RequireLive;
+        LivenessUnjudged = options.LivenessUnjudged;
+        _liveness = new Lazy<LivenessModel>(() => FaceNet.Liveness.LivenessModel.Load(options.LivenessModel, options.LivenessThreshold,
+            options.Threads, options.SessionOptions, options.MaxBatch), LazyThreadSafetyMode.ExecutionAndPublication);
+        if (RequiresLive) _ = _liveness.Value; // a missing or broken liveness model is found now, not at the first face
     }
 
     /// <summary>Faces of one photo kept at most (<see cref="FaceRecognizerOptions.MaxFaces"/>); null: every face.</summary>
@@ -138,7 +164,7 @@ public sealed class FaceRecognizer : IDisposable
         options ??= new FaceRecognizerOptions();
         var model = LoadModel(options);
         try { return new FaceRecognizer(Detectors.Create(options.Detector is null ? null : Detectors.Parse(options.Detector),
-            options.DetectorThreads ?? options.Threads), model, options.ImageLimits, options.AlignmentDetail, options.MaxFaces); }
+            options.DetectorThreads ?? options.Threads), model, options.ImageLimits, options.AlignmentDetail, options); }
         catch
         {
             model.Dispose();
@@ -156,9 +182,12 @@ public sealed class FaceRecognizer : IDisposable
         Alignment = options.Alignment, Preprocess = options.Preprocess, ImportWeights = options.ImportWeights, MaxBatch = options.MaxBatch,
     };
 
-    /// <summary>A recognizer over a detector and a model the caller made; it disposes them.</summary>
+    /// <summary>
+    /// A recognizer over a detector and a model the caller made; it disposes them. <paramref name="options"/>
+    /// gives the liveness settings (<see cref="FaceRecognizerOptions.RequireLive"/> and the liveness model) when wanted.
+    /// </summary>
     public static FaceRecognizer From(IFaceDetector detector, FaceModel model, ImageLimits? limits = null,
-        double alignmentDetail = DefaultAlignmentDetail) => new(detector, model, limits, alignmentDetail);
+        double alignmentDetail = DefaultAlignmentDetail, FaceRecognizerOptions? options = null) => new(detector, model, limits, alignmentDetail, options);
 
     public IFaceDetector Detector { get; }
     public FaceModel Model { get; }
@@ -217,8 +246,17 @@ public sealed class FaceRecognizer : IDisposable
     /// <summary>Embeddings of faces already found in the image (one batch per network).</summary>
     public IReadOnlyList<FaceEmbedding> Embed(RgbImage image, IReadOnlyList<DetectedFace> faces) => Embed(Photo.Of(image), faces);
 
-    /// <summary>Embeddings of faces found in the photo (full-size coordinates), each aligned from a decode large enough for it.</summary>
+    /// <summary>
+    /// Embeddings of faces found in the photo (full-size coordinates), each aligned from a decode large enough for it;
+    /// with <see cref="RequiresLive"/> every face is first held to the liveness check.
+    /// </summary>
     public IReadOnlyList<FaceEmbedding> Embed(Photo photo, IReadOnlyList<DetectedFace> faces)
+    {
+        EnsureLive(photo, faces);
+        return EmbedFaces(photo, faces);
+    }
+
+    private List<FaceEmbedding> EmbedFaces(Photo photo, IReadOnlyList<DetectedFace> faces)
     {
         var vectors = Model.Embed(faces.Select(f => Align(photo, f)).ToList());
         return faces.Select((f, i) => new FaceEmbedding(i, f, vectors[i])).ToList();
@@ -243,7 +281,8 @@ public sealed class FaceRecognizer : IDisposable
     {
         var subject = DetectMain(photo);
         if (subject.Face is not { } face) throw new NoFaceException(photo.Name);
-        return (Embed(photo, [face])[0] with { Index = subject.Index }, subject.All.Count);
+        EnsureLive(photo, [face]);
+        return (EmbedFaces(photo, [face])[0] with { Index = subject.Index }, subject.All.Count);
     }
 
     /// <summary>The photo's faces and which of them is its subject (<see cref="MainFace"/>), without embedding: for callers that batch the embedding.</summary>
@@ -253,8 +292,51 @@ public sealed class FaceRecognizer : IDisposable
         return PhotoSubject.Of(faces, photo.Width, photo.Height) with { Found = found };
     }
 
-    /// <summary>The embedding of an image that already is a face crop: no detection, no alignment.</summary>
-    public float[] EmbedCrop(RgbImage crop) => Model.Embed(Model.FromCrop(crop));
+    /// <summary>
+    /// The embedding of an image that already is a face crop: no detection, no alignment. With <see cref="RequiresLive"/>
+    /// the crop is judged as a photo whose face fills it (and refused when that cannot be judged, unless allowed).
+    /// </summary>
+    public float[] EmbedCrop(RgbImage crop, string name = "<crop>")
+    {
+        EnsureLive(Photo.Of(crop, name), [new DetectedFace(new FaceBox(0, 0, crop.Width, crop.Height), 1, null)]);
+        return Model.Embed(Model.FromCrop(crop));
+    }
+
+    // ----- liveness -----
+
+    /// <summary>The liveness networks (loaded at the first use, or at creation when <see cref="RequiresLive"/>).</summary>
+    public LivenessModel Liveness => _liveness.Value;
+
+    /// <summary>Whether comparison, embedding and enrolment refuse faces that are not live (<see cref="FaceRecognizerOptions.RequireLive"/>).</summary>
+    public bool RequiresLive { get; }
+
+    /// <summary>What <see cref="RequiresLive"/> does with a face that cannot be judged.</summary>
+    public UnjudgedFaces LivenessUnjudged { get; }
+
+    /// <summary>How this recognizer's detector's boxes map onto the boxes the liveness networks were trained with.</summary>
+    public LivenessBoxMap LivenessBoxes => LivenessBoxMap.For(Detector.Name);
+
+    /// <summary>The liveness verdict on one face found in the photo (full-size coordinates).</summary>
+    public LivenessResult CheckLiveness(Photo photo, DetectedFace face) => Liveness.Check(photo, [face], LivenessBoxes)[0];
+
+    /// <summary>The verdicts on faces found in the photo, the networks run once for all of them.</summary>
+    public IReadOnlyList<LivenessResult> CheckLiveness(Photo photo, IReadOnlyList<DetectedFace> faces) => Liveness.Check(photo, faces, LivenessBoxes);
+
+    /// <summary>Every face of the photo and its verdict, largest first; empty when there is none.</summary>
+    public IReadOnlyList<LivenessResult> CheckLiveness(Photo photo) => CheckLiveness(photo, Detect(photo));
+    public IReadOnlyList<LivenessResult> CheckLiveness(string path) => CheckLiveness(Read(path));
+    public IReadOnlyList<LivenessResult> CheckLiveness(Stream stream, string name = "<stream>") => CheckLiveness(Read(stream, name));
+    public IReadOnlyList<LivenessResult> CheckLiveness(byte[] bytes, string name = "<bytes>") => CheckLiveness(Read(bytes, name));
+
+    /// <summary>
+    /// With <see cref="RequiresLive"/>: throws <see cref="PresentationAttackException"/> naming the photo for the first
+    /// face that is an attack (or cannot be judged, unless <see cref="LivenessUnjudged"/> allows it); else does nothing.
+    /// </summary>
+    public void EnsureLive(Photo photo, IReadOnlyList<DetectedFace> faces)
+    {
+        if (!RequiresLive || faces.Count == 0) return;
+        PresentationAttackException.ThrowIfRefused(photo.Name, CheckLiveness(photo, faces), LivenessUnjudged);
+    }
 
     // ----- verification -----
 
@@ -318,5 +400,6 @@ public sealed class FaceRecognizer : IDisposable
     {
         Detector.Dispose();
         Model.Dispose();
+        if (_liveness.IsValueCreated) _liveness.Value.Dispose();
     }
 }

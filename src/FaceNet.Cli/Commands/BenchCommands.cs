@@ -4,9 +4,10 @@ namespace FaceNet.Cli;
 public sealed partial class FaceNetCli
 {
     private Command BenchCommand() => new("bench",
-        "Speed and memory: the network alone, photos end to end, the HTTP service, gallery search and upkeep, video tracks")
+        "Speed and memory: the network alone, photos end to end, the HTTP service, gallery search and upkeep, video tracks, the liveness check")
     {
         BenchNetworkCommand(), BenchImagesCommand(), BenchServiceCommand(), BenchGalleryCommand(), BenchTracksCommand(), BenchClusterCommand(),
+        BenchLivenessCommand(),
     };
 
     private Command BenchClusterCommand()

@@ -7,11 +7,10 @@ public sealed partial class FaceNetCli
     {
         var model = ModelOption(); var detector = DetectorOption(); var json = JsonOption(); var threads = ThreadsOption(); var flip = FlipOption(); var alignment = AlignmentOption();
         var pairs = new Option<string?>("--pairs") { Description = "LFW pairs.txt, or a CSV file_x,file_y,same" };
-        var root = new Option<string>("--root")
+        var root = new Option<string?>("--root")
         {
             Description = "Folder the pairs' images are relative to (LFW: ROOT/name/name_0001.jpg); with --identification, a folder of "
                 + "people (ROOT/person/*.jpg)",
-            Required = true,
         };
         var identification = new Option<bool>("--identification")
         {
@@ -52,11 +51,27 @@ public sealed partial class FaceNetCli
         {
             Description = "Decode every photo in full before detecting (slower): to compare with decoding to the detector's size",
         };
-        var cmd = new Command("evaluate", "Verification accuracy on labelled pairs with the LFW protocol: accuracy ± std, VAL@FAR, AUC, EER, threshold")
+        var liveness = new Option<bool>("--liveness")
+        {
+            Description = "Liveness (presentation-attack detection) on --live and --attacks photos: APCER, BPCER, ACER, BPCER at APCER 5 % and 1 % (ISO/IEC 30107-3); --plot draws the DET curve",
+        };
+        var (live, attacks) = LivenessFolders();
+        var livenessModel = LivenessModelOption(); var livenessThreshold = LivenessThresholdOption();
+        var scores = new Option<string?>("--scores") { Description = "--liveness: write each photo's score as CSV (file, label, score, each network's, why not judged)" };
+        var cmd = new Command("evaluate", "Verification accuracy on labelled pairs with the LFW protocol: accuracy ± std, VAL@FAR, AUC, EER, threshold; "
+            + "or liveness error rates (--liveness)")
             { pairs, root, identification, sizes, strangers, fpir, minQuality, modelTailOnly, model, detector, flip, alignment, folds,
-                far, cache, noCache, fallback, fullDecode, plot, reportPath, json, threads };
+                far, cache, noCache, fallback, fullDecode, plot, reportPath, liveness, live, attacks, livenessModel, livenessThreshold, scores, json, threads };
         cmd.SetAction(r => Guard(() =>
         {
+            if (r.GetValue(liveness))
+                return EvaluateLiveness(LivenessPhotos(r.GetValue(live), r.GetValue(attacks), new FaceRecognizerOptions
+                {
+                    Detector = r.GetValue(detector), Threads = r.GetValue(threads), DetectorThreads = 1, LivenessModel = r.GetValue(livenessModel),
+                    LivenessThreshold = r.GetValue(livenessThreshold),
+                }), r.GetValue(plot), r.GetValue(scores), r.GetValue(json));
+            if (r.GetValue(live) is not null || r.GetValue(attacks) is not null) throw new UsageException("--live and --attacks go with --liveness");
+            if (r.GetValue(root) is null) throw new UsageException("evaluate: give --root (with --pairs or --identification), or --liveness");
             var settings = new EvaluateSettings(r.GetValue(pairs), r.GetValue(root)!, r.GetValue(folds), r.GetValue(far),
                 new FaceRecognizerOptions
                 {
@@ -204,11 +219,18 @@ public sealed partial class FaceNetCli
     private Command CalibrateCommand()
     {
         var model = ModelOption(); var detector = DetectorOption(); var json = JsonOption(); var threads = ThreadsOption(); var flip = FlipOption(); var alignment = AlignmentOption();
-        var root = new Option<string>("--root")
+        var root = new Option<string?>("--root")
         {
             Description = "A folder of identities (ROOT/person/*.jpg), or the folder a --pairs file is relative to",
-            Required = true,
         };
+        var liveness = new Option<bool>("--liveness")
+        {
+            Description = "The liveness threshold for a target --apcer (or --bpcer) on --live and --attacks photos; -o writes a copy of the liveness networks (a folder) carrying it",
+        };
+        var (live, attacks) = LivenessFolders();
+        var livenessModel = LivenessModelOption();
+        var apcer = Options.Real("--apcer", "--liveness: the target share of attacks accepted as live (e.g. 0.05)", 0, 1, maxOpen: true);
+        var bpcer = Options.Real("--bpcer", "--liveness: the target share of live faces refused instead (needs no attack photos)", 0, 1, maxOpen: true);
         var pairs = new Option<string?>("--pairs") { Description = "Labelled pairs (LFW pairs.txt or CSV) instead of identity folders" };
         var far = Options.Real("--far", "Target false-accept rate (default 1e-3)", 0, 1, minOpen: true, maxOpen: true);
         var frr = Options.Real("--frr", "Target false-reject rate instead of a FAR", 0, 1, minOpen: true, maxOpen: true);
@@ -236,10 +258,20 @@ public sealed partial class FaceNetCli
         };
         var cache = new Option<string?>("--cache") { Description = "Embedding cache folder" };
         var noCache = new Option<bool>("--no-cache") { Description = "Do not read or write the embedding cache" };
-        var cmd = new Command("calibrate", "The distance threshold for a target false-accept (or false-reject) rate on your own labelled faces")
-            { root, pairs, far, frr, bestAccuracy, keepThreshold, tailFrom, poseFrom, model, detector, flip, alignment, output, cache, noCache, json, threads };
+        var cmd = new Command("calibrate", "The distance threshold for a target false-accept (or false-reject) rate on your own labelled faces; "
+            + "or the liveness threshold for a target APCER (--liveness)")
+            { root, pairs, far, frr, bestAccuracy, keepThreshold, tailFrom, poseFrom, model, detector, flip, alignment, output, cache, noCache,
+                liveness, live, attacks, livenessModel, apcer, bpcer, json, threads };
         cmd.SetAction(r => Guard(() =>
         {
+            if (r.GetValue(liveness))
+                return CalibrateLiveness(LivenessPhotos(r.GetValue(live), r.GetValue(attacks), new FaceRecognizerOptions
+                {
+                    Detector = r.GetValue(detector), Threads = r.GetValue(threads), DetectorThreads = 1, LivenessModel = r.GetValue(livenessModel),
+                }), r.GetValue(apcer), r.GetValue(bpcer), r.GetValue(output), r.GetValue(json));
+            if (r.GetValue(live) is not null || r.GetValue(attacks) is not null || r.GetValue(apcer) is not null || r.GetValue(bpcer) is not null)
+                throw new UsageException("--live, --attacks, --apcer and --bpcer go with --liveness");
+            if (r.GetValue(root) is null) throw new UsageException("calibrate: give --root (a folder of identities, or with --pairs), or --liveness");
             if (new[] { r.GetValue(far) is not null, r.GetValue(frr) is not null, r.GetValue(bestAccuracy), r.GetValue(keepThreshold) }.Count(x => x) > 1)
                 throw new UsageException("give one of --far, --frr, --best-accuracy and --keep-threshold");
             var goal = r.GetValue(keepThreshold) ? CalibrationGoal.KeepThreshold : r.GetValue(bestAccuracy) ? CalibrationGoal.BestAccuracy

@@ -65,16 +65,18 @@ public sealed partial class FaceNetCli
         var images = Options.Images("images", "Two or more image files (or folders of them)", new ArgumentArity(1, 100_000));
         var cmd = new Command("compare", "Distance between the faces of images, and whether they are the same person")
             { model, detector, aligned, flip, alignment, threshold, bestMatch, json, threads, preprocess, images };
+        var live = new LivenessOptions();
+        live.AddTo(cmd);
         cmd.SetAction(r => Guard(() =>
         {
             var files = ImageFiles(r.GetValue(images)!, "compare");
             if (files.Count < 2) throw new UsageException("compare: two or more images are needed");
             if (r.GetValue(bestMatch) && r.GetValue(aligned)) throw new UsageException("--best-match looks for faces: it does not go with --aligned");
-            using var pipeline = Pipeline(new FaceRecognizerOptions
+            using var pipeline = Pipeline(live.Apply(r, new FaceRecognizerOptions
             {
                 Model = r.GetValue(model), Detector = r.GetValue(detector), Threads = r.GetValue(threads), Threshold = r.GetValue(threshold), Flip = r.GetValue(flip),
                 Preprocess = r.GetValue(preprocess), Alignment = r.GetValue(alignment),
-            }, r.GetValue(aligned));
+            }, r.GetValue(aligned)), r.GetValue(aligned));
             var info = pipeline.Model.Info;
             // every face of every image when the closest pair is wanted, else each image's subject
             var good = new List<(string File, IReadOnlyList<FaceEmbedding> Faces, int Found)>();

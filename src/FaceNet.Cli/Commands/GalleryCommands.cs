@@ -69,6 +69,8 @@ public sealed partial class FaceNetCli
         var images = Options.Images("images", "Image files or folders of them (with --name)", ArgumentArity.ZeroOrMore);
         var cmd = new Command("enroll", "Add people's faces to a gallery: each image's subject (--all-faces: every face), each committed before it is reported")
             { gallery, _tenant, _masterKeyFile, name, fromFolders, model, detector, aligned, allFaces, force, minQuality, flip, threads, json, images };
+        var live = new LivenessOptions();
+        live.AddTo(cmd);
         cmd.SetAction(r => Guard(() =>
         {
             // who is in which images, checked before any model is loaded
@@ -92,8 +94,8 @@ public sealed partial class FaceNetCli
             }
             var galleryPath = GalleryAt(r, gallery);
             bool existed = GalleryStores.Exists(galleryPath);
-            using var pipeline = Pipeline(new FaceRecognizerOptions { Model = GalleryModelName(galleryPath, r.GetValue(model),
-                GalleryKey(r)), Detector = r.GetValue(detector), Threads = r.GetValue(threads), Flip = r.GetValue(flip) }, r.GetValue(aligned));
+            using var pipeline = Pipeline(live.Apply(r, new FaceRecognizerOptions { Model = GalleryModelName(galleryPath, r.GetValue(model),
+                GalleryKey(r)), Detector = r.GetValue(detector), Threads = r.GetValue(threads), Flip = r.GetValue(flip) }, r.GetValue(aligned)), r.GetValue(aligned));
             var failures = new List<string>();
             int enrolled = 0;
             var options = new EnrolOptions
@@ -164,12 +166,14 @@ public sealed partial class FaceNetCli
         var images = ImagesArgument();
         var cmd = new Command("identify", "Who is it? Every face of each image against the gallery; unknown above the threshold")
             { gallery, _tenant, _masterKeyFile, model, detector, aligned, flip, top, threshold, fpir, aggregate, threads, json, images };
+        var live = new LivenessOptions();
+        live.AddTo(cmd);
         cmd.SetAction(r => Guard(() =>
         {
             var files = ImageFiles(r.GetValue(images)!, "identify");
             if (r.GetValue(threshold) is not null && r.GetValue(fpir) is not null) throw new UsageException("give --threshold or --fpir, not both");
-            using var pipeline = Pipeline(new FaceRecognizerOptions { Model = GalleryModelName(GalleryAt(r, gallery), r.GetValue(model),
-                GalleryKey(r)), Detector = r.GetValue(detector), Threads = r.GetValue(threads), Flip = r.GetValue(flip) }, r.GetValue(aligned));
+            using var pipeline = Pipeline(live.Apply(r, new FaceRecognizerOptions { Model = GalleryModelName(GalleryAt(r, gallery), r.GetValue(model),
+                GalleryKey(r)), Detector = r.GetValue(detector), Threads = r.GetValue(threads), Flip = r.GetValue(flip) }, r.GetValue(aligned)), r.GetValue(aligned));
             using var gal = FaceGallery.Open(GalleryAt(r, gallery), GalleryModel.For(pipeline.Model), readOnly: true, key: GalleryKey(r));
             var info = pipeline.Model.Info;
             var agg = r.GetValue(aggregate) == "mean" ? Aggregation.Mean : Aggregation.Min;

@@ -41,9 +41,10 @@ public sealed partial class FaceNetCli
         var metric = new Option<string?>("--metric") { Description = "euclidean (on unit vectors) or cosine" };
         metric.AcceptOnlyFromAmong("euclidean", "cosine");
         var name = new Option<string?>("--name") { Description = "Model name written into the metadata" };
+        var cropScale = Options.Real("--crop-scale", "Liveness weights (MiniFASNet): how many times the face box is grown for the network's patch (default: from the file name, 2.7_80x80_MiniFASNetV2.pth)", 0.5, 16);
         var json = JsonOption();
-        var cmd = new Command("import", "Turn FaceNet weights (or an ONNX face model from elsewhere) into a self-describing ONNX model")
-            { weights, output, format, network, outputNode, inputSize, preprocess, size, threshold, alignment, metric, name, json };
+        var cmd = new Command("import", "Turn FaceNet weights (or an ONNX face model from elsewhere, or MiniFASNet liveness weights) into a self-describing ONNX model")
+            { weights, output, format, network, outputNode, inputSize, preprocess, size, threshold, alignment, metric, name, cropScale, json };
         cmd.SetAction(r => Guard(() =>
         {
             if (r.GetValue(network) is { } net)
@@ -52,6 +53,11 @@ public sealed partial class FaceNetCli
                 stdout.WriteLine($"wrote {r.GetValue(output)}: {net}");
                 return Ok;
             }
+            if (r.GetValue(cropScale) is not null || LivenessImporter.Recognizes(r.GetValue(weights)!))
+                return ImportLiveness(r.GetValue(weights)!, r.GetValue(output)!, new LivenessImportOptions
+                {
+                    CropScale = r.GetValue(cropScale), InputSize = r.GetValue(inputSize), Threshold = r.GetValue(threshold), Name = r.GetValue(name),
+                }, r.GetValue(json));
             var options = new ImportOptions
             {
                 Format = r.GetValue(format) switch
@@ -81,6 +87,21 @@ public sealed partial class FaceNetCli
             return Ok;
         }));
         return cmd;
+    }
+
+    /// <summary>MiniFASNet weights → a liveness network (its metadata says its crop, channels and the pair's threshold).</summary>
+    private int ImportLiveness(string weights, string output, LivenessImportOptions options, bool json)
+    {
+        var info = LivenessImporter.ImportToFile(weights, output, options);
+        if (json)
+            stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
+            {
+                ["output"] = output, ["task"] = LivenessInfo.TaskLiveness, ["name"] = info.Name, ["input_size"] = info.InputSize,
+                ["crop_scale"] = info.CropScale, ["channels"] = info.Channels, ["threshold"] = info.Threshold, ["source"] = info.Source,
+            }, Json));
+        else
+            stdout.WriteLine($"wrote {output}: liveness network {info.Name}, input {info.InputSize}x{info.InputSize} {info.Channels.ToUpperInvariant()} {info.Range}, face box grown {info.CropScale.ToString(CultureInfo.InvariantCulture)}x, classes {string.Join(",", info.Classes)} (live: {info.LiveClass}), pair threshold {F(info.Threshold)} (from {info.Source})");
+        return Ok;
     }
 
     private Command QuantizeCommand()

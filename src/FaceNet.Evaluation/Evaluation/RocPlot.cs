@@ -138,6 +138,56 @@ public static class RocPlot
         AtomicFile.Write(path, plot.GetImageBytes(800, 560, ScottPlot.ImageFormat.Png));
     }
 
+    /// <summary>
+    /// A liveness DET plot as ISO/IEC 30107-3 draws it: BPCER against APCER, both on log axes (rates of 0 drawn at the
+    /// axis floor), with the point of the threshold in use and the APCER 5 % and 1 % lines.
+    /// </summary>
+    public static void SaveLivenessDet(string path, string title, LivenessReport report)
+    {
+        LoadFont();
+        var plot = new ScottPlot.Plot();
+        plot.Font.Set(FontName);
+        var rates = report.Curve.Where(r => r.Attacks > 0 && r.BonaFide > 0).ToList();
+        // the axes reach the smallest rate the counts can show, and at least 1 % (the APCER 1 % line)
+        double floor = Math.Min(0.01, Math.Pow(10, Math.Floor(Math.Log10(1.0 / Math.Max(2, Math.Max(rates.Select(r => r.Attacks).DefaultIfEmpty(1).Max(),
+            rates.Select(r => r.BonaFide).DefaultIfEmpty(1).Max()))))));
+        double L(double v) => Math.Log10(Math.Max(v, floor));
+        if (rates.Count > 0)
+        {
+            var line = plot.Add.Scatter(rates.Select(r => L(r.Apcer)).ToArray(), rates.Select(r => L(r.Bpcer)).ToArray());
+            line.MarkerSize = 0;
+            line.LineWidth = 2;
+            line.ConnectStyle = ScottPlot.ConnectStyle.StepHorizontal;
+            line.LegendText = $"{report.AtThreshold.Attacks} attacks, {report.AtThreshold.BonaFide} live faces";
+        }
+        var at = report.AtThreshold;
+        if (at.Attacks > 0 && at.BonaFide > 0)
+        {
+            var m = plot.Add.Marker(L(at.Apcer), L(at.Bpcer));
+            m.MarkerSize = 10;
+            m.LegendText = $"threshold {at.Threshold:F3}: APCER {at.Apcer:P1}, BPCER {at.Bpcer:P1}";
+        }
+        foreach (var (rate, label) in new[] { (0.05, "APCER 5 %"), (0.01, "APCER 1 %") })
+        {
+            var v = plot.Add.VerticalLine(Math.Log10(rate));
+            v.LinePattern = ScottPlot.LinePattern.Dashed;
+            v.LabelText = label;
+        }
+        int lowest = (int)Math.Round(Math.Log10(floor));
+        var ticks = new ScottPlot.TickGenerators.NumericManual();
+        for (int e = lowest; e <= 0; e++) ticks.AddMajor(e, e == 0 ? "100 %" : $"{Math.Pow(10, e + 2):G3} %");
+        plot.Axes.Bottom.TickGenerator = ticks;
+        var yTicks = new ScottPlot.TickGenerators.NumericManual();
+        for (int e = lowest; e <= 0; e++) yTicks.AddMajor(e, e == 0 ? "100 %" : $"{Math.Pow(10, e + 2):G3} %");
+        plot.Axes.Left.TickGenerator = yTicks;
+        plot.Axes.SetLimits(lowest - 0.1, 0.05, lowest - 0.1, 0.05);
+        plot.Title(title);
+        plot.XLabel("APCER: attacks accepted as live (log)");
+        plot.YLabel("BPCER: live faces refused (log)");
+        plot.ShowLegend();
+        AtomicFile.Write(path, plot.GetImageBytes(800, 560, ScottPlot.ImageFormat.Png));
+    }
+
     private static void AddHistogram(ScottPlot.Plot plot, IEnumerable<double> values, double lo, double hi, string label, ScottPlot.Color color)
     {
         var v = values.ToArray();

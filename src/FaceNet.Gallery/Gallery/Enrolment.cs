@@ -54,7 +54,8 @@ public static class Enrolment
     /// <summary>
     /// Enrols the faces of one photo as <paramref name="name"/>. A photo without a face is <see cref="NoFaceException"/>,
     /// a face below the floor <see cref="LowQualityFaceException"/>, a face of another subject (when refused)
-    /// <see cref="DuplicateFaceException"/>; nothing is enrolled from that photo then.
+    /// <see cref="DuplicateFaceException"/>, a face that is not live when the recognizer requires live faces
+    /// <see cref="Liveness.PresentationAttackException"/>; nothing is enrolled from that photo then.
     /// </summary>
     public static IReadOnlyList<EnrolledFace> EnrolPhoto(this FaceGallery gallery, FaceRecognizer faces, string name, Photo photo, EnrolOptions? options = null,
         string? sourceFile = null, string? sourceSha256 = null)
@@ -79,6 +80,7 @@ public static class Enrolment
             count = 1;
             var crop = faces.Model.FromCrop(photo.Image);
             Check(photo.Name, found[0], options);
+            faces.EnsureLive(photo, found);
             return ((found, count), [crop]);
         }
         var subject = faces.DetectMain(photo);
@@ -86,6 +88,7 @@ public static class Enrolment
         count = subject.Found;
         found = subject.Chosen(options.AllFaces);
         foreach (var f in found) Check(photo.Name, f, options);
+        faces.EnsureLive(photo, found); // with FaceRecognizerOptions.RequireLive: an attack is refused like a face below the floor
         return ((found, count), found.Select(f => faces.Align(photo, f)).ToList());
     }
 

@@ -114,7 +114,15 @@ internal sealed class OnnxGraphBuilder
             Ints("kernel_shape", kh, kw), Ints("strides", stride, stride), Ints("pads", padH, padW, padH, padW),
             Ints("dilations", 1, 1), Int("group", 1));
 
+    /// <summary>A grouped convolution (<paramref name="group"/> = input channels: depthwise), strides and pads per axis as given.</summary>
+    public string Conv(string x, string weight, string? bias, int kh, int kw, int stride, int padH, int padW, int group, string? name)
+        => Node("Conv", bias is null ? [x, weight] : [x, weight, bias], name,
+            Ints("kernel_shape", kh, kw), Ints("strides", stride, stride), Ints("pads", padH, padW, padH, padW),
+            Ints("dilations", 1, 1), Int("group", group));
+
     public string Relu(string x, string? name = null) => Node("Relu", [x], name);
+
+    public string Sigmoid(string x, string? name = null) => Node("Sigmoid", [x], name);
 
     public string PRelu(string x, string slope, string? name = null) => Node("PRelu", [x, slope], name);
 

@@ -79,6 +79,8 @@ public static class WeightImporter
     public static (byte[] Onnx, ModelInfo Info) Import(WeightSet weights, ImportOptions? options = null)
     {
         options ??= new ImportOptions();
+        if (weights.Format == WeightFormat.Torch && MiniFasNet.Holds(weights))
+            throw new WeightsException(weights.Source, "MiniFASNet liveness weights, not a face embedder: 'facenet import' makes a liveness network of them (LivenessImporter)");
         var graph = weights.Format == WeightFormat.Tfjs ? DlibResNet.Build(weights) : InceptionResNetV1.Build(weights, options.EmbeddingSize);
         var size = weights.Format == WeightFormat.Tfjs ? 128 : options.EmbeddingSize ?? WeightLayout.For(weights.Format).InferEmbeddingSize(weights) ?? 128;
         var info = ApplyOverrides(DefaultInfo(weights, size), options);

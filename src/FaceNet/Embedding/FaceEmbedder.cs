@@ -131,6 +131,8 @@ public sealed class FaceEmbedder : IDisposable
         catch (OnnxRuntimeException e) { throw new ModelException(name, "not a loadable ONNX model: " + FirstLine(e.Message), e); }
         try
         {
+            if (Liveness.LivenessInfo.IsLiveness(session.ModelMetadata.CustomMetadataMap))
+                throw new ModelException(name, "a liveness network (facenet.task = liveness): it tells live faces from photos and screens, it does not embed faces; use it as the liveness model");
             ModelInfo info;
             try { info = ModelInfo.FromMetadata(session.ModelMetadata.CustomMetadataMap,
                 new ModelInfo { Source = Path.GetFileName(name), Name = Path.GetFileNameWithoutExtension(name) }); }
