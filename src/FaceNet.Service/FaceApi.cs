@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using FaceNet.Detection;
 using FaceNet.Gallery;
 using FaceNet.Imaging;
+using FaceNet.Liveness;
 using FaceNet.Matching;
 using FaceNet.Service.Inference;
 using FaceNet.Service.Keys;
@@ -68,6 +69,11 @@ public sealed record ClusterResponse(int ShardCount, int Subjects, int Faces, IR
         state.Silos.Select(s => new ClusterSiloJson(s.Address, s.Status, s.Shards, s.Subjects, s.Faces, s.MemoryBytes)).ToList(),
         state.Shards.Select(s => new ClusterShardJson(s.Shard, s.Silo, s.Subjects, s.Faces)).ToList());
 }
+public sealed record LivenessResponse(IReadOnlyList<LivenessJson> Faces, int Width, int Height, string Model, string ThresholdSource)
+{
+    /// <summary>Faces found beyond the service's cap per photo (the smallest), not judged.</summary>
+    public int FacesDropped { get; init; }
+}
 public sealed record IdentifyResponse(IReadOnlyList<IdentifiedFace> Faces, int Width, int Height, int Subjects, string Model, string ModelId)
 {
     /// <summary>Faces found beyond the service's cap per photo (the smallest), not identified.</summary>
@@ -95,9 +101,10 @@ internal sealed class FaceApi(FaceWork work, Tenants? tenants, Cluster.Shards.Sh
         var (a, nameA) = File(form, "image1");
         var (b, nameB) = File(form, "image2");
         bool best = string.Equals(http.Request.Query["pick"], "best", StringComparison.OrdinalIgnoreCase);
+        var live = LivenessAsked(http);
         using var ticket = work.Admit();
-        var pa = await work.PrepareAsync(a, nameA, mainOnly: !best, ct);
-        var pb = await work.PrepareAsync(b, nameB, mainOnly: !best, ct);
+        var pa = await work.PrepareAsync(a, nameA, mainOnly: !best, ct, liveness: live is not null);
+        var pb = await work.PrepareAsync(b, nameB, mainOnly: !best, ct, liveness: live is not null);
         if (pa.Faces.Count == 0) throw new NoFaceException(nameA);
         if (pb.Faces.Count == 0) throw new NoFaceException(nameB);
         var vectors = await work.EmbedAsync([.. pa.Crops, .. pb.Crops], ct);
@@ -105,9 +112,39 @@ internal sealed class FaceApi(FaceWork work, Tenants? tenants, Cluster.Shards.Sh
         var verdict = Faces.Closest(
             pa.Faces.Select((f, i) => new FaceEmbedding(i, f, vectors[i])).ToList(),
             pb.Faces.Select((f, j) => new FaceEmbedding(j, f, vectors[pa.Faces.Count + j])).ToList());
+        if (live is { } unjudged)
+        {
+            // the two faces compared are the ones held to liveness
+            PresentationAttackException.ThrowIfRefused(nameA, [pa.Liveness![verdict.A!.Index]], unjudged);
+            PresentationAttackException.ThrowIfRefused(nameB, [pb.Liveness![verdict.B!.Index]], unjudged);
+        }
         return Ok(VerifyResponse.Of(verdict with { FacesInA = FacesIn(pa), FacesInB = FacesIn(pb) },
             options.Recognizer.Threshold is null ? Faces.Model.Info.DescribeThreshold() : "set in the service's options", Faces.Model));
     });
+
+    public Task<IResult> Liveness(HttpContext http) => Guard(http, Scope.Verify, AuditOperations.Liveness, async ct =>
+    {
+        var (bytes, name) = File(await ReadForm(http), "image");
+        using var ticket = work.Admit();
+        var photo = await work.PrepareAsync(bytes, name, mainOnly: false, ct, liveness: true);
+        return Ok(new LivenessResponse([.. photo.Liveness!.Select(LivenessJson.Of)], photo.Width, photo.Height, Faces.Liveness.Name,
+            Faces.Liveness.DescribeThreshold()) { FacesDropped = photo.FacesDropped });
+    });
+
+    /// <summary>
+    /// Whether the request asks its faces to be live (<c>?liveness=true</c>), and what to do then with a face that cannot be
+    /// judged (<c>?liveness_unjudged=allow</c> lets it through; refused by default, as a door fails closed); null when not asked.
+    /// </summary>
+    private static UnjudgedFaces? LivenessAsked(HttpContext http)
+    {
+        if (!Flag(http, "liveness")) return null;
+        return http.Request.Query["liveness_unjudged"].ToString() switch
+        {
+            "" or "refuse" => UnjudgedFaces.Refuse,
+            "allow" => UnjudgedFaces.Allow,
+            var other => throw new ArgumentException($"liveness_unjudged is 'refuse' or 'allow', not '{other}'"),
+        };
+    }
 
     public Task<IResult> Embed(HttpContext http) => FacesOf(http, embed: true);
 
@@ -130,9 +167,11 @@ internal sealed class FaceApi(FaceWork work, Tenants? tenants, Cluster.Shards.Sh
         GalleryStore.ValidateName(name);
         var enrol = new EnrolOptions { Force = Flag(http, "force"), RefuseDuplicates = !Flag(http, "allow_duplicate") };
         var (bytes, file) = File(await ReadForm(http), "image");
+        var live = LivenessAsked(http);
         using var ticket = work.Admit();
-        var photo = await work.PrepareAsync(bytes, file, mainOnly: true, ct, enrol);
+        var photo = await work.PrepareAsync(bytes, file, mainOnly: true, ct, enrol, liveness: live is not null);
         if (photo.Faces.Count == 0) throw new NoFaceException(file);
+        if (live is { } unjudged) PresentationAttackException.ThrowIfRefused(file, photo.Liveness!, unjudged); // before anything is stored
         var vectors = await work.EmbedAsync(photo.Crops, ct);
         // committed before the answer: a 201 is a face that survives a crash
         // who the face looks like is an identification: told only to a key that may identify
@@ -182,12 +221,16 @@ internal sealed class FaceApi(FaceWork work, Tenants? tenants, Cluster.Shards.Sh
                 out fpir) && fpir > 0 && fpir < 1))
             throw new ArgumentException("fpir must be a number between 0 and 1 (the share of strangers' searches that may get a name)");
         var (bytes, name) = File(await ReadForm(http), "image");
+        var live = LivenessAsked(http);
         using var ticket = work.Admit();
-        var photo = await work.PrepareAsync(bytes, name, mainOnly: false, ct);
+        var photo = await work.PrepareAsync(bytes, name, mainOnly: false, ct, liveness: live is not null);
         var vectors = await work.EmbedAsync(photo.Crops, ct);
         var search = new IdentifyOptions { Fpir = fpir, Threshold = options.Recognizer.Threshold, Top = top };
         var answers = new List<(DetectedFace Face, Identification Id)>();
         for (int i = 0; i < photo.Faces.Count; i++) answers.Add((photo.Faces[i], await g.IdentifyAsync(vectors[i], Faces.Model.Info, search, ct)));
+        // every face the answer would name is held to liveness (a stranger's face names no one)
+        if (live is { } unjudged)
+            PresentationAttackException.ThrowIfRefused(name, answers.Select((a, i) => (a, i)).Where(x => x.a.Id.Known).Select(x => photo.Liveness![x.i]), unjudged);
         // one audit event per face: who was recognised (which keeps them from expiring), or that no one was
         http.Items[AuditFaces] = answers.Select(a => a.Id.Known ? (a.Id.Name, a.Id.Candidates[0].SubjectId) : ((string?)null, (long?)null)).ToList();
         var faces = answers.Select(a => IdentifiedFace.Of(a.Face, a.Id)).ToList();
@@ -340,6 +383,7 @@ internal sealed class FaceApi(FaceWork work, Tenants? tenants, Cluster.Shards.Sh
     private static IResult? Problem(FaceNetException e) => e.Kind switch
     {
         FaceNetErrorKind.NoFace => Problems.Status(400, "No face", e.Message),
+        FaceNetErrorKind.PresentationAttack when e is PresentationAttackException a => Problems.Attack(a),
         FaceNetErrorKind.NotAnImage => Problems.Status(400, "Not a usable image", e.Message),
         FaceNetErrorKind.QualityTooLow => Problems.Status(422, "Face quality too low", e.Message + "; ?force=true enrols it anyway"),
         FaceNetErrorKind.Duplicate => Problems.Status(409, "Already enrolled as another subject", e.Message + "; ?allow_duplicate=true enrols it anyway"),
@@ -383,7 +427,7 @@ internal sealed class FaceApi(FaceWork work, Tenants? tenants, Cluster.Shards.Sh
         if (gallery is not null) Audit(gallery, http, operation, status);
     }
 
-    private const string AuditSubject = "facenet.audit.subject", AuditFaces = "facenet.audit.faces";
+    private const string AuditSubject = "facenet.audit.subject", AuditFaces = "facenet.audit.faces", AuditOutcome = "facenet.audit.outcome";
 
     /// <summary>
     /// The request in the gallery's audit trail: the key (or that there was none), the operation, the subject,
@@ -394,7 +438,7 @@ internal sealed class FaceApi(FaceWork work, Tenants? tenants, Cluster.Shards.Sh
     {
         var actor = http.Items["facenet.key"] as string ?? "(no key)";
         var client = KeyCheck.ClientOf(http);
-        var outcome = status < 300 ? "ok" : status.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var outcome = status < 300 ? "ok" : http.Items[AuditOutcome] as string ?? status.ToString(System.Globalization.CultureInfo.InvariantCulture);
         var events = new List<AuditEvent>();
         if (http.Items[AuditFaces] is List<(string? Name, long? Id)> faces && status < 300)
             events.AddRange(faces.Count == 0 ? [new AuditEvent(actor, operation, "no face") { Client = client }]
@@ -429,6 +473,13 @@ internal sealed class FaceApi(FaceWork work, Tenants? tenants, Cluster.Shards.Sh
         // (fields, header lengths, boundary), so a malformed form, not a body too large
         catch (InvalidDataException e) { return Problems.BadRequest("the multipart body cannot be read: " + e.Message); }
         catch (HiddenDuplicateException e) { return Problems.Status(409, "Already enrolled as another subject", e.Message + "; ?allow_duplicate=true enrols it anyway"); }
+        catch (PresentationAttackException e)
+        {
+            // refused as an attack: its own outcome in the audit trail, and counted
+            http.Items[AuditOutcome] = "attack";
+            work.Metrics.LivenessRefused.Inc();
+            return Problems.Attack(e);
+        }
         catch (FaceNetException e) when (Problem(e) is { } problem)
         {
             if (e.Kind == FaceNetErrorKind.Unavailable) http.Response.Headers.RetryAfter = "5";

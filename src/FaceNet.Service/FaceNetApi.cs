@@ -137,28 +137,33 @@ public static class FaceNetApi
         var parts = endpoints.ServiceProvider.GetRequiredService<FaceNetParts>();
         var api = parts.Api;
         var v1 = endpoints.MapGroup("/v1");
-        v1.MapPost("/verify", (Delegate)api.Verify).Accepts<VerifyForm>("multipart/form-data").Produces<VerifyResponse>().WithTags("faces").ClientErrors()
+        v1.MapPost("/verify", (Delegate)api.Verify).Accepts<VerifyForm>("multipart/form-data").Produces<VerifyResponse>().WithTags("faces").ClientErrors().ProducesProblem(422)
             .WithSummary("Verify two photos")
             .WithDescription("Are the faces of two photos the same person? Fields image1 and image2; each photo's subject is compared, "
-                + "or with ?pick=best the closest pair of any of their faces. Scope verify.");
+                + "or with ?pick=best the closest pair of any of their faces; ?liveness=true refuses a compared face that is not live (422). Scope verify.");
+        v1.MapPost("/liveness", (Delegate)api.Liveness).Accepts<ImageForm>("multipart/form-data").Produces<LivenessResponse>().WithTags("faces").ClientErrors()
+            .WithSummary("Liveness of faces")
+            .WithDescription("Is each face of the photo (field image) a live person or a presentation attack (a photo or a screen held up to the camera)? "
+                + "live true/false, or null with a reason when it cannot be judged; the score (mean live probability of the two networks) and the threshold. "
+                + "?liveness=true on verify, identify and enrol refuses such faces with a 422 of type /problems/presentation-attack. Scope verify.");
         v1.MapPost("/embed", (Delegate)api.Embed).Accepts<ImageForm>("multipart/form-data").Produces<FacesResponse>().WithTags("faces").ClientErrors()
             .WithSummary("Embed faces")
             .WithDescription("Every face of the photo (field image) with its box, score, landmarks and unit-length embedding. Scope verify.");
         v1.MapPost("/detect", (Delegate)api.Detect).Accepts<ImageForm>("multipart/form-data").Produces<FacesResponse>().WithTags("faces").ClientErrors()
             .WithSummary("Detect faces")
             .WithDescription("Every face of the photo (field image): box [x, y, w, h], score and five landmarks. Scope verify.");
-        v1.MapPost("/identify", (Delegate)api.Identify).Accepts<ImageForm>("multipart/form-data").Produces<IdentifyResponse>().WithTags("gallery").ClientErrors()
+        v1.MapPost("/identify", (Delegate)api.Identify).Accepts<ImageForm>("multipart/form-data").Produces<IdentifyResponse>().WithTags("gallery").ClientErrors().ProducesProblem(422)
             .WithSummary("Identify faces")
             .WithDescription("Who is each face of the photo (field image)? The nearest subject when within the threshold, else unknown (name null), "
                 + "with ?top=N candidates (default 3). The threshold is chosen for a target FPIR (?fpir=, default 0.01: the share of strangers' "
                 + "searches that may get a name) from the gallery's size and the model's impostor tail; each face says the threshold, the rule, "
-                + "the FPIR and the comparisons. Scope identify.");
+                + "the FPIR and the comparisons; ?liveness=true refuses a face it would name that is not live (422). Scope identify.");
         v1.MapPost("/subjects/{name}/faces", (Delegate)api.Enroll).Accepts<ImageForm>("multipart/form-data").Produces<EnrollResponse>(201).WithTags("gallery")
             .ClientErrors().ProducesProblem(409).ProducesProblem(422)
             .WithSummary("Enrol a face")
             .WithDescription("Adds the photo's subject (field image) to the named subject, created when new; committed before the 201. A face below "
                 + "the quality floor is 422 (?force=true enrols it), a face the gallery identifies as another subject 409 (?allow_duplicate=true "
-                + "enrols it). Scope enroll.");
+                + "enrols it); ?liveness=true refuses a face that is not live (422, type /problems/presentation-attack). Scope enroll.");
         v1.MapGet("/subjects", (Delegate)api.Subjects).Produces<SubjectsResponse>().WithTags("gallery").ClientErrors()
             .WithSummary("List subjects")
             .WithDescription("The enrolled subjects and their face counts. Scope identify.");

@@ -26,6 +26,18 @@ internal static class Problems
         };
     }
 
+    /// <summary>The problem type of a face refused by the liveness check: apart from the quality 422, so clients tell them apart.</summary>
+    public const string PresentationAttackType = "/problems/presentation-attack";
+
+    /// <summary>422 for a face the liveness check refuses, with its verdict (live false, or null with the reason), score and threshold.</summary>
+    public static IResult Attack(FaceNet.Liveness.PresentationAttackException e)
+        => Results.Problem(statusCode: 422, title: e.Result.Live is null ? "Liveness cannot be judged" : "Presentation attack", detail: e.Message,
+            type: PresentationAttackType, extensions: new Dictionary<string, object?>
+            {
+                ["live"] = e.Result.Live, ["score"] = Math.Round(e.Result.Score, 6), ["threshold"] = e.Result.Threshold, ["reason"] = e.Result.Reason,
+                ["box"] = e.Result.Box.ToArray(),
+            });
+
     public static IResult BadRequest(string detail) => Status(400, "Bad request", detail);
     public static IResult Unauthorized(string detail) => Status(401, "Unauthorized", detail);
     public static IResult Forbidden(string detail) => Status(403, "Forbidden", detail);

@@ -23,6 +23,7 @@ public sealed class ServiceMetrics
         StageSeconds = f.CreateHistogram("facenet_stage_seconds",
             "Time in each stage: decode, detect, align (per request), queue (per face, waiting for a batch), embed (per batch)",
             new HistogramConfiguration { LabelNames = ["stage"], Buckets = Histogram.ExponentialBuckets(0.0005, 2, 16) });
+        LivenessRefused = f.CreateCounter("facenet_liveness_refused_total", "Requests refused because a face they use is not live (or cannot be judged)");
         GalleryFaces = f.CreateGauge("facenet_gallery_faces", "Faces that identification searches");
         GallerySubjects = f.CreateGauge("facenet_gallery_subjects", "Subjects in the gallery");
         GallerySequence = f.CreateGauge("facenet_gallery_change_sequence", "The last change of the gallery store this replica has applied");
@@ -30,6 +31,7 @@ public sealed class ServiceMetrics
 
     public CollectorRegistry Registry { get; }
     public Counter FacesEmbedded { get; }
+    public Counter LivenessRefused { get; }
     public Counter RejectedRequests { get; }
     public Gauge QueueDepth { get; }
     public Histogram BatchFaces { get; }

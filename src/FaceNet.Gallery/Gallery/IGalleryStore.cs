@@ -36,7 +36,7 @@ public static class AuditOperations
     public const string Verify = "verify", Identify = "identify", Enroll = "enroll", Delete = "delete", Rename = "rename", List = "list",
         Embed = "embed", Detect = "detect", Encrypt = "encrypt", Rekey = "rekey", Expire = "expire",
         TenantList = "tenant list", TenantCreate = "tenant create", TenantRemove = "tenant remove", ClusterStatus = "cluster status",
-        Authenticate = "authenticate", AuditPrune = "audit prune";
+        Authenticate = "authenticate", AuditPrune = "audit prune", Liveness = "liveness";
 }
 
 /// <summary>Everything a gallery holds, read in one transaction, and the change it is current to.</summary>

@@ -117,7 +117,10 @@ public sealed class HostileInputTests(ITestOutputHelper output) : IDisposable
         Expect(400, await Send("long file name", HttpMethod.Post, "/v1/detect", kiosk, Image(File.ReadAllBytes(Face("img1.jpg")), new string('n', 100_000))));
         Expect(413, await Send("oversize", HttpMethod.Post, "/v1/detect", kiosk, Image(new byte[11 << 20])));
         ExpectIn(0, 413, await Send("far oversize", HttpMethod.Post, "/v1/detect", kiosk, Image(new byte[50 << 20])));
-        foreach (var name in new[] { "%00x", new string('n', 300), "%20lead", "a%0Ab" })
+        // a NUL in the path is refused by Kestrel itself, before any middleware, and it may close the connection while the body is
+        // still being sent: a 400 or a reset, never a 500
+        ExpectIn(0, 400, await Send("nul name", HttpMethod.Post, "/v1/subjects/%00x/faces", admin, Image(File.ReadAllBytes(Face("img2.jpg")))));
+        foreach (var name in new[] { new string('n', 300), "%20lead", "a%0Ab" })
             Expect(400, await Send("bad name", HttpMethod.Post, $"/v1/subjects/{name}/faces", admin, Image(File.ReadAllBytes(Face("img2.jpg")))));
         Expect(415, await Send("json", HttpMethod.Post, "/v1/verify", kiosk, new StringContent("{}", Encoding.UTF8, "application/json")));
         Expect(404, await Send("route", HttpMethod.Get, "/v1/nothing", kiosk));
