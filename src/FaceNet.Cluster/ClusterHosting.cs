@@ -34,6 +34,9 @@ public sealed record FaceClusterOptions
     /// <summary>The master key of an encrypted gallery.</summary>
     public MasterKey? Key { get; init; }
 
+    /// <summary>How each shard searches its faces (default: <see cref="Gallery.FaceIndexOptions"/>' own: compact from 10,000 faces on).</summary>
+    public Gallery.FaceIndexOptions? Index { get; init; }
+
     public const int DefaultShards = 64;
 }
 
@@ -62,10 +65,11 @@ public static class ClusterHosting
     }
 
     /// <summary>Hosts shards of the gallery in that database, cut into <paramref name="shards"/> (placed over the silos by <see cref="ShardPlacement"/>).</summary>
-    public static ISiloBuilder AddGalleryShards(this ISiloBuilder silo, string connectionString, int shards, MasterKey? key = null)
+    public static ISiloBuilder AddGalleryShards(this ISiloBuilder silo, string connectionString, int shards, MasterKey? key = null,
+        Gallery.FaceIndexOptions? index = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(shards, 1);
-        silo.Services.AddSingleton(new ShardSettings(connectionString, shards, key));
+        silo.Services.AddSingleton(new ShardSettings(connectionString, shards, key) { Index = index });
         silo.Services.AddSingleton<LocalShards>();
         silo.Services.AddPlacementDirector<ShardPlacementStrategy, ShardPlacementDirector>();
         silo.Services.AddHostedService<ShardFollower>();
@@ -85,7 +89,7 @@ public static class ClusterHosting
         silo.Configure<ClusterOptions>(o => { o.ClusterId = options.ClusterId; o.ServiceId = "facenet"; })
             .ConfigureEndpoints(options.AdvertisedAddress, options.SiloPort, options.GatewayPort, listenOnAnyHostAddress: !IPAddress.IsLoopback(options.AdvertisedAddress))
             .UsePostgresMembership(options.ConnectionString, options.ClusterId)
-            .AddGalleryShards(options.ConnectionString, shards, options.Key);
+            .AddGalleryShards(options.ConnectionString, shards, options.Key, options.Index);
         TuneFailureDetection(silo);
         return shards;
     }

@@ -149,9 +149,15 @@ public sealed partial class FaceNetCli
             Description = "Cluster: shards of a new gallery (default 64; fixed when the cluster first starts)",
         }.Within(1, 4096);
 
+        private readonly Option<int?> _graphFrom = new Option<int?>("--graph-from")
+        {
+            Description = "Cluster: a shard of this many faces or more holds int8 codes in an HNSW graph, its candidates re-ranked from the store "
+                + $"(default {new FaceIndexOptions().ApproximateFrom:N0}; below it, the float vectors and an exact scan)",
+        }.Within(1, int.MaxValue);
+
         public void AddTo(Command cmd)
         {
-            foreach (var o in new Option[] { _siloPort, _gatewayPort, _address, _clusterId, _shards }) cmd.Options.Add(o);
+            foreach (var o in new Option[] { _siloPort, _gatewayPort, _address, _clusterId, _shards, _graphFrom }) cmd.Options.Add(o);
         }
 
         public FaceNet.Cluster.FaceClusterOptions Read(ParseResult r, string? gallery, string what)
@@ -165,6 +171,7 @@ public sealed partial class FaceNetCli
             {
                 ConnectionString = gallery, SiloPort = r.GetValue(_siloPort), GatewayPort = r.GetValue(_gatewayPort), AdvertisedAddress = address!,
                 ClusterId = r.GetValue(_clusterId)!, Shards = r.GetValue(_shards),
+                Index = r.GetValue(_graphFrom) is { } from ? new FaceIndexOptions { ApproximateFrom = from } : null,
             };
         }
     }

@@ -21,7 +21,14 @@ public sealed record ShardQuery([property: Id(0)] float[] Embedding, [property: 
 /// </summary>
 [GenerateSerializer, Immutable]
 public sealed record ShardAnswer([property: Id(0)] ShardHit[] Hits, [property: Id(1)] int Faces, [property: Id(2)] int Subjects,
-    [property: Id(3)] int ExcludedFaces, [property: Id(4)] bool HasExcluded);
+    [property: Id(3)] int ExcludedFaces, [property: Id(4)] bool HasExcluded)
+{
+    /// <summary>
+    /// The hits' distances are those of the shard's int8 codes (a compact shard): its best subjects by them, more than
+    /// asked for, which the caller re-ranks from the store's float vectors with the other shards' (one query for all).
+    /// </summary>
+    [Id(5)] public bool Approximate { get; init; }
+}
 
 /// <summary>
 /// One shard of a gallery, a grain that Orleans places on some silo: the subjects whose id falls in it
@@ -73,7 +80,11 @@ public sealed record ShardStatus([property: Id(0)] int Shard, [property: Id(1)] 
     [property: Id(4)] long SiloMemoryBytes);
 
 /// <summary>Where the shards' gallery is, how many shards it is cut into (fixed when the gallery is made), its master key when encrypted.</summary>
-public sealed record ShardSettings(string ConnectionString, int Shards, MasterKey? Key = null);
+public sealed record ShardSettings(string ConnectionString, int Shards, MasterKey? Key = null)
+{
+    /// <summary>How each shard searches (default: compact, an int8 HNSW graph, from <see cref="FaceIndexOptions.ApproximateFrom"/> faces on).</summary>
+    public FaceIndexOptions? Index { get; init; }
+}
 
 /// <summary>
 /// A shard that cannot do what was asked now (its database is away, its rows cannot be read): what the store said,
@@ -142,7 +153,7 @@ internal sealed class GalleryShardGrain(ShardSettings settings, LocalShards loca
         _subjectOfRow.Clear();
         _rowsOfSubject.Clear();
         foreach (var s in snapshot.Subjects) Name(s.Id, s.Name);
-        _index = new FaceIndex(store.Model.EmbeddingSize, store.Model.Metric);
+        _index = new FaceIndex(store.Model.EmbeddingSize, store.Model.Metric, settings.Index);
         Add(snapshot.Faces.Select(f => (f.SubjectId, f.Embedding)).ToList());
         _sequence = snapshot.Sequence;
     }
@@ -213,9 +224,10 @@ internal sealed class GalleryShardGrain(ShardSettings settings, LocalShards loca
         int own = left >= 0 ? _rowsOfSubject.GetValueOrDefault(left)?.Count ?? 0 : 0;
         if (_index is not { Count: > 0 } index) return Task.FromResult(new ShardAnswer([], 0, _names.Count, own, left >= 0));
         // the single-process gallery's own search, over this shard's faces
-        var hits = SubjectSearch.Best(index, _subjectOfRow, _rowsOfSubject, _names, q.Embedding, q.Top, q.Aggregation, left)
+        // (a compact shard's best by their codes: the caller re-ranks the merged list from the store, once for all shards)
+        var hits = SubjectSearch.Best(index, _subjectOfRow, _rowsOfSubject, _names, q.Embedding, q.Top, q.Aggregation, left, store: null)
             .Select(c => new ShardHit(c.Name, c.Distance, c.SubjectId!.Value)).ToArray();
-        return Task.FromResult(new ShardAnswer(hits, index.Count, _names.Count, own, left >= 0));
+        return Task.FromResult(new ShardAnswer(hits, index.Count, _names.Count, own, left >= 0) { Approximate = !index.IsExact });
     }
 
     public Task<(int Subjects, int Faces)> Size() => Task.FromResult((_names.Count, _index?.Count ?? 0));
@@ -223,15 +235,20 @@ internal sealed class GalleryShardGrain(ShardSettings settings, LocalShards loca
     public Task<long[]> SubjectIds()
         => Task.FromResult(_rowsOfSubject.Where(p => p.Value.Count > 0 && _names.ContainsKey(p.Key)).Select(p => p.Key).ToArray());
 
-    public Task<float[][]> FirstFaces(long[] subjects) => Task.FromResult(subjects.Select(s => _index!.Vector(_rowsOfSubject[s][0])).ToArray());
+    public Task<float[][]> FirstFaces(long[] subjects)
+    {
+        float[][] firsts = [];
+        Guarded(() => firsts = SubjectSearch.FirstFaces(_index!, _rowsOfSubject, subjects, _store!));
+        return Task.FromResult(firsts);
+    }
 
     public Task<double[]> NearestOthers(float[][] queries, long[] ownSubjects)
     {
         var d = new double[queries.Length];
         Array.Fill(d, double.PositiveInfinity);
         if (_index is not { Count: > 0 } index) return Task.FromResult(d);
-        Parallel.For(0, queries.Length, i => d[i] = SubjectSearch.NearestOther(index, _subjectOfRow, queries[i], ownSubjects[i],
-            _rowsOfSubject.GetValueOrDefault(ownSubjects[i])?.Count ?? 0));
+        Guarded(() => d = SubjectSearch.NearestOthers(index, _subjectOfRow, queries, ownSubjects,
+            [.. ownSubjects.Select(s => _rowsOfSubject.GetValueOrDefault(s)?.Count ?? 0)], _store));
         return Task.FromResult(d);
     }
 

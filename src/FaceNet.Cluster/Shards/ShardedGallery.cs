@@ -36,17 +36,23 @@ public sealed class ShardedGallery(IGrainFactory grains, IGalleryStore store, in
         long n = options.Aggregation == Aggregation.Min ? faces - parts.Sum(p => p.ExcludedFaces) : subjects - parts.Count(p => p.HasExcluded);
         var rule = OpenSetThreshold.For(model, Math.Max(1, n), options.Fpir, options.Threshold);
         if (options.UseGalleryPeople && rule.CanUseGallery(subjects)) rule = rule.WithGallery(await NearestSubjectsAsync(subjects).ConfigureAwait(false));
-        return Merge(parts, rule.Threshold, options.Top) with { Rule = rule, Subjects = subjects };
+        return Merge(parts, embedding, rule.Threshold, options.Top, options.Aggregation) with { Rule = rule, Subjects = subjects };
     }
 
     /// <summary>The best <paramref name="top"/> subjects, and the open-set verdict at a fixed threshold (as <see cref="FaceGallery.Identify(float[], double, int, Aggregation)"/>).</summary>
     public async Task<Identification> IdentifyAsync(float[] embedding, double threshold, int top = 1)
-        => Merge(await All(s => s.Search(new ShardQuery(embedding, top, Aggregation.Min, null))).ConfigureAwait(false), threshold, top);
+        => Merge(await All(s => s.Search(new ShardQuery(embedding, top, Aggregation.Min, null))).ConfigureAwait(false), embedding, threshold, top, Aggregation.Min);
 
-    private static Identification Merge(ShardAnswer[] parts, double threshold, int top)
+    // The shards' best merged. Compact shards give their best by the int8 codes: the best of those over all shards are re-ranked
+    // from the float vectors in the store (one query) and merged with the exact shards' hits, so every distance is the exact one.
+    private Identification Merge(ShardAnswer[] parts, float[] embedding, double threshold, int top, Aggregation aggregation)
     {
-        var best = parts.SelectMany(p => p.Hits).OrderBy(h => h.Distance).ThenBy(h => h.SubjectId).Take(Math.Max(1, top))
-            .Select(h => new Candidate(h.Name, h.Distance) { SubjectId = h.SubjectId }).ToList();
+        static Candidate Of(ShardHit h) => new(h.Name, h.Distance) { SubjectId = h.SubjectId };
+        var exact = parts.Where(p => !p.Approximate).SelectMany(p => p.Hits).Select(Of);
+        var approximate = parts.Where(p => p.Approximate).SelectMany(p => p.Hits).OrderBy(h => h.Distance).ThenBy(h => h.SubjectId)
+            .Take(SubjectSearch.RerankCount(top, aggregation)).Select(Of).ToList();
+        var reranked = approximate.Count == 0 ? [] : SubjectSearch.Rerank(Store, Store.Model.Metric, embedding, approximate, approximate.Count, aggregation);
+        var best = exact.Concat(reranked).OrderBy(c => c.Distance).ThenBy(c => c.SubjectId).Take(Math.Max(1, top)).ToList();
         if (best.Count == 0) return new Identification(null, false, double.PositiveInfinity, threshold, []);
         bool known = best[0].Distance <= threshold;
         return new Identification(known ? best[0].Name : null, known, best[0].Distance, threshold, best);

@@ -150,6 +150,7 @@ public sealed class FaceGallery : IGallery, IDisposable
                 catch (Exception e) when (e is IOException or UnauthorizedAccessException) { } // a read-only place: rebuild next time
             }
         }
+        index.BuildsOnAdd = _indexOptions?.BuildOnAdd ?? true; // a gallery that grows past the size while it runs builds its graph then
         _state.EnterWriteLock();
         try
         {
@@ -343,11 +344,15 @@ public sealed class FaceGallery : IGallery, IDisposable
             var sample = SubjectSearch.Sample(_rowsOfSubject.Where(p => _names.ContainsKey(p.Key)
                 && p.Value.Count > 0).Select(p => (Id: p.Key, Rows: p.Value)).OrderBy(p => p.Id).ToList());
             var d = new double[sample.Count];
-            Parallel.For(0, sample.Count, i =>
+            // in batches: a compact index re-ranks each batch's candidates from the store in one query
+            const int Batch = 256;
+            for (int from = 0; from < sample.Count; from += Batch)
             {
-                var (id, rows) = sample[i];
-                d[i] = SubjectSearch.NearestOther(_index, _subjectOfRow, _index.Vector(rows[0]), id, rows.Count);
-            });
+                var part = sample.GetRange(from, Math.Min(Batch, sample.Count - from));
+                var firsts = SubjectSearch.FirstFaces(_index, _rowsOfSubject, [.. part.Select(p => p.Id)], _store);
+                var near = SubjectSearch.NearestOthers(_index, _subjectOfRow, firsts, [.. part.Select(p => p.Id)], [.. part.Select(p => p.Rows.Count)], _store);
+                near.CopyTo(d, from);
+            }
             Array.Sort(d);
             _nearest = new NearestSample(_names.Count, d);
             return d;
@@ -400,7 +405,7 @@ public sealed class FaceGallery : IGallery, IDisposable
     {
         if (_index.Count == 0) return new Identification(null, false, double.PositiveInfinity, threshold, []);
         long left = excluding is not null && _ids.TryGetValue(excluding, out var id) ? id : -1;
-        var subjects = SubjectSearch.Best(_index, _subjectOfRow, _rowsOfSubject, _names, embedding, top, aggregation, left);
+        var subjects = SubjectSearch.Best(_index, _subjectOfRow, _rowsOfSubject, _names, embedding, top, aggregation, left, _store);
         if (subjects.Count == 0) return new Identification(null, false, double.PositiveInfinity, threshold, []);
         var best = subjects[0];
         bool known = best.Distance <= threshold;
@@ -424,22 +429,28 @@ public sealed class FaceGallery : IGallery, IDisposable
     public IReadOnlyList<DuplicatePair> Duplicates(ModelInfo model, IdentifyOptions? options = null)
     {
         options ??= new IdentifyOptions();
-        List<(string Name, int[] Rows)> subjects;
+        List<(string Name, long Id, int[] Rows)> subjects;
         _state.EnterReadLock();
-        try { subjects = _rowsOfSubject.Where(p => _names.ContainsKey(p.Key)).Select(p => (_names[p.Key], p.Value.ToArray())).ToList(); }
+        try { subjects = _rowsOfSubject.Where(p => _names.ContainsKey(p.Key)).Select(p => (_names[p.Key], p.Key, p.Value.ToArray())).ToList(); }
         finally { _state.ExitReadLock(); }
         var found = new System.Collections.Concurrent.ConcurrentDictionary<(string, string), DuplicatePair>();
-        Parallel.ForEach(subjects, s =>
+        // each subject's faces: from memory, or (a compact index) from the store, a thousand subjects at a time
+        foreach (var chunk in subjects.Chunk(1000))
         {
-            foreach (var row in s.Rows)
+            var stored = _index.HasVectors ? null : _store.FacesOf([.. chunk.Select(s => s.Id)]).ToLookup(f => f.SubjectId);
+            Parallel.ForEach(chunk, s =>
             {
-                var id = Identify(_index.Vector(row), model, options with { Excluding = s.Name, Top = 1 });
-                if (!id.Known) continue;
-                var key = string.CompareOrdinal(s.Name, id.Name) < 0 ? (s.Name, id.Name!) : (id.Name!, s.Name);
-                var pair = new DuplicatePair(key.Item1, key.Item2, id.Distance, id.Threshold);
-                found.AddOrUpdate(key, pair, (_, was) => was.Distance <= pair.Distance ? was : pair);
-            }
-        });
+                var vectors = stored is null ? s.Rows.Select(_index.Vector) : stored[s.Id].Select(f => f.Embedding);
+                foreach (var vector in vectors)
+                {
+                    var id = Identify(vector, model, options with { Excluding = s.Name, Top = 1 });
+                    if (!id.Known) continue;
+                    var key = string.CompareOrdinal(s.Name, id.Name) < 0 ? (s.Name, id.Name!) : (id.Name!, s.Name);
+                    var pair = new DuplicatePair(key.Item1, key.Item2, id.Distance, id.Threshold);
+                    found.AddOrUpdate(key, pair, (_, was) => was.Distance <= pair.Distance ? was : pair);
+                }
+            });
+        }
         return found.Values.OrderBy(p => p.Distance).ThenBy(p => p.Subject, StringComparer.Ordinal).ToList();
     }
 

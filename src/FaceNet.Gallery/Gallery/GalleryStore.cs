@@ -546,6 +546,22 @@ public sealed class GalleryStore : IGalleryStore, IProtectedStore
         lock (_gate) return ReadFaces(null, null);
     }
 
+    public IReadOnlyList<FaceVector> FacesOf(IReadOnlyCollection<long> subjects)
+    {
+        if (subjects.Count == 0) return [];
+        lock (_gate)
+        {
+            using var cmd = _db.CreateCommand();
+            // ids are numbers: inlined, as SQLite has no array parameter
+            cmd.CommandText = "SELECT id, subject_id, embedding FROM faces WHERE subject_id IN ("
+                + string.Join(',', subjects.Select(s => s.ToString(CultureInfo.InvariantCulture))) + ") ORDER BY id";
+            using var r = cmd.ExecuteReader();
+            var list = new List<FaceVector>();
+            while (r.Read()) list.Add(new FaceVector(r.GetInt64(0), r.GetInt64(1), Vector(r.GetInt64(0), (byte[])r[2])));
+            return list;
+        }
+    }
+
     // every face, or one enrolment's (a subject's faces in an id range)
     private List<StoredFace> ReadFaces(SqliteTransaction? tx, (long Subject, long First, long Last)? only)
     {

@@ -39,6 +39,9 @@ public static class AuditOperations
         Authenticate = "authenticate", AuditPrune = "audit prune", Liveness = "liveness";
 }
 
+/// <summary>A stored face's vector (plain, opened under the data key when the gallery is encrypted) and whose it is.</summary>
+public readonly record struct FaceVector(long Id, long SubjectId, float[] Embedding);
+
 /// <summary>Everything a gallery holds, read in one transaction, and the change it is current to.</summary>
 public sealed record GallerySnapshot(IReadOnlyList<Subject> Subjects, IReadOnlyList<StoredFace> Faces, long Sequence);
 
@@ -71,6 +74,12 @@ public interface IGalleryStore : IDisposable
     IReadOnlyList<StoredFace> Faces();
 
     GallerySnapshot Snapshot();
+
+    /// <summary>
+    /// The faces of these subjects as they are now, in id order (an erased subject has none): what a compact index's
+    /// candidates are re-ranked from, so that every distance an answer gives is that of the float vectors.
+    /// </summary>
+    IReadOnlyList<FaceVector> FacesOf(IReadOnlyCollection<long> subjects);
 
     /// <summary>
     /// The changes committed after <paramref name="sequence"/>, oldest first (at most <paramref name="max"/>);

@@ -728,6 +728,23 @@ public sealed partial class PostgresGalleryStore : IGalleryStore, IProtectedStor
 
     public IReadOnlyList<StoredFace> Faces() => Read((conn, tx) => ReadFaces(conn, tx, null));
 
+    public IReadOnlyList<FaceVector> FacesOf(IReadOnlyCollection<long> subjects)
+    {
+        if (subjects.Count == 0) return [];
+        try
+        {
+            // one statement, no transaction of its own: a re-rank is on every search's path
+            using var conn = _db.OpenConnection();
+            using var cmd = new NpgsqlCommand("SELECT id, subject_id, embedding FROM faces WHERE subject_id = ANY(@s) ORDER BY id", conn);
+            cmd.Parameters.AddWithValue("s", subjects as long[] ?? [.. subjects]);
+            using var r = cmd.ExecuteReader();
+            var list = new List<FaceVector>();
+            while (r.Read()) list.Add(new FaceVector(r.GetInt64(0), r.GetInt64(1), Vector(r.GetInt64(0), r.GetFieldValue<byte[]>(2))));
+            return list;
+        }
+        catch (NpgsqlException e) { throw new GalleryException(Location, "database error: " + e.Message, FaceNetErrorKind.Unavailable, e); }
+    }
+
     public GallerySnapshot Snapshot() => Read((conn, tx) => new GallerySnapshot(ReadSubjects(conn, tx), ReadFaces(conn, tx, null),
         Scalar<long>(conn, tx, "SELECT COALESCE(max(seq), 0) FROM changes")));
 

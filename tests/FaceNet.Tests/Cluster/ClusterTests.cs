@@ -30,14 +30,14 @@ public sealed class ClusterTests(PostgresServer postgres)
         return ((IPEndPoint)l.LocalEndpoint).Port;
     }
 
-    private static IHost Silo(string db, string cluster, int shards = 0) => Host.CreateDefaultBuilder()
+    private static IHost Silo(string db, string cluster, int shards = 0, FaceNet.Gallery.FaceIndexOptions? index = null) => Host.CreateDefaultBuilder()
         .ConfigureLogging(l => l.SetMinimumLevel(LogLevel.Warning))
         .UseOrleans(s =>
         {
             s.Configure<ClusterOptions>(o => { o.ClusterId = cluster; o.ServiceId = "facenet-tests"; })
                 .ConfigureEndpoints(IPAddress.Loopback, FreePort(), FreePort())
                 .UsePostgresMembership(db, cluster);
-            if (shards > 0) s.AddGalleryShards(db, shards);
+            if (shards > 0) s.AddGalleryShards(db, shards, index: index);
         })
         .Build();
 
@@ -79,8 +79,10 @@ public sealed class ClusterTests(PostgresServer postgres)
         await a.StopAsync();
     }
 
-    [Fact]
-    public async Task Three_silos_answer_identify_as_one_process_with_exact_search_does()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)] // compact shards: int8 codes in a graph, no float vector in a silo, the merged candidates re-ranked from the store
+    public async Task Three_silos_answer_identify_as_one_process_with_exact_search_does(bool compact)
     {
         var db = postgres.NewDatabase();
         var model = new FaceNet.Gallery.GalleryModel("shard-model:01", 32, "fixed", FaceNet.Matching.Metric.Euclidean);
@@ -90,7 +92,8 @@ public sealed class ClusterTests(PostgresServer postgres)
             store.EnrollMany(people.Select(p => (p.Name, (IReadOnlyList<FaceNet.Gallery.NewFace>)
                 [new FaceNet.Gallery.NewFace(RandomFaces.Near(p.Centre, r, 0.3f)), new FaceNet.Gallery.NewFace(RandomFaces.Near(p.Centre, r, 0.3f))])).ToList());
         using var single = FaceNet.Gallery.FaceGallery.Open(db, model, readOnly: true);
-        var silos = Enumerable.Range(0, 3).Select(_ => Silo(db, "c3", shards: 16)).ToList();
+        var index = compact ? new FaceNet.Gallery.FaceIndexOptions { ApproximateFrom = 10 } : null;
+        var silos = Enumerable.Range(0, 3).Select(_ => Silo(db, compact ? "c3c" : "c3", shards: 16, index)).ToList();
         foreach (var silo in silos) await silo.StartAsync();
         try
         {
@@ -98,14 +101,16 @@ public sealed class ClusterTests(PostgresServer postgres)
                 FaceNet.Gallery.PostgresGalleryStore.Open(db, model), 16);
             Assert.Equal((400, 800), await sharded.SizeAsync());
             var queries = people.Take(150).Select(p => RandomFaces.Near(p.Centre, r, 0.35f)).Concat(Enumerable.Range(0, 50).Select(_ => RandomFaces.Unit(r, 32)));
+            int n = 0;
             foreach (var q in queries)
             {
                 var one = single.Identify(q, threshold: 0.9, top: 3);
                 var many = await sharded.IdentifyAsync(q, threshold: 0.9, top: 3);
                 Assert.Equal(one.Name, many.Name);
                 Assert.Equal(one.Known, many.Known);
-                Assert.Equal(one.Candidates.Select(c => c.Name), many.Candidates.Select(c => c.Name));
-                Assert.Equal(one.Distance, many.Distance, 5);
+                Assert.Equal(one.Distance, many.Distance, 6);
+                // a stranger's runners-up far off may differ in a compact search; its verdict and best distance may not
+                if (!compact || n++ < 150) Assert.Equal(one.Candidates.Select(c => c.Name), many.Candidates.Select(c => c.Name));
             }
             // an enrolment is in its shard when acknowledged, an erasure gone from it
             var newcomer = RandomFaces.Unit(r, 32);
