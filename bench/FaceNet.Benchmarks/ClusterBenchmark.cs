@@ -19,7 +19,29 @@ public sealed record SiloFigures(string Address, int Shards, int Faces, double M
 
 /// <summary>A gallery in shards over some silos: loading, identify latency and throughput, enrolment throughput.</summary>
 public sealed record ClusterFigures(int Silos, int Faces, int Shards, double LoadSeconds, IReadOnlyList<SiloFigures> PerSilo, double IdentifyP50Ms,
-    double IdentifyP99Ms, double IdentifyPerSecond, int Clients, double EnrolmentsPerSecond, int Writers, double EraseMs);
+    double IdentifyP99Ms, double IdentifyPerSecond, int Clients, double EnrolmentsPerSecond, int Writers, double EraseMs)
+{
+    /// <summary>Resident bytes of the silo processes (mapped pages included) over the faces they hold.</summary>
+    public double BytesPerFace { get; init; }
+
+    /// <summary>Planted mated searches (a real person's other photo) whose answer (name, candidates, distances) equals exact float search's.</summary>
+    public int MatedSearches { get; init; }
+    public int MatedEqual { get; init; }
+
+    /// <summary>Strangers' searches (real people not enrolled), and how many the cluster named that exact search did not.</summary>
+    public int StrangerSearches { get; init; }
+    public int StrangersNamedWrongly { get; init; }
+
+    /// <summary>After kill -9 of one silo: seconds until every planted search is answered as before (0 when not measured).</summary>
+    public double FailoverSeconds { get; init; }
+
+    /// <summary>The database's size on disk (PostgreSQL, apart from the silos' memory).</summary>
+    public double DatabaseMb { get; init; }
+}
+
+/// <summary>The planted searches and what exact float search over the whole gallery answers them (top 3 subjects).</summary>
+public sealed record PlantedSearches(IReadOnlyList<float[]> Mated, IReadOnlyList<float[]> Strangers, IReadOnlyList<(string Name, double Distance)[]> MatedExact,
+    IReadOnlyList<(string Name, double Distance)[]> StrangersExact, double Threshold);
 
 /// <summary>
 /// `facenet bench cluster`: synthetic unit vectors (one face per subject) in a PostgreSQL gallery, served by
@@ -28,23 +50,128 @@ public sealed record ClusterFigures(int Silos, int Faces, int Shards, double Loa
 /// </summary>
 public static class ClusterBenchmark
 {
-    /// <summary>Fills the gallery with synthetic faces up to <paramref name="faces"/>; the seconds it took (0 when it held them already).</summary>
-    public static double Fill(string db, int faces, int dimensions, Action<string> progress)
+    /// <summary>Subject i of the synthetic gallery has this many faces (1 or 2: a third of them 2).</summary>
+    public static int FacesOf(long subject) => subject % 3 == 0 ? 2 : 1;
+
+    /// <summary>
+    /// Fills the gallery up to <paramref name="faces"/> faces: first the planted real people (one photo each, named
+    /// <c>lfw-…</c>), then synthetic subjects shaped like faces by <paramref name="shape"/> (1 or 2 faces each); the
+    /// seconds it took (0 when it held them already).
+    /// </summary>
+    public static double Fill(string db, int faces, FaceLikeFaces shape, RealFaces real, int dimensions, Action<string> progress)
     {
         var model = new GalleryModel($"synthetic-{dimensions}:bench", dimensions, "none", Matching.Metric.Euclidean);
         using var store = PostgresGalleryStore.Open(db, model);
         long have = Count(db);
         if (have >= faces) return 0;
         var sw = Stopwatch.StartNew();
-        var r = new Random((int)have + 1);
-        const int Batch = 20_000;
-        for (long done = have; done < faces; done += Batch)
+        if (have == 0)
         {
-            int n = (int)Math.Min(Batch, faces - done);
-            store.EnrollMany(Enumerable.Range(0, n).Select(i => ($"s{done + i:D9}", (IReadOnlyList<NewFace>)[new NewFace(Unit(r, dimensions))])).ToList());
-            if ((done / Batch) % 10 == 0) progress($"filled {done + n} of {faces} faces");
+            var planted = Planted(real).Select(p => ($"lfw-{real.People[p.Person]}", (IReadOnlyList<NewFace>)[new NewFace(p.Enrolled)])).ToList();
+            store.EnrollMany(planted);
+            have = planted.Count;
+        }
+        long subject = SubjectsFilled(db);
+        const int Batch = 20_000;
+        int batches = 0;
+        while (have < faces)
+        {
+            var people = new List<(string, IReadOnlyList<NewFace>)>();
+            for (int n = 0; n < Batch && have < faces; subject++)
+            {
+                int k = (int)Math.Min(FacesOf(subject), faces - have);
+                people.Add(($"s{subject:D9}", [.. Enumerable.Range(0, k).Select(i => new NewFace(shape.Face(subject, i)))]));
+                n += k;
+                have += k;
+            }
+            store.EnrollMany(people);
+            if (batches++ % 10 == 0) progress($"filled {have} of {faces} faces");
         }
         return sw.Elapsed.TotalSeconds;
+    }
+
+    private static long SubjectsFilled(string db)
+    {
+        using var c = new NpgsqlConnection(db);
+        c.Open();
+        using var cmd = new NpgsqlCommand("SELECT count(*) FROM facenet.subjects WHERE name LIKE 's%'", c);
+        return (long)cmd.ExecuteScalar()!;
+    }
+
+    /// <summary>The real people planted in the gallery (every other one with two photos or more: the first photo enrolled, the second a mated search).</summary>
+    public static List<(int Person, float[] Enrolled, float[] Probe)> Planted(RealFaces real)
+        => [.. real.Faces.GroupBy(f => f.Person).Where(g => g.Count() >= 2).OrderBy(g => g.Key).Where((g, i) => i % 2 == 0)
+            .Select(g => (g.Key, g.First().Vector, g.Skip(1).First().Vector))];
+
+    /// <summary>Real people left out of the gallery: one photo each of the others with two photos or more, and of everyone with one.</summary>
+    public static List<float[]> Strangers(RealFaces real)
+    {
+        var planted = Planted(real).Select(p => p.Person).ToHashSet();
+        return [.. real.Faces.GroupBy(f => f.Person).Where(g => !planted.Contains(g.Key)).OrderBy(g => g.Key).Select(g => g.First().Vector)];
+    }
+
+    /// <summary>
+    /// What exact float search over the whole gallery answers each planted search: its best 3 subjects at their nearest faces,
+    /// by a scan of every face in the database (streamed, a batch at a time; the probes all at once).
+    /// </summary>
+    public static PlantedSearches Exact(string db, RealFaces real, int mated, int strangers, double threshold, Action<string> progress)
+    {
+        var m = Planted(real).Take(mated).Select(p => p.Probe).ToList();
+        var s = Strangers(real).Take(strangers).ToList();
+        var probes = m.Concat(s).ToArray();
+        int dim = probes[0].Length;
+        const int K = 8;
+        var best = probes.Select(_ => new List<(double D, long Subject)>(K + 1)).ToArray();
+        var sw = Stopwatch.StartNew();
+        using (var c = new NpgsqlConnection(db))
+        {
+            c.Open();
+            using var cmd = new NpgsqlCommand("SELECT subject_id, embedding FROM facenet.faces", c) { CommandTimeout = 0 };
+            using var r = cmd.ExecuteReader();
+            var subjects = new List<long>();
+            var rows = new List<float[]>();
+            void Flush()
+            {
+                Parallel.For(0, probes.Length, p =>
+                {
+                    var list = best[p];
+                    double worst = list.Count < K ? double.PositiveInfinity : list[^1].D;
+                    for (int i = 0; i < rows.Count; i++)
+                    {
+                        double d = FaceIndex.Distance(Matching.Metric.Euclidean, probes[p], rows[i]);
+                        if (d >= worst) continue;
+                        int at = list.FindIndex(x => x.D > d || (x.D == d && x.Subject > subjects[i]));
+                        list.Insert(at < 0 ? list.Count : at, (d, subjects[i]));
+                        if (list.Count > K) list.RemoveAt(K);
+                        worst = list.Count < K ? double.PositiveInfinity : list[^1].D;
+                    }
+                });
+                subjects.Clear();
+                rows.Clear();
+            }
+            long seen = 0;
+            while (r.Read())
+            {
+                subjects.Add(r.GetInt64(0));
+                rows.Add(System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(r.GetFieldValue<byte[]>(1)).ToArray());
+                if (rows.Count == 16_384) Flush();
+                if (++seen % 1_000_000 == 0) progress($"exact search: {seen} faces scanned ({sw.Elapsed.TotalSeconds:F0} s)");
+            }
+            Flush();
+        }
+        var names = new Dictionary<long, string>();
+        using (var c = new NpgsqlConnection(db))
+        {
+            c.Open();
+            using var cmd = new NpgsqlCommand("SELECT id, name FROM facenet.subjects WHERE id = ANY(@ids)", c);
+            cmd.Parameters.AddWithValue("ids", best.SelectMany(b => b.Select(x => x.Subject)).Distinct().ToArray());
+            using var r = cmd.ExecuteReader();
+            while (r.Read()) names[r.GetInt64(0)] = r.GetString(1);
+        }
+        var answers = best.Select(b => b.GroupBy(x => x.Subject).Select(g => (Name: names[g.Key], Distance: g.Min(x => x.D), Id: g.Key))
+            .OrderBy(x => x.Distance).ThenBy(x => x.Id).Take(3).Select(x => (x.Name, x.Distance)).ToArray()).ToList();
+        progress($"exact answers of {probes.Length} planted searches in {sw.Elapsed.TotalSeconds:F0} s");
+        return new PlantedSearches(m, s, answers.Take(m.Count).ToList(), answers.Skip(m.Count).ToList(), threshold);
     }
 
     private static long Count(string db)
@@ -76,7 +203,7 @@ public static class ClusterBenchmark
     /// <paramref name="clients"/> concurrent callers and enrolment from <paramref name="writers"/>.
     /// </summary>
     public static async Task<ClusterFigures> RunAsync(string db, int silos, int queries, int clients, int writers, TimeSpan enrolFor,
-        Func<string, int, int, ProcessStartInfo> siloCommand, Action<string> progress)
+        Func<string, int, int, ProcessStartInfo> siloCommand, Action<string> progress, PlantedSearches? planted = null, bool failover = false)
     {
         // a cluster of its own per run: the silos of the last run are dead rows, not members
         var clusterId = "bench" + Guid.NewGuid().ToString("N")[..8];
@@ -89,7 +216,7 @@ public static class ClusterBenchmark
             builder.Logging.ClearProviders();
             // a shard's first call loads it (a silo loads its own at start too): long at a million faces on one silo
             builder.UseOrleansClient(c => c.UsePostgresGateways(db, clusterId)
-                .Configure<Orleans.Configuration.ClientMessagingOptions>(m => m.ResponseTimeout = TimeSpan.FromMinutes(5)));
+                .Configure<Orleans.Configuration.ClientMessagingOptions>(m => m.ResponseTimeout = TimeSpan.FromMinutes(60)));
             using var client = builder.Build();
             await client.StartAsync();
             var grains = client.Services.GetRequiredService<IClusterClient>();
@@ -113,8 +240,9 @@ public static class ClusterBenchmark
             int dim = gallery.Store.Model.EmbeddingSize;
 
             var r = new Random(5);
-            var probes = Enumerable.Range(0, Math.Min(queries, 1000)).Select(_ => Unit(r, dim)).ToArray();
-            for (int i = 0; i < Math.Min(5, probes.Length); i++) await gallery.IdentifyAsync(probes[i], 1.0, 3); // warm
+            var probes = planted is not null ? [.. planted.Mated, .. planted.Strangers] : Enumerable.Range(0, Math.Min(queries, 1000)).Select(_ => Unit(r, dim)).ToArray();
+            double threshold = planted?.Threshold ?? 1.0;
+            for (int i = 0; i < Math.Min(5, probes.Length); i++) await gallery.IdentifyAsync(probes[i], threshold, 3); // warm
             var latencies = new List<double>();
             int next = -1;
             sw.Restart();
@@ -124,12 +252,38 @@ public static class ClusterBenchmark
                 while ((q = Interlocked.Increment(ref next)) < queries)
                 {
                     long t0 = Stopwatch.GetTimestamp();
-                    await gallery.IdentifyAsync(probes[q % probes.Length], 1.0, 3);
+                    await gallery.IdentifyAsync(probes[q % probes.Length], threshold, 3);
                     double ms = Timing.Milliseconds(Stopwatch.GetTimestamp() - t0);
                     lock (latencies) latencies.Add(ms);
                 }
             })));
             double qps = queries / sw.Elapsed.TotalSeconds;
+
+            // the planted searches against exact float search: mated answers equal (name, candidates, distances), no stranger named wrongly
+            int matedEqual = 0, strangersWrong = 0;
+            var answers = new List<Identification>();
+            if (planted is not null)
+            {
+                for (int i = 0; i < planted.Mated.Count; i++)
+                {
+                    var got = await gallery.IdentifyAsync(planted.Mated[i], threshold, 3);
+                    answers.Add(got);
+                    var want = planted.MatedExact[i];
+                    if (got.Candidates.Count == want.Length && got.Candidates.Zip(want).All(x => x.First.Name == x.Second.Name
+                        && Math.Abs(x.First.Distance - x.Second.Distance) < 1e-5)) matedEqual++;
+                    else if (i - matedEqual < 5)
+                        progress($"  mated search {i}: exact {string.Join(", ", want.Select(w => $"{w.Name} {w.Distance:F4}"))}; "
+                            + $"cluster {string.Join(", ", got.Candidates.Select(c => $"{c.Name} {c.Distance:F4}"))}");
+                }
+                for (int i = 0; i < planted.Strangers.Count; i++)
+                {
+                    var got = await gallery.IdentifyAsync(planted.Strangers[i], threshold, 3);
+                    var want = planted.StrangersExact[i];
+                    bool exactNames = want.Length > 0 && want[0].Distance <= threshold;
+                    if (got.Known && (!exactNames || got.Name != want[0].Name)) strangersWrong++;
+                }
+                progress($"{silos} silo(s): {matedEqual} of {planted.Mated.Count} mated searches as exact search; {strangersWrong} of {planted.Strangers.Count} strangers named wrongly");
+            }
 
             var enrolled = new System.Collections.Concurrent.ConcurrentBag<string>();
             using (var stop = new CancellationTokenSource(enrolFor))
@@ -158,9 +312,47 @@ public static class ClusterBenchmark
 
             var state = await ClusterState.ReadAsync(grains, shards);
             var perSilo = state.Silos.Select(s => new SiloFigures(s.Address, s.Shards.Count, s.Faces, s.MemoryBytes / (1024.0 * 1024))).ToList();
+            double bytesPerFace = state.Silos.Sum(s => (double)s.MemoryBytes) / Math.Max(1, state.Silos.Sum(s => s.Faces));
+
+            // failover: one silo killed (SIGKILL), then the planted mated searches asked until every one is answered as before
+            double failoverSeconds = 0;
+            if (failover && processes.Count > 1 && planted is not null && answers.Count > 0)
+            {
+                var victim = processes[^1];
+                var killed = Stopwatch.StartNew();
+                victim.Kill(true);
+                progress($"{silos} silo(s): one killed (kill -9); waiting for whole answers");
+                var sample = Enumerable.Range(0, Math.Min(50, answers.Count)).ToList();
+                while (killed.Elapsed < TimeSpan.FromMinutes(30))
+                {
+                    bool whole = true;
+                    try
+                    {
+                        var now = await Task.WhenAll(sample.Select(i => gallery.IdentifyAsync(planted.Mated[i], threshold, 3))).WaitAsync(TimeSpan.FromSeconds(20));
+                        for (int i = 0; i < sample.Count && whole; i++)
+                            whole = now[i].Candidates.Select(c => c.Name).SequenceEqual(answers[sample[i]].Candidates.Select(c => c.Name));
+                    }
+                    catch (Exception e) when (e is not OutOfMemoryException) { whole = false; }
+                    if (whole) break;
+                    await Task.Delay(250);
+                }
+                failoverSeconds = killed.Elapsed.TotalSeconds;
+                progress($"{silos} silo(s): answers whole again {failoverSeconds:F1} s after the kill");
+            }
+            double dbMb;
+            using (var c = new NpgsqlConnection(db))
+            {
+                c.Open();
+                using var cmd = new NpgsqlCommand("SELECT pg_database_size(current_database())", c);
+                dbMb = (long)cmd.ExecuteScalar()! / (1024.0 * 1024);
+            }
             await client.StopAsync();
             return new ClusterFigures(silos, faces, shards, load, perSilo, Timing.Quantile(latencies, 0.5), Timing.Quantile(latencies, 0.99), qps,
-                clients, eps, writers, Timing.Quantile(erasures, 0.5));
+                clients, eps, writers, Timing.Quantile(erasures, 0.5))
+            {
+                BytesPerFace = bytesPerFace, MatedSearches = planted?.Mated.Count ?? 0, MatedEqual = matedEqual, StrangerSearches = planted?.Strangers.Count ?? 0,
+                StrangersNamedWrongly = strangersWrong, FailoverSeconds = failoverSeconds, DatabaseMb = dbMb,
+            };
         }
         finally
         {

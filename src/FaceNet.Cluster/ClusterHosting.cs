@@ -34,6 +34,12 @@ public sealed record FaceClusterOptions
     /// <summary>The master key of an encrypted gallery.</summary>
     public MasterKey? Key { get; init; }
 
+    /// <summary>
+    /// Where this silo keeps its shards' saved graphs on its own disk (default <see cref="ShardGraphs.DefaultDirectory"/>); null keeps
+    /// them in the database only. Every saved graph is also in the database, where the silo that takes a shard over finds it.
+    /// </summary>
+    public string? GraphDirectory { get; init; } = ShardGraphs.DefaultDirectory;
+
     /// <summary>How each shard searches its faces (default: <see cref="Gallery.FaceIndexOptions"/>' own: compact from 10,000 faces on).</summary>
     public Gallery.FaceIndexOptions? Index { get; init; }
 
@@ -66,10 +72,10 @@ public static class ClusterHosting
 
     /// <summary>Hosts shards of the gallery in that database, cut into <paramref name="shards"/> (placed over the silos by <see cref="ShardPlacement"/>).</summary>
     public static ISiloBuilder AddGalleryShards(this ISiloBuilder silo, string connectionString, int shards, MasterKey? key = null,
-        Gallery.FaceIndexOptions? index = null)
+        Gallery.FaceIndexOptions? index = null, string? graphDirectory = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(shards, 1);
-        silo.Services.AddSingleton(new ShardSettings(connectionString, shards, key) { Index = index });
+        silo.Services.AddSingleton(new ShardSettings(connectionString, shards, key) { Index = index, GraphDirectory = graphDirectory });
         silo.Services.AddSingleton<LocalShards>();
         silo.Services.AddPlacementDirector<ShardPlacementStrategy, ShardPlacementDirector>();
         silo.Services.AddHostedService<ShardFollower>();
@@ -89,7 +95,7 @@ public static class ClusterHosting
         silo.Configure<ClusterOptions>(o => { o.ClusterId = options.ClusterId; o.ServiceId = "facenet"; })
             .ConfigureEndpoints(options.AdvertisedAddress, options.SiloPort, options.GatewayPort, listenOnAnyHostAddress: !IPAddress.IsLoopback(options.AdvertisedAddress))
             .UsePostgresMembership(options.ConnectionString, options.ClusterId)
-            .AddGalleryShards(options.ConnectionString, shards, options.Key, options.Index);
+            .AddGalleryShards(options.ConnectionString, shards, options.Key, options.Index, options.GraphDirectory);
         TuneFailureDetection(silo);
         return shards;
     }

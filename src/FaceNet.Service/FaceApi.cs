@@ -62,12 +62,12 @@ public sealed record IdentifiedFace(int[] Box, float Score, double? Quality, str
 public sealed record TenantJson(string Name);
 public sealed record TenantsResponse(IReadOnlyList<string> Tenants);
 public sealed record ClusterSiloJson(string Address, string Status, IReadOnlyList<int> Shards, int Subjects, int Faces, long MemoryBytes);
-public sealed record ClusterShardJson(int Shard, string Silo, int Subjects, int Faces);
+public sealed record ClusterShardJson(int Shard, string Silo, int Subjects, int Faces, string Graph, long SavedAt);
 public sealed record ClusterResponse(int ShardCount, int Subjects, int Faces, IReadOnlyList<ClusterSiloJson> Silos, IReadOnlyList<ClusterShardJson> Shards)
 {
     public static ClusterResponse Of(Cluster.ClusterState state) => new(state.Shards.Count, state.Shards.Sum(s => s.Subjects), state.Shards.Sum(s => s.Faces),
         state.Silos.Select(s => new ClusterSiloJson(s.Address, s.Status, s.Shards, s.Subjects, s.Faces, s.MemoryBytes)).ToList(),
-        state.Shards.Select(s => new ClusterShardJson(s.Shard, s.Silo, s.Subjects, s.Faces)).ToList());
+        state.Shards.Select(s => new ClusterShardJson(s.Shard, s.Silo, s.Subjects, s.Faces, s.Graph, s.SavedAt)).ToList());
 }
 public sealed record LivenessResponse(IReadOnlyList<LivenessJson> Faces, int Width, int Height, string Model, string ThresholdSource)
 {

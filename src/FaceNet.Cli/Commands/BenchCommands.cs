@@ -26,28 +26,61 @@ public sealed partial class FaceNetCli
         var writers = new Option<int>("--writers") { Description = "Concurrent enrolling callers", DefaultValueFactory = _ => 4 }.Within(1, 1024);
         var seconds = Options.Real("--enrol-seconds", "How long enrolment is timed per silo count", 10, 0, 3600, minOpen: true);
         var json = JsonOption();
-        var cmd = new Command("cluster", "A gallery in shards over 1, 2, 4 silo processes: load time, memory per silo, identify p50/p99 and throughput, enrolment throughput")
-            { gallery, faces, dimensions, silos, queries, clients, writers, seconds, json };
+        var lfw = new Option<string>("--lfw")
+        {
+            Description = "Real people's photos, a folder per person (LFW): embedded by the default model (cached), they shape the synthetic faces "
+                + "(centres and within-person spread) and are planted as mated searches and strangers",
+            Required = true,
+        };
+        var shards = new Option<int>("--shards") { Description = "Shards of a new gallery", DefaultValueFactory = _ => 16 }.Within(1, 4096);
+        var graphFrom = new Option<int?>("--graph-from") { Description = "Silos: a shard of this many faces or more is compact (default the silo's)" }.Within(1, int.MaxValue);
+        var graphDir = new Option<string?>("--graph-dir") { Description = "Silos: where shards' graphs are kept (default the silo's)" };
+        var failover = new Option<bool>("--failover") { Description = "At the largest silo count: kill -9 one silo and time until the answers are whole" };
+        var cmd = new Command("cluster", "A gallery in shards over 1, 2, 4 silo processes: load time, memory per face, identify p50/p99 and throughput, "
+            + "recall against exact float search, enrolment throughput, failover")
+            { gallery, faces, dimensions, silos, queries, clients, writers, seconds, json, lfw, shards, graphFrom, graphDir, failover };
         cmd.SetAction(r => Guard(() =>
         {
             var db = r.GetValue(gallery)!;
             if (!GalleryStores.IsPostgres(db)) throw new UsageException("bench cluster: -g takes a PostgreSQL connection string (\"Host=…;Database=…\")");
-            double fill = FaceNet.Benchmarks.ClusterBenchmark.Fill(db, r.GetValue(faces), r.GetValue(dimensions), m => stderr.WriteLine(m));
+            FaceNet.Benchmarks.RealFaces real;
+            double modelThreshold;
+            using (var pipeline = Pipeline(new FaceRecognizerOptions()))
+            {
+                using var cache = new FaceNet.Evaluation.EmbeddingCache(FaceNet.Evaluation.EmbeddingCache.DefaultDirectory,
+                    FaceNet.Evaluation.EmbeddingCache.PipelineKey(pipeline.Model.Identity, pipeline.Detector.Name, false));
+                var set = FaceNet.Training.HeadTraining.Load(pipeline, r.GetValue(lfw)!, m => stderr.WriteLine(m), cache);
+                real = new FaceNet.Benchmarks.RealFaces(set.People, set.Faces);
+                modelThreshold = pipeline.Model.Info.Threshold;
+            }
+            if (real.Faces.Count == 0 || real.Faces[0].Vector.Length != r.GetValue(dimensions))
+                throw new UsageException($"--lfw: the default model's embeddings are not of {r.GetValue(dimensions)} values (or no face was found)");
+            var shape = FaceNet.Benchmarks.FaceLikeFaces.Fit(real);
+            stderr.WriteLine($"face-like synthetic faces: same person {shape.SyntheticWithin:F3} apart (LFW {shape.RealWithin:F3}), two people "
+                + $"{shape.SyntheticBetween:F3} (LFW {shape.RealBetween:F3}); threshold {modelThreshold:F3}");
+            FaceNet.Cluster.Shards.ShardLayout.Fix(db, r.GetValue(shards));
+            double fill = FaceNet.Benchmarks.ClusterBenchmark.Fill(db, r.GetValue(faces), shape, real, r.GetValue(dimensions), m => stderr.WriteLine(m));
             if (fill > 0) stderr.WriteLine($"gallery filled in {fill:F0} s");
+            var planted = FaceNet.Benchmarks.ClusterBenchmark.Exact(db, real, 500, 300, modelThreshold, m => stderr.WriteLine(m));
+            string[] siloExtra = [.. r.GetValue(graphFrom) is { } gf ? new[] { "--graph-from", gf.ToString(CultureInfo.InvariantCulture) } : [],
+                .. r.GetValue(graphDir) is { } gd ? new[] { "--graph-dir", gd } : []];
             var runs = new List<FaceNet.Benchmarks.ClusterFigures>();
             foreach (var n in r.GetValue(silos) is { Length: > 0 } ns ? ns : [1, 2, 4])
             {
+                var counts = r.GetValue(silos) is { Length: > 0 } all ? all : [1, 2, 4];
                 var run = FaceNet.Benchmarks.ClusterBenchmark.RunAsync(db, n, r.GetValue(queries), r.GetValue(clients), r.GetValue(writers),
-                    TimeSpan.FromSeconds(r.GetValue(seconds)), (cluster, port, gateway) => SelfCommand("cluster", "silo", "-g", db, "--cluster-id", cluster,
-                        "--silo-port", port.ToString(CultureInfo.InvariantCulture), "--gateway-port", gateway.ToString(CultureInfo.InvariantCulture)),
-                    m => stderr.WriteLine(m)).GetAwaiter().GetResult();
+                    TimeSpan.FromSeconds(r.GetValue(seconds)), (cluster, port, gateway) => SelfCommand(["cluster", "silo", "-g", db, "--cluster-id", cluster,
+                        "--silo-port", port.ToString(CultureInfo.InvariantCulture), "--gateway-port", gateway.ToString(CultureInfo.InvariantCulture), .. siloExtra]),
+                    m => stderr.WriteLine(m), planted, r.GetValue(failover) && n == counts.Max() && n > 1).GetAwaiter().GetResult();
                 runs.Add(run);
                 if (r.GetValue(json)) stdout.WriteLine(JsonSerializer.Serialize(run, FaceNet.Service.FaceNetApi.Json));
                 else
                 {
                     stdout.WriteLine($"{run.Silos} silo(s), {run.Faces} faces in {run.Shards} shards: started and loaded in {run.LoadSeconds:F1} s; identify p50 {run.IdentifyP50Ms:F1} ms, "
                         + $"p99 {run.IdentifyP99Ms:F1} ms, {run.IdentifyPerSecond:F1}/s ({run.Clients} callers); enrol {run.EnrolmentsPerSecond:F0}/s ({run.Writers} writers); "
-                        + $"erase one {run.EraseMs:F0} ms");
+                        + $"erase one {run.EraseMs:F0} ms; {run.BytesPerFace:F0} B resident a face; mated {run.MatedEqual}/{run.MatedSearches} as exact search, "
+                        + $"strangers named wrongly {run.StrangersNamedWrongly}/{run.StrangerSearches}; database {run.DatabaseMb:F0} MB"
+                        + (run.FailoverSeconds > 0 ? $"; failover {run.FailoverSeconds:F1} s" : ""));
                     foreach (var s in run.PerSilo) stdout.WriteLine($"  {s.Address,-22} {s.Shards,3} shards {s.Faces,10} faces {s.MemoryMb,8:F0} MB");
                 }
                 stdout.Flush();

@@ -155,9 +155,14 @@ public sealed partial class FaceNetCli
                 + $"(default {new FaceIndexOptions().ApproximateFrom:N0}; below it, the float vectors and an exact scan)",
         }.Within(1, int.MaxValue);
 
+        private readonly Option<string?> _graphDir = new("--graph-dir")
+        {
+            Description = $"Cluster: where this silo keeps its shards' graphs (default {FaceNet.Cluster.Shards.ShardGraphs.DefaultDirectory}; a copy of each is in the database too)",
+        };
+
         public void AddTo(Command cmd)
         {
-            foreach (var o in new Option[] { _siloPort, _gatewayPort, _address, _clusterId, _shards, _graphFrom }) cmd.Options.Add(o);
+            foreach (var o in new Option[] { _siloPort, _gatewayPort, _address, _clusterId, _shards, _graphFrom, _graphDir }) cmd.Options.Add(o);
         }
 
         public FaceNet.Cluster.FaceClusterOptions Read(ParseResult r, string? gallery, string what)
@@ -172,6 +177,7 @@ public sealed partial class FaceNetCli
                 ConnectionString = gallery, SiloPort = r.GetValue(_siloPort), GatewayPort = r.GetValue(_gatewayPort), AdvertisedAddress = address!,
                 ClusterId = r.GetValue(_clusterId)!, Shards = r.GetValue(_shards),
                 Index = r.GetValue(_graphFrom) is { } from ? new FaceIndexOptions { ApproximateFrom = from } : null,
+                GraphDirectory = r.GetValue(_graphDir) ?? FaceNet.Cluster.Shards.ShardGraphs.DefaultDirectory,
             };
         }
     }

@@ -77,11 +77,30 @@ public interface IGalleryShard : IGrainWithIntegerKey
 /// <summary>A shard as it is now: the silo that holds it, its subjects and faces, and that silo's process memory (resident bytes).</summary>
 [GenerateSerializer, Immutable]
 public sealed record ShardStatus([property: Id(0)] int Shard, [property: Id(1)] string Silo, [property: Id(2)] int Subjects, [property: Id(3)] int Faces,
-    [property: Id(4)] long SiloMemoryBytes);
+    [property: Id(4)] long SiloMemoryBytes)
+{
+    /// <summary>
+    /// How the shard searches and where its graph came from: <c>exact</c> (float vectors, a scan), <c>built</c> (a graph built
+    /// from the store's vectors), <c>disk</c> or <c>database</c> (a saved graph loaded, then caught up from the feed).
+    /// </summary>
+    [Id(5)] public string Graph { get; init; } = "exact";
+
+    /// <summary>The feed position the shard's last saved graph covers (0: none saved).</summary>
+    [Id(6)] public long SavedAt { get; init; }
+}
 
 /// <summary>Where the shards' gallery is, how many shards it is cut into (fixed when the gallery is made), its master key when encrypted.</summary>
 public sealed record ShardSettings(string ConnectionString, int Shards, MasterKey? Key = null)
 {
+    /// <summary>
+    /// Where this silo keeps its shards' graphs on its own disk (a folder per database and schema); null: in the database only.
+    /// Every saved graph is also written to the gallery's database (table <c>shard_graphs</c>), which every silo reaches.
+    /// </summary>
+    public string? GraphDirectory { get; init; }
+
+    /// <summary>Changes applied to a shard after which its graph is saved again (so a reload catches up a short feed, never a trimmed one).</summary>
+    public int SaveEvery { get; init; } = 20_000;
+
     /// <summary>How each shard searches (default: compact, an int8 HNSW graph, from <see cref="FaceIndexOptions.ApproximateFrom"/> faces on).</summary>
     public FaceIndexOptions? Index { get; init; }
 }
@@ -143,19 +162,134 @@ internal sealed class GalleryShardGrain(ShardSettings settings, LocalShards loca
         catch (FaceNetException e) { throw new ShardUnavailableException($"shard {Shard}: {e.Message}"); }
     }
 
+    private PostgresGalleryStore Store => _store ??= PostgresGalleryStore.Open(settings.ConnectionString, null, readOnly: true, key: settings.Key);
+
+    // how the shard got its graph (see ShardStatus.Graph), the position of its last saved graph, the changes applied since
+    private string _graph = "exact";
+    private long _savedAt;
+    private int _sinceSave;
+
     private void Load()
     {
-        var store = _store ??= PostgresGalleryStore.Open(settings.ConnectionString, null, readOnly: true, key: settings.Key);
+        var store = Store;
+        if (TryLoadSaved(store)) return;
         var snapshot = store.ShardSnapshot(Shard, settings.Shards);
-        _index?.Dispose();
-        _names.Clear();
-        _ids.Clear();
-        _subjectOfRow.Clear();
-        _rowsOfSubject.Clear();
+        Clear();
         foreach (var s in snapshot.Subjects) Name(s.Id, s.Name);
         _index = new FaceIndex(store.Model.EmbeddingSize, store.Model.Metric, settings.Index);
         Add(snapshot.Faces.Select(f => (f.SubjectId, f.Embedding)).ToList());
         _sequence = snapshot.Sequence;
+        _graph = _index.IsApproximate ? "built" : "exact";
+        if (_index.IsApproximate) Save(erasure: false);
+    }
+
+    private void Clear()
+    {
+        _index?.Dispose();
+        _index = null;
+        _names.Clear();
+        _ids.Clear();
+        _subjectOfRow.Clear();
+        _rowsOfSubject.Clear();
+    }
+
+    private FaceIndexOptions IndexOptions => settings.Index ?? new FaceIndexOptions();
+
+    private SavedGraph.Header Expected(PostgresGalleryStore store, long position = 0, int rows = 0)
+        => new(store.Model.Id, store.Model.EmbeddingSize, IndexOptions.Connectivity, Shard, settings.Shards, position, rows);
+
+    /// <summary>This silo's file of the shard's graph: a folder per database and schema under <see cref="ShardSettings.GraphDirectory"/>.</summary>
+    private string? LocalPath(PostgresGalleryStore store)
+        => settings.GraphDirectory is { } dir ? Path.Combine(ShardGraphs.Folder(dir, settings.ConnectionString, store.GallerySchema),
+            $"shard-{Shard}-of-{settings.Shards}.graph") : null;
+
+    /// <summary>
+    /// Takes the newest saved graph that opens (this silo's file, or the database's copy, which every silo reaches), reads the
+    /// shard's names, applies the feed after the graph's position, and checks the faces counted against the store's: a
+    /// damaged file, one of another model, shard or key, one older than the feed reaches back, or one that does not add up is
+    /// left alone and the shard is built from the store instead.
+    /// </summary>
+    private bool TryLoadSaved(PostgresGalleryStore store)
+    {
+        var expected = Expected(store);
+        var key = store.GraphKey();
+        SavedGraph.Contents? best = null;
+        string from = "";
+        if (LocalPath(store) is { } path && File.Exists(path))
+        {
+            try { best = SavedGraph.Decode(File.ReadAllBytes(path), expected, key); }
+            catch (IOException) { }
+            from = "disk";
+        }
+        if (store.ReadShardGraph(Shard, settings.Shards) is { } saved && (best is null || saved.Position > best.Header.Position)
+            && SavedGraph.Decode(saved.Bytes, expected, key) is { } shared)
+        {
+            best = shared;
+            from = "database";
+        }
+        if (best is null) return false;
+        if (!store.FeedReaches(best.Header.Position)) return false; // stale: the changes since are no longer all in the feed
+        var removed = Enumerable.Range(0, best.SubjectOfRow.Length).Where(i => best.SubjectOfRow[i] < 0).ToList();
+        var index = FaceIndex.FromGraph(store.Model.EmbeddingSize, store.Model.Metric, IndexOptions, best.Graph, best.SubjectOfRow.Length, removed);
+        if (index is null) return false;
+        Clear();
+        _index = index;
+        foreach (var (id, name) in store.ShardNames(Shard, settings.Shards)) Name(id, name);
+        for (int row = 0; row < best.SubjectOfRow.Length; row++)
+        {
+            long subject = best.SubjectOfRow[row];
+            _subjectOfRow.Add(subject);
+            if (subject < 0) continue;
+            if (!_rowsOfSubject.TryGetValue(subject, out var rows)) _rowsOfSubject[subject] = rows = [];
+            rows.Add(row);
+        }
+        _sequence = best.Header.Position;
+        _savedAt = best.Header.Position;
+        _graph = from;
+        CatchUpNow();
+        if (_index is null || _index.Count != store.ShardFaceCount(Shard, settings.Shards))
+        {
+            Clear();
+            _graph = "exact";
+            return false; // it does not add up: never trusted
+        }
+        return true;
+    }
+
+    /// <summary>
+    /// Saves the shard's graph with the feed position it covers: to this silo's disk (replaced whole, readable by its owner only)
+    /// and to the database. <paramref name="erasure"/>: a face was erased since the last save, and the graphs saved before must
+    /// no longer hold it once the erasure is acknowledged (the caller waits for this). A shard without a graph (exact) keeps
+    /// none: an erasure deletes what an earlier, larger shard saved.
+    /// </summary>
+    private void Save(bool erasure)
+    {
+        var store = Store;
+        if (_index is not { IsApproximate: true } index)
+        {
+            if (erasure && _savedAt > 0) ShardGraphs.Delete(store, LocalPath(store), Shard, settings.Shards);
+            _savedAt = 0;
+            return;
+        }
+        var graph = index.SerializeGraph()!;
+        var bytes = SavedGraph.Encode(Expected(store, _sequence, _subjectOfRow.Count), _subjectOfRow, graph, store.GraphKey());
+        System.Security.Cryptography.CryptographicOperations.ZeroMemory(graph);
+        if (LocalPath(store) is { } path)
+        {
+            try
+            {
+                Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+                AtomicFile.Write(path, bytes, ownerOnly: true);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // a disk that cannot take it: the database's copy is the one to load; an older file must not outlive an erasure
+                try { File.Delete(path); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+            }
+        }
+        store.WriteShardGraph(Shard, settings.Shards, _sequence, bytes, erasure);
+        _savedAt = _sequence;
+        _sinceSave = 0;
     }
 
     private void Name(long id, string name)
@@ -184,6 +318,7 @@ internal sealed class GalleryShardGrain(ShardSettings settings, LocalShards loca
 
     private void CatchUpNow()
     {
+        bool erased = false;
         while (true)
         {
             var changes = _store!.ChangesSince(_sequence, Shard, settings.Shards);
@@ -192,10 +327,17 @@ internal sealed class GalleryShardGrain(ShardSettings settings, LocalShards loca
                 Load();
                 return;
             }
-            if (changes.Count == 0) return;
+            if (changes.Count == 0)
+            {
+                // an erasure is acknowledged after this returns: the saved graphs must not hold the erased faces by then
+                if (erased) Save(erasure: true);
+                else if (_sinceSave >= settings.SaveEvery) Save(erasure: false);
+                return;
+            }
             foreach (var c in changes)
             {
                 _sequence = c.Sequence;
+                _sinceSave++;
                 switch (c.Kind)
                 {
                     case ChangeKind.Enrolled when c.Faces.Count > 0 && c.Name is { } name:
@@ -210,6 +352,7 @@ internal sealed class GalleryShardGrain(ShardSettings settings, LocalShards loca
                         {
                             _index!.Remove(rows);
                             foreach (var i in rows) _subjectOfRow[i] = -1;
+                            erased |= _savedAt > 0 && rows.Count > 0; // a saved graph may hold it
                         }
                         if (_names.Remove(c.SubjectId, out var gone)) _ids.Remove(gone);
                         break;
@@ -253,7 +396,10 @@ internal sealed class GalleryShardGrain(ShardSettings settings, LocalShards loca
     }
 
     public Task<ShardStatus> Status()
-        => Task.FromResult(new ShardStatus(Shard, silo.SiloAddress.Endpoint.ToString(), _names.Count, _index?.Count ?? 0, Environment.WorkingSet));
+        => Task.FromResult(new ShardStatus(Shard, silo.SiloAddress.Endpoint.ToString(), _names.Count, _index?.Count ?? 0, Environment.WorkingSet)
+        {
+            Graph = _graph, SavedAt = _savedAt,
+        });
 
     public Task Handoff()
     {
@@ -264,6 +410,12 @@ internal sealed class GalleryShardGrain(ShardSettings settings, LocalShards loca
     public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
         local.Remove(Shard);
+        // handed over or stopping: what was applied since the last save is saved, so the next owner catches up less
+        if (_sinceSave > 0 && _index is { IsApproximate: true })
+        {
+            try { Save(erasure: false); }
+            catch (Exception e) when (e is FaceNetException or IOException) { } // the next owner catches up from an older graph, or builds
+        }
         Dispose(); // the vectors leave this silo's memory with the activation
         return Task.CompletedTask;
     }

@@ -24,7 +24,12 @@ internal sealed class ShardFollower(ShardSettings settings, LocalShards local, I
             {
                 try
                 {
-                    store ??= PostgresGalleryStore.Open(settings.ConnectionString, null, readOnly: true, key: settings.Key);
+                    if (store is null)
+                    {
+                        store = PostgresGalleryStore.Open(settings.ConnectionString, null, readOnly: true, key: settings.Key);
+                        // this silo's graph files that the database's copies have superseded go first (a shard erased faces elsewhere since)
+                        if (settings.GraphDirectory is { } dir) ShardGraphs.Prune(dir, settings.ConnectionString, store);
+                    }
                     if (seen < 0) seen = store.LastSequence(); // shards loaded since have what came before
                     // only the shards of this silo that a change touched (a write through a front end has had its shard catch up already);
                     // looked at before waiting, so that what was committed while the database was away is not left for the next commit

@@ -22,7 +22,7 @@ public sealed record FaceIndexOptions
     /// Neighbours asked of the graph per search, whatever k (the search's candidate list is at least
     /// this long, so it acts as a larger ef); the best k of them are returned.
     /// </summary>
-    public int MinCandidates { get; init; } = 128;
+    public int MinCandidates { get; init; } = int.Parse(Environment.GetEnvironmentVariable("MC") ?? "128");
     /// <summary>Build the graph as soon as <see cref="ApproximateFrom"/> faces are added (off when a saved graph is loaded instead).</summary>
     public bool BuildOnAdd { get; init; } = true;
     /// <summary>
@@ -132,14 +132,16 @@ public sealed class FaceIndex : IDisposable
         _lock.EnterWriteLock();
         try
         {
+            var gone = new List<long>();
             foreach (var r in rows)
             {
                 if (r < 0 || r >= _count || _dead[r]) continue;
                 _dead[r] = true;
                 _deadCount++;
                 _matrix?.AsSpan(r * _dim, _dim).Clear(); // the embedding does not stay in memory either
-                _hnsw?.Remove(r);
+                gone.Add(r);
             }
+            _hnsw?.Remove(gone); // nor its code
         }
         finally { _lock.ExitWriteLock(); }
     }
@@ -204,11 +206,12 @@ public sealed class FaceIndex : IDisposable
         _lock.EnterWriteLock();
         try
         {
-            if (g.Size != Count)
+            if (g.Size < Count)
             {
                 g.Dispose();
                 return false;
             }
+            g.Scrubs = g.Size - Count;
             _hnsw?.Dispose();
             _hnsw = g;
             if (!_options.KeepVectors) _matrix = null;
@@ -239,12 +242,13 @@ public sealed class FaceIndex : IDisposable
             index.Dispose();
             return null;
         }
-        if (g.Size != index.Count)
+        if (g.Size < index.Count)
         {
             g.Dispose();
             index.Dispose();
             return null;
         }
+        g.Scrubs = g.Size - index.Count; // erased faces' slots, taken by scrub vectors
         index._hnsw = g;
         return index;
     }
@@ -389,10 +393,15 @@ public sealed class FaceIndex : IDisposable
 
     private Neighbor[] SearchGraph(ReadOnlySpan<float> query, int k, int candidates)
     {
-        int ask = Math.Min(Count, Math.Max(k, candidates));
+        int ask = (int)Math.Min(Count + _hnsw!.Scrubs, Math.Max(k, candidates));
         var keys = new long[ask];
         var distances = new float[ask];
-        int found = _hnsw!.Search(query, ask, keys, distances);
+        int found = _hnsw.Search(query, ask, keys, distances);
+        // scrub vectors (erased faces' slots) are not rows
+        int kept = 0;
+        for (int i = 0; i < found; i++)
+            if (!HnswGraph.IsScrub(keys[i])) { keys[kept] = keys[i]; distances[kept] = distances[i]; kept++; }
+        found = kept;
         if (_matrix is { } m)
         {
             // the float vectors are here: the candidates re-ranked exactly

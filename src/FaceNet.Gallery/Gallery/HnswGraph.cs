@@ -37,6 +37,7 @@ internal sealed class HnswGraph : IDisposable
     [DllImport(Library)] private static extern UIntPtr usearch_remove(IntPtr index, ulong key, out IntPtr error);
     [DllImport(Library)] private static extern unsafe UIntPtr usearch_search(IntPtr index, float* query, int kind, UIntPtr count, ulong* keys, float* distances, out IntPtr error);
     [DllImport(Library)] private static extern UIntPtr usearch_size(IntPtr index, out IntPtr error);
+    [DllImport(Library)] private static extern UIntPtr usearch_capacity(IntPtr index, out IntPtr error);
     [DllImport(Library)] private static extern UIntPtr usearch_dimensions(IntPtr index, out IntPtr error);
     [DllImport(Library)] private static extern UIntPtr usearch_memory_usage(IntPtr index, out IntPtr error);
     [DllImport(Library)] private static extern UIntPtr usearch_serialized_length(IntPtr index, out IntPtr error);
@@ -112,25 +113,45 @@ internal sealed class HnswGraph : IDisposable
     public unsafe void Add(long key, ReadOnlySpan<float> vector)
     {
         if (vector.Length != _dim) throw new ArgumentException($"vector of {vector.Length} values in a {_dim}-d graph");
-        // USearch grows by itself only when asked to reserve; keep a margin
+        // USearch does not grow by itself, and an add that finds it full fails for good: room is made before, by half again
+        long capacity = (long)usearch_capacity(Handle, out _);
+        if (Size + 1 >= capacity) Reserve(Math.Max(1024, capacity + capacity / 2 + 1));
         fixed (float* v = vector)
         {
             usearch_add(Handle, (ulong)key, v, ScalarF32, out var e);
-            if (e != IntPtr.Zero)
-            {
-                // full: grow by half and try once more
-                Reserve(Math.Max(1024, Size + Size / 2 + 1));
-                usearch_add(Handle, (ulong)key, v, ScalarF32, out e);
-                Check(e);
-            }
+            Check(e);
         }
     }
 
-    public void Remove(long key)
+    /// <summary>
+    /// Removes keys, and their codes with them: USearch only marks a removed vector (its bytes stay in memory and in what
+    /// <see cref="Serialize"/> writes), so each freed slot is taken again at once by a scrub vector (the same constant for
+    /// every face, under a key no row has: <see cref="IsScrub"/>), which stays: what is left of an erased face in the graph
+    /// is the scrub vector's code. (Removing the scrub vector in turn leaves a graph whose searches can come back empty.)
+    /// </summary>
+    public void Remove(IReadOnlyCollection<long> keys)
     {
-        usearch_remove(Handle, (ulong)key, out var e);
-        Check(e);
+        int removed = 0;
+        foreach (var key in keys)
+        {
+            usearch_remove(Handle, (ulong)key, out var e);
+            Check(e);
+            removed++;
+        }
+        if (removed == 0) return;
+        var scrub = new float[_dim];
+        scrub[0] = 1;
+        for (int i = 0; i < removed; i++) Add(ScrubKey - Scrubs++, scrub);
     }
+
+    /// <summary>Scrub vectors the graph holds (see <see cref="Remove"/>); a graph read back counts them as its vectors beyond the live rows.</summary>
+    public long Scrubs { get; set; }
+
+    // keys no row ever has (rows are ints)
+    private const long ScrubKey = long.MaxValue - 1;
+
+    /// <summary>Whether a key found is a scrub vector's, not a row's.</summary>
+    public static bool IsScrub(long key) => key > int.MaxValue || key < 0;
 
     /// <summary>The <paramref name="count"/> nearest keys with their code distances (cosine distance), nearest first.</summary>
     public unsafe int Search(ReadOnlySpan<float> query, int count, Span<long> keys, Span<float> distances)
@@ -183,6 +204,7 @@ internal sealed class HnswGraph : IDisposable
             IntPtr e;
             fixed (byte* b = bytes) usearch_load_buffer(g.Handle, b, (UIntPtr)bytes.Length, out e);
             Check(e);
+            g.Reserve(g.Size + Math.Max(1024, g.Size / 2)); // room for what the feed brings
             if (g.Dimensions != dimensions) throw new InvalidOperationException($"USearch: a {g.Dimensions}-d graph where {dimensions} were expected");
             usearch_change_threads_search(g.Handle, (UIntPtr)SearchThreads, out var e2);
             Check(e2);

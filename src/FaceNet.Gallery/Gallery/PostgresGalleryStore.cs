@@ -758,6 +758,121 @@ public sealed partial class PostgresGalleryStore : IGalleryStore, IProtectedStor
         return Read((conn, tx) => ChangeFeed.Read(conn, tx, "", sequence, max, (subject, first, last) => ReadFaces(conn, tx, (subject, first, last)), (shard, shards)));
     }
 
+    /// <summary>The gallery's schema (<c>facenet</c>, or a tenant's <c>facenet_T</c>).</summary>
+    public string GallerySchema => _schema;
+
+    /// <summary>
+    /// The key that seals this gallery's saved graphs: derived from its data key (HKDF-SHA256, its own purpose), so a graph
+    /// file opens only for whoever can open the faces; null for a plain gallery.
+    /// </summary>
+    internal byte[]? GraphKey() => _dataKey is null ? null
+        : System.Security.Cryptography.HKDF.DeriveKey(System.Security.Cryptography.HashAlgorithmName.SHA256, _dataKey, 32, info: "facenet shard graph v1"u8.ToArray());
+
+    /// <summary>The ids and names of one shard's subjects now (what a shard loading a saved graph reads instead of every vector).</summary>
+    public IReadOnlyList<(long Id, string Name)> ShardNames(int shard, int shards)
+    {
+        ShardIndexes(shards);
+        return Read((conn, tx) =>
+        {
+            var list = new List<(long, string)>();
+            using var cmd = new NpgsqlCommand($"SELECT id, name FROM subjects WHERE id % {shards} = {shard}", conn, tx);
+            using var r = cmd.ExecuteReader();
+            while (r.Read()) list.Add((r.GetInt64(0), r.GetString(1)));
+            return (IReadOnlyList<(long, string)>)list;
+        });
+    }
+
+    /// <summary>How many faces one shard's subjects have now (a loaded graph's count is checked against it).</summary>
+    public long ShardFaceCount(int shard, int shards)
+    {
+        ShardIndexes(shards);
+        return Read((conn, tx) => Scalar<long>(conn, tx, $"SELECT count(*) FROM faces WHERE subject_id % {shards} = {shard}"));
+    }
+
+    /// <summary>
+    /// The graph of a shard last saved in the database (table <c>shard_graphs</c> of the gallery's schema: a place every silo
+    /// reaches, so the silo that takes a dead silo's shard over loads it instead of building it), with the feed position it covers; null when none.
+    /// </summary>
+    public (long Position, byte[] Bytes)? ReadShardGraph(int shard, int shards)
+        => Read<(long, byte[])?>((conn, tx) =>
+        {
+            if (!Scalar<bool>(conn, tx, "SELECT to_regclass('shard_graphs') IS NOT NULL")) return null;
+            using var cmd = new NpgsqlCommand("SELECT position, bytes FROM shard_graphs WHERE shard = @k AND shards = @n", conn, tx);
+            cmd.Parameters.AddWithValue("k", shard);
+            cmd.Parameters.AddWithValue("n", shards);
+            using var r = cmd.ExecuteReader();
+            return r.Read() ? (r.GetInt64(0), r.GetFieldValue<byte[]>(1)) : null;
+        });
+
+    /// <summary>
+    /// Saves a shard's graph (replacing the last one) with the feed position it covers. <paramref name="erasure"/>: the
+    /// replaced graph held an erased face, so the table is vacuumed as the faces are after an erasure.
+    /// </summary>
+    public void WriteShardGraph(int shard, int shards, long position, byte[] bytes, bool erasure = false)
+    {
+        try
+        {
+            using var conn = _db.OpenConnection();
+            try
+            {
+                // on its own (shards save at once and may both make it): a failed CREATE would abort the save's transaction
+                Exec(conn, null, "CREATE TABLE IF NOT EXISTS shard_graphs (shard int NOT NULL, shards int NOT NULL, position bigint NOT NULL, "
+                    + "saved timestamptz NOT NULL DEFAULT now(), bytes bytea NOT NULL, PRIMARY KEY (shard, shards)); "
+                    // stored as they come (compressing codes gains little and costs every load)
+                    + "ALTER TABLE shard_graphs ALTER COLUMN bytes SET STORAGE EXTERNAL");
+            }
+            catch (PostgresException e) when (e.SqlState is PostgresErrorCodes.UniqueViolation or PostgresErrorCodes.DuplicateObject
+                or PostgresErrorCodes.DuplicateTable) { }
+            using (var tx = conn.BeginTransaction())
+            {
+                using var cmd = new NpgsqlCommand("INSERT INTO shard_graphs (shard, shards, position, bytes) VALUES (@k, @n, @p, @b) "
+                    + "ON CONFLICT (shard, shards) DO UPDATE SET position = excluded.position, bytes = excluded.bytes, saved = now()", conn, tx);
+                cmd.Parameters.AddWithValue("k", shard);
+                cmd.Parameters.AddWithValue("n", shards);
+                cmd.Parameters.AddWithValue("p", position);
+                cmd.Parameters.AddWithValue("b", bytes);
+                cmd.CommandTimeout = 600;
+                cmd.ExecuteNonQuery();
+                tx.Commit();
+            }
+            if (erasure) Exec(conn, null, "VACUUM shard_graphs");
+        }
+        catch (NpgsqlException e) { throw new GalleryException(Location, "database error: " + e.Message, FaceNetErrorKind.Unavailable, e); }
+    }
+
+    /// <summary>The positions of the shards' graphs saved in the database: (shard, shard count) → position.</summary>
+    public IReadOnlyDictionary<(int Shard, int Shards), long> ShardGraphPositions() => Read((conn, tx) =>
+    {
+        var map = new Dictionary<(int, int), long>();
+        if (!Scalar<bool>(conn, tx, "SELECT to_regclass('shard_graphs') IS NOT NULL")) return (IReadOnlyDictionary<(int, int), long>)map;
+        using var cmd = new NpgsqlCommand("SELECT shard, shards, position FROM shard_graphs", conn, tx);
+        using var r = cmd.ExecuteReader();
+        while (r.Read()) map[(r.GetInt32(0), r.GetInt32(1))] = r.GetInt64(2);
+        return map;
+    });
+
+    /// <summary>Deletes a shard's graph saved in the database (then vacuums, as after an erasure).</summary>
+    public void DeleteShardGraph(int shard, int shards)
+    {
+        try
+        {
+            using var conn = _db.OpenConnection();
+            using (var tx = conn.BeginTransaction())
+            {
+                if (!Scalar<bool>(conn, tx, "SELECT to_regclass('shard_graphs') IS NOT NULL")) return;
+                Exec(conn, tx, $"DELETE FROM shard_graphs WHERE shard = {shard} AND shards = {shards}");
+                tx.Commit();
+            }
+            Exec(conn, null, "VACUUM shard_graphs");
+        }
+        catch (NpgsqlException e) { throw new GalleryException(Location, "database error: " + e.Message, FaceNetErrorKind.Unavailable, e); }
+    }
+
+    /// <summary>Whether the feed still holds every change after <paramref name="sequence"/> (a saved graph older than that cannot be caught up).</summary>
+    public bool FeedReaches(long sequence) => Read((conn, tx) =>
+        long.Parse(Scalar<string>(conn, tx, "SELECT value FROM meta WHERE key = 'feed_pruned_through'")!, System.Globalization.CultureInfo.InvariantCulture) <= sequence
+        && Scalar<long>(conn, tx, "SELECT COALESCE(max(seq), 0) FROM changes") >= sequence);
+
     /// <summary>The feed's last entry now (0 when it has none).</summary>
     public long LastSequence() => Read((conn, tx) => Scalar<long>(conn, tx, "SELECT COALESCE(max(seq), 0) FROM changes"));
 
