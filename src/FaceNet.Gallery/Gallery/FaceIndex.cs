@@ -22,7 +22,7 @@ public sealed record FaceIndexOptions
     /// Neighbours asked of the graph per search, whatever k (the search's candidate list is at least
     /// this long, so it acts as a larger ef); the best k of them are returned.
     /// </summary>
-    public int MinCandidates { get; init; } = int.Parse(Environment.GetEnvironmentVariable("MC") ?? "128");
+    public int MinCandidates { get; init; } = 256;
     /// <summary>Build the graph as soon as <see cref="ApproximateFrom"/> faces are added (off when a saved graph is loaded instead).</summary>
     public bool BuildOnAdd { get; init; } = true;
     /// <summary>

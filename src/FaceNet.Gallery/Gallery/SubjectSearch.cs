@@ -17,7 +17,7 @@ internal static class SubjectSearch
 {
     /// <summary>Subjects re-ranked from the store for an answer of <paramref name="top"/> candidates: enough that the codes' small errors never reorder them out.</summary>
     /// Under mean aggregation every subject found near is re-ranked: its mean may be small though its nearest face is not among the first.
-    public static int RerankCount(int top, Aggregation aggregation = Aggregation.Min) => aggregation == Aggregation.Mean ? int.MaxValue : Math.Max(int.Parse(Environment.GetEnvironmentVariable("RR") ?? "16"), top * 4);
+    public static int RerankCount(int top, Aggregation aggregation = Aggregation.Min) => aggregation == Aggregation.Mean ? int.MaxValue : Math.Max(16, top * 4);
 
     /// <summary>
     /// The best <paramref name="top"/> subjects for an embedding: enough of the nearest faces to be sure of
