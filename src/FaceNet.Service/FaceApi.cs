@@ -62,12 +62,12 @@ public sealed record IdentifiedFace(int[] Box, float Score, double? Quality, str
 public sealed record TenantJson(string Name);
 public sealed record TenantsResponse(IReadOnlyList<string> Tenants);
 public sealed record ClusterSiloJson(string Address, string Status, IReadOnlyList<int> Shards, int Subjects, int Faces, long MemoryBytes);
-public sealed record ClusterShardJson(int Shard, string Silo, int Subjects, int Faces, string Graph, long SavedAt);
+public sealed record ClusterShardJson(int Shard, string Silo, int Subjects, int Faces, string Graph, long SavedAt, string Tenant);
 public sealed record ClusterResponse(int ShardCount, int Subjects, int Faces, IReadOnlyList<ClusterSiloJson> Silos, IReadOnlyList<ClusterShardJson> Shards)
 {
     public static ClusterResponse Of(Cluster.ClusterState state) => new(state.Shards.Count, state.Shards.Sum(s => s.Subjects), state.Shards.Sum(s => s.Faces),
         state.Silos.Select(s => new ClusterSiloJson(s.Address, s.Status, s.Shards, s.Subjects, s.Faces, s.MemoryBytes)).ToList(),
-        state.Shards.Select(s => new ClusterShardJson(s.Shard, s.Silo, s.Subjects, s.Faces, s.Graph, s.SavedAt)).ToList());
+        state.Shards.Select(s => new ClusterShardJson(s.Shard, s.Silo, s.Subjects, s.Faces, s.Graph, s.SavedAt, s.Tenant)).ToList());
 }
 public sealed record LivenessResponse(IReadOnlyList<LivenessJson> Faces, int Width, int Height, string Model, string ThresholdSource)
 {
@@ -257,7 +257,7 @@ internal sealed class FaceApi(FaceWork work, Tenants? tenants, Cluster.Shards.Sh
     {
         name = RouteName(http, name, fromEnd: 0);
         RequireServiceAdmin(http);
-        RequireTenants().Create(name);
+        RequireTenants().Make(name);
         http.Items[AuditSubject] = ("tenant " + name, 0L);
         return Task.FromResult<IResult>(Results.Json(new TenantJson(name), FaceNetApi.Json, statusCode: 201));
     });
@@ -272,13 +272,14 @@ internal sealed class FaceApi(FaceWork work, Tenants? tenants, Cluster.Shards.Sh
     public Task<IResult> Cluster(HttpContext http) => Guard(http, Scope.Admin, AuditOperations.ClusterStatus, async ct =>
     {
         RequireServiceAdmin(http);
-        if (sharded is null) return Problems.NotFound("this service is not a cluster (start it with --cluster)");
-        return Ok(ClusterResponse.Of(await FaceNet.Cluster.ClusterState.ReadAsync(sharded.Grains, sharded.Shards).WaitAsync(ct)));
+        if (sharded is null || ClusterTenants is null) return Problems.NotFound("this service is not a cluster (start it with --cluster)");
+        return Ok(ClusterResponse.Of(await FaceNet.Cluster.ClusterState.ReadAsync(sharded.Grains, ClusterTenants.Galleries()).WaitAsync(ct)));
     });
 
-    private Tenants RequireTenants() => tenants ?? (sharded is not null
-        ? throw new TenantException(Tenants.Default, "a cluster hosts one gallery, the default tenant's", FaceNetErrorKind.Conflict)
-        : throw new NoGalleryException());
+    /// <summary>A cluster front end's tenants (each a gallery in shards of its own).</summary>
+    public ClusterTenants? ClusterTenants { get; init; }
+
+    private ITenantAdmin RequireTenants() => (ITenantAdmin?)ClusterTenants ?? tenants ?? throw new NoGalleryException();
 
     // ----- plumbing -----
 
@@ -295,17 +296,22 @@ internal sealed class FaceApi(FaceWork work, Tenants? tenants, Cluster.Shards.Sh
     /// </summary>
     private IGallery? GalleryOf(HttpContext http)
     {
-        if (sharded is not null) return TenantOf(http) == Tenants.Default ? sharded : null;
         if (http.Items[LeaseItem] is Tenants.Lease held) return held.Gallery;
+        if (http.Items[LeaseItem] is ClusterTenants.Lease heldShards) return heldShards.Gallery;
+        if (ClusterTenants is not null)
+        {
+            if (ClusterTenants.Acquire(TenantOf(http)) is not { } sharding) return null;
+            http.Items[LeaseItem] = sharding;
+            return sharding.Gallery;
+        }
         if (tenants?.Acquire(TenantOf(http)) is not { } lease) return null;
         http.Items[LeaseItem] = lease;
         return lease.Gallery;
     }
 
     private IGallery RequireGallery(HttpContext http)
-        => GalleryOf(http) ?? (tenants is null || TenantOf(http) == Tenants.Default ? throw new NoGalleryException()
-            : throw new TenantException(TenantOf(http), sharded is null ? "no such tenant on this service" : "a cluster hosts the default tenant only",
-                FaceNetErrorKind.NotFound));
+        => GalleryOf(http) ?? ((tenants is null && ClusterTenants is null) || TenantOf(http) == Tenants.Default ? throw new NoGalleryException()
+            : throw new TenantException(TenantOf(http), "no such tenant on this service", FaceNetErrorKind.NotFound));
 
     private sealed class NoGalleryException : Exception;
 
@@ -415,7 +421,7 @@ internal sealed class FaceApi(FaceWork work, Tenants? tenants, Cluster.Shards.Sh
         }
         finally
         {
-            if (http.Items[LeaseItem] is Tenants.Lease lease) lease.Dispose();
+            if (http.Items[LeaseItem] is IDisposable lease) lease.Dispose();
         }
     }
 

@@ -209,11 +209,16 @@ internal sealed class FaceNetParts : IAsyncDisposable
             ? new Tenants(location, GalleryModel.For(faces.Model), options.MasterKey, gallery, (g, stop) => g.FollowAsync(options.FollowPoll, null, stop),
                 drainWait: options.RequestTimeout + TimeSpan.FromSeconds(10))
             : null;
+        // in a cluster, every tenant's gallery in shards of its own
+        ClusterTenants = sharded is not null
+            ? new ClusterTenants(options.Gallery!, GalleryModel.For(faces.Model), options.MasterKey, sharded.Grains, sharded,
+                drainWait: options.RequestTimeout + TimeSpan.FromSeconds(10))
+            : null;
         Work = work;
         Keys = keys;
         Metrics = metrics;
         Log = log;
-        Api = new FaceApi(work, Tenants, sharded, keys, options, log);
+        Api = new FaceApi(work, Tenants, sharded, keys, options, log) { ClusterTenants = ClusterTenants };
     }
 
     public ServiceOptions Options { get; }
@@ -223,6 +228,9 @@ internal sealed class FaceNetParts : IAsyncDisposable
 
     /// <summary>The gallery in shards over the cluster, when this process is a silo of one (no FaceGallery then).</summary>
     public ShardedGallery? Sharded { get; }
+
+    /// <summary>A cluster front end's tenants (null outside a cluster).</summary>
+    public ClusterTenants? ClusterTenants { get; }
 
     /// <summary>Every tenant's gallery (null without a gallery, or in a cluster).</summary>
     public Tenants? Tenants { get; }
@@ -246,9 +254,10 @@ internal sealed class FaceNetParts : IAsyncDisposable
     /// <summary>The audit trail of a tenant's gallery (the default one for refusals that name no tenant), held while <paramref name="write"/> runs.</summary>
     public void WithTrail(string tenant, Action<IGalleryStore> write)
     {
-        if (Sharded is not null)
+        if (ClusterTenants is not null)
         {
-            if (tenant == Tenants.Default) write(Sharded.Store);
+            using var held = ClusterTenants.Acquire(tenant);
+            if (held is not null) write(held.Gallery.Store);
             return;
         }
         using var lease = Tenants?.Acquire(tenant);
@@ -312,6 +321,7 @@ internal sealed class FaceNetParts : IAsyncDisposable
     {
         await Work.DisposeAsync().ConfigureAwait(false);
         Tenants?.Dispose();
+        ClusterTenants?.Dispose();
         Gallery?.Dispose();
         Sharded?.Dispose();
         Faces.Dispose();

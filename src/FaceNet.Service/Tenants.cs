@@ -17,8 +17,10 @@ public sealed class TenantException(string tenant, string reason, FaceNetErrorKi
 /// works on a closed gallery, and nothing opens (and so re-creates) a tenant that is being removed.
 /// </para>
 /// </summary>
-public sealed class Tenants : IDisposable
+public sealed class Tenants : ITenantAdmin, IDisposable
 {
+    void ITenantAdmin.Make(string tenant) => Create(tenant);
+
     public const string Default = GalleryTenants.Default;
     internal const string NameRule = GalleryTenants.NameRule;
 

@@ -35,7 +35,7 @@ public sealed record ShardAnswer([property: Id(0)] ShardHit[] Hits, [property: I
 /// (id modulo the shard count), loaded from PostgreSQL when it activates, searched in memory.
 /// </summary>
 [Alias("FaceNet.IGalleryShard")]
-public interface IGalleryShard : IGrainWithIntegerKey
+public interface IGalleryShard : IGrainWithIntegerCompoundKey
 {
     /// <summary>This shard's best subjects for a query (each at its nearest face, or its mean).</summary>
     [Alias("Search")]
@@ -72,6 +72,16 @@ public interface IGalleryShard : IGrainWithIntegerKey
     /// <summary>Moves to its owner in the current membership (this silo's memory freed; the owner loads the shard from PostgreSQL).</summary>
     [Alias("Handoff")]
     Task Handoff();
+
+    /// <summary>Its tenant was removed: the shard leaves memory, and this silo's graph file of it is deleted (the database's went with the schema).</summary>
+    [Alias("Drop")]
+    Task Drop();
+}
+
+/// <summary>How a tenant's shard grain is named: the shard's number, and the tenant as the key's extension.</summary>
+public static class ShardGrains
+{
+    public static IGalleryShard Get(IGrainFactory grains, string tenant, int shard) => grains.GetGrain<IGalleryShard>(shard, tenant);
 }
 
 /// <summary>A shard as it is now: the silo that holds it, its subjects and faces, and that silo's process memory (resident bytes).</summary>
@@ -79,6 +89,9 @@ public interface IGalleryShard : IGrainWithIntegerKey
 public sealed record ShardStatus([property: Id(0)] int Shard, [property: Id(1)] string Silo, [property: Id(2)] int Subjects, [property: Id(3)] int Faces,
     [property: Id(4)] long SiloMemoryBytes)
 {
+    /// <summary>The tenant whose gallery the shard is of.</summary>
+    [Id(7)] public string Tenant { get; init; } = GalleryTenants.Default;
+
     /// <summary>
     /// How the shard searches and where its graph came from: <c>exact</c> (float vectors, a scan), <c>built</c> (a graph built
     /// from the store's vectors), <c>disk</c> or <c>database</c> (a saved graph loaded, then caught up from the feed).
@@ -119,16 +132,30 @@ public sealed class ShardUnavailableException : Exception
     public ShardUnavailableException(string message, Exception inner) : base(message, inner) { }
 }
 
-/// <summary>The shards active on this silo, which its follower and rebalancer act on; and the gate that loads two at a time.</summary>
-internal sealed class LocalShards
+/// <summary>The shards active on this silo (tenant, shard), which its follower and rebalancer act on; and the gate that loads two at a time.</summary>
+internal sealed class LocalShards(ShardSettings settings)
 {
     /// <summary>Shards reading from PostgreSQL at once on this silo: more only thrash the database and the cores.</summary>
     public SemaphoreSlim Loading { get; } = new(2, 2);
 
-    private readonly ConcurrentDictionary<int, byte> _keys = new();
-    public void Add(int shard) => _keys[shard] = 0;
-    public void Remove(int shard) => _keys.TryRemove(shard, out _);
-    public IReadOnlyList<int> Keys => [.. _keys.Keys.Order()];
+    private readonly ConcurrentDictionary<(string Tenant, int Shard), byte> _keys = new();
+    public void Add(string tenant, int shard) => _keys[(tenant, shard)] = 0;
+    public void Remove(string tenant, int shard) => _keys.TryRemove((tenant, shard), out _);
+    public IReadOnlyList<(string Tenant, int Shard)> Keys => [.. _keys.Keys.OrderBy(k => k.Tenant, StringComparer.Ordinal).ThenBy(k => k.Shard)];
+
+    private readonly ConcurrentDictionary<string, int> _counts = new(StringComparer.Ordinal);
+
+    /// <summary>A tenant's gallery: its connection string (the tenant's schema) and its shard count (fixed when its first shard started).</summary>
+    public (string ConnectionString, int Shards) Gallery(string tenant)
+    {
+        var at = GalleryTenants.LocationOf(settings.ConnectionString, tenant);
+        int shards = tenant == GalleryTenants.Default ? settings.Shards
+            : _counts.GetOrAdd(tenant, t => ShardLayout.Fix(at, settings.Shards, PostgresGalleryStore.SchemaOf(t)));
+        return (at, shards);
+    }
+
+    /// <summary>Forgets a removed tenant's shard count (a tenant made again under the name fixes its own).</summary>
+    public void Forget(string tenant) => _counts.TryRemove(tenant, out _);
 }
 
 [ShardPlacement]
@@ -144,16 +171,30 @@ internal sealed class GalleryShardGrain(ShardSettings settings, LocalShards loca
     private readonly Dictionary<string, long> _ids = new(StringComparer.Ordinal);
     private long _sequence;
 
-    private int Shard => (int)this.GetPrimaryKeyLong();
+    private int Shard => (int)this.GetPrimaryKeyLong(out _);
+
+    private string Tenant => this.GetPrimaryKeyLong(out var tenant) >= 0 && tenant is { Length: > 0 } ? tenant : GalleryTenants.Default;
+
+    // the tenant's gallery: its schema's connection string and shard count
+    private (string ConnectionString, int Shards) _gallery;
+    private int Shards => _gallery.Shards;
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         // not cancelled with the activation's token (Orleans gives an activation 30 s): a shard waiting its turn to load still loads
         await local.Loading.WaitAsync(CancellationToken.None);
         // off Orleans' scheduler threads: a large shard reads for seconds, and those threads also answer the silo's liveness probes
-        try { await Task.Run(() => Guarded(Load), CancellationToken.None); }
+        try
+        {
+            await Task.Run(() => Guarded(() =>
+            {
+                _gallery = local.Gallery(Tenant);
+                if (Shard >= _gallery.Shards) throw new ShardUnavailableException($"tenant {Tenant} has {_gallery.Shards} shards, not {Shard + 1}");
+                Load();
+            }), CancellationToken.None);
+        }
         finally { local.Loading.Release(); }
-        local.Add(Shard);
+        local.Add(Tenant, Shard);
     }
 
     private void Guarded(Action work)
@@ -162,7 +203,7 @@ internal sealed class GalleryShardGrain(ShardSettings settings, LocalShards loca
         catch (FaceNetException e) { throw new ShardUnavailableException($"shard {Shard}: {e.Message}"); }
     }
 
-    private PostgresGalleryStore Store => _store ??= PostgresGalleryStore.Open(settings.ConnectionString, null, readOnly: true, key: settings.Key);
+    private PostgresGalleryStore Store => _store ??= PostgresGalleryStore.Open(_gallery.ConnectionString, null, readOnly: true, key: settings.Key, create: false);
 
     // how the shard got its graph (see ShardStatus.Graph), the position of its last saved graph, the changes applied since
     private string _graph = "exact";
@@ -173,7 +214,7 @@ internal sealed class GalleryShardGrain(ShardSettings settings, LocalShards loca
     {
         var store = Store;
         if (TryLoadSaved(store)) return;
-        var snapshot = store.ShardSnapshot(Shard, settings.Shards);
+        var snapshot = store.ShardSnapshot(Shard, Shards);
         Clear();
         foreach (var s in snapshot.Subjects) Name(s.Id, s.Name);
         _index = new FaceIndex(store.Model.EmbeddingSize, store.Model.Metric, settings.Index);
@@ -196,12 +237,12 @@ internal sealed class GalleryShardGrain(ShardSettings settings, LocalShards loca
     private FaceIndexOptions IndexOptions => settings.Index ?? new FaceIndexOptions();
 
     private SavedGraph.Header Expected(PostgresGalleryStore store, long position = 0, int rows = 0)
-        => new(store.Model.Id, store.Model.EmbeddingSize, IndexOptions.Connectivity, Shard, settings.Shards, position, rows);
+        => new(store.Model.Id, store.Model.EmbeddingSize, IndexOptions.Connectivity, Shard, Shards, position, rows);
 
     /// <summary>This silo's file of the shard's graph: a folder per database and schema under <see cref="ShardSettings.GraphDirectory"/>.</summary>
     private string? LocalPath(PostgresGalleryStore store)
-        => settings.GraphDirectory is { } dir ? Path.Combine(ShardGraphs.Folder(dir, settings.ConnectionString, store.GallerySchema),
-            $"shard-{Shard}-of-{settings.Shards}.graph") : null;
+        => settings.GraphDirectory is { } dir ? Path.Combine(ShardGraphs.Folder(dir, _gallery.ConnectionString, store.GallerySchema),
+            $"shard-{Shard}-of-{Shards}.graph") : null;
 
     /// <summary>
     /// Takes the newest saved graph that opens (this silo's file, or the database's copy, which every silo reaches), reads the
@@ -221,7 +262,7 @@ internal sealed class GalleryShardGrain(ShardSettings settings, LocalShards loca
             catch (IOException) { }
             from = "disk";
         }
-        if (store.ReadShardGraph(Shard, settings.Shards) is { } saved && (best is null || saved.Position > best.Header.Position)
+        if (store.ReadShardGraph(Shard, Shards) is { } saved && (best is null || saved.Position > best.Header.Position)
             && SavedGraph.Decode(saved.Bytes, expected, key) is { } shared)
         {
             best = shared;
@@ -234,7 +275,7 @@ internal sealed class GalleryShardGrain(ShardSettings settings, LocalShards loca
         if (index is null) return false;
         Clear();
         _index = index;
-        foreach (var (id, name) in store.ShardNames(Shard, settings.Shards)) Name(id, name);
+        foreach (var (id, name) in store.ShardNames(Shard, Shards)) Name(id, name);
         for (int row = 0; row < best.SubjectOfRow.Length; row++)
         {
             long subject = best.SubjectOfRow[row];
@@ -247,7 +288,7 @@ internal sealed class GalleryShardGrain(ShardSettings settings, LocalShards loca
         _savedAt = best.Header.Position;
         _graph = from;
         CatchUpNow();
-        if (_index is null || _index.Count != store.ShardFaceCount(Shard, settings.Shards))
+        if (_index is null || _index.Count != store.ShardFaceCount(Shard, Shards))
         {
             Clear();
             _graph = "exact";
@@ -267,7 +308,7 @@ internal sealed class GalleryShardGrain(ShardSettings settings, LocalShards loca
         var store = Store;
         if (_index is not { IsApproximate: true } index)
         {
-            if (erasure && _savedAt > 0) ShardGraphs.Delete(store, LocalPath(store), Shard, settings.Shards);
+            if (erasure && _savedAt > 0) ShardGraphs.Delete(store, LocalPath(store), Shard, Shards);
             _savedAt = 0;
             return;
         }
@@ -287,7 +328,7 @@ internal sealed class GalleryShardGrain(ShardSettings settings, LocalShards loca
                 try { File.Delete(path); } catch (IOException) { } catch (UnauthorizedAccessException) { }
             }
         }
-        store.WriteShardGraph(Shard, settings.Shards, _sequence, bytes, erasure);
+        store.WriteShardGraph(Shard, Shards, _sequence, bytes, erasure);
         _savedAt = _sequence;
         _sinceSave = 0;
     }
@@ -321,7 +362,7 @@ internal sealed class GalleryShardGrain(ShardSettings settings, LocalShards loca
         bool erased = false;
         while (true)
         {
-            var changes = _store!.ChangesSince(_sequence, Shard, settings.Shards);
+            var changes = _store!.ChangesSince(_sequence, Shard, Shards);
             if (changes is null) // the feed no longer reaches back: read the shard again
             {
                 Load();
@@ -329,8 +370,11 @@ internal sealed class GalleryShardGrain(ShardSettings settings, LocalShards loca
             }
             if (changes.Count == 0)
             {
+                // a shard that grew into a graph keeps it from now on
+                bool grown = _index is { IsApproximate: true } && _graph == "exact";
+                if (grown) _graph = "built";
                 // an erasure is acknowledged after this returns: the saved graphs must not hold the erased faces by then
-                if (erased) Save(erasure: true);
+                if (erased || grown) Save(erasure: erased);
                 else if (_sinceSave >= settings.SaveEvery) Save(erasure: false);
                 return;
             }
@@ -398,8 +442,20 @@ internal sealed class GalleryShardGrain(ShardSettings settings, LocalShards loca
     public Task<ShardStatus> Status()
         => Task.FromResult(new ShardStatus(Shard, silo.SiloAddress.Endpoint.ToString(), _names.Count, _index?.Count ?? 0, Environment.WorkingSet)
         {
-            Graph = _graph, SavedAt = _savedAt,
+            Graph = _graph, SavedAt = _savedAt, Tenant = Tenant,
         });
+
+    private bool _dropped;
+
+    public Task Drop()
+    {
+        _dropped = true;
+        local.Forget(Tenant);
+        if (settings.GraphDirectory is { } dir && _gallery.ConnectionString is { } at)
+            ShardGraphs.DeleteFolder(dir, at, PostgresGalleryStore.SchemaOf(Tenant));
+        DeactivateOnIdle();
+        return Task.CompletedTask;
+    }
 
     public Task Handoff()
     {
@@ -409,7 +465,8 @@ internal sealed class GalleryShardGrain(ShardSettings settings, LocalShards loca
 
     public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
-        local.Remove(Shard);
+        local.Remove(Tenant, Shard);
+        if (_dropped) { Dispose(); return Task.CompletedTask; }
         // handed over or stopping: what was applied since the last save is saved, so the next owner catches up less
         if (_sinceSave > 0 && _index is { IsApproximate: true })
         {

@@ -16,40 +16,57 @@ internal sealed class ShardFollower(ShardSettings settings, LocalShards local, I
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        PostgresGalleryStore? store = null;
-        long seen = -1;
+        // each tenant's store that this silo holds shards of, and the last change seen in it; the default one wakes at each commit
+        var stores = new Dictionary<string, (PostgresGalleryStore Store, long Seen)>(StringComparer.Ordinal);
+        bool pruned = false;
         try
         {
             while (!stoppingToken.IsCancellationRequested)
             {
                 try
                 {
-                    if (store is null)
+                    if (!pruned && settings.GraphDirectory is { } dir)
                     {
-                        store = PostgresGalleryStore.Open(settings.ConnectionString, null, readOnly: true, key: settings.Key);
                         // this silo's graph files that the database's copies have superseded go first (a shard erased faces elsewhere since)
-                        if (settings.GraphDirectory is { } dir) ShardGraphs.Prune(dir, settings.ConnectionString, store);
+                        ShardGraphs.PruneAll(dir, settings.ConnectionString, settings.Key);
+                        pruned = true;
                     }
-                    if (seen < 0) seen = store.LastSequence(); // shards loaded since have what came before
-                    // only the shards of this silo that a change touched (a write through a front end has had its shard catch up already);
-                    // looked at before waiting, so that what was committed while the database was away is not left for the next commit
-                    var (last, subjects) = store.ChangedSince(seen);
-                    var mine = local.Keys.ToHashSet();
-                    foreach (var shard in subjects.Select(s => (int)(s % settings.Shards)).Distinct().Where(mine.Contains))
-                        await grains.GetGrain<IGalleryShard>(shard).CatchUp();
-                    seen = last;
-                    await store.WaitForChangesAsync(Poll, stoppingToken);
+                    var mine = local.Keys;
+                    foreach (var tenant in mine.Select(k => k.Tenant).Append(GalleryTenants.Default).Distinct())
+                    {
+                        if (!stores.TryGetValue(tenant, out var s))
+                        {
+                            var store = PostgresGalleryStore.Open(local.Gallery(tenant).ConnectionString, null, readOnly: true, key: settings.Key, create: false);
+                            s = (store, store.LastSequence()); // shards loaded since have what came before
+                        }
+                        // only the shards of this silo that a change touched (a write through a front end has had its shard catch up already);
+                        // looked at before waiting, so that what was committed while the database was away is not left for the next commit
+                        var (last, subjects) = s.Store.ChangedSince(s.Seen);
+                        int shards = local.Gallery(tenant).Shards;
+                        foreach (var shard in subjects.Select(x => (int)(x % shards)).Distinct().Where(k => mine.Contains((tenant, k))))
+                            await ShardGrains.Get(grains, tenant, shard).CatchUp();
+                        stores[tenant] = (s.Store, last);
+                    }
+                    foreach (var gone in stores.Keys.Where(t => t != GalleryTenants.Default && !mine.Any(k => k.Tenant == t)).ToList())
+                    {
+                        stores[gone].Store.Dispose();
+                        stores.Remove(gone);
+                    }
+                    await stores[GalleryTenants.Default].Store.WaitForChangesAsync(Poll, stoppingToken);
                 }
                 catch (Exception e) when (e is not OperationCanceledException)
                 {
                     log.LogWarning("following the gallery: {Problem}", e.Message);
-                    store?.Dispose();
-                    store = null;
+                    foreach (var s in stores.Values) s.Store.Dispose();
+                    stores.Clear();
                     await Task.Delay(TimeSpan.FromSeconds(1), stoppingToken);
                 }
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested) { }
-        finally { store?.Dispose(); }
+        finally
+        {
+            foreach (var s in stores.Values) s.Store.Dispose();
+        }
     }
 }

@@ -59,6 +59,31 @@ public static class ShardGraphs
         return deleted;
     }
 
+    /// <summary>
+    /// <see cref="Prune"/> for every tenant's gallery in the database, and deletes the folders of schemas that no longer exist
+    /// (tenants removed while this silo was away).
+    /// </summary>
+    public static void PruneAll(string directory, string connectionString, Gallery.Protection.MasterKey? key)
+    {
+        var tenants = GalleryTenants.List(connectionString);
+        var schemas = tenants.Select(PostgresGalleryStore.SchemaOf).ToHashSet(StringComparer.Ordinal);
+        var root = Path.GetDirectoryName(Folder(directory, connectionString, PostgresGalleryStore.DefaultSchema))!;
+        if (Directory.Exists(root))
+            foreach (var folder in Directory.EnumerateDirectories(root).Where(f => !schemas.Contains(Path.GetFileName(f))))
+                try { Directory.Delete(folder, recursive: true); } catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+        foreach (var tenant in tenants)
+        {
+            var at = GalleryTenants.LocationOf(connectionString, tenant);
+            if (!GalleryStores.Exists(at)) continue;
+            try
+            {
+                using var store = PostgresGalleryStore.Open(at, null, readOnly: true, key: key, create: false);
+                Prune(directory, at, store);
+            }
+            catch (GalleryException) { } // a tenant that cannot be opened here (locked): its shards cannot load either
+        }
+    }
+
     /// <summary>Deletes a gallery's folder of graph files (a tenant removed).</summary>
     public static void DeleteFolder(string directory, string connectionString, string schema)
     {

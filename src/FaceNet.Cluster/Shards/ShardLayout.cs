@@ -21,6 +21,20 @@ public static class ShardLayout
         }
     }
 
+    /// <summary>Forgets a gallery's shard count (its tenant removed: a tenant made again under the name fixes its own).</summary>
+    public static void Forget(string connectionString, string schema)
+    {
+        try
+        {
+            using var conn = new NpgsqlConnection(connectionString);
+            conn.Open();
+            using var cmd = new NpgsqlCommand("DELETE FROM orleans.gallery_shards WHERE gallery = @g", conn);
+            cmd.Parameters.AddWithValue("g", schema);
+            cmd.ExecuteNonQuery();
+        }
+        catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UndefinedTable) { }
+    }
+
     private static int Read(string connectionString, int requested, string schema)
     {
         using var conn = new NpgsqlConnection(connectionString);

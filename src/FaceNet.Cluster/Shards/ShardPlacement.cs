@@ -16,14 +16,18 @@ namespace FaceNet.Cluster.Shards;
 public static class ShardPlacement
 {
     /// <summary>The silo among <paramref name="silos"/> that owns the shard.</summary>
-    public static SiloAddress Owner(long shard, IReadOnlyList<SiloAddress> silos)
+    public static SiloAddress Owner(long shard, IReadOnlyList<SiloAddress> silos) => Owner(shard, Gallery.GalleryTenants.Default, silos);
+
+    /// <summary>The silo among <paramref name="silos"/> that owns a tenant's shard (the default tenant's as before tenants had shards).</summary>
+    public static SiloAddress Owner(long shard, string tenant, IReadOnlyList<SiloAddress> silos)
     {
         if (silos.Count == 0) throw new InvalidOperationException("no silo is active to place a shard on");
-        return silos.MaxBy(s => Score(shard, s.Endpoint.ToString()))!;
+        var name = tenant == Gallery.GalleryTenants.Default ? $"{shard}" : $"{tenant}/{shard}";
+        return silos.MaxBy(s => Score(name, s.Endpoint.ToString()))!;
     }
 
     // a hash of the shard and the endpoint, the same in every process and run (placement is rare: the cost does not matter)
-    private static ulong Score(long shard, string endpoint)
+    private static ulong Score(string shard, string endpoint)
         => BitConverter.ToUInt64(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes($"{shard}@{endpoint}")));
 }
 
@@ -37,7 +41,10 @@ internal sealed class ShardPlacementAttribute() : PlacementAttribute(new ShardPl
 internal sealed class ShardPlacementDirector : IPlacementDirector
 {
     public Task<SiloAddress> OnAddActivation(PlacementStrategy strategy, PlacementTarget target, IPlacementContext context)
-        => Task.FromResult(ShardPlacement.Owner(target.GrainIdentity.GetIntegerKey(), context.GetCompatibleSilos(target)));
+    {
+        long shard = target.GrainIdentity.GetIntegerKey(out var tenant);
+        return Task.FromResult(ShardPlacement.Owner(shard, tenant is { Length: > 0 } ? tenant : Gallery.GalleryTenants.Default, context.GetCompatibleSilos(target)));
+    }
 }
 
 /// <summary>
@@ -57,13 +64,13 @@ internal sealed class ShardRebalancer(IClusterMembershipService membership, ILoc
             {
                 var active = snapshot.Members.Values.Where(m => m.Status == SiloStatus.Active).Select(m => m.SiloAddress).ToList();
                 if (!active.Contains(self.SiloAddress)) continue;
-                foreach (var shard in local.Keys)
+                foreach (var (tenant, shard) in local.Keys)
                 {
-                    if (ShardPlacement.Owner(shard, active).Equals(self.SiloAddress)) continue;
+                    if (ShardPlacement.Owner(shard, tenant, active).Equals(self.SiloAddress)) continue;
                     try
                     {
                         // Orleans moves the activation (its directory entry with it); the placement above picks the owner, which loads from PostgreSQL
-                        await grains.GetGrain<IGalleryShard>(shard).Handoff();
+                        await ShardGrains.Get(grains, tenant, shard).Handoff();
                     }
                     catch (Exception e) when (e is not OperationCanceledException)
                     {
@@ -71,15 +78,27 @@ internal sealed class ShardRebalancer(IClusterMembershipService membership, ILoc
                     }
                 }
                 // and the shards this silo owns now are loaded at once (at start, and those of a silo that died), not at the first search
+                // every tenant's shards (a tenant's gallery that cannot be listed now is loaded at its first call)
                 var mine = local.Keys.ToHashSet();
-                var owned = Enumerable.Range(0, settings.Shards).Where(k => !mine.Contains(k) && ShardPlacement.Owner(k, active).Equals(self.SiloAddress)).ToList();
+                var owned = new List<(string Tenant, int Shard)>();
+                IReadOnlyList<string> tenants = [Gallery.GalleryTenants.Default];
+                try { tenants = Gallery.GalleryTenants.List(settings.ConnectionString); }
+                catch (Exception e) when (e is FaceNetException or Npgsql.NpgsqlException) { log.LogWarning("listing the tenants failed ({Problem})", e.Message); }
+                foreach (var tenant in tenants)
+                {
+                    int count;
+                    try { count = local.Gallery(tenant).Shards; }
+                    catch (Exception e) when (e is FaceNetException or Npgsql.NpgsqlException) { continue; }
+                    owned.AddRange(Enumerable.Range(0, count).Where(k => !mine.Contains((tenant, k)) && ShardPlacement.Owner(k, tenant, active).Equals(self.SiloAddress))
+                        .Select(k => (tenant, k)));
+                }
                 await Parallel.ForEachAsync(owned,
                     new ParallelOptions { MaxDegreeOfParallelism = 4, CancellationToken = stoppingToken }, async (k, _) =>
                     {
-                        try { await grains.GetGrain<IGalleryShard>(k).Size(); }
+                        try { await ShardGrains.Get(grains, k.Tenant, k.Shard).Size(); }
                         catch (Exception e) when (e is not OperationCanceledException)
                         {
-                            log.LogWarning("shard {Shard}: loading failed ({Problem}); its next call loads it", k, e.Message);
+                            log.LogWarning("shard {Shard} of {Tenant}: loading failed ({Problem}); its next call loads it", k.Shard, k.Tenant, e.Message);
                         }
                     });
                 // what loading left behind (rows read, vectors decoded: as much again as the shards keep) goes back to the system now

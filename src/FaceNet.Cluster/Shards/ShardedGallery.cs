@@ -12,8 +12,11 @@ namespace FaceNet.Cluster.Shards;
 /// and its own people sampled over every shard). Writes commit to the store, then the owning shard applies
 /// them, before they return. This process holds no faces of its own.
 /// </summary>
-public sealed class ShardedGallery(IGrainFactory grains, IGalleryStore store, int shards) : IGallery, IDisposable
+public sealed class ShardedGallery(IGrainFactory grains, IGalleryStore store, int shards, string tenant = GalleryTenants.Default) : IGallery, IDisposable
 {
+    /// <summary>The tenant whose gallery this is (each tenant's shards are grains of their own).</summary>
+    public string Tenant { get; } = tenant;
+
     public int Shards { get; } = shards;
 
     /// <summary>The cluster this gallery's shards live in.</summary>
@@ -21,7 +24,7 @@ public sealed class ShardedGallery(IGrainFactory grains, IGalleryStore store, in
 
     public IGalleryStore Store { get; } = store;
 
-    private IGalleryShard Shard(int k) => Grains.GetGrain<IGalleryShard>(k);
+    private IGalleryShard Shard(int k) => ShardGrains.Get(Grains, Tenant, k);
 
     private Task<T[]> All<T>(Func<IGalleryShard, Task<T>> ask) => Task.WhenAll(Enumerable.Range(0, Shards).Select(k => ask(Shard(k))));
 

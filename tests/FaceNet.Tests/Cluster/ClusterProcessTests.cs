@@ -43,12 +43,13 @@ public sealed class ClusterProcessTests(PostgresServer postgres, ITestOutputHelp
 
     private readonly Dictionary<ServeProcess, int> _siloPorts = [];
 
-    private ServeProcess Silo(string db)
+    private ServeProcess Silo(string db, params string[] extra)
     {
         int port = FreePort();
-        var s = ServeProcess.Start(_dir, db, "--cluster", "--cluster-id", "t" + Path.GetFileName(_dir)[^6..].ToLowerInvariant(), "--shards", "16",
+        var s = ServeProcess.Start(_dir, db, ["--cluster", "--cluster-id", "t" + Path.GetFileName(_dir)[^6..].ToLowerInvariant(), "--shards", "16",
             "--silo-port", port.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            "--gateway-port", FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture), "--workers", "1");
+            "--gateway-port", FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture), "--workers", "1",
+            .. extra.Length > 0 ? extra : ["--graph-dir", Path.Combine(_dir, "graphs-" + _silos.Count)]]);
         _silos.Add(s);
         _siloPorts[s] = port;
         return s;
@@ -221,6 +222,56 @@ public sealed class ClusterProcessTests(PostgresServer postgres, ITestOutputHelp
         Assert.True(ShardsOn(state, d) > 0, "the fourth silo holds no shard");
         Assert.Equal(604 + kept.Count, state.GetProperty("subjects").GetInt32());
         await AnswersAsOneProcess(db, key, [a, b, d], fresh: [d]);
+    }
+
+    [Fact]
+    public async Task A_second_tenant_is_served_by_the_cluster_in_shards_of_its_own_isolated_from_the_first()
+    {
+        var db = postgres.NewDatabase();
+        var root = ServeProcess.AddKey(_dir);
+        var graphs = new[] { Path.Combine(_dir, "ga"), Path.Combine(_dir, "gb") };
+        var a = Silo(db, "--graph-dir", graphs[0], "--graph-from", "1");
+        var b = Silo(db, "--graph-dir", graphs[1], "--graph-from", "1");
+        Assert.Equal(201, (await a.Send(HttpMethod.Post, "/v1/tenants/acme", root)).Status);
+        Assert.Equal(409, (await b.Send(HttpMethod.Post, "/v1/tenants/acme", root)).Status);
+        var made = FaceNet.Tests.Cli.CliRunner.Run("keys", "add", "acme-admin", "--tenant", "acme", "--scopes", "admin", "--keys", Path.Combine(_dir, "keys.json"));
+        Assert.Equal(0, made.ExitCode);
+        var acme = made.OutLines[^1];
+        await Task.Delay(1500); // the keys file is re-read when it changes
+
+        Assert.Equal(201, (await a.Post("/v1/subjects/ada/faces", root, Form(("image", Face("img1.jpg"))))).Status);
+        Assert.Equal(201, (await b.Post("/v1/subjects/ben/faces", acme, Form(("image", Face("img3.jpg"))))).Status);
+        foreach (var silo in new[] { a, b })
+        {
+            // each key finds its own tenant's subject, and never the other's
+            var (status, body) = await silo.Post("/v1/identify", acme, Form(("image", Face("img12.jpg"))));
+            Assert.Equal(200, status);
+            Assert.Equal("ben", body.GetProperty("faces")[0].GetProperty("name").GetString());
+            Assert.Equal(1, body.GetProperty("subjects").GetInt32());
+            (status, body) = await silo.Post("/v1/identify", root, Form(("image", Face("img12.jpg"))));
+            Assert.Equal(200, status);
+            Assert.DoesNotContain(body.GetProperty("faces")[0].GetProperty("candidates").EnumerateArray(), c => c.GetProperty("name").GetString() == "ben");
+            (status, body) = await silo.Send(HttpMethod.Get, "/v1/subjects", acme);
+            Assert.Equal(["ben"], body.GetProperty("subjects").EnumerateArray().Select(x => x.GetProperty("name").GetString()));
+        }
+        // the cluster lists each tenant's shards: 16 each, spread over both silos, compact and saved
+        var state = await ClusterState(a, root);
+        var shards = state.GetProperty("shards").EnumerateArray().ToList();
+        Assert.Equal(16, shards.Count(x => x.GetProperty("tenant").GetString() == "acme"));
+        Assert.Equal(16, shards.Count(x => x.GetProperty("tenant").GetString() == "default"));
+        Assert.Equal(2, shards.Where(x => x.GetProperty("tenant").GetString() == "acme").Select(x => x.GetProperty("silo").GetString()).Distinct().Count());
+        Assert.Contains(shards, x => x.GetProperty("tenant").GetString() == "acme" && x.GetProperty("faces").GetInt32() == 1
+            && x.GetProperty("graph").GetString() == "built");
+        Assert.Contains(graphs, g => Directory.EnumerateDirectories(g, "facenet_acme", SearchOption.AllDirectories).Any());
+
+        // removed: its key finds no tenant, its schema and its graph files are gone, the default tenant is untouched
+        Assert.Equal(204, (await b.Send(HttpMethod.Delete, "/v1/tenants/acme", root)).Status);
+        Assert.Equal(404, (await b.Post("/v1/identify", acme, Form(("image", Face("img12.jpg"))))).Status);
+        Assert.False(GalleryTenants.Exists(db, "acme"));
+        Assert.All(graphs, g => Assert.Empty(Directory.EnumerateDirectories(g, "facenet_acme", SearchOption.AllDirectories)));
+        var (st, answer) = await a.Post("/v1/identify", root, Form(("image", Face("img2.jpg"))));
+        Assert.Equal(200, st);
+        Assert.Equal("ada", answer.GetProperty("faces")[0].GetProperty("name").GetString());
     }
 
     [Fact]

@@ -74,7 +74,7 @@ public sealed class ShardGraphTests(PostgresServer postgres) : IDisposable
     private static async Task<ShardStatus[]> Statuses(IHost silo)
     {
         var grains = silo.Services.GetRequiredService<IGrainFactory>();
-        return await Task.WhenAll(Enumerable.Range(0, Shards).Select(k => grains.GetGrain<IGalleryShard>(k).Status()));
+        return await Task.WhenAll(Enumerable.Range(0, Shards).Select(k => ShardGrains.Get(grains, GalleryTenants.Default, k).Status()));
     }
 
     private static ShardedGallery Sharded(IHost silo, string db, MasterKey? key = null)
