@@ -123,7 +123,8 @@ public static class ClusterHosting
             m.DeathVoteExpirationTimeout = TimeSpan.FromSeconds(30);
         });
         silo.Configure<SiloMessagingOptions>(m => m.ResponseTimeout = TimeSpan.FromSeconds(10));
-        // a shard of a large gallery reads its rows for longer than Orleans' 30 s default, waiting its turn behind the others
-        silo.Configure<GrainCollectionOptions>(g => g.ActivationTimeout = TimeSpan.FromMinutes(10));
+        // a shard of a large gallery reads its rows, and builds its graph the first time (minutes for a million faces on a busy machine),
+        // waiting its turn behind the others: far longer than Orleans' 30 s default
+        silo.Configure<GrainCollectionOptions>(g => g.ActivationTimeout = TimeSpan.FromHours(2));
     }
 }

@@ -18,6 +18,8 @@ internal sealed class ShardFollower(ShardSettings settings, LocalShards local, I
     {
         // each tenant's store that this silo holds shards of, and the last change seen in it; the default one wakes at each commit
         var stores = new Dictionary<string, (PostgresGalleryStore Store, long Seen)>(StringComparer.Ordinal);
+        // the last change seen per tenant, kept while the database is away (what was committed meanwhile is caught up after)
+        var seen = new Dictionary<string, long>(StringComparer.Ordinal);
         bool pruned = false;
         try
         {
@@ -37,7 +39,8 @@ internal sealed class ShardFollower(ShardSettings settings, LocalShards local, I
                         if (!stores.TryGetValue(tenant, out var s))
                         {
                             var store = PostgresGalleryStore.Open(local.Gallery(tenant).ConnectionString, null, readOnly: true, key: settings.Key, create: false);
-                            s = (store, store.LastSequence()); // shards loaded since have what came before
+                            // first time: shards loaded since have what came before
+                            s = (store, seen.TryGetValue(tenant, out var was) ? was : store.LastSequence());
                         }
                         // only the shards of this silo that a change touched (a write through a front end has had its shard catch up already);
                         // looked at before waiting, so that what was committed while the database was away is not left for the next commit
@@ -46,11 +49,13 @@ internal sealed class ShardFollower(ShardSettings settings, LocalShards local, I
                         foreach (var shard in subjects.Select(x => (int)(x % shards)).Distinct().Where(k => mine.Contains((tenant, k))))
                             await ShardGrains.Get(grains, tenant, shard).CatchUp();
                         stores[tenant] = (s.Store, last);
+                        seen[tenant] = last;
                     }
                     foreach (var gone in stores.Keys.Where(t => t != GalleryTenants.Default && !mine.Any(k => k.Tenant == t)).ToList())
                     {
                         stores[gone].Store.Dispose();
                         stores.Remove(gone);
+                        seen.Remove(gone);
                     }
                     await stores[GalleryTenants.Default].Store.WaitForChangesAsync(Poll, stoppingToken);
                 }

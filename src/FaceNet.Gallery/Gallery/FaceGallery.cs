@@ -137,7 +137,7 @@ public sealed class FaceGallery : IGallery, IDisposable
         {
             // the saved graph must be of these faces, in this order: its stamp is the count and the last face id
             var stamp = graphPath + ".stamp";
-            var expected = $"{faces.Count}:{(faces.Count > 0 ? faces[^1].Id : 0)}:{_store.Model.Id}";
+            var expected = $"{faces.Count}:{(faces.Count > 0 ? faces[^1].Id : 0)}:{_store.Model.Id}:int8-m{options.Connectivity}"; // a float graph of before is rebuilt
             if (File.Exists(stamp) && File.ReadAllText(stamp) == expected && index.LoadGraph(graphPath)) fromDisk = true;
             else
             {

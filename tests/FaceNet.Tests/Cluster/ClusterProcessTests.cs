@@ -262,13 +262,13 @@ public sealed class ClusterProcessTests(PostgresServer postgres, ITestOutputHelp
         Assert.Equal(2, shards.Where(x => x.GetProperty("tenant").GetString() == "acme").Select(x => x.GetProperty("silo").GetString()).Distinct().Count());
         Assert.Contains(shards, x => x.GetProperty("tenant").GetString() == "acme" && x.GetProperty("faces").GetInt32() == 1
             && x.GetProperty("graph").GetString() == "built");
-        Assert.Contains(graphs, g => Directory.EnumerateDirectories(g, "facenet_acme", SearchOption.AllDirectories).Any());
+        Assert.Contains(graphs, g => Directory.Exists(g) && Directory.EnumerateDirectories(g, "facenet_acme", SearchOption.AllDirectories).Any());
 
         // removed: its key finds no tenant, its schema and its graph files are gone, the default tenant is untouched
         Assert.Equal(204, (await b.Send(HttpMethod.Delete, "/v1/tenants/acme", root)).Status);
         Assert.Equal(404, (await b.Post("/v1/identify", acme, Form(("image", Face("img12.jpg"))))).Status);
         Assert.False(GalleryTenants.Exists(db, "acme"));
-        Assert.All(graphs, g => Assert.Empty(Directory.EnumerateDirectories(g, "facenet_acme", SearchOption.AllDirectories)));
+        Assert.All(graphs.Where(Directory.Exists), g => Assert.Empty(Directory.EnumerateDirectories(g, "facenet_acme", SearchOption.AllDirectories)));
         var (st, answer) = await a.Post("/v1/identify", root, Form(("image", Face("img2.jpg"))));
         Assert.Equal(200, st);
         Assert.Equal("ada", answer.GetProperty("faces")[0].GetProperty("name").GetString());
