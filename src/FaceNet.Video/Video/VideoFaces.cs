@@ -44,13 +44,23 @@ public sealed record VideoOptions
     /// <summary>Keep each track's best face crop (for <c>--faces-dir</c>).</summary>
     public bool KeepBestFace { get; init; }
 
+    /// <summary>
+    /// Judge each track's liveness: each face embedded for it is also judged, and the track's verdict is the mean of its
+    /// judged faces' scores held to the liveness threshold (null, with the reason, when none of them could be judged).
+    /// </summary>
+    public bool Liveness { get; init; }
+
     /// <summary>How a gallery search chooses its threshold (a target FPIR by default, see <see cref="IdentifyOptions"/>).</summary>
     public IdentifyOptions Identification { get; init; } = new();
 }
 
 /// <summary>One person's passage through the video: when, how often seen, who (with a gallery), which cluster (without).</summary>
 public sealed record FaceTrackResult(int Track, double Start, double End, int Frames, int Embeddings, string? Name, bool Known, double? Distance,
-    double Threshold, double BestFrame, FaceBox Box, int? Cluster, RgbImage? BestFace);
+    double Threshold, double BestFrame, FaceBox Box, int? Cluster, RgbImage? BestFace)
+{
+    /// <summary>With <see cref="VideoOptions.Liveness"/>: the track's verdict (null: none of its faces could be judged), its score and threshold.</summary>
+    public FaceNet.Liveness.LivenessResult? Liveness { get; init; }
+}
 
 /// <summary>What a run did: the video's length, the time it took, how often faces were looked for.</summary>
 public sealed record VideoSummary(double VideoSeconds, double WallSeconds, long Frames, long DetectedFrames, int Every, int Tracks)
@@ -83,6 +93,7 @@ public sealed class VideoFaces(FaceRecognizer recognizer, FaceGallery? gallery, 
         public RgbImage? BestFace;
         public readonly List<(float[] Vector, double Weight, bool Whole)> Embeddings = [];
         public string Label = $"track {id}";
+        public readonly List<FaceNet.Liveness.LivenessResult> Liveness = [];
         public bool Known;
 
         /// <summary>The track's best views, for comparing it with other faces.</summary>
@@ -133,7 +144,10 @@ public sealed class VideoFaces(FaceRecognizer recognizer, FaceGallery? gallery, 
             var s = 1 / reader.Scale;
             var box = new FaceBox((float)(t.BestBox.X * s), (float)(t.BestBox.Y * s), (float)(t.BestBox.Width * s), (float)(t.BestBox.Height * s));
             reported++;
-            onTrack(new FaceTrackResult(t.Id, t.Start, t.End, t.Frames, t.Embeddings.Count, name, known, distance, used, t.BestTime, box, cluster, t.BestFace));
+            onTrack(new FaceTrackResult(t.Id, t.Start, t.End, t.Frames, t.Embeddings.Count, name, known, distance, used, t.BestTime, box, cluster, t.BestFace)
+            {
+                Liveness = _options.Liveness ? TrackLiveness(t.Liveness, recognizer.Liveness.Threshold) : null,
+            });
         }
 
         void Draw(VideoFrame frame)
@@ -206,6 +220,13 @@ public sealed class VideoFaces(FaceRecognizer recognizer, FaceGallery? gallery, 
             var v = recognizer.Model.Embed(crops);
             for (int k = 0; k < embed.Count; k++) vectors[embed[k]] = v[k];
         }
+        // the faces embedded are the ones judged: a track's verdict rests on several views of it
+        var judged = new FaceNet.Liveness.LivenessResult?[faces.Count];
+        if (_options.Liveness && embed.Count > 0)
+        {
+            var verdicts = recognizer.CheckLiveness(FaceNet.Imaging.Photo.Of(frame.Image), [.. embed.Select(i => faces[i])]);
+            for (int k = 0; k < embed.Count; k++) judged[embed[k]] = verdicts[k];
+        }
 
         // a face linked by overlap but clearly not the track's person (a cut, people passing each other): unlinked again
         for (int i = 0; i < faces.Count; i++)
@@ -242,6 +263,7 @@ public sealed class VideoFaces(FaceRecognizer recognizer, FaceGallery? gallery, 
             t.End = now;
             t.Frames++;
             t.Box = faces[i].Box;
+            if (judged[i] is { } verdict) t.Liveness.Add(verdict);
             if (vectors[i] is { } v)
             {
                 t.Embeddings.Add((v, quality[i], coverage[i] >= WholeFace));
@@ -260,6 +282,21 @@ public sealed class VideoFaces(FaceRecognizer recognizer, FaceGallery? gallery, 
                 if (_options.KeepBestFace) t.BestFace = recognizer.Model.Align(frame.Image, faces[i]).Primary;
             }
         }
+    }
+
+    /// <summary>
+    /// A track's liveness from its faces' verdicts: the mean score of the faces that could be judged, held to the threshold;
+    /// null (with the commonest reason) when none could be.
+    /// </summary>
+    public static FaceNet.Liveness.LivenessResult? TrackLiveness(IReadOnlyList<FaceNet.Liveness.LivenessResult> faces, double threshold)
+    {
+        if (faces.Count == 0) return null;
+        var judged = faces.Where(f => f.Live is not null).ToList();
+        if (judged.Count == 0)
+            return faces[0] with { Live = null, Score = faces.Average(f => f.Score), Threshold = threshold,
+                Reason = faces.GroupBy(f => f.Reason).OrderByDescending(g => g.Count()).First().Key };
+        double score = judged.Average(f => f.Score);
+        return judged.OrderByDescending(f => f.Face.Box.Width).First() with { Live = score >= threshold, Score = score, Threshold = threshold, Reason = null };
     }
 
     private (string? Name, bool Known, double? Distance) Identify(Track t, double threshold) => IdentifyTrack(gallery!, t.Views(),

@@ -193,4 +193,23 @@ public sealed class VideoTests : IDisposable
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(60), $"took {clock.Elapsed}");
         Assert.True(Tracks(r).Count >= 2, r.Out + r.Err); // A and B, seen before the stream went silent
     }
+
+    [Fact]
+    public void With_liveness_each_track_gets_a_verdict_from_its_faces()
+    {
+        // the labelled samples filling the frame: a live person for 2 s, nobody for 2 s, then a photo held up to the camera
+        var path = Path.Combine(_dir, "door.mp4");
+        Make(path, 640, 480, 10, 6,
+            new Actor("../liveness/image_T1.jpg", 0, 2, 0, 0, 480),
+            new Actor("../liveness/image_F1.jpg", 4, 6, 0, 0, 480));
+        var r = CliRunner.Run("video", path, "--json", "--liveness");
+        Assert.True(r.ExitCode == 0, r.Err);
+        var tracks = Tracks(r);
+        Assert.Equal(2, tracks.Count);
+        Assert.True(tracks[0].GetProperty("live").GetBoolean(), tracks[0].ToString());
+        Assert.False(tracks[1].GetProperty("live").GetBoolean(), tracks[1].ToString());
+        Assert.True(tracks[1].GetProperty("liveness_score").GetDouble() < tracks[1].GetProperty("liveness_threshold").GetDouble());
+        // without the option no verdict is given
+        Assert.DoesNotContain("\"live\"", CliRunner.Run("video", path, "--json").Out);
+    }
 }
