@@ -17,6 +17,7 @@ namespace FaceNet.Tests.Cluster;
 /// that joins takes shards over without changing an answer; a PostgreSQL restart under load gives 503s while
 /// the database is away and nothing acknowledged is lost.
 /// </summary>
+[Trait("Category", "Slow")] // processes, browsers, packages or many models: ./test.sh runs it, --filter "Category!=Slow" leaves it out
 [Collection("postgres")]
 public sealed class ClusterProcessTests(PostgresServer postgres, ITestOutputHelper output) : IDisposable
 {
@@ -34,21 +35,15 @@ public sealed class ClusterProcessTests(PostgresServer postgres, ITestOutputHelp
         try { Directory.Delete(_dir, true); } catch (IOException) { }
     }
 
-    private static int FreePort()
-    {
-        using var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        return ((IPEndPoint)l.LocalEndpoint).Port;
-    }
 
     private readonly Dictionary<ServeProcess, int> _siloPorts = [];
 
     private ServeProcess Silo(string db)
     {
-        int port = FreePort();
+        int port = FreePort.Next();
         var s = ServeProcess.Start(_dir, db, "--cluster", "--cluster-id", "t" + Path.GetFileName(_dir)[^6..].ToLowerInvariant(), "--shards", "16",
             "--silo-port", port.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            "--gateway-port", FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture), "--workers", "1");
+            "--gateway-port", FreePort.Next().ToString(System.Globalization.CultureInfo.InvariantCulture), "--workers", "1");
         _silos.Add(s);
         _siloPorts[s] = port;
         return s;
@@ -231,7 +226,7 @@ public sealed class ClusterProcessTests(PostgresServer postgres, ITestOutputHelp
         Assert.Contains("a cluster keeps its gallery in PostgreSQL", serve.Err);
         var silo = FaceNet.Tests.Cli.CliRunner.Run("cluster", "silo", "-g", Path.Combine(_dir, "g.db"));
         Assert.Equal(1, silo.ExitCode);
-        var unreachable = FaceNet.Tests.Cli.CliRunner.Run("cluster", "status", "--url", $"http://127.0.0.1:{FreePort()}", "--key", "k");
+        var unreachable = FaceNet.Tests.Cli.CliRunner.Run("cluster", "status", "--url", $"http://127.0.0.1:{FreePort.Next()}", "--key", "k");
         Assert.Equal(2, unreachable.ExitCode);
         Assert.Contains("cannot reach the service", unreachable.Err);
     }

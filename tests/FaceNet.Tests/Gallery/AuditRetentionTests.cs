@@ -17,13 +17,10 @@ namespace FaceNet.Tests.Gallery;
 public sealed class AuditRetentionTests(PostgresServer postgres) : IDisposable
 {
     private static readonly GalleryModel Model = new("audit-model:01", 32, "fixed", FaceNet.Matching.Metric.Euclidean);
-    private readonly string _dir = Directory.CreateTempSubdirectory("facenet-audit-").FullName;
+    private readonly TempFolder _temp = new("facenet-audit-");
+    private string _dir => _temp.Path;
 
-    public void Dispose()
-    {
-        SqliteConnection.ClearAllPools();
-        Directory.Delete(_dir, true);
-    }
+    public void Dispose() => _temp.Dispose();
 
     private string Location(string kind) => kind == "sqlite" ? Path.Combine(_dir, "g.db") : postgres.NewDatabase();
 

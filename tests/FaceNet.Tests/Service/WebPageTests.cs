@@ -11,6 +11,7 @@ namespace FaceNet.Tests.Service;
 /// user reads it; enrol and identify; the API reference renders. Screenshots are kept in
 /// artifacts/screenshots/ at the repository root (or the test folder when run elsewhere).
 /// </summary>
+[Trait("Category", "Slow")] // processes, browsers, packages or many models: ./test.sh runs it, --filter "Category!=Slow" leaves it out
 public sealed class WebPageTests
 {
     private static ChromeDriver Browser(params string[] extra)

@@ -5,11 +5,13 @@ using static FaceNet.Tests.Video.VideoClips;
 namespace FaceNet.Tests.Video;
 
 /// <summary>facenet video on clips made from committed photos: tracks, their times (± 0.5 s), names and clusters.</summary>
+[Trait("Category", "Slow")] // processes, browsers, packages or many models: ./test.sh runs it, --filter "Category!=Slow" leaves it out
 public sealed class VideoTests : IDisposable
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("facenet-video-").FullName;
+    private readonly TempFolder _temp = new("facenet-video-");
+    private string _dir => _temp.Path;
 
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
+    public void Dispose() => _temp.Dispose();
 
     // A (img1) walks in for 3 s; nobody; B (img3) for 3 s; A (another photo, img2) comes back, B leaves for 1.5 s and
     // comes back (img12) beside A; nobody.
