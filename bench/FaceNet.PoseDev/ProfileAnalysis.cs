@@ -69,7 +69,27 @@ static class ProfileAnalysis
 
         scorers.Add(("fused (default)", Fused(1, 1)));
         bool learnedOnly = args.Length > 2 && args[2] == "learned";
-        if (learnedOnly) scorers.Clear();
+        bool extraMode = args.Length > 3 && args[2] == "extra";
+        if (extraMode)
+        {
+            // a third network (features-extra): fusion weights (MobileFaceNet, ResNet, third), every band's threshold set on half A
+            var extra = Features.ReadExtra(args[3]);
+            learnedOnly = true;
+            scorers.Clear();
+            float[]? X(Features.Photo p) => extra.TryGetValue(p.File, out var e) && e.A is not null ? Avg(e.A, e.B) : null;
+            Scorer Three(double wm, double wr, double wx) => (a, b) =>
+            {
+                if (!a.Found || !b.Found) return double.PositiveInfinity;
+                var xa = X(a); var xb = X(b);
+                if (xa is null || xb is null) return double.PositiveInfinity;
+                double sim = (wm * Dot(Vec(a, 0), Vec(b, 0)) + wr * Dot(Vec(a, 1), Vec(b, 1)) + wx * Dot(xa, xb)) / (wm + wr + wx);
+                return Math.Sqrt(Math.Max(0, 2 - 2 * sim));
+            };
+            foreach (var (wm, wr, wx) in new[] { (1.0, 1.0, 0.0), (0.0, 0.0, 1.0), (1.0, 1.0, 1.0), (1.0, 1.0, 0.5), (1.0, 1.0, 2.0), (0.5, 1.0, 1.0), (0.0, 1.0, 1.0), (1.0, 2.0, 1.0), (0.5, 1.0, 0.5) })
+                scorers.Add(($"weights M {wm} R {wr} X {wx}", Three(wm, wr, wx)));
+        }
+        if (learnedOnly && !extraMode) scorers.Clear();
+        int keep = scorers.Count;
         // learned on half A (people 001-125): the within-person frontal-minus-profile differences of the fused vector
         var fusedOf = new Dictionary<Features.Photo, float[]>();
         float[] FusedVec(Features.Photo p)
@@ -118,7 +138,8 @@ static class ProfileAnalysis
                 return Unit(Project(Enumerable.Range(0, 256).Select(i => (float)(v[i] + r * c[i])).ToArray(), basis, k, r));
             })));
         }
-        if (learnedOnly) { }
+        if (extraMode) scorers.RemoveRange(keep, scorers.Count - keep);
+        else if (learnedOnly) { }
         else {
         scorers.Add(("M only", Fused(1, 0)));
         scorers.Add(("R only", Fused(0, 1)));

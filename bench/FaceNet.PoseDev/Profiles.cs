@@ -31,6 +31,57 @@ static class Features
 
     public const double TurnedFrom = 25;
 
+    /// <summary>A third network's embeddings (crop and mirror) of every photo's subject, for fusion experiments: "path|alignment".</summary>
+    public static void DumpExtra(string root, string output, string model, string alignment)
+    {
+        var files = Directory.EnumerateFiles(root, "*.jpg", SearchOption.AllDirectories).OrderBy(f => f, StringComparer.Ordinal).ToList();
+        using var faces = FaceRecognizer.Create(new FaceRecognizerOptions { Model = "mobilefacenet", DetectorThreads = 1 });
+        using var x = FaceModel.Load(model, new FaceModelOptions { Alignment = AlignmentSpec.Parse(alignment) });
+        var member = x.Members[0];
+        var result = new (string File, float[]? A, float[]? B)[files.Count];
+        const int chunk = 64;
+        for (int start = 0; start < files.Count; start += chunk)
+        {
+            int n = Math.Min(chunk, files.Count - start);
+            var crops = new RgbImage?[n];
+            Parallel.For(0, n, new ParallelOptions { MaxDegreeOfParallelism = 2 }, k =>
+            {
+                var photo = faces.Read(files[start + k]);
+                var face = faces.DetectMain(photo).Face;
+                if (face is null) return;
+                var (image, scale) = photo.AtLeast(1);
+                crops[k] = FaceAligner.Align(image, face.Scaled(scale), member.Alignment, member.Embedder.Info.InputSize);
+            });
+            var idx = Enumerable.Range(0, n).Where(k => crops[k] is not null).ToList();
+            var vecs = member.Embedder.Embed(idx.Select(k => crops[k]!).Concat(idx.Select(k => crops[k]!.FlipHorizontal())).ToList());
+            for (int k = 0; k < n; k++) result[start + k] = (Path.GetRelativePath(root, files[start + k]), null, null);
+            for (int j = 0; j < idx.Count; j++) result[start + idx[j]] = (result[start + idx[j]].File, vecs[j], vecs[j + idx.Count]);
+            Console.Error.WriteLine($"{start + n}/{files.Count}");
+        }
+        using var w = new BinaryWriter(File.Create(output));
+        w.Write(result.Length);
+        foreach (var (file, a, b) in result)
+        {
+            w.Write(file);
+            foreach (var v in new[] { a, b }) { w.Write(v?.Length ?? 0); if (v is not null) foreach (var f in v) w.Write(f); }
+        }
+    }
+
+    public static Dictionary<string, (float[]? A, float[]? B)> ReadExtra(string path)
+    {
+        using var rd = new BinaryReader(File.OpenRead(path));
+        int n = rd.ReadInt32();
+        var d = new Dictionary<string, (float[]?, float[]?)>(StringComparer.Ordinal);
+        for (int i = 0; i < n; i++)
+        {
+            var file = rd.ReadString();
+            float[]? Read() { int k = rd.ReadInt32(); return k == 0 ? null : Enumerable.Range(0, k).Select(_ => rd.ReadSingle()).ToArray(); }
+            var a = Read(); var b = Read();
+            d[file] = (a, b);
+        }
+        return d;
+    }
+
     /// <summary>The template's points as a head turned by the face's yaw (times <paramref name="boost"/>) shows them, the turn about an axis <paramref name="axis"/> face heights behind the eyes.</summary>
     public static FacePoint[] TurnedTemplate(FacePoint[] t, double yawDegrees, double axis)
     {
