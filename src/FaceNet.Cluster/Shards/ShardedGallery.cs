@@ -30,7 +30,10 @@ public sealed class ShardedGallery(IGrainFactory grains, IGalleryStore store, in
 
     public async Task<Identification> IdentifyAsync(float[] embedding, ModelInfo model, IdentifyOptions options, CancellationToken ct = default)
     {
-        var parts = await All(s => s.Search(new ShardQuery(embedding, options.Top, options.Aggregation, options.Excluding))).ConfigureAwait(false);
+        // the bands are known once the rule is (a given threshold has none); the model's are sent, and dropped below for a given one
+        var bands = options.Threshold is null ? model.PoseThresholds : null;
+        var parts = await All(s => s.Search(new ShardQuery(embedding, options.Top, options.Aggregation, options.Excluding).WithPose(bands, options.Yaw)))
+            .ConfigureAwait(false);
         int faces = parts.Sum(p => p.Faces), subjects = parts.Sum(p => p.Subjects);
         // the impostor comparisons one search makes, as FaceGallery counts them
         long n = options.Aggregation == Aggregation.Min ? faces - parts.Sum(p => p.ExcludedFaces) : subjects - parts.Count(p => p.HasExcluded);
@@ -43,14 +46,10 @@ public sealed class ShardedGallery(IGrainFactory grains, IGalleryStore store, in
     public async Task<Identification> IdentifyAsync(float[] embedding, double threshold, int top = 1)
         => Merge(await All(s => s.Search(new ShardQuery(embedding, top, Aggregation.Min, null))).ConfigureAwait(false), threshold, top);
 
+    // ranked as FaceGallery ranks them: by distance less the pose-band offset (how far inside its own threshold each lies)
     private static Identification Merge(ShardAnswer[] parts, double threshold, int top)
-    {
-        var best = parts.SelectMany(p => p.Hits).OrderBy(h => h.Distance).ThenBy(h => h.SubjectId).Take(Math.Max(1, top))
-            .Select(h => new Candidate(h.Name, h.Distance) { SubjectId = h.SubjectId }).ToList();
-        if (best.Count == 0) return new Identification(null, false, double.PositiveInfinity, threshold, []);
-        bool known = best[0].Distance <= threshold;
-        return new Identification(known ? best[0].Name : null, known, best[0].Distance, threshold, best);
-    }
+        => SubjectSearch.Answer(parts.SelectMany(p => p.Hits).OrderBy(h => h.Distance - h.Offset).ThenBy(h => h.SubjectId).Take(Math.Max(1, top))
+            .Select(h => new Candidate(h.Name, h.Distance) { SubjectId = h.SubjectId, Offset = h.Offset }).ToList(), threshold);
 
     private sealed record NearestSample(int Subjects, double[] Distances);
     private volatile NearestSample? _nearest;

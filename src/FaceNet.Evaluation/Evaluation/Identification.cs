@@ -28,10 +28,20 @@ public sealed record IdentificationOptions
 
     /// <summary>The rule also holds the threshold to the gallery's own people, as <c>FaceGallery</c> does by default; false: the model's tail alone.</summary>
     public bool UseGalleryPeople { get; init; } = true;
+
+    /// <summary>
+    /// Each comparison held to the threshold plus the model's pose-band offset for the pair's yaw difference, as <c>FaceGallery</c>
+    /// does (candidates ranked by distance minus their own threshold); false: one threshold for every comparison.
+    /// </summary>
+    public bool PoseBands { get; init; } = true;
 }
 
 /// <summary>One face of a folder of people: whose, its embedding and quality.</summary>
-public sealed record LabeledFace(int Person, string File, float[] Vector, double Quality);
+public sealed record LabeledFace(int Person, string File, float[] Vector, double Quality)
+{
+    /// <summary>The face's yaw in degrees, for the pose-aware rule (null: unknown, the first band).</summary>
+    public double? Yaw { get; init; }
+}
 
 /// <summary>FNIR and FPIR at one threshold.</summary>
 public sealed record IdentificationPoint(double Threshold, double Fpir, double Fnir);
@@ -69,8 +79,11 @@ public static class IdentificationProtocol
     private static IdentificationResult RunSize(LabeledFace[][] people, int size, ModelInfo model, IdentificationOptions options)
     {
         var rng = new Random(options.Seed + size);
-        var mated = new List<(double Mate, int Rank)>();   // distance to the mate, rank of the mate (1-based)
-        var nonMated = new List<double>();                  // strangers' nearest subject
+        // with pose bands every comparison is judged by its margin, distance less its band's offset (the threshold's own share is
+        // common to all): a candidate is named when its margin is within the threshold, and ranked by it
+        var bands = options.PoseBands ? model.PoseThresholds : null;
+        var mated = new List<(double Mate, int Rank)>();   // margin of the mate, rank of the mate (1-based)
+        var nonMated = new List<double>();                  // strangers' nearest subject (by margin)
         int draws = 0;
         LabeledFace[]? lastGallery = null;
         while (draws < options.MaxDraws && (draws == 0 || nonMated.Count < options.Strangers))
@@ -90,12 +103,12 @@ public static class IdentificationProtocol
                     foreach (var probe in people[enrolled[g]].Where(f => !ReferenceEquals(f, chosen[g])))
                     {
                         if (slot[g] < 0) { mated.Add((double.PositiveInfinity, int.MaxValue)); continue; } // refused at enrolment: a miss
-                        var d = Distances(probe.Vector, gallery, model.Metric);
+                        var d = Distances(probe, gallery, model.Metric, bands);
                         double mate = d[slot[g]];
                         mated.Add((mate, 1 + d.Count(x => x < mate)));
                     }
             foreach (var p in order.Skip(size).Take(Math.Max(0, options.Strangers - nonMated.Count)))
-                nonMated.Add(Distances(people[p][0].Vector, gallery, model.Metric).Min());
+                nonMated.Add(Distances(people[p][0], gallery, model.Metric, bands).Min());
         }
         if (mated.Count == 0) throw new ArgumentException("no mated searches: the enrolled people need a second photo each");
         var nm = nonMated.Order().ToArray();
@@ -132,10 +145,16 @@ public static class IdentificationProtocol
     private static LabeledFace? Enrolment(LabeledFace[] photos, double floor)
         => floor > 0 ? photos.FirstOrDefault(f => f.Quality >= floor) : photos[0];
 
-    private static double[] Distances(float[] probe, LabeledFace[] gallery, Metric metric)
+    // each gallery face's distance to the probe, less its pose band's offset when there are bands (as the gallery does: a probe
+    // without a yaw puts every face in the first band, a gallery face without one counts as frontal)
+    private static double[] Distances(LabeledFace probe, LabeledFace[] gallery, Metric metric, PoseThresholds? bands)
     {
         var d = new double[gallery.Length];
-        for (int i = 0; i < gallery.Length; i++) d[i] = Distance.Of(metric, probe, gallery[i].Vector);
+        for (int i = 0; i < gallery.Length; i++)
+        {
+            d[i] = Distance.Of(metric, probe.Vector, gallery[i].Vector);
+            if (bands is not null && probe.Yaw is { } a) d[i] -= bands.Offset(Math.Abs(Math.Abs(a) - Math.Abs(gallery[i].Yaw ?? 0)));
+        }
         return d;
     }
 }

@@ -91,7 +91,7 @@ public sealed class VideoFaces(FaceRecognizer recognizer, FaceGallery? gallery, 
         public double BestQuality = -1, BestTime;
         public FaceBox BestBox;
         public RgbImage? BestFace;
-        public readonly List<(float[] Vector, double Weight, bool Whole)> Embeddings = [];
+        public readonly List<(float[] Vector, double Weight, bool Whole, double? Yaw)> Embeddings = [];
         public string Label = $"track {id}";
         public readonly List<FaceNet.Liveness.LivenessResult> Liveness = [];
         public bool Known;
@@ -104,6 +104,9 @@ public sealed class VideoFaces(FaceRecognizer recognizer, FaceGallery? gallery, 
 
         /// <summary>The views to judge the track by: the whole faces when there are any.</summary>
         public List<(float[] Vector, double Weight)> Views() => Embeddings.Where(e => e.Whole || !Complete).Select(e => (e.Vector, e.Weight)).ToList();
+
+        /// <summary>The views' yaws (degrees; null where a face had no landmarks), in the order of <see cref="Views"/>.</summary>
+        public List<double?> ViewYaws() => Embeddings.Where(e => e.Whole || !Complete).Select(e => e.Yaw).ToList();
     }
 
     /// <summary>
@@ -136,8 +139,7 @@ public sealed class VideoFaces(FaceRecognizer recognizer, FaceGallery? gallery, 
             double used = threshold;
             if (gallery is not null)
             {
-                used = IdentificationThreshold();
-                (name, known, distance) = Identify(t, used);
+                (name, known, distance, used) = Identify(t, IdentificationThreshold());
             }
             else
                 cluster = Cluster(clusters, t, threshold, metric);
@@ -266,11 +268,11 @@ public sealed class VideoFaces(FaceRecognizer recognizer, FaceGallery? gallery, 
             if (judged[i] is { } verdict) t.Liveness.Add(verdict);
             if (vectors[i] is { } v)
             {
-                t.Embeddings.Add((v, quality[i], coverage[i] >= WholeFace));
+                t.Embeddings.Add((v, quality[i], coverage[i] >= WholeFace, faces[i].Pose?.Yaw));
                 t.LastEmbedded = now;
                 if (gallery is not null)
                 {
-                    var (name, known, _) = Identify(t, IdentificationThreshold());
+                    var (name, known, _, _) = Identify(t, IdentificationThreshold());
                     (t.Label, t.Known) = (known ? name! : "unknown", known);
                 }
             }
@@ -299,37 +301,59 @@ public sealed class VideoFaces(FaceRecognizer recognizer, FaceGallery? gallery, 
         return judged.OrderByDescending(f => f.Face.Box.Width).First() with { Live = score >= threshold, Score = score, Threshold = threshold, Reason = null };
     }
 
-    private (string? Name, bool Known, double? Distance) Identify(Track t, double threshold) => IdentifyTrack(gallery!, t.Views(),
-        threshold, _options.Identity);
+    // the track's views held to the gallery's rule: with the model's pose bands (unless the threshold was given), each candidate
+    // at the FPIR threshold plus its band's offset, as a still photo's search is
+    private (string? Name, bool Known, double? Distance, double Threshold) Identify(Track t, double threshold) => IdentifyTrack(gallery!, t.Views(),
+        threshold, _options.Identity, _options.Identification.Threshold is null ? recognizer.Model.Info.PoseThresholds : null, t.ViewYaws());
 
     // the open-set threshold for the gallery as it is now, by the gallery's own rule; tracking keeps the 1:1 threshold
     private double IdentificationThreshold() => gallery!.Rule(recognizer.Model.Info, _options.Identification).Threshold;
 
-    /// <summary>One identity for a track's embeddings (unit vectors with their quality weights), by <paramref name="rule"/>.</summary>
+    /// <summary>One identity for a track's embeddings (unit vectors with their quality weights), by <paramref name="rule"/>, at one fixed threshold.</summary>
     public static (string? Name, bool Known, double? Distance) IdentifyTrack(FaceGallery gallery,
         IReadOnlyList<(float[] Vector, double Weight)> embeddings, double threshold, TrackIdentity rule)
     {
+        var (name, known, distance, _) = IdentifyTrack(gallery, embeddings, threshold, rule, null, null);
+        return (name, known, distance);
+    }
+
+    /// <summary>
+    /// One identity for a track's embeddings, by <paramref name="rule"/>: each search holds its candidates to <paramref name="threshold"/>
+    /// plus their pose band's offset in <paramref name="poseBands"/> (the yaw of each view in <paramref name="yaws"/>; the mean
+    /// embedding searches with the weighted mean of the views' |yaw|). The threshold returned is the one applied to the answer (for
+    /// a vote, to the winner's nearest search).
+    /// </summary>
+    public static (string? Name, bool Known, double? Distance, double Threshold) IdentifyTrack(FaceGallery gallery,
+        IReadOnlyList<(float[] Vector, double Weight)> embeddings, double threshold, TrackIdentity rule,
+        Matching.PoseThresholds? poseBands, IReadOnlyList<double?>? yaws)
+    {
+        double? Yaw(int i) => yaws is not null && i < yaws.Count ? yaws[i] : null;
         if (rule == TrackIdentity.Mean)
         {
             var m = new float[embeddings[0].Vector.Length];
             foreach (var (v, w) in embeddings)
                 for (int i = 0; i < m.Length; i++) m[i] += (float)(v[i] * w);
             L2.NormalizeInPlace(m);
-            var id = gallery.Identify(m, threshold);
-            return (id.Known ? id.Name : null, id.Known, id.Distance);
+            var known = Enumerable.Range(0, embeddings.Count).Where(i => Yaw(i) is not null).ToList();
+            double weight = known.Sum(i => embeddings[i].Weight);
+            double? yaw = known.Count == 0 ? null : weight > 0 ? known.Sum(i => Math.Abs(Yaw(i)!.Value) * embeddings[i].Weight) / weight
+                : known.Average(i => Math.Abs(Yaw(i)!.Value));
+            var id = gallery.Identify(m, threshold, poseBands, yaw);
+            return (id.Known ? id.Name : null, id.Known, id.Distance, id.Threshold);
         }
         // vote: each embedding's answer weighted by its quality; unknown wins if it has the most weight
         var votes = new Dictionary<string, double>();
-        var best = new Dictionary<string, double>();
-        foreach (var (v, w) in embeddings)
+        var best = new Dictionary<string, (double Distance, double Threshold)>();
+        for (int i = 0; i < embeddings.Count; i++)
         {
-            var id = gallery.Identify(v, threshold);
+            var (v, w) = embeddings[i];
+            var id = gallery.Identify(v, threshold, poseBands, Yaw(i));
             string key = id.Known ? id.Name! : "";
             votes[key] = votes.GetValueOrDefault(key) + w;
-            best[key] = Math.Min(best.GetValueOrDefault(key, double.MaxValue), id.Distance);
+            if (!best.TryGetValue(key, out var b) || id.Distance - id.Threshold < b.Distance - b.Threshold) best[key] = (id.Distance, id.Threshold);
         }
         var winner = votes.MaxBy(p => p.Value).Key;
-        return (winner.Length > 0 ? winner : null, winner.Length > 0, best[winner]);
+        return (winner.Length > 0 ? winner : null, winner.Length > 0, best[winner].Distance, best[winner].Threshold);
     }
 
     /// <summary>The mean distance between every face of one set and every face of the other: how tracks are clustered.</summary>

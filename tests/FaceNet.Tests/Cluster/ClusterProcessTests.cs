@@ -65,11 +65,13 @@ public sealed class ClusterProcessTests(PostgresServer postgres, ITestOutputHelp
             (IReadOnlyList<NewFace>)[new NewFace(RandomFaces.Unit(r, store.Model.EmbeddingSize))])).ToList());
     }
 
-    private static async Task<float[][]> Embed(ServeProcess s, string key, string photo)
+    // each face's embedding and yaw (the pose-aware rule holds candidates to the band of their pose difference)
+    private static async Task<(float[] Vector, double? Yaw)[]> Embed(ServeProcess s, string key, string photo)
     {
         var (status, body) = await s.Post("/v1/embed", key, Form(("image", Face(photo))));
         Assert.Equal(200, status);
-        return [.. body.GetProperty("faces").EnumerateArray().Select(f => f.GetProperty("embedding").EnumerateArray().Select(x => x.GetSingle()).ToArray())];
+        return [.. body.GetProperty("faces").EnumerateArray().Select(f => (f.GetProperty("embedding").EnumerateArray().Select(x => x.GetSingle()).ToArray(),
+            f.TryGetProperty("pose", out var p) && p.ValueKind == System.Text.Json.JsonValueKind.Object ? p.GetProperty("yaw").GetDouble() : (double?)null))];
     }
 
     /// <summary>
@@ -85,7 +87,7 @@ public sealed class ClusterProcessTests(PostgresServer postgres, ITestOutputHelp
         foreach (var probe in Probes)
         {
             var vectors = await Embed(silos[0], key, probe);
-            var expected = vectors.Select(v => single.Identify(v, Info.Value, new IdentifyOptions { Top = 3 })).ToList();
+            var expected = vectors.Select(v => single.Identify(v.Vector, Info.Value, new IdentifyOptions { Top = 3, Yaw = v.Yaw })).ToList();
             foreach (var silo in silos)
             {
                 var (status, body) = await silo.Post("/v1/identify", key, Form(("image", Face(probe))));
@@ -98,6 +100,8 @@ public sealed class ClusterProcessTests(PostgresServer postgres, ITestOutputHelp
                     double threshold = got.GetProperty("threshold").GetDouble();
                     if (fresh.Contains(silo)) Assert.Equal(Math.Round(want.Threshold, 6), threshold, 6);
                     Assert.Equal(want.Distance <= threshold ? want.Candidates[0].Name : null, got.GetProperty("name").GetString());
+                    if (fresh.Contains(silo))
+                        Assert.Equal(want.Candidates.Select(c => Math.Round(c.Threshold, 6)), got.GetProperty("candidates").EnumerateArray().Select(c => c.GetProperty("threshold").GetDouble()));
                     Assert.Equal(want.Rule!.Comparisons, got.GetProperty("comparisons").GetInt64());
                     Assert.Equal(want.Candidates.Select(c => c.Name), got.GetProperty("candidates").EnumerateArray().Select(c => c.GetProperty("name").GetString()));
                     Assert.Equal(want.Distance, got.GetProperty("distance").GetDouble(), 5);

@@ -63,7 +63,7 @@ public sealed class GalleryStoreTests : IDisposable
             c.Open();
             using var cmd = c.CreateCommand();
             cmd.CommandText = "PRAGMA user_version";
-            Assert.Equal(4L, cmd.ExecuteScalar()); // 4: the audit trail with clients, counts and its own retention
+            Assert.Equal(5L, cmd.ExecuteScalar()); // 5: each face's yaw (4: the audit trail with clients, counts and its own retention)
             cmd.CommandText = "PRAGMA user_version = 99";
             cmd.ExecuteNonQuery();
         }
