@@ -7,67 +7,6 @@ using FaceNet.Matching;
 
 namespace FaceNet.Video;
 
-/// <summary>How a track's identity is taken from its embeddings.</summary>
-/// <remarks>
-/// Measured on LFW View 1 "tracks" (each person's first photo enrolled for half the people, the others
-/// strangers; 4 more photos per person as the track, two shrunk to a quarter): vote 90.6 % right, best frame
-/// alone 86.7 %, weighted mean 71.1 %. The mean of several views lies nearer to everyone, so strangers
-/// pass a threshold chosen for single faces (52 of 90 strangers were named). Hence vote by default.
-/// </remarks>
-public enum TrackIdentity
-{
-    /// <summary>Each embedding identified; the name most of them (by quality) agree on, unknown if most are unknown.</summary>
-    Vote,
-    /// <summary>The quality-weighted mean of the track's unit embeddings, identified once.</summary>
-    Mean,
-}
-
-public sealed record VideoOptions
-{
-    /// <summary>Detect on every N-th frame; 0: chosen from the measured cost so the video runs at <see cref="TargetSpeed"/>.</summary>
-    public int Every { get; init; }
-
-    /// <summary>Real-time factor that the automatic <see cref="Every"/> aims at.</summary>
-    public double TargetSpeed { get; init; } = 2.0;
-
-    /// <summary>Detections a track needs to be reported (fewer: a passing false detection).</summary>
-    public int MinFrames { get; init; } = 3;
-
-    /// <summary>Seconds a track survives without being detected (someone turning away, a missed frame).</summary>
-    public double MaxGap { get; init; } = 1.0;
-
-    /// <summary>A track's face is embedded again at most this often (seconds), unless a better view of it comes.</summary>
-    public double EmbedInterval { get; init; } = 0.4;
-
-    public TrackIdentity Identity { get; init; } = TrackIdentity.Vote;
-
-    /// <summary>Keep each track's best face crop (for <c>--faces-dir</c>).</summary>
-    public bool KeepBestFace { get; init; }
-
-    /// <summary>
-    /// Judge each track's liveness: each face embedded for it is also judged, and the track's verdict is the mean of its
-    /// judged faces' scores held to the liveness threshold (null, with the reason, when none of them could be judged).
-    /// </summary>
-    public bool Liveness { get; init; }
-
-    /// <summary>How a gallery search chooses its threshold (a target FPIR by default, see <see cref="IdentifyOptions"/>).</summary>
-    public IdentifyOptions Identification { get; init; } = new();
-}
-
-/// <summary>One person's passage through the video: when, how often seen, who (with a gallery), which cluster (without).</summary>
-public sealed record FaceTrackResult(int Track, double Start, double End, int Frames, int Embeddings, string? Name, bool Known, double? Distance,
-    double Threshold, double BestFrame, FaceBox Box, int? Cluster, RgbImage? BestFace)
-{
-    /// <summary>With <see cref="VideoOptions.Liveness"/>: the track's verdict (null: none of its faces could be judged), its score and threshold.</summary>
-    public FaceNet.Liveness.LivenessResult? Liveness { get; init; }
-}
-
-/// <summary>What a run did: the video's length, the time it took, how often faces were looked for.</summary>
-public sealed record VideoSummary(double VideoSeconds, double WallSeconds, long Frames, long DetectedFrames, int Every, int Tracks)
-{
-    public double RealTimeFactor => WallSeconds > 0 ? VideoSeconds / WallSeconds : 0;
-}
-
 /// <summary>
 /// Faces through a video: detection on every N-th frame, detections linked into tracks by overlap with
 /// where a track was (IoU) unless their embedding says another person, or — for a face that moved too far

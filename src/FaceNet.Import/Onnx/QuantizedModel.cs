@@ -1,0 +1,9 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using FaceNet.Embedding;
+using FaceNet.Imaging;
+
+namespace FaceNet.Onnx;
+
+/// <summary>What <see cref="ModelQuantizer.Quantize"/> wrote.</summary>
+public sealed record QuantizedModel(string Output, IReadOnlyList<string> Files, int CalibrationFaces, string Summary);

@@ -1,0 +1,11 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using FaceNet.Detection;
+using FaceNet.Imaging;
+
+namespace FaceNet.Training;
+
+/// <summary>What <see cref="HeadTraining.Train"/> wrote and measured.</summary>
+public sealed record TrainedModel(string Output, TrainingResult Result, double Threshold, int TrainPeople, int TrainFaces,
+    int ValidationPeople, int ValidationFaces);

@@ -1,0 +1,10 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using FaceNet.Imaging;
+
+namespace FaceNet.Video;
+
+/// <summary>What FFmpeg says of a video before decoding it.</summary>
+public sealed record VideoInfo(int Width, int Height, double Fps, double? Duration);
