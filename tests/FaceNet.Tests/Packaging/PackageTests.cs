@@ -7,6 +7,7 @@ namespace FaceNet.Tests.Packaging;
 /// repository built against FaceNet from that feed, and the facenet tool installed from it. Each run
 /// packs a version of its own, so no package cached by an earlier run can stand in for this build's.
 /// </summary>
+[Trait("Category", "Slow")] // packs every package and builds apps from them: ./test.sh runs it, --filter "Category!=Slow" leaves it out
 public sealed class PackageTests : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("facenet-packages-").FullName;
@@ -169,7 +170,7 @@ public sealed class PackageTests : IDisposable
             Assert.Contains("same person: True", output);
             return;
         }
-        int port = FreePort();
+        int port = FreePort.Next();
         var psi = new ProcessStartInfo("dotnet", $"\"{dll}\" --urls http://127.0.0.1:{port}") { WorkingDirectory = dir, RedirectStandardOutput = true, RedirectStandardError = true };
         using var p = Process.Start(psi)!;
         p.OutputDataReceived += (_, _) => { };
@@ -197,10 +198,4 @@ public sealed class PackageTests : IDisposable
         }
     }
 
-    private static int FreePort()
-    {
-        using var l = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        l.Start();
-        return ((System.Net.IPEndPoint)l.LocalEndpoint).Port;
-    }
 }
