@@ -1,10 +1,4 @@
-using FaceNet.Alignment;
 using FaceNet.Detection;
-using FaceNet.Embedding;
-using FaceNet.Imaging;
-using FaceNet.Liveness;
-using FaceNet.Matching;
-using Microsoft.ML.OnnxRuntime;
 
 namespace FaceNet;
 

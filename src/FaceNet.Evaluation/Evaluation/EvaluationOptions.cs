@@ -1,9 +1,3 @@
-using System.Diagnostics;
-using FaceNet.Detection;
-using FaceNet.Embedding;
-using FaceNet.Imaging;
-using FaceNet.Matching;
-
 namespace FaceNet.Evaluation;
 
 /// <summary>Options of <see cref="Evaluator"/>.</summary>

@@ -1,8 +1,4 @@
-using System.Diagnostics;
 using FaceNet.Detection;
-using FaceNet.Embedding;
-using FaceNet.Imaging;
-using FaceNet.Matching;
 
 namespace FaceNet.Evaluation;
 

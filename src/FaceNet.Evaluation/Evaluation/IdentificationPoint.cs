@@ -1,6 +1,3 @@
-using FaceNet.Matching;
-using FaceNet.Models;
-
 namespace FaceNet.Evaluation;
 
 /// <summary>FNIR and FPIR at one threshold.</summary>

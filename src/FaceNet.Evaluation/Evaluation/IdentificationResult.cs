@@ -1,5 +1,4 @@
 using FaceNet.Matching;
-using FaceNet.Models;
 
 namespace FaceNet.Evaluation;
 

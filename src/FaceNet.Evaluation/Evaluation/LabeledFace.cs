@@ -1,6 +1,3 @@
-using FaceNet.Matching;
-using FaceNet.Models;
-
 namespace FaceNet.Evaluation;
 
 /// <summary>One face of a folder of people: whose, its embedding and quality.</summary>

@@ -1,5 +1,3 @@
-using System.Globalization;
-
 namespace FaceNet.Evaluation;
 
 /// <summary>One labelled pair of image files; <see cref="Fold"/> is the protocol fold it belongs to.</summary>

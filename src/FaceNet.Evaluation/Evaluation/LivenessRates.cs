@@ -1,9 +1,3 @@
-using System.Collections.Concurrent;
-using System.Diagnostics;
-using FaceNet.Detection;
-using FaceNet.Imaging;
-using FaceNet.Liveness;
-
 namespace FaceNet.Evaluation;
 
 /// <summary>

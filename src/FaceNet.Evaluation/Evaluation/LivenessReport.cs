@@ -1,9 +1,3 @@
-using System.Collections.Concurrent;
-using System.Diagnostics;
-using FaceNet.Detection;
-using FaceNet.Imaging;
-using FaceNet.Liveness;
-
 namespace FaceNet.Evaluation;
 
 /// <summary>An evaluation's figures: the rates at the threshold in use, BPCER at APCER 5 % and 1 %, the DET curve, and what was left out.</summary>

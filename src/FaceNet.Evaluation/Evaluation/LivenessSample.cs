@@ -1,8 +1,4 @@
-using System.Collections.Concurrent;
-using System.Diagnostics;
 using FaceNet.Detection;
-using FaceNet.Imaging;
-using FaceNet.Liveness;
 
 namespace FaceNet.Evaluation;
 

@@ -1,5 +1,3 @@
-using System.Globalization;
-
 namespace FaceNet.Evaluation;
 
 /// <summary>A pairs file that cannot be used: the message names the file and the line.</summary>

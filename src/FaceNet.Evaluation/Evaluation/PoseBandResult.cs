@@ -1,6 +1,3 @@
-using FaceNet.Matching;
-using FaceNet.Models;
-
 namespace FaceNet.Evaluation;
 
 /// <summary>Verification figures of the pairs in one band of pose difference, at the model's thresholds.</summary>

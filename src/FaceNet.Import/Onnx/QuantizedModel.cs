@@ -1,8 +1,3 @@
-using System.Text.Json;
-using System.Text.Json.Nodes;
-using FaceNet.Embedding;
-using FaceNet.Imaging;
-
 namespace FaceNet.Onnx;
 
 /// <summary>What <see cref="ModelQuantizer.Quantize"/> wrote.</summary>

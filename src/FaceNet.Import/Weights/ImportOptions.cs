@@ -1,6 +1,3 @@
-using FaceNet.Models;
-using Google.Protobuf;
-
 namespace FaceNet.Weights;
 
 /// <summary>Options of <see cref="WeightImporter"/>; null members follow the defaults of where the weights come from.</summary>

@@ -1,8 +1,3 @@
-using System.Globalization;
-using FaceNet.Liveness;
-using FaceNet.Models;
-using Google.Protobuf;
-
 namespace FaceNet.Weights;
 
 /// <summary>Options of <see cref="LivenessImporter"/>; null members follow the file's name and the bundled pair's defaults.</summary>

@@ -1,9 +1,3 @@
-using System.Globalization;
-using System.Security.Cryptography;
-using System.Text;
-using FaceNet.Detection;
-using FaceNet.Imaging;
-
 namespace FaceNet.Training;
 
 /// <summary>Faces of people in folders (one sub-folder per person), embedded once by the frozen base model.</summary>

@@ -1,5 +1,3 @@
-using FaceNet.Embedding;
-
 namespace FaceNet.Training;
 
 /// <summary>Which head is trained on top of the frozen base embedding.</summary>

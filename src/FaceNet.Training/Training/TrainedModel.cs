@@ -1,9 +1,3 @@
-using System.Globalization;
-using System.Security.Cryptography;
-using System.Text;
-using FaceNet.Detection;
-using FaceNet.Imaging;
-
 namespace FaceNet.Training;
 
 /// <summary>What <see cref="HeadTraining.Train"/> wrote and measured.</summary>

@@ -1,9 +1,5 @@
-using System.Diagnostics;
 using FaceNet.Detection;
-using FaceNet.Embedding;
-using FaceNet.Gallery;
 using FaceNet.Imaging;
-using FaceNet.Matching;
 
 namespace FaceNet.Video;
 

@@ -1,10 +1,3 @@
-using System.Diagnostics;
-using FaceNet.Detection;
-using FaceNet.Embedding;
-using FaceNet.Gallery;
-using FaceNet.Imaging;
-using FaceNet.Matching;
-
 namespace FaceNet.Video;
 
 /// <summary>How a track's identity is taken from its embeddings.</summary>

@@ -1,9 +1,3 @@
-using System.Collections.Concurrent;
-using System.Diagnostics;
-using System.Globalization;
-using System.Text.Json;
-using FaceNet.Imaging;
-
 namespace FaceNet.Video;
 
 /// <summary>A video that cannot be read: not a video, truncated, a stream that stopped, or FFmpeg missing.</summary>

@@ -1,7 +1,3 @@
-using System.Collections.Concurrent;
-using System.Diagnostics;
-using System.Globalization;
-using System.Text.Json;
 using FaceNet.Imaging;
 
 namespace FaceNet.Video;

@@ -1,9 +1,3 @@
-using System.Collections.Concurrent;
-using System.Diagnostics;
-using System.Globalization;
-using System.Text.Json;
-using FaceNet.Imaging;
-
 namespace FaceNet.Video;
 
 /// <summary>What FFmpeg says of a video before decoding it.</summary>

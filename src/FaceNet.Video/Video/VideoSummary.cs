@@ -1,10 +1,3 @@
-using System.Diagnostics;
-using FaceNet.Detection;
-using FaceNet.Embedding;
-using FaceNet.Gallery;
-using FaceNet.Imaging;
-using FaceNet.Matching;
-
 namespace FaceNet.Video;
 
 /// <summary>What a run did: the video's length, the time it took, how often faces were looked for.</summary>

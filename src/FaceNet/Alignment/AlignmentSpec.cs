@@ -1,6 +1,5 @@
 using System.Globalization;
 using FaceNet.Detection;
-using FaceNet.Imaging;
 
 namespace FaceNet.Alignment;
 

@@ -1,6 +1,3 @@
-using FaceNet.Embedding;
-using FaceNet.Models;
-
 namespace FaceNet.Detection;
 
 /// <summary>The bundled face detectors.</summary>

@@ -1,5 +1,3 @@
-using FaceNet.Imaging;
-
 namespace FaceNet.Detection;
 
 /// <summary>Options of <see cref="HaarDetector"/>; defaults are the seed's (<c>scaleFactor=1.1, minNeighbors=3</c>).</summary>

@@ -1,6 +1,3 @@
-using FaceNet.Imaging;
-using Microsoft.ML.OnnxRuntime;
-
 namespace FaceNet.Detection;
 
 /// <summary>Options of <see cref="MtcnnDetector"/>; defaults are FaceNet's (facenet-pytorch, David Sandberg).</summary>

@@ -1,7 +1,3 @@
-using FaceNet.Embedding;
-using FaceNet.Imaging;
-using Microsoft.ML.OnnxRuntime;
-
 namespace FaceNet.Detection;
 
 /// <summary>Options of <see cref="YuNetDetector"/>.</summary>

@@ -1,5 +1,3 @@
-using FaceNet.Imaging;
-using FaceNet.Models;
 using Microsoft.ML.OnnxRuntime;
 
 namespace FaceNet.Embedding;

@@ -1,11 +1,4 @@
-using System.Globalization;
-using System.Security.Cryptography;
-using System.Text;
-using System.Text.Json;
 using FaceNet.Alignment;
-using FaceNet.Detection;
-using FaceNet.Imaging;
-using FaceNet.Models;
 
 namespace FaceNet.Embedding;
 

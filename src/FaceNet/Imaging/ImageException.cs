@@ -1,5 +1,3 @@
-using SkiaSharp;
-
 namespace FaceNet.Imaging;
 
 /// <summary>An image that cannot be used: the message names the file and the reason.</summary>

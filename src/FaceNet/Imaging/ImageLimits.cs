@@ -1,5 +1,3 @@
-using SkiaSharp;
-
 namespace FaceNet.Imaging;
 
 /// <summary>Limits that keep a hostile or broken image from taking unbounded memory.</summary>

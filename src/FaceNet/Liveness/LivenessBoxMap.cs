@@ -1,5 +1,4 @@
 using FaceNet.Detection;
-using FaceNet.Imaging;
 
 namespace FaceNet.Liveness;
 

@@ -1,8 +1,5 @@
 using FaceNet.Detection;
-using FaceNet.Embedding;
 using FaceNet.Imaging;
-using FaceNet.Models;
-using Microsoft.ML.OnnxRuntime;
 
 namespace FaceNet.Liveness;
 

@@ -1,6 +1,4 @@
 using System.Text.Json.Serialization;
-using FaceNet.Detection;
-using FaceNet.Imaging;
 
 namespace FaceNet.Liveness;
 

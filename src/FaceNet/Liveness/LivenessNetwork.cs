@@ -1,7 +1,4 @@
-using FaceNet.Detection;
-using FaceNet.Embedding;
 using FaceNet.Imaging;
-using FaceNet.Models;
 using Microsoft.ML.OnnxRuntime;
 
 namespace FaceNet.Liveness;

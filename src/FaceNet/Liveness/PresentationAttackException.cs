@@ -1,5 +1,3 @@
-using System.Text.Json.Serialization;
-using FaceNet.Detection;
 using FaceNet.Imaging;
 
 namespace FaceNet.Liveness;

@@ -1,7 +1,3 @@
-using System.Text.Json.Serialization;
-using FaceNet.Detection;
-using FaceNet.Imaging;
-
 namespace FaceNet.Liveness;
 
 /// <summary>What to do with a face whose liveness cannot be judged (too small, too blurred, the crop mostly outside the photo).</summary>

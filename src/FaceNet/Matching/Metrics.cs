@@ -1,5 +1,3 @@
-using System.Numerics.Tensors;
-
 namespace FaceNet.Matching;
 
 public static class Metrics

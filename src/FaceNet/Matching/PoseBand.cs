@@ -1,7 +1,3 @@
-using System.Globalization;
-using System.Text.Json;
-using System.Text.Json.Nodes;
-
 namespace FaceNet.Matching;
 
 /// <summary>One band of pose difference: pairs whose yaw differs by at least <see cref="From"/> degrees (up to the next band's start).</summary>

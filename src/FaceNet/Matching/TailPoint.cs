@@ -1,7 +1,3 @@
-using System.Globalization;
-using System.Text.Json;
-using System.Text.Json.Nodes;
-
 namespace FaceNet.Matching;
 
 /// <summary>One point of an impostor tail: a fraction <see cref="Far"/> of different-person pairs lies at or below <see cref="Threshold"/>.</summary>

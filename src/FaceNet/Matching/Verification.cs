@@ -1,5 +1,3 @@
-using System.Numerics.Tensors;
-
 namespace FaceNet.Matching;
 
 /// <summary>A 1:1 verification result: the distance, the threshold it was held against, and the verdict.</summary>

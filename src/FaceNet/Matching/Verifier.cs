@@ -1,5 +1,3 @@
-using System.Numerics.Tensors;
-
 namespace FaceNet.Matching;
 
 /// <summary>Decides "same person" from two embeddings under a metric and threshold.</summary>
