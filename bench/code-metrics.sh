@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The code figures issue 18 is measured by (run from the repo root): where the photo-to-embedding and
 # closest-pair work is written, public types per package, long lines, the longest CLI method, and which
-# assemblies see the core's internals.
+# assemblies see the core's internals; and the size of the README and of the pages under docs/ (issue 28).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cs() { find "$@" -name '*.cs' -not -path '*/obj/*' -not -path '*/bin/*'; }
@@ -18,3 +18,9 @@ cs src/FaceNet.Cli | xargs awk '
   /^    }$/ && start { len = FNR - start + 1; if (len > best) { best = len; where = file ":" start } start = 0 }
   END { printf "longest CLI method: %d lines (%s)\n", best, where }'
 echo "InternalsVisibleTo to assemblies other than the tests: $(grep -h 'InternalsVisibleTo' src/*/*.csproj | grep -vc 'FaceNet.Tests' || true)"
+echo "README.md: $(wc -c < README.md) bytes, $(wc -l < README.md) lines"
+if [ -d docs ]; then
+  pages=$(find docs -name '*.md' | sort)
+  echo "docs/: $(echo "$pages" | wc -l) pages, $(cat $pages | wc -c) bytes; largest $(wc -c $pages | grep -v ' total$' | sort -n | tail -1 | awk '{print $2 ", " $1 " bytes"}')"
+fi
+echo "C# blocks in README.md and docs/ (compiled by the packaging test): $(cat README.md $(find docs -name '*.md' 2>/dev/null) | grep -c '^ *```csharp' || true)"

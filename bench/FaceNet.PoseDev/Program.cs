@@ -21,6 +21,9 @@ switch (args[0])
     case "haar": Haar(args[1], args[2..]); break;
     case "refusals": Refusals(args[1], args[2]); break;
     case "probe": Probe(args[1..]); break;
+    case "features": Features.Dump(args[1], args[2]); break;
+    case "features-extra": Features.DumpExtra(args[1], args[2], args[3], args[4]); break;
+    case "profiles": ProfileAnalysis.Run(args[1..]); break;
     case "pose-check": PoseCheck.Run(args[1], args[2] == "default" ? null : args[2]); break;
     default: Console.Error.WriteLine("unknown command"); return 1;
 }

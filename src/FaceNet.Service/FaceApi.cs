@@ -42,7 +42,8 @@ public sealed record VerifyResponse(double Distance, double Threshold, bool Same
 public sealed record EnrollResponse(string Subject, long FaceId, int[] Box, int FacesInImage, double? Quality, string? DuplicateOf);
 public sealed record SubjectJson(string Name, int Faces, DateTime Created);
 public sealed record SubjectsResponse(IReadOnlyList<SubjectJson> Subjects, int Faces);
-public sealed record CandidateJson(string Name, double Distance);
+/// <summary>A candidate subject: its distance and the threshold it is held to (the search's plus its pose band's offset).</summary>
+public sealed record CandidateJson(string Name, double Distance, double? Threshold = null);
 public sealed record IdentifiedFace(int[] Box, float Score, double? Quality, string? Name, bool Known, double? Distance,
     double Threshold, string ThresholdRule, double? Fpir, long Comparisons,
     double? ComparisonFar, IReadOnlyList<CandidateJson> Candidates)
@@ -53,7 +54,7 @@ public sealed record IdentifiedFace(int[] Box, float Score, double? Quality, str
         var rule = id.Rule!;
         return new(face.Box.ToArray(), face.Score, face.Quality?.Score, id.Name, id.Known, double.IsFinite(id.Distance) ? Math.Round(id.Distance, 6) : null,
             Math.Round(id.Threshold, 6), RuleName(rule.Rule), rule.Fpir, rule.Comparisons, rule.ComparisonFar,
-            id.Candidates.Select(c => new CandidateJson(c.Name, Math.Round(c.Distance, 6))).ToList());
+            id.Candidates.Select(c => new CandidateJson(c.Name, Math.Round(c.Distance, 6), double.IsFinite(c.Threshold) ? Math.Round(c.Threshold, 6) : null)).ToList());
     }
 
     /// <summary>How a threshold was chosen, as JSON names it: <c>fpir</c>, <c>given</c> or <c>verification</c>.</summary>
@@ -227,7 +228,9 @@ internal sealed class FaceApi(FaceWork work, Tenants? tenants, Cluster.Shards.Sh
         var vectors = await work.EmbedAsync(photo.Crops, ct);
         var search = new IdentifyOptions { Fpir = fpir, Threshold = options.Recognizer.Threshold, Top = top };
         var answers = new List<(DetectedFace Face, Identification Id)>();
-        for (int i = 0; i < photo.Faces.Count; i++) answers.Add((photo.Faces[i], await g.IdentifyAsync(vectors[i], Faces.Model.Info, search, ct)));
+        // each face searches with its own pose: candidates are held to the band of their pose difference, as verification does
+        for (int i = 0; i < photo.Faces.Count; i++)
+            answers.Add((photo.Faces[i], await g.IdentifyAsync(vectors[i], Faces.Model.Info, search with { Yaw = photo.Faces[i].Pose?.Yaw }, ct)));
         // every face the answer would name is held to liveness (a stranger's face names no one)
         if (live is { } unjudged)
             PresentationAttackException.ThrowIfRefused(name, answers.Select((a, i) => (a, i)).Where(x => x.a.Id.Known).Select(x => photo.Liveness![x.i]), unjudged);

@@ -156,7 +156,10 @@ public static class FaceNetApi
             .WithSummary("Identify faces")
             .WithDescription("Who is each face of the photo (field image)? The nearest subject when within the threshold, else unknown (name null), "
                 + "with ?top=N candidates (default 3). The threshold is chosen for a target FPIR (?fpir=, default 0.01: the share of strangers' "
-                + "searches that may get a name) from the gallery's size and the model's impostor tail; each face says the threshold, the rule, "
+                + "searches that may get a name) from the gallery's size and the model's impostor tail; with the model's pose bands each candidate "
+                + "is held to that threshold plus its band's offset for the pose difference between the face and the candidate's stored face "
+                + "(faces enrolled before poses were kept count as frontal), and candidates are ranked by distance minus their own threshold; "
+                + "each candidate says its threshold, each face the one applied to its best candidate, the rule, "
                 + "the FPIR and the comparisons; ?liveness=true refuses a face it would name that is not live (422). Scope identify.");
         v1.MapPost("/subjects/{name}/faces", (Delegate)api.Enroll).Accepts<ImageForm>("multipart/form-data").Produces<EnrollResponse>(201).WithTags("gallery")
             .ClientErrors().ProducesProblem(409).ProducesProblem(422)

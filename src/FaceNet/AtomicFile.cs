@@ -1,9 +1,5 @@
 namespace FaceNet;
 
-/// <summary>An output file that cannot be written: the message names it and says why.</summary>
-public sealed class OutputFileException(string file, string reason, Exception? inner = null) : FaceNetException(file, reason, inner,
-    kind: FaceNetErrorKind.Output);
-
 /// <summary>Writes a file so that readers see the old content or the new, never half of it: a temporary file beside it, then a rename.</summary>
 public static class AtomicFile
 {

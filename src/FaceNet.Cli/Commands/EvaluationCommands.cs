@@ -183,7 +183,8 @@ public sealed partial class FaceNetCli
         if (showProgress) stderr.WriteLine();
         foreach (var f in embedded.Failures) stderr.WriteLine("warning: " + f);
         var faces = people.SelectMany((p, i) => p.Files.Where(f => embedded.Vectors[f] is not null)
-            .Select(f => new LabeledFace(i, f, embedded.Vectors[f]!, embedded.Quality.GetValueOrDefault(f, double.NaN)))).ToList();
+            .Select(f => new LabeledFace(i, f, embedded.Vectors[f]!, embedded.Quality.GetValueOrDefault(f, double.NaN))
+                { Yaw = embedded.Poses.TryGetValue(f, out var pose) ? pose.Yaw : null })).ToList();
         var info = pipeline.Model.Info;
         var results = IdentificationProtocol.Run(faces, info, options);
         string Pc(double v) => v.ToString("0.0000", CultureInfo.InvariantCulture);

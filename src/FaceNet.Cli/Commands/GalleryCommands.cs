@@ -195,7 +195,7 @@ public sealed partial class FaceNetCli
                 }
                 foreach (var f in faces)
                 {
-                    var id = gal.Identify(f.Vector, info, options);
+                    var id = gal.Identify(f.Vector, info, options with { Yaw = r.GetValue(aligned) ? null : f.Face.Pose?.Yaw });
                     var rule = id.Rule!;
                     var box = r.GetValue(aligned) ? null : f.Face.Box.ToArray();
                     if (r.GetValue(json)) // the service's answer for a face, with the file, and the rates of a 1:1 threshold

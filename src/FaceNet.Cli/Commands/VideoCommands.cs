@@ -39,8 +39,9 @@ public sealed partial class FaceNetCli
         var timeout = Options.Real("--timeout", "Seconds without a frame before a stream counts as stopped", 10, 0, 3600, minOpen: true);
         var threshold = ThresholdOption("Threshold for tracks and the gallery (default: the model's for tracks, the --fpir rule for the gallery)");
         var fpir = Options.Real("--fpir", $"With -g: target share of strangers' tracks that may get a name (default {IdentifyOptions.DefaultFpir})", 0, 1, minOpen: true, maxOpen: true);
+        var liveness = new Option<bool>("--liveness") { Description = "A liveness verdict per track (live, attack, or cannot be judged), from the faces embedded for it" };
         var cmd = new Command("video", "Faces through a video: one line per person who appeared (start, end, who or which cluster), from tracks, not frames")
-            { input, gallery, _masterKeyFile, model, detector, every, minTrack, maxGap, identity, output, facesDir, timeout, threshold, fpir, threads, json };
+            { input, gallery, _masterKeyFile, model, detector, every, minTrack, maxGap, identity, output, facesDir, timeout, threshold, fpir, liveness, threads, json };
         cmd.SetAction(r => Guard(() =>
         {
             var dir = r.GetValue(facesDir);
@@ -56,6 +57,7 @@ public sealed partial class FaceNetCli
             var options = new VideoOptions
             {
                 Every = r.GetValue(every), MinFrames = r.GetValue(minTrack), MaxGap = r.GetValue(maxGap), KeepBestFace = dir is not null,
+                Liveness = r.GetValue(liveness),
                 Identity = r.GetValue(identity) == "mean" ? TrackIdentity.Mean : TrackIdentity.Vote,
                 Identification = new IdentifyOptions { Fpir = r.GetValue(fpir) ?? IdentifyOptions.DefaultFpir, Threshold = r.GetValue(threshold) },
             };
@@ -81,13 +83,21 @@ public sealed partial class FaceNetCli
                         ["best_frame"] = Math.Round(t.BestFrame, 3), ["box"] = new[] { (int)t.Box.X, (int)t.Box.Y, (int)t.Box.Width, (int)t.Box.Height },
                     };
                     if (t.Cluster is { } c) line["cluster"] = c;
+                    if (t.Liveness is { } l)
+                    {
+                        line["live"] = l.Live;
+                        line["liveness_score"] = Math.Round(l.Score, 4);
+                        line["liveness_threshold"] = l.Threshold;
+                        if (l.Live is null) line["liveness_reason"] = l.Reason;
+                    }
                     if (face is not null) line["face"] = face;
                     stdout.WriteLine(JsonSerializer.Serialize(line, Json));
                 }
                 else
                 {
                     string who = t.Cluster is { } c ? $"person {c}" : t.Known ? $"{t.Name} ({F(t.Distance!.Value)} ≤ {F(t.Threshold)})" : $"unknown (nearest {F(t.Distance ?? double.NaN)} > {F(t.Threshold)})";
-                    stdout.WriteLine($"{Clock(t.Start)} – {Clock(t.End)}  track {t.Track}: {who}, seen in {t.Frames} frames, best at {Clock(t.BestFrame)}");
+                    var live = t.Liveness is { } l ? "; " + l.Describe() : "";
+                    stdout.WriteLine($"{Clock(t.Start)} – {Clock(t.End)}  track {t.Track}: {who}, seen in {t.Frames} frames, best at {Clock(t.BestFrame)}{live}");
                 }
                 stdout.Flush();
             }

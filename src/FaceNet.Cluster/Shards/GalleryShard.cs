@@ -8,12 +8,33 @@ namespace FaceNet.Cluster.Shards;
 
 /// <summary>A subject's distance as one shard found it (its nearest face, or the mean of its faces).</summary>
 [GenerateSerializer, Immutable]
-public sealed record ShardHit([property: Id(0)] string Name, [property: Id(1)] double Distance, [property: Id(2)] long SubjectId);
+public sealed record ShardHit([property: Id(0)] string Name, [property: Id(1)] double Distance, [property: Id(2)] long SubjectId)
+{
+    /// <summary>The pose-band offset of the face (or mean of faces) the distance is from (see <see cref="ShardQuery.Yaw"/>).</summary>
+    [Id(3)] public double Offset { get; init; }
+}
 
 /// <summary>One search of one shard.</summary>
 [GenerateSerializer, Immutable]
 public sealed record ShardQuery([property: Id(0)] float[] Embedding, [property: Id(1)] int Top, [property: Id(2)] Aggregation Aggregation,
-    [property: Id(3)] string? Excluding);
+    [property: Id(3)] string? Excluding)
+{
+    /// <summary>The searching face's yaw (degrees), for the pose-aware rule; null: every candidate in the first band.</summary>
+    [Id(4)] public double? Yaw { get; init; }
+
+    /// <summary>The model's pose bands: where each starts (degrees of yaw difference) and its threshold; null: no bands.</summary>
+    [Id(5)] public double[]? BandFrom { get; init; }
+    [Id(6)] public double[]? BandThreshold { get; init; }
+
+    /// <summary>A query carrying <paramref name="bands"/> and the searching face's <paramref name="yaw"/>.</summary>
+    public ShardQuery WithPose(Matching.PoseThresholds? bands, double? yaw) => bands is null ? this : this with
+    {
+        Yaw = yaw, BandFrom = bands.Bands.Select(b => b.From).ToArray(), BandThreshold = bands.Bands.Select(b => b.Threshold).ToArray(),
+    };
+
+    internal Matching.PoseThresholds? Bands => BandFrom is { Length: > 0 } from && BandThreshold is { } t && t.Length == from.Length
+        ? new Matching.PoseThresholds(from.Select((f, i) => new Matching.PoseBand(f, t[i], null, 0)).ToList(), "") : null;
+}
 
 /// <summary>
 /// A shard's best subjects, and what the open-set rule needs to count: the shard's faces and subjects, and
@@ -166,6 +187,7 @@ internal sealed class GalleryShardGrain(ShardSettings settings, LocalShards loca
     // the store, opened once per activation (each catch-up reads the feed through it)
     private PostgresGalleryStore? _store;
     private readonly List<long> _subjectOfRow = [];   // −1 once erased
+    private readonly List<float> _yawOfRow = [];      // NaN: not recorded (counted as frontal)
     private readonly Dictionary<long, List<int>> _rowsOfSubject = [];
     private readonly Dictionary<long, string> _names = [];
     private readonly Dictionary<string, long> _ids = new(StringComparer.Ordinal);
@@ -218,7 +240,7 @@ internal sealed class GalleryShardGrain(ShardSettings settings, LocalShards loca
         Clear();
         foreach (var s in snapshot.Subjects) Name(s.Id, s.Name);
         _index = new FaceIndex(store.Model.EmbeddingSize, store.Model.Metric, settings.Index);
-        Add(snapshot.Faces.Select(f => (f.SubjectId, f.Embedding)).ToList());
+        Add(snapshot.Faces.Select(f => (f.SubjectId, f.Embedding, f.Yaw)).ToList());
         _sequence = snapshot.Sequence;
         _graph = _index.IsApproximate ? "built" : "exact";
         if (_index.IsApproximate) Save(erasure: false);
@@ -231,6 +253,7 @@ internal sealed class GalleryShardGrain(ShardSettings settings, LocalShards loca
         _names.Clear();
         _ids.Clear();
         _subjectOfRow.Clear();
+        _yawOfRow.Clear();
         _rowsOfSubject.Clear();
     }
 
@@ -280,6 +303,7 @@ internal sealed class GalleryShardGrain(ShardSettings settings, LocalShards loca
         {
             long subject = best.SubjectOfRow[row];
             _subjectOfRow.Add(subject);
+            _yawOfRow.Add(best.YawOfRow[row]);
             if (subject < 0) continue;
             if (!_rowsOfSubject.TryGetValue(subject, out var rows)) _rowsOfSubject[subject] = rows = [];
             rows.Add(row);
@@ -313,7 +337,7 @@ internal sealed class GalleryShardGrain(ShardSettings settings, LocalShards loca
             return;
         }
         var graph = index.SerializeGraph()!;
-        var bytes = SavedGraph.Encode(Expected(store, _sequence, _subjectOfRow.Count), _subjectOfRow, graph, store.GraphKey());
+        var bytes = SavedGraph.Encode(Expected(store, _sequence, _subjectOfRow.Count), _subjectOfRow, _yawOfRow, graph, store.GraphKey());
         System.Security.Cryptography.CryptographicOperations.ZeroMemory(graph);
         if (LocalPath(store) is { } path)
         {
@@ -340,14 +364,15 @@ internal sealed class GalleryShardGrain(ShardSettings settings, LocalShards loca
         _ids[name] = id;
     }
 
-    private void Add(IReadOnlyList<(long Subject, float[] Embedding)> faces)
+    private void Add(IReadOnlyList<(long Subject, float[] Embedding, double? Yaw)> faces)
     {
         _index!.Add(faces.Select(f => f.Embedding).ToList());
-        foreach (var (subject, _) in faces)
+        foreach (var (subject, _, yaw) in faces)
         {
             if (!_rowsOfSubject.TryGetValue(subject, out var rows)) _rowsOfSubject[subject] = rows = [];
             rows.Add(_subjectOfRow.Count);
             _subjectOfRow.Add(subject);
+            _yawOfRow.Add(yaw is { } y ? (float)y : float.NaN);
         }
     }
 
@@ -386,7 +411,7 @@ internal sealed class GalleryShardGrain(ShardSettings settings, LocalShards loca
                 {
                     case ChangeKind.Enrolled when c.Faces.Count > 0 && c.Name is { } name:
                         Name(c.SubjectId, name);
-                        Add(c.Faces.Select(f => (c.SubjectId, f.Embedding)).ToList());
+                        Add(c.Faces.Select(f => (c.SubjectId, f.Embedding, f.Yaw)).ToList());
                         break;
                     case ChangeKind.Renamed when c.Name is { } newName:
                         Name(c.SubjectId, newName);
@@ -412,8 +437,9 @@ internal sealed class GalleryShardGrain(ShardSettings settings, LocalShards loca
         if (_index is not { Count: > 0 } index) return Task.FromResult(new ShardAnswer([], 0, _names.Count, own, left >= 0));
         // the single-process gallery's own search, over this shard's faces
         // (a compact shard's best by their codes: the caller re-ranks the merged list from the store, once for all shards)
-        var hits = SubjectSearch.Best(index, _subjectOfRow, _rowsOfSubject, _names, q.Embedding, q.Top, q.Aggregation, left, store: null)
-            .Select(c => new ShardHit(c.Name, c.Distance, c.SubjectId!.Value)).ToArray();
+        var hits = SubjectSearch.Best(index, _subjectOfRow, _rowsOfSubject, _names, q.Embedding, q.Top, q.Aggregation, left, store: null, _yawOfRow,
+                SubjectSearch.Offsets(q.Bands, q.Yaw))
+            .Select(c => new ShardHit(c.Name, c.Distance, c.SubjectId!.Value) { Offset = c.Offset }).ToArray();
         return Task.FromResult(new ShardAnswer(hits, index.Count, _names.Count, own, left >= 0) { Approximate = !index.IsExact });
     }
 

@@ -33,32 +33,35 @@ public sealed class ShardedGallery(IGrainFactory grains, IGalleryStore store, in
 
     public async Task<Identification> IdentifyAsync(float[] embedding, ModelInfo model, IdentifyOptions options, CancellationToken ct = default)
     {
-        var parts = await All(s => s.Search(new ShardQuery(embedding, options.Top, options.Aggregation, options.Excluding))).ConfigureAwait(false);
+        // the bands are known once the rule is (a given threshold has none); the model's are sent, and dropped below for a given one
+        var bands = options.Threshold is null ? model.PoseThresholds : null;
+        var parts = await All(s => s.Search(new ShardQuery(embedding, options.Top, options.Aggregation, options.Excluding).WithPose(bands, options.Yaw)))
+            .ConfigureAwait(false);
         int faces = parts.Sum(p => p.Faces), subjects = parts.Sum(p => p.Subjects);
         // the impostor comparisons one search makes, as FaceGallery counts them
         long n = options.Aggregation == Aggregation.Min ? faces - parts.Sum(p => p.ExcludedFaces) : subjects - parts.Count(p => p.HasExcluded);
         var rule = OpenSetThreshold.For(model, Math.Max(1, n), options.Fpir, options.Threshold);
         if (options.UseGalleryPeople && rule.CanUseGallery(subjects)) rule = rule.WithGallery(await NearestSubjectsAsync(subjects).ConfigureAwait(false));
-        return Merge(parts, embedding, rule.Threshold, options.Top, options.Aggregation) with { Rule = rule, Subjects = subjects };
+        return Merge(parts, embedding, rule.Threshold, options.Top, options.Aggregation, bands, options.Yaw) with { Rule = rule, Subjects = subjects };
     }
 
     /// <summary>The best <paramref name="top"/> subjects, and the open-set verdict at a fixed threshold (as <see cref="FaceGallery.Identify(float[], double, int, Aggregation)"/>).</summary>
     public async Task<Identification> IdentifyAsync(float[] embedding, double threshold, int top = 1)
         => Merge(await All(s => s.Search(new ShardQuery(embedding, top, Aggregation.Min, null))).ConfigureAwait(false), embedding, threshold, top, Aggregation.Min);
 
-    // The shards' best merged. Compact shards give their best by the int8 codes: the best of those over all shards are re-ranked
+    // The shards' best merged, ranked as FaceGallery ranks them: by distance less the pose-band offset (how far inside its own
+    // threshold each lies). Compact shards give their best by the int8 codes: the best of those over all shards are re-ranked
     // from the float vectors in the store (one query) and merged with the exact shards' hits, so every distance is the exact one.
-    private Identification Merge(ShardAnswer[] parts, float[] embedding, double threshold, int top, Aggregation aggregation)
+    private Identification Merge(ShardAnswer[] parts, float[] embedding, double threshold, int top, Aggregation aggregation,
+        Matching.PoseThresholds? bands = null, double? yaw = null)
     {
-        static Candidate Of(ShardHit h) => new(h.Name, h.Distance) { SubjectId = h.SubjectId };
+        static Candidate Of(ShardHit h) => new(h.Name, h.Distance) { SubjectId = h.SubjectId, Offset = h.Offset };
         var exact = parts.Where(p => !p.Approximate).SelectMany(p => p.Hits).Select(Of);
-        var approximate = parts.Where(p => p.Approximate).SelectMany(p => p.Hits).OrderBy(h => h.Distance).ThenBy(h => h.SubjectId)
+        var approximate = parts.Where(p => p.Approximate).SelectMany(p => p.Hits).OrderBy(h => h.Distance - h.Offset).ThenBy(h => h.SubjectId)
             .Take(SubjectSearch.RerankCount(top, aggregation)).Select(Of).ToList();
-        var reranked = approximate.Count == 0 ? [] : SubjectSearch.Rerank(Store, Store.Model.Metric, embedding, approximate, approximate.Count, aggregation);
-        var best = exact.Concat(reranked).OrderBy(c => c.Distance).ThenBy(c => c.SubjectId).Take(Math.Max(1, top)).ToList();
-        if (best.Count == 0) return new Identification(null, false, double.PositiveInfinity, threshold, []);
-        bool known = best[0].Distance <= threshold;
-        return new Identification(known ? best[0].Name : null, known, best[0].Distance, threshold, best);
+        var reranked = approximate.Count == 0 ? []
+            : SubjectSearch.Rerank(Store, Store.Model.Metric, embedding, approximate, approximate.Count, aggregation, SubjectSearch.Offsets(bands, yaw));
+        return SubjectSearch.Answer(exact.Concat(reranked).OrderBy(c => c.Distance - c.Offset).ThenBy(c => c.SubjectId).Take(Math.Max(1, top)).ToList(), threshold);
     }
 
     private sealed record NearestSample(int Subjects, double[] Distances);

@@ -6,32 +6,6 @@ using FaceNet.Matching;
 
 namespace FaceNet.Evaluation;
 
-/// <summary>Options of <see cref="Evaluator"/>.</summary>
-public sealed record EvaluationOptions
-{
-    public int Folds { get; init; } = 10;
-    public double FarTarget { get; init; } = 1e-3;
-    /// <summary>Where embeddings are cached; null: no cache.</summary>
-    public string? CacheDirectory { get; init; }
-    /// <summary>Embed the image centre when no face is found (as papers do), instead of counting a failure.</summary>
-    public bool FallbackCenterCrop { get; init; }
-    /// <summary>Called with (done, total) as images are embedded.</summary>
-    public Action<int, int>? Progress { get; init; }
-}
-
-/// <summary>
-/// The result of an evaluation: the protocol figures and what could not be embedded —
-/// <see cref="FacelessImages"/> decoded but no face was found, <see cref="UnreadableImages"/> could not be decoded.
-/// </summary>
-public sealed record EvaluationReport(ProtocolResult Result, int Images, int FacelessImages, int UnreadableImages, int FailedPairs, int CenterCropped,
-    IReadOnlyList<string> Failures, double[] Distances, bool[] Same, double Seconds, Matching.Metric Metric)
-{
-    public int FailedImages => FacelessImages + UnreadableImages;
-
-    /// <summary>Each pair's difference in yaw, |yaw a − yaw b| in degrees (<see cref="HeadPose"/>); NaN where a face or its pose is missing.</summary>
-    public double[] PoseDifferences { get; init; } = [];
-}
-
 /// <summary>
 /// Runs the verification protocol end to end: every distinct image is embedded once (detect → align →
 /// embed, decode and detection in parallel, embedding in batches, optionally cached), then the pair

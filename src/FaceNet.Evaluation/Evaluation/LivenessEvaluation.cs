@@ -7,47 +7,6 @@ using FaceNet.Liveness;
 namespace FaceNet.Evaluation;
 
 /// <summary>
-/// One photo of a liveness evaluation: a live face (bona fide presentation) or an attack, its subject's score
-/// (null when no face was found) and, for a face that cannot be judged, why.
-/// </summary>
-public sealed record LivenessSample(string File, bool Attack, double? Score, string? Unjudged)
-{
-    /// <summary>Each network's live probability.</summary>
-    public IReadOnlyList<double> NetworkScores { get; init; } = [];
-
-    /// <summary>The detector's box of the face judged.</summary>
-    public FaceBox? Box { get; init; }
-
-    public bool NoFace => Score is null;
-    public bool Judged => Score is not null && Unjudged is null;
-}
-
-/// <summary>
-/// The error rates of ISO/IEC 30107-3 at one threshold: APCER, the share of attacks accepted as live;
-/// BPCER, the share of live faces refused; ACER, their mean. A face that cannot be judged is refused: a
-/// live one counts in BPCER, an attack one as stopped; both are also counted apart. Photos without a face
-/// are left out of both rates (the liveness check never saw them) and counted apart.
-/// </summary>
-public sealed record LivenessRates(double Threshold, int Attacks, int BonaFide, int AttacksAccepted, int BonaFideRefused, int AttacksUnjudged,
-    int BonaFideUnjudged)
-{
-    public double Apcer => Attacks == 0 ? double.NaN : (double)AttacksAccepted / Attacks;
-    public double Bpcer => BonaFide == 0 ? double.NaN : (double)BonaFideRefused / BonaFide;
-    public double Acer => (Apcer + Bpcer) / 2;
-
-    /// <summary>The share of all faces called correctly (live accepted, attacks refused).</summary>
-    public double Accuracy => Attacks + BonaFide == 0 ? double.NaN : 1 - (double)(AttacksAccepted + BonaFideRefused) / (Attacks + BonaFide);
-}
-
-/// <summary>An evaluation's figures: the rates at the threshold in use, BPCER at APCER 5 % and 1 %, the DET curve, and what was left out.</summary>
-public sealed record LivenessReport(IReadOnlyList<LivenessSample> Samples, LivenessRates AtThreshold, LivenessRates? AtApcer5, LivenessRates? AtApcer1,
-    IReadOnlyList<LivenessRates> Curve, IReadOnlyList<string> Failures, double Seconds)
-{
-    public int NoFaceLive => Samples.Count(s => s.NoFace && !s.Attack);
-    public int NoFaceAttacks => Samples.Count(s => s.NoFace && s.Attack);
-}
-
-/// <summary>
 /// Liveness measured as ISO/IEC 30107-3 names it, on folders of live photos and of attacks (photos of photos or of
 /// screens): each photo's subject is found and judged by the recognizer's liveness check, then APCER, BPCER and ACER
 /// at a threshold, BPCER at APCER 5 % and 1 %, and a DET curve; and the thresholds for a target APCER or BPCER

@@ -2,16 +2,6 @@ using System.Globalization;
 
 namespace FaceNet.Evaluation;
 
-/// <summary>One labelled pair of image files; <see cref="Fold"/> is the protocol fold it belongs to.</summary>
-public sealed record LabeledPair(string FileA, string FileB, bool Same, int Fold, int Line);
-
-/// <summary>A pairs file that cannot be used: the message names the file and the line.</summary>
-public sealed class PairsFileException(string file, int line, string reason)
-    : FaceNetException(file, reason, null, line > 0 ? $"{file}:{line}" : null)
-{
-    public int Line { get; } = line;
-}
-
 /// <summary>
 /// Reads labelled pairs: LFW's <c>pairs.txt</c> (header <c>folds n</c>, then per fold n same
 /// <c>name i j</c> and n different <c>n1 i n2 j</c> lines; images at <c>ROOT/name/name_%04d.jpg</c>),

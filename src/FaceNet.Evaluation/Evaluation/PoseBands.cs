@@ -3,11 +3,6 @@ using FaceNet.Models;
 
 namespace FaceNet.Evaluation;
 
-/// <summary>Verification figures of the pairs in one band of pose difference, at the model's thresholds.</summary>
-/// <param name="Band">The band, e.g. <c>0–15°</c>, <c>45°+</c>, or <c>unknown</c> (a face without a pose or without a face).</param>
-/// <param name="Threshold">The threshold applied in the band (the model's pose-aware one, or the fixed one).</param>
-public sealed record PoseBandResult(string Band, int SamePairs, int DifferentPairs, double Accuracy, double Far, double Frr, double Threshold);
-
 /// <summary>
 /// Verification by band of pose difference (|yaw a − yaw b|, <see cref="Detection.HeadPose"/>): how the decision at the model's
 /// thresholds fares on turned pairs, and each pair's threshold under the model's pose-aware rule

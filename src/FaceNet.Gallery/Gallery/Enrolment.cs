@@ -113,14 +113,16 @@ public static class Enrolment
         string? sourceSha256, CancellationToken ct = default)
     {
         var looks = new List<Identification?>();
-        foreach (var v in vectors)
+        for (int i = 0; i < vectors.Count; i++)
         {
-            var id = await gallery.IdentifyAsync(v, faces.Model.Info, options.Duplicates with { Excluding = name, Top = 1 }, ct).ConfigureAwait(false);
+            var v = vectors[i];
+            var id = await gallery.IdentifyAsync(v, faces.Model.Info, options.Duplicates with { Excluding = name, Top = 1,
+                Yaw = options.Aligned ? null : found[i].Pose?.Yaw }, ct).ConfigureAwait(false);
             looks.Add(id.Known ? id : null);
         }
         if (options.RefuseDuplicates && looks.FirstOrDefault(l => l is not null) is { } other) throw new DuplicateFaceException(file, name, other);
         var done = await gallery.AddFacesAsync(name, found.Select((f, i) => new NewFace(vectors[i], sourceFile, sourceSha256,
-            options.Aligned ? null : f.Box.ToArray(), faces.Detector.Name)).ToList(), ct: ct).ConfigureAwait(false);
+            options.Aligned ? null : f.Box.ToArray(), faces.Detector.Name) { Yaw = options.Aligned ? null : f.Pose?.Yaw }).ToList(), ct: ct).ConfigureAwait(false);
         return (found.Select((f, i) => new EnrolledFace(name, done.FaceIds[i], f, count, looks[i])).ToList(), done.SubjectId);
     }
 }

@@ -10,9 +10,22 @@ public sealed record Candidate(string Name, double Distance)
 {
     /// <summary>The subject's id in the store (for the audit trail), when the search knows it.</summary>
     public long? SubjectId { get; init; }
+
+    /// <summary>
+    /// The threshold this candidate is held to: the search's threshold plus the model's pose-band offset for the pose difference
+    /// between the searching face and the candidate's face (<see cref="PoseThresholds.Offset"/>); NaN when the search set none.
+    /// </summary>
+    public double Threshold { get; init; } = double.NaN;
+
+    /// <summary>How much looser than the search's threshold this candidate's is (its pose band's offset; 0 without pose bands).</summary>
+    internal double Offset { get; init; }
 }
 
-/// <summary>An open-set answer: the best subject if within the threshold, else unknown; and the runners-up.</summary>
+/// <summary>
+/// An open-set answer: the best subject if within its threshold, else unknown; and the runners-up. Candidates are ranked by
+/// their distance minus their own threshold (with pose bands, a turned face's candidate may be held to a looser threshold
+/// than a frontal one's), and <see cref="Threshold"/> is the one applied to the best candidate.
+/// </summary>
 public sealed record Identification(string? Name, bool Known, double Distance, double Threshold, IReadOnlyList<Candidate> Candidates)
 {
     /// <summary>How the threshold was chosen (target FPIR, comparisons), when the search chose it.</summary>
@@ -43,6 +56,8 @@ public sealed class FaceGallery : IGallery, IDisposable
     private FaceIndex _index;
     // row of the index → subject id (−1 once removed); subject id → name, name → id, id → rows
     private readonly List<long> _subjectOfRow = [];
+    // row of the index → the face's yaw at enrolment (NaN: not recorded, counted as frontal)
+    private readonly List<float> _yawOfRow = [];
     private readonly Dictionary<long, string> _names = [];
     private readonly Dictionary<string, long> _ids = new(StringComparer.Ordinal);
     private readonly Dictionary<long, List<int>> _rowsOfSubject = [];
@@ -158,6 +173,8 @@ public sealed class FaceGallery : IGallery, IDisposable
             _index = index;
             _subjectOfRow.Clear();
             _subjectOfRow.AddRange(faces.Select(f => f.SubjectId));
+            _yawOfRow.Clear();
+            _yawOfRow.AddRange(faces.Select(f => f.Yaw is { } y ? (float)y : float.NaN));
             _names.Clear();
             _ids.Clear();
             foreach (var s in subjects) { _names[s.Id] = s.Name; _ids[s.Name] = s.Id; }
@@ -249,6 +266,7 @@ public sealed class FaceGallery : IGallery, IDisposable
                 for (int i = 0; i < c.Faces.Count; i++)
                 {
                     _subjectOfRow.Add(c.SubjectId);
+                    _yawOfRow.Add(c.Faces[i].Yaw is { } y ? (float)y : float.NaN);
                     rows.Add(first + i);
                 }
                 if (_names.TryGetValue(c.SubjectId, out var was) && _ids.TryGetValue(was, out var owner) && owner == c.SubjectId) _ids.Remove(was);
@@ -362,7 +380,8 @@ public sealed class FaceGallery : IGallery, IDisposable
     /// <summary>
     /// Who it is, with the threshold chosen for the gallery as it is now: for the target FPIR over this
     /// gallery's comparisons from the model's impostor tail (see <see cref="OpenSetThreshold.For"/>), or
-    /// the one <paramref name="options"/> gives.
+    /// the one <paramref name="options"/> gives. Under the FPIR rule a model with pose bands holds each candidate
+    /// face to that threshold plus its band's offset (<see cref="PoseRule"/>); a given threshold is one fixed value.
     /// </summary>
     public Identification Identify(float[] embedding, ModelInfo model, IdentifyOptions options)
     {
@@ -370,10 +389,17 @@ public sealed class FaceGallery : IGallery, IDisposable
         try
         {
             var rule = RuleLocked(model, options);
-            return IdentifyLocked(embedding, rule.Threshold, options.Top, options.Aggregation, options.Excluding) with { Rule = rule, Subjects = _names.Count };
+            return IdentifyLocked(embedding, rule.Threshold, options.Top, options.Aggregation, options.Excluding, PoseRule(model, rule), options.Yaw)
+                with { Rule = rule, Subjects = _names.Count };
         }
         finally { _state.ExitReadLock(); }
     }
+
+    /// <summary>
+    /// The pose bands a search under <paramref name="rule"/> applies: the model's (<see cref="ModelInfo.PoseThresholds"/>) unless the
+    /// caller fixed the threshold (one value for every candidate) — the same rule as verification's.
+    /// </summary>
+    public static PoseThresholds? PoseRule(ModelInfo model, OpenSetThreshold rule) => rule.Rule == ThresholdRule.Given ? null : model.PoseThresholds;
 
     /// <summary>The threshold <see cref="Identify(float[], ModelInfo, IdentifyOptions)"/> holds a search to now, for callers that decide on their own (a video track's votes).</summary>
     public OpenSetThreshold Rule(ModelInfo model, IdentifyOptions options)
@@ -395,21 +421,29 @@ public sealed class FaceGallery : IGallery, IDisposable
 
     /// <summary>The best <paramref name="top"/> subjects for an embedding, and the open-set verdict at a fixed threshold.</summary>
     public Identification Identify(float[] embedding, double threshold, int top = 1, Aggregation aggregation = Aggregation.Min)
+        => Identify(embedding, threshold, null, null, top, aggregation);
+
+    /// <summary>
+    /// As <see cref="Identify(float[], double, int, Aggregation)"/>, each candidate face held to <paramref name="threshold"/> plus the
+    /// offset of its band in <paramref name="poseBands"/> for the pose difference ||<paramref name="yaw"/>| − |its yaw|| (a face stored
+    /// without a yaw counts as frontal; an unknown <paramref name="yaw"/> puts every candidate in the first band).
+    /// </summary>
+    public Identification Identify(float[] embedding, double threshold, PoseThresholds? poseBands, double? yaw, int top = 1,
+        Aggregation aggregation = Aggregation.Min)
     {
         _state.EnterReadLock();
-        try { return IdentifyLocked(embedding, threshold, top, aggregation, null); }
+        try { return IdentifyLocked(embedding, threshold, top, aggregation, null, poseBands, yaw); }
         finally { _state.ExitReadLock(); }
     }
 
-    private Identification IdentifyLocked(float[] embedding, double threshold, int top, Aggregation aggregation, string? excluding)
+    private Identification IdentifyLocked(float[] embedding, double threshold, int top, Aggregation aggregation, string? excluding,
+        PoseThresholds? poseBands, double? yaw)
     {
         if (_index.Count == 0) return new Identification(null, false, double.PositiveInfinity, threshold, []);
         long left = excluding is not null && _ids.TryGetValue(excluding, out var id) ? id : -1;
-        var subjects = SubjectSearch.Best(_index, _subjectOfRow, _rowsOfSubject, _names, embedding, top, aggregation, left, _store);
-        if (subjects.Count == 0) return new Identification(null, false, double.PositiveInfinity, threshold, []);
-        var best = subjects[0];
-        bool known = best.Distance <= threshold;
-        return new Identification(known ? best.Name : null, known, best.Distance, threshold, subjects);
+        var subjects = SubjectSearch.Best(_index, _subjectOfRow, _rowsOfSubject, _names, embedding, top, aggregation, left, _store, _yawOfRow,
+            SubjectSearch.Offsets(poseBands, yaw));
+        return SubjectSearch.Answer(subjects, threshold);
     }
 
     /// <summary>
@@ -429,9 +463,9 @@ public sealed class FaceGallery : IGallery, IDisposable
     public IReadOnlyList<DuplicatePair> Duplicates(ModelInfo model, IdentifyOptions? options = null)
     {
         options ??= new IdentifyOptions();
-        List<(string Name, long Id, int[] Rows)> subjects;
+        List<(string Name, long Id, int[] Rows, float[] Yaws)> subjects;
         _state.EnterReadLock();
-        try { subjects = _rowsOfSubject.Where(p => _names.ContainsKey(p.Key)).Select(p => (_names[p.Key], p.Key, p.Value.ToArray())).ToList(); }
+        try { subjects = _rowsOfSubject.Where(p => _names.ContainsKey(p.Key)).Select(p => (_names[p.Key], p.Key, p.Value.ToArray(), p.Value.Select(r => _yawOfRow[r]).ToArray())).ToList(); }
         finally { _state.ExitReadLock(); }
         var found = new System.Collections.Concurrent.ConcurrentDictionary<(string, string), DuplicatePair>();
         // each subject's faces: from memory, or (a compact index) from the store, a thousand subjects at a time
@@ -440,10 +474,11 @@ public sealed class FaceGallery : IGallery, IDisposable
             var stored = _index.HasVectors ? null : _store.FacesOf([.. chunk.Select(s => s.Id)]).ToLookup(f => f.SubjectId);
             Parallel.ForEach(chunk, s =>
             {
-                var vectors = stored is null ? s.Rows.Select(_index.Vector) : stored[s.Id].Select(f => f.Embedding);
-                foreach (var vector in vectors)
+                var faces = stored is null ? s.Rows.Select((r, k) => (Vector: _index.Vector(r), Yaw: s.Yaws[k]))
+                    : stored[s.Id].Select(f => (Vector: f.Embedding, f.Yaw));
+                foreach (var (vector, yaw) in faces)
                 {
-                    var id = Identify(vector, model, options with { Excluding = s.Name, Top = 1 });
+                    var id = Identify(vector, model, options with { Excluding = s.Name, Top = 1, Yaw = float.IsNaN(yaw) ? 0 : yaw });
                     if (!id.Known) continue;
                     var key = string.CompareOrdinal(s.Name, id.Name) < 0 ? (s.Name, id.Name!) : (id.Name!, s.Name);
                     var pair = new DuplicatePair(key.Item1, key.Item2, id.Distance, id.Threshold);

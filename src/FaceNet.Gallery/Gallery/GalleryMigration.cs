@@ -28,7 +28,7 @@ public sealed class GalleryMigration(IGalleryStore source, FaceRecognizer pipeli
         int moved = 0;
         foreach (var face in Source.Faces())
         {
-            var (embedding, problem) = ReEmbed(face);
+            var (embedding, yaw, problem) = ReEmbedWithPose(face);
             if (embedding is null)
             {
                 var f = new Failure(face, names[face.SubjectId], problem!);
@@ -36,7 +36,7 @@ public sealed class GalleryMigration(IGalleryStore source, FaceRecognizer pipeli
                 failed?.Invoke(f);
                 continue;
             }
-            target.Enroll(names[face.SubjectId], [new NewFace(embedding, face.SourceFile, face.SourceSha256, face.Box, pipeline.Detector.Name)]);
+            target.Enroll(names[face.SubjectId], [new NewFace(embedding, face.SourceFile, face.SourceSha256, face.Box, pipeline.Detector.Name) { Yaw = yaw }]);
             moved++;
         }
         return (moved, failures);
@@ -45,18 +45,28 @@ public sealed class GalleryMigration(IGalleryStore source, FaceRecognizer pipeli
     /// <summary>The new embedding of a stored face, or null and the reason it cannot be made.</summary>
     public (float[]? Embedding, string? Problem) ReEmbed(StoredFace face)
     {
-        if (face.SourceFile is null) return (null, "the gallery does not record the photo this face came from");
-        if (!File.Exists(face.SourceFile)) return (null, "the photo it was enrolled from is gone");
+        var (embedding, _, problem) = ReEmbedWithPose(face);
+        return (embedding, problem);
+    }
+
+    /// <summary>
+    /// As <see cref="ReEmbed"/>, with the face's yaw as the detector finds it again (so a face enrolled before galleries kept
+    /// poses gets one); a face enrolled as a crop keeps what was stored.
+    /// </summary>
+    public (float[]? Embedding, double? Yaw, string? Problem) ReEmbedWithPose(StoredFace face)
+    {
+        if (face.SourceFile is null) return (null, null, "the gallery does not record the photo this face came from");
+        if (!File.Exists(face.SourceFile)) return (null, null, "the photo it was enrolled from is gone");
         if (face.SourceSha256 is not null && !string.Equals(FileHash.Sha256(face.SourceFile), face.SourceSha256, StringComparison.OrdinalIgnoreCase))
-            return (null, "the photo changed since it was enrolled");
+            return (null, null, "the photo changed since it was enrolled");
         RgbImage image;
         try { image = ImageDecoder.Load(face.SourceFile); }
-        catch (ImageException e) { return (null, e.Reason); }
-        if (face.Box is not { Length: 4 } b) return (pipeline.EmbedCrop(image), null);
+        catch (ImageException e) { return (null, null, e.Reason); }
+        if (face.Box is not { Length: 4 } b) return (pipeline.EmbedCrop(image), face.Yaw, null);
         var stored = new FaceBox(b[0], b[1], b[2], b[3]);
         var found = pipeline.Detector.Detect(image);
         var best = found.Select(f => (Face: f, IoU: f.Box.IoU(stored))).OrderByDescending(p => p.IoU).FirstOrDefault();
-        if (best.Face is null || best.IoU < 0.4) return (null, "the enrolled face is not found in the photo any more");
-        return (pipeline.Embed(image, [best.Face])[0].Vector, null);
+        if (best.Face is null || best.IoU < 0.4) return (null, null, "the enrolled face is not found in the photo any more");
+        return (pipeline.Embed(image, [best.Face])[0].Vector, best.Face.Pose?.Yaw, null);
     }
 }

@@ -44,10 +44,21 @@ public sealed record Subject(long Id, string Name, DateTime Created, string? Met
 
 /// <summary>One enrolled face: its embedding and where it came from.</summary>
 public sealed record StoredFace(long Id, long SubjectId, float[] Embedding, string? SourceFile, string? SourceSha256, int[]? Box,
-    string? Detector, DateTime Created);
+    string? Detector, DateTime Created)
+{
+    /// <summary>
+    /// The face's yaw in degrees when it was enrolled (<see cref="Detection.HeadPose.Yaw"/>); null for a face enrolled before galleries
+    /// kept it (SQLite schema 5, PostgreSQL schema 4) or without landmarks. Identification counts a null yaw as frontal (0°).
+    /// </summary>
+    public double? Yaw { get; init; }
+}
 
 /// <summary>What to store for one face. The photo's SHA-256 is computed from <see cref="SourceFile"/> when not given.</summary>
-public sealed record NewFace(float[] Embedding, string? SourceFile = null, string? SourceSha256 = null, int[]? Box = null, string? Detector = null);
+public sealed record NewFace(float[] Embedding, string? SourceFile = null, string? SourceSha256 = null, int[]? Box = null, string? Detector = null)
+{
+    /// <summary>The face's yaw in degrees (<see cref="Detection.HeadPose.Yaw"/>), kept so identification can apply the pose-aware rule; null: unknown (counted as frontal).</summary>
+    public double? Yaw { get; init; }
+}
 
 /// <summary>What an enrolment stored: the subject (new or existing) and the new faces' ids.</summary>
 public sealed record Enrollment(long SubjectId, IReadOnlyList<long> FaceIds);
@@ -62,7 +73,7 @@ public sealed record Enrollment(long SubjectId, IReadOnlyList<long> FaceIds);
 /// </summary>
 public sealed class GalleryStore : IGalleryStore, IProtectedStore
 {
-    private const int SchemaVersion = 4;
+    private const int SchemaVersion = 5;
     private static readonly string[] Migrations =
     [
         // 0 → 1
@@ -159,7 +170,12 @@ public sealed class GalleryStore : IGalleryStore, IProtectedStore
             BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
         CREATE INDEX audit_at ON audit(at);
         """,
-        // (5: the next step goes here)
+        // 4 → 5: each face's yaw (degrees) at enrolment, for the pose-aware identification rule; NULL for the faces
+        // enrolled before, which count as frontal (their landmarks were never stored, so the pose cannot be recovered)
+        """
+        ALTER TABLE faces ADD COLUMN yaw REAL;
+        """,
+        // (6: the next step goes here)
     ];
 
     private readonly SqliteConnection _db;
@@ -168,6 +184,8 @@ public sealed class GalleryStore : IGalleryStore, IProtectedStore
 
     // false for an older gallery opened read-only (it has no feed; nobody can be writing it through us)
     private readonly bool _feed;
+    // false for a gallery of schema 4 or older opened read-only: its faces have no yaw column (they count as frontal)
+    private bool _poses = true;
     // false for a gallery of before the audit trail opened read-only
     private readonly bool _audit;
     // the audit trail has the client and count columns (schema 4)
@@ -296,7 +314,7 @@ public sealed class GalleryStore : IGalleryStore, IProtectedStore
                 WriteMeta(db, tx, GalleryKeys.Entries(key, dataKey));
                 tx.Commit();
             }
-            return new GalleryStore(path, db, bound, feed, dataKey);
+            return new GalleryStore(path, db, bound, feed, dataKey) { _poses = Scalar<long>(db, "PRAGMA user_version") >= 5 };
         }
         catch (SqliteException e)
         {
@@ -397,9 +415,10 @@ public sealed class GalleryStore : IGalleryStore, IProtectedStore
             ins.Transaction = tx;
             // a sealed vector carries its face's id, so an encrypted gallery names each id before it writes
             ins.CommandText = """
-                INSERT INTO faces(id, subject_id, embedding, source_file, source_sha256, box, detector, model_id, created)
-                VALUES ($id, $s, $e, $f, $h, $b, $d, $m, $c) RETURNING id
+                INSERT INTO faces(id, subject_id, embedding, source_file, source_sha256, box, detector, model_id, created, yaw)
+                VALUES ($id, $s, $e, $f, $h, $b, $d, $m, $c, $y) RETURNING id
                 """;
+            var py = ins.Parameters.Add("$y", SqliteType.Real);
             var (ps, pe, pf, ph, pb, pd, pc) = (ins.Parameters.Add("$s", SqliteType.Integer), ins.Parameters.Add("$e", SqliteType.Blob),
                 ins.Parameters.Add("$f", SqliteType.Text), ins.Parameters.Add("$h", SqliteType.Text), ins.Parameters.Add("$b", SqliteType.Text),
                 ins.Parameters.Add("$d", SqliteType.Text), ins.Parameters.Add("$c", SqliteType.Text));
@@ -433,6 +452,7 @@ public sealed class GalleryStore : IGalleryStore, IProtectedStore
                     ph.Value = (object?)f.SourceSha256 ?? DBNull.Value;
                     pb.Value = f.Box is null ? DBNull.Value : string.Join(",", f.Box);
                     pd.Value = (object?)f.Detector ?? DBNull.Value;
+                    py.Value = f.Yaw is { } yaw && double.IsFinite(yaw) ? yaw : DBNull.Value;
                     pc.Value = Now();
                     ids.Add((long)ins.ExecuteScalar()!);
                 }
@@ -553,11 +573,11 @@ public sealed class GalleryStore : IGalleryStore, IProtectedStore
         {
             using var cmd = _db.CreateCommand();
             // ids are numbers: inlined, as SQLite has no array parameter
-            cmd.CommandText = "SELECT id, subject_id, embedding FROM faces WHERE subject_id IN ("
+            cmd.CommandText = "SELECT id, subject_id, embedding, " + (_poses ? "yaw" : "NULL") + " FROM faces WHERE subject_id IN ("
                 + string.Join(',', subjects.Select(s => s.ToString(CultureInfo.InvariantCulture))) + ") ORDER BY id";
             using var r = cmd.ExecuteReader();
             var list = new List<FaceVector>();
-            while (r.Read()) list.Add(new FaceVector(r.GetInt64(0), r.GetInt64(1), Vector(r.GetInt64(0), (byte[])r[2])));
+            while (r.Read()) list.Add(new FaceVector(r.GetInt64(0), r.GetInt64(1), Vector(r.GetInt64(0), (byte[])r[2]), r.IsDBNull(3) ? float.NaN : r.GetFloat(3)));
             return list;
         }
     }
@@ -567,7 +587,7 @@ public sealed class GalleryStore : IGalleryStore, IProtectedStore
     {
         using var cmd = _db.CreateCommand();
         cmd.Transaction = tx;
-        cmd.CommandText = "SELECT id, subject_id, embedding, source_file, source_sha256, box, detector, created FROM faces"
+        cmd.CommandText = "SELECT id, subject_id, embedding, source_file, source_sha256, box, detector, created, " + (_poses ? "yaw" : "NULL") + " FROM faces"
             + (only is null ? "" : " WHERE subject_id = $s AND id BETWEEN $a AND $b") + " ORDER BY id";
         if (only is { } o)
         {
@@ -583,7 +603,7 @@ public sealed class GalleryStore : IGalleryStore, IProtectedStore
             list.Add(new StoredFace(r.GetInt64(0), r.GetInt64(1), Vector(r.GetInt64(0), blob),
                 r.IsDBNull(3) ? null : r.GetString(3), r.IsDBNull(4) ? null : r.GetString(4),
                 r.IsDBNull(5) ? null : r.GetString(5).Split(',').Select(int.Parse).ToArray(), r.IsDBNull(6) ? null : r.GetString(6),
-                DateTime.Parse(r.GetString(7), CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind)));
+                DateTime.Parse(r.GetString(7), CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind)) { Yaw = r.IsDBNull(8) ? null : r.GetDouble(8) });
         }
         return list;
     }

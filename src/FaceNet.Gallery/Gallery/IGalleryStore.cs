@@ -39,8 +39,11 @@ public static class AuditOperations
         Authenticate = "authenticate", AuditPrune = "audit prune", Liveness = "liveness";
 }
 
-/// <summary>A stored face's vector (plain, opened under the data key when the gallery is encrypted) and whose it is.</summary>
-public readonly record struct FaceVector(long Id, long SubjectId, float[] Embedding);
+/// <summary>
+/// A stored face's vector (plain, opened under the data key when the gallery is encrypted), whose it is, and its yaw at
+/// enrolment in degrees (NaN: not recorded, counted as frontal).
+/// </summary>
+public readonly record struct FaceVector(long Id, long SubjectId, float[] Embedding, float Yaw);
 
 /// <summary>Everything a gallery holds, read in one transaction, and the change it is current to.</summary>
 public sealed record GallerySnapshot(IReadOnlyList<Subject> Subjects, IReadOnlyList<StoredFace> Faces, long Sequence);

@@ -20,6 +20,15 @@ public sealed record IdentifyOptions
 
     public Aggregation Aggregation { get; init; } = Aggregation.Min;
 
+    /// <summary>
+    /// The searching face's yaw in degrees (<see cref="Detection.HeadPose.Yaw"/>). Under the FPIR rule, with a model that has pose
+    /// bands (<see cref="ModelInfo.PoseThresholds"/>), each candidate face is held to the FPIR threshold plus its band's offset for
+    /// the pose difference ||yaw| − |the stored face's yaw|| — the rule verification applies —, and candidates are ranked by
+    /// distance minus their own threshold. A face stored without a yaw (enrolled before galleries kept poses) counts as frontal;
+    /// null here (a face without landmarks) puts every candidate in the first band. A given <see cref="Threshold"/> has no bands.
+    /// </summary>
+    public double? Yaw { get; init; }
+
     /// <summary>A subject left out of the search (a duplicate check of a subject against the others).</summary>
     public string? Excluding { get; init; }
 

@@ -20,7 +20,7 @@ namespace FaceNet.Gallery;
 /// </summary>
 public sealed partial class PostgresGalleryStore : IGalleryStore, IProtectedStore
 {
-    private const int SchemaVersion = 3;
+    private const int SchemaVersion = 4;
     /// <summary>The schema of the default gallery (tenant <c>default</c>); another tenant's is <c>facenet_NAME</c>.</summary>
     public const string DefaultSchema = "facenet";
 
@@ -111,7 +111,12 @@ public sealed partial class PostgresGalleryStore : IGalleryStore, IProtectedStor
             RAISE EXCEPTION 'the audit trail is append-only';
         END $f$;
         """;
-    // (4: the next step goes here)
+    // 3 → 4: each face's yaw (degrees) at enrolment, for the pose-aware identification rule; NULL for the faces enrolled
+    // before, which count as frontal (their landmarks were never stored)
+    private const string SchemaV4 = """
+        ALTER TABLE faces ADD COLUMN IF NOT EXISTS yaw real;
+        """;
+    // (5: the next step goes here)
 
     private readonly NpgsqlDataSource _db;
     private readonly SemaphoreSlim _listenGate = new(1, 1);
@@ -121,6 +126,8 @@ public sealed partial class PostgresGalleryStore : IGalleryStore, IProtectedStor
     private bool _audit;
     // the audit trail has the client and count columns (schema 3)
     private bool _auditClients;
+    // false for a gallery of schema 3 or older opened read-only: its faces have no yaw column (they count as frontal)
+    private bool _poses = true;
 
     // an encrypted gallery's data key, and its cipher (null for a plain gallery)
     private byte[]? _dataKey;
@@ -272,6 +279,7 @@ public sealed partial class PostgresGalleryStore : IGalleryStore, IProtectedStor
                 Exec(conn, tx, Schema);
                 Exec(conn, tx, SchemaV2);
                 Exec(conn, tx, SchemaV3);
+                Exec(conn, tx, SchemaV4);
                 Exec(conn, tx, "INSERT INTO meta(key, value) VALUES ('schema_version', @v), ('feed_pruned_through', '0')",
                     ("v", SchemaVersion.ToString(CultureInfo.InvariantCulture)));
             }
@@ -297,6 +305,12 @@ public sealed partial class PostgresGalleryStore : IGalleryStore, IProtectedStor
                 Exec(conn, tx, SchemaV3);
                 Exec(conn, tx, "UPDATE meta SET value = '3' WHERE key = 'schema_version'");
                 version = 3;
+            }
+            if (version < 4 && !readOnly)
+            {
+                Exec(conn, tx, SchemaV4);
+                Exec(conn, tx, "UPDATE meta SET value = '4' WHERE key = 'schema_version'");
+                version = 4;
             }
             // erasing a subject finds its faces through this (and the cascade from subjects checks it): without it each erasure
             // read the whole faces table, seconds at a million faces; made here for galleries from before it
@@ -334,7 +348,7 @@ public sealed partial class PostgresGalleryStore : IGalleryStore, IProtectedStor
                 }
             }
             tx.Commit();
-            return new PostgresGalleryStore(db, schema, location, bound, dataKey) { _audit = version >= 2, _auditClients = version >= 3 };
+            return new PostgresGalleryStore(db, schema, location, bound, dataKey) { _audit = version >= 2, _auditClients = version >= 3, _poses = version >= 4 };
         }
         catch (Exception e)
         {
@@ -377,6 +391,7 @@ public sealed partial class PostgresGalleryStore : IGalleryStore, IProtectedStor
             var hashes = new string?[total];
             var boxes = new string?[total];
             var detectors = new string?[total];
+            var yaws = new float?[total];
             var result = new List<Enrollment>(checkedPeople.Count);
             int k = 0;
             foreach (var (name, faces) in checkedPeople)
@@ -390,6 +405,7 @@ public sealed partial class PostgresGalleryStore : IGalleryStore, IProtectedStor
                     hashes[k] = f.SourceSha256;
                     boxes[k] = f.Box is null ? null : string.Join(",", f.Box);
                     detectors[k] = f.Detector;
+                    yaws[k] = f.Yaw is { } yaw && double.IsFinite(yaw) ? (float)yaw : null;
                     ids.Add(drawn[k++]);
                 }
                 result.Add(new Enrollment(idOf[name], ids));
@@ -397,8 +413,8 @@ public sealed partial class PostgresGalleryStore : IGalleryStore, IProtectedStor
             if (total > 0)
             {
                 using var insert = new NpgsqlCommand("""
-                    INSERT INTO faces(id, subject_id, embedding, source_file, source_sha256, box, detector, model_id, created) OVERRIDING SYSTEM VALUE
-                    SELECT i, s, e, f, h, b, d, @model, now() FROM unnest(@ids, @subjects, @vectors, @files, @hashes, @boxes, @detectors) AS x(i, s, e, f, h, b, d)
+                    INSERT INTO faces(id, subject_id, embedding, source_file, source_sha256, box, detector, model_id, created, yaw) OVERRIDING SYSTEM VALUE
+                    SELECT i, s, e, f, h, b, d, @model, now(), y FROM unnest(@ids, @subjects, @vectors, @files, @hashes, @boxes, @detectors, @yaws) AS x(i, s, e, f, h, b, d, y)
                     ORDER BY i
                     """, conn, tx);
                 insert.Parameters.AddWithValue("ids", drawn);
@@ -406,6 +422,7 @@ public sealed partial class PostgresGalleryStore : IGalleryStore, IProtectedStor
                 insert.Parameters.AddWithValue("vectors", vectors);
                 foreach (var (n, v) in new[] { ("files", files), ("hashes", hashes), ("boxes", boxes), ("detectors", detectors) })
                     insert.Parameters.Add(new NpgsqlParameter(n, NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = v });
+                insert.Parameters.Add(new NpgsqlParameter("yaws", NpgsqlDbType.Array | NpgsqlDbType.Real) { Value = yaws });
                 insert.Parameters.AddWithValue("model", Model.Id);
                 insert.ExecuteNonQuery();
             }
@@ -735,11 +752,11 @@ public sealed partial class PostgresGalleryStore : IGalleryStore, IProtectedStor
         {
             // one statement, no transaction of its own: a re-rank is on every search's path
             using var conn = _db.OpenConnection();
-            using var cmd = new NpgsqlCommand("SELECT id, subject_id, embedding FROM faces WHERE subject_id = ANY(@s) ORDER BY id", conn);
+            using var cmd = new NpgsqlCommand("SELECT id, subject_id, embedding, " + (_poses ? "yaw" : "NULL::real") + " FROM faces WHERE subject_id = ANY(@s) ORDER BY id", conn);
             cmd.Parameters.AddWithValue("s", subjects as long[] ?? [.. subjects]);
             using var r = cmd.ExecuteReader();
             var list = new List<FaceVector>();
-            while (r.Read()) list.Add(new FaceVector(r.GetInt64(0), r.GetInt64(1), Vector(r.GetInt64(0), r.GetFieldValue<byte[]>(2))));
+            while (r.Read()) list.Add(new FaceVector(r.GetInt64(0), r.GetInt64(1), Vector(r.GetInt64(0), r.GetFieldValue<byte[]>(2)), r.IsDBNull(3) ? float.NaN : r.GetFloat(3)));
             return list;
         }
         catch (NpgsqlException e) { throw new GalleryException(Location, "database error: " + e.Message, FaceNetErrorKind.Unavailable, e); }
@@ -970,7 +987,7 @@ public sealed partial class PostgresGalleryStore : IGalleryStore, IProtectedStor
     private List<StoredFace> ReadFaces(NpgsqlConnection conn, NpgsqlTransaction tx, (long Subject, long First, long Last)? only,
         (int Shard, int Shards)? ofShard = null)
     {
-        using var cmd = new NpgsqlCommand("SELECT id, subject_id, embedding, source_file, source_sha256, box, detector, created FROM faces"
+        using var cmd = new NpgsqlCommand("SELECT id, subject_id, embedding, source_file, source_sha256, box, detector, created, " + (_poses ? "yaw" : "NULL::real") + " FROM faces"
             + (only is not null ? " WHERE subject_id = @s AND id BETWEEN @a AND @b"
                 : ofShard is { } of ? $" WHERE subject_id % {of.Shards} = {of.Shard}" : "") // literals: they match the shard index
             + " ORDER BY id", conn, tx);
@@ -989,7 +1006,7 @@ public sealed partial class PostgresGalleryStore : IGalleryStore, IProtectedStor
             list.Add(new StoredFace(r.GetInt64(0), r.GetInt64(1), Vector(r.GetInt64(0), blob),
                 r.IsDBNull(3) ? null : r.GetString(3), r.IsDBNull(4) ? null : r.GetString(4),
                 r.IsDBNull(5) ? null : r.GetString(5).Split(',').Select(int.Parse).ToArray(), r.IsDBNull(6) ? null : r.GetString(6),
-                r.GetDateTime(7).ToUniversalTime()));
+                r.GetDateTime(7).ToUniversalTime()) { Yaw = r.IsDBNull(8) ? null : r.GetFloat(8) });
         }
         return list;
     }

@@ -6,10 +6,11 @@ namespace FaceNet.Gallery;
 
 /// <summary>
 /// A compact index saved with what it covers: the model, the shard, the change-feed position up to which it holds
-/// the gallery, each row's subject (−1: erased), and USearch's serialised graph (int8 codes and links).
+/// the gallery, each row's subject (−1: erased) and its face's yaw (for the pose-aware rule), and USearch's serialised
+/// graph (int8 codes and links).
 /// <para>
-/// Layout: the magic <c>FNGRAPH1</c>, a header (model id, dimensions, connectivity, shard, shard count, position,
-/// rows, whether sealed), then the body (rows' subjects and the graph). A plain gallery's body follows in the clear
+/// Layout: the magic <c>FNGRAPH2</c>, a header (model id, dimensions, connectivity, shard, shard count, position,
+/// rows, whether sealed), then the body (rows' subjects, rows' yaws, the graph). A plain gallery's body follows in the clear
 /// and a SHA-256 of everything before it closes the file. An encrypted gallery's body is sealed with AES-256-GCM
 /// under a key derived from the gallery's data key, in chunks of 16 MiB, each with its own random nonce and tag and
 /// the header and its number as associated data: no code, no vector is ever written in the clear, and the graph is
@@ -19,23 +20,25 @@ namespace FaceNet.Gallery;
 /// </summary>
 public static class SavedGraph
 {
-    private static readonly byte[] Magic = "FNGRAPH1"u8.ToArray();
+    private static readonly byte[] Magic = "FNGRAPH2"u8.ToArray();
     private const int Chunk = 16 << 20, NonceSize = 12, TagSize = 16;
 
     /// <summary>What a saved graph must be of to be taken.</summary>
     public sealed record Header(string ModelId, int Dimensions, int Connectivity, int Shard, int Shards, long Position, int Rows);
 
-    /// <summary>A saved graph opened: its header, each row's subject, the graph's bytes.</summary>
-    public sealed record Contents(Header Header, long[] SubjectOfRow, byte[] Graph);
+    /// <summary>A saved graph opened: its header, each row's subject and yaw (NaN: not recorded), the graph's bytes.</summary>
+    public sealed record Contents(Header Header, long[] SubjectOfRow, float[] YawOfRow, byte[] Graph);
 
     /// <summary>The file's bytes; <paramref name="key"/> (32 bytes) seals the body, null leaves it plain with a checksum.</summary>
-    public static byte[] Encode(Header header, IReadOnlyList<long> subjectOfRow, byte[] graph, byte[]? key)
+    public static byte[] Encode(Header header, IReadOnlyList<long> subjectOfRow, IReadOnlyList<float> yawOfRow, byte[] graph, byte[]? key)
     {
-        if (subjectOfRow.Count != header.Rows) throw new ArgumentException("a subject for every row");
+        if (subjectOfRow.Count != header.Rows || yawOfRow.Count != header.Rows) throw new ArgumentException("a subject and a yaw for every row");
         var head = HeaderBytes(header, key is not null);
-        var body = new byte[subjectOfRow.Count * 8L + graph.Length];
-        for (int i = 0; i < subjectOfRow.Count; i++) BinaryPrimitives.WriteInt64LittleEndian(body.AsSpan(i * 8), subjectOfRow[i]);
-        graph.CopyTo(body, subjectOfRow.Count * 8L);
+        int rows = subjectOfRow.Count;
+        var body = new byte[rows * 12L + graph.Length];
+        for (int i = 0; i < rows; i++) BinaryPrimitives.WriteInt64LittleEndian(body.AsSpan(i * 8), subjectOfRow[i]);
+        for (int i = 0; i < rows; i++) BinaryPrimitives.WriteSingleLittleEndian(body.AsSpan(rows * 8 + i * 4), yawOfRow[i]);
+        graph.CopyTo(body, rows * 12L);
         using var output = new MemoryStream(head.Length + body.Length + 64);
         output.Write(head);
         if (key is null)
@@ -108,10 +111,12 @@ public static class SavedGraph
                 CryptographicOperations.ZeroMemory(chunk);
                 body = plain.ToArray();
             }
-            if (body.Length < header.Rows * 8L) return null;
+            if (body.Length < header.Rows * 12L) return null;
             var subjects = new long[header.Rows];
+            var yaws = new float[header.Rows];
             for (int i = 0; i < subjects.Length; i++) subjects[i] = BinaryPrimitives.ReadInt64LittleEndian(body.AsSpan(i * 8));
-            return new Contents(header, subjects, body[(header.Rows * 8)..]);
+            for (int i = 0; i < yaws.Length; i++) yaws[i] = BinaryPrimitives.ReadSingleLittleEndian(body.AsSpan(header.Rows * 8 + i * 4));
+            return new Contents(header, subjects, yaws, body[(header.Rows * 12)..]);
         }
         catch (Exception e) when (e is ArgumentException or IndexOutOfRangeException or OverflowException or DecoderFallbackException) { return null; }
     }

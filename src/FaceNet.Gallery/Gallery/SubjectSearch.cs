@@ -25,41 +25,90 @@ internal static class SubjectSearch
     /// <paramref name="left"/> (−1: none) is a subject left out. The index must hold a face. A compact index's
     /// candidates are re-ranked from <paramref name="store"/>; without one (a shard, whose caller re-ranks the merged
     /// list), the best <see cref="RerankCount"/> subjects are returned at their codes' distances.
+    /// <para>
+    /// With <paramref name="offsetOf"/> (the pose-band offset of a stored face by its yaw, see <see cref="Offsets"/>) a subject
+    /// is ranked by its distance minus its offset — how far inside its own threshold it lies —, under min aggregation at the
+    /// face where that is smallest, under mean aggregation by the mean distance less the mean offset. The nearest faces are
+    /// taken by distance first (at least 32), so a face whose offset would lift it past nearer ones by more than the
+    /// distance between them can be missed: the bundled bands' offsets are under 0.01.
+    /// </para>
     /// </summary>
     public static List<Candidate> Best(FaceIndex index, List<long> subjectOfRow, Dictionary<long, List<int>> rowsOfSubject, Dictionary<long, string> names,
-        float[] embedding, int top, Aggregation aggregation, long left, IGalleryStore? store)
+        float[] embedding, int top, Aggregation aggregation, long left, IGalleryStore? store, IReadOnlyList<float> yawOfRow, Func<float, double>? offsetOf)
     {
         int own = left >= 0 ? rowsOfSubject.GetValueOrDefault(left)?.Count ?? 0 : 0;
         var near = index.Search(embedding, Math.Min(index.Count, Math.Max(32, top * 8) + own));
+        double Off(int row) => offsetOf is null ? 0 : offsetOf(row < yawOfRow.Count ? yawOfRow[row] : float.NaN);
         var groups = near.Where(n => subjectOfRow[n.Index] >= 0 && subjectOfRow[n.Index] != left && names.ContainsKey(subjectOfRow[n.Index]))
             .GroupBy(n => subjectOfRow[n.Index]);
         if (!index.IsExact)
         {
-            var approximate = groups.Select(g => new Candidate(names[g.Key], g.Min(n => n.Distance)) { SubjectId = g.Key })
-                .OrderBy(c => c.Distance).ThenBy(c => c.SubjectId).Take(RerankCount(top, aggregation)).ToList();
-            return store is null ? approximate : Rerank(store, store.Model.Metric, embedding, approximate, top, aggregation);
+            var approximate = groups.Select(g =>
+            {
+                var b = g.MinBy(n => n.Distance - Off(n.Index));
+                return new Candidate(names[g.Key], b.Distance) { SubjectId = g.Key, Offset = Off(b.Index) };
+            }).OrderBy(c => c.Distance - c.Offset).ThenBy(c => c.SubjectId).Take(RerankCount(top, aggregation)).ToList();
+            return store is null ? approximate : Rerank(store, store.Model.Metric, embedding, approximate, top, aggregation, offsetOf);
         }
         return groups.Select(g =>
         {
-            double d = aggregation == Aggregation.Min ? g.Min(n => n.Distance) : index.MeanDistance(embedding, rowsOfSubject[g.Key]);
-            return new Candidate(names[g.Key], d) { SubjectId = g.Key };
-        }).OrderBy(c => c.Distance).ThenBy(c => c.SubjectId).Take(Math.Max(1, top)).ToList();
+            double d, offset;
+            if (aggregation == Aggregation.Min)
+            {
+                var b = g.MinBy(n => n.Distance - Off(n.Index));
+                (d, offset) = (b.Distance, Off(b.Index));
+            }
+            else
+            {
+                var rows = rowsOfSubject[g.Key];
+                (d, offset) = (index.MeanDistance(embedding, rows), offsetOf is null ? 0 : rows.Average(Off));
+            }
+            return new Candidate(names[g.Key], d) { SubjectId = g.Key, Offset = offset };
+        }).OrderBy(c => c.Distance - c.Offset).ThenBy(c => c.SubjectId).Take(Math.Max(1, top)).ToList();
+    }
+
+    /// <summary>
+    /// A stored face's band offset, by its yaw, for a search by a face turned <paramref name="yaw"/> degrees: <paramref name="bands"/>'
+    /// offset for ||yaw| − |the face's yaw|| (NaN, a face stored before galleries kept poses, counts as 0°: frontal). Null
+    /// without bands or without the searching face's yaw (every candidate in the first band, offset 0).
+    /// </summary>
+    public static Func<float, double>? Offsets(PoseThresholds? bands, double? yaw)
+    {
+        if (bands is null || yaw is not { } y || !double.IsFinite(y)) return null;
+        return stored => bands.Offset(Math.Abs(Math.Abs(y) - (float.IsNaN(stored) ? 0 : Math.Abs(stored))));
+    }
+
+    /// <summary>The open-set verdict on ranked candidates: each held to <paramref name="threshold"/> plus its offset; the best named when inside its own.</summary>
+    public static Identification Answer(IReadOnlyList<Candidate> ranked, double threshold)
+    {
+        if (ranked.Count == 0) return new Identification(null, false, double.PositiveInfinity, threshold, []);
+        var candidates = ranked.Select(c => c with { Threshold = threshold + c.Offset }).ToList();
+        var best = candidates[0];
+        bool known = best.Distance <= best.Threshold;
+        return new Identification(known ? best.Name : null, known, best.Distance, best.Threshold, candidates);
     }
 
     /// <summary>
     /// Candidates found by their codes, each given its exact distance from its faces' float vectors as the store holds them
-    /// now (the nearest, or the mean); the best <paramref name="top"/>, ties by id. A subject erased meanwhile has no faces and drops out.
+    /// now (the nearest less its offset, or the mean), ranked as <see cref="Best"/> ranks; the best <paramref name="top"/>,
+    /// ties by id. A subject erased meanwhile has no faces and drops out.
     /// </summary>
     public static List<Candidate> Rerank(IGalleryStore store, Metric metric, float[] embedding, IReadOnlyList<Candidate> candidates, int top,
-        Aggregation aggregation)
+        Aggregation aggregation, Func<float, double>? offsetOf)
     {
         if (candidates.Count == 0) return [];
+        double Off(float yaw) => offsetOf?.Invoke(yaw) ?? 0;
         var faces = store.FacesOf([.. candidates.Select(c => c.SubjectId!.Value).Distinct()]).ToLookup(f => f.SubjectId);
         return candidates.Where(c => faces[c.SubjectId!.Value].Any()).Select(c =>
         {
-            var distances = faces[c.SubjectId!.Value].Select(f => (double)FaceIndex.Distance(metric, embedding, f.Embedding));
-            return c with { Distance = aggregation == Aggregation.Min ? distances.Min() : distances.Average() };
-        }).OrderBy(c => c.Distance).ThenBy(c => c.SubjectId).Take(Math.Max(1, top)).ToList();
+            var scored = faces[c.SubjectId!.Value].Select(f => (D: (double)FaceIndex.Distance(metric, embedding, f.Embedding), Off: Off(f.Yaw))).ToList();
+            if (aggregation == Aggregation.Min)
+            {
+                var b = scored.MinBy(x => x.D - x.Off);
+                return c with { Distance = b.D, Offset = b.Off };
+            }
+            return c with { Distance = scored.Average(x => x.D), Offset = offsetOf is null ? 0 : scored.Average(x => x.Off) };
+        }).OrderBy(c => c.Distance - c.Offset).ThenBy(c => c.SubjectId).Take(Math.Max(1, top)).ToList();
     }
 
     /// <summary>How near a face of subject <paramref name="own"/> (who has <paramref name="ownRows"/> faces here) comes to any other subject's face.</summary>

@@ -5,9 +5,6 @@ using FaceNet.Imaging;
 
 namespace FaceNet.Onnx;
 
-/// <summary>What <see cref="ModelQuantizer.Quantize"/> wrote.</summary>
-public sealed record QuantizedModel(string Output, IReadOnlyList<string> Files, int CalibrationFaces, string Summary);
-
 /// <summary>
 /// <c>facenet quantize</c>: a face model (one network or a fused model) made int8, its activation ranges
 /// calibrated on faces that our own pipeline detects and aligns in the given photos, so the ranges are

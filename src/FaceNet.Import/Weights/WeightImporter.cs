@@ -3,21 +3,6 @@ using Google.Protobuf;
 
 namespace FaceNet.Weights;
 
-/// <summary>Options of <see cref="WeightImporter"/>; null members follow the defaults of where the weights come from.</summary>
-public sealed record ImportOptions
-{
-    public WeightFormat? Format { get; init; }
-    public string? Preprocess { get; init; }
-    public int? EmbeddingSize { get; init; }
-    public double? Threshold { get; init; }
-    public string? Alignment { get; init; }
-    public int? InputSize { get; init; }
-    public Matching.Metric? Metric { get; init; }
-    public string? Name { get; init; }
-    /// <summary>TF.js graph models: the node whose output is the embedding (default: the widest vector output).</summary>
-    public string? OutputNode { get; init; }
-}
-
 /// <summary>
 /// Turns the FaceNet weight files people have (the seed's Keras <c>facenet_keras.h5</c>, facenet-pytorch
 /// <c>.pt</c> state dicts, safetensors) into a self-describing ONNX model of Inception-ResNet-V1.

@@ -2,15 +2,6 @@ using FaceNet.Embedding;
 
 namespace FaceNet.Training;
 
-/// <summary>Which head is trained on top of the frozen base embedding.</summary>
-public enum HeadKind
-{
-    /// <summary>u = normalize(W·x + b): a learned projection (any output size).</summary>
-    Linear,
-    /// <summary>u = normalize(x + W₂·relu(W₁·x + b₁) + b₂): a residual correction of the base (output size = base size).</summary>
-    Residual,
-}
-
 /// <summary>
 /// The trainable head and its gradients, written out by hand (no training framework exists for .NET here).
 /// Its input x is the base model's unit embedding; its output the unit embedding the triplet loss sees.

@@ -6,13 +6,6 @@ using FaceNet.Imaging;
 
 namespace FaceNet.Training;
 
-/// <summary>Faces of people in folders (one sub-folder per person), embedded once by the frozen base model.</summary>
-public sealed record FaceSet(IReadOnlyList<string> People, IReadOnlyList<(int Person, float[] X)> Faces, int Skipped, string Hash);
-
-/// <summary>What <see cref="HeadTraining.Train"/> wrote and measured.</summary>
-public sealed record TrainedModel(string Output, TrainingResult Result, double Threshold, int TrainPeople, int TrainFaces,
-    int ValidationPeople, int ValidationFaces);
-
 /// <summary>
 /// <c>facenet train</c>: faces from folders embedded by the base model, a head trained on some people with
 /// the triplet loss and checked on others, written as one ONNX model with the threshold chosen on the

@@ -7,57 +7,6 @@ using FaceNet.Matching;
 
 namespace FaceNet.Video;
 
-/// <summary>How a track's identity is taken from its embeddings.</summary>
-/// <remarks>
-/// Measured on LFW View 1 "tracks" (each person's first photo enrolled for half the people, the others
-/// strangers; 4 more photos per person as the track, two shrunk to a quarter): vote 90.6 % right, best frame
-/// alone 86.7 %, weighted mean 71.1 %. The mean of several views lies nearer to everyone, so strangers
-/// pass a threshold chosen for single faces (52 of 90 strangers were named). Hence vote by default.
-/// </remarks>
-public enum TrackIdentity
-{
-    /// <summary>Each embedding identified; the name most of them (by quality) agree on, unknown if most are unknown.</summary>
-    Vote,
-    /// <summary>The quality-weighted mean of the track's unit embeddings, identified once.</summary>
-    Mean,
-}
-
-public sealed record VideoOptions
-{
-    /// <summary>Detect on every N-th frame; 0: chosen from the measured cost so the video runs at <see cref="TargetSpeed"/>.</summary>
-    public int Every { get; init; }
-
-    /// <summary>Real-time factor that the automatic <see cref="Every"/> aims at.</summary>
-    public double TargetSpeed { get; init; } = 2.0;
-
-    /// <summary>Detections a track needs to be reported (fewer: a passing false detection).</summary>
-    public int MinFrames { get; init; } = 3;
-
-    /// <summary>Seconds a track survives without being detected (someone turning away, a missed frame).</summary>
-    public double MaxGap { get; init; } = 1.0;
-
-    /// <summary>A track's face is embedded again at most this often (seconds), unless a better view of it comes.</summary>
-    public double EmbedInterval { get; init; } = 0.4;
-
-    public TrackIdentity Identity { get; init; } = TrackIdentity.Vote;
-
-    /// <summary>Keep each track's best face crop (for <c>--faces-dir</c>).</summary>
-    public bool KeepBestFace { get; init; }
-
-    /// <summary>How a gallery search chooses its threshold (a target FPIR by default, see <see cref="IdentifyOptions"/>).</summary>
-    public IdentifyOptions Identification { get; init; } = new();
-}
-
-/// <summary>One person's passage through the video: when, how often seen, who (with a gallery), which cluster (without).</summary>
-public sealed record FaceTrackResult(int Track, double Start, double End, int Frames, int Embeddings, string? Name, bool Known, double? Distance,
-    double Threshold, double BestFrame, FaceBox Box, int? Cluster, RgbImage? BestFace);
-
-/// <summary>What a run did: the video's length, the time it took, how often faces were looked for.</summary>
-public sealed record VideoSummary(double VideoSeconds, double WallSeconds, long Frames, long DetectedFrames, int Every, int Tracks)
-{
-    public double RealTimeFactor => WallSeconds > 0 ? VideoSeconds / WallSeconds : 0;
-}
-
 /// <summary>
 /// Faces through a video: detection on every N-th frame, detections linked into tracks by overlap with
 /// where a track was (IoU) unless their embedding says another person, or — for a face that moved too far
@@ -81,8 +30,9 @@ public sealed class VideoFaces(FaceRecognizer recognizer, FaceGallery? gallery, 
         public double BestQuality = -1, BestTime;
         public FaceBox BestBox;
         public RgbImage? BestFace;
-        public readonly List<(float[] Vector, double Weight, bool Whole)> Embeddings = [];
+        public readonly List<(float[] Vector, double Weight, bool Whole, double? Yaw)> Embeddings = [];
         public string Label = $"track {id}";
+        public readonly List<FaceNet.Liveness.LivenessResult> Liveness = [];
         public bool Known;
 
         /// <summary>The track's best views, for comparing it with other faces.</summary>
@@ -93,6 +43,9 @@ public sealed class VideoFaces(FaceRecognizer recognizer, FaceGallery? gallery, 
 
         /// <summary>The views to judge the track by: the whole faces when there are any.</summary>
         public List<(float[] Vector, double Weight)> Views() => Embeddings.Where(e => e.Whole || !Complete).Select(e => (e.Vector, e.Weight)).ToList();
+
+        /// <summary>The views' yaws (degrees; null where a face had no landmarks), in the order of <see cref="Views"/>.</summary>
+        public List<double?> ViewYaws() => Embeddings.Where(e => e.Whole || !Complete).Select(e => e.Yaw).ToList();
     }
 
     /// <summary>
@@ -125,15 +78,17 @@ public sealed class VideoFaces(FaceRecognizer recognizer, FaceGallery? gallery, 
             double used = threshold;
             if (gallery is not null)
             {
-                used = IdentificationThreshold();
-                (name, known, distance) = Identify(t, used);
+                (name, known, distance, used) = Identify(t, IdentificationThreshold());
             }
             else
                 cluster = Cluster(clusters, t, threshold, metric);
             var s = 1 / reader.Scale;
             var box = new FaceBox((float)(t.BestBox.X * s), (float)(t.BestBox.Y * s), (float)(t.BestBox.Width * s), (float)(t.BestBox.Height * s));
             reported++;
-            onTrack(new FaceTrackResult(t.Id, t.Start, t.End, t.Frames, t.Embeddings.Count, name, known, distance, used, t.BestTime, box, cluster, t.BestFace));
+            onTrack(new FaceTrackResult(t.Id, t.Start, t.End, t.Frames, t.Embeddings.Count, name, known, distance, used, t.BestTime, box, cluster, t.BestFace)
+            {
+                Liveness = _options.Liveness ? TrackLiveness(t.Liveness, recognizer.Liveness.Threshold) : null,
+            });
         }
 
         void Draw(VideoFrame frame)
@@ -206,6 +161,13 @@ public sealed class VideoFaces(FaceRecognizer recognizer, FaceGallery? gallery, 
             var v = recognizer.Model.Embed(crops);
             for (int k = 0; k < embed.Count; k++) vectors[embed[k]] = v[k];
         }
+        // the faces embedded are the ones judged: a track's verdict rests on several views of it
+        var judged = new FaceNet.Liveness.LivenessResult?[faces.Count];
+        if (_options.Liveness && embed.Count > 0)
+        {
+            var verdicts = recognizer.CheckLiveness(FaceNet.Imaging.Photo.Of(frame.Image), [.. embed.Select(i => faces[i])]);
+            for (int k = 0; k < embed.Count; k++) judged[embed[k]] = verdicts[k];
+        }
 
         // a face linked by overlap but clearly not the track's person (a cut, people passing each other): unlinked again
         for (int i = 0; i < faces.Count; i++)
@@ -242,13 +204,14 @@ public sealed class VideoFaces(FaceRecognizer recognizer, FaceGallery? gallery, 
             t.End = now;
             t.Frames++;
             t.Box = faces[i].Box;
+            if (judged[i] is { } verdict) t.Liveness.Add(verdict);
             if (vectors[i] is { } v)
             {
-                t.Embeddings.Add((v, quality[i], coverage[i] >= WholeFace));
+                t.Embeddings.Add((v, quality[i], coverage[i] >= WholeFace, faces[i].Pose?.Yaw));
                 t.LastEmbedded = now;
                 if (gallery is not null)
                 {
-                    var (name, known, _) = Identify(t, IdentificationThreshold());
+                    var (name, known, _, _) = Identify(t, IdentificationThreshold());
                     (t.Label, t.Known) = (known ? name! : "unknown", known);
                 }
             }
@@ -262,37 +225,74 @@ public sealed class VideoFaces(FaceRecognizer recognizer, FaceGallery? gallery, 
         }
     }
 
-    private (string? Name, bool Known, double? Distance) Identify(Track t, double threshold) => IdentifyTrack(gallery!, t.Views(),
-        threshold, _options.Identity);
+    /// <summary>
+    /// A track's liveness from its faces' verdicts: the mean score of the faces that could be judged, held to the threshold;
+    /// null (with the commonest reason) when none could be.
+    /// </summary>
+    public static FaceNet.Liveness.LivenessResult? TrackLiveness(IReadOnlyList<FaceNet.Liveness.LivenessResult> faces, double threshold)
+    {
+        if (faces.Count == 0) return null;
+        var judged = faces.Where(f => f.Live is not null).ToList();
+        if (judged.Count == 0)
+            return faces[0] with { Live = null, Score = faces.Average(f => f.Score), Threshold = threshold,
+                Reason = faces.GroupBy(f => f.Reason).OrderByDescending(g => g.Count()).First().Key };
+        double score = judged.Average(f => f.Score);
+        return judged.OrderByDescending(f => f.Face.Box.Width).First() with { Live = score >= threshold, Score = score, Threshold = threshold, Reason = null };
+    }
+
+    // the track's views held to the gallery's rule: with the model's pose bands (unless the threshold was given), each candidate
+    // at the FPIR threshold plus its band's offset, as a still photo's search is
+    private (string? Name, bool Known, double? Distance, double Threshold) Identify(Track t, double threshold) => IdentifyTrack(gallery!, t.Views(),
+        threshold, _options.Identity, _options.Identification.Threshold is null ? recognizer.Model.Info.PoseThresholds : null, t.ViewYaws());
 
     // the open-set threshold for the gallery as it is now, by the gallery's own rule; tracking keeps the 1:1 threshold
     private double IdentificationThreshold() => gallery!.Rule(recognizer.Model.Info, _options.Identification).Threshold;
 
-    /// <summary>One identity for a track's embeddings (unit vectors with their quality weights), by <paramref name="rule"/>.</summary>
+    /// <summary>One identity for a track's embeddings (unit vectors with their quality weights), by <paramref name="rule"/>, at one fixed threshold.</summary>
     public static (string? Name, bool Known, double? Distance) IdentifyTrack(FaceGallery gallery,
         IReadOnlyList<(float[] Vector, double Weight)> embeddings, double threshold, TrackIdentity rule)
     {
+        var (name, known, distance, _) = IdentifyTrack(gallery, embeddings, threshold, rule, null, null);
+        return (name, known, distance);
+    }
+
+    /// <summary>
+    /// One identity for a track's embeddings, by <paramref name="rule"/>: each search holds its candidates to <paramref name="threshold"/>
+    /// plus their pose band's offset in <paramref name="poseBands"/> (the yaw of each view in <paramref name="yaws"/>; the mean
+    /// embedding searches with the weighted mean of the views' |yaw|). The threshold returned is the one applied to the answer (for
+    /// a vote, to the winner's nearest search).
+    /// </summary>
+    public static (string? Name, bool Known, double? Distance, double Threshold) IdentifyTrack(FaceGallery gallery,
+        IReadOnlyList<(float[] Vector, double Weight)> embeddings, double threshold, TrackIdentity rule,
+        Matching.PoseThresholds? poseBands, IReadOnlyList<double?>? yaws)
+    {
+        double? Yaw(int i) => yaws is not null && i < yaws.Count ? yaws[i] : null;
         if (rule == TrackIdentity.Mean)
         {
             var m = new float[embeddings[0].Vector.Length];
             foreach (var (v, w) in embeddings)
                 for (int i = 0; i < m.Length; i++) m[i] += (float)(v[i] * w);
             L2.NormalizeInPlace(m);
-            var id = gallery.Identify(m, threshold);
-            return (id.Known ? id.Name : null, id.Known, id.Distance);
+            var known = Enumerable.Range(0, embeddings.Count).Where(i => Yaw(i) is not null).ToList();
+            double weight = known.Sum(i => embeddings[i].Weight);
+            double? yaw = known.Count == 0 ? null : weight > 0 ? known.Sum(i => Math.Abs(Yaw(i)!.Value) * embeddings[i].Weight) / weight
+                : known.Average(i => Math.Abs(Yaw(i)!.Value));
+            var id = gallery.Identify(m, threshold, poseBands, yaw);
+            return (id.Known ? id.Name : null, id.Known, id.Distance, id.Threshold);
         }
         // vote: each embedding's answer weighted by its quality; unknown wins if it has the most weight
         var votes = new Dictionary<string, double>();
-        var best = new Dictionary<string, double>();
-        foreach (var (v, w) in embeddings)
+        var best = new Dictionary<string, (double Distance, double Threshold)>();
+        for (int i = 0; i < embeddings.Count; i++)
         {
-            var id = gallery.Identify(v, threshold);
+            var (v, w) = embeddings[i];
+            var id = gallery.Identify(v, threshold, poseBands, Yaw(i));
             string key = id.Known ? id.Name! : "";
             votes[key] = votes.GetValueOrDefault(key) + w;
-            best[key] = Math.Min(best.GetValueOrDefault(key, double.MaxValue), id.Distance);
+            if (!best.TryGetValue(key, out var b) || id.Distance - id.Threshold < b.Distance - b.Threshold) best[key] = (id.Distance, id.Threshold);
         }
         var winner = votes.MaxBy(p => p.Value).Key;
-        return (winner.Length > 0 ? winner : null, winner.Length > 0, best[winner]);
+        return (winner.Length > 0 ? winner : null, winner.Length > 0, best[winner].Distance, best[winner].Threshold);
     }
 
     /// <summary>The mean distance between every face of one set and every face of the other: how tracks are clustered.</summary>

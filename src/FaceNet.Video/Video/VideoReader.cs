@@ -6,15 +6,6 @@ using FaceNet.Imaging;
 
 namespace FaceNet.Video;
 
-/// <summary>A video that cannot be read: not a video, truncated, a stream that stopped, or FFmpeg missing.</summary>
-public sealed class VideoException(string input, string reason) : FaceNetException(input, reason);
-
-/// <summary>What FFmpeg says of a video before decoding it.</summary>
-public sealed record VideoInfo(int Width, int Height, double Fps, double? Duration);
-
-/// <summary>One decoded frame: its pixels (RGB, upright) and when it is shown.</summary>
-public sealed record VideoFrame(long Index, double Time, RgbImage Image);
-
 /// <summary>
 /// Frames of a video file, a stream URL (rtsp/http/…) or a camera device, decoded by the <c>ffmpeg</c>
 /// program into raw RGB on a pipe, with each frame's presentation time read from FFmpeg's own log

@@ -3,19 +3,6 @@ using FaceNet.Models;
 
 namespace FaceNet.Detection;
 
-/// <summary>The bundled face detectors.</summary>
-public enum DetectorKind
-{
-    /// <summary><c>yunet+onet</c>, the default: YuNet's boxes, MTCNN O-Net's landmarks where they can be trusted.</summary>
-    YuNetOnet,
-    /// <summary><c>yunet</c>: YuNet alone.</summary>
-    YuNet,
-    /// <summary><c>mtcnn</c>: the three-stage cascade.</summary>
-    Mtcnn,
-    /// <summary><c>haar</c>: the seed's Haar cascade (boxes only, no landmarks).</summary>
-    Haar,
-}
-
 /// <summary>
 /// Creates a detector: <c>yunet+onet</c> (the default: YuNet's boxes, MTCNN O-Net's landmarks),
 /// <c>yunet</c>, <c>mtcnn</c> or <c>haar</c> (the seed's). Names are parsed once, where they are given

@@ -3,15 +3,6 @@ using Microsoft.ML.OnnxRuntime;
 
 namespace FaceNet.Detection;
 
-/// <summary>Options of <see cref="MtcnnDetector"/>; defaults are FaceNet's (facenet-pytorch, David Sandberg).</summary>
-public sealed record MtcnnOptions
-{
-    public int MinFaceSize { get; init; } = 20;
-    public float ScaleFactor { get; init; } = 0.709f;
-    public float[] Thresholds { get; init; } = [0.6f, 0.7f, 0.7f];
-    public int Threads { get; init; }
-}
-
 /// <summary>
 /// MTCNN, the detector FaceNet was trained with: an image pyramid through P-Net (12×12 windows,
 /// stride 2), candidate refinement by R-Net (24×24) and O-Net (48×48, with five landmarks), box

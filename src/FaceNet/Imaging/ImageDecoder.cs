@@ -2,27 +2,6 @@ using SkiaSharp;
 
 namespace FaceNet.Imaging;
 
-/// <summary>Limits that keep a hostile or broken image from taking unbounded memory.</summary>
-public sealed record ImageLimits
-{
-    /// <summary>Largest encoded file accepted, in bytes (default 50 MB).</summary>
-    public long MaxFileBytes { get; init; } = 50L * 1024 * 1024;
-
-    /// <summary>Largest decoded image, in pixels (default 60 MP); checked from the header, before any pixel is allocated.</summary>
-    public long MaxPixels { get; init; } = 60_000_000;
-
-    public static ImageLimits Default { get; } = new();
-}
-
-/// <summary>An image that cannot be used: the message names the file and the reason.</summary>
-public class ImageException : FaceNetException
-{
-    public ImageException(string file, string reason, Exception? inner = null) : base(file, reason, inner, kind: FaceNetErrorKind.NotAnImage) { }
-
-    /// <summary>A usable image that fails for another reason (no face, too low a quality).</summary>
-    protected ImageException(string file, string reason, FaceNetErrorKind kind) : base(file, reason, null, kind: kind) { }
-}
-
 /// <summary>
 /// Decodes JPEG, PNG, BMP, WebP and GIF (first frame) with SkiaSharp, TIFF with LibTiff.NET and netpbm
 /// (PGM/PPM/PBM) with our own reader, into 8-bit RGB whatever the source (grey, 16-bit, palette, alpha,

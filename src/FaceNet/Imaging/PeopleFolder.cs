@@ -1,8 +1,5 @@
 namespace FaceNet.Imaging;
 
-/// <summary>One person of a <see cref="PeopleFolder"/>: the sub-folder's name and its photos.</summary>
-public sealed record PersonPhotos(string Name, IReadOnlyList<string> Files);
-
 /// <summary>
 /// A folder of people as enrolment, evaluation, calibration and training take it: one sub-folder per
 /// person, its name the person's, its images (searched recursively, in ordinal order) the person's photos.

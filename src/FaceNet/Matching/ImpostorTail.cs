@@ -4,12 +4,6 @@ using System.Text.Json.Nodes;
 
 namespace FaceNet.Matching;
 
-/// <summary>One point of an impostor tail: a fraction <see cref="Far"/> of different-person pairs lies at or below <see cref="Threshold"/>.</summary>
-/// <param name="Far">False-accept rate (per comparison).</param>
-/// <param name="Threshold">The distance that lets that rate through.</param>
-/// <param name="Pairs">Different-person pairs at or below the threshold in the data the point was measured on.</param>
-public readonly record struct TailPoint(double Far, double Threshold, long Pairs);
-
 /// <summary>
 /// The low end of a model's distribution of distances between different people: for false-accept rates
 /// from 1e-2 down to what the data supports, the distance threshold that gives that rate. Identification

@@ -10,13 +10,10 @@ namespace FaceNet.Tests.Cli;
 /// </summary>
 public sealed class ContractTests : IDisposable
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("facenet-contract-").FullName;
+    private readonly TempFolder _temp = new("facenet-contract-");
+    private string _dir => _temp.Path;
 
-    public void Dispose()
-    {
-        SqliteConnection.ClearAllPools();
-        Directory.Delete(_dir, true);
-    }
+    public void Dispose() => _temp.Dispose();
 
     private static string Face(string n) => TestImages.DataPath("faces", n);
     private static string Sample(string n) => Path.Combine(AppContext.BaseDirectory, "samples", n);

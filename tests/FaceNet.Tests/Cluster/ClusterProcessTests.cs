@@ -17,6 +17,7 @@ namespace FaceNet.Tests.Cluster;
 /// that joins takes shards over without changing an answer; a PostgreSQL restart under load gives 503s while
 /// the database is away and nothing acknowledged is lost.
 /// </summary>
+[Trait("Category", "Slow")] // processes, browsers, packages or many models: ./test.sh runs it, --filter "Category!=Slow" leaves it out
 [Collection("postgres")]
 public sealed class ClusterProcessTests(PostgresServer postgres, ITestOutputHelper output) : IDisposable
 {
@@ -34,21 +35,15 @@ public sealed class ClusterProcessTests(PostgresServer postgres, ITestOutputHelp
         try { Directory.Delete(_dir, true); } catch (IOException) { }
     }
 
-    private static int FreePort()
-    {
-        using var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        return ((IPEndPoint)l.LocalEndpoint).Port;
-    }
 
     private readonly Dictionary<ServeProcess, int> _siloPorts = [];
 
     private ServeProcess Silo(string db, params string[] extra)
     {
-        int port = FreePort();
+        int port = FreePort.Next();
         var s = ServeProcess.Start(_dir, db, ["--cluster", "--cluster-id", "t" + Path.GetFileName(_dir)[^6..].ToLowerInvariant(), "--shards", "16",
             "--silo-port", port.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            "--gateway-port", FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture), "--workers", "1",
+            "--gateway-port", FreePort.Next().ToString(System.Globalization.CultureInfo.InvariantCulture), "--workers", "1",
             .. extra.Length > 0 ? extra : ["--graph-dir", Path.Combine(_dir, "graphs-" + _silos.Count)]]);
         _silos.Add(s);
         _siloPorts[s] = port;
@@ -71,11 +66,13 @@ public sealed class ClusterProcessTests(PostgresServer postgres, ITestOutputHelp
             (IReadOnlyList<NewFace>)[new NewFace(RandomFaces.Unit(r, store.Model.EmbeddingSize))])).ToList());
     }
 
-    private static async Task<float[][]> Embed(ServeProcess s, string key, string photo)
+    // each face's embedding and yaw (the pose-aware rule holds candidates to the band of their pose difference)
+    private static async Task<(float[] Vector, double? Yaw)[]> Embed(ServeProcess s, string key, string photo)
     {
         var (status, body) = await s.Post("/v1/embed", key, Form(("image", Face(photo))));
         Assert.Equal(200, status);
-        return [.. body.GetProperty("faces").EnumerateArray().Select(f => f.GetProperty("embedding").EnumerateArray().Select(x => x.GetSingle()).ToArray())];
+        return [.. body.GetProperty("faces").EnumerateArray().Select(f => (f.GetProperty("embedding").EnumerateArray().Select(x => x.GetSingle()).ToArray(),
+            f.TryGetProperty("pose", out var p) && p.ValueKind == System.Text.Json.JsonValueKind.Object ? p.GetProperty("yaw").GetDouble() : (double?)null))];
     }
 
     /// <summary>
@@ -91,7 +88,7 @@ public sealed class ClusterProcessTests(PostgresServer postgres, ITestOutputHelp
         foreach (var probe in Probes)
         {
             var vectors = await Embed(silos[0], key, probe);
-            var expected = vectors.Select(v => single.Identify(v, Info.Value, new IdentifyOptions { Top = 3 })).ToList();
+            var expected = vectors.Select(v => single.Identify(v.Vector, Info.Value, new IdentifyOptions { Top = 3, Yaw = v.Yaw })).ToList();
             foreach (var silo in silos)
             {
                 var (status, body) = await silo.Post("/v1/identify", key, Form(("image", Face(probe))));
@@ -104,6 +101,8 @@ public sealed class ClusterProcessTests(PostgresServer postgres, ITestOutputHelp
                     double threshold = got.GetProperty("threshold").GetDouble();
                     if (fresh.Contains(silo)) Assert.Equal(Math.Round(want.Threshold, 6), threshold, 6);
                     Assert.Equal(want.Distance <= threshold ? want.Candidates[0].Name : null, got.GetProperty("name").GetString());
+                    if (fresh.Contains(silo))
+                        Assert.Equal(want.Candidates.Select(c => Math.Round(c.Threshold, 6)), got.GetProperty("candidates").EnumerateArray().Select(c => c.GetProperty("threshold").GetDouble()));
                     Assert.Equal(want.Rule!.Comparisons, got.GetProperty("comparisons").GetInt64());
                     Assert.Equal(want.Candidates.Select(c => c.Name), got.GetProperty("candidates").EnumerateArray().Select(c => c.GetProperty("name").GetString()));
                     Assert.Equal(want.Distance, got.GetProperty("distance").GetDouble(), 5);
@@ -282,7 +281,7 @@ public sealed class ClusterProcessTests(PostgresServer postgres, ITestOutputHelp
         Assert.Contains("a cluster keeps its gallery in PostgreSQL", serve.Err);
         var silo = FaceNet.Tests.Cli.CliRunner.Run("cluster", "silo", "-g", Path.Combine(_dir, "g.db"));
         Assert.Equal(1, silo.ExitCode);
-        var unreachable = FaceNet.Tests.Cli.CliRunner.Run("cluster", "status", "--url", $"http://127.0.0.1:{FreePort()}", "--key", "k");
+        var unreachable = FaceNet.Tests.Cli.CliRunner.Run("cluster", "status", "--url", $"http://127.0.0.1:{FreePort.Next()}", "--key", "k");
         Assert.Equal(2, unreachable.ExitCode);
         Assert.Contains("cannot reach the service", unreachable.Err);
     }

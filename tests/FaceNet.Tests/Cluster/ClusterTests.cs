@@ -23,19 +23,13 @@ namespace FaceNet.Tests.Cluster;
 [Collection("postgres")]
 public sealed class ClusterTests(PostgresServer postgres)
 {
-    private static int FreePort()
-    {
-        using var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        return ((IPEndPoint)l.LocalEndpoint).Port;
-    }
 
     private static IHost Silo(string db, string cluster, int shards = 0, FaceNet.Gallery.FaceIndexOptions? index = null) => Host.CreateDefaultBuilder()
         .ConfigureLogging(l => l.SetMinimumLevel(LogLevel.Warning))
         .UseOrleans(s =>
         {
             s.Configure<ClusterOptions>(o => { o.ClusterId = cluster; o.ServiceId = "facenet-tests"; })
-                .ConfigureEndpoints(IPAddress.Loopback, FreePort(), FreePort())
+                .ConfigureEndpoints(IPAddress.Loopback, FreePort.Next(), FreePort.Next())
                 .UsePostgresMembership(db, cluster);
             if (shards > 0) s.AddGalleryShards(db, shards, index: index);
         })

@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using FaceNet.Cluster;
 using FaceNet.Cluster.Shards;
@@ -35,19 +34,12 @@ public sealed class ShardGraphTests(PostgresServer postgres) : IDisposable
         try { Directory.Delete(_dir, true); } catch (IOException) { }
     }
 
-    private static int FreePort()
-    {
-        using var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        return ((IPEndPoint)l.LocalEndpoint).Port;
-    }
-
     private static async Task<IHost> StartSilo(string db, string cluster, string graphs, MasterKey? key = null)
     {
         var host = Host.CreateDefaultBuilder()
             .ConfigureLogging(l => l.SetMinimumLevel(LogLevel.Warning))
             .UseOrleans(s => s.Configure<ClusterOptions>(o => { o.ClusterId = cluster; o.ServiceId = "facenet-tests"; })
-                .ConfigureEndpoints(IPAddress.Loopback, FreePort(), FreePort())
+                .ConfigureEndpoints(IPAddress.Loopback, FreePort.Next(), FreePort.Next())
                 .UsePostgresMembership(db, cluster)
                 .AddGalleryShards(db, Shards, key, Compact, graphs))
             .Build();

@@ -9,9 +9,10 @@ namespace FaceNet.Tests.Embedding;
 /// <summary>Fused models: what the embedding is, what the identity follows, and what a broken file says.</summary>
 public sealed class FusedModelTests : IDisposable
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("facenet-fused-").FullName;
+    private readonly TempFolder _temp = new("facenet-fused-");
+    private string _dir => _temp.Path;
 
-    public void Dispose() => Directory.Delete(_dir, true);
+    public void Dispose() => _temp.Dispose();
 
     private string Fused(string members, double threshold = 0.9, string name = "mine")
     {

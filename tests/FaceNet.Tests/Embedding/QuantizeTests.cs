@@ -9,11 +9,13 @@ using Microsoft.ML.OnnxRuntime;
 namespace FaceNet.Tests.Embedding;
 
 /// <summary>int8 quantization: the QDQ rewrite on a generated network, and <c>facenet quantize</c> on the bundled models.</summary>
+[Trait("Category", "Slow")] // processes, browsers, packages or many models: ./test.sh runs it, --filter "Category!=Slow" leaves it out
 public sealed class QuantizeTests : IDisposable
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("facenet-quant-").FullName;
+    private readonly TempFolder _temp = new("facenet-quant-");
+    private string _dir => _temp.Path;
 
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
+    public void Dispose() => _temp.Dispose();
 
     /// <summary>conv 3→8 + ReLU, conv 8→16 stride 2 + ReLU, global pool, dense 16→8: random weights, seeded.</summary>
     private static byte[] SmallNetwork()

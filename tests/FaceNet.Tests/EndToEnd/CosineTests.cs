@@ -6,13 +6,10 @@ namespace FaceNet.Tests.EndToEnd;
 /// <summary>A model whose metric is cosine, through import, compare, a gallery and the same verdicts.</summary>
 public sealed class CosineTests : IDisposable
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("facenet-cosine-").FullName;
+    private readonly TempFolder _temp = new("facenet-cosine-");
+    private string _dir => _temp.Path;
 
-    public void Dispose()
-    {
-        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-        Directory.Delete(_dir, true);
-    }
+    public void Dispose() => _temp.Dispose();
 
     private static string Sample(string name) => Path.Combine(AppContext.BaseDirectory, "samples", name);
 

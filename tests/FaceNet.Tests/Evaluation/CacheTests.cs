@@ -4,9 +4,10 @@ namespace FaceNet.Tests.Evaluation;
 
 public sealed class CacheTests : IDisposable
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("facenet-cache-").FullName;
+    private readonly TempFolder _temp = new("facenet-cache-");
+    private string _dir => _temp.Path;
 
-    public void Dispose() => Directory.Delete(_dir, true);
+    public void Dispose() => _temp.Dispose();
 
     private static string Key(int i) => Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(BitConverter.GetBytes(i)));
 

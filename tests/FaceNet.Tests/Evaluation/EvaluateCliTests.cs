@@ -15,7 +15,8 @@ public sealed class EvaluateCliTests : IDisposable
         ("Person_D", ["img16.jpg", "img17.jpg"]),
     ];
 
-    private readonly string _dir = Directory.CreateTempSubdirectory("facenet-lfw-").FullName;
+    private readonly TempFolder _temp = new("facenet-lfw-");
+    private string _dir => _temp.Path;
     private string Root => Path.Combine(_dir, "lfw");
 
     public EvaluateCliTests()
@@ -34,7 +35,7 @@ public sealed class EvaluateCliTests : IDisposable
         File.WriteAllBytes(Path.Combine(Root, "Nobody", "Nobody_0001.jpg"), data.ToArray());
     }
 
-    public void Dispose() => Directory.Delete(_dir, true);
+    public void Dispose() => _temp.Dispose();
 
     private string PairsTxt()
     {

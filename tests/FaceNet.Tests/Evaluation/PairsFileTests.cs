@@ -5,7 +5,8 @@ namespace FaceNet.Tests.Evaluation;
 
 public sealed class PairsFileTests : IDisposable
 {
-    private readonly string _root = Directory.CreateTempSubdirectory("facenet-pairs-").FullName;
+    private readonly TempFolder _temp = new("facenet-pairs-");
+    private string _root => _temp.Path;
 
     public PairsFileTests()
     {
@@ -16,7 +17,7 @@ public sealed class PairsFileTests : IDisposable
         }
     }
 
-    public void Dispose() => Directory.Delete(_root, true);
+    public void Dispose() => _temp.Dispose();
 
     private string Write(string text)
     {

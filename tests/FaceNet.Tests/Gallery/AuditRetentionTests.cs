@@ -17,13 +17,10 @@ namespace FaceNet.Tests.Gallery;
 public sealed class AuditRetentionTests(PostgresServer postgres) : IDisposable
 {
     private static readonly GalleryModel Model = new("audit-model:01", 32, "fixed", FaceNet.Matching.Metric.Euclidean);
-    private readonly string _dir = Directory.CreateTempSubdirectory("facenet-audit-").FullName;
+    private readonly TempFolder _temp = new("facenet-audit-");
+    private string _dir => _temp.Path;
 
-    public void Dispose()
-    {
-        SqliteConnection.ClearAllPools();
-        Directory.Delete(_dir, true);
-    }
+    public void Dispose() => _temp.Dispose();
 
     private string Location(string kind) => kind == "sqlite" ? Path.Combine(_dir, "g.db") : postgres.NewDatabase();
 
@@ -125,7 +122,7 @@ public sealed class AuditRetentionTests(PostgresServer postgres) : IDisposable
         if (kind == "sqlite")
             Sql(kind, location, """
                 DROP TRIGGER audit_no_delete; DROP TRIGGER audit_only_blanking; DROP INDEX audit_at;
-                ALTER TABLE audit DROP COLUMN client; ALTER TABLE audit DROP COLUMN count;
+                ALTER TABLE audit DROP COLUMN client; ALTER TABLE audit DROP COLUMN count; ALTER TABLE faces DROP COLUMN yaw;
                 CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
                 CREATE TRIGGER audit_only_blanking BEFORE UPDATE ON audit
                     WHEN NEW.subject IS NOT NULL OR NEW.seq IS NOT OLD.seq OR NEW.at IS NOT OLD.at OR NEW.actor IS NOT OLD.actor

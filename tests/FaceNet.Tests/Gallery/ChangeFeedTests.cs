@@ -14,13 +14,10 @@ namespace FaceNet.Tests.Gallery;
 public sealed class ChangeFeedTests(PostgresServer postgres) : IDisposable
 {
     private static readonly GalleryModel Model = new("feed-model:01", 32, "fixed", FaceNet.Matching.Metric.Euclidean);
-    private readonly string _dir = Directory.CreateTempSubdirectory("facenet-feed-").FullName;
+    private readonly TempFolder _temp = new("facenet-feed-");
+    private string _dir => _temp.Path;
 
-    public void Dispose()
-    {
-        SqliteConnection.ClearAllPools();
-        Directory.Delete(_dir, true);
-    }
+    public void Dispose() => _temp.Dispose();
 
     private string Location(string kind) => kind == "sqlite" ? Path.Combine(_dir, "g.db") : postgres.NewDatabase();
 
@@ -143,14 +140,8 @@ public sealed class ChangeFeedTests(PostgresServer postgres) : IDisposable
         Assert.Equal(Model, again.Model);
         Assert.Single(again.Subjects());
 
-        var nobody = Assert.Throws<GalleryException>(() => GalleryStores.Open($"Host=127.0.0.1;Port={FreePort()};Username=postgres;Database=x;Timeout=3", Model));
+        var nobody = Assert.Throws<GalleryException>(() => GalleryStores.Open($"Host=127.0.0.1;Port={FreePort.Next()};Username=postgres;Database=x;Timeout=3", Model));
         Assert.Contains("cannot open the gallery database", nobody.Reason);
     }
 
-    private static int FreePort()
-    {
-        using var l = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        l.Start();
-        return ((System.Net.IPEndPoint)l.LocalEndpoint).Port;
-    }
 }

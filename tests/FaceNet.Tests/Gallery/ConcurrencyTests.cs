@@ -8,13 +8,10 @@ namespace FaceNet.Tests.Gallery;
 /// <summary>One gallery, many threads: what a service does to it.</summary>
 public sealed class ConcurrencyTests : IDisposable
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("facenet-race-").FullName;
+    private readonly TempFolder _temp = new("facenet-race-");
+    private string _dir => _temp.Path;
 
-    public void Dispose()
-    {
-        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-        Directory.Delete(_dir, true);
-    }
+    public void Dispose() => _temp.Dispose();
 
     [Theory]
     [InlineData(int.MaxValue)] // exact search

@@ -15,18 +15,16 @@ namespace FaceNet.Tests.Gallery;
 /// PostgreSQL's data folder), a gallery without its key is refused and left as it was, keys change without
 /// losing a face, erasure still erases, and a kill -9 in the middle of encrypting leaves a usable gallery.
 /// </summary>
+[Trait("Category", "Slow")] // processes, browsers, packages or many models: ./test.sh runs it, --filter "Category!=Slow" leaves it out
 [Collection("postgres")]
 public sealed class EncryptionTests(PostgresServer postgres, ITestOutputHelper output) : IDisposable
 {
     private static readonly GalleryModel Model = new("crypt-model:01", 64, "fixed", FaceNet.Matching.Metric.Euclidean);
-    private readonly string _dir = Directory.CreateTempSubdirectory("facenet-crypt-").FullName;
+    private readonly TempFolder _temp = new("facenet-crypt-");
+    private string _dir => _temp.Path;
     private string Db => Path.Combine(_dir, "g.db");
 
-    public void Dispose()
-    {
-        SqliteConnection.ClearAllPools();
-        Directory.Delete(_dir, true);
-    }
+    public void Dispose() => _temp.Dispose();
 
     private MasterKey NewKeyFile(string name)
     {

@@ -15,16 +15,13 @@ public sealed class EnrolmentTests : IDisposable, IClassFixture<EnrolmentTests.R
         public void Dispose() => Faces.Dispose();
     }
 
-    private readonly string _dir = Directory.CreateTempSubdirectory("facenet-enrol-").FullName;
+    private readonly TempFolder _temp = new("facenet-enrol-");
+    private string _dir => _temp.Path;
     private readonly FaceRecognizer _faces;
 
     public EnrolmentTests(Recognizer r) => _faces = r.Faces;
 
-    public void Dispose()
-    {
-        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-        try { Directory.Delete(_dir, true); } catch (IOException) { }
-    }
+    public void Dispose() => _temp.Dispose();
 
     private static string Face(string name) => TestImages.DataPath("faces", name);
 

@@ -7,17 +7,15 @@ using SkiaSharp;
 
 namespace FaceNet.Tests.Gallery;
 
+[Trait("Category", "Slow")] // processes, browsers, packages or many models: ./test.sh runs it, --filter "Category!=Slow" leaves it out
 public sealed class GalleryCliTests : IDisposable
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("facenet-gcli-").FullName;
+    private readonly TempFolder _temp = new("facenet-gcli-");
+    private string _dir => _temp.Path;
     private string Db => Path.Combine(_dir, "people.db");
     private static string Face(string n) => TestImages.DataPath("faces", n);
 
-    public void Dispose()
-    {
-        SqliteConnection.ClearAllPools();
-        Directory.Delete(_dir, true);
-    }
+    public void Dispose() => _temp.Dispose();
 
     [Fact]
     public void Enrolled_people_are_recognised_and_a_stranger_is_unknown()

@@ -8,14 +8,11 @@ namespace FaceNet.Tests.Gallery;
 public sealed class GalleryStoreTests : IDisposable
 {
     private static readonly GalleryModel Model = new("test-model:0123", 8, "fixed", FaceNet.Matching.Metric.Euclidean);
-    private readonly string _dir = Directory.CreateTempSubdirectory("facenet-gallery-").FullName;
+    private readonly TempFolder _temp = new("facenet-gallery-");
+    private string _dir => _temp.Path;
     private string Db => Path.Combine(_dir, "g.db");
 
-    public void Dispose()
-    {
-        SqliteConnection.ClearAllPools();
-        Directory.Delete(_dir, true);
-    }
+    public void Dispose() => _temp.Dispose();
 
     private static float[] Vec(int seed)
     {
@@ -66,7 +63,7 @@ public sealed class GalleryStoreTests : IDisposable
             c.Open();
             using var cmd = c.CreateCommand();
             cmd.CommandText = "PRAGMA user_version";
-            Assert.Equal(4L, cmd.ExecuteScalar()); // 4: the audit trail with clients, counts and its own retention
+            Assert.Equal(5L, cmd.ExecuteScalar()); // 5: each face's yaw (4: the audit trail with clients, counts and its own retention)
             cmd.CommandText = "PRAGMA user_version = 99";
             cmd.ExecuteNonQuery();
         }

@@ -8,13 +8,10 @@ namespace FaceNet.Tests.Gallery;
 /// <summary>Identification under a target FPIR: the impostor tail's lookup, and what the rule does in a large gallery.</summary>
 public sealed class OpenSetTests : IDisposable
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("facenet-openset-").FullName;
+    private readonly TempFolder _temp = new("facenet-openset-");
+    private string _dir => _temp.Path;
 
-    public void Dispose()
-    {
-        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-        try { Directory.Delete(_dir, true); } catch (IOException) { }
-    }
+    public void Dispose() => _temp.Dispose();
 
     private static readonly ImpostorTail Table = new(
         [new TailPoint(1e-2, 0.95, 100_000), new TailPoint(1e-3, 0.85, 10_000), new TailPoint(1e-4, 0.78, 1_000), new TailPoint(1e-5, 0.70, 100)], 10_000_000, "test");

@@ -119,13 +119,10 @@ public sealed class SearchTests
 
 public sealed class SavedGraphTests : IDisposable
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("facenet-graph-").FullName;
+    private readonly TempFolder _temp = new("facenet-graph-");
+    private string _dir => _temp.Path;
 
-    public void Dispose()
-    {
-        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-        Directory.Delete(_dir, true);
-    }
+    public void Dispose() => _temp.Dispose();
 
     [Fact]
     public void A_large_gallery_keeps_its_hnsw_graph_between_runs_and_erasure_removes_it()

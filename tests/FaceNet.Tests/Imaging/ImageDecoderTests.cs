@@ -8,9 +8,10 @@ namespace FaceNet.Tests.Imaging;
 
 public sealed class ImageDecoderTests : IDisposable
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("facenet-img-").FullName;
+    private readonly TempFolder _temp = new("facenet-img-");
+    private string _dir => _temp.Path;
 
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
+    public void Dispose() => _temp.Dispose();
 
     [Fact]
     public void Zero_byte_file_is_refused()

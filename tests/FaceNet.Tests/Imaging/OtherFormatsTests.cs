@@ -8,9 +8,10 @@ namespace FaceNet.Tests.Imaging;
 /// <summary>Netpbm (the classic face sets' format) and TIFF, made here from a committed photo.</summary>
 public sealed class OtherFormatsTests : IDisposable
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("facenet-formats-").FullName;
+    private readonly TempFolder _temp = new("facenet-formats-");
+    private string _dir => _temp.Path;
 
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
+    public void Dispose() => _temp.Dispose();
 
     private static RgbImage Photo => ImageDecoder.Load(TestImages.DataPath("faces", "img1.jpg"));
 

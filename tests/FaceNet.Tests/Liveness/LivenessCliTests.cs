@@ -6,9 +6,10 @@ namespace FaceNet.Tests.Liveness;
 /// <summary>The liveness command line: one line per face, refusals as error lines with exit code 2, the figures of evaluate and calibrate.</summary>
 public sealed class LivenessCliTests : IDisposable
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("liveness-cli").FullName;
+    private readonly TempFolder _temp = new("liveness-cli");
+    private string _dir => _temp.Path;
 
-    public void Dispose() => Directory.Delete(_dir, true);
+    public void Dispose() => _temp.Dispose();
 
     private static string Sample(string name) => LivenessFixtures.Path(name);
 

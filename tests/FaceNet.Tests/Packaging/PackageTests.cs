@@ -7,6 +7,7 @@ namespace FaceNet.Tests.Packaging;
 /// repository built against FaceNet from that feed, and the facenet tool installed from it. Each run
 /// packs a version of its own, so no package cached by an earlier run can stand in for this build's.
 /// </summary>
+[Trait("Category", "Slow")] // packs every package and builds apps from them: ./test.sh runs it, --filter "Category!=Slow" leaves it out
 public sealed class PackageTests : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("facenet-packages-").FullName;
@@ -104,10 +105,15 @@ public sealed class PackageTests : IDisposable
         Assert.True(pubRan == 0, pubAnswer);
         Assert.Equal("True False fused 1", pubAnswer.Trim());
 
-        // the README's C# blocks, verbatim, each as the program of an app of its own
-        var blocks = CSharpBlocks(File.ReadAllText(Path.Combine(root, "README.md")));
-        Assert.True(blocks.Count >= 2, $"{blocks.Count} C# blocks in the README");
-        for (int i = 0; i < blocks.Count; i++) RunReadmeBlock(i, blocks[i], root, feed);
+        // the C# blocks of the README and of every page under docs/, verbatim, each as the program of an app of its own
+        var pages = new[] { Path.Combine(root, "README.md") }
+            .Concat(Directory.GetFiles(Path.Combine(root, "docs"), "*.md").Order(StringComparer.Ordinal)).ToList();
+        var blocks = pages.SelectMany(page => CSharpBlocks(File.ReadAllText(page))
+            .Select((code, i) => (Label: $"{Path.GetRelativePath(root, page)} C# block {i + 1}", Code: code))).ToList();
+        Assert.True(blocks.Any(b => b.Label.StartsWith("README.md ", StringComparison.Ordinal)), "no C# block in the README");
+        Assert.True(blocks.Count >= 3, $"{blocks.Count} C# blocks in the README and docs/");
+        Assert.Contains(blocks, b => b.Code.Contains("WebApplication", StringComparison.Ordinal)); // the embedded service's block
+        for (int i = 0; i < blocks.Count; i++) RunDocBlock(i, blocks[i].Label, blocks[i].Code, root);
 
         // the tool
         var tools = Path.Combine(_dir, "tools");
@@ -134,10 +140,11 @@ public sealed class PackageTests : IDisposable
     }
 
     /// <summary>
-    /// Builds a README block against the packages and runs it: a library block on photos named as it names
-    /// them; a web app block (FaceNet.Service) on a free port, asked for its own page and for the API without a key.
+    /// Builds a C# block of the README or of a docs/ page against the packages and runs it: a library block on
+    /// photos named as it names them; a web app block (FaceNet.Service) on a free port, asked for its own page and
+    /// for the API without a key.
     /// </summary>
-    private void RunReadmeBlock(int n, string code, string root, string feed)
+    private void RunDocBlock(int n, string label, string code, string root)
     {
         bool web = code.Contains("WebApplication", StringComparison.Ordinal);
         var dir = Path.Combine(_dir, $"readme{n}");
@@ -151,7 +158,7 @@ public sealed class PackageTests : IDisposable
             """);
         File.WriteAllText(Path.Combine(dir, "Program.cs"), code);
         var (built, log) = Run("dotnet", "build -c Release", dir);
-        Assert.True(built == 0, $"README C# block {n + 1} does not compile against the packages:\n{code}\n{log}");
+        Assert.True(built == 0, $"{label} does not compile against the packages:\n{code}\n{log}");
         var dll = Path.Combine(dir, "bin", "Release", "net10.0", "readme.dll");
         if (!web)
         {
@@ -159,11 +166,11 @@ public sealed class PackageTests : IDisposable
             File.Copy(Path.Combine(root, "samples", "person_a_2.jpg"), Path.Combine(dir, "b.jpg"));
             File.Copy(TestImages.DataPath("faces", "couple.jpg"), Path.Combine(dir, "group.jpg"));
             var (ran, output) = Run("dotnet", $"\"{dll}\"", dir);
-            Assert.True(ran == 0, $"README C# block {n + 1} failed:\n{output}");
+            Assert.True(ran == 0, $"{label} failed:\n{output}");
             Assert.Contains("same person: True", output);
             return;
         }
-        int port = FreePort();
+        int port = FreePort.Next();
         var psi = new ProcessStartInfo("dotnet", $"\"{dll}\" --urls http://127.0.0.1:{port}") { WorkingDirectory = dir, RedirectStandardOutput = true, RedirectStandardError = true };
         using var p = Process.Start(psi)!;
         p.OutputDataReceived += (_, _) => { };
@@ -179,7 +186,7 @@ public sealed class PackageTests : IDisposable
                 try { page = http.GetStringAsync("/").GetAwaiter().GetResult(); }
                 catch (HttpRequestException) { Thread.Sleep(250); }
             }
-            Assert.True(page is not null, $"README C# block {n + 1} did not answer on port {port}");
+            Assert.True(page is not null, $"{label} did not answer on port {port}");
             Assert.Equal("my app, with faces", page);
             var refused = http.PostAsync("/v1/detect", new MultipartFormDataContent()).GetAwaiter().GetResult();
             Assert.Equal(401, (int)refused.StatusCode); // the API is there, behind its keys
@@ -191,10 +198,4 @@ public sealed class PackageTests : IDisposable
         }
     }
 
-    private static int FreePort()
-    {
-        using var l = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        l.Start();
-        return ((System.Net.IPEndPoint)l.LocalEndpoint).Port;
-    }
 }

@@ -13,13 +13,10 @@ namespace FaceNet.Tests.Service;
 /// <summary>The API mapped into an app of the user's own, with its own routes and JSON settings, as the README shows.</summary>
 public sealed class EmbeddedApiTests : IDisposable
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("facenet-embedded-").FullName;
+    private readonly TempFolder _temp = new("facenet-embedded-");
+    private string _dir => _temp.Path;
 
-    public void Dispose()
-    {
-        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-        Directory.Delete(_dir, true);
-    }
+    public void Dispose() => _temp.Dispose();
 
     [Fact]
     public async Task The_api_inside_your_own_app_answers_as_the_service_does()

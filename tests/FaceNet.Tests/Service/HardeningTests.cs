@@ -21,6 +21,7 @@ namespace FaceNet.Tests.Service;
 /// </summary>
 [Collection("postgres")]
 [System.Runtime.Versioning.UnsupportedOSPlatform("windows")] // file modes, chattr, /proc
+[Trait("Category", "Slow")] // processes, browsers, packages or many models: ./test.sh runs it, --filter "Category!=Slow" leaves it out
 public sealed class HardeningTests(PostgresServer postgres) : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("facenet-hardening-").FullName;

@@ -16,19 +16,17 @@ namespace FaceNet.Tests.Service;
 /// malformed forms, oversize bodies, hostile names, wrong routes. Asserted: no 500 anywhere, resident memory under
 /// a stated bound, an audit trail that grows by rows per minute (not per request), every stored face still there.
 /// </summary>
+[Trait("Category", "Slow")] // processes, browsers, packages or many models: ./test.sh runs it, --filter "Category!=Slow" leaves it out
 [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
 public sealed class HostileInputTests(ITestOutputHelper output) : IDisposable
 {
     // the bound asserted on the service's resident memory through all of it (measured about 0.97 GB here; 2.2 GB before the decode budget and GC setting)
     private const long MemoryBound = 1_200L * 1024 * 1024;
 
-    private readonly string _dir = Directory.CreateTempSubdirectory("facenet-hostile-").FullName;
+    private readonly TempFolder _temp = new("facenet-hostile-");
+    private string _dir => _temp.Path;
 
-    public void Dispose()
-    {
-        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-        try { Directory.Delete(_dir, true); } catch (IOException) { }
-    }
+    public void Dispose() => _temp.Dispose();
 
     [Fact]
     public async Task The_service_holds_under_hostile_input()

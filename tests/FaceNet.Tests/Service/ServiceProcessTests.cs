@@ -11,16 +11,14 @@ namespace FaceNet.Tests.Service;
 /// `facenet serve` as its own process, as it runs in production: killed with SIGKILL in the middle of a
 /// stream of enrolments, stopped with SIGTERM while requests are in flight; and the keys commands.
 /// </summary>
+[Trait("Category", "Slow")] // processes, browsers, packages or many models: ./test.sh runs it, --filter "Category!=Slow" leaves it out
 [Collection("postgres")]
 public sealed class ServiceProcessTests(PostgresServer postgres) : IDisposable
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("facenet-serve-").FullName;
+    private readonly TempFolder _temp = new("facenet-serve-");
+    private string _dir => _temp.Path;
 
-    public void Dispose()
-    {
-        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-        try { Directory.Delete(_dir, true); } catch (IOException) { }
-    }
+    public void Dispose() => _temp.Dispose();
 
     private ServeProcess Serve(string gallery, params string[] extra) => ServeProcess.Start(_dir, gallery, extra);
 

@@ -9,9 +9,10 @@ namespace FaceNet.Tests.Service;
 /// <summary>HTTPS with a certificate the test makes: the handshake (TLS 1.2+, that certificate), HSTS on HTTPS answers, bad files named.</summary>
 public sealed class TlsTests : IDisposable
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("facenet-tls-").FullName;
+    private readonly TempFolder _temp = new("facenet-tls-");
+    private string _dir => _temp.Path;
 
-    public void Dispose() => Directory.Delete(_dir, true);
+    public void Dispose() => _temp.Dispose();
 
     private (string Cert, string Key, X509Certificate2 Made) SelfSigned()
     {

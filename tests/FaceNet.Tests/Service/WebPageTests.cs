@@ -11,6 +11,7 @@ namespace FaceNet.Tests.Service;
 /// user reads it; enrol and identify; the API reference renders. Screenshots are kept in
 /// artifacts/screenshots/ at the repository root (or the test folder when run elsewhere).
 /// </summary>
+[Trait("Category", "Slow")] // processes, browsers, packages or many models: ./test.sh runs it, --filter "Category!=Slow" leaves it out
 public sealed class WebPageTests
 {
     private static ChromeDriver Browser(params string[] extra)
@@ -81,6 +82,29 @@ public sealed class WebPageTests
         browser.FindElement(By.Id("key")).SendKeys("fnk_wrong");
         browser.FindElement(By.Id("verify-go")).Click();
         wait.Until(d => d.FindElement(By.Id("verify-verdict")).Text.Contains("unknown API key"));
+    }
+
+    [Fact]
+    public async Task The_page_shows_the_liveness_verdict_and_refuses_a_photo_of_a_photo_when_asked()
+    {
+        await using var s = await StartAsync(keys: ("browser", "admin", 1000));
+        using var browser = Browser();
+        var wait = new WebDriverWait(browser, TimeSpan.FromSeconds(60));
+        browser.Navigate().GoToUrl(s.Host.Address + "/");
+        browser.FindElement(By.Id("key")).SendKeys(s.Keys["browser"]);
+        browser.FindElement(By.Id("identify-file")).SendKeys(TestImages.DataPath("liveness", "image_F1.jpg"));
+        browser.FindElement(By.Id("live-go")).Click();
+        wait.Until(d => d.FindElement(By.Id("identify-verdict")).Text.StartsWith("A photo or a screen held up to the camera"));
+        browser.GetScreenshot().SaveAsFile(Path.Combine(Screenshots(), "web-liveness.png"));
+        // with the box ticked, enrolling that photo is refused in the problem's words
+        browser.FindElement(By.Id("liveness")).Click();
+        browser.FindElement(By.Id("enroll-name")).SendKeys("Fake");
+        browser.FindElement(By.Id("enroll-file")).SendKeys(TestImages.DataPath("liveness", "image_F1.jpg"));
+        browser.FindElement(By.Id("enroll-go")).Click();
+        wait.Until(d => d.FindElement(By.Id("enroll-verdict")).Text.Contains("presentation attack"));
+        browser.FindElement(By.Id("enroll-file")).SendKeys(TestImages.DataPath("liveness", "image_T1.jpg"));
+        browser.FindElement(By.Id("enroll-go")).Click();
+        wait.Until(d => d.FindElement(By.Id("enroll-verdict")).Text.Contains("passed the liveness check"));
     }
 
     [Fact]

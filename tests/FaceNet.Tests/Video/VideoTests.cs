@@ -5,11 +5,13 @@ using static FaceNet.Tests.Video.VideoClips;
 namespace FaceNet.Tests.Video;
 
 /// <summary>facenet video on clips made from committed photos: tracks, their times (± 0.5 s), names and clusters.</summary>
+[Trait("Category", "Slow")] // processes, browsers, packages or many models: ./test.sh runs it, --filter "Category!=Slow" leaves it out
 public sealed class VideoTests : IDisposable
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("facenet-video-").FullName;
+    private readonly TempFolder _temp = new("facenet-video-");
+    private string _dir => _temp.Path;
 
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
+    public void Dispose() => _temp.Dispose();
 
     // A (img1) walks in for 3 s; nobody; B (img3) for 3 s; A (another photo, img2) comes back, B leaves for 1.5 s and
     // comes back (img12) beside A; nobody.
@@ -192,5 +194,24 @@ public sealed class VideoTests : IDisposable
         Assert.Single(r.ErrLines);
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(60), $"took {clock.Elapsed}");
         Assert.True(Tracks(r).Count >= 2, r.Out + r.Err); // A and B, seen before the stream went silent
+    }
+
+    [Fact]
+    public void With_liveness_each_track_gets_a_verdict_from_its_faces()
+    {
+        // the labelled samples filling the frame: a live person for 2 s, nobody for 2 s, then a photo held up to the camera
+        var path = Path.Combine(_dir, "door.mp4");
+        Make(path, 640, 480, 10, 6,
+            new Actor("../liveness/image_T1.jpg", 0, 2, 0, 0, 480),
+            new Actor("../liveness/image_F1.jpg", 4, 6, 0, 0, 480));
+        var r = CliRunner.Run("video", path, "--json", "--liveness");
+        Assert.True(r.ExitCode == 0, r.Err);
+        var tracks = Tracks(r);
+        Assert.Equal(2, tracks.Count);
+        Assert.True(tracks[0].GetProperty("live").GetBoolean(), tracks[0].ToString());
+        Assert.False(tracks[1].GetProperty("live").GetBoolean(), tracks[1].ToString());
+        Assert.True(tracks[1].GetProperty("liveness_score").GetDouble() < tracks[1].GetProperty("liveness_threshold").GetDouble());
+        // without the option no verdict is given
+        Assert.DoesNotContain("\"live\"", CliRunner.Run("video", path, "--json").Out);
     }
 }

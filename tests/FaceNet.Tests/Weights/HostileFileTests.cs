@@ -12,9 +12,10 @@ namespace FaceNet.Tests.Weights;
 /// </summary>
 public sealed class HostileFileTests : IDisposable
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("facenet-hostile-").FullName;
+    private readonly TempFolder _temp = new("facenet-hostile-");
+    private string _dir => _temp.Path;
 
-    public void Dispose() => Directory.Delete(_dir, true);
+    public void Dispose() => _temp.Dispose();
 
     /// <summary>A torch.save zip archive with the given pickle as data.pkl and one 4-byte float storage "0".</summary>
     private string Pt(byte[] pickle, int storageBytes = 4)

@@ -8,6 +8,7 @@ namespace FaceNet.Tests.Weights;
 /// Each importer's ONNX model, run by ONNX Runtime, against the independent double-precision reference
 /// forward pass of the same weights on the same input.
 /// </summary>
+[Trait("Category", "Slow")] // processes, browsers, packages or many models: ./test.sh runs it, --filter "Category!=Slow" leaves it out
 [Collection("network")]
 public sealed class ImporterTests(NetworkFixture fx)
 {

@@ -8,9 +8,10 @@ namespace FaceNet.Tests.Weights;
 /// <summary>The TF.js graph-model importer against TensorFlow.js's own output for the same graph and input.</summary>
 public sealed class TfjsGraphTests : IDisposable
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("facenet-tfjs-graph-").FullName;
+    private readonly TempFolder _temp = new("facenet-tfjs-graph-");
+    private string _dir => _temp.Path;
 
-    public void Dispose() => Directory.Delete(_dir, true);
+    public void Dispose() => _temp.Dispose();
 
     private static string Graph => TestImages.DataPath("tfjs-graph", "graph.json");
 

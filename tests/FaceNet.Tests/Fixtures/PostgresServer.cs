@@ -3,7 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using Npgsql;
 
-namespace FaceNet.Tests.Gallery;
+namespace FaceNet.Tests;
 
 /// <summary>
 /// A throw-away PostgreSQL cluster for the tests that need one: Debian's server binaries (installed by
@@ -28,7 +28,7 @@ public sealed class PostgresServer : IDisposable
         _dir = Path.Combine(Path.GetTempPath(), "facenet-pg-" + Guid.NewGuid().ToString("N")[..8]);
         Directory.CreateDirectory(_dir);
         if (_asPostgres) Run("chown", "postgres:postgres", _dir);
-        Port = FreePort();
+        Port = FreePort.Next();
         RunAs(Path.Combine(bin, "initdb"), "-D", Path.Combine(_dir, "data"), "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8");
         Start();
     }
@@ -68,12 +68,6 @@ public sealed class PostgresServer : IDisposable
         catch (IOException) { }
     }
 
-    private static int FreePort()
-    {
-        using var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        return ((IPEndPoint)l.LocalEndpoint).Port;
-    }
 
     private void RunAs(string program, params string[] args)
     {

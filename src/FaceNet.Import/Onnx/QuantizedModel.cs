@@ -1,0 +1,4 @@
+namespace FaceNet.Onnx;
+
+/// <summary>What <see cref="ModelQuantizer.Quantize"/> wrote.</summary>
+public sealed record QuantizedModel(string Output, IReadOnlyList<string> Files, int CalibrationFaces, string Summary);

@@ -1,0 +1,3 @@
+namespace FaceNet.Training;
+
+public sealed record TrainingResult(EmbeddingHead Head, IReadOnlyList<EpochRecord> History, int BestEpoch, ValidationFigures Base, ValidationFigures Best);
