@@ -44,11 +44,16 @@ public sealed class PoseIdentificationTests(PostgresServer postgres) : IDisposab
 
     private static readonly float[] Probe = At(0);
 
-    private FaceGallery Gallery(params (string Name, double Distance, double? Yaw)[] faces)
+    private FaceGallery Gallery(params (string Name, double Distance, double? Yaw)[] faces) => Gallery(false, faces);
+
+    // compact: int8 codes in a graph from the first face, re-ranked from the store (the search of galleries from 10,000 faces)
+    private FaceGallery Gallery(bool compact, params (string Name, double Distance, double? Yaw)[] faces)
     {
-        var g = FaceGallery.Open(Path.Combine(_dir, Guid.NewGuid().ToString("N") + ".db"), Model);
+        var g = FaceGallery.Open(Path.Combine(_dir, Guid.NewGuid().ToString("N") + ".db"), Model,
+            indexOptions: compact ? new FaceIndexOptions { ApproximateFrom = 1 } : null);
         int axis = 1;
         foreach (var (name, d, yaw) in faces) g.Enroll(name, [new NewFace(At(d, axis++)) { Yaw = yaw }]);
+        Assert.Equal(!compact, CompactSearchTests.FaceIndexOf(g).IsExact);
         return g;
     }
 
@@ -88,11 +93,13 @@ public sealed class PoseIdentificationTests(PostgresServer postgres) : IDisposab
         Assert.True(g.Identify(Probe, 0.80, Info.PoseThresholds, 0.0).Known);
     }
 
-    [Fact]
-    public void Candidates_are_ranked_by_distance_minus_their_own_threshold()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Candidates_are_ranked_by_distance_minus_their_own_threshold(bool compact)
     {
         // Bea's frontal face is nearer (0.83 against 0.80: 0.03 outside); Cy's profile (60°) is farther (0.86 against 0.90: 0.04 inside)
-        using var g = Gallery(("Bea", 0.83, 2.0), ("Cy", 0.86, 60.0), ("Di", 0.95, 0.0));
+        using var g = Gallery(compact, ("Bea", 0.83, 2.0), ("Cy", 0.86, 60.0), ("Di", 0.95, 0.0));
         var id = g.Identify(Probe, Info, new IdentifyOptions { Yaw = 0, Top = 3 });
         Assert.Equal(["Cy", "Bea", "Di"], id.Candidates.Select(c => c.Name));
         Assert.Equal([0.90, 0.80, 0.80], id.Candidates.Select(c => Math.Round(c.Threshold, 9)));
@@ -106,14 +113,17 @@ public sealed class PoseIdentificationTests(PostgresServer postgres) : IDisposab
         Assert.Equal("Bea", turned.Name);
     }
 
-    [Fact]
-    public void A_subjects_nearest_face_is_the_one_most_inside_its_threshold()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void A_subjects_nearest_face_is_the_one_most_inside_its_threshold(bool compact)
     {
-        var g = FaceGallery.Open(Path.Combine(_dir, "two.db"), Model);
+        var g = FaceGallery.Open(Path.Combine(_dir, "two.db"), Model, indexOptions: compact ? new FaceIndexOptions { ApproximateFrom = 1 } : null);
         using (g)
         {
             // Eve has a frontal face at 0.82 (0.02 outside 0.80) and a profile at 0.87 (0.03 inside 0.90)
             g.Enroll("Eve", [new NewFace(At(0.82, 1)) { Yaw = 0 }, new NewFace(At(0.87, 2)) { Yaw = 70 }]);
+            Assert.Equal(!compact, CompactSearchTests.FaceIndexOf(g).IsExact);
             var id = g.Identify(Probe, Info, new IdentifyOptions { Yaw = 3 });
             Assert.True(id.Known);
             Assert.Equal(0.87, id.Distance, 5);

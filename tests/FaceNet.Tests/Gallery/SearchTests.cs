@@ -124,6 +124,34 @@ public sealed class SavedGraphTests : IDisposable
 
     public void Dispose() => _temp.Dispose();
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void A_saved_graph_keeps_each_rows_subject_and_yaw_and_a_changed_byte_is_refused(bool encrypted)
+    {
+        var header = new SavedGraph.Header("m:1", 32, 16, 3, 16, 12_345, 3);
+        byte[]? key = encrypted ? System.Security.Cryptography.RandomNumberGenerator.GetBytes(32) : null;
+        byte[] graph = [7, 8, 9, 10];
+        var bytes = SavedGraph.Encode(header, [41, -1, 57], [12.5f, float.NaN, -63f], graph, key);
+        var back = SavedGraph.Decode(bytes, header with { Position = 0 }, key);
+        Assert.NotNull(back);
+        Assert.Equal(12_345, back.Header.Position);
+        Assert.Equal([41L, -1L, 57L], back.SubjectOfRow);
+        Assert.Equal(12.5f, back.YawOfRow[0]);
+        Assert.True(float.IsNaN(back.YawOfRow[1]));
+        Assert.Equal(-63f, back.YawOfRow[2]);
+        Assert.Equal(graph, back.Graph);
+        // another shard's, another key's, or one changed byte anywhere: not taken
+        Assert.Null(SavedGraph.Decode(bytes, header with { Shard = 4 }, key));
+        Assert.Null(SavedGraph.Decode(bytes, header, encrypted ? null : new byte[32]));
+        for (int i = 0; i < bytes.Length; i += 7)
+        {
+            var bad = (byte[])bytes.Clone();
+            bad[i] ^= 0x20;
+            Assert.Null(SavedGraph.Decode(bad, header, key));
+        }
+    }
+
     [Fact]
     public void A_large_gallery_keeps_its_hnsw_graph_between_runs_and_erasure_removes_it()
     {
