@@ -218,7 +218,7 @@ public sealed partial class FaceNetCli
         var mine = own.ToDictionary(o => o.Name, o => JsonSerializer.SerializeToNode(o.Value, Json));
         foreach (var lead in (string[])["file", "face"])
             if (mine.Remove(lead, out var value)) line[lead] = value;
-        var fields = JsonSerializer.SerializeToNode(record, record.GetType(), FaceNet.Service.FaceNetApi.Json)!.AsObject();
+        var fields = JsonSerializer.SerializeToNode(record, record.GetType(), ApiJson.Options)!.AsObject();
         foreach (var (name, value) in fields.ToList())
         {
             fields.Remove(name);

@@ -1,5 +1,6 @@
 // Namespaces every command file uses.
 global using FaceNet.Alignment;
+global using FaceNet.Contracts;
 global using FaceNet.Benchmarks;
 global using FaceNet.Detection;
 global using FaceNet.Embedding;
@@ -11,7 +12,6 @@ global using FaceNet.Liveness;
 global using FaceNet.Matching;
 global using FaceNet.Models;
 global using FaceNet.Quality;
-global using FaceNet.Service;
 global using FaceNet.Weights;
 global using System.CommandLine;
 global using System.Diagnostics;

@@ -6,6 +6,7 @@ using FaceNet.Liveness;
 using FaceNet.Matching;
 using FaceNet.Service.Inference;
 using FaceNet.Service.Keys;
+using FaceNet.Contracts;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -13,55 +14,8 @@ using Microsoft.Extensions.Logging;
 
 namespace FaceNet.Service;
 
-// ----- what the endpoints answer (snake_case in JSON); the CLI's --json writes the same records, with its own additions -----
+// ----- what the cluster endpoint answers (the answers both front ends write are in FaceNet.Contracts) -----
 
-public sealed record FaceJson(int[] Box, float Score, double[][]? Landmarks, string? LandmarksSource, double? Quality, string? QualityIssue,
-    [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)] float[]? Embedding)
-{
-    /// <summary>Which way the head is turned, <c>{"yaw", "pitch", "roll"}</c> in degrees (issue 27); null without landmarks.</summary>
-    public HeadPose? Pose { get; init; }
-
-    public static FaceJson Of(DetectedFace f, float[]? embedding = null)
-        => new(f.Box.ToArray(), f.Score, f.Landmarks?.Select(p => new[] { Math.Round(p.X, 1), Math.Round(p.Y, 1) }).ToArray(),
-            f.LandmarksSource, f.Quality?.Score, f.Quality?.Issue, embedding) { Pose = f.Pose };
-}
-public sealed record FacesResponse(IReadOnlyList<FaceJson> Faces, int Width, int Height, string Model, string ModelId)
-{
-    /// <summary>Faces found beyond the service's cap per photo (the smallest), not in <see cref="Faces"/>.</summary>
-    public int FacesDropped { get; init; }
-}
-public sealed record VerifyFace(int[] Box, float Score, int FacesInImage);
-public sealed record VerifyResponse(double Distance, double Threshold, bool Same, string Metric, string ThresholdSource, string Model,
-    string ModelId, IReadOnlyList<VerifyFace> Faces)
-{
-    /// <summary>A comparison of two photos' faces (<see cref="Verification.A"/> and <see cref="Verification.B"/> set) as both front ends report it.</summary>
-    public static VerifyResponse Of(Verification v, string thresholdSource, Embedding.FaceModel model)
-        => new(Math.Round(v.Distance, 6), v.Threshold, v.Same, Matching.Metrics.Name(v.Metric), thresholdSource, model.Info.Name, model.Identity,
-            [new VerifyFace(v.A!.Box.ToArray(), v.A.Score, v.FacesInA), new VerifyFace(v.B!.Box.ToArray(), v.B.Score, v.FacesInB)]);
-}
-public sealed record EnrollResponse(string Subject, long FaceId, int[] Box, int FacesInImage, double? Quality, string? DuplicateOf);
-public sealed record SubjectJson(string Name, int Faces, DateTime Created);
-public sealed record SubjectsResponse(IReadOnlyList<SubjectJson> Subjects, int Faces);
-/// <summary>A candidate subject: its distance and the threshold it is held to (the search's plus its pose band's offset).</summary>
-public sealed record CandidateJson(string Name, double Distance, double? Threshold = null);
-public sealed record IdentifiedFace(int[] Box, float Score, double? Quality, string? Name, bool Known, double? Distance,
-    double Threshold, string ThresholdRule, double? Fpir, long Comparisons,
-    double? ComparisonFar, IReadOnlyList<CandidateJson> Candidates)
-{
-    /// <summary>One face's answer.</summary>
-    public static IdentifiedFace Of(DetectedFace face, Identification id)
-    {
-        var rule = id.Rule!;
-        return new(face.Box.ToArray(), face.Score, face.Quality?.Score, id.Name, id.Known, double.IsFinite(id.Distance) ? Math.Round(id.Distance, 6) : null,
-            Math.Round(id.Threshold, 6), RuleName(rule.Rule), rule.Fpir, rule.Comparisons, rule.ComparisonFar,
-            id.Candidates.Select(c => new CandidateJson(c.Name, Math.Round(c.Distance, 6), double.IsFinite(c.Threshold) ? Math.Round(c.Threshold, 6) : null)).ToList());
-    }
-
-    /// <summary>How a threshold was chosen, as JSON names it: <c>fpir</c>, <c>given</c> or <c>verification</c>.</summary>
-    public static string RuleName(ThresholdRule rule) => rule.ToString().ToLowerInvariant();
-}
-public sealed record TenantJson(string Name);
-public sealed record TenantsResponse(IReadOnlyList<string> Tenants);
 public sealed record ClusterSiloJson(string Address, string Status, IReadOnlyList<int> Shards, int Subjects, int Faces, long MemoryBytes);
 public sealed record ClusterShardJson(int Shard, string Silo, int Subjects, int Faces, string Graph, long SavedAt, string Tenant);
 public sealed record ClusterResponse(int ShardCount, int Subjects, int Faces, IReadOnlyList<ClusterSiloJson> Silos, IReadOnlyList<ClusterShardJson> Shards)
@@ -69,16 +23,6 @@ public sealed record ClusterResponse(int ShardCount, int Subjects, int Faces, IR
     public static ClusterResponse Of(Cluster.ClusterState state) => new(state.Shards.Count, state.Shards.Sum(s => s.Subjects), state.Shards.Sum(s => s.Faces),
         state.Silos.Select(s => new ClusterSiloJson(s.Address, s.Status, s.Shards, s.Subjects, s.Faces, s.MemoryBytes)).ToList(),
         state.Shards.Select(s => new ClusterShardJson(s.Shard, s.Silo, s.Subjects, s.Faces, s.Graph, s.SavedAt, s.Tenant)).ToList());
-}
-public sealed record LivenessResponse(IReadOnlyList<LivenessJson> Faces, int Width, int Height, string Model, string ThresholdSource)
-{
-    /// <summary>Faces found beyond the service's cap per photo (the smallest), not judged.</summary>
-    public int FacesDropped { get; init; }
-}
-public sealed record IdentifyResponse(IReadOnlyList<IdentifiedFace> Faces, int Width, int Height, int Subjects, string Model, string ModelId)
-{
-    /// <summary>Faces found beyond the service's cap per photo (the smallest), not identified.</summary>
-    public int FacesDropped { get; init; }
 }
 
 // multipart forms, for the OpenAPI document

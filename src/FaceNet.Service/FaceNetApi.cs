@@ -1,3 +1,4 @@
+using FaceNet.Contracts;
 using System.Text.Json;
 using FaceNet.Cluster.Shards;
 using FaceNet.Gallery;
@@ -27,13 +28,8 @@ namespace FaceNet.Service;
 /// </summary>
 public static class FaceNetApi
 {
-    /// <summary>The API's JSON: what every endpoint answers, whatever the host app's own JSON settings.</summary>
-    public static JsonSerializerOptions Json { get; } = new(JsonSerializerDefaults.Web)
-    {
-        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        // yunet+onet, not yunet\u002Bonet: answers are JSON for programs, never pasted into HTML unescaped
-        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
-    };
+    /// <summary>The API's JSON: what every endpoint answers, whatever the host app's own JSON settings (<see cref="ApiJson.Options"/>).</summary>
+    public static JsonSerializerOptions Json => ApiJson.Options;
 
     /// <summary>Registers the API's parts for <paramref name="options"/>; the multipart limits and problem details it needs.</summary>
     public static IServiceCollection AddFaceNet(this IServiceCollection services, ServiceOptions? options = null)

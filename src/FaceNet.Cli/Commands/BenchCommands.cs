@@ -73,7 +73,7 @@ public sealed partial class FaceNetCli
                         "--silo-port", port.ToString(CultureInfo.InvariantCulture), "--gateway-port", gateway.ToString(CultureInfo.InvariantCulture), .. siloExtra]),
                     m => stderr.WriteLine(m), planted, r.GetValue(failover) && n == counts.Max() && n > 1).GetAwaiter().GetResult();
                 runs.Add(run);
-                if (r.GetValue(json)) stdout.WriteLine(JsonSerializer.Serialize(run, FaceNet.Service.FaceNetApi.Json));
+                if (r.GetValue(json)) stdout.WriteLine(JsonSerializer.Serialize(run, ApiJson.Options));
                 else
                 {
                     stdout.WriteLine($"{run.Silos} silo(s), {run.Faces} faces in {run.Shards} shards: started and loaded in {run.LoadSeconds:F1} s; identify p50 {run.IdentifyP50Ms:F1} ms, "

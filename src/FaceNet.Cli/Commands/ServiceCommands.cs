@@ -283,7 +283,7 @@ public sealed partial class FaceNetCli
             var rate = Options.Real("--rate", "Requests per second allowed to this key (bursts of two seconds' worth)",
                 ApiKeys.DefaultRate, 0, 100_000, minOpen: true);
             var tenant = new Option<string>("--tenant") { Description = "The tenant whose gallery the key acts on (default: default)",
-                DefaultValueFactory = _ => Tenants.Default };
+                DefaultValueFactory = _ => GalleryTenants.Default };
             var add = new Command("add", "Create a key; it is printed once, as the last line; the file keeps only its hash") { name,
                 scopes, rate, tenant, keys };
             add.SetAction(r => Guard(() =>
@@ -294,7 +294,7 @@ public sealed partial class FaceNetCli
                 stderr.WriteLine($"key '{r.GetValue(name)}' added to {path} (tenant {r.GetValue(tenant)}; {string.Join(", ", list.Select(s => s.ToString().ToLowerInvariant()))}; "
                     + $"{r.GetValue(rate):0.##} requests/s). It is shown this once:");
                 // the keys file cannot see the service's galleries: say what the key needs before its first request meets a 404
-                if (r.GetValue(tenant) != Tenants.Default)
+                if (r.GetValue(tenant) != GalleryTenants.Default)
                     stderr.WriteLine($"note: the tenant '{r.GetValue(tenant)}' must exist on the service: 'facenet tenants add {r.GetValue(tenant)} -g LOCATION' "
                         + $"(the service's -g), or POST /v1/tenants/{r.GetValue(tenant)} with an admin key of the default tenant; until then its requests get 404");
                 stdout.WriteLine(key);
