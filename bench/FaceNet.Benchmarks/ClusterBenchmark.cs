@@ -28,6 +28,9 @@ public sealed record ClusterFigures(int Silos, int Faces, int Shards, double Loa
     public int MatedSearches { get; init; }
     public int MatedEqual { get; init; }
 
+    /// <summary>Mated searches whose first answer (name, distance, verdict: what a default identify returns) equals exact float search's.</summary>
+    public int MatedFirstEqual { get; init; }
+
     /// <summary>Strangers' searches (real people not enrolled), and how many the cluster named that exact search did not.</summary>
     public int StrangerSearches { get; init; }
     public int StrangersNamedWrongly { get; init; }
@@ -260,7 +263,7 @@ public static class ClusterBenchmark
             double qps = queries / sw.Elapsed.TotalSeconds;
 
             // the planted searches against exact float search: mated answers equal (name, candidates, distances), no stranger named wrongly
-            int matedEqual = 0, strangersWrong = 0;
+            int matedEqual = 0, matedFirst = 0, strangersWrong = 0;
             var answers = new List<Identification>();
             if (planted is not null)
             {
@@ -269,6 +272,8 @@ public static class ClusterBenchmark
                     var got = await gallery.IdentifyAsync(planted.Mated[i], threshold, 3);
                     answers.Add(got);
                     var want = planted.MatedExact[i];
+                    if (got.Candidates.Count > 0 && want.Length > 0 && got.Candidates[0].Name == want[0].Name
+                        && Math.Abs(got.Candidates[0].Distance - want[0].Distance) < 1e-5 && got.Known == (want[0].Distance <= threshold)) matedFirst++;
                     if (got.Candidates.Count == want.Length && got.Candidates.Zip(want).All(x => x.First.Name == x.Second.Name
                         && Math.Abs(x.First.Distance - x.Second.Distance) < 1e-5)) matedEqual++;
                     else if (i - matedEqual < 5)
@@ -282,7 +287,7 @@ public static class ClusterBenchmark
                     bool exactNames = want.Length > 0 && want[0].Distance <= threshold;
                     if (got.Known && (!exactNames || got.Name != want[0].Name)) strangersWrong++;
                 }
-                progress($"{silos} silo(s): {matedEqual} of {planted.Mated.Count} mated searches as exact search; {strangersWrong} of {planted.Strangers.Count} strangers named wrongly");
+                progress($"{silos} silo(s): {matedEqual} of {planted.Mated.Count} mated searches as exact search ({matedFirst} with the same first answer); {strangersWrong} of {planted.Strangers.Count} strangers named wrongly");
             }
 
             var enrolled = new System.Collections.Concurrent.ConcurrentBag<string>();
@@ -350,7 +355,7 @@ public static class ClusterBenchmark
             return new ClusterFigures(silos, faces, shards, load, perSilo, Timing.Quantile(latencies, 0.5), Timing.Quantile(latencies, 0.99), qps,
                 clients, eps, writers, Timing.Quantile(erasures, 0.5))
             {
-                BytesPerFace = bytesPerFace, MatedSearches = planted?.Mated.Count ?? 0, MatedEqual = matedEqual, StrangerSearches = planted?.Strangers.Count ?? 0,
+                BytesPerFace = bytesPerFace, MatedSearches = planted?.Mated.Count ?? 0, MatedEqual = matedEqual, MatedFirstEqual = matedFirst, StrangerSearches = planted?.Strangers.Count ?? 0,
                 StrangersNamedWrongly = strangersWrong, FailoverSeconds = failoverSeconds, DatabaseMb = dbMb,
             };
         }

@@ -113,7 +113,7 @@ internal sealed class ClusterTenants : ITenantAdmin, IDisposable
     {
         var at = GalleryTenants.LocationOf(_location, tenant);
         var store = GalleryTenants.Open(_location, tenant, _model, _key);
-        try { return new ShardedGallery(_grains, store, ShardLayout.Fix(at, _newShards, PostgresGalleryStore.SchemaOf(tenant)), tenant); }
+        try { return new ShardedGallery(_grains, store, ShardLayout.Fix(at, _newShards, GalleryTenants.SchemaOf(tenant)), tenant); }
         catch
         {
             store.Dispose();
@@ -175,12 +175,12 @@ internal sealed class ClusterTenants : ITenantAdmin, IDisposable
         {
             idle.Wait(_drainWait);
             int shards = entry.Gallery is { IsValueCreated: true } g ? g.Value.Shards
-                : ShardLayout.Fix(GalleryTenants.LocationOf(_location, tenant), _newShards, PostgresGalleryStore.SchemaOf(tenant));
+                : ShardLayout.Fix(GalleryTenants.LocationOf(_location, tenant), _newShards, GalleryTenants.SchemaOf(tenant));
             // its shards leave the silos' memory, and each silo deletes its graph files of them
             Task.WhenAll(Enumerable.Range(0, shards).Select(k => ShardGrains.Get(_grains, tenant, k).Drop())).Wait(_drainWait);
             if (entry.Gallery is { IsValueCreated: true } open) open.Value.Dispose();
             bool dropped = GalleryTenants.Drop(_location, tenant); // the schema, and the saved graphs in it
-            ShardLayout.Forget(_location, PostgresGalleryStore.SchemaOf(tenant));
+            ShardLayout.Forget(_location, GalleryTenants.SchemaOf(tenant));
             return dropped;
         }
         finally

@@ -78,7 +78,7 @@ public sealed partial class FaceNetCli
                 {
                     stdout.WriteLine($"{run.Silos} silo(s), {run.Faces} faces in {run.Shards} shards: started and loaded in {run.LoadSeconds:F1} s; identify p50 {run.IdentifyP50Ms:F1} ms, "
                         + $"p99 {run.IdentifyP99Ms:F1} ms, {run.IdentifyPerSecond:F1}/s ({run.Clients} callers); enrol {run.EnrolmentsPerSecond:F0}/s ({run.Writers} writers); "
-                        + $"erase one {run.EraseMs:F0} ms; {run.BytesPerFace:F0} B resident a face; mated {run.MatedEqual}/{run.MatedSearches} as exact search, "
+                        + $"erase one {run.EraseMs:F0} ms; {run.BytesPerFace:F0} B resident a face; mated {run.MatedEqual}/{run.MatedSearches} as exact search (first answer {run.MatedFirstEqual}), "
                         + $"strangers named wrongly {run.StrangersNamedWrongly}/{run.StrangerSearches}; database {run.DatabaseMb:F0} MB"
                         + (run.FailoverSeconds > 0 ? $"; failover {run.FailoverSeconds:F1} s" : ""));
                     foreach (var s in run.PerSilo) stdout.WriteLine($"  {s.Address,-22} {s.Shards,3} shards {s.Faces,10} faces {s.MemoryMb,8:F0} MB");

@@ -171,7 +171,7 @@ internal sealed class LocalShards(ShardSettings settings)
     {
         var at = GalleryTenants.LocationOf(settings.ConnectionString, tenant);
         int shards = tenant == GalleryTenants.Default ? settings.Shards
-            : _counts.GetOrAdd(tenant, t => ShardLayout.Fix(at, settings.Shards, PostgresGalleryStore.SchemaOf(t)));
+            : _counts.GetOrAdd(tenant, t => ShardLayout.Fix(at, settings.Shards, GalleryTenants.SchemaOf(t)));
         return (at, shards);
     }
 
@@ -478,7 +478,7 @@ internal sealed class GalleryShardGrain(ShardSettings settings, LocalShards loca
         _dropped = true;
         local.Forget(Tenant);
         if (settings.GraphDirectory is { } dir && _gallery.ConnectionString is { } at)
-            ShardGraphs.DeleteFolder(dir, at, PostgresGalleryStore.SchemaOf(Tenant));
+            ShardGraphs.DeleteFolder(dir, at, GalleryTenants.SchemaOf(Tenant));
         DeactivateOnIdle();
         return Task.CompletedTask;
     }

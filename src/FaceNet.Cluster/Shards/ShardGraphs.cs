@@ -66,7 +66,7 @@ public static class ShardGraphs
     public static void PruneAll(string directory, string connectionString, Gallery.Protection.MasterKey? key)
     {
         var tenants = GalleryTenants.List(connectionString);
-        var schemas = tenants.Select(PostgresGalleryStore.SchemaOf).ToHashSet(StringComparer.Ordinal);
+        var schemas = tenants.Select(GalleryTenants.SchemaOf).ToHashSet(StringComparer.Ordinal);
         var root = Path.GetDirectoryName(Folder(directory, connectionString, PostgresGalleryStore.DefaultSchema))!;
         if (Directory.Exists(root))
             foreach (var folder in Directory.EnumerateDirectories(root).Where(f => !schemas.Contains(Path.GetFileName(f))))

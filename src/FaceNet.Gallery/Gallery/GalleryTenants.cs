@@ -23,6 +23,9 @@ public static class GalleryTenants
     /// <summary>Whether the location can hold several tenants' galleries (a folder or a PostgreSQL database).</summary>
     public static bool Hosts(string location) => IsFolder(location) || GalleryStores.IsPostgres(location);
 
+    /// <summary>The PostgreSQL schema that holds a tenant's gallery: <c>facenet</c> for the default tenant, <c>facenet_TENANT</c> for the others.</summary>
+    public static string SchemaOf(string tenant) => tenant == Default ? PostgresGalleryStore.DefaultSchema : PostgresGalleryStore.DefaultSchema + "_" + tenant;
+
     /// <summary>
     /// Where a tenant's gallery is: <c>DIR/TENANT.db</c>, or the connection string with the tenant's schema as its
     /// search path; the default tenant of a single gallery file is that file.
@@ -31,7 +34,7 @@ public static class GalleryTenants
     {
         if (!IsName(tenant)) throw new ArgumentException($"'{tenant}' is not a tenant name ({NameRule})", nameof(tenant));
         if (GalleryStores.IsPostgres(location))
-            return tenant == Default ? location : PostgresGalleryStore.WithSchema(location, PostgresGalleryStore.SchemaOf(tenant));
+            return tenant == Default ? location : PostgresGalleryStore.WithSchema(location, GalleryTenants.SchemaOf(tenant));
         if (IsFolder(location)) return Path.Combine(location, tenant + ".db");
         if (tenant == Default) return location;
         throw new GalleryException(location, $"one gallery file holds the default tenant only, not '{tenant}' (give a folder of tenants' galleries)",
@@ -75,7 +78,7 @@ public static class GalleryTenants
         if (tenant == Default) throw new GalleryException(location, "the default tenant cannot be removed (remove its subjects instead)", FaceNetErrorKind.Conflict);
         var at = LocationOf(location, tenant);
         if (!Hosts(location)) return false;
-        if (GalleryStores.IsPostgres(location)) return PostgresGalleryStore.DropSchema(location, PostgresGalleryStore.SchemaOf(tenant));
+        if (GalleryStores.IsPostgres(location)) return PostgresGalleryStore.DropSchema(location, GalleryTenants.SchemaOf(tenant));
         bool existed = File.Exists(at);
         GalleryStores.Delete(at);
         return existed;

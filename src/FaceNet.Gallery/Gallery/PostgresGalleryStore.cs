@@ -31,9 +31,6 @@ public sealed partial class PostgresGalleryStore : IGalleryStore, IProtectedStor
     private static long WriterLockOf(string schema)
         => schema == DefaultSchema ? 0x66_61_63_65_6e_65_74 : BitConverter.ToInt64(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(schema)), 0);
 
-    /// <summary>The schema of a tenant's gallery: <c>facenet</c> for <c>default</c>, <c>facenet_NAME</c> for the others.</summary>
-    public static string SchemaOf(string tenant) => tenant == "default" ? DefaultSchema : DefaultSchema + "_" + tenant;
-
     private readonly string _schema;
 
     private const string Schema = """

@@ -101,7 +101,7 @@ public sealed class TenantTests(PostgresServer postgres)
         Assert.Equal(404, (await s.Send(HttpMethod.Get, "/v1/subjects", b)).Status);
         Assert.Equal(404, (await s.Send(HttpMethod.Delete, "/v1/tenants/globex", root)).Status);
         if (kind == "sqlite") Assert.False(File.Exists(Path.Combine(location, "globex.db")));
-        else Assert.False(PostgresGalleryStore.Exists(location, PostgresGalleryStore.SchemaOf("globex")));
+        else Assert.False(PostgresGalleryStore.Exists(location, GalleryTenants.SchemaOf("globex")));
         Assert.Equal(["Ada"], Names((await s.Send(HttpMethod.Get, "/v1/subjects", a)).Body));
         SqliteConnection.ClearAllPools();
     }
