@@ -60,6 +60,16 @@ public sealed class FaceLikeFaces
         return tr * tr / tr2;
     }
 
+    // the mean of vectors, summed in double
+    private static double[] MeanOf(IReadOnlyList<float[]> vectors, int dim)
+    {
+        var m = new double[dim];
+        foreach (var v in vectors)
+            for (int i = 0; i < dim; i++) m[i] += v[i];
+        for (int i = 0; i < dim; i++) m[i] /= vectors.Count;
+        return m;
+    }
+
     private static double[] Covariance(List<double[]> rows, int dim)
     {
         var mean = new double[dim];
@@ -101,8 +111,12 @@ public sealed class FaceLikeFaces
             for (int i = 0; i < dim; i++) mean[i] += v[i] / real.Faces.Count;
         var byPerson = real.Faces.GroupBy(f => f.Person).Where(g => g.Count() >= 2).Select(g => g.Select(f => f.Vector).ToArray()).ToArray();
         // the directions: people's mean faces, and each photo's offset from its person's mean
-        var means = real.Faces.GroupBy(f => f.Person).Select(g => Enumerable.Range(0, dim).Select(i => g.Average(f => (double)f.Vector[i])).ToArray()).ToList();
-        var offsets = byPerson.SelectMany(p => p.Select(v => Enumerable.Range(0, dim).Select(i => v[i] - p.Average(u => (double)u[i])).ToArray())).ToList();
+        var means = real.Faces.GroupBy(f => f.Person).Select(g => MeanOf([.. g.Select(f => f.Vector)], dim)).ToList();
+        var offsets = byPerson.SelectMany(p =>
+        {
+            var m = MeanOf(p, dim); // once a person, not once a photo and value
+            return p.Select(v => Enumerable.Range(0, dim).Select(i => v[i] - m[i]).ToArray());
+        }).ToList();
         var betweenShape = Cholesky(Covariance(means, dim), dim);
         var withinShape = Cholesky(Covariance(offsets, dim), dim);
         var r = new Random(3);

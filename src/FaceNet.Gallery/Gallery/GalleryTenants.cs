@@ -34,7 +34,7 @@ public static class GalleryTenants
     {
         if (!IsName(tenant)) throw new ArgumentException($"'{tenant}' is not a tenant name ({NameRule})", nameof(tenant));
         if (GalleryStores.IsPostgres(location))
-            return tenant == Default ? location : PostgresGalleryStore.WithSchema(location, GalleryTenants.SchemaOf(tenant));
+            return tenant == Default ? location : PostgresGalleryStore.WithSchema(location, SchemaOf(tenant));
         if (IsFolder(location)) return Path.Combine(location, tenant + ".db");
         if (tenant == Default) return location;
         throw new GalleryException(location, $"one gallery file holds the default tenant only, not '{tenant}' (give a folder of tenants' galleries)",
@@ -78,7 +78,7 @@ public static class GalleryTenants
         if (tenant == Default) throw new GalleryException(location, "the default tenant cannot be removed (remove its subjects instead)", FaceNetErrorKind.Conflict);
         var at = LocationOf(location, tenant);
         if (!Hosts(location)) return false;
-        if (GalleryStores.IsPostgres(location)) return PostgresGalleryStore.DropSchema(location, GalleryTenants.SchemaOf(tenant));
+        if (GalleryStores.IsPostgres(location)) return PostgresGalleryStore.DropSchema(location, SchemaOf(tenant));
         bool existed = File.Exists(at);
         GalleryStores.Delete(at);
         return existed;
