@@ -110,7 +110,7 @@ public sealed class ShardedGallery(IGrainFactory grains, IGalleryStore store, in
     public async Task<Enrollment> AddFacesAsync(string name, IReadOnlyList<NewFace> faces, string? metadata = null, CancellationToken ct = default)
     {
         var done = Store.Enroll(name, faces, metadata);
-        await Shard(ShardOf(done.SubjectId)).CatchUp().ConfigureAwait(false);
+        await AppliedAsync(done.SubjectId, ct).ConfigureAwait(false);
         return done;
     }
 
@@ -118,7 +118,7 @@ public sealed class ShardedGallery(IGrainFactory grains, IGalleryStore store, in
     public async Task<bool> RemoveAsync(string name, CancellationToken ct = default)
     {
         if (Store.RemoveSubject(name) is not { } id) return false;
-        await Shard(ShardOf(id)).CatchUp().ConfigureAwait(false);
+        await AppliedAsync(id, ct).ConfigureAwait(false);
         return true;
     }
 
@@ -126,9 +126,37 @@ public sealed class ShardedGallery(IGrainFactory grains, IGalleryStore store, in
     public async Task<bool> RenameAsync(string oldName, string newName)
     {
         if (Store.RenameSubject(oldName, newName) is not { } id) return false;
-        await Shard(ShardOf(id)).CatchUp().ConfigureAwait(false);
+        await AppliedAsync(id).ConfigureAwait(false);
         return true;
     }
+
+    /// <summary>How long a committed write waits for its shard when the silo that held it is gone.</summary>
+    public static readonly TimeSpan ApplyPatience = TimeSpan.FromSeconds(25);
+
+    // A write is committed in the store before this: failing it now would tell the client "not done" about a
+    // change that is kept (a killed silo's shard answers nothing until the cluster evicts it, a few seconds,
+    // and then comes back on another silo from the store). So the owning shard is asked again until it has
+    // applied the change, within the request's time; only then is the write answered.
+    private async Task AppliedAsync(long subjectId, CancellationToken ct = default)
+    {
+        var until = DateTime.UtcNow + ApplyPatience;
+        for (int attempt = 0; ; attempt++)
+        {
+            try
+            {
+                await Shard(ShardOf(subjectId)).CatchUp().ConfigureAwait(false);
+                return;
+            }
+            catch (Exception e) when (Unreachable(e) && DateTime.UtcNow < until && !ct.IsCancellationRequested)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(2000, 100 << Math.Min(attempt, 5))), ct).ConfigureAwait(false);
+            }
+        }
+    }
+
+    // a silo that is gone or a call that timed out: Orleans' own exceptions, or one it could not carry back as it was
+    private static bool Unreachable(Exception e)
+        => e is TimeoutException or ShardUnavailableException || (e.GetType().Namespace?.StartsWith("Orleans", StringComparison.Ordinal) ?? false);
 
     /// <summary>Subjects and faces over all shards.</summary>
     public async Task<(int Subjects, int Faces)> SizeAsync(CancellationToken ct = default)
