@@ -107,31 +107,8 @@ public sealed partial class FaceNetCli
         return FaceRecognizer.From(new NoDetector(), faceModel, options.ImageLimits, options.AlignmentDetail);
     }
 
-    /// <summary>
-    /// The faces of one image file: the whole image when aligned, else every face (<paramref name="allFaces"/>)
-    /// or the subject's; <paramref name="found"/> is how many faces the photo holds. None is an input error.
-    /// </summary>
-    private static IReadOnlyList<FaceEmbedding> Faces(FaceRecognizer pipeline, string file, bool aligned, bool allFaces, out int found)
-    {
-        if (aligned)
-        {
-            var image = pipeline.Load(file);
-            found = 1;
-            var whole = new DetectedFace(new FaceBox(0, 0, image.Width, image.Height), 1, null);
-            return [new FaceEmbedding(0, whole, pipeline.EmbedCrop(image, file))];
-        }
-        var photo = pipeline.Read(file);
-        if (!allFaces)
-        {
-            var (face, count) = pipeline.EmbedMain(photo);
-            found = count;
-            return [face];
-        }
-        var faces = pipeline.Embed(photo);
-        found = faces.Count;
-        if (faces.Count == 0) throw new NoFaceException(file);
-        return faces;
-    }
+    /// <summary>Which faces of a photo a command embeds: the whole image when aligned, else every face or the subject.</summary>
+    private static PhotoFaces Which(bool aligned, bool allFaces) => aligned ? PhotoFaces.WholeImage : allFaces ? PhotoFaces.All : PhotoFaces.Subject;
 
     /// <summary>
     /// The images a many-image command works on: files as given (a missing one is reported when read, and

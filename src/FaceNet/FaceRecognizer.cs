@@ -270,6 +270,41 @@ public sealed class FaceRecognizer : IDisposable
     }
 
     /// <summary>
+    /// The faces of one image file as a front end asks for them, with how many faces the photo holds (1 for a whole
+    /// image); a photo without a face is <see cref="NoFaceException"/>.
+    /// </summary>
+    public (IReadOnlyList<FaceEmbedding> Faces, int Found) EmbedFaces(string path, PhotoFaces which)
+    {
+        switch (which)
+        {
+            case PhotoFaces.WholeImage:
+                var image = Load(path);
+                var whole = new DetectedFace(new FaceBox(0, 0, image.Width, image.Height), 1, null);
+                return ([new FaceEmbedding(0, whole, EmbedCrop(image, path))], 1);
+            case PhotoFaces.Subject:
+                var (face, found) = EmbedMain(Read(path));
+                return ([face], found);
+            default:
+                var faces = Embed(Read(path));
+                return faces.Count == 0 ? throw new NoFaceException(path) : (faces, faces.Count);
+        }
+    }
+
+    /// <summary>
+    /// Every pair's verdict among several photos' faces (the closest pair of each two photos, each held to its own
+    /// threshold, as <see cref="Closest"/>); the diagonal is null.
+    /// </summary>
+    public Verification?[,] CompareAll(IReadOnlyList<IReadOnlyList<FaceEmbedding>> photos)
+    {
+        int n = photos.Count;
+        var verdicts = new Verification?[n, n];
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < n; j++)
+                if (i != j) verdicts[i, j] = Closest(photos[i], photos[j]);
+        return verdicts;
+    }
+
+    /// <summary>
     /// The closest pair of faces of two photos (<see cref="Verification.A"/> and <see cref="Verification.B"/> say which), held against
     /// its threshold: closest by distance less the pair's threshold, so a turned pair is not passed over for a frontal one.
     /// </summary>

@@ -277,102 +277,48 @@ public sealed partial class FaceNetCli
                 throw new UsageException("give one of --far, --frr, --best-accuracy and --keep-threshold");
             var goal = r.GetValue(keepThreshold) ? CalibrationGoal.KeepThreshold : r.GetValue(bestAccuracy) ? CalibrationGoal.BestAccuracy
                 : r.GetValue(frr) is not null ? CalibrationGoal.Frr : CalibrationGoal.Far;
-            return Calibrate(new CalibrateSettings(r.GetValue(root)!, r.GetValue(pairs), goal, r.GetValue(frr) ?? r.GetValue(far) ?? 1e-3, r.GetValue(tailFrom),
-                r.GetValue(poseFrom)?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
-                new FaceRecognizerOptions
-                {
-                    Model = r.GetValue(model), Detector = r.GetValue(detector), Threads = r.GetValue(threads), DetectorThreads = 1, Flip = r.GetValue(flip),
-                    Alignment = r.GetValue(alignment),
-                },
-                r.GetValue(output), r.GetValue(noCache) ? null : r.GetValue(cache) ?? EmbeddingCache.DefaultDirectory, r.GetValue(json)));
+            var request = new CalibrationRequest(r.GetValue(root)!)
+            {
+                Pairs = r.GetValue(pairs), Goal = goal, Rate = r.GetValue(frr) ?? r.GetValue(far) ?? 1e-3, TailFrom = r.GetValue(tailFrom),
+                PoseFrom = r.GetValue(poseFrom)?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
+                CacheDirectory = r.GetValue(noCache) ? null : r.GetValue(cache) ?? EmbeddingCache.DefaultDirectory,
+            };
+            using var pipeline = Pipeline(new FaceRecognizerOptions
+            {
+                Model = r.GetValue(model), Detector = r.GetValue(detector), Threads = r.GetValue(threads), DetectorThreads = 1, Flip = r.GetValue(flip),
+                Alignment = r.GetValue(alignment),
+            });
+            if (r.GetValue(output) is { } target) Calibrator.CheckModelPath(pipeline, target);
+            var done = Calibrator.Run(pipeline, request, m => stderr.WriteLine("note: " + m));
+            if (r.GetValue(output) is { } path) Calibrator.SaveModel(pipeline, done, path);
+            ReportCalibration(done, pipeline.Model.Info, r.GetValue(output), r.GetValue(json));
+            return Ok;
         }));
         return cmd;
     }
 
-    private enum CalibrationGoal { Far, Frr, BestAccuracy, KeepThreshold }
-
-    /// <summary>What <c>calibrate</c> was asked, bound once from its command line.</summary>
-    private sealed record CalibrateSettings(string Root, string? Pairs, CalibrationGoal Goal, double Rate, string? TailFrom, string[]? PoseFrom,
-        FaceRecognizerOptions Recognizer,
-        string? Output, string? CacheDirectory, bool Json);
-
-    private int Calibrate(CalibrateSettings s)
+    private void ReportCalibration(ThresholdCalibration done, ModelInfo info, string? output, bool json)
     {
-        double rate = s.Rate;
-        if (rate is <= 0 or >= 1) throw new UsageException("the target rate must lie between 0 and 1");
-        var list = s.Pairs is { } pairsPath ? PairsFile.Read(pairsPath, s.Root) : Calibration.PairsFromFolders(s.Root);
-        using var pipeline = Pipeline(s.Recognizer);
-        var modelPath = pipeline.Model.Path;
-        var key = EmbeddingCache.PipelineKey(pipeline.Model.Identity, pipeline.Detector.Name, false);
-        if (s.Output is { } target && !Path.GetExtension(target).Equals(pipeline.Model.IsFused ? ".json" : ".onnx", StringComparison.OrdinalIgnoreCase))
-            throw new UsageException($"--output: {target}: {(pipeline.Model.IsFused ? "a fused model is written as a .json file" : "a model is written as an .onnx file")}");
-        var evaluator = new Evaluator(pipeline, key, new EvaluationOptions
-        {
-            CacheDirectory = s.CacheDirectory,
-        });
-        var report = evaluator.Run(list);
-        string? tailRoot = s.TailFrom ?? (s.Pairs is null ? s.Root : null);
-        ImpostorTail? tail = null;
-        if (tailRoot is not null)
-        {
-            try
-            {
-                tail = Calibration.TailFromFolders(evaluator, tailRoot, pipeline.Model.Info.Metric,
-                    $"every different-person pair of {Path.GetFileName(Path.TrimEndingDirectorySeparator(tailRoot))} ({pipeline.Detector.Name}, {DateTime.UtcNow:yyyy-MM-dd})");
-            }
-            catch (ArgumentException e) when (s.TailFrom is null)
-            {
-                // the tail was not asked for: a small folder calibrates the threshold all the same
-                stderr.WriteLine($"note: no impostor tail from {tailRoot}: {e.Message}; the copy keeps the model's own tail, if any");
-            }
-        }
-        foreach (var f in report.Failures) stderr.WriteLine("warning: " + f);
-        var genuine = report.Distances.Where((_, i) => report.Same[i]).ToArray();
-        var impostor = report.Distances.Where((_, i) => !report.Same[i]).ToArray();
-        var info = pipeline.Model.Info;
-        PoseThresholds? poseThresholds = null;
-        if (s.PoseFrom is { Length: > 0 } poseRoots)
-        {
-            // the bands hang on the 1:1 threshold the copy will carry
-            double baseThreshold = s.Goal == CalibrationGoal.KeepThreshold ? info.Threshold : double.NaN;
-            if (double.IsNaN(baseThreshold)) throw new UsageException("--pose-from goes with --keep-threshold (the bands are set around the model's 1:1 threshold)");
-            try
-            {
-                poseThresholds = Calibration.PoseThresholdsFromFolders(evaluator, poseRoots, info.Metric, baseThreshold,
-                    $"different-person pairs of {string.Join(" and ", poseRoots.Select(p => Path.GetFileName(Path.TrimEndingDirectorySeparator(p))))} by yaw difference, each band at the first band's FAR ({pipeline.Detector.Name}, {DateTime.UtcNow:yyyy-MM-dd})");
-            }
-            catch (ArgumentException e) { throw new UsageException("--pose-from: " + e.Message); }
-        }
-        var result = (s.Goal == CalibrationGoal.KeepThreshold) ? Calibration.At(genuine, impostor, info.Threshold)
-            : (s.Goal == CalibrationGoal.BestAccuracy) ? Calibration.AtBestAccuracy(genuine, impostor)
-            : s.Goal == CalibrationGoal.Frr ? Calibration.AtFrr(genuine, impostor, rate) : Calibration.AtFar(genuine, impostor, rate);
-        string goal = (s.Goal == CalibrationGoal.KeepThreshold) ? "the model's own threshold" : (s.Goal == CalibrationGoal.BestAccuracy) ? "the most accurate threshold" : $"{result.Target.ToUpperInvariant()} {rate:G3}";
-        string note = $"calibrated for {goal} on {result.GenuinePairs} same and {result.ImpostorPairs} different pairs ({Path.GetFileName(Path.TrimEndingDirectorySeparator(s.Pairs ?? s.Root))}, {pipeline.Detector.Name}, {DateTime.UtcNow:yyyy-MM-dd})";
-        if (s.Output is { } outPath)
-        {
-            if ((s.Goal == CalibrationGoal.KeepThreshold))
-                pipeline.Model.SaveWithThreshold(outPath, info.Threshold, info.ThresholdFar ?? result.Far, info.ThresholdFrr
-                    ?? result.Frr, info.Calibration, tail, poseThresholds);
-            else
-                pipeline.Model.SaveWithThreshold(outPath, Math.Round(result.Threshold, 6), result.Far, result.Frr, note, tail);
-        }
-        if (s.Json)
+        foreach (var f in done.Report.Failures) stderr.WriteLine("warning: " + f);
+        var (result, tail, poseThresholds, rate) = (done.Result, done.Tail, done.PoseThresholds, done.Request.Rate);
+        bool best = done.Request.Goal == CalibrationGoal.BestAccuracy;
+        if (json)
             stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object?>
             {
                 ["threshold"] = Math.Round(result.Threshold,
-                    6), ["target"] = result.Target, ["target_rate"] = (s.Goal == CalibrationGoal.BestAccuracy) ? null : rate, ["accuracy"] = (s.Goal == CalibrationGoal.BestAccuracy) ? Math.Round(result.TargetRate, 6) : null, ["metric"] = info.Metric.Name(),
+                    6), ["target"] = result.Target, ["target_rate"] = best ? null : rate, ["accuracy"] = best ? Math.Round(result.TargetRate, 6) : null, ["metric"] = info.Metric.Name(),
                 ["far"] = Math.Round(result.Far, 6), ["far_ci95"] = new[] { Math.Round(result.FarLow, 6), Math.Round(result.FarHigh, 6) },
                 ["frr"] = Math.Round(result.Frr, 6), ["frr_ci95"] = new[] { Math.Round(result.FrrLow, 6), Math.Round(result.FrrHigh, 6) },
                 ["genuine_pairs"] = result.GenuinePairs, ["impostor_pairs"] = result.ImpostorPairs, ["sufficient"] = result.Sufficient,
-                ["failed_images"] = report.FailedImages, ["model_threshold"] = info.Threshold, ["output"] = s.Output,
+                ["failed_images"] = done.Report.FailedImages, ["model_threshold"] = info.Threshold, ["output"] = output,
                 ["impostor_tail"] = tail?.ToNode(), ["pose_thresholds"] = poseThresholds?.ToNode(),
             }, Json));
         else
         {
-            stdout.WriteLine($"threshold {result.Threshold:F4} ({info.Metric.Name()}) for {goal}{((s.Goal == CalibrationGoal.BestAccuracy) ? $" (accuracy {result.TargetRate:F4})" : "")}, on {result.GenuinePairs} same and {result.ImpostorPairs} different pairs");
+            stdout.WriteLine($"threshold {result.Threshold:F4} ({info.Metric.Name()}) for {done.Goal}{(best ? $" (accuracy {result.TargetRate:F4})" : "")}, on {result.GenuinePairs} same and {result.ImpostorPairs} different pairs");
             stdout.WriteLine($"  FAR {result.Far:F5}  (95% CI {result.FarLow:F5} – {result.FarHigh:F5})");
             stdout.WriteLine($"  FRR {result.Frr:F5}  (95% CI {result.FrrLow:F5} – {result.FrrHigh:F5})");
-            stdout.WriteLine($"  the model's own threshold is {info.Threshold:F4}{(s.Output is { } o ? $"; wrote {o}" : "")}");
+            stdout.WriteLine($"  the model's own threshold is {info.Threshold:F4}{(output is { } o ? $"; wrote {o}" : "")}");
             if (!result.Sufficient)
                 stdout.WriteLine($"  warning: {result.ImpostorPairs} different pairs cannot show a FAR of {rate:G3} (need at least {Math.Ceiling(3 / rate)}); the upper bound above is what the data supports");
             if (poseThresholds is not null)
@@ -380,10 +326,9 @@ public sealed partial class FaceNetCli
                     stdout.WriteLine(FormattableString.Invariant($"pose band {poseThresholds.BandName(b),-8} threshold {poseThresholds.Bands[b].Threshold:F4} (FAR {poseThresholds.Bands[b].Far:G3} on {poseThresholds.Bands[b].Pairs:N0} different-person pairs)"));
             if (tail is not null)
             {
-                stdout.WriteLine($"impostor tail ({tail.Pairs:N0} different-person pairs of {tailRoot}), the thresholds identification chooses from:");
+                stdout.WriteLine($"impostor tail ({tail.Pairs:N0} different-person pairs of {done.TailRoot}), the thresholds identification chooses from:");
                 foreach (var p in tail.Points) stdout.WriteLine($"  FAR {p.Far,-7:G2} threshold {p.Threshold:F4}  ({p.Pairs:N0} pairs at or below)");
             }
         }
-        return Ok;
     }
 }

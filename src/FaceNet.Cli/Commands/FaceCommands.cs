@@ -29,7 +29,7 @@ public sealed partial class FaceNetCli
             foreach (var file in files)
             {
                 IReadOnlyList<FaceEmbedding> faces;
-                try { faces = Faces(pipeline, file, r.GetValue(aligned), r.GetValue(allFaces), out int found); if (found > 1
+                try { (faces, int found) = pipeline.EmbedFaces(file, Which(r.GetValue(aligned), r.GetValue(allFaces))); if (found > 1
                     && !r.GetValue(allFaces)) NoteMainFace(file, found, "embedding its subject (--all-faces embeds each)"); }
                 catch (ImageException e)
                 {
@@ -85,7 +85,7 @@ public sealed partial class FaceNetCli
             {
                 try
                 {
-                    var faces = Faces(pipeline, file, r.GetValue(aligned), r.GetValue(bestMatch), out int found);
+                    var (faces, found) = pipeline.EmbedFaces(file, Which(r.GetValue(aligned), r.GetValue(bestMatch)));
                     if (found > 1 && !r.GetValue(bestMatch)) NoteMainFace(file, found,
                         "comparing its subject (--best-match compares the closest pair of faces)");
                     good.Add((file, faces, found));
@@ -110,18 +110,8 @@ public sealed partial class FaceNetCli
                 return Ok;
             }
             int n = good.Count;
-            var matrix = new double[n][];
-            var verdicts = new Verification?[n, n]; // each pair held to its own threshold (the pose-aware rule)
-            for (int i = 0; i < n; i++)
-            {
-                matrix[i] = new double[n];
-                for (int j = 0; j < n; j++)
-                {
-                    if (i == j) continue;
-                    verdicts[i, j] = Closest(i, j);
-                    matrix[i][j] = Math.Round(verdicts[i, j]!.Distance, 6);
-                }
-            }
+            var verdicts = pipeline.CompareAll(good.Select(g => g.Faces).ToList()); // each pair held to its own threshold (the pose-aware rule)
+            var matrix = Enumerable.Range(0, n).Select(i => Enumerable.Range(0, n).Select(j => i == j ? 0 : Math.Round(verdicts[i, j]!.Distance, 6)).ToArray()).ToArray();
             if (r.GetValue(json))
             {
                 var pairs = new List<Dictionary<string, object>>();

@@ -74,80 +74,59 @@ public sealed partial class FaceNetCli
         cmd.SetAction(r => Guard(() =>
         {
             // who is in which images, checked before any model is loaded
-            var people = new List<(string Name, IReadOnlyList<string> Files)>();
+            IReadOnlyList<PersonPhotos> people;
             if (r.GetValue(fromFolders) is { } root)
             {
                 if (r.GetValue(name) is not null || r.GetValue(images) is { Length: > 0 }) throw new UsageException("--from-folders takes the names from the folders: give no --name and no images");
-                foreach (var person in PeopleFolder.Read(root))
-                {
-                    try { GalleryStore.ValidateName(person.Name); }
-                    catch (ArgumentException e) { throw new ImageException(Path.Combine(root, person.Name),
-                        "folder name is not usable as a person's name: " + e.Message); }
-                    people.Add((person.Name, person.Files));
-                }
+                people = PeopleEnrollment.FromFolder(root);
             }
             else
             {
                 var who = r.GetValue(name) ?? throw new UsageException("enroll: give --name NAME with images, or --from-folders FOLDER");
                 GalleryStore.ValidateName(who);
-                people.Add((who, ImageFiles(r.GetValue(images) ?? [], "enroll")));
+                people = [new PersonPhotos(who, ImageFiles(r.GetValue(images) ?? [], "enroll"))];
             }
             var galleryPath = GalleryAt(r, gallery);
-            bool existed = GalleryStores.Exists(galleryPath);
             using var pipeline = Pipeline(live.Apply(r, new FaceRecognizerOptions { Model = GalleryModelName(galleryPath, r.GetValue(model),
                 GalleryKey(r)), Detector = r.GetValue(detector), Threads = r.GetValue(threads), Flip = r.GetValue(flip) }, r.GetValue(aligned)), r.GetValue(aligned));
-            var failures = new List<string>();
-            int enrolled = 0;
             var options = new EnrolOptions
             {
                 AllFaces = r.GetValue(allFaces), Aligned = r.GetValue(aligned), Force = r.GetValue(force),
                 QualityFloor = r.GetValue(minQuality) ?? FaceQuality.DefaultFloor,
             };
-            try
+            var failures = new List<string>();
+            PeopleEnrollment.Run(pipeline, galleryPath, people, options, done =>
             {
-                using var gal = FaceGallery.Open(galleryPath, GalleryModel.For(pipeline.Model), key: GalleryKey(r));
-                foreach (var (person, files) in people)
-                    foreach (var file in files)
-                    {
-                        IReadOnlyList<EnrolledFace> done;
-                        try
-                        {
-                            var photo = options.Aligned ? Photo.Of(pipeline.Load(file), file) : pipeline.Read(file);
-                            done = gal.EnrolPhoto(pipeline, person, photo, options, Path.GetFullPath(file));
-                        }
-                        catch (ImageException e)
-                        {
-                            ReportInput(e, e is LowQualityFaceException ? "--force enrols it anyway" : null);
-                            if (r.GetValue(json)) JsonFailure(file, e);
-                            failures.Add(file);
-                            continue;
-                        }
-                        enrolled += done.Count;
-                        if (done[0].FacesInPhoto > 1 && !options.AllFaces) NoteMainFace(file, done[0].FacesInPhoto,
-                            "enrolling its subject (--all-faces enrols each)");
-                        foreach (var d in done.Where(d => d.LooksLike is not null))
-                            stderr.WriteLine($"warning: {file}: the face is already in the gallery as '{d.LooksLike!.Name}' (distance {F(d.LooksLike.Distance)} within {F(d.LooksLike.Threshold)}); enrolled as '{person}' all the same ('facenet subjects duplicates' lists such pairs)");
-                        if (r.GetValue(json))
-                            stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object?>
-                            {
-                                ["file"] = file, ["name"] = person, ["faces"] = done.Count, ["ids"] = done.Select(d => d.FaceId).ToArray(),
-                                ["quality"] = done.Select(d => d.Face.Quality?.Score).ToArray(),
-                                ["duplicate_of"] = done.Select(d => d.LooksLike?.Name).FirstOrDefault(n => n is not null),
-                            }, Json));
-                        else
-                            stdout.WriteLine($"enrolled {file} ({done.Count} face{(done.Count == 1 ? "" : "s")}) as {person}");
-                        stdout.Flush();
-                    }
-            }
-            finally
-            {
-                // a gallery this run made and put nobody into is not left behind
-                if (!existed && enrolled == 0) GalleryStores.Delete(galleryPath);
-            }
+                if (done.Error is { } e) failures.Add(done.File);
+                ReportEnrollment(done, options, r.GetValue(json));
+            }, GalleryKey(r));
             if (failures.Count > 0) stderr.WriteLine($"error: {failures.Count} image(s) not enrolled: {string.Join(", ", failures.Take(20))}{(failures.Count > 20 ? ", …" : "")}");
             return failures.Count > 0 ? InputError : Ok;
         }));
         return cmd;
+    }
+
+    private void ReportEnrollment(PhotoEnrollment done, EnrolOptions options, bool json)
+    {
+        if (done.Error is { } e)
+        {
+            stderr.WriteLine($"error: {e.File}: {e.Reason}{(e is LowQualityFaceException ? "; --force enrols it anyway" : "")}");
+            if (json) JsonFailure(done.File, e);
+            return;
+        }
+        var faces = done.Faces;
+        if (faces[0].FacesInPhoto > 1 && !options.AllFaces) NoteMainFace(done.File, faces[0].FacesInPhoto, "enrolling its subject (--all-faces enrols each)");
+        foreach (var d in faces.Where(d => d.LooksLike is not null))
+            stderr.WriteLine($"warning: {done.File}: the face is already in the gallery as '{d.LooksLike!.Name}' (distance {F(d.LooksLike.Distance)} within {F(d.LooksLike.Threshold)}); enrolled as '{done.Name}' all the same ('facenet subjects duplicates' lists such pairs)");
+        stdout.WriteLine(json
+            ? JsonSerializer.Serialize(new Dictionary<string, object?>
+            {
+                ["file"] = done.File, ["name"] = done.Name, ["faces"] = faces.Count, ["ids"] = faces.Select(d => d.FaceId).ToArray(),
+                ["quality"] = faces.Select(d => d.Face.Quality?.Score).ToArray(),
+                ["duplicate_of"] = faces.Select(d => d.LooksLike?.Name).FirstOrDefault(n => n is not null),
+            }, Json)
+            : $"enrolled {done.File} ({faces.Count} face{(faces.Count == 1 ? "" : "s")}) as {done.Name}");
+        stdout.Flush();
     }
 
     private Command IdentifyCommand()
@@ -185,7 +164,7 @@ public sealed partial class FaceNetCli
             foreach (var file in files)
             {
                 IReadOnlyList<FaceEmbedding> faces;
-                try { faces = Faces(pipeline, file, r.GetValue(aligned), allFaces: true, out _); }
+                try { faces = pipeline.EmbedFaces(file, Which(r.GetValue(aligned), allFaces: true)).Faces; }
                 catch (ImageException e)
                 {
                     ReportInput(e);
@@ -231,76 +210,77 @@ public sealed partial class FaceNetCli
         cmd.SetAction(r => Guard(() =>
         {
             var a = r.GetValue(action) ?? [];
-            var verb = a.Length == 0 ? "list" : a[0];
-            switch (verb)
+            var location = GalleryAt(r, gallery);
+            IGalleryStore Store(bool readOnly = false) => GalleryStores.Open(location, null, readOnly, GalleryKey(r));
+            return (a.Length == 0 ? "list" : a[0], a.Length) switch
             {
-                case "list" when a.Length <= 1:
-                {
-                    using var store = GalleryStores.Open(GalleryAt(r, gallery), null, readOnly: true, GalleryKey(r));
-                    var subjects = store.Subjects();
-                    if (r.GetValue(json))
-                        stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
-                        {
-                            ["model"] = store.Model.Id,
-                            ["subjects"] = subjects.Select(s => new Dictionary<string, object?> { ["name"] = s.Name,
-                                ["faces"] = s.Faces, ["created"] = s.Created.ToString("O") }).ToArray(),
-                        }, Json));
-                    else
-                    {
-                        stdout.WriteLine($"{subjects.Count} subject(s), {subjects.Sum(s => s.Faces)} face(s); model {store.Model}");
-                        foreach (var s in subjects) stdout.WriteLine($"  {s.Name}  ({s.Faces} face{(s.Faces == 1 ? "" : "s")}, since {s.Created:yyyy-MM-dd})");
-                    }
-                    return Ok;
-                }
-                case "remove" when a.Length == 2:
-                {
-                    using var store = GalleryStores.Open(GalleryAt(r, gallery), null, key: GalleryKey(r));
-                    if (!store.Remove(a[1])) { stderr.WriteLine($"error: {r.GetValue(gallery)}: no subject named '{a[1]}'"); return InputError; }
-                    store.Audit(new AuditEvent(CliActor, AuditOperations.Delete, "ok"));
-                    stdout.WriteLine($"removed {a[1]} (its faces erased)");
-                    return Ok;
-                }
-                case "rename" when a.Length == 3:
-                {
-                    using var store = GalleryStores.Open(GalleryAt(r, gallery), null, key: GalleryKey(r));
-                    if (store.RenameSubject(a[1], a[2]) is not { } renamed) { stderr.WriteLine($"error: {r.GetValue(gallery)}: no subject named '{a[1]}'"); return InputError; }
-                    store.Audit(new AuditEvent(CliActor, AuditOperations.Rename, "ok", a[2], renamed));
-                    stdout.WriteLine($"renamed {a[1]} to {a[2]}");
-                    return Ok;
-                }
-                case "duplicates" when a.Length == 1:
-                {
-                    using var faceModel = FaceModel.Load(GalleryModelName(GalleryAt(r, gallery), r.GetValue(model), GalleryKey(r)));
-                    using var gal = FaceGallery.Open(GalleryAt(r, gallery), GalleryModel.For(faceModel), readOnly: true, key: GalleryKey(r));
-                    var pairs = gal.Duplicates(faceModel.Info, new IdentifyOptions { Fpir = r.GetValue(fpir) ?? IdentifyOptions.DefaultFpir });
-                    if (r.GetValue(json))
-                        stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
-                        {
-                            ["subjects"] = gal.SubjectCount,
-                            ["pairs"] = pairs.Select(p => new Dictionary<string, object> { ["a"] = p.Subject, ["b"] = p.Other,
-                                ["distance"] = Math.Round(p.Distance, 6), ["threshold"] = Math.Round(p.Threshold, 6) }).ToArray(),
-                        }, Json));
-                    else
-                    {
-                        stdout.WriteLine($"{pairs.Count} pair(s) of the {gal.SubjectCount} subjects are probably one person (a face of one is identified as the other):");
-                        foreach (var p in pairs) stdout.WriteLine($"  {p.Subject}  {p.Other}  distance {F(p.Distance)} (threshold {F(p.Threshold)})");
-                    }
-                    return Ok;
-                }
-                case "purge" when a.Length == 1:
-                {
-                    var period = r.GetValue(olderThan) is { } text ? ParsePeriod("--older-than",
-                        text) : throw new UsageException("subjects purge: give --older-than (90d, 12h, 30m)");
-                    using var store = GalleryStores.Open(GalleryAt(r, gallery), null, key: GalleryKey(r));
-                    int erased = Retention.Purge(store, period, CliActor);
-                    stdout.WriteLine($"erased {erased} subject(s) neither enrolled nor matched for {period.TotalDays:0.##} days");
-                    return Ok;
-                }
-                default:
-                    throw new UsageException("subjects: expected list, remove NAME, rename OLD NEW, duplicates or purge --older-than PERIOD");
-            }
+                ("list", <= 1) => ListSubjects(Store(readOnly: true), r.GetValue(json)),
+                ("remove", 2) => ChangeSubject(Store(), s => s.Remove(a[1], CliActor), $"removed {a[1]} (its faces erased)", r.GetValue(gallery)!, a[1]),
+                ("rename", 3) => ChangeSubject(Store(), s => s.Rename(a[1], a[2], CliActor), $"renamed {a[1]} to {a[2]}", r.GetValue(gallery)!, a[1]),
+                ("duplicates", 1) => ListDuplicates(location, GalleryModelName(location, r.GetValue(model), GalleryKey(r)), GalleryKey(r),
+                    r.GetValue(fpir) ?? IdentifyOptions.DefaultFpir, r.GetValue(json)),
+                ("purge", 1) => Purge(r.GetValue(olderThan) is { } text ? ParsePeriod("--older-than", text)
+                    : throw new UsageException("subjects purge: give --older-than (90d, 12h, 30m)"), Store),
+                _ => throw new UsageException("subjects: expected list, remove NAME, rename OLD NEW, duplicates or purge --older-than PERIOD"),
+            };
         }));
         return cmd;
+    }
+
+    private int ListSubjects(IGalleryStore opened, bool json)
+    {
+        using var store = opened;
+        var subjects = store.Subjects();
+        if (json)
+            stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
+            {
+                ["model"] = store.Model.Id,
+                ["subjects"] = subjects.Select(s => new Dictionary<string, object?> { ["name"] = s.Name,
+                    ["faces"] = s.Faces, ["created"] = s.Created.ToString("O") }).ToArray(),
+            }, Json));
+        else
+        {
+            stdout.WriteLine($"{subjects.Count} subject(s), {subjects.Sum(s => s.Faces)} face(s); model {store.Model}");
+            foreach (var s in subjects) stdout.WriteLine($"  {s.Name}  ({s.Faces} face{(s.Faces == 1 ? "" : "s")}, since {s.Created:yyyy-MM-dd})");
+        }
+        return Ok;
+    }
+
+    /// <summary>A change of one subject that the library audits; a subject that is not there is an input error.</summary>
+    private int ChangeSubject(IGalleryStore opened, Func<IGalleryStore, bool> change, string done, string gallery, string name)
+    {
+        using var store = opened;
+        if (!change(store)) { stderr.WriteLine($"error: {gallery}: no subject named '{name}'"); return InputError; }
+        stdout.WriteLine(done);
+        return Ok;
+    }
+
+    private int ListDuplicates(string location, string? modelName, MasterKey? key, double fpir, bool json)
+    {
+        using var faceModel = FaceModel.Load(modelName);
+        using var gal = FaceGallery.Open(location, GalleryModel.For(faceModel), readOnly: true, key: key);
+        var pairs = gal.Duplicates(faceModel.Info, new IdentifyOptions { Fpir = fpir });
+        if (json)
+            stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
+            {
+                ["subjects"] = gal.SubjectCount,
+                ["pairs"] = pairs.Select(p => new Dictionary<string, object> { ["a"] = p.Subject, ["b"] = p.Other,
+                    ["distance"] = Math.Round(p.Distance, 6), ["threshold"] = Math.Round(p.Threshold, 6) }).ToArray(),
+            }, Json));
+        else
+        {
+            stdout.WriteLine($"{pairs.Count} pair(s) of the {gal.SubjectCount} subjects are probably one person (a face of one is identified as the other):");
+            foreach (var p in pairs) stdout.WriteLine($"  {p.Subject}  {p.Other}  distance {F(p.Distance)} (threshold {F(p.Threshold)})");
+        }
+        return Ok;
+    }
+
+    private int Purge(TimeSpan period, Func<bool, IGalleryStore> open)
+    {
+        using var store = open(false);
+        int erased = Retention.Purge(store, period, CliActor);
+        stdout.WriteLine($"erased {erased} subject(s) neither enrolled nor matched for {period.TotalDays:0.##} days");
+        return Ok;
     }
 
     /// <summary>Who the audit trail says acted, for the command line: the user running it.</summary>
@@ -386,62 +366,41 @@ public sealed partial class FaceNetCli
         cmd.Subcommands.Add(ClusterSiloCommand());
         cmd.SetAction(r => Guard(() =>
         {
-            var folder = r.GetValue(dir)!;
-            if (!Directory.Exists(folder)) throw new ImageException(folder, "folder not found");
-            var files = Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories)
-                .Where(ImageDecoder.IsImageFile)
-                .OrderBy(f => f, StringComparer.Ordinal).ToArray();
             using var pipeline = Pipeline(new FaceRecognizerOptions { Model = r.GetValue(model), Detector = r.GetValue(detector),
                 Threads = r.GetValue(threads), Flip = r.GetValue(flip) });
-            var faces = new List<(string File, DetectedFace Face, float[] Embedding, RgbImage Image)>();
-            bool failed = false;
-            foreach (var file in files)
+            var groups = PhotoClustering.Group(pipeline, r.GetValue(dir)!, new PhotoClusterOptions
             {
-                RgbImage image;
-                try { image = ImageDecoder.Load(file); }
-                catch (ImageException e) { ReportInput(e); failed = true; continue; }
-                var found = pipeline.Embed(image);
-                if (found.Count == 0) { stderr.WriteLine($"warning: {file}: no face found"); continue; }
-                foreach (var f in found) faces.Add((file, f.Face, f.Vector, image));
-            }
-            var info = pipeline.Model.Info;
-            double radius = r.GetValue(eps) ?? info.Threshold;
-            var vectors = faces.Select(f => f.Embedding).ToList();
-            var labels = r.GetValue(method) == "whispers"
-                ? Clustering.ChineseWhispers(vectors, radius, info.Metric)
-                : Clustering.Dbscan(vectors, radius, Math.Max(1, r.GetValue(minSamples)), info.Metric);
-            var (clusters, noise) = Clustering.Groups(labels);
-            object Face(int i) => new Dictionary<string, object> { ["file"] = faces[i].File, ["box"] = faces[i].Face.Box.ToArray() };
+                Method = r.GetValue(method) == "whispers" ? ClusterMethod.ChineseWhispers : ClusterMethod.Dbscan, Eps = r.GetValue(eps),
+                MinSamples = r.GetValue(minSamples), KeepCrops = r.GetValue(copyTo) is not null,
+            });
+            foreach (var e in groups.Unreadable) stderr.WriteLine($"error: {e.File}: {e.Reason}");
+            foreach (var file in groups.WithoutFace) stderr.WriteLine($"warning: {file}: no face found");
+            var faces = groups.Faces;
             if (r.GetValue(copyTo) is { } outDir)
             {
                 OutputFolder(outDir);
-                for (int c = 0; c < clusters.Count; c++)
+                var folders = groups.Clusters.Select((c, n) => (Name: $"cluster_{n}", Faces: c)).Append((Name: "noise", Faces: groups.Noise)).Where(g => g.Faces.Count > 0);
+                foreach (var (folder, members) in folders)
                 {
-                    var d = OutputFolder(Path.Combine(outDir, $"cluster_{c}"));
-                    foreach (var i in clusters[c]) Annotate.Save(pipeline.Model.Align(faces[i].Image, faces[i].Face).Primary, [],
-                        Path.Combine(d, $"{Path.GetFileNameWithoutExtension(faces[i].File)}_{i}.png"));
-                }
-                if (noise.Count > 0)
-                {
-                    var d = OutputFolder(Path.Combine(outDir, "noise"));
-                    foreach (var i in noise) Annotate.Save(pipeline.Model.Align(faces[i].Image, faces[i].Face).Primary, [],
-                        Path.Combine(d, $"{Path.GetFileNameWithoutExtension(faces[i].File)}_{i}.png"));
+                    var d = OutputFolder(Path.Combine(outDir, folder));
+                    foreach (var i in members) Annotate.Save(faces[i].Crop!, [], Path.Combine(d, $"{Path.GetFileNameWithoutExtension(faces[i].File)}_{i}.png"));
                 }
             }
+            object Face(int i) => new Dictionary<string, object> { ["file"] = faces[i].File, ["box"] = faces[i].Face.Box.ToArray() };
             if (r.GetValue(json))
                 stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
                 {
-                    ["method"] = r.GetValue(method)!, ["eps"] = radius, ["faces"] = faces.Count,
-                    ["clusters"] = clusters.Select((c, n) => new Dictionary<string, object> { ["id"] = n, ["faces"] = c.Select(Face).ToArray() }).ToArray(),
-                    ["noise"] = noise.Select(Face).ToArray(),
+                    ["method"] = r.GetValue(method)!, ["eps"] = groups.Eps, ["faces"] = faces.Count,
+                    ["clusters"] = groups.Clusters.Select((c, n) => new Dictionary<string, object> { ["id"] = n, ["faces"] = c.Select(Face).ToArray() }).ToArray(),
+                    ["noise"] = groups.Noise.Select(Face).ToArray(),
                 }, Json));
             else
             {
-                stdout.WriteLine($"{faces.Count} face(s) in {files.Length} image(s): {clusters.Count} cluster(s), {noise.Count} unclustered ({r.GetValue(method)}, eps {F(radius)})");
-                for (int c = 0; c < clusters.Count; c++)
-                    stdout.WriteLine($"  cluster {c}: {clusters[c].Count} face(s): {string.Join(", ", clusters[c].Select(i => Path.GetFileName(faces[i].File)).Distinct().Take(8))}{(clusters[c].Count > 8 ? ", …" : "")}");
+                stdout.WriteLine($"{faces.Count} face(s) in {groups.Photos} image(s): {groups.Clusters.Count} cluster(s), {groups.Noise.Count} unclustered ({r.GetValue(method)}, eps {F(groups.Eps)})");
+                for (int c = 0; c < groups.Clusters.Count; c++)
+                    stdout.WriteLine($"  cluster {c}: {groups.Clusters[c].Count} face(s): {string.Join(", ", groups.Clusters[c].Select(i => Path.GetFileName(faces[i].File)).Distinct().Take(8))}{(groups.Clusters[c].Count > 8 ? ", …" : "")}");
             }
-            return failed ? InputError : Ok;
+            return groups.Unreadable.Count > 0 ? InputError : Ok;
         }));
         return cmd;
     }
