@@ -40,13 +40,19 @@ internal sealed class FaceApi(FaceWork work, Tenants? tenants, Cluster.Shards.Sh
     private FaceRecognizer Faces => work.Recognizer;
     private string ModelName => Faces.Model.Info.Name;
 
-    public Task<IResult> Verify(HttpContext http) => Guard(http, Scope.Verify, AuditOperations.Verify, async ct =>
+    public Task<Results<ApiOk<VerifyResponse>, ProblemHttpResult>> Verify(HttpContext http, [AsParameters] VerifyQuery query)
+        => Guard(http, Scope.Verify, AuditOperations.Verify, async ct =>
     {
+        bool best = query.Pick?.ToLowerInvariant() switch
+        {
+            null or "" or "main" => false,
+            "best" => true,
+            _ => throw new ArgumentException($"pick is 'main' or 'best', not '{query.Pick}'"),
+        };
+        var live = LivenessAsked(query.Liveness, query.LivenessUnjudged);
         var form = await ReadForm(http);
         var (a, nameA) = File(form, "image1");
         var (b, nameB) = File(form, "image2");
-        bool best = string.Equals(http.Request.Query["pick"], "best", StringComparison.OrdinalIgnoreCase);
-        var live = LivenessAsked(http);
         using var ticket = work.Admit();
         var pa = await work.PrepareAsync(a, nameA, mainOnly: !best, ct, liveness: live is not null);
         var pb = await work.PrepareAsync(b, nameB, mainOnly: !best, ct, liveness: live is not null);
@@ -63,16 +69,16 @@ internal sealed class FaceApi(FaceWork work, Tenants? tenants, Cluster.Shards.Sh
             PresentationAttackException.ThrowIfRefused(nameA, [pa.Liveness![verdict.A!.Index]], unjudged);
             PresentationAttackException.ThrowIfRefused(nameB, [pb.Liveness![verdict.B!.Index]], unjudged);
         }
-        return Ok(VerifyResponse.Of(verdict with { FacesInA = FacesIn(pa), FacesInB = FacesIn(pb) },
+        return new ApiOk<VerifyResponse>(VerifyResponse.Of(verdict with { FacesInA = FacesIn(pa), FacesInB = FacesIn(pb) },
             options.Recognizer.Threshold is null ? Faces.Model.Info.DescribeThreshold() : "set in the service's options", Faces.Model));
     });
 
-    public Task<IResult> Liveness(HttpContext http) => Guard(http, Scope.Verify, AuditOperations.Liveness, async ct =>
+    public Task<Results<ApiOk<LivenessResponse>, ProblemHttpResult>> Liveness(HttpContext http) => Guard(http, Scope.Verify, AuditOperations.Liveness, async ct =>
     {
         var (bytes, name) = File(await ReadForm(http), "image");
         using var ticket = work.Admit();
         var photo = await work.PrepareAsync(bytes, name, mainOnly: false, ct, liveness: true);
-        return Ok(new LivenessResponse([.. photo.Liveness!.Select(LivenessJson.Of)], photo.Width, photo.Height, Faces.Liveness.Name,
+        return new ApiOk<LivenessResponse>(new LivenessResponse([.. photo.Liveness!.Select(LivenessJson.Of)], photo.Width, photo.Height, Faces.Liveness.Name,
             Faces.Liveness.DescribeThreshold()) { FacesDropped = photo.FacesDropped });
     });
 
@@ -80,39 +86,40 @@ internal sealed class FaceApi(FaceWork work, Tenants? tenants, Cluster.Shards.Sh
     /// Whether the request asks its faces to be live (<c>?liveness=true</c>), and what to do then with a face that cannot be
     /// judged (<c>?liveness_unjudged=allow</c> lets it through; refused by default, as a door fails closed); null when not asked.
     /// </summary>
-    private static UnjudgedFaces? LivenessAsked(HttpContext http)
+    private static UnjudgedFaces? LivenessAsked(string? liveness, string? unjudged)
     {
-        if (!Flag(http, "liveness")) return null;
-        return http.Request.Query["liveness_unjudged"].ToString() switch
+        if (!Flag(liveness, "liveness")) return null;
+        return unjudged switch
         {
-            "" or "refuse" => UnjudgedFaces.Refuse,
+            null or "" or "refuse" => UnjudgedFaces.Refuse,
             "allow" => UnjudgedFaces.Allow,
             var other => throw new ArgumentException($"liveness_unjudged is 'refuse' or 'allow', not '{other}'"),
         };
     }
 
-    public Task<IResult> Embed(HttpContext http) => FacesOf(http, embed: true);
+    public Task<Results<ApiOk<FacesResponse>, ProblemHttpResult>> Embed(HttpContext http) => FacesOf(http, embed: true);
 
-    public Task<IResult> Detect(HttpContext http) => FacesOf(http, embed: false);
+    public Task<Results<ApiOk<FacesResponse>, ProblemHttpResult>> Detect(HttpContext http) => FacesOf(http, embed: false);
 
-    private Task<IResult> FacesOf(HttpContext http, bool embed) => Guard(http, Scope.Verify, embed ? AuditOperations.Embed : AuditOperations.Detect, async ct =>
+    private Task<Results<ApiOk<FacesResponse>, ProblemHttpResult>> FacesOf(HttpContext http, bool embed) => Guard(http, Scope.Verify, embed ? AuditOperations.Embed : AuditOperations.Detect, async ct =>
     {
         var (bytes, name) = File(await ReadForm(http), "image");
         using var ticket = work.Admit();
         var photo = await work.PrepareAsync(bytes, name, mainOnly: false, ct);
         var vectors = embed ? await work.EmbedAsync(photo.Crops, ct) : null;
         var faces = photo.Faces.Select((f, i) => FaceJson.Of(f, vectors?[i])).ToList();
-        return Ok(new FacesResponse(faces, photo.Width, photo.Height, ModelName, Faces.Model.Identity) { FacesDropped = photo.FacesDropped });
+        return new ApiOk<FacesResponse>(new FacesResponse(faces, photo.Width, photo.Height, ModelName, Faces.Model.Identity) { FacesDropped = photo.FacesDropped });
     });
 
-    public Task<IResult> Enroll(HttpContext http, string name) => Guard(http, Scope.Enroll, AuditOperations.Enroll, async ct =>
+    public Task<Results<ApiCreated<EnrollResponse>, ProblemHttpResult>> Enroll(HttpContext http, string name, [AsParameters] EnrollQuery query)
+        => Guard(http, Scope.Enroll, AuditOperations.Enroll, async ct =>
     {
         name = RouteName(http, name, fromEnd: 1);
         var g = RequireGallery(http);
         GalleryStore.ValidateName(name);
-        var enrol = new EnrolOptions { Force = Flag(http, "force"), RefuseDuplicates = !Flag(http, "allow_duplicate") };
+        var enrol = new EnrolOptions { Force = Flag(query.Force, "force"), RefuseDuplicates = !Flag(query.AllowDuplicate, "allow_duplicate") };
+        var live = LivenessAsked(query.Liveness, query.LivenessUnjudged);
         var (bytes, file) = File(await ReadForm(http), "image");
-        var live = LivenessAsked(http);
         using var ticket = work.Admit();
         var photo = await work.PrepareAsync(bytes, file, mainOnly: true, ct, enrol, liveness: live is not null);
         if (photo.Faces.Count == 0) throw new NoFaceException(file);
@@ -131,42 +138,48 @@ internal sealed class FaceApi(FaceWork work, Tenants? tenants, Cluster.Shards.Sh
         var (done, subjectId) = enrolled;
         var face = done[0].Face;
         http.Items[AuditSubject] = (name, subjectId);
-        http.Response.Headers.Location = $"/v1/subjects/{Uri.EscapeDataString(name)}";
-        return Results.Json(new EnrollResponse(name, done[0].FaceId, face.Box.ToArray(), FacesIn(photo), face.Quality?.Score,
-            mayIdentify ? done[0].LooksLike?.Name : null), FaceNetApi.Json, statusCode: 201);
+        return new ApiCreated<EnrollResponse>($"/v1/subjects/{Uri.EscapeDataString(name)}", new EnrollResponse(name, done[0].FaceId, face.Box.ToArray(),
+            FacesIn(photo), face.Quality?.Score, mayIdentify ? done[0].LooksLike?.Name : null));
     });
 
-    private static bool Flag(HttpContext http, string name)
-        => http.Request.Query[name] is { Count: > 0 } v && (v[0] is "" or "1" || string.Equals(v[0], "true", StringComparison.OrdinalIgnoreCase));
+    /// <summary>A yes/no query option: present without a value, 1 or true is yes; absent, 0 or false no; anything else a 400.</summary>
+    private static bool Flag(string? value, string name) => value?.ToLowerInvariant() switch
+    {
+        null or "0" or "false" => false,
+        "" or "1" or "true" => true,
+        _ => throw new ArgumentException($"{name} is true or false, not '{value}'"),
+    };
 
-    public Task<IResult> Subjects(HttpContext http) => Guard(http, Scope.Identify, AuditOperations.List, ct =>
+    public Task<Results<ApiOk<SubjectsResponse>, ProblemHttpResult>> Subjects(HttpContext http) => Guard(http, Scope.Identify, AuditOperations.List, ct =>
     {
         var g = RequireGallery(http);
         var subjects = g.Store.Subjects();
-        return Task.FromResult(Ok(new SubjectsResponse(subjects.Select(s => new SubjectJson(s.Name, s.Faces, s.Created)).ToList(),
+        return Task.FromResult(new ApiOk<SubjectsResponse>(new SubjectsResponse(subjects.Select(s => new SubjectJson(s.Name, s.Faces, s.Created)).ToList(),
             subjects.Sum(s => s.Faces))));
     });
 
-    public Task<IResult> Remove(HttpContext http, string name) => Guard(http, Scope.Admin, AuditOperations.Delete, async ct =>
+    public Task<Results<NoContent, ProblemHttpResult>> Remove(HttpContext http, string name) => Guard(http, Scope.Admin, AuditOperations.Delete, async ct =>
     {
         name = RouteName(http, name, fromEnd: 0);
         var g = RequireGallery(http);
         // the event names no one: the subject's name is erased with it, here as in its earlier events
-        return await g.RemoveAsync(name, ct) ? Results.NoContent() : Problems.NotFound($"no subject named '{name}'");
+        return await g.RemoveAsync(name, ct) ? TypedResults.NoContent() : throw new MissingException($"no subject named '{name}'");
     });
 
-    public Task<IResult> Identify(HttpContext http) => Guard(http, Scope.Identify, AuditOperations.Identify, async ct =>
+    public Task<Results<ApiOk<IdentifyResponse>, ProblemHttpResult>> Identify(HttpContext http, [AsParameters] IdentifyQuery query)
+        => Guard(http, Scope.Identify, AuditOperations.Identify, async ct =>
     {
         var g = RequireGallery(http);
-        int top = int.TryParse(http.Request.Query["top"], out var t) ? t : 3;
-        if (top is < 1 or > 100) throw new ArgumentException("top must be between 1 and 100");
+        int top = 3;
+        if (query.Top is { } t && !(int.TryParse(t, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out top)
+            && top is >= 1 and <= 100))
+            throw new ArgumentException("top must be a whole number between 1 and 100");
         double fpir = IdentifyOptions.DefaultFpir;
-        if (http.Request.Query["fpir"] is { Count: > 0 } f
-            && !(double.TryParse(f[0], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture,
+        if (query.Fpir is { } f && !(double.TryParse(f, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture,
                 out fpir) && fpir > 0 && fpir < 1))
             throw new ArgumentException("fpir must be a number between 0 and 1 (the share of strangers' searches that may get a name)");
+        var live = LivenessAsked(query.Liveness, query.LivenessUnjudged);
         var (bytes, name) = File(await ReadForm(http), "image");
-        var live = LivenessAsked(http);
         using var ticket = work.Admit();
         var photo = await work.PrepareAsync(bytes, name, mainOnly: false, ct, liveness: live is not null);
         var vectors = await work.EmbedAsync(photo.Crops, ct);
@@ -183,7 +196,7 @@ internal sealed class FaceApi(FaceWork work, Tenants? tenants, Cluster.Shards.Sh
         var faces = answers.Select(a => IdentifiedFace.Of(a.Face, a.Id)).ToList();
         // the count the searches saw (a cluster is not asked again); a photo without faces asks for it
         int subjects = answers.Count > 0 ? answers[0].Id.Subjects : (await g.SizeAsync(ct)).Subjects;
-        return Ok(new IdentifyResponse(faces, photo.Width, photo.Height, subjects, ModelName, Faces.Model.Identity) { FacesDropped = photo.FacesDropped });
+        return new ApiOk<IdentifyResponse>(new IdentifyResponse(faces, photo.Width, photo.Height, subjects, ModelName, Faces.Model.Identity) { FacesDropped = photo.FacesDropped });
     });
 
     /// <summary>Tenants are the service's to manage: an admin key of the default tenant.</summary>
@@ -194,33 +207,33 @@ internal sealed class FaceApi(FaceWork work, Tenants? tenants, Cluster.Shards.Sh
 
     private sealed class TenantScopeException : Exception;
 
-    public Task<IResult> ListTenants(HttpContext http) => Guard(http, Scope.Admin, AuditOperations.TenantList, ct =>
+    public Task<Results<ApiOk<TenantsResponse>, ProblemHttpResult>> ListTenants(HttpContext http) => Guard(http, Scope.Admin, AuditOperations.TenantList, ct =>
     {
         RequireServiceAdmin(http);
-        return Task.FromResult(Ok(new TenantsResponse(RequireTenants().List())));
+        return Task.FromResult(new ApiOk<TenantsResponse>(new TenantsResponse(RequireTenants().List())));
     });
 
-    public Task<IResult> CreateTenant(HttpContext http, string name) => Guard(http, Scope.Admin, AuditOperations.TenantCreate, ct =>
+    public Task<Results<ApiCreated<TenantJson>, ProblemHttpResult>> CreateTenant(HttpContext http, string name) => Guard(http, Scope.Admin, AuditOperations.TenantCreate, ct =>
     {
         name = RouteName(http, name, fromEnd: 0);
         RequireServiceAdmin(http);
         RequireTenants().Make(name);
         http.Items[AuditSubject] = ("tenant " + name, 0L);
-        return Task.FromResult<IResult>(Results.Json(new TenantJson(name), FaceNetApi.Json, statusCode: 201));
+        return Task.FromResult(new ApiCreated<TenantJson>($"/v1/tenants/{Uri.EscapeDataString(name)}", new TenantJson(name)));
     });
 
-    public Task<IResult> RemoveTenant(HttpContext http, string name) => Guard(http, Scope.Admin, AuditOperations.TenantRemove, ct =>
+    public Task<Results<NoContent, ProblemHttpResult>> RemoveTenant(HttpContext http, string name) => Guard(http, Scope.Admin, AuditOperations.TenantRemove, ct =>
     {
         name = RouteName(http, name, fromEnd: 0);
         RequireServiceAdmin(http);
-        return Task.FromResult(RequireTenants().Remove(name) ? Results.NoContent() : Problems.NotFound($"no tenant named '{name}'"));
+        return Task.FromResult(RequireTenants().Remove(name) ? TypedResults.NoContent() : throw new MissingException($"no tenant named '{name}'"));
     });
 
-    public Task<IResult> Cluster(HttpContext http) => Guard(http, Scope.Admin, AuditOperations.ClusterStatus, async ct =>
+    public Task<Results<ApiOk<ClusterResponse>, ProblemHttpResult>> Cluster(HttpContext http) => Guard(http, Scope.Admin, AuditOperations.ClusterStatus, async ct =>
     {
         RequireServiceAdmin(http);
-        if (sharded is null || ClusterTenants is null) return Problems.NotFound("this service is not a cluster (start it with --cluster)");
-        return Ok(ClusterResponse.Of(await FaceNet.Cluster.ClusterState.ReadAsync(sharded.Grains, ClusterTenants.Galleries()).WaitAsync(ct)));
+        if (sharded is null || ClusterTenants is null) throw new MissingException("this service is not a cluster (start it with --cluster)");
+        return new ApiOk<ClusterResponse>(ClusterResponse.Of(await FaceNet.Cluster.ClusterState.ReadAsync(sharded.Grains, ClusterTenants.Galleries()).WaitAsync(ct)));
     });
 
     /// <summary>A cluster front end's tenants (each a gallery in shards of its own).</summary>
@@ -230,8 +243,8 @@ internal sealed class FaceApi(FaceWork work, Tenants? tenants, Cluster.Shards.Sh
 
     // ----- plumbing -----
 
-    /// <summary>200 with the API's own JSON (snake_case), whatever the host app's settings.</summary>
-    private static IResult Ok<T>(T body) => Results.Json(body, FaceNetApi.Json);
+    /// <summary>Something the request names that is not there (a subject, a tenant, the cluster): a 404 problem.</summary>
+    private sealed class MissingException(string detail) : Exception(detail);
 
     private static string TenantOf(HttpContext http) => http.Items["facenet.tenant"] as string ?? Tenants.Default;
 
@@ -333,7 +346,7 @@ internal sealed class FaceApi(FaceWork work, Tenants? tenants, Cluster.Shards.Sh
         : Exception($"{file}: the face is already enrolled as another subject; not enrolled as '{name}'");
 
     /// <summary>The one place a kind of fault becomes an HTTP status; null for the kinds that are the server's own (a 500).</summary>
-    private static IResult? Problem(FaceNetException e) => e.Kind switch
+    private static ProblemHttpResult? Problem(FaceNetException e) => e.Kind switch
     {
         FaceNetErrorKind.NoFace => Problems.Status(400, "No face", e.Message),
         FaceNetErrorKind.PresentationAttack when e is PresentationAttackException a => Problems.Attack(a),
@@ -348,18 +361,19 @@ internal sealed class FaceApi(FaceWork work, Tenants? tenants, Cluster.Shards.Sh
         _ => null,
     };
 
-    private static IResult Unavailable(string detail) => Problems.Status(503, "Unavailable", detail);
+    private static ProblemHttpResult Unavailable(string detail) => Problems.Status(503, "Unavailable", detail);
 
     // a silo that is gone or a call that timed out (Orleans' own exceptions, or one it could not carry back as it was)
     private static bool ClusterUnavailable(Exception e) => e is TimeoutException or FaceNet.Cluster.Shards.ShardUnavailableException || (e.GetType().Namespace?.StartsWith("Orleans", StringComparison.Ordinal) ?? false);
 
     /// <summary>Key, scope and rate first; then the work, with the request's time limit; client faults as problems.</summary>
-    private async Task<IResult> Guard(HttpContext http, Scope scope, string operation, Func<CancellationToken, Task<IResult>> handler)
+    private async Task<Results<T, ProblemHttpResult>> Guard<T>(HttpContext http, Scope scope, string operation, Func<CancellationToken, Task<T>> handler)
+        where T : IResult
     {
         try
         {
             var result = await Answer(http, scope, handler);
-            int status = result is IStatusCodeHttpResult { StatusCode: { } code } ? code : 200;
+            int status = result.Result is IStatusCodeHttpResult { StatusCode: { } code } ? code : 200;
             // an answer other than success leaves the body unread, or half-read: read the rest first
             if (status >= 300) await RefusedBodies.DrainAsync(http, options.MaxBodyBytes, options.RequestTimeout);
             // refused before any work (no key, unknown or revoked key, over the rate): counted, and written a row per client and minute
@@ -412,7 +426,8 @@ internal sealed class FaceApi(FaceWork work, Tenants? tenants, Cluster.Shards.Sh
         }
     }
 
-    private async Task<IResult> Answer(HttpContext http, Scope scope, Func<CancellationToken, Task<IResult>> handler)
+    private async Task<Results<T, ProblemHttpResult>> Answer<T>(HttpContext http, Scope scope, Func<CancellationToken, Task<T>> handler)
+        where T : IResult
     {
         if (keys.Check(http, scope) is { } refused) return refused;
         using var limit = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted);
@@ -439,6 +454,7 @@ internal sealed class FaceApi(FaceWork work, Tenants? tenants, Cluster.Shards.Sh
             return problem;
         }
         catch (NoGalleryException) { return Problems.NotFound("this service has no gallery (start it with --gallery)"); }
+        catch (MissingException e) { return Problems.NotFound(e.Message); }
         catch (TenantScopeException) { return Problems.Forbidden("tenants are managed with an admin key of the default tenant"); }
         catch (ArgumentException e) { return Problems.BadRequest(e.Message); }
         catch (Exception e) when (ClusterUnavailable(e))

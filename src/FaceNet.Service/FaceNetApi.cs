@@ -133,22 +133,24 @@ public static class FaceNetApi
         var parts = endpoints.ServiceProvider.GetRequiredService<FaceNetParts>();
         var api = parts.Api;
         var v1 = endpoints.MapGroup("/v1");
-        v1.MapPost("/verify", (Delegate)api.Verify).Accepts<VerifyForm>("multipart/form-data").Produces<VerifyResponse>().WithTags("faces").ClientErrors().ProducesProblem(422)
+        // each handler's typed answer (ApiOk<T>, ApiCreated<T>, NoContent, problems) describes it in the OpenAPI document; the ones
+        // whose only parameter is the request are cast to Delegate, which is not a RequestDelegate that would drop the answer
+        v1.MapPost("/verify", api.Verify).Accepts<VerifyForm>("multipart/form-data").WithTags("faces").ClientErrors().ProducesProblem(422)
             .WithSummary("Verify two photos")
             .WithDescription("Are the faces of two photos the same person? Fields image1 and image2; each photo's subject is compared, "
                 + "or with ?pick=best the closest pair of any of their faces; ?liveness=true refuses a compared face that is not live (422). Scope verify.");
-        v1.MapPost("/liveness", (Delegate)api.Liveness).Accepts<ImageForm>("multipart/form-data").Produces<LivenessResponse>().WithTags("faces").ClientErrors()
+        v1.MapPost("/liveness", (Delegate)api.Liveness).Accepts<ImageForm>("multipart/form-data").WithTags("faces").ClientErrors()
             .WithSummary("Liveness of faces")
             .WithDescription("Is each face of the photo (field image) a live person or a presentation attack (a photo or a screen held up to the camera)? "
                 + "live true/false, or null with a reason when it cannot be judged; the score (mean live probability of the two networks) and the threshold. "
                 + "?liveness=true on verify, identify and enrol refuses such faces with a 422 of type /problems/presentation-attack. Scope verify.");
-        v1.MapPost("/embed", (Delegate)api.Embed).Accepts<ImageForm>("multipart/form-data").Produces<FacesResponse>().WithTags("faces").ClientErrors()
+        v1.MapPost("/embed", (Delegate)api.Embed).Accepts<ImageForm>("multipart/form-data").WithTags("faces").ClientErrors()
             .WithSummary("Embed faces")
             .WithDescription("Every face of the photo (field image) with its box, score, landmarks and unit-length embedding. Scope verify.");
-        v1.MapPost("/detect", (Delegate)api.Detect).Accepts<ImageForm>("multipart/form-data").Produces<FacesResponse>().WithTags("faces").ClientErrors()
+        v1.MapPost("/detect", (Delegate)api.Detect).Accepts<ImageForm>("multipart/form-data").WithTags("faces").ClientErrors()
             .WithSummary("Detect faces")
             .WithDescription("Every face of the photo (field image): box [x, y, w, h], score and five landmarks. Scope verify.");
-        v1.MapPost("/identify", (Delegate)api.Identify).Accepts<ImageForm>("multipart/form-data").Produces<IdentifyResponse>().WithTags("gallery").ClientErrors().ProducesProblem(422)
+        v1.MapPost("/identify", api.Identify).Accepts<ImageForm>("multipart/form-data").WithTags("gallery").ClientErrors().ProducesProblem(422)
             .WithSummary("Identify faces")
             .WithDescription("Who is each face of the photo (field image)? The nearest subject when within the threshold, else unknown (name null), "
                 + "with ?top=N candidates (default 3). The threshold is chosen for a target FPIR (?fpir=, default 0.01: the share of strangers' "
@@ -157,29 +159,29 @@ public static class FaceNetApi
                 + "(faces enrolled before poses were kept count as frontal), and candidates are ranked by distance minus their own threshold; "
                 + "each candidate says its threshold, each face the one applied to its best candidate, the rule, "
                 + "the FPIR and the comparisons; ?liveness=true refuses a face it would name that is not live (422). Scope identify.");
-        v1.MapPost("/subjects/{name}/faces", (Delegate)api.Enroll).Accepts<ImageForm>("multipart/form-data").Produces<EnrollResponse>(201).WithTags("gallery")
+        v1.MapPost("/subjects/{name}/faces", api.Enroll).Accepts<ImageForm>("multipart/form-data").WithTags("gallery")
             .ClientErrors().ProducesProblem(409).ProducesProblem(422)
             .WithSummary("Enrol a face")
             .WithDescription("Adds the photo's subject (field image) to the named subject, created when new; committed before the 201. A face below "
                 + "the quality floor is 422 (?force=true enrols it), a face the gallery identifies as another subject 409 (?allow_duplicate=true "
                 + "enrols it); ?liveness=true refuses a face that is not live (422, type /problems/presentation-attack). Scope enroll.");
-        v1.MapGet("/subjects", (Delegate)api.Subjects).Produces<SubjectsResponse>().WithTags("gallery").ClientErrors()
+        v1.MapGet("/subjects", (Delegate)api.Subjects).WithTags("gallery").ClientErrors()
             .WithSummary("List subjects")
             .WithDescription("The enrolled subjects and their face counts. Scope identify.");
-        v1.MapDelete("/subjects/{name}", (Delegate)api.Remove).Produces(204).WithTags("gallery").ClientErrors()
+        v1.MapDelete("/subjects/{name}", api.Remove).WithTags("gallery").ClientErrors()
             .WithSummary("Erase a subject")
             .WithDescription("Deletes the subject and every face of it, from the store and every replica's index. Scope admin.");
-        v1.MapGet("/cluster", (Delegate)api.Cluster).Produces<ClusterResponse>().WithTags("cluster").ClientErrors()
+        v1.MapGet("/cluster", (Delegate)api.Cluster).WithTags("cluster").ClientErrors()
             .WithSummary("The cluster")
             .WithDescription("Every silo (address, status, shards, subjects, faces, memory) and where each shard of the gallery is. "
                 + "404 when this service is not a cluster (facenet serve --cluster). Scope admin.");
-        v1.MapGet("/tenants", (Delegate)api.ListTenants).Produces<TenantsResponse>().WithTags("tenants").ClientErrors()
+        v1.MapGet("/tenants", (Delegate)api.ListTenants).WithTags("tenants").ClientErrors()
             .WithSummary("List the tenants")
             .WithDescription("Every tenant this service hosts. An admin key of the default tenant.");
-        v1.MapPost("/tenants/{name}", (Delegate)api.CreateTenant).Produces<TenantJson>(201).WithTags("tenants").ClientErrors()
+        v1.MapPost("/tenants/{name}", api.CreateTenant).WithTags("tenants").ClientErrors()
             .WithSummary("Create a tenant")
             .WithDescription("An empty gallery of its own (its own data key when encrypted). An admin key of the default tenant.");
-        v1.MapDelete("/tenants/{name}", (Delegate)api.RemoveTenant).Produces(204).WithTags("tenants").ClientErrors()
+        v1.MapDelete("/tenants/{name}", api.RemoveTenant).WithTags("tenants").ClientErrors()
             .WithSummary("Remove a tenant")
             .WithDescription("Erases the tenant's gallery: its files, or its schema. An admin key of the default tenant.");
         return v1;

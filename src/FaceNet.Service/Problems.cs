@@ -1,12 +1,13 @@
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace FaceNet.Service;
 
 /// <summary>Error answers as RFC 9457 problem details (<c>application/problem+json</c>): a title for the kind, a detail naming the problem.</summary>
 internal static class Problems
 {
-    public static IResult Status(int status, string title, string detail)
-        => Results.Problem(statusCode: status, title: title, detail: detail);
+    public static ProblemHttpResult Status(int status, string title, string detail)
+        => TypedResults.Problem(statusCode: status, title: title, detail: detail);
 
     /// <summary>A detail for the error answers the framework makes itself (unknown route, wrong method, wrong content type).</summary>
     public static void Explain(Microsoft.AspNetCore.Http.ProblemDetailsContext ctx)
@@ -30,20 +31,20 @@ internal static class Problems
     public const string PresentationAttackType = "/problems/presentation-attack";
 
     /// <summary>422 for a face the liveness check refuses, with its verdict (live false, or null with the reason), score and threshold.</summary>
-    public static IResult Attack(FaceNet.Liveness.PresentationAttackException e)
-        => Results.Problem(statusCode: 422, title: e.Result.Live is null ? "Liveness cannot be judged" : "Presentation attack", detail: e.Message,
+    public static ProblemHttpResult Attack(FaceNet.Liveness.PresentationAttackException e)
+        => TypedResults.Problem(statusCode: 422, title: e.Result.Live is null ? "Liveness cannot be judged" : "Presentation attack", detail: e.Message,
             type: PresentationAttackType, extensions: new Dictionary<string, object?>
             {
                 ["live"] = e.Result.Live, ["score"] = Math.Round(e.Result.Score, 6), ["threshold"] = e.Result.Threshold, ["reason"] = e.Result.Reason,
                 ["box"] = e.Result.Box.ToArray(),
             });
 
-    public static IResult BadRequest(string detail) => Status(400, "Bad request", detail);
-    public static IResult Unauthorized(string detail) => Status(401, "Unauthorized", detail);
-    public static IResult Forbidden(string detail) => Status(403, "Forbidden", detail);
-    public static IResult NotFound(string detail) => Status(404, "Not found", detail);
-    public static IResult Conflict(string detail) => Status(409, "Conflict", detail);
-    public static IResult TooLarge(long limit) => Status(413, "Request too large", $"the request body is larger than the limit of {limit} bytes");
-    public static IResult NotMultipart(string? got) => Status(415, "Unsupported media type",
+    public static ProblemHttpResult BadRequest(string detail) => Status(400, "Bad request", detail);
+    public static ProblemHttpResult Unauthorized(string detail) => Status(401, "Unauthorized", detail);
+    public static ProblemHttpResult Forbidden(string detail) => Status(403, "Forbidden", detail);
+    public static ProblemHttpResult NotFound(string detail) => Status(404, "Not found", detail);
+    public static ProblemHttpResult Conflict(string detail) => Status(409, "Conflict", detail);
+    public static ProblemHttpResult TooLarge(long limit) => Status(413, "Request too large", $"the request body is larger than the limit of {limit} bytes");
+    public static ProblemHttpResult NotMultipart(string? got) => Status(415, "Unsupported media type",
         $"send the image as multipart/form-data (got {(string.IsNullOrEmpty(got) ? "no content type" : got)})");
 }

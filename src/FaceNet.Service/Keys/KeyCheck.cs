@@ -87,7 +87,7 @@ internal sealed class KeyCheck : IDisposable
     public static bool Allows(HttpContext http, Scope scope) => http.Items[ApiKeyItem] is ApiKey key && key.Allows(scope);
 
     /// <summary>Null when the request may go on; else the problem to answer with (401, 403 or 429).</summary>
-    public IResult? Check(HttpContext http, Scope scope)
+    public Microsoft.AspNetCore.Http.HttpResults.ProblemHttpResult? Check(HttpContext http, Scope scope)
     {
         var presented = http.Request.Headers["X-API-Key"].ToString();
         if (presented.Length == 0) return Denied(http, "(no key)", Tenants.Default, "no API key: send one in the X-API-Key header (create one with 'facenet keys add')");
@@ -120,7 +120,7 @@ internal sealed class KeyCheck : IDisposable
     }
 
     // a failed authentication: 401 while the client's address has failures left this minute, 429 beyond; counted either way
-    private IResult Denied(HttpContext http, string claimed, string tenant, string why)
+    private Microsoft.AspNetCore.Http.HttpResults.ProblemHttpResult Denied(HttpContext http, string claimed, string tenant, string why)
     {
         var client = ClientOf(http);
         http.Items[CountedItem] = true;

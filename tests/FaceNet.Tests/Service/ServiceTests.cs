@@ -201,6 +201,13 @@ public sealed class ServiceTests(ServiceFixture f) : IClassFixture<ServiceFixtur
         var paths = doc.RootElement.GetProperty("paths");
         foreach (var p in new[] { "/v1/verify", "/v1/embed", "/v1/detect", "/v1/identify", "/v1/subjects", "/v1/subjects/{name}/faces", "/v1/subjects/{name}" })
             Assert.True(paths.TryGetProperty(p, out _), p);
+        // generated from the handlers: their query options and typed answers, not written beside them
+        var identify = paths.GetProperty("/v1/identify").GetProperty("post");
+        Assert.Equal(["top", "fpir", "liveness", "liveness_unjudged"], identify.GetProperty("parameters").EnumerateArray().Select(p => p.GetProperty("name").GetString()));
+        Assert.Contains("IdentifyResponse", identify.GetProperty("responses").GetProperty("200").GetRawText());
+        Assert.Contains("EnrollResponse", paths.GetProperty("/v1/subjects/{name}/faces").GetProperty("post").GetProperty("responses").GetProperty("201").GetRawText());
+        Assert.True(paths.GetProperty("/v1/subjects/{name}").GetProperty("delete").GetProperty("responses").TryGetProperty("204", out _));
+        Assert.Contains("application/problem+json", identify.GetProperty("responses").GetProperty("401").GetRawText());
         Assert.Equal("X-API-Key", doc.RootElement.GetProperty("components").GetProperty("securitySchemes").GetProperty("ApiKey").GetProperty("name").GetString());
         Assert.Equal(FaceNet.Service.FaceServiceHost.PackageVersion, doc.RootElement.GetProperty("info").GetProperty("version").GetString());
         Assert.Matches(@"^\d+\.\d+\.\d+", FaceNet.Service.FaceServiceHost.PackageVersion);
