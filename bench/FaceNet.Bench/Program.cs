@@ -4,7 +4,8 @@ using FaceNet.Embedding;
 using FaceNet.Imaging;
 using FaceNet.Matching;
 using FaceNet.Models;
-using FaceNet.Weights;
+using FaceNet.Import.Networks;
+using FaceNet.Import.Weights;
 using SkiaSharp;
 
 // Micro-benchmarks of the pipeline's managed stages and of the seed network on ONNX Runtime.

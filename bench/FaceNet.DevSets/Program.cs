@@ -44,7 +44,7 @@ static void Cut(string pairsPath, string root, string output, bool aligned, (flo
 {
     var pairs = PairsFile.Read(pairsPath, root);
     var files = pairs.SelectMany(p => new[] { p.FileA, p.FileB }).Distinct().OrderBy(f => f, StringComparer.Ordinal).ToList();
-    using var faces = FaceRecognizer.Create(new FaceRecognizerOptions { Detector = "yunet+onet", Model = "mobilefacenet" });
+    using var faces = FaceRecognizer.Create(new FaceRecognizerOptions { Detector = FaceNet.Detection.DetectorKind.YuNetOnet, Model = "mobilefacenet" });
     var rng = new Random(20261201);
     var spec = AlignmentSpec.Parse("template:arcface112");
     var written = new Dictionary<string, string>();

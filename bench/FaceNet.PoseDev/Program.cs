@@ -129,7 +129,7 @@ static void Dump(string root, string output, string? detector)
         .Where(f => f.EndsWith(".jpg", StringComparison.OrdinalIgnoreCase) || f.EndsWith(".png", StringComparison.OrdinalIgnoreCase)
             || f.EndsWith(".pgm", StringComparison.OrdinalIgnoreCase) || f.EndsWith(".jpeg", StringComparison.OrdinalIgnoreCase))
         .OrderBy(f => f, StringComparer.Ordinal).ToList();
-    using var faces = FaceRecognizer.Create(new FaceRecognizerOptions { Detector = detector, DetectorThreads = 1, Model = "mobilefacenet" });
+    using var faces = FaceRecognizer.Create(new FaceRecognizerOptions { Detector = detector is null ? null : FaceNet.Detection.Detectors.Parse(detector), DetectorThreads = 1, Model = "mobilefacenet" });
     var lines = new string[files.Count * 2];
     int done = 0;
     Parallel.For(0, files.Count, new ParallelOptions { MaxDegreeOfParallelism = 2 }, i =>
@@ -167,7 +167,7 @@ static class PoseCheck
     public static void Run(string root, string? detector)
     {
         var files = Directory.EnumerateFiles(root, "*.jpg", SearchOption.AllDirectories).OrderBy(f => f, StringComparer.Ordinal).ToList();
-        using var faces = FaceRecognizer.Create(new FaceRecognizerOptions { Detector = detector, DetectorThreads = 1, Model = "mobilefacenet" });
+        using var faces = FaceRecognizer.Create(new FaceRecognizerOptions { Detector = detector is null ? null : FaceNet.Detection.Detectors.Parse(detector), DetectorThreads = 1, Model = "mobilefacenet" });
         var yaw = new double?[files.Count, 2];
         var pitch = new double?[files.Count];
         var roll = new double?[files.Count];

@@ -39,6 +39,7 @@ public sealed partial class FaceNetCli
         root.Subcommands.Add(IdentifyCommand());
         root.Subcommands.Add(SubjectsCommand());
         root.Subcommands.Add(MigrateCommand());
+        root.Subcommands.Add(GroupCommand());
         root.Subcommands.Add(ClusterCommand());
         root.Subcommands.Add(GalleryCommand());
         root.Subcommands.Add(AuditCommand());
@@ -74,10 +75,10 @@ public sealed partial class FaceNetCli
     private static Option<bool> AlignedOption() => new("--aligned") { Description = "Each image is already a face crop: resize it to the model input, no detection" };
     private static Option<int> ThreadsOption() => new Option<int>("--threads") { Description = "ONNX Runtime threads (0: one per core)", DefaultValueFactory = _ => 0 }.Within(0, 256);
     private static Option<string?> PreprocessOption() => new("--preprocess") { Description = "Override the model's preprocessing: prewhiten, fixed or meanstd:r,g,b:r,g,b" };
-    private static Option<string?> DetectorOption()
+    private static Option<DetectorKind?> DetectorOption()
     {
-        var o = new Option<string?>("--detector", "-d") { Description = "Face detector: yunet+onet (default), yunet, mtcnn or haar" };
-        o.CustomParser = r => Options.Parsed(r, "--detector", Detectors.Parse) is { } kind ? Detectors.NameOf(kind) : null; // its own name
+        var o = new Option<DetectorKind?>("--detector", "-d") { Description = "Face detector: yunet+onet (default), yunet, mtcnn or haar" };
+        o.CustomParser = r => Options.Parsed(r, "--detector", Detectors.Parse);
         o.CompletionSources.Add([.. Detectors.Names]);
         return o;
     }

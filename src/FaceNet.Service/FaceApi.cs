@@ -117,7 +117,7 @@ internal sealed class FaceApi(FaceWork work, Tenants? tenants, Cluster.Shards.Sh
         name = RouteName(http, name, fromEnd: 1);
         var g = RequireGallery(http);
         GalleryStore.ValidateName(name);
-        var enrol = new EnrolOptions { Force = Flag(query.Force, "force"), RefuseDuplicates = !Flag(query.AllowDuplicate, "allow_duplicate") };
+        var enrol = new EnrollOptions { Force = Flag(query.Force, "force"), RefuseDuplicates = !Flag(query.AllowDuplicate, "allow_duplicate") };
         var live = LivenessAsked(query.Liveness, query.LivenessUnjudged);
         var (bytes, file) = File(await ReadForm(http), "image");
         using var ticket = work.Admit();
@@ -131,7 +131,7 @@ internal sealed class FaceApi(FaceWork work, Tenants? tenants, Cluster.Shards.Sh
         (IReadOnlyList<EnrolledFace> done, long subjectId) enrolled;
         try
         {
-            enrolled = await g.EnrolFacesAsync(Faces, name, file, photo.Faces, photo.FacesFound, vectors, enrol, null,
+            enrolled = await g.EnrollFacesAsync(Faces, name, file, photo.Faces, photo.FacesFound, vectors, enrol, null,
                 Convert.ToHexString(SHA256.HashData(bytes)).ToLowerInvariant(), ct);
         }
         catch (DuplicateFaceException) when (!mayIdentify) { throw new HiddenDuplicateException(file, name); }

@@ -54,7 +54,7 @@ public sealed class FaceRecognizer : IDisposable
     {
         options ??= new FaceRecognizerOptions();
         var model = LoadModel(options);
-        try { return new FaceRecognizer(Detectors.Create(options.Detector is null ? null : Detectors.Parse(options.Detector),
+        try { return new FaceRecognizer(Detectors.Create(options.Detector,
             options.DetectorThreads ?? options.Threads), model, options.ImageLimits, options.AlignmentDetail, options); }
         catch
         {

@@ -12,8 +12,8 @@ public sealed record FaceRecognizerOptions
     /// <summary>A bundled model's name (<c>fused</c>, <c>mobilefacenet</c>, <c>faceapi-resnet</c>), an <c>.onnx</c> face model, or a fused model's <c>.json</c>; null: the default.</summary>
     public string? Model { get; init; }
 
-    /// <summary><c>yunet+onet</c> (default), <c>yunet</c>, <c>mtcnn</c> or <c>haar</c>: parsed once, by <see cref="FaceRecognizer.Create"/> (<see cref="Detectors.Parse"/>).</summary>
-    public string? Detector { get; init; }
+    /// <summary>The face detector; null: the default, <see cref="DetectorKind.YuNetOnet"/> (a name users write: <see cref="Detectors.Parse"/>).</summary>
+    public DetectorKind? Detector { get; init; }
 
     /// <summary>ONNX Runtime intra-op threads per network; 0 lets ONNX Runtime choose (one per physical core).</summary>
     public int Threads { get; init; }

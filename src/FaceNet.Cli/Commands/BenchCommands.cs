@@ -130,11 +130,11 @@ public sealed partial class FaceNetCli
             if (r.GetValue(int8) is { Length: > 0 } calibration)
             {
                 // the same network, quantized on this machine from faces in the given photos
-                using var detect = Detectors.Create(r.GetValue(detector) is { } d ? Detectors.Parse(d) : null);
+                using var detect = Detectors.Create(r.GetValue(detector));
                 using var recognizer = FaceRecognizer.From(detect, FaceModel.FromEmbedder(embedder, ownsEmbedder: false));
-                var crops = FaceNet.Onnx.ModelQuantizer.CalibrationCrops(recognizer, Spread(ImageFiles(calibration, "--int8"), 384),
+                var crops = FaceNet.Import.Onnx.ModelQuantizer.CalibrationCrops(recognizer, Spread(ImageFiles(calibration, "--int8"), 384),
                     256, line => stderr.WriteLine(line));
-                var (onnx, summary) = FaceNet.Onnx.ModelQuantizer.QuantizeNetwork(embedder, crops[0], seed);
+                var (onnx, summary) = FaceNet.Import.Onnx.ModelQuantizer.QuantizeNetwork(embedder, crops[0], seed);
                 stderr.WriteLine($"int8: {summary}");
                 timed.Add(FaceEmbedder.FromOnnx(onnx, embedder.ModelPath + " (int8)", options));
             }

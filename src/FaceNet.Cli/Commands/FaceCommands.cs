@@ -195,7 +195,7 @@ public sealed partial class FaceNetCli
             var files = ImageFiles(r.GetValue(images)!, "detect");
             var outPath = r.GetValue(output);
             if (outPath is not null && files.Count > 1) OutputFolder(outPath);
-            using var det = Detectors.Create(r.GetValue(detector) is { } d ? Detectors.Parse(d) : null, r.GetValue(threads));
+            using var det = Detectors.Create(r.GetValue(detector), r.GetValue(threads));
             bool failed = false;
             foreach (var file in files)
             {

@@ -89,7 +89,7 @@ public sealed partial class FaceNetCli
             var galleryPath = GalleryAt(r, gallery);
             using var pipeline = Pipeline(live.Apply(r, new FaceRecognizerOptions { Model = GalleryModelName(galleryPath, r.GetValue(model),
                 GalleryKey(r)), Detector = r.GetValue(detector), Threads = r.GetValue(threads), Flip = r.GetValue(flip) }, r.GetValue(aligned)), r.GetValue(aligned));
-            var options = new EnrolOptions
+            var options = new EnrollOptions
             {
                 AllFaces = r.GetValue(allFaces), Aligned = r.GetValue(aligned), Force = r.GetValue(force),
                 QualityFloor = r.GetValue(minQuality) ?? FaceQuality.DefaultFloor,
@@ -106,7 +106,7 @@ public sealed partial class FaceNetCli
         return cmd;
     }
 
-    private void ReportEnrollment(PhotoEnrollment done, EnrolOptions options, bool json)
+    private void ReportEnrollment(PhotoEnrollment done, EnrollOptions options, bool json)
     {
         if (done.Error is { } e)
         {
@@ -351,7 +351,23 @@ public sealed partial class FaceNetCli
         return cmd;
     }
 
+    /// <summary><c>facenet group FOLDER</c>: a photo folder's faces grouped into people.</summary>
+    private Command GroupCommand() => PhotoGroupingCommand("group", "Group the faces of a photo folder into people (DBSCAN or Chinese Whispers)");
+
+    /// <summary>
+    /// <c>facenet cluster status|silo</c>: the service's cluster of silos. <c>facenet cluster FOLDER</c> is the grouping's
+    /// earlier name, kept working with a note.
+    /// </summary>
     private Command ClusterCommand()
+    {
+        var cmd = PhotoGroupingCommand("cluster", "The service's cluster of silos ('cluster status', 'cluster silo'); 'cluster FOLDER' is the old name of 'group FOLDER'",
+            renamed: true);
+        cmd.Subcommands.Add(ClusterStatusCommand());
+        cmd.Subcommands.Add(ClusterSiloCommand());
+        return cmd;
+    }
+
+    private Command PhotoGroupingCommand(string name, string description, bool renamed = false)
     {
         var model = ModelOption(); var detector = DetectorOption(); var flip = FlipOption(); var threads = ThreadsOption(); var json = JsonOption();
         var dir = new Argument<string>("folder") { Description = "A folder of photos (searched recursively)" };
@@ -360,12 +376,10 @@ public sealed partial class FaceNetCli
         var eps = Options.Real("--eps", "Neighbour distance (default: the model's threshold)", 0, 4, minOpen: true);
         var minSamples = new Option<int>("--min-samples") { Description = "DBSCAN: faces needed to form a cluster", DefaultValueFactory = _ => 2 }.Within(1);
         var copyTo = new Option<string?>("--copy-to") { Description = "Write each cluster's face crops into OUT/cluster_N/ (noise into OUT/noise/)" };
-        var cmd = new Command("cluster", "Group the faces of a photo folder into people ('cluster status': the service's cluster of silos)")
-            { dir, model, detector, flip, method, eps, minSamples, copyTo, threads, json };
-        cmd.Subcommands.Add(ClusterStatusCommand());
-        cmd.Subcommands.Add(ClusterSiloCommand());
+        var cmd = new Command(name, description) { dir, model, detector, flip, method, eps, minSamples, copyTo, threads, json };
         cmd.SetAction(r => Guard(() =>
         {
+            if (renamed) stderr.WriteLine("note: 'facenet cluster FOLDER' is now 'facenet group FOLDER' ('facenet cluster' is the service's cluster of silos)");
             using var pipeline = Pipeline(new FaceRecognizerOptions { Model = r.GetValue(model), Detector = r.GetValue(detector),
                 Threads = r.GetValue(threads), Flip = r.GetValue(flip) });
             var groups = PhotoClustering.Group(pipeline, r.GetValue(dir)!, new PhotoClusterOptions

@@ -134,7 +134,7 @@ public sealed partial class FaceNetCli
         {
             var photos = Spread(ImageFiles(r.GetValue(calibration)!, "--calibration"), r.GetValue(faces) * 3 / 2);
             using var pipeline = Pipeline(new FaceRecognizerOptions { Model = r.GetValue(model), Detector = r.GetValue(detector) });
-            var result = FaceNet.Onnx.ModelQuantizer.Quantize(pipeline, photos, r.GetValue(output)!, r.GetValue(faces),
+            var result = FaceNet.Import.Onnx.ModelQuantizer.Quantize(pipeline, photos, r.GetValue(output)!, r.GetValue(faces),
                 r.GetValue(percentile), line => stderr.WriteLine(line));
             stdout.WriteLine($"wrote {string.Join(", ", result.Files)}: int8 of {pipeline.Model.Info.Name}, calibrated on {result.CalibrationFaces} faces ({result.Summary})");
             return Ok;
@@ -150,7 +150,7 @@ public sealed partial class FaceNetCli
     }
 
     private int BenchService(IReadOnlyList<string> photos, string? url, string? key, int[] clientCounts, int requests, string endpoint,
-        string? model, string? detector, int threads, int workers, bool json)
+        string? model, DetectorKind? detector, int threads, int workers, bool json)
     {
         if (url is not null && key is null) throw new UsageException("--url needs --key");
         FaceNet.Service.FaceServiceHost? host = null;
@@ -252,7 +252,7 @@ public sealed partial class FaceNetCli
         return Ok;
     }
 
-    private int BenchPipeline(string[] inputs, string? model, string? detector, int threads, int parallel, bool fullDecode, bool json,
+    private int BenchPipeline(string[] inputs, string? model, DetectorKind? detector, int threads, int parallel, bool fullDecode, bool json,
         string[]? int8Calibration)
     {
         var files = ImageFiles(inputs, "bench images");
@@ -269,7 +269,7 @@ public sealed partial class FaceNetCli
             var dir = Directory.CreateTempSubdirectory("facenet-int8-").FullName;
             try
             {
-                var quantized = FaceNet.Onnx.ModelQuantizer.Quantize(pipeline, Spread(ImageFiles(int8Calibration, "--int8"), 384),
+                var quantized = FaceNet.Import.Onnx.ModelQuantizer.Quantize(pipeline, Spread(ImageFiles(int8Calibration, "--int8"), 384),
                     Path.Combine(dir, pipeline.Model.IsFused ? "int8.json" : "int8.onnx"),
                     progress: line => stderr.WriteLine(line));
                 using var int8 = Pipeline(new FaceRecognizerOptions { Model = quantized.Output, Detector = detector,

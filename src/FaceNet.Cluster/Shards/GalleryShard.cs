@@ -159,6 +159,25 @@ internal sealed class LocalShards(ShardSettings settings)
     /// <summary>Shards reading from PostgreSQL at once on this silo: more only thrash the database and the cores.</summary>
     public SemaphoreSlim Loading { get; } = new(2, 2);
 
+    private readonly object _pruning = new();
+    private bool _pruned;
+
+    /// <summary>
+    /// Once per silo, before its first shard loads: this silo's graph files that the database's copies have superseded are
+    /// deleted (a shard erased faces elsewhere since). Never beside loading shards: a shard writes its file before the
+    /// database's copy, and a prune between the two would take the new file for a stale one.
+    /// </summary>
+    public void PruneOnce()
+    {
+        if (settings.GraphDirectory is not { } dir) return;
+        lock (_pruning)
+        {
+            if (_pruned) return;
+            ShardGraphs.PruneAll(dir, settings.ConnectionString, settings.Key);
+            _pruned = true;
+        }
+    }
+
     private readonly ConcurrentDictionary<(string Tenant, int Shard), byte> _keys = new();
     public void Add(string tenant, int shard) => _keys[(tenant, shard)] = 0;
     public void Remove(string tenant, int shard) => _keys.TryRemove((tenant, shard), out _);
@@ -210,6 +229,7 @@ internal sealed class GalleryShardGrain(ShardSettings settings, LocalShards loca
         {
             await Task.Run(() => Guarded(() =>
             {
+                local.PruneOnce();
                 _gallery = local.Gallery(Tenant);
                 if (Shard >= _gallery.Shards) throw new ShardUnavailableException($"tenant {Tenant} has {_gallery.Shards} shards, not {Shard + 1}");
                 Load();

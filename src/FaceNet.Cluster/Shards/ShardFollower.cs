@@ -20,19 +20,12 @@ internal sealed class ShardFollower(ShardSettings settings, LocalShards local, I
         var stores = new Dictionary<string, (PostgresGalleryStore Store, long Seen)>(StringComparer.Ordinal);
         // the last change seen per tenant, kept while the database is away (what was committed meanwhile is caught up after)
         var seen = new Dictionary<string, long>(StringComparer.Ordinal);
-        bool pruned = false;
         try
         {
             while (!stoppingToken.IsCancellationRequested)
             {
                 try
                 {
-                    if (!pruned && settings.GraphDirectory is { } dir)
-                    {
-                        // this silo's graph files that the database's copies have superseded go first (a shard erased faces elsewhere since)
-                        ShardGraphs.PruneAll(dir, settings.ConnectionString, settings.Key);
-                        pruned = true;
-                    }
                     var mine = local.Keys;
                     foreach (var tenant in mine.Select(k => k.Tenant).Append(GalleryTenants.Default).Distinct())
                     {

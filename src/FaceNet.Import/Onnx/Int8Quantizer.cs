@@ -1,10 +1,11 @@
+using FaceNet.Onnx;
 using System.Runtime.InteropServices;
 using FaceNet.Onnx.Proto;
 using Google.Protobuf;
 using Microsoft.ML.OnnxRuntime;
 using DataType = FaceNet.Onnx.Proto.TensorProto.Types.DataType;
 
-namespace FaceNet.Onnx;
+namespace FaceNet.Import.Onnx;
 
 /// <summary>How <see cref="Int8Quantizer"/> quantizes.</summary>
 internal sealed record QuantizeSettings

@@ -1,9 +1,10 @@
+using FaceNet.Onnx;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using FaceNet.Embedding;
 using FaceNet.Imaging;
 
-namespace FaceNet.Onnx;
+namespace FaceNet.Import.Onnx;
 
 /// <summary>
 /// <c>facenet quantize</c>: a face model (one network or a fused model) made int8, its activation ranges

@@ -1,8 +1,9 @@
+using FaceNet.Onnx;
 using System.Runtime.InteropServices;
 using FaceNet.Onnx.Proto;
 using Google.Protobuf;
 
-namespace FaceNet.Onnx;
+namespace FaceNet.Import.Onnx;
 
 /// <summary>
 /// A small builder for ONNX graphs: named float initializers, NCHW inputs with a dynamic batch

@@ -1,4 +1,4 @@
-namespace FaceNet.Weights;
+namespace FaceNet.Import.Weights;
 
 /// <summary>Options of <see cref="WeightImporter"/>; null members follow the defaults of where the weights come from.</summary>
 public sealed record ImportOptions

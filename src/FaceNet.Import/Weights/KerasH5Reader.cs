@@ -1,6 +1,6 @@
 using PureHDF;
 
-namespace FaceNet.Weights;
+namespace FaceNet.Import.Weights;
 
 /// <summary>
 /// Reads Keras HDF5 weights (the seed's <c>facenet_keras.h5</c>): either a full saved model, whose

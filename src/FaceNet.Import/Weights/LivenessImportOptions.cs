@@ -1,4 +1,4 @@
-namespace FaceNet.Weights;
+namespace FaceNet.Import.Weights;
 
 /// <summary>Options of <see cref="LivenessImporter"/>; null members follow the file's name and the bundled pair's defaults.</summary>
 public sealed record LivenessImportOptions

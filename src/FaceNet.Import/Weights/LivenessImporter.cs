@@ -1,9 +1,10 @@
+using FaceNet.Import.Networks;
 using System.Globalization;
 using FaceNet.Liveness;
 using FaceNet.Models;
 using Google.Protobuf;
 
-namespace FaceNet.Weights;
+namespace FaceNet.Import.Weights;
 
 /// <summary>
 /// Turns Minivision's MiniFASNet state dicts (<c>2.7_80x80_MiniFASNetV2.pth</c>, <c>4_0_0_80x80_MiniFASNetV1SE.pth</c>),

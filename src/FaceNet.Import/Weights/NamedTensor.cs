@@ -1,4 +1,4 @@
-namespace FaceNet.Weights;
+namespace FaceNet.Import.Weights;
 
 /// <summary>A float32 tensor read from a weight file, C-order.</summary>
 public sealed record NamedTensor(string Name, int[] Shape, float[] Data)

@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.Text;
 
-namespace FaceNet.Weights;
+namespace FaceNet.Import.Weights;
 
 /// <summary>
 /// A deliberately tiny pickle reader for PyTorch state dicts. A <c>.pt</c> file is untrusted input:

@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.Text.Json;
 
-namespace FaceNet.Weights;
+namespace FaceNet.Import.Weights;
 
 /// <summary>
 /// Reads safetensors: an 8-byte little-endian header length, a JSON header

@@ -2,8 +2,9 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using FaceNet.Onnx;
+using FaceNet.Import.Onnx;
 
-namespace FaceNet.Weights;
+namespace FaceNet.Import.Weights;
 
 internal static partial class TfjsGraphConverter
 {

@@ -2,8 +2,9 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using FaceNet.Onnx;
+using FaceNet.Import.Onnx;
 
-namespace FaceNet.Weights;
+namespace FaceNet.Import.Weights;
 
 internal static partial class TfjsGraphConverter
 {
@@ -78,7 +79,7 @@ internal static partial class TfjsGraphConverter
             if (n.Op == "MirrorPad")
                 mode = n.String("mode") == "REFLECT" ? "reflect" : throw new ArgumentException($"mirror padding {n.String("mode")} (only REFLECT)");
             var y = _g.Node("Pad", [.. inputs], n.Name,
-                new Onnx.Proto.AttributeProto { Name = "mode", Type = Onnx.Proto.AttributeProto.Types.AttributeType.String,
+                new FaceNet.Onnx.Proto.AttributeProto { Name = "mode", Type = FaceNet.Onnx.Proto.AttributeProto.Types.AttributeType.String,
                 S = Google.Protobuf.ByteString.CopyFromUtf8(mode) });
             return new Value { Onnx = y, Shape = x.Shape.Select((d, i) => d < 0 ? d : d + p[2 * i] + p[2 * i + 1]).ToArray(), Nchw = x.Nchw };
         }

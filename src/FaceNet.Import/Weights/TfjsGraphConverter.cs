@@ -2,8 +2,9 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using FaceNet.Onnx;
+using FaceNet.Import.Onnx;
 
-namespace FaceNet.Weights;
+namespace FaceNet.Import.Weights;
 
 /// <summary>
 /// Converts a TensorFlow.js <em>graph model</em> (<c>model.json</c> with <c>modelTopology.node[]</c> and a
@@ -167,7 +168,7 @@ internal static partial class TfjsGraphConverter
             }
             else if (v.Rank != 2) throw new WeightsException(file, $"output '{chosen}' has rank {v.Rank}; an embedding is [batch, size]");
             if (dim <= 0) throw new WeightsException(file, $"output '{chosen}' has no static size");
-            var output = _g.Node("Identity", [y], Models.InceptionResNetV1.OutputName);
+            var output = _g.Node("Identity", [y], Networks.InceptionResNetV1.OutputName);
             _g.Output(output, -1, dim);
             return new Result(_g, _inputSize, (int)dim, chosen, generatedBy);
         }
@@ -311,7 +312,7 @@ internal static partial class TfjsGraphConverter
             if (shape.Length != 4 || shape[3] != 3 || shape[1] <= 0 || shape[1] != shape[2])
                 throw new ArgumentException($"the input must be a square RGB image batch [N,H,W,3]; it is [{string.Join(",", shape)}]");
             _inputSize = (int)shape[1];
-            var input = _g.Input(Models.InceptionResNetV1.InputName, -1, shape[1], shape[2], 3);
+            var input = _g.Input(Networks.InceptionResNetV1.InputName, -1, shape[1], shape[2], 3);
             var nchw = _g.Transpose(input, [0, 3, 1, 2], "to_nchw");
             return new Value { Onnx = nchw, Shape = [-1, shape[1], shape[2], 3], Nchw = true };
         }

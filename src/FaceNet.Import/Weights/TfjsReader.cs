@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.Text.Json;
 
-namespace FaceNet.Weights;
+namespace FaceNet.Import.Weights;
 
 /// <summary>
 /// Reads TensorFlow.js weights: a <c>*-weights_manifest.json</c> listing groups of tensors (name, shape,

@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
 
-namespace FaceNet.Weights;
+namespace FaceNet.Import.Weights;
 
 /// <summary>
 /// Reads a PyTorch state dict saved by <c>torch.save</c>: the zip format of torch ≥ 1.6 (an archive

@@ -1,4 +1,4 @@
-namespace FaceNet.Weights;
+namespace FaceNet.Import.Weights;
 
 /// <summary>Where a weight file comes from: decides the layer naming and the defaults of the imported model.</summary>
 public enum WeightFormat

@@ -1,7 +1,8 @@
+using FaceNet.Import.Networks;
 using FaceNet.Models;
 using Google.Protobuf;
 
-namespace FaceNet.Weights;
+namespace FaceNet.Import.Weights;
 
 /// <summary>
 /// Turns the FaceNet weight files people have (the seed's Keras <c>facenet_keras.h5</c>, facenet-pytorch
@@ -122,7 +123,7 @@ public static class WeightImporter
             Source = info.Source.Length > 0 && info.Source != Path.GetFileName(path) ? info.Source : "onnx:" + Path.GetFileName(path),
         };
         Embedding.Preprocessing.Parse(info.Preprocess);
-        return (Onnx.OnnxModelFile.WithMetadata(bytes, info.ToMetadata(), path), info);
+        return (FaceNet.Onnx.OnnxModelFile.WithMetadata(bytes, info.ToMetadata(), path), info);
     }
 
     /// <summary>What the command line or caller set explicitly wins over the defaults of the weights' origin.</summary>

@@ -1,4 +1,4 @@
-namespace FaceNet.Weights;
+namespace FaceNet.Import.Weights;
 
 /// <summary>All tensors of one weight file, by name.</summary>
 public sealed class WeightSet

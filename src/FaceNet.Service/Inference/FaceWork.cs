@@ -92,7 +92,7 @@ internal sealed class FaceWork : IAsyncDisposable
 
     /// <summary>Decode, detect and align in a worker slot: every face, or only the photo's subject.</summary>
     /// <param name="liveness">Also each face's liveness verdict (its networks run on all of the photo's faces at once, while its pixels are here).</param>
-    public async Task<PreparedPhoto> PrepareAsync(byte[] bytes, string name, bool mainOnly, CancellationToken ct, Gallery.EnrolOptions? enrol = null,
+    public async Task<PreparedPhoto> PrepareAsync(byte[] bytes, string name, bool mainOnly, CancellationToken ct, Gallery.EnrollOptions? enrol = null,
         bool liveness = false)
     {
         // the photo's full size from its header (a decode never exceeds it), within the budget: a photo larger than all of it waits
@@ -109,7 +109,7 @@ internal sealed class FaceWork : IAsyncDisposable
             if (enrol is not null)
             {
                 // the enrolment's faces: the subject, held to the quality floor
-                var ((chosen, count), enrolCrops) = Gallery.Enrolment.Faces(_faces, photo, enrol with { AllFaces = !mainOnly });
+                var ((chosen, count), enrolCrops) = Gallery.FaceEnrollment.Faces(_faces, photo, enrol with { AllFaces = !mainOnly });
                 _metrics.Stage("detect", t);
                 return new PreparedPhoto(photo.Width, photo.Height, chosen, enrolCrops, count) { Liveness = Live(photo, chosen, liveness, t) };
             }

@@ -2,7 +2,7 @@ using System.Text;
 using System.Text.Json;
 using FaceNet.Models;
 using FaceNet.Tests.Weights;
-using FaceNet.Weights;
+using FaceNet.Import.Weights;
 using SkiaSharp;
 
 namespace FaceNet.Tests.Cli;

@@ -96,7 +96,7 @@ public sealed class PoseTests
             {
                 // refused: the reason names the weakest measure (this profile is small: 14 px between its eyes)
                 var small = Assert.Throws<FaceNet.Gallery.LowQualityFaceException>(() =>
-                    gallery.EnrolPhoto(faces, "Side", faces.Read(TestImages.DataPath("faces", "profile_img59.jpg"))));
+                    gallery.EnrollPhoto(faces, "Side", faces.Read(TestImages.DataPath("faces", "profile_img59.jpg"))));
                 Assert.Equal(FaceNetErrorKind.QualityTooLow, small.Kind);
                 Assert.Contains("small face", small.Reason);
                 // at twice the size its turn is what falls short, named in degrees
@@ -106,7 +106,7 @@ public sealed class PoseTests
                 Assert.Matches(@"^turned away \(yaw \d+°; 40° or less is good, 90° or more is useless\)$", quality.Issue);
                 Assert.Equal(0, gallery.SubjectCount);
                 // img16 reads a yaw of 13.5°: well inside what the gate takes
-                Assert.Single(gallery.EnrolPhoto(faces, "Front", faces.Read(TestImages.DataPath("faces", "img16.jpg"))));
+                Assert.Single(gallery.EnrollPhoto(faces, "Front", faces.Read(TestImages.DataPath("faces", "img16.jpg"))));
             }
         }
         finally

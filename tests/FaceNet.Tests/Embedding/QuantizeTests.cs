@@ -2,6 +2,7 @@ using FaceNet.Embedding;
 using FaceNet.Imaging;
 using FaceNet.Matching;
 using FaceNet.Onnx;
+using FaceNet.Import.Onnx;
 using FaceNet.Onnx.Proto;
 using FaceNet.Tests.Cli;
 using Microsoft.ML.OnnxRuntime;

@@ -68,7 +68,7 @@ public sealed class PhotoCliTests(NetworkFixture fx)
         Assert.Equal(1, r.ExitCode);
         Assert.Contains(option + ": " + reason, r.Err);
         Assert.Empty(r.Out);
-        var e = Assert.Throws<SettingException>(() => FaceRecognizer.Create(new FaceRecognizerOptions { Detector = "retinaface" }));
+        var e = Assert.Throws<SettingException>(() => FaceNet.Detection.Detectors.Parse("retinaface"));
         Assert.Equal(FaceNetErrorKind.Setting, e.Kind);
         Assert.Equal("detector: unknown detector 'retinaface' (expected yunet+onet, yunet, mtcnn, haar)", e.Message);
         Assert.Equal(FaceNet.Detection.DetectorKind.YuNetOnet, FaceNet.Detection.Detectors.Parse(" YuNet+ONet "));

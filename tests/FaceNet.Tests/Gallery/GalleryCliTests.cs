@@ -117,7 +117,7 @@ public sealed class GalleryCliTests : IDisposable
     }
 
     [Fact]
-    public void Cluster_maps_its_method_and_writes_json_and_the_groups_crops()
+    public void Group_maps_its_method_and_writes_json_and_the_groups_crops_and_cluster_folder_still_works()
     {
         var folder = Path.Combine(_dir, "photos");
         Directory.CreateDirectory(folder);
@@ -126,7 +126,7 @@ public sealed class GalleryCliTests : IDisposable
         foreach (var method in new[] { "whispers" }) // the grouping itself is the library's (WorkflowTests); here, what the command adds
         {
             var copy = Path.Combine(_dir, "out-" + method);
-            var r = CliRunner.Run("cluster", folder, "--method", method, "--json", "--copy-to", copy);
+            var r = CliRunner.Run("group", folder, "--method", method, "--json", "--copy-to", copy);
             Assert.Equal(0, r.ExitCode);
             using var doc = JsonDocument.Parse(r.Out);
             var clusters = doc.RootElement.GetProperty("clusters").EnumerateArray()
@@ -137,6 +137,11 @@ public sealed class GalleryCliTests : IDisposable
             Assert.Equal(4, Directory.GetDirectories(copy).Length);
             Assert.Equal(3, Directory.GetFiles(Path.Combine(copy, "cluster_0")).Length);
         }
+        // the earlier name still groups, and says what it is called now
+        var old = CliRunner.Run("cluster", folder, "--json");
+        Assert.Equal(0, old.ExitCode);
+        Assert.Contains("is now 'facenet group FOLDER'", old.Err);
+        Assert.Equal(4, JsonDocument.Parse(old.Out).RootElement.GetProperty("clusters").GetArrayLength());
     }
 
     [Fact]

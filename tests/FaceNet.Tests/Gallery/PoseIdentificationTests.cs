@@ -180,7 +180,7 @@ public sealed class PoseIdentificationTests(PostgresServer postgres) : IDisposab
         var photo = faces.Read(TestImages.DataPath("faces", "img16.jpg"));
         var yaw = faces.DetectMain(photo).Face!.Pose!.Value.Yaw;
         Assert.InRange(Math.Abs(yaw), 5, 20); // img16 is turned a little (13.5°)
-        gallery.EnrolPhoto(faces, "Front", photo);
+        gallery.EnrollPhoto(faces, "Front", photo);
         Assert.Equal(yaw, Assert.Single(gallery.Store.Faces()).Yaw!.Value, 4);
         // searched by its own face: the same pose, the first band's threshold
         var self = faces.EmbedMain(photo).Face;

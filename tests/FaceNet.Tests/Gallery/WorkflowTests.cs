@@ -8,12 +8,12 @@ namespace FaceNet.Tests.Gallery;
 /// The workflows front ends call, run as library calls on real photos: enrolment of many people, grouping a folder
 /// into people, comparing several photos at once, audited subject changes, embedding face crops, calibration.
 /// </summary>
-public sealed class WorkflowTests : IDisposable, IClassFixture<EnrolmentTests.Recognizer>
+public sealed class WorkflowTests : IDisposable, IClassFixture<EnrollmentTests.Recognizer>
 {
     private readonly TempFolder _temp = new("facenet-workflow-");
     private readonly FaceRecognizer _faces;
 
-    public WorkflowTests(EnrolmentTests.Recognizer r) => _faces = r.Faces;
+    public WorkflowTests(EnrollmentTests.Recognizer r) => _faces = r.Faces;
 
     public void Dispose() => _temp.Dispose();
 
@@ -39,7 +39,7 @@ public sealed class WorkflowTests : IDisposable, IClassFixture<EnrolmentTests.Re
         File.WriteAllText(broken, "this is not an image");
         var db = Path.Combine(_temp.Path, "g.db");
         var seen = new List<PhotoEnrollment>();
-        int enrolled = PeopleEnrollment.Run(_faces, db, PeopleEnrollment.FromFolder(root), new EnrolOptions(), seen.Add);
+        int enrolled = PeopleEnrollment.Run(_faces, db, PeopleEnrollment.FromFolder(root), new EnrollOptions(), seen.Add);
 
         Assert.Equal(3, enrolled);
         Assert.Equal(4, seen.Count);
@@ -60,14 +60,14 @@ public sealed class WorkflowTests : IDisposable, IClassFixture<EnrolmentTests.Re
         var nobody = Path.Combine(_temp.Path, "nobody.png");
         File.WriteAllText(nobody, "not a png");
         var seen = new List<PhotoEnrollment>();
-        Assert.Equal(0, PeopleEnrollment.Run(_faces, db, [new PersonPhotos("ann", [nobody])], new EnrolOptions(), seen.Add));
+        Assert.Equal(0, PeopleEnrollment.Run(_faces, db, [new PersonPhotos("ann", [nobody])], new EnrollOptions(), seen.Add));
         Assert.NotNull(Assert.Single(seen).Error);
         Assert.False(File.Exists(db));
 
         // an existing gallery is never removed, even when a run adds nobody
         var kept = Path.Combine(_temp.Path, "kept.db");
-        PeopleEnrollment.Run(_faces, kept, [new PersonPhotos("ann", [Face("img1.jpg")])], new EnrolOptions(), _ => { });
-        PeopleEnrollment.Run(_faces, kept, [new PersonPhotos("ann", [nobody])], new EnrolOptions(), _ => { });
+        PeopleEnrollment.Run(_faces, kept, [new PersonPhotos("ann", [Face("img1.jpg")])], new EnrollOptions(), _ => { });
+        PeopleEnrollment.Run(_faces, kept, [new PersonPhotos("ann", [nobody])], new EnrollOptions(), _ => { });
         Assert.True(File.Exists(kept));
 
         var root = People("badnames", ("ann ", "img1.jpg"));
@@ -144,7 +144,7 @@ public sealed class WorkflowTests : IDisposable, IClassFixture<EnrolmentTests.Re
     public void Erasing_and_renaming_a_subject_is_written_to_the_audit_trail_with_who_did_it()
     {
         var db = Path.Combine(_temp.Path, "audited.db");
-        PeopleEnrollment.Run(_faces, db, [new PersonPhotos("ann", [Face("img1.jpg")]), new PersonPhotos("bob", [Face("img3.jpg")])], new EnrolOptions(), _ => { });
+        PeopleEnrollment.Run(_faces, db, [new PersonPhotos("ann", [Face("img1.jpg")]), new PersonPhotos("bob", [Face("img3.jpg")])], new EnrollOptions(), _ => { });
         using var store = GalleryStore.Open(db, null);
         Assert.True(store.Rename("ann", "anna", "cli:tester"));
         Assert.True(store.Remove("bob", "cli:tester"));

@@ -1,7 +1,7 @@
 using FaceNet.Detection;
 using FaceNet.Imaging;
 using FaceNet.Liveness;
-using FaceNet.Weights;
+using FaceNet.Import.Weights;
 
 namespace FaceNet.Tests.Liveness;
 
@@ -67,7 +67,7 @@ public class LivenessNumericsTests(Xunit.Abstractions.ITestOutputHelper output)
     {
         var path = LivenessFixtures.Path(file);
         Assert.True(LivenessImporter.Recognizes(path));
-        Assert.Equal(variant, FaceNet.Models.MiniFasNet.Variant(WeightImporter.ReadWeights(path)));
+        Assert.Equal(variant, FaceNet.Import.Networks.MiniFasNet.Variant(WeightImporter.ReadWeights(path)));
         var dir = Directory.CreateTempSubdirectory("liveness-import").FullName;
         try
         {

@@ -1,6 +1,7 @@
 using FaceNet.Models;
 using FaceNet.Tests.Reference;
-using FaceNet.Weights;
+using FaceNet.Import.Networks;
+using FaceNet.Import.Weights;
 
 namespace FaceNet.Tests.Weights;
 

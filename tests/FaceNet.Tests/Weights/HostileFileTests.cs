@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.IO.Compression;
 using System.Text;
-using FaceNet.Weights;
+using FaceNet.Import.Weights;
 
 namespace FaceNet.Tests.Weights;
 

@@ -1,4 +1,4 @@
-using FaceNet.Weights;
+using FaceNet.Import.Weights;
 
 namespace FaceNet.Tests.Weights;
 

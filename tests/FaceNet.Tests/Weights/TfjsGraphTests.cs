@@ -1,6 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using FaceNet.Weights;
+using FaceNet.Import.Weights;
 using Microsoft.ML.OnnxRuntime;
 
 namespace FaceNet.Tests.Weights;

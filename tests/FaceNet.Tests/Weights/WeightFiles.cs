@@ -2,7 +2,7 @@ using System.IO.Compression;
 using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
-using FaceNet.Weights;
+using FaceNet.Import.Weights;
 using PureHDF;
 
 namespace FaceNet.Tests.Weights;

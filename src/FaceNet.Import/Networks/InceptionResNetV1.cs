@@ -1,7 +1,9 @@
+using FaceNet.Models;
 using FaceNet.Onnx;
-using FaceNet.Weights;
+using FaceNet.Import.Onnx;
+using FaceNet.Import.Weights;
 
-namespace FaceNet.Models;
+namespace FaceNet.Import.Networks;
 
 /// <summary>One convolution of the network, with its Keras (seed) and facenet-pytorch names.</summary>
 /// <param name="Bias">True for the residual "up" convolutions (bias, no BatchNorm); false for conv + BatchNorm.</param>

@@ -1,7 +1,9 @@
+using FaceNet.Models;
 using FaceNet.Onnx;
-using FaceNet.Weights;
+using FaceNet.Import.Onnx;
+using FaceNet.Import.Weights;
 
-namespace FaceNet.Models;
+namespace FaceNet.Import.Networks;
 
 /// <summary>
 /// Minivision's MiniFASNet (Silent-Face-Anti-Spoofing), the passive liveness networks, as ONNX graphs from

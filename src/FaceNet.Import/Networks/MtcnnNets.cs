@@ -1,7 +1,9 @@
+using FaceNet.Models;
 using FaceNet.Onnx;
-using FaceNet.Weights;
+using FaceNet.Import.Onnx;
+using FaceNet.Import.Weights;
 
-namespace FaceNet.Models;
+namespace FaceNet.Import.Networks;
 
 /// <summary>
 /// MTCNN's three networks (P-Net, R-Net, O-Net) as ONNX graphs, from facenet-pytorch's state dicts.

@@ -1,6 +1,7 @@
-using FaceNet.Weights;
+using FaceNet.Models;
+using FaceNet.Import.Weights;
 
-namespace FaceNet.Models;
+namespace FaceNet.Import.Networks;
 
 /// <summary>
 /// How a weight file names and lays out the tensors of a layer: Keras (the seed's names, HWIO

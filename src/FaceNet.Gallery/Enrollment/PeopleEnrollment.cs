@@ -34,7 +34,7 @@ public static class PeopleEnrollment
     /// connection string; made when missing, bound to the recognizer's model), calling <paramref name="report"/> for
     /// each photo once its faces are committed or refused. The faces enrolled, in all.
     /// </summary>
-    public static int Run(FaceRecognizer faces, string location, IReadOnlyList<PersonPhotos> people, EnrolOptions options,
+    public static int Run(FaceRecognizer faces, string location, IReadOnlyList<PersonPhotos> people, EnrollOptions options,
         Action<PhotoEnrollment> report, MasterKey? key = null)
     {
         foreach (var person in people) GalleryStore.ValidateName(person.Name);
@@ -50,7 +50,7 @@ public static class PeopleEnrollment
                     try
                     {
                         var photo = options.Aligned ? Photo.Of(faces.Load(file), file) : faces.Read(file);
-                        var done = gallery.EnrolPhoto(faces, person.Name, photo, options, Path.GetFullPath(file));
+                        var done = gallery.EnrollPhoto(faces, person.Name, photo, options, Path.GetFullPath(file));
                         enrolled += done.Count;
                         outcome = new PhotoEnrollment(file, person.Name, done);
                     }

@@ -7,7 +7,7 @@ using FaceNet.Tests.Service;
 namespace FaceNet.Tests.Gallery;
 
 /// <summary>Enrolment holds faces to a quality floor and tells a face the gallery already knows as someone else.</summary>
-public sealed class EnrolmentTests : IDisposable, IClassFixture<EnrolmentTests.Recognizer>
+public sealed class EnrollmentTests : IDisposable, IClassFixture<EnrollmentTests.Recognizer>
 {
     public sealed class Recognizer : IDisposable
     {
@@ -19,7 +19,7 @@ public sealed class EnrolmentTests : IDisposable, IClassFixture<EnrolmentTests.R
     private string _dir => _temp.Path;
     private readonly FaceRecognizer _faces;
 
-    public EnrolmentTests(Recognizer r) => _faces = r.Faces;
+    public EnrollmentTests(Recognizer r) => _faces = r.Faces;
 
     public void Dispose() => _temp.Dispose();
 
@@ -53,17 +53,17 @@ public sealed class EnrolmentTests : IDisposable, IClassFixture<EnrolmentTests.R
     {
         var (blurred, small) = Poor();
         using var gallery = Gallery();
-        var e1 = Assert.Throws<LowQualityFaceException>(() => gallery.EnrolPhoto(_faces, "Ann", Photo.Of(blurred, "blurred.png")));
+        var e1 = Assert.Throws<LowQualityFaceException>(() => gallery.EnrollPhoto(_faces, "Ann", Photo.Of(blurred, "blurred.png")));
         Assert.Contains("blurred", e1.Reason);
         Assert.Contains("blurred.png", e1.Message);
-        var e2 = Assert.Throws<LowQualityFaceException>(() => gallery.EnrolPhoto(_faces, "Ann", Photo.Of(small, "small.png")));
+        var e2 = Assert.Throws<LowQualityFaceException>(() => gallery.EnrollPhoto(_faces, "Ann", Photo.Of(small, "small.png")));
         Assert.Contains("small face", e2.Reason);
         Assert.Equal(0, gallery.SubjectCount); // nothing of a refused photo is stored
-        var forced = gallery.EnrolPhoto(_faces, "Ann", Photo.Of(blurred, "blurred.png"), new EnrolOptions { Force = true });
+        var forced = gallery.EnrollPhoto(_faces, "Ann", Photo.Of(blurred, "blurred.png"), new EnrollOptions { Force = true });
         Assert.Single(forced);
         Assert.True(forced[0].Face.Quality!.Score < FaceNet.Quality.FaceQuality.DefaultFloor);
         // the good photo passes
-        var good = gallery.EnrolPhoto(_faces, "Ann", _faces.Read(Face("img1.jpg")));
+        var good = gallery.EnrollPhoto(_faces, "Ann", _faces.Read(Face("img1.jpg")));
         Assert.True(good[0].Face.Quality!.Score >= 0.9);
         Assert.Equal(2, gallery.FaceCount);
     }
@@ -72,15 +72,15 @@ public sealed class EnrolmentTests : IDisposable, IClassFixture<EnrolmentTests.R
     public void A_face_already_enrolled_as_someone_else_is_reported_refused_on_request_and_listed()
     {
         using var gallery = Gallery();
-        gallery.EnrolPhoto(_faces, "A", _faces.Read(Face("img1.jpg")));
+        gallery.EnrollPhoto(_faces, "A", _faces.Read(Face("img1.jpg")));
         // more photos of A as A: not a duplicate
-        Assert.Null(gallery.EnrolPhoto(_faces, "A", _faces.Read(Face("img4.jpg")))[0].LooksLike);
-        Assert.Null(gallery.EnrolPhoto(_faces, "C", _faces.Read(Face("img3.jpg")))[0].LooksLike);
+        Assert.Null(gallery.EnrollPhoto(_faces, "A", _faces.Read(Face("img4.jpg")))[0].LooksLike);
+        Assert.Null(gallery.EnrollPhoto(_faces, "C", _faces.Read(Face("img3.jpg")))[0].LooksLike);
         // the same person's other photo, enrolled under another name
-        var b = gallery.EnrolPhoto(_faces, "B", _faces.Read(Face("img2.jpg")));
+        var b = gallery.EnrollPhoto(_faces, "B", _faces.Read(Face("img2.jpg")));
         Assert.Equal("A", b[0].LooksLike?.Name);
         Assert.True(b[0].LooksLike!.Distance <= b[0].LooksLike!.Threshold);
-        var refused = Assert.Throws<DuplicateFaceException>(() => gallery.EnrolPhoto(_faces, "D", _faces.Read(Face("img2.jpg")), new EnrolOptions { RefuseDuplicates = true }));
+        var refused = Assert.Throws<DuplicateFaceException>(() => gallery.EnrollPhoto(_faces, "D", _faces.Read(Face("img2.jpg")), new EnrollOptions { RefuseDuplicates = true }));
         Assert.Contains("'B'", refused.Reason); // img2 is B's own photo
         Assert.DoesNotContain(gallery.Store.Subjects(), s => s.Name == "D");
         var pairs = gallery.Duplicates(_faces.Model.Info);

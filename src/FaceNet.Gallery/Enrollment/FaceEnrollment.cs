@@ -4,52 +4,12 @@ using FaceNet.Quality;
 
 namespace FaceNet.Gallery;
 
-/// <summary>How faces are enrolled: which faces of a photo, how good they must be, what to do with a face the gallery already knows as someone else.</summary>
-public sealed record EnrolOptions
-{
-    /// <summary>Faces below this quality (<see cref="FaceQuality.Score"/>) are refused with the reason; 0 takes every face.</summary>
-    public double QualityFloor { get; init; } = FaceQuality.DefaultFloor;
-
-    /// <summary>Enrol faces below the floor anyway.</summary>
-    public bool Force { get; init; }
-
-    /// <summary>Every face of the photo instead of its subject.</summary>
-    public bool AllFaces { get; init; }
-
-    /// <summary>The photo is already a face crop: the whole image is the face.</summary>
-    public bool Aligned { get; init; }
-
-    /// <summary>Refuse (<see cref="DuplicateFaceException"/>) a face that the gallery identifies as another subject; else enrol it and report the other subject.</summary>
-    public bool RefuseDuplicates { get; init; }
-
-    /// <summary>The search that decides whether a face is another subject's (a target FPIR by default).</summary>
-    public IdentifyOptions Duplicates { get; init; } = new();
-}
-
-/// <summary>A face enrolled: its id, the face as found, how many faces the photo held, and the other subject it looks like, if any.</summary>
-public sealed record EnrolledFace(string Name, long FaceId, DetectedFace Face, int FacesInPhoto, Identification? LooksLike);
-
-/// <summary>A face too poor to enrol: the reason is its quality's weakest measure.</summary>
-public sealed class LowQualityFaceException(string file, FaceQuality quality, double floor)
-    : ImageException(file, $"face quality {quality.Score:F2} is below the enrolment floor {floor:F2}: {quality.Issue}", FaceNetErrorKind.QualityTooLow)
-{
-    public FaceQuality Quality { get; } = quality;
-}
-
-/// <summary>A face the gallery already identifies as another subject.</summary>
-public sealed class DuplicateFaceException(string file, string name, Identification other)
-    : FaceNetException(file, $"the face is already enrolled as '{other.Name}' (distance {other.Distance:F3} within the threshold {other.Threshold:F3}); not enrolled as '{name}'", kind: FaceNetErrorKind.Duplicate)
-{
-    public string Name { get; } = name;
-    public Identification Other { get; } = other;
-}
-
 /// <summary>
 /// Enrolment as one workflow for every front end: detect the photo's subject (or every face), hold each
 /// face to the quality floor, check it against the other subjects, embed and commit it (a face is
 /// committed before it is reported).
 /// </summary>
-public static class Enrolment
+public static class FaceEnrollment
 {
     /// <summary>
     /// Enrols the faces of one photo as <paramref name="name"/>. A photo without a face is <see cref="NoFaceException"/>,
@@ -57,19 +17,19 @@ public static class Enrolment
     /// <see cref="DuplicateFaceException"/>, a face that is not live when the recognizer requires live faces
     /// <see cref="Liveness.PresentationAttackException"/>; nothing is enrolled from that photo then.
     /// </summary>
-    public static IReadOnlyList<EnrolledFace> EnrolPhoto(this FaceGallery gallery, FaceRecognizer faces, string name, Photo photo, EnrolOptions? options = null,
+    public static IReadOnlyList<EnrolledFace> EnrollPhoto(this FaceGallery gallery, FaceRecognizer faces, string name, Photo photo, EnrollOptions? options = null,
         string? sourceFile = null, string? sourceSha256 = null)
     {
-        options ??= new EnrolOptions();
+        options ??= new EnrollOptions();
         GalleryStore.ValidateName(name);
         var (found, crops) = Faces(faces, photo, options);
         var vectors = faces.Model.Embed(crops);
-        return gallery.EnrolFaces(faces, name, photo.Name, found.Faces, found.Count, vectors, options, sourceFile, sourceSha256);
+        return gallery.EnrollFaces(faces, name, photo.Name, found.Faces, found.Count, vectors, options, sourceFile, sourceSha256);
     }
 
     /// <summary>The faces a photo gives for enrolment, held to the quality floor, with their crops.</summary>
     public static ((IReadOnlyList<DetectedFace> Faces, int Count) Found,
-        IReadOnlyList<Embedding.FaceCrops> Crops) Faces(FaceRecognizer faces, Photo photo, EnrolOptions options)
+        IReadOnlyList<Embedding.FaceCrops> Crops) Faces(FaceRecognizer faces, Photo photo, EnrollOptions options)
     {
         IReadOnlyList<DetectedFace> found;
         int count;
@@ -92,24 +52,24 @@ public static class Enrolment
         return ((found, count), found.Select(f => faces.Align(photo, f)).ToList());
     }
 
-    private static void Check(string file, DetectedFace face, EnrolOptions options)
+    private static void Check(string file, DetectedFace face, EnrollOptions options)
     {
         if (!options.Force && face.Quality is { } q && q.Score < options.QualityFloor) throw new LowQualityFaceException(file, q, options.QualityFloor);
     }
 
     /// <summary>Commits faces already embedded (a service batches the embedding), after the duplicate check.</summary>
-    public static IReadOnlyList<EnrolledFace> EnrolFaces(this FaceGallery gallery, FaceRecognizer faces, string name, string file,
+    public static IReadOnlyList<EnrolledFace> EnrollFaces(this FaceGallery gallery, FaceRecognizer faces, string name, string file,
         IReadOnlyList<DetectedFace> found, int count,
-        IReadOnlyList<float[]> vectors, EnrolOptions options, string? sourceFile, string? sourceSha256)
+        IReadOnlyList<float[]> vectors, EnrollOptions options, string? sourceFile, string? sourceSha256)
         // a FaceGallery answers before its tasks are returned: no thread is blocked here
-        => ((IGallery)gallery).EnrolFacesAsync(faces, name, file, found, count, vectors, options, sourceFile, sourceSha256).GetAwaiter().GetResult().Faces;
+        => ((IGallery)gallery).EnrollFacesAsync(faces, name, file, found, count, vectors, options, sourceFile, sourceSha256).GetAwaiter().GetResult().Faces;
 
     /// <summary>
-    /// As <see cref="EnrolFaces"/>, on any gallery (one in shards over a cluster too): the duplicate check is an
+    /// As <see cref="EnrollFaces"/>, on any gallery (one in shards over a cluster too): the duplicate check is an
     /// identification that leaves the subject out; the answer carries the subject's id.
     /// </summary>
-    public static async Task<(IReadOnlyList<EnrolledFace> Faces, long SubjectId)> EnrolFacesAsync(this IGallery gallery, FaceRecognizer faces, string name,
-        string file, IReadOnlyList<DetectedFace> found, int count, IReadOnlyList<float[]> vectors, EnrolOptions options, string? sourceFile,
+    public static async Task<(IReadOnlyList<EnrolledFace> Faces, long SubjectId)> EnrollFacesAsync(this IGallery gallery, FaceRecognizer faces, string name,
+        string file, IReadOnlyList<DetectedFace> found, int count, IReadOnlyList<float[]> vectors, EnrollOptions options, string? sourceFile,
         string? sourceSha256, CancellationToken ct = default)
     {
         var looks = new List<Identification?>();

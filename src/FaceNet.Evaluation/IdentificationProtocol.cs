@@ -40,7 +40,7 @@ public static class IdentificationProtocol
             draws++;
             var order = Enumerable.Range(0, people.Length).OrderBy(_ => rng.Next()).ToArray();
             var enrolled = order.Take(size).ToArray();
-            var chosen = enrolled.Select(p => Enrolment(people[p], options.QualityFloor)).ToArray();
+            var chosen = enrolled.Select(p => EnrollmentOf(people[p], options.QualityFloor)).ToArray();
             // a refused person is not in the gallery: strangers are compared with the enrolled ones only
             var gallery = chosen.Where(f => f is not null).Select(f => f!).ToArray();
             var slot = new int[chosen.Length];
@@ -91,7 +91,7 @@ public static class IdentificationProtocol
             At(ForFpir(0.01)), At(ForFpir(0.001)), At(rule.Threshold), rule, det);
     }
 
-    private static LabeledFace? Enrolment(LabeledFace[] photos, double floor)
+    private static LabeledFace? EnrollmentOf(LabeledFace[] photos, double floor)
         => floor > 0 ? photos.FirstOrDefault(f => f.Quality >= floor) : photos[0];
 
     // each gallery face's distance to the probe, less its pose band's offset when there are bands (as the gallery does: a probe

@@ -1,7 +1,9 @@
+using FaceNet.Models;
 using FaceNet.Onnx;
-using FaceNet.Weights;
+using FaceNet.Import.Onnx;
+using FaceNet.Import.Weights;
 
-namespace FaceNet.Models;
+namespace FaceNet.Import.Networks;
 
 /// <summary>
 /// The face recognition network of face-api.js: a 29-layer ResNet after dlib's

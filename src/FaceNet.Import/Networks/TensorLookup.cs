@@ -1,6 +1,7 @@
-using FaceNet.Weights;
+using FaceNet.Models;
+using FaceNet.Import.Weights;
 
-namespace FaceNet.Models;
+namespace FaceNet.Import.Networks;
 
 /// <summary>Looks up a named tensor for a network definition, collecting every problem instead of stopping at the first.</summary>
 internal static class TensorLookup

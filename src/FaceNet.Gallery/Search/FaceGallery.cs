@@ -310,9 +310,6 @@ public sealed class FaceGallery : IGallery, IDisposable
         }
     }
 
-    public Task<IReadOnlyList<long>> EnrollAsync(string name, IReadOnlyList<NewFace> faces, string? metadata = null, CancellationToken ct = default)
-        => Task.Run(() => Enroll(name, faces, metadata), ct);
-
     /// <summary>As <see cref="Enroll"/>, with the subject's id; done before the task is returned (the work is in memory and one commit).</summary>
     public Task<Enrollment> AddFacesAsync(string name, IReadOnlyList<NewFace> faces, string? metadata = null, CancellationToken ct = default)
         => Task.FromResult(Commit(name, faces, metadata));
