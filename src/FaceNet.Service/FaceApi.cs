@@ -1,12 +1,11 @@
 using System.Security.Cryptography;
+using FaceNet.Contracts;
 using FaceNet.Detection;
 using FaceNet.Gallery;
 using FaceNet.Imaging;
 using FaceNet.Liveness;
-using FaceNet.Matching;
 using FaceNet.Service.Inference;
 using FaceNet.Service.Keys;
-using FaceNet.Contracts;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -15,19 +14,6 @@ using Microsoft.Extensions.Logging;
 namespace FaceNet.Service;
 
 // ----- what the cluster endpoint answers (the answers both front ends write are in FaceNet.Contracts) -----
-
-public sealed record ClusterSiloJson(string Address, string Status, IReadOnlyList<int> Shards, int Subjects, int Faces, long MemoryBytes);
-public sealed record ClusterShardJson(int Shard, string Silo, int Subjects, int Faces, string Graph, long SavedAt, string Tenant);
-public sealed record ClusterResponse(int ShardCount, int Subjects, int Faces, IReadOnlyList<ClusterSiloJson> Silos, IReadOnlyList<ClusterShardJson> Shards)
-{
-    public static ClusterResponse Of(Cluster.ClusterState state) => new(state.Shards.Count, state.Shards.Sum(s => s.Subjects), state.Shards.Sum(s => s.Faces),
-        state.Silos.Select(s => new ClusterSiloJson(s.Address, s.Status, s.Shards, s.Subjects, s.Faces, s.MemoryBytes)).ToList(),
-        state.Shards.Select(s => new ClusterShardJson(s.Shard, s.Silo, s.Subjects, s.Faces, s.Graph, s.SavedAt, s.Tenant)).ToList());
-}
-
-// multipart forms, for the OpenAPI document
-public sealed record ImageForm(IFormFile Image);
-public sealed record VerifyForm(IFormFile Image1, IFormFile Image2);
 
 /// <summary>
 /// The endpoints' work: read the upload, check it, run it through <see cref="FaceWork"/> and the gallery,

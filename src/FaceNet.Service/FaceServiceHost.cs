@@ -1,31 +1,18 @@
 using System.Reflection;
-using System.Text.Json;
 using FaceNet.Cluster;
 using FaceNet.Gallery;
-using FaceNet.Imaging;
-using FaceNet.Service.Inference;
-using FaceNet.Service.Keys;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.HttpOverrides;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Prometheus;
-using Scalar.AspNetCore;
 
 namespace FaceNet.Service;
-
-/// <summary>The service cannot listen where it was asked to (address in use, not permitted, not an address).</summary>
-public sealed class ServiceAddressException(string urls, string reason, Exception? inner = null)
-    : FaceNetException(urls, reason, inner, kind: FaceNetErrorKind.Unavailable);
-
-/// <summary>The certificate or key for HTTPS cannot be used: the message names the file.</summary>
-public sealed class ServiceTlsException(string file, string reason) : FaceNetException(file, reason, kind: FaceNetErrorKind.Invalid);
 
 /// <summary>
 /// The HTTP service: one <see cref="FaceRecognizer"/> and one gallery per process, Kestrel in front.

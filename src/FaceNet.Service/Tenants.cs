@@ -3,9 +3,6 @@ using FaceNet.Gallery.Protection;
 
 namespace FaceNet.Service;
 
-/// <summary>A tenant that does not exist, cannot be opened now, or cannot be made or removed here.</summary>
-public sealed class TenantException(string tenant, string reason, FaceNetErrorKind kind) : FaceNetException("tenant " + tenant, reason, kind: kind);
-
 /// <summary>
 /// The galleries one service hosts, one per tenant, each its own store (and, encrypted, its own data key),
 /// laid out as <see cref="GalleryTenants"/> says: a folder of SQLite files or one PostgreSQL database. A

@@ -1,8 +1,6 @@
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using Orleans;
 using Orleans.Placement;
-using Orleans.Runtime;
 using Orleans.Runtime.Placement;
 
 namespace FaceNet.Cluster.Shards;
@@ -30,10 +28,6 @@ public static class ShardPlacement
     private static ulong Score(string shard, string endpoint)
         => BitConverter.ToUInt64(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes($"{shard}@{endpoint}")));
 }
-
-/// <summary>Shard grains are placed by <see cref="ShardPlacement"/>.</summary>
-[Serializable, GenerateSerializer, Immutable, SuppressReferenceTracking]
-public sealed class ShardPlacementStrategy : PlacementStrategy;
 
 [AttributeUsage(AttributeTargets.Class)]
 internal sealed class ShardPlacementAttribute() : PlacementAttribute(new ShardPlacementStrategy());

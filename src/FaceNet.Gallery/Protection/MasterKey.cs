@@ -3,9 +3,6 @@ using System.Text;
 
 namespace FaceNet.Gallery.Protection;
 
-/// <summary>The key file cannot be used (missing, unreadable, not 32 bytes of base64).</summary>
-public sealed class MasterKeyException(string file, string reason) : FaceNetException(file, reason, kind: FaceNetErrorKind.Invalid);
-
 /// <summary>
 /// The key that wraps each encrypted gallery's data key: 32 random bytes, kept as base64 in a file that
 /// the deployment guards (never in the gallery, never in its database). Losing it loses the gallery's faces;

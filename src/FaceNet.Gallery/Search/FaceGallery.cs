@@ -3,38 +3,6 @@ using FaceNet.Models;
 
 namespace FaceNet.Gallery;
 
-/// <summary>How a subject's faces make one distance: the nearest face, or the mean over the subject's faces.</summary>
-public enum Aggregation { Min, Mean }
-
-public sealed record Candidate(string Name, double Distance)
-{
-    /// <summary>The subject's id in the store (for the audit trail), when the search knows it.</summary>
-    public long? SubjectId { get; init; }
-
-    /// <summary>
-    /// The threshold this candidate is held to: the search's threshold plus the model's pose-band offset for the pose difference
-    /// between the searching face and the candidate's face (<see cref="PoseThresholds.Offset"/>); NaN when the search set none.
-    /// </summary>
-    public double Threshold { get; init; } = double.NaN;
-
-    /// <summary>How much looser than the search's threshold this candidate's is (its pose band's offset; 0 without pose bands).</summary>
-    internal double Offset { get; init; }
-}
-
-/// <summary>
-/// An open-set answer: the best subject if within its threshold, else unknown; and the runners-up. Candidates are ranked by
-/// their distance minus their own threshold (with pose bands, a turned face's candidate may be held to a looser threshold
-/// than a frontal one's), and <see cref="Threshold"/> is the one applied to the best candidate.
-/// </summary>
-public sealed record Identification(string? Name, bool Known, double Distance, double Threshold, IReadOnlyList<Candidate> Candidates)
-{
-    /// <summary>How the threshold was chosen (target FPIR, comparisons), when the search chose it.</summary>
-    public OpenSetThreshold? Rule { get; init; }
-
-    /// <summary>The subjects the gallery held for this search, when the search chose the threshold.</summary>
-    public int Subjects { get; init; }
-}
-
 /// <summary>
 /// A gallery of enrolled people: the store (SQLite file or PostgreSQL) plus an in-memory search index
 /// over all their faces. Open-set identification answers with the nearest subject when its distance is

@@ -5,64 +5,6 @@ using Microsoft.Data.Sqlite;
 
 namespace FaceNet.Gallery;
 
-/// <summary>The model a gallery is bound to: embeddings of different models are not comparable.</summary>
-public sealed record GalleryModel(string Id, int EmbeddingSize, string Preprocess, Matching.Metric Metric)
-{
-    /// <summary>The model's name in an identity such as <c>fused:6ef6d0030c172363</c> (the part before the last colon).</summary>
-    public static string NameOf(string id) => id.Contains(':') ? id[..id.LastIndexOf(':')] : id;
-
-    /// <summary>Earlier identities of the same model (see <see cref="Embedding.FaceModel.IdentityAliases"/>); not part of equality.</summary>
-    public IReadOnlyList<string> Aliases { get; init; } = [];
-
-    /// <summary>The binding of a loaded model: its identity (networks, alignment, flip; not its threshold), embedding size, preprocessing, metric.</summary>
-    public static GalleryModel For(Embedding.FaceModel model)
-        => new(model.Identity, model.Info.EmbeddingSize, model.Info.Preprocess, model.Info.Metric) { Aliases = model.IdentityAliases };
-
-    /// <summary>Whether a gallery bound to <paramref name="bound"/> holds embeddings comparable with this model's.</summary>
-    public bool Matches(GalleryModel bound)
-        => (bound.Id == Id || Aliases.Contains(bound.Id)) && bound.EmbeddingSize == EmbeddingSize && bound.Metric == Metric;
-
-    public bool Equals(GalleryModel? other) => other is not null && Id == other.Id && EmbeddingSize == other.EmbeddingSize && Preprocess == other.Preprocess && Metric == other.Metric;
-
-    public override int GetHashCode() => HashCode.Combine(Id, EmbeddingSize, Preprocess, Metric);
-
-    public override string ToString() => $"{Id} ({EmbeddingSize}-d, {Preprocess}, {Matching.Metrics.Name(Metric)})";
-}
-
-/// <summary>A gallery that cannot be used as asked: wrong model, unknown subject, corrupt file.</summary>
-public sealed class GalleryException(string file, string reason, FaceNetErrorKind kind = FaceNetErrorKind.Invalid, Exception? inner = null)
-    : FaceNetException(file, reason, inner, kind: kind)
-{
-    /// <summary>The gallery belongs to another model (a model error, not an input error).</summary>
-    public bool ModelMismatch => Kind == FaceNetErrorKind.ModelMismatch;
-
-    /// <summary>A master key was given to a gallery that holds plain faces (<see cref="FaceNetErrorKind.Locked"/>: encrypt it first).</summary>
-    public bool NotEncrypted { get; init; }
-}
-
-public sealed record Subject(long Id, string Name, DateTime Created, string? Metadata, int Faces);
-
-/// <summary>One enrolled face: its embedding and where it came from.</summary>
-public sealed record StoredFace(long Id, long SubjectId, float[] Embedding, string? SourceFile, string? SourceSha256, int[]? Box,
-    string? Detector, DateTime Created)
-{
-    /// <summary>
-    /// The face's yaw in degrees when it was enrolled (<see cref="Detection.HeadPose.Yaw"/>); null for a face enrolled before galleries
-    /// kept it (SQLite schema 5, PostgreSQL schema 4) or without landmarks. Identification counts a null yaw as frontal (0°).
-    /// </summary>
-    public double? Yaw { get; init; }
-}
-
-/// <summary>What to store for one face. The photo's SHA-256 is computed from <see cref="SourceFile"/> when not given.</summary>
-public sealed record NewFace(float[] Embedding, string? SourceFile = null, string? SourceSha256 = null, int[]? Box = null, string? Detector = null)
-{
-    /// <summary>The face's yaw in degrees (<see cref="Detection.HeadPose.Yaw"/>), kept so identification can apply the pose-aware rule; null: unknown (counted as frontal).</summary>
-    public double? Yaw { get; init; }
-}
-
-/// <summary>What an enrolment stored: the subject (new or existing) and the new faces' ids.</summary>
-public sealed record Enrollment(long SubjectId, IReadOnlyList<long> FaceIds);
-
 /// <summary>
 /// Enrolled subjects and their face embeddings in SQLite (WAL mode: readers in other processes go on
 /// while one writer enrols). Each enrolment is one transaction, so a crash keeps every face

@@ -5,36 +5,6 @@ using System.Text.Json.Serialization;
 
 namespace FaceNet.Service.Keys;
 
-/// <summary>What a key may do. <see cref="Admin"/> may do everything.</summary>
-public enum Scope { Verify, Identify, Enroll, Admin }
-
-/// <summary>One key as the keys file holds it: never the key, only its SHA-256.</summary>
-public sealed record ApiKey(string Name, string Sha256, IReadOnlyList<Scope> Scopes, double RatePerSecond, DateTime Created)
-{
-    /// <summary>The tenant whose gallery the key acts on (absent in older keys files: <c>default</c>).</summary>
-    public string? Tenant { get; init; }
-
-    /// <summary>
-    /// The key's id, which the audit trail names: the first 12 hex digits of its hash (older keys files have none:
-    /// it is the same digits, so an id never changes). It tells nothing of the key: the key is 256 random bits.
-    /// </summary>
-    public string? Id { get; init; }
-
-    /// <summary>When the key was revoked; a revoked key stays in the file, refused but known by its id.</summary>
-    public DateTime? Revoked { get; init; }
-
-    [JsonIgnore]
-    public string TenantName => Tenant ?? Tenants.Default;
-
-    [JsonIgnore]
-    public string KeyId => Id ?? ApiKeys.IdOf(Sha256);
-
-    public bool Allows(Scope scope) => Scopes.Contains(scope) || Scopes.Contains(Scope.Admin);
-}
-
-/// <summary>A keys file that cannot be used, or a key operation that cannot be done.</summary>
-public sealed class KeysException(string file, string reason) : FaceNetException(file, reason);
-
 /// <summary>
 /// The service's API keys, in a JSON file of names, scopes, rates and SHA-256 hashes. A key is 32 random
 /// bytes (256 bits), so a plain SHA-256 suffices to store it: nothing can be guessed from the hash, and no

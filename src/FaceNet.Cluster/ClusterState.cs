@@ -1,11 +1,6 @@
 using FaceNet.Cluster.Shards;
-using Orleans;
-using Orleans.Runtime;
 
 namespace FaceNet.Cluster;
-
-/// <summary>A silo of the cluster: its address, its membership status, the shards it holds, their subjects and faces, its process memory.</summary>
-public sealed record SiloState(string Address, string Status, IReadOnlyList<int> Shards, int Subjects, int Faces, long MemoryBytes);
 
 /// <summary>The cluster as its members see it now: every silo of the membership, and where each shard is.</summary>
 public sealed record ClusterState(IReadOnlyList<SiloState> Silos, IReadOnlyList<ShardStatus> Shards)

@@ -1,0 +1,3 @@
+namespace FaceNet.Gallery;
+
+public sealed record Subject(long Id, string Name, DateTime Created, string? Metadata, int Faces);

@@ -1,0 +1,5 @@
+using Microsoft.AspNetCore.Http;
+
+namespace FaceNet.Service;
+
+public sealed record ImageForm(IFormFile Image);
