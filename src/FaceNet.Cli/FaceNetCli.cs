@@ -181,7 +181,7 @@ public sealed partial class FaceNetCli
         return line.Length <= 400 ? line : line[..400] + " …";
     }
 
-    private void ReportInput(ImageException e, string? hint = null) => stderr.WriteLine($"error: {e.File}: {e.Reason}{(hint is null ? "" : "; " + hint)}");
+    private void ReportInput(FaceNetException e, string? hint = null) => stderr.WriteLine($"error: {e.File}: {e.Reason}{(hint is null ? "" : "; " + hint)}");
 
     /// <summary>
     /// One JSON line: the service's record for the same thing (same field names) with the command's own

@@ -349,8 +349,6 @@ internal sealed class FaceApi(FaceWork work, Tenants? tenants, Cluster.Shards.Sh
 
     private static ProblemHttpResult Unavailable(string detail) => Problems.Status(503, "Unavailable", detail);
 
-    // a silo that is gone or a call that timed out (Orleans' own exceptions, or one it could not carry back as it was)
-    private static bool ClusterUnavailable(Exception e) => e is TimeoutException or FaceNet.Cluster.Shards.ShardUnavailableException || (e.GetType().Namespace?.StartsWith("Orleans", StringComparison.Ordinal) ?? false);
 
     /// <summary>Key, scope and rate first; then the work, with the request's time limit; client faults as problems.</summary>
     private async Task<Results<T, ProblemHttpResult>> Guard<T>(HttpContext http, Scope scope, string operation, Func<CancellationToken, Task<T>> handler)
@@ -443,7 +441,7 @@ internal sealed class FaceApi(FaceWork work, Tenants? tenants, Cluster.Shards.Sh
         catch (MissingException e) { return Problems.NotFound(e.Message); }
         catch (TenantScopeException) { return Problems.Forbidden("tenants are managed with an admin key of the default tenant"); }
         catch (ArgumentException e) { return Problems.BadRequest(e.Message); }
-        catch (Exception e) when (ClusterUnavailable(e))
+        catch (Exception e) when (FaceNet.Cluster.Shards.ShardedGallery.IsUnreachable(e))
         {
             http.Response.Headers.RetryAfter = "1";
             return Unavailable("the cluster cannot answer now: " + e.Message);

@@ -292,15 +292,19 @@ public sealed class FaceRecognizer : IDisposable
 
     /// <summary>
     /// Every pair's verdict among several photos' faces (the closest pair of each two photos, each held to its own
-    /// threshold, as <see cref="Closest"/>); the diagonal is null.
+    /// threshold, as <see cref="Closest"/>); the diagonal is null. Each pair is compared once: [j, i] is [i, j] seen from the other side.
     /// </summary>
     public Verification?[,] CompareAll(IReadOnlyList<IReadOnlyList<FaceEmbedding>> photos)
     {
         int n = photos.Count;
         var verdicts = new Verification?[n, n];
         for (int i = 0; i < n; i++)
-            for (int j = 0; j < n; j++)
-                if (i != j) verdicts[i, j] = Closest(photos[i], photos[j]);
+            for (int j = i + 1; j < n; j++)
+            {
+                var v = Closest(photos[i], photos[j]);
+                verdicts[i, j] = v;
+                verdicts[j, i] = v with { A = v.B, B = v.A, FacesInA = v.FacesInB, FacesInB = v.FacesInA };
+            }
         return verdicts;
     }
 

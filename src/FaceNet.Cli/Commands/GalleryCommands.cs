@@ -110,7 +110,7 @@ public sealed partial class FaceNetCli
     {
         if (done.Error is { } e)
         {
-            stderr.WriteLine($"error: {e.File}: {e.Reason}{(e is LowQualityFaceException ? "; --force enrols it anyway" : "")}");
+            ReportInput(e, e is LowQualityFaceException ? "--force enrols it anyway" : null);
             if (json) JsonFailure(done.File, e);
             return;
         }
@@ -387,7 +387,7 @@ public sealed partial class FaceNetCli
                 Method = r.GetValue(method) == "whispers" ? ClusterMethod.ChineseWhispers : ClusterMethod.Dbscan, Eps = r.GetValue(eps),
                 MinSamples = r.GetValue(minSamples), KeepCrops = r.GetValue(copyTo) is not null,
             });
-            foreach (var e in groups.Unreadable) stderr.WriteLine($"error: {e.File}: {e.Reason}");
+            foreach (var e in groups.Unreadable) ReportInput(e);
             foreach (var file in groups.WithoutFace) stderr.WriteLine($"warning: {file}: no face found");
             var faces = groups.Faces;
             if (r.GetValue(copyTo) is { } outDir)

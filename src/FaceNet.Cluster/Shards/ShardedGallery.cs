@@ -147,15 +147,15 @@ public sealed class ShardedGallery(IGrainFactory grains, IGalleryStore store, in
                 await Shard(ShardOf(subjectId)).CatchUp().ConfigureAwait(false);
                 return;
             }
-            catch (Exception e) when (Unreachable(e) && DateTime.UtcNow < until && !ct.IsCancellationRequested)
+            catch (Exception e) when (IsUnreachable(e) && DateTime.UtcNow < until && !ct.IsCancellationRequested)
             {
                 await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(2000, 100 << Math.Min(attempt, 5))), ct).ConfigureAwait(false);
             }
         }
     }
 
-    // a silo that is gone or a call that timed out: Orleans' own exceptions, or one it could not carry back as it was
-    private static bool Unreachable(Exception e)
+    /// <summary>A silo that is gone or a call that timed out: Orleans' own exceptions, or one it could not carry back as it was.</summary>
+    public static bool IsUnreachable(Exception e)
         => e is TimeoutException or ShardUnavailableException || (e.GetType().Namespace?.StartsWith("Orleans", StringComparison.Ordinal) ?? false);
 
     /// <summary>Subjects and faces over all shards.</summary>
