@@ -131,7 +131,7 @@ public sealed class ShardedGallery(IGrainFactory grains, IGalleryStore store, in
     }
 
     /// <summary>How long a committed write waits for its shard when the silo that held it is gone.</summary>
-    public static readonly TimeSpan ApplyPatience = TimeSpan.FromSeconds(25);
+    private static readonly TimeSpan ApplyPatience = TimeSpan.FromSeconds(25);
 
     // A write is committed in the store before this: failing it now would tell the client "not done" about a
     // change that is kept (a killed silo's shard answers nothing until the cluster evicts it, a few seconds,
@@ -147,7 +147,8 @@ public sealed class ShardedGallery(IGrainFactory grains, IGalleryStore store, in
                 await Shard(ShardOf(subjectId)).CatchUp().ConfigureAwait(false);
                 return;
             }
-            catch (Exception e) when (IsUnreachable(e) && DateTime.UtcNow < until && !ct.IsCancellationRequested)
+            // only a silo that is gone (Orleans' own exceptions): a shard that answers that its database is away is answered as such (503)
+            catch (Exception e) when (IsOrleans(e) && DateTime.UtcNow < until && !ct.IsCancellationRequested)
             {
                 await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(2000, 100 << Math.Min(attempt, 5))), ct).ConfigureAwait(false);
             }
@@ -155,8 +156,9 @@ public sealed class ShardedGallery(IGrainFactory grains, IGalleryStore store, in
     }
 
     /// <summary>A silo that is gone or a call that timed out: Orleans' own exceptions, or one it could not carry back as it was.</summary>
-    public static bool IsUnreachable(Exception e)
-        => e is TimeoutException or ShardUnavailableException || (e.GetType().Namespace?.StartsWith("Orleans", StringComparison.Ordinal) ?? false);
+    public static bool IsUnreachable(Exception e) => e is TimeoutException or ShardUnavailableException || IsOrleans(e);
+
+    private static bool IsOrleans(Exception e) => e.GetType().Namespace?.StartsWith("Orleans", StringComparison.Ordinal) ?? false;
 
     /// <summary>Subjects and faces over all shards.</summary>
     public async Task<(int Subjects, int Faces)> SizeAsync(CancellationToken ct = default)
