@@ -136,4 +136,36 @@ public sealed class GraphReloadTests
             if (i is not (3 or 4 or 250)) Assert.Equal(i, back.Search(vs[i], 1)[0].Index);
         Assert.DoesNotContain(back.Search(vs[250], 5), n => n.Index == 250);
     }
+    [Fact]
+    public void Faces_enrolled_among_many_erasures_stay_findable()
+    {
+        // newcomers enrolled while others are erased (a service's day): the graph's links that led to erased faces must
+        // still lead on, so that every face left is found by its own centre
+        const int dim = 64;
+        var r = new Random(1);
+        using var index = new FaceIndex(dim, Metric.Euclidean, new FaceIndexOptions { ApproximateFrom = 500 });
+        var people = new Dictionary<int, (float[] Centre, int[] Rows)>();
+        int next = 0;
+        void Enrol(float noise, int faces)
+        {
+            var c = Unit(r, dim);
+            int first = index.Add(Enumerable.Range(0, faces).Select(_ => Near(c, r, noise)).ToList());
+            people[next++] = (c, Enumerable.Range(first, faces).ToArray());
+        }
+        for (int p = 0; p < 100; p++) Enrol(0.3f, 10);
+        Assert.True(index.IsApproximate);
+        var newcomers = new List<int>();
+        for (int i = 0; i < 1500; i++)
+        {
+            newcomers.Add(next);
+            Enrol(0.1f, 2);
+            if (i % 3 == 0) continue;
+            int k = r.Next(newcomers.Count), who = newcomers[k];
+            newcomers.RemoveAt(k);
+            index.Remove(people[who].Rows);
+            people.Remove(who);
+        }
+        var missed = people.Where(p => index.Search(p.Value.Centre, 1) is not [var best] || !p.Value.Rows.Contains(best.Index)).Select(p => p.Key).ToList();
+        Assert.True(missed.Count == 0, $"{missed.Count} of {people.Count} people not found by their centre after {index.Rows - index.Count} erasures");
+    }
 }
