@@ -53,6 +53,22 @@ public sealed record PlantedSearches(IReadOnlyList<float[]> Mated, IReadOnlyList
 /// </summary>
 public static class ClusterBenchmark
 {
+    /// <summary>
+    /// Makes the benchmark's gallery ready: face-like synthetic faces shaped on <paramref name="real"/> people, the shard
+    /// layout fixed, the gallery filled up to <paramref name="faces"/> (kept when it holds them already), and the planted
+    /// searches answered by exact float search over the whole of it.
+    /// </summary>
+    public static PlantedSearches Prepare(string db, RealFaces real, double threshold, int faces, int dimensions, int shards, Action<string> progress)
+    {
+        var shape = FaceLikeFaces.Fit(real);
+        progress($"face-like synthetic faces: same person {shape.SyntheticWithin:F3} apart (LFW {shape.RealWithin:F3}), two people "
+            + $"{shape.SyntheticBetween:F3} (LFW {shape.RealBetween:F3}); threshold {threshold:F3}");
+        ShardLayout.Fix(db, shards);
+        double fill = Fill(db, faces, shape, real, dimensions, progress);
+        if (fill > 0) progress($"gallery filled in {fill:F0} s");
+        return Exact(db, real, 500, 300, threshold, progress);
+    }
+
     /// <summary>Subject i of the synthetic gallery has this many faces (1 or 2: a third of them 2).</summary>
     public static int FacesOf(long subject) => subject % 3 == 0 ? 2 : 1;
 

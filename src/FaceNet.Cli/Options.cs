@@ -93,4 +93,29 @@ internal static class Options
         });
         return a;
     }
+    /// <summary>A switch.</summary>
+    public static Option<bool> Flag(string name, string description) => new(name) { Description = description };
+
+    /// <summary>An optional text (a path, a list, a connection string): null when not given.</summary>
+    public static Option<string?> Text(string name, string description, string? alias = null) =>
+        alias is null ? new(name) { Description = description } : new(name, Alias(alias)) { Description = description };
+
+    /// <summary>A text with a default, limited to <paramref name="choices"/> when any are given.</summary>
+    public static Option<string> Setting(string name, string description, string defaultValue, params string[] choices)
+    {
+        var o = new Option<string>(name) { Description = description, DefaultValueFactory = _ => defaultValue };
+        if (choices.Length > 0) o.AcceptOnlyFromAmong(choices);
+        return o;
+    }
+
+    /// <summary>A text the command cannot do without.</summary>
+    public static Option<string> Required(string name, string description, string? alias = null) =>
+        alias is null ? new(name) { Description = description, Required = true } : new(name, Alias(alias)) { Description = description, Required = true };
+
+    // a default value given where an alias goes would be taken for one: aliases are short options
+    private static string Alias(string alias) => alias is ['-', _] ? alias : throw new ArgumentException($"'{alias}' is not a short option", nameof(alias));
+
+    /// <summary>A whole number in [min, max] with a default.</summary>
+    public static Option<int> Int(string name, string description, int defaultValue, int min, int max = int.MaxValue) =>
+        new Option<int>(name) { Description = description, DefaultValueFactory = _ => defaultValue }.Within(min, max);
 }

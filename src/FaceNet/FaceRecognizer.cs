@@ -121,8 +121,7 @@ public sealed class FaceRecognizer : IDisposable
         IReadOnlyList<DetectedFace> faces;
         if (MaxFaces is { } max) faces = Detector.Detect(photo.Image, max, out found);
         else found = (faces = Detector.Detect(photo.Image)).Count;
-        return (faces.Select(f => (photo.Scale == 1 ? f : f.Scaled(1 / photo.Scale)) with { Quality = Quality.FaceQuality.Measure(photo.Image, f, photo.Scale) }).ToList(),
-            found);
+        return (Quality.FaceQuality.Measured(photo.Image, faces, photo.Scale), found);
     }
 
     // ----- embedding -----

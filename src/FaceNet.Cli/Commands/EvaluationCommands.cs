@@ -6,58 +6,27 @@ public sealed partial class FaceNetCli
     private Command EvaluateCommand()
     {
         var model = ModelOption(); var detector = DetectorOption(); var json = JsonOption(); var threads = ThreadsOption(); var flip = FlipOption(); var alignment = AlignmentOption();
-        var pairs = new Option<string?>("--pairs") { Description = "LFW pairs.txt, or a CSV file_x,file_y,same" };
-        var root = new Option<string?>("--root")
-        {
-            Description = "Folder the pairs' images are relative to (LFW: ROOT/name/name_0001.jpg); with --identification, a folder of "
-                + "people (ROOT/person/*.jpg)",
-        };
-        var identification = new Option<bool>("--identification")
-        {
-            Description = "Open-set identification (1:N) on a folder of people, as NIST FRVT measures it: FNIR at FPIR 1 % and 0.1 %, "
-                + "rank-1/5, and the product's threshold rule, per gallery size",
-        };
-        var sizes = new Option<string?>("--gallery-sizes")
-        {
-            Description = "--identification: gallery sizes, comma-separated (default 100,1000,3000 and as many as the people allow)",
-        };
-        var strangers = new Option<int>("--strangers")
-        {
-            Description = "--identification: searches by people not enrolled, per gallery size",
-            DefaultValueFactory = _ => 1000,
-        }.Within(1, 1_000_000);
+        var pairs = Options.Text("--pairs", "LFW pairs.txt, or a CSV file_x,file_y,same");
+        var root = Options.Text("--root", "Folder the pairs' images are relative to (LFW: ROOT/name/name_0001.jpg); with --identification, a folder of people (ROOT/person/*.jpg)");
+        var identification = Options.Flag("--identification", "Open-set identification (1:N) on a folder of people, as NIST FRVT measures it: FNIR at FPIR 1 % and 0.1 %, "
+            + "rank-1/5, and the product's threshold rule, per gallery size");
+        var sizes = Options.Text("--gallery-sizes", "--identification: gallery sizes, comma-separated (default 100,1000,3000 and as many as the people allow)");
+        var strangers = Options.Int("--strangers", "--identification: searches by people not enrolled, per gallery size", 1000, 1, 1_000_000);
         var fpir = Options.Real("--fpir", $"--identification: the target FPIR of the product's rule (default {OpenSetThreshold.DefaultFpir})", 0, 1, minOpen: true, maxOpen: true);
         var minQuality = Options.Real("--min-quality", $"--identification: enrol each person's first photo of at least this quality, as enroll's "
             + $"gate does (default {FaceQuality.DefaultFloor}); a person with none is refused and their searches count as misses (0: the first photo)", 0, 1);
-        var modelTailOnly = new Option<bool>("--model-tail-only")
-        {
-            Description = "--identification: the rule reads the model's impostor tail alone, not also the gallery's own people",
-        };
-        var folds = new Option<int>("--folds")
-        {
-            Description = "Folds for a CSV or an LFW View 1 file (LFW View 2 files say their own)",
-            DefaultValueFactory = _ => 10,
-        }.Within(2, 1000);
+        var modelTailOnly = Options.Flag("--model-tail-only", "--identification: the rule reads the model's impostor tail alone, not also the gallery's own people");
+        var folds = Options.Int("--folds", "Folds for a CSV or an LFW View 1 file (LFW View 2 files say their own)", 10, 2, 1000);
         var far = Options.Real("--far", "False-accept rate of the VAL@FAR figure", 1e-3, 0, 1, minOpen: true, maxOpen: true);
-        var cache = new Option<string?>("--cache") { Description = $"Embedding cache folder (default {EmbeddingCache.DefaultDirectory})" };
-        var noCache = new Option<bool>("--no-cache") { Description = "Do not read or write the embedding cache" };
-        var fallback = new Option<bool>("--fallback-center-crop")
-        {
-            Description = "Embed the image centre when no face is found, instead of counting a failure",
-        };
-        var plot = new Option<string?>("--plot") { Description = "Write the ROC curve and the distance histograms as a PNG" };
-        var reportPath = new Option<string?>("--report") { Description = "Write a Markdown report: figures, failures, the command that made it" };
-        var fullDecode = new Option<bool>("--full-decode")
-        {
-            Description = "Decode every photo in full before detecting (slower): to compare with decoding to the detector's size",
-        };
-        var liveness = new Option<bool>("--liveness")
-        {
-            Description = "Liveness (presentation-attack detection) on --live and --attacks photos: APCER, BPCER, ACER, BPCER at APCER 5 % and 1 % (ISO/IEC 30107-3); --plot draws the DET curve",
-        };
+        var (cache, noCache) = CacheOptions();
+        var fallback = Options.Flag("--fallback-center-crop", "Embed the image centre when no face is found, instead of counting a failure");
+        var plot = Options.Text("--plot", "Write the ROC curve and the distance histograms as a PNG");
+        var reportPath = Options.Text("--report", "Write a Markdown report: figures, failures, the command that made it");
+        var fullDecode = Options.Flag("--full-decode", "Decode every photo in full before detecting (slower): to compare with decoding to the detector's size");
+        var liveness = Options.Flag("--liveness", "Liveness (presentation-attack detection) on --live and --attacks photos: APCER, BPCER, ACER, BPCER at APCER 5 % and 1 % (ISO/IEC 30107-3); --plot draws the DET curve");
         var (live, attacks) = LivenessFolders();
         var livenessModel = LivenessModelOption(); var livenessThreshold = LivenessThresholdOption();
-        var scores = new Option<string?>("--scores") { Description = "--liveness: write each photo's score as CSV (file, label, score, each network's, why not judged)" };
+        var scores = Options.Text("--scores", "--liveness: write each photo's score as CSV (file, label, score, each network's, why not judged)");
         var cmd = new Command("evaluate", "Verification accuracy on labelled pairs with the LFW protocol: accuracy ± std, VAL@FAR, AUC, EER, threshold; "
             + "or liveness error rates (--liveness)")
             { pairs, root, identification, sizes, strangers, fpir, minQuality, modelTailOnly, model, detector, flip, alignment, folds,
@@ -65,36 +34,43 @@ public sealed partial class FaceNetCli
         cmd.SetAction(r => Guard(() =>
         {
             if (r.GetValue(liveness))
-                return EvaluateLiveness(LivenessPhotos(r.GetValue(live), r.GetValue(attacks), new FaceRecognizerOptions
-                {
-                    Detector = r.GetValue(detector), Threads = r.GetValue(threads), DetectorThreads = 1, LivenessModel = r.GetValue(livenessModel),
-                    LivenessThreshold = r.GetValue(livenessThreshold),
-                }), r.GetValue(plot), r.GetValue(scores), r.GetValue(json));
+                return EvaluateLiveness(LivenessPhotos(r.GetValue(live), r.GetValue(attacks), LivenessChecker(r.GetValue(detector), r.GetValue(threads),
+                    r.GetValue(livenessModel), r.GetValue(livenessThreshold))), r.GetValue(plot), r.GetValue(scores), r.GetValue(json));
             if (r.GetValue(live) is not null || r.GetValue(attacks) is not null) throw new UsageException("--live and --attacks go with --liveness");
             if (r.GetValue(root) is null) throw new UsageException("evaluate: give --root (with --pairs or --identification), or --liveness");
             var settings = new EvaluateSettings(r.GetValue(pairs), r.GetValue(root)!, r.GetValue(folds), r.GetValue(far),
-                new FaceRecognizerOptions
-                {
-                    // images are decoded and detected in parallel (one per core), so each detector call gets one thread
-                    Model = r.GetValue(model), Detector = r.GetValue(detector), Threads = r.GetValue(threads), DetectorThreads = 1, Flip = r.GetValue(flip),
-                    AlignmentDetail = r.GetValue(fullDecode) ? 0 : FaceRecognizer.DefaultAlignmentDetail, Alignment = r.GetValue(alignment),
-                },
-                r.GetValue(noCache) ? null : r.GetValue(cache) ?? EmbeddingCache.DefaultDirectory, r.GetValue(fallback), r.GetValue(fullDecode),
-                r.GetValue(plot), r.GetValue(reportPath), r.GetValue(json));
+                // images are decoded and detected in parallel (one per core), so each detector call gets one thread
+                new FaceRecognizerOptions { Model = r.GetValue(model), Detector = r.GetValue(detector), Threads = r.GetValue(threads), DetectorThreads = 1, Flip = r.GetValue(flip),
+                    AlignmentDetail = r.GetValue(fullDecode) ? 0 : FaceRecognizer.DefaultAlignmentDetail, Alignment = r.GetValue(alignment) },
+                CacheFolder(r, (cache, noCache)), r.GetValue(fallback), r.GetValue(fullDecode), r.GetValue(plot), r.GetValue(reportPath), r.GetValue(json));
             if (!r.GetValue(identification)) return EvaluatePairs(settings);
             if (settings.Pairs is not null) throw new UsageException("--identification takes a folder of people (--root), not --pairs");
-            var gallerySizes = (r.GetValue(sizes) ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-                .Select(t => int.TryParse(t, NumberStyles.None, CultureInfo.InvariantCulture, out int n) && n > 0 ? n
-                    : throw new UsageException($"--gallery-sizes: '{t}' is not a positive whole number"))
-                .ToList();
             return EvaluateIdentification(settings, new IdentificationOptions
             {
-                GallerySizes = gallerySizes, Strangers = r.GetValue(strangers), Fpir = r.GetValue(fpir) ?? OpenSetThreshold.DefaultFpir,
+                GallerySizes = GallerySizes(r.GetValue(sizes)), Strangers = r.GetValue(strangers), Fpir = r.GetValue(fpir) ?? OpenSetThreshold.DefaultFpir,
                 QualityFloor = r.GetValue(minQuality) ?? FaceQuality.DefaultFloor, UseGalleryPeople = !r.GetValue(modelTailOnly),
             });
         }));
         return cmd;
     }
+
+    private static List<int> GallerySizes(string? list) => [.. (list ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+        .Select(t => int.TryParse(t, NumberStyles.None, CultureInfo.InvariantCulture, out int n) && n > 0 ? n
+            : throw new UsageException($"--gallery-sizes: '{t}' is not a positive whole number"))];
+
+    /// <summary>The recognizer options of a liveness evaluation or calibration: a detector and the liveness networks, no embedding model.</summary>
+    private static FaceRecognizerOptions LivenessChecker(DetectorKind? detector, int threads, string? livenessModel, double? threshold = null) => new()
+    {
+        Detector = detector, Threads = threads, DetectorThreads = 1, LivenessModel = livenessModel, LivenessThreshold = threshold,
+    };
+
+    /// <summary>The embedding cache's options: where it is, and a switch that leaves it alone.</summary>
+    private static (Option<string?> Cache, Option<bool> NoCache) CacheOptions() =>
+        (Options.Text("--cache", $"Embedding cache folder (default {EmbeddingCache.DefaultDirectory})"), Options.Flag("--no-cache", "Do not read or write the embedding cache"));
+
+    /// <summary>The cache folder asked for: none with --no-cache, else the given one or the default.</summary>
+    private static string? CacheFolder(ParseResult r, (Option<string?> Cache, Option<bool> NoCache) o) =>
+        r.GetValue(o.NoCache) ? null : r.GetValue(o.Cache) ?? EmbeddingCache.DefaultDirectory;
 
     /// <summary>What <c>evaluate</c> was asked, bound once from its command line.</summary>
     private sealed record EvaluateSettings(string? Pairs, string Root, int Folds, double FarTarget, FaceRecognizerOptions Recognizer, string? CacheDirectory,
@@ -129,22 +105,7 @@ public sealed partial class FaceNetCli
         var bands = PoseBands.Breakdown(report, thresholds);
         var title = $"{Path.GetFileName(s.Pairs)}: {info.Name} + {pipeline.Detector.Name}, {res.Pairs} pairs, {res.Folds} folds";
         if (s.Json)
-            stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
-            {
-                ["accuracy"] = Math.Round(res.Accuracy, 5), ["accuracy_std"] = Math.Round(res.AccuracyStd, 5),
-                ["val"] = Math.Round(res.Val, 5), ["val_std"] = Math.Round(res.ValStd, 5), ["far"] = Math.Round(res.Far, 6), ["far_target"] = res.FarTarget,
-                ["auc"] = Math.Round(res.Auc, 5), ["eer"] = Math.Round(res.Eer, 5), ["threshold"] = Math.Round(res.Threshold, 5),
-                ["model_threshold"] = info.Threshold, ["accuracy_at_model_threshold"] = Math.Round(atModel, 5),
-                ["far_at_model_threshold"] = Math.Round(rates.Far, 5), ["frr_at_model_threshold"] = Math.Round(rates.Frr, 5),
-                ["metric"] = report.Metric.Name(), ["pairs"] = res.Pairs, ["folds"] = res.Folds, ["images"] = report.Images,
-                ["failed_images"] = report.FailedImages, ["faceless_images"] = report.FacelessImages, ["unreadable_images"] = report.UnreadableImages, ["failed_pairs"] = report.FailedPairs, ["center_cropped"] = report.CenterCropped,
-                ["seconds"] = Math.Round(report.Seconds, 2), ["model"] = modelPath, ["detector"] = pipeline.Detector.Name,
-                ["pose_bands"] = bands.Select(b => new Dictionary<string, object?>
-                {
-                    ["band"] = b.Band, ["same_pairs"] = b.SamePairs, ["different_pairs"] = b.DifferentPairs, ["accuracy"] = Finite(b.Accuracy),
-                    ["far"] = Finite(b.Far), ["frr"] = Finite(b.Frr), ["threshold"] = Finite(b.Threshold),
-                }).ToArray(),
-            }, Json));
+            stdout.WriteLine(JsonSerializer.Serialize(PairsJson(report, info, pipeline.Detector.Name, modelPath, (atModel, rates.Far, rates.Frr), bands), Json));
         else
         {
             stdout.WriteLine($"pairs {res.Pairs} ({list.Count(p => p.Same)} same), folds {res.Folds}, images {report.Images}, model {Path.GetFileName(modelPath)}, detector {pipeline.Detector.Name}");
@@ -164,6 +125,29 @@ public sealed partial class FaceNetCli
             AtomicFile.Write(mdPath, EvaluationMarkdown.Render(report, title, "facenet "
                 + string.Join(' ', _args.Select(a => a.Contains(' ') ? $"\"{a}\"" : a)), info.Threshold, atModel, s.PlotPath));
         return Ok;
+    }
+
+    /// <summary>evaluate --pairs --json: the figures, at the best threshold and at the model's, and per pose band.</summary>
+    private static Dictionary<string, object> PairsJson(EvaluationReport report, ModelInfo info, string detector, string modelPath,
+        (double Accuracy, double Far, double Frr) atModel, IReadOnlyList<PoseBandResult> bands)
+    {
+        var res = report.Result;
+        return new Dictionary<string, object>
+        {
+            ["accuracy"] = Math.Round(res.Accuracy, 5), ["accuracy_std"] = Math.Round(res.AccuracyStd, 5),
+            ["val"] = Math.Round(res.Val, 5), ["val_std"] = Math.Round(res.ValStd, 5), ["far"] = Math.Round(res.Far, 6), ["far_target"] = res.FarTarget,
+            ["auc"] = Math.Round(res.Auc, 5), ["eer"] = Math.Round(res.Eer, 5), ["threshold"] = Math.Round(res.Threshold, 5),
+            ["model_threshold"] = info.Threshold, ["accuracy_at_model_threshold"] = Math.Round(atModel.Accuracy, 5),
+            ["far_at_model_threshold"] = Math.Round(atModel.Far, 5), ["frr_at_model_threshold"] = Math.Round(atModel.Frr, 5),
+            ["metric"] = report.Metric.Name(), ["pairs"] = res.Pairs, ["folds"] = res.Folds, ["images"] = report.Images,
+            ["failed_images"] = report.FailedImages, ["faceless_images"] = report.FacelessImages, ["unreadable_images"] = report.UnreadableImages, ["failed_pairs"] = report.FailedPairs, ["center_cropped"] = report.CenterCropped,
+            ["seconds"] = Math.Round(report.Seconds, 2), ["model"] = modelPath, ["detector"] = detector,
+            ["pose_bands"] = bands.Select(b => new Dictionary<string, object?>
+            {
+                ["band"] = b.Band, ["same_pairs"] = b.SamePairs, ["different_pairs"] = b.DifferentPairs, ["accuracy"] = Finite(b.Accuracy),
+                ["far"] = Finite(b.Far), ["frr"] = Finite(b.Frr), ["threshold"] = Finite(b.Threshold),
+            }).ToArray(),
+        };
     }
 
     private int EvaluateIdentification(EvaluateSettings s, IdentificationOptions options)
@@ -220,45 +204,23 @@ public sealed partial class FaceNetCli
     private Command CalibrateCommand()
     {
         var model = ModelOption(); var detector = DetectorOption(); var json = JsonOption(); var threads = ThreadsOption(); var flip = FlipOption(); var alignment = AlignmentOption();
-        var root = new Option<string?>("--root")
-        {
-            Description = "A folder of identities (ROOT/person/*.jpg), or the folder a --pairs file is relative to",
-        };
-        var liveness = new Option<bool>("--liveness")
-        {
-            Description = "The liveness threshold for a target --apcer (or --bpcer) on --live and --attacks photos; -o writes a copy of the liveness networks (a folder) carrying it",
-        };
+        var root = Options.Text("--root", "A folder of identities (ROOT/person/*.jpg), or the folder a --pairs file is relative to");
+        var liveness = Options.Flag("--liveness", "The liveness threshold for a target --apcer (or --bpcer) on --live and --attacks photos; -o writes a copy of the liveness networks (a folder) carrying it");
         var (live, attacks) = LivenessFolders();
         var livenessModel = LivenessModelOption();
         var apcer = Options.Real("--apcer", "--liveness: the target share of attacks accepted as live (e.g. 0.05)", 0, 1, maxOpen: true);
         var bpcer = Options.Real("--bpcer", "--liveness: the target share of live faces refused instead (needs no attack photos)", 0, 1, maxOpen: true);
-        var pairs = new Option<string?>("--pairs") { Description = "Labelled pairs (LFW pairs.txt or CSV) instead of identity folders" };
+        var pairs = Options.Text("--pairs", "Labelled pairs (LFW pairs.txt or CSV) instead of identity folders");
         var far = Options.Real("--far", "Target false-accept rate (default 1e-3)", 0, 1, minOpen: true, maxOpen: true);
         var frr = Options.Real("--frr", "Target false-reject rate instead of a FAR", 0, 1, minOpen: true, maxOpen: true);
-        var bestAccuracy = new Option<bool>("--best-accuracy")
-        {
-            Description = "The accuracy-maximising threshold instead of a target rate (the rule of the bundled models' thresholds)",
-        };
-        var keepThreshold = new Option<bool>("--keep-threshold")
-        {
-            Description = "Keep the model's 1:1 threshold (its rates here are reported); write only the impostor tail into the copy",
-        };
-        var output = new Option<string?>("--output", "-o")
-        {
-            Description = "Write a copy of the model with the calibrated threshold and impostor tail (.onnx; a fused model's .json)",
-        };
-        var tailFrom = new Option<string?>("--tail-from")
-        {
-            Description = "A folder of identities whose different-person pairs make the impostor tail that identification chooses "
-                + "thresholds from (default: --root when it is a folder of identities)",
-        };
-        var poseFrom = new Option<string?>("--pose-from")
-        {
-            Description = "Folders of identities, comma-separated (each its own people), whose different-person pairs set a threshold per band "
-                + "of pose difference (0–15°, 15–45°, 45°+ of yaw) for the false-accept rate of the 1:1 threshold",
-        };
-        var cache = new Option<string?>("--cache") { Description = "Embedding cache folder" };
-        var noCache = new Option<bool>("--no-cache") { Description = "Do not read or write the embedding cache" };
+        var bestAccuracy = Options.Flag("--best-accuracy", "The accuracy-maximising threshold instead of a target rate (the rule of the bundled models' thresholds)");
+        var keepThreshold = Options.Flag("--keep-threshold", "Keep the model's 1:1 threshold (its rates here are reported); write only the impostor tail into the copy");
+        var output = Options.Text("--output", "Write a copy of the model with the calibrated threshold and impostor tail (.onnx; a fused model's .json)", "-o");
+        var tailFrom = Options.Text("--tail-from", "A folder of identities whose different-person pairs make the impostor tail that identification chooses "
+            + "thresholds from (default: --root when it is a folder of identities)");
+        var poseFrom = Options.Text("--pose-from", "Folders of identities, comma-separated (each its own people), whose different-person pairs set a threshold per band "
+            + "of pose difference (0–15°, 15–45°, 45°+ of yaw) for the false-accept rate of the 1:1 threshold");
+        var (cache, noCache) = CacheOptions();
         var cmd = new Command("calibrate", "The distance threshold for a target false-accept (or false-reject) rate on your own labelled faces; "
             + "or the liveness threshold for a target APCER (--liveness)")
             { root, pairs, far, frr, bestAccuracy, keepThreshold, tailFrom, poseFrom, model, detector, flip, alignment, output, cache, noCache,
@@ -266,28 +228,19 @@ public sealed partial class FaceNetCli
         cmd.SetAction(r => Guard(() =>
         {
             if (r.GetValue(liveness))
-                return CalibrateLiveness(LivenessPhotos(r.GetValue(live), r.GetValue(attacks), new FaceRecognizerOptions
-                {
-                    Detector = r.GetValue(detector), Threads = r.GetValue(threads), DetectorThreads = 1, LivenessModel = r.GetValue(livenessModel),
-                }), r.GetValue(apcer), r.GetValue(bpcer), r.GetValue(output), r.GetValue(json));
+                return CalibrateLiveness(LivenessPhotos(r.GetValue(live), r.GetValue(attacks), LivenessChecker(r.GetValue(detector), r.GetValue(threads),
+                    r.GetValue(livenessModel))), r.GetValue(apcer), r.GetValue(bpcer), r.GetValue(output), r.GetValue(json));
             if (r.GetValue(live) is not null || r.GetValue(attacks) is not null || r.GetValue(apcer) is not null || r.GetValue(bpcer) is not null)
                 throw new UsageException("--live, --attacks, --apcer and --bpcer go with --liveness");
             if (r.GetValue(root) is null) throw new UsageException("calibrate: give --root (a folder of identities, or with --pairs), or --liveness");
-            if (new[] { r.GetValue(far) is not null, r.GetValue(frr) is not null, r.GetValue(bestAccuracy), r.GetValue(keepThreshold) }.Count(x => x) > 1)
-                throw new UsageException("give one of --far, --frr, --best-accuracy and --keep-threshold");
-            var goal = r.GetValue(keepThreshold) ? CalibrationGoal.KeepThreshold : r.GetValue(bestAccuracy) ? CalibrationGoal.BestAccuracy
-                : r.GetValue(frr) is not null ? CalibrationGoal.Frr : CalibrationGoal.Far;
             var request = new CalibrationRequest(r.GetValue(root)!)
             {
-                Pairs = r.GetValue(pairs), Goal = goal, Rate = r.GetValue(frr) ?? r.GetValue(far) ?? 1e-3, TailFrom = r.GetValue(tailFrom),
+                Pairs = r.GetValue(pairs), Goal = GoalOf(r.GetValue(far), r.GetValue(frr), r.GetValue(bestAccuracy), r.GetValue(keepThreshold)), Rate = r.GetValue(frr) ?? r.GetValue(far) ?? 1e-3, TailFrom = r.GetValue(tailFrom),
                 PoseFrom = r.GetValue(poseFrom)?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
-                CacheDirectory = r.GetValue(noCache) ? null : r.GetValue(cache) ?? EmbeddingCache.DefaultDirectory,
+                CacheDirectory = CacheFolder(r, (cache, noCache)),
             };
-            using var pipeline = Pipeline(new FaceRecognizerOptions
-            {
-                Model = r.GetValue(model), Detector = r.GetValue(detector), Threads = r.GetValue(threads), DetectorThreads = 1, Flip = r.GetValue(flip),
-                Alignment = r.GetValue(alignment),
-            });
+            using var pipeline = Pipeline(new FaceRecognizerOptions { Model = r.GetValue(model), Detector = r.GetValue(detector), Threads = r.GetValue(threads),
+                DetectorThreads = 1, Flip = r.GetValue(flip), Alignment = r.GetValue(alignment) });
             if (r.GetValue(output) is { } target) Calibrator.CheckModelPath(pipeline, target);
             var done = Calibrator.Run(pipeline, request, m => stderr.WriteLine("note: " + m));
             if (r.GetValue(output) is { } path) Calibrator.SaveModel(pipeline, done, path);
@@ -295,6 +248,14 @@ public sealed partial class FaceNetCli
             return Ok;
         }));
         return cmd;
+    }
+
+    /// <summary>What calibrate aims at: one of a FAR (the default), an FRR, the best accuracy, or the model's threshold kept.</summary>
+    private static CalibrationGoal GoalOf(double? far, double? frr, bool bestAccuracy, bool keepThreshold)
+    {
+        if (new[] { far is not null, frr is not null, bestAccuracy, keepThreshold }.Count(x => x) > 1)
+            throw new UsageException("give one of --far, --frr, --best-accuracy and --keep-threshold");
+        return keepThreshold ? CalibrationGoal.KeepThreshold : bestAccuracy ? CalibrationGoal.BestAccuracy : frr is not null ? CalibrationGoal.Frr : CalibrationGoal.Far;
     }
 
     private void ReportCalibration(ThresholdCalibration done, ModelInfo info, string? output, bool json)

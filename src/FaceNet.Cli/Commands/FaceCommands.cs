@@ -58,10 +58,7 @@ public sealed partial class FaceNetCli
         var model = ModelOption(); var aligned = AlignedOption(); var json = JsonOption(); var threads = ThreadsOption(); var preprocess = PreprocessOption();
         var detector = DetectorOption(); var flip = FlipOption(); var alignment = AlignmentOption();
         var threshold = ThresholdOption();
-        var bestMatch = new Option<bool>("--best-match")
-        {
-            Description = "With group photos: compare the closest pair of faces of the two images, not each image's subject",
-        };
+        var bestMatch = Options.Flag("--best-match", "With group photos: compare the closest pair of faces of the two images, not each image's subject");
         var images = Options.Images("images", "Two or more image files (or folders of them)", new ArgumentArity(1, 100_000));
         var cmd = new Command("compare", "Distance between the faces of images, and whether they are the same person")
             { model, detector, aligned, flip, alignment, threshold, bestMatch, json, threads, preprocess, images };
@@ -77,75 +74,89 @@ public sealed partial class FaceNetCli
                 Model = r.GetValue(model), Detector = r.GetValue(detector), Threads = r.GetValue(threads), Threshold = r.GetValue(threshold), Flip = r.GetValue(flip),
                 Preprocess = r.GetValue(preprocess), Alignment = r.GetValue(alignment),
             }, r.GetValue(aligned)), r.GetValue(aligned));
-            var info = pipeline.Model.Info;
-            // every face of every image when the closest pair is wanted, else each image's subject
-            var good = new List<(string File, IReadOnlyList<FaceEmbedding> Faces, int Found)>();
-            var errors = new List<(string File, string Error)>();
-            foreach (var file in files)
-            {
-                try
-                {
-                    var (faces, found) = pipeline.EmbedFaces(file, Which(r.GetValue(aligned), r.GetValue(bestMatch)));
-                    if (found > 1 && !r.GetValue(bestMatch)) NoteMainFace(file, found,
-                        "comparing its subject (--best-match compares the closest pair of faces)");
-                    good.Add((file, faces, found));
-                }
-                catch (ImageException e) { ReportInput(e); errors.Add((file, e.Reason)); }
-            }
-            Verification Closest(int i, int j) => pipeline.Closest(good[i].Faces, good[j].Faces);
-            var source = ThresholdSource(info, r.GetValue(threshold));
-            if (files.Count == 2 && good.Count == 2)
-            {
-                var v = Closest(0, 1) with { FacesInA = good[0].Found, FacesInB = good[1].Found };
-                if (r.GetValue(json))
-                {
-                    // the service's verify answer; each face also says which face of its image it is
-                    var answer = VerifyResponse.Of(v, source, pipeline.Model);
-                    stdout.WriteLine(JsonLine(answer, ("far", r.GetValue(threshold) is null ? info.ThresholdFar : null),
-                        ("frr", r.GetValue(threshold) is null ? info.ThresholdFrr : null),
-                        ("faces", answer.Faces.Zip([v.A!.Index, v.B!.Index], (face, index) => Merged(face, ("face", index))).ToArray())));
-                }
-                else
-                    stdout.WriteLine($"distance {F(v.Distance)}  threshold {F(v.Threshold)} ({v.Metric.Name()}; {source})  {(v.Same ? "same person" : "different people")}");
-                return Ok;
-            }
-            int n = good.Count;
-            var verdicts = pipeline.CompareAll(good.Select(g => g.Faces).ToList()); // each pair held to its own threshold (the pose-aware rule)
-            var matrix = Enumerable.Range(0, n).Select(i => Enumerable.Range(0, n).Select(j => i == j ? 0 : Math.Round(verdicts[i, j]!.Distance, 6)).ToArray()).ToArray();
-            if (r.GetValue(json))
-            {
-                var pairs = new List<Dictionary<string, object>>();
-                for (int i = 0; i < n; i++)
-                    for (int j = i + 1; j < n; j++)
-                        pairs.Add(new() { ["a"] = good[i].File, ["b"] = good[j].File, ["distance"] = matrix[i][j], ["same"] = verdicts[i, j]!.Same,
-                            ["threshold"] = Math.Round(verdicts[i, j]!.Threshold, 6) });
-                stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object?>
-                {
-                    ["files"] = good.Select(g => g.File).ToArray(), ["distances"] = matrix, ["threshold"] = info.Threshold, ["metric"] = info.Metric.Name(), ["pairs"] = pairs,
-                    ["far"] = r.GetValue(threshold) is null ? info.ThresholdFar : null, ["frr"] = r.GetValue(threshold) is null ? info.ThresholdFrr : null,
-                    ["threshold_source"] = source, ["model"] = info.Name, ["model_id"] = pipeline.Model.Identity,
-                    ["errors"] = errors.Select(e => new Dictionary<string, string> { ["file"] = e.File, ["error"] = e.Error }).ToArray(),
-                }, Json));
-            }
-            else if (n >= 2)
-            {
-                stdout.WriteLine($"{info.Metric.Name()} distances (threshold {F(info.Threshold)}; {source}):");
-                for (int i = 0; i < n; i++)
-                    stdout.WriteLine(string.Join("  ", matrix[i].Select(d => F(d))) + "  " + good[i].File);
-                for (int i = 0; i < n; i++)
-                    for (int j = i + 1; j < n; j++)
-                        stdout.WriteLine($"{(verdicts[i, j]!.Same ? "same person     " : "different people")}  {F(matrix[i][j])}  {good[i].File}  {good[j].File}"
-                            + (Math.Abs(verdicts[i, j]!.Threshold - info.Threshold) > 1e-9 ? $"  (threshold {F(verdicts[i, j]!.Threshold)} for faces {verdicts[i, j]!.PoseDifference:F0}° apart in yaw)" : ""));
-            }
+            var (good, errors) = EmbedForCompare(pipeline, files, r.GetValue(aligned), r.GetValue(bestMatch));
+            var given = r.GetValue(threshold);
+            if (files.Count == 2 && good.Count == 2) ReportPair(pipeline, good, given, r.GetValue(json));
+            else ReportMatrix(pipeline, good, errors, given, r.GetValue(json));
             return errors.Count > 0 ? InputError : Ok;
         }));
         return cmd;
     }
 
+    private sealed record ComparedPhoto(string File, IReadOnlyList<FaceEmbedding> Faces, int Found);
+
+    /// <summary>Every face of every image when the closest pair is wanted, else each image's subject; the images that failed, with why.</summary>
+    private (List<ComparedPhoto> Good, List<(string File, string Error)> Errors) EmbedForCompare(FaceRecognizer pipeline, List<string> files, bool aligned, bool bestMatch)
+    {
+        var good = new List<ComparedPhoto>();
+        var errors = new List<(string File, string Error)>();
+        foreach (var file in files)
+        {
+            try
+            {
+                var (faces, found) = pipeline.EmbedFaces(file, Which(aligned, bestMatch));
+                if (found > 1 && !bestMatch) NoteMainFace(file, found, "comparing its subject (--best-match compares the closest pair of faces)");
+                good.Add(new(file, faces, found));
+            }
+            catch (ImageException e) { ReportInput(e); errors.Add((file, e.Reason)); }
+        }
+        return (good, errors);
+    }
+
+    /// <summary>Two images: one verdict, as the service's verify answers it.</summary>
+    private void ReportPair(FaceRecognizer pipeline, List<ComparedPhoto> good, double? given, bool json)
+    {
+        var info = pipeline.Model.Info;
+        var v = pipeline.Closest(good[0].Faces, good[1].Faces) with { FacesInA = good[0].Found, FacesInB = good[1].Found };
+        var source = ThresholdSource(info, given);
+        if (!json)
+        {
+            stdout.WriteLine($"distance {F(v.Distance)}  threshold {F(v.Threshold)} ({v.Metric.Name()}; {source})  {(v.Same ? "same person" : "different people")}");
+            return;
+        }
+        // the service's verify answer; each face also says which face of its image it is
+        var answer = VerifyResponse.Of(v, source, pipeline.Model);
+        stdout.WriteLine(JsonLine(answer, ("far", given is null ? info.ThresholdFar : null), ("frr", given is null ? info.ThresholdFrr : null),
+            ("faces", answer.Faces.Zip([v.A!.Index, v.B!.Index], (face, index) => Merged(face, ("face", index))).ToArray())));
+    }
+
+    /// <summary>More images: the distance matrix and a verdict per pair, each pair held to its own threshold (the pose-aware rule).</summary>
+    private void ReportMatrix(FaceRecognizer pipeline, List<ComparedPhoto> good, List<(string File, string Error)> errors, double? given, bool json)
+    {
+        var info = pipeline.Model.Info;
+        var source = ThresholdSource(info, given);
+        int n = good.Count;
+        var verdicts = pipeline.CompareAll(good.Select(g => g.Faces).ToList());
+        var matrix = Enumerable.Range(0, n).Select(i => Enumerable.Range(0, n).Select(j => i == j ? 0 : Math.Round(verdicts[i, j]!.Distance, 6)).ToArray()).ToArray();
+        var pairs = Enumerable.Range(0, n).SelectMany(i => Enumerable.Range(i + 1, n - i - 1).Select(j => (i, j))).ToList();
+        if (json)
+        {
+            stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object?>
+            {
+                ["files"] = good.Select(g => g.File).ToArray(), ["distances"] = matrix, ["threshold"] = info.Threshold, ["metric"] = info.Metric.Name(),
+                ["pairs"] = pairs.Select(p => new Dictionary<string, object> { ["a"] = good[p.i].File, ["b"] = good[p.j].File, ["distance"] = matrix[p.i][p.j],
+                    ["same"] = verdicts[p.i, p.j]!.Same, ["threshold"] = Math.Round(verdicts[p.i, p.j]!.Threshold, 6) }).ToArray(),
+                ["far"] = given is null ? info.ThresholdFar : null, ["frr"] = given is null ? info.ThresholdFrr : null,
+                ["threshold_source"] = source, ["model"] = info.Name, ["model_id"] = pipeline.Model.Identity,
+                ["errors"] = errors.Select(e => new Dictionary<string, string> { ["file"] = e.File, ["error"] = e.Error }).ToArray(),
+            }, Json));
+            return;
+        }
+        if (n < 2) return;
+        stdout.WriteLine($"{info.Metric.Name()} distances (threshold {F(info.Threshold)}; {source}):");
+        for (int i = 0; i < n; i++) stdout.WriteLine(string.Join("  ", matrix[i].Select(d => F(d))) + "  " + good[i].File);
+        foreach (var (i, j) in pairs)
+        {
+            var v = verdicts[i, j]!;
+            stdout.WriteLine($"{(v.Same ? "same person     " : "different people")}  {F(matrix[i][j])}  {good[i].File}  {good[j].File}"
+                + (Math.Abs(v.Threshold - info.Threshold) > 1e-9 ? $"  (threshold {F(v.Threshold)} for faces {v.PoseDifference:F0}° apart in yaw)" : ""));
+        }
+    }
+
     private Command AlignCommand()
     {
         var model = ModelOption(); var detector = DetectorOption(); var allFaces = AllFacesOption(); var alignment = AlignmentOption(); var threads = ThreadsOption();
-        var output = new Option<string>("--output", "-o") { Description = "Folder for the face crops (PNG)", Required = true };
+        var output = Options.Required("--output", "Folder for the face crops (PNG)", "-o");
         var images = ImagesArgument();
         var cmd = new Command("align", "Write the face crops the model sees (detection + the model's alignment)") { model, detector,
             allFaces, alignment, output, threads, images };
@@ -184,10 +195,7 @@ public sealed partial class FaceNetCli
     private Command DetectCommand()
     {
         var detector = DetectorOption(); var json = JsonOption(); var threads = ThreadsOption();
-        var output = new Option<string?>("--output", "-o")
-        {
-            Description = "Write the image with boxes and landmarks drawn (PNG); with several images, a folder",
-        };
+        var output = Options.Text("--output", "Write the image with boxes and landmarks drawn (PNG); with several images, a folder", "-o");
         var images = ImagesArgument();
         var cmd = new Command("detect", "Find faces: boxes, scores and five landmarks") { detector, json, output, threads, images };
         cmd.SetAction(r => Guard(() =>
@@ -208,26 +216,8 @@ public sealed partial class FaceNetCli
                     failed = true;
                     continue;
                 }
-                var faces = det.Detect(image).Select(f => f with { Quality = FaceQuality.Measure(image, f) }).ToList();
-                if (r.GetValue(json))
-                    stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object?>
-                    {
-                        ["file"] = file,
-                        ["faces"] = faces.Select(f => new Dictionary<string, object?>
-                        {
-                            ["box"] = f.Box.ToArray(),
-                            ["score"] = Math.Round(f.Score, 4),
-                            ["landmarks"] = f.Landmarks?.Select(p => new[] { Math.Round(p.X, 1), Math.Round(p.Y, 1) }).ToArray(),
-                            ["landmarks_source"] = f.LandmarksSource,
-                            ["pose"] = PoseJson(f.Pose),
-                            ["quality"] = QualityJson(f.Quality!),
-                        }).ToArray(),
-                    }, Json));
-                else
-                {
-                    stdout.WriteLine($"{file}: {faces.Count} face(s)");
-                    foreach (var f in faces) stdout.WriteLine($"  [{string.Join(",", f.Box.ToArray())}] score {f.Score:F3}{(f.Pose is { } p ? $", yaw {p.Yaw:F0}° pitch {p.Pitch:F0}° roll {p.Roll:F0}°" : "")}, quality {f.Quality!.Score:F2}{(f.Quality.Issue is { } why ? $" ({why})" : "")}");
-                }
+                var faces = FaceQuality.Measured(image, det.Detect(image));
+                ReportDetections(file, faces, r.GetValue(json));
                 if (outPath is not null)
                 {
                     var target = files.Count == 1 ? outPath : Path.Combine(outPath, Path.GetFileNameWithoutExtension(file) + ".png");
@@ -239,6 +229,28 @@ public sealed partial class FaceNetCli
             return failed ? InputError : Ok;
         }));
         return cmd;
+    }
+
+    private void ReportDetections(string file, IReadOnlyList<DetectedFace> faces, bool json)
+    {
+        if (json)
+        {
+            stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object?>
+            {
+                ["file"] = file,
+                ["faces"] = faces.Select(f => new Dictionary<string, object?>
+                {
+                    ["box"] = f.Box.ToArray(), ["score"] = Math.Round(f.Score, 4),
+                    ["landmarks"] = f.Landmarks?.Select(p => new[] { Math.Round(p.X, 1), Math.Round(p.Y, 1) }).ToArray(),
+                    ["landmarks_source"] = f.LandmarksSource, ["pose"] = PoseJson(f.Pose), ["quality"] = QualityJson(f.Quality!),
+                }).ToArray(),
+            }, Json));
+            return;
+        }
+        stdout.WriteLine($"{file}: {faces.Count} face(s)");
+        foreach (var f in faces)
+            stdout.WriteLine($"  [{string.Join(",", f.Box.ToArray())}] score {f.Score:F3}{(f.Pose is { } p ? $", yaw {p.Yaw:F0}° pitch {p.Pitch:F0}° roll {p.Roll:F0}°" : "")}, "
+                + $"quality {f.Quality!.Score:F2}{(f.Quality.Issue is { } why ? $" ({why})" : "")}");
     }
 
     /// <summary>A face's pose as JSON, <c>{"yaw", "pitch", "roll"}</c> in degrees; null for a face without landmarks.</summary>

@@ -3,11 +3,7 @@ namespace FaceNet.Cli;
 // Gallery commands: enroll, identify, subjects, cluster.
 public sealed partial class FaceNetCli
 {
-    private static Option<string> GalleryOption() => new("--gallery", "-g")
-    {
-        Description = "The gallery: an SQLite file, or a PostgreSQL connection string (\"Host=…;Database=…\")",
-        Required = true,
-    };
+    private static Option<string> GalleryOption() => Options.Required("--gallery", "The gallery: an SQLite file, or a PostgreSQL connection string (\"Host=…;Database=…\")", "-g");
 
     /// <summary>The master key file of encrypted galleries: one option shared by every command that opens a gallery.</summary>
     private readonly Option<string?> _masterKeyFile = new("--master-key-file")
@@ -58,12 +54,9 @@ public sealed partial class FaceNetCli
     {
         var gallery = GalleryOption(); var model = ModelOption(); var detector = DetectorOption(); var aligned = AlignedOption();
         var allFaces = AllFacesOption(); var flip = FlipOption(); var threads = ThreadsOption(); var json = JsonOption();
-        var name = new Option<string?>("--name", "-n") { Description = "Who the images show" };
-        var fromFolders = new Option<string?>("--from-folders")
-        {
-            Description = "A folder with one sub-folder per person (its name is the person's): enrols everyone",
-        };
-        var force = new Option<bool>("--force") { Description = "Enrol faces below the quality floor too" };
+        var name = Options.Text("--name", "Who the images show", "-n");
+        var fromFolders = Options.Text("--from-folders", "A folder with one sub-folder per person (its name is the person's): enrols everyone");
+        var force = Options.Flag("--force", "Enrol faces below the quality floor too");
         var minQuality = Options.Real("--min-quality",
             $"Quality floor: faces below it are refused with the reason (default {FaceQuality.DefaultFloor}; 0 takes every face)", 0, 1);
         var images = Options.Images("images", "Image files or folders of them (with --name)", ArgumentArity.ZeroOrMore);
@@ -73,19 +66,7 @@ public sealed partial class FaceNetCli
         live.AddTo(cmd);
         cmd.SetAction(r => Guard(() =>
         {
-            // who is in which images, checked before any model is loaded
-            IReadOnlyList<PersonPhotos> people;
-            if (r.GetValue(fromFolders) is { } root)
-            {
-                if (r.GetValue(name) is not null || r.GetValue(images) is { Length: > 0 }) throw new UsageException("--from-folders takes the names from the folders: give no --name and no images");
-                people = PeopleEnrollment.FromFolder(root);
-            }
-            else
-            {
-                var who = r.GetValue(name) ?? throw new UsageException("enroll: give --name NAME with images, or --from-folders FOLDER");
-                GalleryStore.ValidateName(who);
-                people = [new PersonPhotos(who, ImageFiles(r.GetValue(images) ?? [], "enroll"))];
-            }
+            var people = PeopleToEnroll(r.GetValue(fromFolders), r.GetValue(name), r.GetValue(images));
             var galleryPath = GalleryAt(r, gallery);
             using var pipeline = Pipeline(live.Apply(r, new FaceRecognizerOptions { Model = GalleryModelName(galleryPath, r.GetValue(model),
                 GalleryKey(r)), Detector = r.GetValue(detector), Threads = r.GetValue(threads), Flip = r.GetValue(flip) }, r.GetValue(aligned)), r.GetValue(aligned));
@@ -104,6 +85,19 @@ public sealed partial class FaceNetCli
             return failures.Count > 0 ? InputError : Ok;
         }));
         return cmd;
+    }
+
+    /// <summary>Who is in which images, checked before any model is loaded.</summary>
+    private static IReadOnlyList<PersonPhotos> PeopleToEnroll(string? fromFolders, string? name, string[]? images)
+    {
+        if (fromFolders is not null)
+        {
+            if (name is not null || images is { Length: > 0 }) throw new UsageException("--from-folders takes the names from the folders: give no --name and no images");
+            return PeopleEnrollment.FromFolder(fromFolders);
+        }
+        var who = name ?? throw new UsageException("enroll: give --name NAME with images, or --from-folders FOLDER");
+        GalleryStore.ValidateName(who);
+        return [new PersonPhotos(who, ImageFiles(images ?? [], "enroll"))];
     }
 
     private void ReportEnrollment(PhotoEnrollment done, EnrollOptions options, bool json)
@@ -136,12 +130,7 @@ public sealed partial class FaceNetCli
         var top = new Option<int>("--top", "-k") { Description = "Candidates listed per face", DefaultValueFactory = _ => 3 }.Within(1, 1000);
         var threshold = ThresholdOption("Open-set threshold (default: chosen for --fpir from the gallery's size and the model's impostor tail)");
         var fpir = Options.Real("--fpir", $"Target false-positive identification rate: the share of searches by people not enrolled that may get a name (default {IdentifyOptions.DefaultFpir})", 0, 1, minOpen: true, maxOpen: true);
-        var aggregate = new Option<string>("--aggregate")
-        {
-            Description = "A subject's distance: min (nearest face) or mean (of its faces)",
-            DefaultValueFactory = _ => "min",
-        };
-        aggregate.AcceptOnlyFromAmong("min", "mean");
+        var aggregate = Options.Setting("--aggregate", "A subject's distance: min (nearest face) or mean (of its faces)", "min", "min", "mean");
         var images = ImagesArgument();
         var cmd = new Command("identify", "Who is it? Every face of each image against the gallery; unknown above the threshold")
             { gallery, _tenant, _masterKeyFile, model, detector, aligned, flip, top, threshold, fpir, aggregate, threads, json, images };
@@ -173,23 +162,26 @@ public sealed partial class FaceNetCli
                     continue;
                 }
                 foreach (var f in faces)
-                {
-                    var id = gal.Identify(f.Vector, info, options with { Yaw = r.GetValue(aligned) ? null : f.Face.Pose?.Yaw });
-                    var rule = id.Rule!;
-                    var box = r.GetValue(aligned) ? null : f.Face.Box.ToArray();
-                    if (r.GetValue(json)) // the service's answer for a face, with the file, and the rates of a 1:1 threshold
-                        stdout.WriteLine(JsonLine(IdentifiedFace.Of(f.Face, id), ("file", file), ("face", f.Index), ("box", box),
-                            ("far", rule.Rule == ThresholdRule.Fpir ? rule.ComparisonFar : rule.Rule == ThresholdRule.Verification ? info.ThresholdFar : null),
-                            ("frr", rule.Rule == ThresholdRule.Verification ? info.ThresholdFrr : null), ("subjects", gal.SubjectCount), ("model", info.Name)));
-                    else
-                        stdout.WriteLine($"{file} face {f.Index}{(box is null ? "" : $" [{string.Join(",", box)}]")}: " +
-                            (id.Known ? $"{id.Name} (distance {F(id.Distance)})" : $"unknown (nearest {(id.Candidates.Count > 0 ? $"{id.Candidates[0].Name} at {F(id.Distance)}" : "none")})") +
-                            $"  threshold {F(id.Threshold)} ({rule.Rule switch { ThresholdRule.Given => "given with --threshold", ThresholdRule.Verification => ThresholdSource(info, null) + "; no impostor tail", _ => rule.Describe() }})");
-                }
+                    ReportIdentified(file, f, gal.Identify(f.Vector, info, options with { Yaw = r.GetValue(aligned) ? null : f.Face.Pose?.Yaw }), info,
+                        gal.SubjectCount, r.GetValue(aligned), r.GetValue(json));
             }
             return failed ? InputError : Ok;
         }));
         return cmd;
+    }
+
+    private void ReportIdentified(string file, FaceEmbedding f, Identification id, ModelInfo info, int subjects, bool aligned, bool json)
+    {
+        var rule = id.Rule!;
+        var box = aligned ? null : f.Face.Box.ToArray();
+        if (json) // the service's answer for a face, with the file, and the rates of a 1:1 threshold
+            stdout.WriteLine(JsonLine(IdentifiedFace.Of(f.Face, id), ("file", file), ("face", f.Index), ("box", box),
+                ("far", rule.Rule == ThresholdRule.Fpir ? rule.ComparisonFar : rule.Rule == ThresholdRule.Verification ? info.ThresholdFar : null),
+                ("frr", rule.Rule == ThresholdRule.Verification ? info.ThresholdFrr : null), ("subjects", subjects), ("model", info.Name)));
+        else
+            stdout.WriteLine($"{file} face {f.Index}{(box is null ? "" : $" [{string.Join(",", box)}]")}: " +
+                (id.Known ? $"{id.Name} (distance {F(id.Distance)})" : $"unknown (nearest {(id.Candidates.Count > 0 ? $"{id.Candidates[0].Name} at {F(id.Distance)}" : "none")})") +
+                $"  threshold {F(id.Threshold)} ({rule.Rule switch { ThresholdRule.Given => "given with --threshold", ThresholdRule.Verification => ThresholdSource(info, null) + "; no impostor tail", _ => rule.Describe() }})");
     }
 
     private Command SubjectsCommand()
@@ -326,7 +318,7 @@ public sealed partial class FaceNetCli
     private Command MigrateCommand()
     {
         var gallery = GalleryOption(); var model = ModelOption(); var detector = DetectorOption(); var threads = ThreadsOption(); var json = JsonOption();
-        var to = new Option<string>("--to") { Description = "The new gallery (created; must not exist yet)", Required = true };
+        var to = Options.Required("--to", "The new gallery (created; must not exist yet)");
         var cmd = new Command("migrate", "Re-embed a gallery's faces with another model (default: the default model) into a new gallery, from the photos they were enrolled from")
             { gallery, _tenant, _masterKeyFile, to, model, detector, threads, json };
         cmd.SetAction(r => Guard(() =>
@@ -371,11 +363,10 @@ public sealed partial class FaceNetCli
     {
         var model = ModelOption(); var detector = DetectorOption(); var flip = FlipOption(); var threads = ThreadsOption(); var json = JsonOption();
         var dir = new Argument<string>("folder") { Description = "A folder of photos (searched recursively)" };
-        var method = new Option<string>("--method") { Description = "dbscan or whispers (Chinese Whispers)", DefaultValueFactory = _ => "dbscan" };
-        method.AcceptOnlyFromAmong("dbscan", "whispers");
+        var method = Options.Setting("--method", "dbscan or whispers (Chinese Whispers)", "dbscan", "dbscan", "whispers");
         var eps = Options.Real("--eps", "Neighbour distance (default: the model's threshold)", 0, 4, minOpen: true);
-        var minSamples = new Option<int>("--min-samples") { Description = "DBSCAN: faces needed to form a cluster", DefaultValueFactory = _ => 2 }.Within(1);
-        var copyTo = new Option<string?>("--copy-to") { Description = "Write each cluster's face crops into OUT/cluster_N/ (noise into OUT/noise/)" };
+        var minSamples = Options.Int("--min-samples", "DBSCAN: faces needed to form a cluster", 2, 1);
+        var copyTo = Options.Text("--copy-to", "Write each cluster's face crops into OUT/cluster_N/ (noise into OUT/noise/)");
         var cmd = new Command(name, description) { dir, model, detector, flip, method, eps, minSamples, copyTo, threads, json };
         cmd.SetAction(r => Guard(() =>
         {
@@ -389,33 +380,41 @@ public sealed partial class FaceNetCli
             });
             foreach (var e in groups.Unreadable) ReportInput(e);
             foreach (var file in groups.WithoutFace) stderr.WriteLine($"warning: {file}: no face found");
-            var faces = groups.Faces;
-            if (r.GetValue(copyTo) is { } outDir)
-            {
-                OutputFolder(outDir);
-                var folders = groups.Clusters.Select((c, n) => (Name: $"cluster_{n}", Faces: c)).Append((Name: "noise", Faces: groups.Noise)).Where(g => g.Faces.Count > 0);
-                foreach (var (folder, members) in folders)
-                {
-                    var d = OutputFolder(Path.Combine(outDir, folder));
-                    foreach (var i in members) Annotate.Save(faces[i].Crop!, [], Path.Combine(d, $"{Path.GetFileNameWithoutExtension(faces[i].File)}_{i}.png"));
-                }
-            }
-            object Face(int i) => new Dictionary<string, object> { ["file"] = faces[i].File, ["box"] = faces[i].Face.Box.ToArray() };
-            if (r.GetValue(json))
-                stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
-                {
-                    ["method"] = r.GetValue(method)!, ["eps"] = groups.Eps, ["faces"] = faces.Count,
-                    ["clusters"] = groups.Clusters.Select((c, n) => new Dictionary<string, object> { ["id"] = n, ["faces"] = c.Select(Face).ToArray() }).ToArray(),
-                    ["noise"] = groups.Noise.Select(Face).ToArray(),
-                }, Json));
-            else
-            {
-                stdout.WriteLine($"{faces.Count} face(s) in {groups.Photos} image(s): {groups.Clusters.Count} cluster(s), {groups.Noise.Count} unclustered ({r.GetValue(method)}, eps {F(groups.Eps)})");
-                for (int c = 0; c < groups.Clusters.Count; c++)
-                    stdout.WriteLine($"  cluster {c}: {groups.Clusters[c].Count} face(s): {string.Join(", ", groups.Clusters[c].Select(i => Path.GetFileName(faces[i].File)).Distinct().Take(8))}{(groups.Clusters[c].Count > 8 ? ", …" : "")}");
-            }
+            if (r.GetValue(copyTo) is { } outDir) CopyGroups(groups, outDir);
+            ReportGroups(groups, r.GetValue(method)!, r.GetValue(json));
             return groups.Unreadable.Count > 0 ? InputError : Ok;
         }));
         return cmd;
+    }
+
+    /// <summary>Each cluster's face crops into OUT/cluster_N/, the unclustered ones into OUT/noise/.</summary>
+    private static void CopyGroups(PhotoClusters groups, string outDir)
+    {
+        OutputFolder(outDir);
+        var folders = groups.Clusters.Select((c, n) => (Name: $"cluster_{n}", Faces: c)).Append((Name: "noise", Faces: groups.Noise)).Where(g => g.Faces.Count > 0);
+        foreach (var (folder, members) in folders)
+        {
+            var d = OutputFolder(Path.Combine(outDir, folder));
+            foreach (var i in members) Annotate.Save(groups.Faces[i].Crop!, [], Path.Combine(d, $"{Path.GetFileNameWithoutExtension(groups.Faces[i].File)}_{i}.png"));
+        }
+    }
+
+    private void ReportGroups(PhotoClusters groups, string method, bool json)
+    {
+        var faces = groups.Faces;
+        object Face(int i) => new Dictionary<string, object> { ["file"] = faces[i].File, ["box"] = faces[i].Face.Box.ToArray() };
+        if (json)
+        {
+            stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
+            {
+                ["method"] = method, ["eps"] = groups.Eps, ["faces"] = faces.Count,
+                ["clusters"] = groups.Clusters.Select((c, n) => new Dictionary<string, object> { ["id"] = n, ["faces"] = c.Select(Face).ToArray() }).ToArray(),
+                ["noise"] = groups.Noise.Select(Face).ToArray(),
+            }, Json));
+            return;
+        }
+        stdout.WriteLine($"{faces.Count} face(s) in {groups.Photos} image(s): {groups.Clusters.Count} cluster(s), {groups.Noise.Count} unclustered ({method}, eps {F(groups.Eps)})");
+        for (int c = 0; c < groups.Clusters.Count; c++)
+            stdout.WriteLine($"  cluster {c}: {groups.Clusters[c].Count} face(s): {string.Join(", ", groups.Clusters[c].Select(i => Path.GetFileName(faces[i].File)).Distinct().Take(8))}{(groups.Clusters[c].Count > 8 ? ", …" : "")}");
     }
 }

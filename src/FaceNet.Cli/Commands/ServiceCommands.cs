@@ -10,118 +10,25 @@ public sealed partial class FaceNetCli
 
     private Command ServeCommand()
     {
-        var urls = new Option<string?>("--urls") { Description = "Where to listen (port 0: a free one; default http://127.0.0.1:5080, with --https-cert https://127.0.0.1:5443)" };
-        var httpsCert = new Option<string?>("--https-cert") { Description = "PEM certificate (chain): serve HTTPS (TLS 1.2/1.3) with HSTS" };
-        var httpsKey = new Option<string?>("--https-key") { Description = "The certificate's PEM private key" };
-        var retention = new Option<string[]>("--retention")
-        {
-            Description = "Erase subjects neither enrolled nor matched for this long (365d, 12h), swept at start and hourly; TENANT=PERIOD for one tenant's",
-            AllowMultipleArgumentsPerToken = true,
-        };
-        var gallery = new Option<string?>("--gallery", "-g")
-        {
-            Description = "The gallery: an SQLite file, or a PostgreSQL connection string (\"Host=…;Database=…\") that replicas share",
-        };
-        var keys = KeysFileOption(); var model = ModelOption(); var detector = DetectorOption(); var threads = ThreadsOption();
-        var threshold = ThresholdOption();
-        var maxBody = new Option<int>("--max-body-mb")
-        {
-            Description = "Largest request body in MB (413 beyond)",
-            DefaultValueFactory = _ => 10,
-        }.Within(1, 1024);
-        var workers = new Option<int>("--workers")
-        {
-            Description = "Requests decoding and detecting at once (default: half the cores; the others embed)",
-            DefaultValueFactory = _ => new ServiceOptions().Workers,
-        }.Within(1, 256);
-        var queue = new Option<int>("--queue")
-        {
-            Description = "Requests in progress at most (503 with Retry-After beyond)",
-            DefaultValueFactory = _ => 64,
-        }.Within(1, 100_000);
-        var batchWait = Options.Real("--batch-wait-ms", "How long a part-filled embedding batch waits for other requests' faces", 2, 0, 1000);
-        var timeout = Options.Real("--timeout", "A request's time limit in seconds (503 beyond)", 30, 0, 3600, minOpen: true);
-        var cluster = new Option<bool>("--cluster")
-        {
-            Description = "Be a silo of a cluster over the PostgreSQL gallery as well as a front end: the gallery is cut into shards over the silos",
-        };
-        var auditRetention = new Option<string>("--audit-retention")
-        {
-            Description = "Keep audit trail entries this long (400d, 12h; 'forever' keeps them all); older ones are deleted by the sweep, which records it",
-            DefaultValueFactory = _ => "400d",
-        };
-        var maxFaces = new Option<int>("--max-faces")
-        {
-            Description = "Faces of one photo embedded at most: the largest are kept, the answer says how many were dropped",
-            DefaultValueFactory = _ => 64,
-        }.Within(1, 10_000);
-        var decodeBudget = new Option<int>("--decode-budget-mp")
-        {
-            Description = "Decoded megapixels of all requests' photos in memory at once (about 4 MB each); beyond it requests wait",
-            DefaultValueFactory = _ => 100,
-        }.Within(1, 100_000);
-        var failedAuth = new Option<int>("--failed-auth-per-minute")
-        {
-            Description = "Failed authentications allowed per client address and minute (429 beyond; a valid key still works)",
-            DefaultValueFactory = _ => 30,
-        }.Within(1, 1_000_000);
-        var trustedProxy = new Option<string[]>("--trusted-proxy")
-        {
-            Description = "A proxy's address whose X-Forwarded-For names the client (audit trail, failed-authentication limit)",
-            AllowMultipleArgumentsPerToken = true,
-        };
+        var o = new ServeOptions(this);
         var silo = new SiloOptions();
-        var cmd = new Command("serve", "Run the HTTP service: verify, embed, detect, enrol, identify; API keys, limits, metrics, OpenAPI and a web page")
-            { urls, httpsCert, httpsKey, gallery, _masterKeyFile, retention, auditRetention, keys, model, detector, threads, threshold, maxBody,
-                maxFaces, decodeBudget, workers, queue, batchWait, timeout, failedAuth, trustedProxy, cluster };
+        var cmd = new Command("serve", "Run the HTTP service: verify, embed, detect, enrol, identify; API keys, limits, metrics, OpenAPI and a web page");
+        o.AddTo(cmd);
         silo.AddTo(cmd);
         cmd.SetAction(r => Guard(() =>
         {
-            var galleryLocation = r.GetValue(gallery);
-            var modelName = galleryLocation is not null && !GalleryStores.IsPostgres(galleryLocation) ? GalleryModelName(galleryLocation, r.GetValue(model), GalleryKey(r)) : r.GetValue(model);
-            bool tls = r.GetValue(httpsCert) is not null || r.GetValue(httpsKey) is not null;
-            var listen = r.GetValue(urls) ?? (tls ? "https://127.0.0.1:5443" : "http://127.0.0.1:5080");
-            if (listen.Split(';').Any(u => u.StartsWith("http://", StringComparison.OrdinalIgnoreCase) && !IsLoopback(u)))
+            var options = o.Read(r, silo);
+            if (options.Urls.Split(';').Any(u => u.StartsWith("http://", StringComparison.OrdinalIgnoreCase) && !IsLoopback(u)))
                 stderr.WriteLine("note: plain HTTP beyond this machine: photos, faces and API keys cross the network in the clear (--https-cert, --https-key)");
-            var options = new ServiceOptions
-            {
-                Urls = listen,
-                HttpsCertificateFile = r.GetValue(httpsCert),
-                HttpsKeyFile = r.GetValue(httpsKey),
-                Retention = (r.GetValue(retention) ?? []).Where(t => !t.Contains('=')).Select(t => (TimeSpan?)ParsePeriod("--retention", t)).LastOrDefault(),
-                TenantRetention = (r.GetValue(retention) ?? []).Where(t => t.Contains('='))
-                    .ToDictionary(t => t[..t.IndexOf('=')], t => ParsePeriod("--retention", t[(t.IndexOf('=') + 1)..])),
-                Gallery = galleryLocation,
-                MasterKey = GalleryKey(r),
-                KeysFile = r.GetValue(keys)!,
-                Recognizer = new FaceRecognizerOptions
-                {
-                    Model = modelName, Detector = r.GetValue(detector), Threads = r.GetValue(threads), Threshold = r.GetValue(threshold),
-                    ImportWeights = path => WeightImporter.Import(path).Onnx,
-                },
-                MaxBodyBytes = r.GetValue(maxBody) * 1024L * 1024,
-                Workers = r.GetValue(workers),
-                QueueLimit = r.GetValue(queue),
-                BatchWait = TimeSpan.FromMilliseconds(r.GetValue(batchWait)),
-                RequestTimeout = TimeSpan.FromSeconds(r.GetValue(timeout)),
-                Cluster = r.GetValue(cluster) ? silo.Read(r, galleryLocation, "--cluster") : null,
-                AuditRetention = r.GetValue(auditRetention) is "forever" ? null : ParsePeriod("--audit-retention", r.GetValue(auditRetention)!),
-                MaxFaces = r.GetValue(maxFaces),
-                MaxPixelsInFlight = r.GetValue(decodeBudget) * 1_000_000L,
-                FailedAuthPerMinute = r.GetValue(failedAuth),
-                TrustedProxies = [.. (r.GetValue(trustedProxy) ?? []).Select(a => System.Net.IPAddress.TryParse(a, out var ip) ? ip
-                    : throw new UsageException($"--trusted-proxy: '{a}' is not an IP address"))],
-            };
             var host = StartService(options, new StderrLogs(stderr));
-            var g = host.Gallery;
-            var c = host.Sharded;
+            var (g, c) = (host.Gallery, host.Sharded);
             stdout.WriteLine($"listening on {host.Address}  (model {host.Recognizer.Model.Info.Name}, threshold {F(host.Recognizer.Threshold)}; "
                 + (c is not null ? $"cluster {options.Cluster!.ClusterId}: silo {options.Cluster.AdvertisedAddress}:{options.Cluster.SiloPort}, "
                     + $"gallery {c.Store.Location} in {c.Shards} shards"
                 : g is null ? "no gallery" : $"gallery {g.Store.Location}: {g.SubjectCount} subject(s), {g.FaceCount} face(s)") + ")");
             stdout.WriteLine($"web page {host.Address}/   API reference {host.Address}/docs   metrics {host.Address}/metrics");
-            var keyCount = ApiKeys.Load(options.KeysFile).Active.Count();
-            if (keyCount == 0) stderr.WriteLine($"note: {options.KeysFile} holds no API keys: every /v1 request gets 401 until one is added ('facenet keys add NAME --scopes verify,identify,enroll,admin')");
+            if (!ApiKeys.Load(options.KeysFile).Active.Any())
+                stderr.WriteLine($"note: {options.KeysFile} holds no API keys: every /v1 request gets 401 until one is added ('facenet keys add NAME --scopes verify,identify,enroll,admin')");
             stdout.Flush();
             try { host.WaitForShutdownAsync().GetAwaiter().GetResult(); }
             finally { host.DisposeAsync().AsTask().GetAwaiter().GetResult(); }
@@ -129,6 +36,75 @@ public sealed partial class FaceNetCli
             return Ok;
         }));
         return cmd;
+    }
+
+    /// <summary>The options of <c>serve</c>, read into the service's <see cref="ServiceOptions"/>.</summary>
+    private sealed class ServeOptions(FaceNetCli cli)
+    {
+        private readonly Option<string?> _urls = Options.Text("--urls", "Where to listen (port 0: a free one; default http://127.0.0.1:5080, with --https-cert https://127.0.0.1:5443)");
+        private readonly Option<string?> _httpsCert = Options.Text("--https-cert", "PEM certificate (chain): serve HTTPS (TLS 1.2/1.3) with HSTS");
+        private readonly Option<string?> _httpsKey = Options.Text("--https-key", "The certificate's PEM private key");
+        private readonly Option<string[]> _retention = new("--retention")
+        {
+            Description = "Erase subjects neither enrolled nor matched for this long (365d, 12h), swept at start and hourly; TENANT=PERIOD for one tenant's",
+            AllowMultipleArgumentsPerToken = true,
+        };
+        private readonly Option<string?> _gallery = Options.Text("--gallery", "The gallery: an SQLite file, or a PostgreSQL connection string (\"Host=…;Database=…\") that replicas share", "-g");
+        private readonly Option<string> _keys = KeysFileOption();
+        private readonly Option<string?> _model = ModelOption();
+        private readonly Option<DetectorKind?> _detector = DetectorOption();
+        private readonly Option<int> _threads = ThreadsOption();
+        private readonly Option<double?> _threshold = ThresholdOption();
+        private readonly Option<int> _maxBody = Options.Int("--max-body-mb", "Largest request body in MB (413 beyond)", 10, 1, 1024);
+        private readonly Option<int> _workers = Options.Int("--workers", "Requests decoding and detecting at once (default: half the cores; the others embed)", new ServiceOptions().Workers, 1, 256);
+        private readonly Option<int> _queue = Options.Int("--queue", "Requests in progress at most (503 with Retry-After beyond)", 64, 1, 100_000);
+        private readonly Option<double> _batchWait = Options.Real("--batch-wait-ms", "How long a part-filled embedding batch waits for other requests' faces", 2, 0, 1000);
+        private readonly Option<double> _timeout = Options.Real("--timeout", "A request's time limit in seconds (503 beyond)", 30, 0, 3600, minOpen: true);
+        private readonly Option<bool> _cluster = Options.Flag("--cluster", "Be a silo of a cluster over the PostgreSQL gallery as well as a front end: the gallery is cut into shards over the silos");
+        private readonly Option<string> _auditRetention = Options.Setting("--audit-retention", "Keep audit trail entries this long (400d, 12h; 'forever' keeps them all); older ones are deleted by the sweep, which records it", "400d");
+        private readonly Option<int> _maxFaces = Options.Int("--max-faces", "Faces of one photo embedded at most: the largest are kept, the answer says how many were dropped", 64, 1, 10_000);
+        private readonly Option<int> _decodeBudget = Options.Int("--decode-budget-mp", "Decoded megapixels of all requests' photos in memory at once (about 4 MB each); beyond it requests wait", 100, 1, 100_000);
+        private readonly Option<int> _failedAuth = Options.Int("--failed-auth-per-minute", "Failed authentications allowed per client address and minute (429 beyond; a valid key still works)", 30, 1, 1_000_000);
+        private readonly Option<string[]> _trustedProxy = new("--trusted-proxy")
+        {
+            Description = "A proxy's address whose X-Forwarded-For names the client (audit trail, failed-authentication limit)",
+            AllowMultipleArgumentsPerToken = true,
+        };
+
+        public void AddTo(Command cmd)
+        {
+            foreach (var o in new Option[] { _urls, _httpsCert, _httpsKey, _gallery, cli._masterKeyFile, _retention, _auditRetention, _keys, _model, _detector,
+                _threads, _threshold, _maxBody, _maxFaces, _decodeBudget, _workers, _queue, _batchWait, _timeout, _failedAuth, _trustedProxy, _cluster })
+                cmd.Options.Add(o);
+        }
+
+        public ServiceOptions Read(ParseResult r, SiloOptions silo)
+        {
+            var gallery = r.GetValue(_gallery);
+            var key = cli.GalleryKey(r);
+            bool tls = r.GetValue(_httpsCert) is not null || r.GetValue(_httpsKey) is not null;
+            var retention = r.GetValue(_retention) ?? [];
+            return new ServiceOptions
+            {
+                Urls = r.GetValue(_urls) ?? (tls ? "https://127.0.0.1:5443" : "http://127.0.0.1:5080"),
+                HttpsCertificateFile = r.GetValue(_httpsCert), HttpsKeyFile = r.GetValue(_httpsKey),
+                Retention = retention.Where(t => !t.Contains('=')).Select(t => (TimeSpan?)ParsePeriod("--retention", t)).LastOrDefault(),
+                TenantRetention = retention.Where(t => t.Contains('=')).ToDictionary(t => t[..t.IndexOf('=')], t => ParsePeriod("--retention", t[(t.IndexOf('=') + 1)..])),
+                Gallery = gallery, MasterKey = key, KeysFile = r.GetValue(_keys)!,
+                Recognizer = new FaceRecognizerOptions
+                {
+                    Model = gallery is not null && !GalleryStores.IsPostgres(gallery) ? cli.GalleryModelName(gallery, r.GetValue(_model), key) : r.GetValue(_model),
+                    Detector = r.GetValue(_detector), Threads = r.GetValue(_threads), Threshold = r.GetValue(_threshold), ImportWeights = path => WeightImporter.Import(path).Onnx,
+                },
+                MaxBodyBytes = r.GetValue(_maxBody) * 1024L * 1024, Workers = r.GetValue(_workers), QueueLimit = r.GetValue(_queue),
+                BatchWait = TimeSpan.FromMilliseconds(r.GetValue(_batchWait)), RequestTimeout = TimeSpan.FromSeconds(r.GetValue(_timeout)),
+                Cluster = r.GetValue(_cluster) ? silo.Read(r, gallery, "--cluster") : null,
+                AuditRetention = r.GetValue(_auditRetention) is "forever" ? null : ParsePeriod("--audit-retention", r.GetValue(_auditRetention)!),
+                MaxFaces = r.GetValue(_maxFaces), MaxPixelsInFlight = r.GetValue(_decodeBudget) * 1_000_000L, FailedAuthPerMinute = r.GetValue(_failedAuth),
+                TrustedProxies = [.. (r.GetValue(_trustedProxy) ?? []).Select(a => System.Net.IPAddress.TryParse(a, out var ip) ? ip
+                    : throw new UsageException($"--trusted-proxy: '{a}' is not an IP address"))],
+            };
+        }
     }
 
     /// <summary>Where a silo listens and which cluster it joins: the options of serve --cluster and of cluster silo.</summary>
@@ -269,76 +245,71 @@ public sealed partial class FaceNetCli
         catch (ServiceAddressException e) { throw new UsageException($"--urls {options.Urls}: {e.Reason}"); }
     }
 
-    private Command KeysCommand()
+    private Command KeysCommand() => new("keys", "API keys of the service: add (printed once), list, revoke") { KeysAddCommand(), KeysListCommand(), KeysRevokeCommand() };
+
+    private Command KeysAddCommand()
     {
-        var cmd = new Command("keys", "API keys of the service: add (printed once), list, revoke");
+        var keys = KeysFileOption();
+        var name = new Argument<string>("name") { Description = "Who or what uses the key" };
+        var scopes = Options.Required("--scopes", "Comma-separated: verify, identify, enroll, admin (admin may do everything)");
+        var rate = Options.Real("--rate", "Requests per second allowed to this key (bursts of two seconds' worth)", ApiKeys.DefaultRate, 0, 100_000, minOpen: true);
+        var tenant = Options.Setting("--tenant", "The tenant whose gallery the key acts on (default: default)", GalleryTenants.Default);
+        var add = new Command("add", "Create a key; it is printed once, as the last line; the file keeps only its hash") { name, scopes, rate, tenant, keys };
+        add.SetAction(r => Guard(() =>
         {
-            var keys = KeysFileOption();
-            var name = new Argument<string>("name") { Description = "Who or what uses the key" };
-            var scopes = new Option<string>("--scopes")
-            {
-                Description = "Comma-separated: verify, identify, enroll, admin (admin may do everything)",
-                Required = true,
-            };
-            var rate = Options.Real("--rate", "Requests per second allowed to this key (bursts of two seconds' worth)",
-                ApiKeys.DefaultRate, 0, 100_000, minOpen: true);
-            var tenant = new Option<string>("--tenant") { Description = "The tenant whose gallery the key acts on (default: default)",
-                DefaultValueFactory = _ => GalleryTenants.Default };
-            var add = new Command("add", "Create a key; it is printed once, as the last line; the file keeps only its hash") { name,
-                scopes, rate, tenant, keys };
-            add.SetAction(r => Guard(() =>
-            {
-                var path = r.GetValue(keys)!;
-                var list = r.GetValue(scopes)!.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(s => ApiKeys.ParseScope(path, s)).ToList();
-                var key = ApiKeys.Add(path, r.GetValue(name)!, list, r.GetValue(rate), r.GetValue(tenant)!);
-                stderr.WriteLine($"key '{r.GetValue(name)}' added to {path} (tenant {r.GetValue(tenant)}; {string.Join(", ", list.Select(s => s.ToString().ToLowerInvariant()))}; "
-                    + $"{r.GetValue(rate):0.##} requests/s). It is shown this once:");
-                // the keys file cannot see the service's galleries: say what the key needs before its first request meets a 404
-                if (r.GetValue(tenant) != GalleryTenants.Default)
-                    stderr.WriteLine($"note: the tenant '{r.GetValue(tenant)}' must exist on the service: 'facenet tenants add {r.GetValue(tenant)} -g LOCATION' "
-                        + $"(the service's -g), or POST /v1/tenants/{r.GetValue(tenant)} with an admin key of the default tenant; until then its requests get 404");
-                stdout.WriteLine(key);
-                return Ok;
-            }));
-            cmd.Subcommands.Add(add);
-        }
+            var (path, who, to) = (r.GetValue(keys)!, r.GetValue(name)!, r.GetValue(tenant)!);
+            var list = r.GetValue(scopes)!.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(s => ApiKeys.ParseScope(path, s)).ToList();
+            var key = ApiKeys.Add(path, who, list, r.GetValue(rate), to);
+            stderr.WriteLine($"key '{who}' added to {path} (tenant {to}; {string.Join(", ", list.Select(s => s.ToString().ToLowerInvariant()))}; "
+                + $"{r.GetValue(rate):0.##} requests/s). It is shown this once:");
+            // the keys file cannot see the service's galleries: say what the key needs before its first request meets a 404
+            if (to != GalleryTenants.Default)
+                stderr.WriteLine($"note: the tenant '{to}' must exist on the service: 'facenet tenants add {to} -g LOCATION' "
+                    + $"(the service's -g), or POST /v1/tenants/{to} with an admin key of the default tenant; until then its requests get 404");
+            stdout.WriteLine(key);
+            return Ok;
+        }));
+        return add;
+    }
+
+    private Command KeysListCommand()
+    {
+        var keys = KeysFileOption(); var json = JsonOption();
+        var list = new Command("list", "The keys: names, scopes, rates (never the keys)") { keys, json };
+        list.SetAction(r => Guard(() =>
         {
-            var keys = KeysFileOption(); var json = JsonOption();
-            var list = new Command("list", "The keys: names, scopes, rates (never the keys)") { keys, json };
-            list.SetAction(r => Guard(() =>
+            var all = ApiKeys.Load(r.GetValue(keys)!).All;
+            static string[] Scopes(ApiKey k) => [.. k.Scopes.Select(s => s.ToString().ToLowerInvariant())];
+            if (r.GetValue(json))
             {
-                var all = ApiKeys.Load(r.GetValue(keys)!).All;
-                if (r.GetValue(json))
-                    stdout.WriteLine(JsonSerializer.Serialize(all.Select(k => new Dictionary<string, object>
-                    {
-                        ["name"] = k.Name, ["id"] = k.KeyId, ["scopes"] = k.Scopes.Select(s => s.ToString().ToLowerInvariant()).ToArray(),
-                        ["rate_per_second"] = k.RatePerSecond, ["created"] = k.Created.ToString("O"), ["tenant"] = k.TenantName,
-                        ["revoked"] = k.Revoked?.ToString("O")!,
-                    }), Json));
-                else
+                stdout.WriteLine(JsonSerializer.Serialize(all.Select(k => new Dictionary<string, object>
                 {
-                    stdout.WriteLine($"{all.Count(k => k.Revoked is null)} key(s) in force in {r.GetValue(keys)}"
-                        + (all.Any(k => k.Revoked is not null) ? $", {all.Count(k => k.Revoked is not null)} revoked" : ""));
-                    foreach (var k in all)
-                        stdout.WriteLine($"  {k.Name}  id {k.KeyId}  tenant {k.TenantName}  {string.Join(",", k.Scopes.Select(s => s.ToString().ToLowerInvariant()))}  "
-                            + $"{k.RatePerSecond:0.##}/s  since {k.Created:yyyy-MM-dd}" + (k.Revoked is { } when ? $"  REVOKED {when:yyyy-MM-dd}" : ""));
-                }
+                    ["name"] = k.Name, ["id"] = k.KeyId, ["scopes"] = Scopes(k), ["rate_per_second"] = k.RatePerSecond,
+                    ["created"] = k.Created.ToString("O"), ["tenant"] = k.TenantName, ["revoked"] = k.Revoked?.ToString("O")!,
+                }), Json));
                 return Ok;
-            }));
-            cmd.Subcommands.Add(list);
-        }
+            }
+            int revoked = all.Count(k => k.Revoked is not null);
+            stdout.WriteLine($"{all.Count - revoked} key(s) in force in {r.GetValue(keys)}" + (revoked > 0 ? $", {revoked} revoked" : ""));
+            foreach (var k in all)
+                stdout.WriteLine($"  {k.Name}  id {k.KeyId}  tenant {k.TenantName}  {string.Join(",", Scopes(k))}  {k.RatePerSecond:0.##}/s  since {k.Created:yyyy-MM-dd}"
+                    + (k.Revoked is { } when ? $"  REVOKED {when:yyyy-MM-dd}" : ""));
+            return Ok;
+        }));
+        return list;
+    }
+
+    private Command KeysRevokeCommand()
+    {
+        var keys = KeysFileOption();
+        var name = new Argument<string>("name") { Description = "The key's name" };
+        var revoke = new Command("revoke", "Revoke a key: a running service refuses it within a second; the file keeps it, marked revoked, so the audit trail names its later uses by id") { name, keys };
+        revoke.SetAction(r => Guard(() =>
         {
-            var keys = KeysFileOption();
-            var name = new Argument<string>("name") { Description = "The key's name" };
-            var revoke = new Command("revoke", "Revoke a key: a running service refuses it within a second; the file keeps it, marked revoked, so the audit trail names its later uses by id") { name, keys };
-            revoke.SetAction(r => Guard(() =>
-            {
-                if (!ApiKeys.Revoke(r.GetValue(keys)!, r.GetValue(name)!)) { stderr.WriteLine($"error: {r.GetValue(keys)}: no key named '{r.GetValue(name)}'"); return InputError; }
-                stdout.WriteLine($"revoked {r.GetValue(name)}");
-                return Ok;
-            }));
-            cmd.Subcommands.Add(revoke);
-        }
-        return cmd;
+            if (!ApiKeys.Revoke(r.GetValue(keys)!, r.GetValue(name)!)) { stderr.WriteLine($"error: {r.GetValue(keys)}: no key named '{r.GetValue(name)}'"); return InputError; }
+            stdout.WriteLine($"revoked {r.GetValue(name)}");
+            return Ok;
+        }));
+        return revoke;
     }
 }

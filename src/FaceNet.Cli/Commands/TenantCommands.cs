@@ -3,65 +3,67 @@ namespace FaceNet.Cli;
 // Tenants of a service's galleries: tenants add | list | remove, as the admin API makes them.
 public sealed partial class FaceNetCli
 {
-    private Command TenantsCommand()
+    private Command TenantsCommand() => new("tenants", "The tenants of a service's galleries (a folder -g DIR/ or a PostgreSQL database): add, list, remove")
+        { TenantsAddCommand(), TenantsListCommand(), TenantsRemoveCommand() };
+
+    private static Option<string> TenantsLocation() => Options.Required("--gallery",
+        "The service's galleries: a folder (DIR/, one TENANT.db each) or a PostgreSQL connection string (a schema each)", "-g");
+
+    private static Argument<string> TenantArgument() => new("tenant") { Description = $"The tenant's name ({GalleryTenants.NameRule})" };
+
+    private Command TenantsAddCommand()
     {
-        var cmd = new Command("tenants", "The tenants of a service's galleries (a folder -g DIR/ or a PostgreSQL database): add, list, remove");
-        Option<string> Location() => new("--gallery", "-g")
+        var gallery = TenantsLocation(); var name = TenantArgument(); var model = ModelOption();
+        var add = new Command("add", "Make a tenant's gallery: empty, bound to the model (default: the default tenant's), encrypted under the master key when given")
+            { name, gallery, model, _masterKeyFile };
+        add.SetAction(r => Guard(() =>
         {
-            Description = "The service's galleries: a folder (DIR/, one TENANT.db each) or a PostgreSQL connection string (a schema each)",
-            Required = true,
-        };
-        Argument<string> Name() => new("tenant") { Description = $"The tenant's name ({GalleryTenants.NameRule})" };
+            var (location, tenant, key) = (r.GetValue(gallery)!, TenantName(r.GetValue(name)!), GalleryKey(r));
+            if (!GalleryTenants.Hosts(location)) throw new UsageException($"-g {location}: tenants live in a folder (DIR/) or a PostgreSQL database, not one gallery file");
+            var defaultGallery = GalleryTenants.LocationOf(location, GalleryTenants.Default);
+            using var faceModel = FaceModel.Load(GalleryModelName(defaultGallery, r.GetValue(model), key));
+            using (GalleryTenants.Create(location, tenant, GalleryModel.For(faceModel), key)) { }
+            AuditDefault(location, key, AuditOperations.TenantCreate, "tenant " + tenant);
+            stdout.WriteLine($"tenant {tenant} added: {Redacted(GalleryTenants.LocationOf(location, tenant))} (model {faceModel.Info.Name}"
+                + (key is null ? ")" : $", encrypted under master key {key.Id})"));
+            return Ok;
+        }));
+        return add;
+    }
+
+    private Command TenantsListCommand()
+    {
+        var gallery = TenantsLocation(); var json = JsonOption();
+        var list = new Command("list", "Every tenant there, default first") { gallery, json };
+        list.SetAction(r => Guard(() =>
         {
-            var gallery = Location(); var name = Name(); var model = ModelOption();
-            var add = new Command("add", "Make a tenant's gallery: empty, bound to the model (default: the default tenant's), encrypted under the master key when given")
-                { name, gallery, model, _masterKeyFile };
-            add.SetAction(r => Guard(() =>
+            var tenants = GalleryTenants.List(r.GetValue(gallery)!);
+            if (r.GetValue(json)) stdout.WriteLine(JsonSerializer.Serialize(new { tenants }, Json));
+            else foreach (var t in tenants) stdout.WriteLine(t);
+            return Ok;
+        }));
+        return list;
+    }
+
+    private Command TenantsRemoveCommand()
+    {
+        var gallery = TenantsLocation(); var name = TenantArgument();
+        var remove = new Command("remove", "Erase a tenant's gallery (its files or its schema) with every face in it; "
+            + "a running service should be asked instead (DELETE /v1/tenants/TENANT), since it holds the gallery open") { name, gallery, _masterKeyFile };
+        remove.SetAction(r => Guard(() =>
+        {
+            var (location, tenant) = (r.GetValue(gallery)!, TenantName(r.GetValue(name)!));
+            if (tenant == GalleryTenants.Default) throw new UsageException("the default tenant cannot be removed (remove its subjects instead)");
+            if (!GalleryTenants.Drop(location, tenant))
             {
-                var (location, tenant, key) = (r.GetValue(gallery)!, TenantName(r.GetValue(name)!), GalleryKey(r));
-                if (!GalleryTenants.Hosts(location)) throw new UsageException($"-g {location}: tenants live in a folder (DIR/) or a PostgreSQL database, not one gallery file");
-                var defaultGallery = GalleryTenants.LocationOf(location, GalleryTenants.Default);
-                using var faceModel = FaceModel.Load(GalleryModelName(defaultGallery, r.GetValue(model), key));
-                using (GalleryTenants.Create(location, tenant, GalleryModel.For(faceModel), key)) { }
-                AuditDefault(location, key, AuditOperations.TenantCreate, "tenant " + tenant);
-                stdout.WriteLine($"tenant {tenant} added: {Redacted(GalleryTenants.LocationOf(location, tenant))} (model {faceModel.Info.Name}"
-                    + (key is null ? ")" : $", encrypted under master key {key.Id})"));
-                return Ok;
-            }));
-            cmd.Subcommands.Add(add);
-        }
-        {
-            var gallery = Location(); var json = JsonOption();
-            var list = new Command("list", "Every tenant there, default first") { gallery, json };
-            list.SetAction(r => Guard(() =>
-            {
-                var tenants = GalleryTenants.List(r.GetValue(gallery)!);
-                if (r.GetValue(json)) stdout.WriteLine(JsonSerializer.Serialize(new { tenants }, Json));
-                else foreach (var t in tenants) stdout.WriteLine(t);
-                return Ok;
-            }));
-            cmd.Subcommands.Add(list);
-        }
-        {
-            var gallery = Location(); var name = Name();
-            var remove = new Command("remove", "Erase a tenant's gallery (its files or its schema) with every face in it; "
-                + "a running service should be asked instead (DELETE /v1/tenants/TENANT), since it holds the gallery open") { name, gallery, _masterKeyFile };
-            remove.SetAction(r => Guard(() =>
-            {
-                var (location, tenant) = (r.GetValue(gallery)!, TenantName(r.GetValue(name)!));
-                if (tenant == GalleryTenants.Default) throw new UsageException("the default tenant cannot be removed (remove its subjects instead)");
-                if (!GalleryTenants.Drop(location, tenant))
-                {
-                    stderr.WriteLine($"error: {Redacted(location)}: no tenant named '{tenant}'");
-                    return InputError;
-                }
-                AuditDefault(location, GalleryKey(r), AuditOperations.TenantRemove, "tenant " + tenant);
-                stdout.WriteLine($"tenant {tenant} removed");
-                return Ok;
-            }));
-            cmd.Subcommands.Add(remove);
-        }
-        return cmd;
+                stderr.WriteLine($"error: {Redacted(location)}: no tenant named '{tenant}'");
+                return InputError;
+            }
+            AuditDefault(location, GalleryKey(r), AuditOperations.TenantRemove, "tenant " + tenant);
+            stdout.WriteLine($"tenant {tenant} removed");
+            return Ok;
+        }));
+        return remove;
     }
 
     private static string TenantName(string name)

@@ -32,6 +32,13 @@ public sealed record FaceQuality(double Score, double EyeDistance, double Sharpn
     internal const double YawDegreesOne = 40, YawDegreesZero = 90;
     internal const double DetectorZero = 0.5, DetectorOne = 0.8;
 
+    /// <summary>
+    /// The faces a detector found in <paramref name="image"/> (the photo at <paramref name="scale"/> of its full size), each
+    /// with its quality and in full-size coordinates: what every front end reports for a detection.
+    /// </summary>
+    public static IReadOnlyList<DetectedFace> Measured(RgbImage image, IEnumerable<DetectedFace> faces, double scale = 1) =>
+        [.. faces.Select(f => (scale == 1 ? f : f.Scaled(1 / scale)) with { Quality = Measure(image, f, scale) })];
+
     /// <summary>Measures a face found in <paramref name="image"/> (its coordinates), which is the photo at <paramref name="scale"/> of its full size.</summary>
     public static FaceQuality Measure(RgbImage image, DetectedFace face, double scale = 1)
     {

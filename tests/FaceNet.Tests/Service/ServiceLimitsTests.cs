@@ -155,11 +155,12 @@ public sealed class ServiceReplicaTests(PostgresServer postgres)
     [Theory]
     [InlineData("postgres")]
     [InlineData("sqlite")]
-    public async Task A_face_enrolled_through_one_replica_is_identified_through_another_within_a_second(string kind)
+    public async Task A_face_enrolled_through_one_replica_is_identified_through_another_at_once_not_at_its_next_poll(string kind)
     {
         var dir = Directory.CreateTempSubdirectory("facenet-replicas-").FullName;
         var gallery = kind == "postgres" ? postgres.NewDatabase() : Path.Combine(dir, "shared.db");
-        // PostgreSQL replicas poll only every 30 s here: only its NOTIFY can make the second
+        // PostgreSQL replicas poll only every 30 s here: only its NOTIFY can make the window (5 s: each identify itself takes
+        // a few hundred ms on a loaded 2-core machine, so one second failed now and then in a full run)
         var poll = kind == "postgres" ? TimeSpan.FromSeconds(30) : TimeSpan.FromMilliseconds(250);
         await using var a = await StartAsync(o => o with { FollowPoll = poll, KeysFile = Path.Combine(dir, "keys.json") }, gallery, Directory.CreateTempSubdirectory().FullName);
         await using var b = await StartAsync(o => o with { FollowPoll = poll, KeysFile = Path.Combine(dir, "keys.json") }, gallery, Directory.CreateTempSubdirectory().FullName);
@@ -168,14 +169,14 @@ public sealed class ServiceReplicaTests(PostgresServer postgres)
         await Task.Delay(300); // the followers are listening
 
         Assert.Equal(201, (await a.Post("/v1/subjects/Grace/faces", key, Form(("image", Face("img3.jpg"))))).Status);
-        var seen = await Within(TimeSpan.FromSeconds(1), async () =>
+        var seen = await Within(TimeSpan.FromSeconds(5), async () =>
             (await b.Post("/v1/identify", key, Form(("image", Face("img12.jpg"))))).Body.GetProperty("faces")[0].GetProperty("name").ToString() == "Grace");
-        Assert.True(seen, "replica b did not identify Grace within a second of her enrolment through a");
+        Assert.True(seen, "replica b did not identify Grace within 5 s of her enrolment through a");
 
         Assert.Equal(204, (await a.Send(HttpMethod.Delete, "/v1/subjects/Grace", key)).Status);
-        var erased = await Within(TimeSpan.FromSeconds(1), async () =>
+        var erased = await Within(TimeSpan.FromSeconds(5), async () =>
             !(await b.Post("/v1/identify", key, Form(("image", Face("img12.jpg"))))).Body.GetProperty("faces")[0].GetProperty("known").GetBoolean());
-        Assert.True(erased, "replica b still identified Grace a second after her erasure through a");
+        Assert.True(erased, "replica b still identified Grace 5 s after her erasure through a");
         var (_, subjects, _) = await b.Send(HttpMethod.Get, "/v1/subjects", key);
         Assert.Equal(0, subjects.GetProperty("subjects").GetArrayLength());
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
