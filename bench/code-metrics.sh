@@ -14,9 +14,24 @@ echo "lines over 160 characters in src: $(cs src | xargs awk 'length > 160' | wc
 echo "lines over 140 characters in src: $(cs src | xargs awk 'length > 140' | wc -l)"
 cs src/FaceNet.Cli | xargs awk '
   FNR == 1 { start = 0 }
-  /^    (private|public|internal|protected)[^=;]*\(/ && !/;$/ && !/=>/ { start = FNR; name = $0; file = FILENAME }
+  /^    (private|public|internal|protected)[^=;]*\(/ && !/;$/ && !/=>/ && !/ (class|record|struct) / { start = FNR; name = $0; file = FILENAME }
   /^    }$/ && start { len = FNR - start + 1; if (len > best) { best = len; where = file ":" start } start = 0 }
   END { printf "longest CLI method: %d lines (%s)\n", best, where }'
+echo "CLI source: $(cs src/FaceNet.Cli | xargs cat | wc -l) lines"
+echo "CLI methods over 50 lines: $(cs src/FaceNet.Cli | xargs awk '
+  FNR == 1 { start = 0 }
+  /^    (private|public|internal|protected)[^=;]*\(/ && !/;$/ && !/=>/ && !/ (class|record|struct) / { start = FNR }
+  /^    }$/ && start { if (FNR - start + 1 > 50) n++; start = 0 }
+  END { print n + 0 }')"
+several=0
+for f in $(cs src); do
+  n=$(grep -cE '^(public|\[.*\] *public) +((sealed|static|abstract|readonly|partial|record) +)*(class|record|enum|interface|struct) ' "$f" || true)
+  [ "$n" -gt 1 ] && several=$((several + 1))
+done
+echo "files in src with several public top-level types: $several"
+echo "files in src over 500 lines: $(cs src | xargs wc -l | grep -v ' total$' | awk '$1 > 500 {printf "%s (%d) ", $2, $1; n++} END {print "= " n + 0}')"
+echo "(Delegate) casts in the service: $(cs src/FaceNet.Service | xargs grep -c '(Delegate)' | awk -F: '{s += $2} END {print s + 0}')"
+echo "query strings parsed by hand in the service: $(cs src/FaceNet.Service | xargs grep -c 'Request.Query\[' | awk -F: '{s += $2} END {print s + 0}')"
 echo "InternalsVisibleTo to assemblies other than the tests: $(grep -h 'InternalsVisibleTo' src/*/*.csproj | grep -vc 'FaceNet.Tests' || true)"
 echo "README.md: $(wc -c < README.md) bytes, $(wc -l < README.md) lines"
 if [ -d docs ]; then
