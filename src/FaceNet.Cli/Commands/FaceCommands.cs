@@ -6,6 +6,26 @@ public sealed partial class FaceNetCli
     /// <summary>One JSON line for an image that could not be used: a --json stream says what failed, not only stderr.</summary>
     private void JsonFailure(string file, FaceNetException e) => stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object> { ["file"] = file, ["error"] = e.Reason }, Json));
 
+    /// <summary>
+    /// Runs <paramref name="work"/> on each image: one that cannot be used is reported (with --json, a JSON line says so too)
+    /// and the rest go on; <paramref name="work"/> returns false for a failure it reported itself. True when any failed.
+    /// </summary>
+    private bool EachImage(IEnumerable<string> files, bool json, Func<string, bool> work)
+    {
+        bool failed = false;
+        foreach (var file in files)
+        {
+            try { failed |= !work(file); }
+            catch (ImageException e)
+            {
+                ReportInput(e);
+                if (json) JsonFailure(file, e);
+                failed = true;
+            }
+        }
+        return failed;
+    }
+
     /// <summary>Tells the user when a photo with several faces stands for one of them.</summary>
     private void NoteMainFace(string file, int found, string what) =>
         stderr.WriteLine($"note: {file} has {found} faces; {what}");
@@ -25,19 +45,10 @@ public sealed partial class FaceNetCli
                 Model = r.GetValue(model), Detector = r.GetValue(detector), Threads = r.GetValue(threads), Flip = r.GetValue(flip),
                 Preprocess = r.GetValue(preprocess), Alignment = r.GetValue(alignment),
             }, r.GetValue(aligned));
-            bool failed = false;
-            foreach (var file in files)
+            bool failed = EachImage(files, r.GetValue(json), file =>
             {
-                IReadOnlyList<FaceEmbedding> faces;
-                try { (faces, int found) = pipeline.EmbedFaces(file, Which(r.GetValue(aligned), r.GetValue(allFaces))); if (found > 1
-                    && !r.GetValue(allFaces)) NoteMainFace(file, found, "embedding its subject (--all-faces embeds each)"); }
-                catch (ImageException e)
-                {
-                    ReportInput(e);
-                    if (r.GetValue(json)) JsonFailure(file, e);
-                    failed = true;
-                    continue;
-                }
+                var (faces, found) = pipeline.EmbedFaces(file, Which(r.GetValue(aligned), r.GetValue(allFaces)));
+                if (found > 1 && !r.GetValue(allFaces)) NoteMainFace(file, found, "embedding its subject (--all-faces embeds each)");
                 foreach (var f in faces)
                 {
                     var box = r.GetValue(aligned) ? null : f.Face.Box.ToArray();
@@ -47,7 +58,8 @@ public sealed partial class FaceNetCli
                     else
                         stdout.WriteLine($"{file} face {f.Index}{(box is null ? "" : $" [{string.Join(",", box)}]")}: {f.Vector.Length}-d [{string.Join(", ", f.Vector.Take(4).Select(v => F(v)))}, …]");
                 }
-            }
+                return true;
+            });
             return failed ? InputError : Ok;
         }));
         return cmd;
@@ -166,27 +178,22 @@ public sealed partial class FaceNetCli
             var dir = OutputFolder(r.GetValue(output)!);
             using var pipeline = Pipeline(new FaceRecognizerOptions { Model = r.GetValue(model), Detector = r.GetValue(detector),
                 Threads = r.GetValue(threads), Alignment = r.GetValue(alignment) });
-            bool failed = false;
-            foreach (var file in files)
+            bool failed = EachImage(files, json: false, file =>
             {
-                try
+                // decoded, detected and aligned as embed does, so these are the crops it embeds
+                var photo = pipeline.Read(file);
+                var subject = pipeline.DetectMain(photo);
+                if (subject.Face is null) throw new NoFaceException(file);
+                if (!r.GetValue(allFaces) && subject.All.Count > 1) NoteMainFace(file, subject.All.Count, "writing its subject's crop (--all-faces writes each)");
+                var faces = subject.Chosen(r.GetValue(allFaces));
+                for (int i = 0; i < faces.Count; i++)
                 {
-                    // decoded, detected and aligned as embed does, so these are the crops it embeds
-                    var photo = pipeline.Read(file);
-                    var subject = pipeline.DetectMain(photo);
-                    if (subject.Face is null) throw new NoFaceException(file);
-                    if (!r.GetValue(allFaces) && subject.All.Count > 1) NoteMainFace(file, subject.All.Count,
-                        "writing its subject's crop (--all-faces writes each)");
-                    var faces = subject.Chosen(r.GetValue(allFaces));
-                    for (int i = 0; i < faces.Count; i++)
-                    {
-                        var target = Path.Combine(dir, $"{Path.GetFileNameWithoutExtension(file)}_{i}.png");
-                        Annotate.Save(pipeline.Align(photo, faces[i]).Primary, [], target);
-                        stdout.WriteLine(target);
-                    }
+                    var target = Path.Combine(dir, $"{Path.GetFileNameWithoutExtension(file)}_{i}.png");
+                    Annotate.Save(pipeline.Align(photo, faces[i]).Primary, [], target);
+                    stdout.WriteLine(target);
                 }
-                catch (ImageException e) { ReportInput(e); failed = true; }
-            }
+                return true;
+            });
             return failed ? InputError : Ok;
         }));
         return cmd;
@@ -204,28 +211,16 @@ public sealed partial class FaceNetCli
             var outPath = r.GetValue(output);
             if (outPath is not null && files.Count > 1) OutputFolder(outPath);
             using var det = Detectors.Create(r.GetValue(detector), r.GetValue(threads));
-            bool failed = false;
-            foreach (var file in files)
+            bool failed = EachImage(files, r.GetValue(json), file =>
             {
-                RgbImage image;
-                try { image = ImageDecoder.Load(file); }
-                catch (ImageException e)
-                {
-                    ReportInput(e);
-                    if (r.GetValue(json)) JsonFailure(file, e);
-                    failed = true;
-                    continue;
-                }
+                var image = ImageDecoder.Load(file);
                 var faces = FaceQuality.Measured(image, det.Detect(image));
                 ReportDetections(file, faces, r.GetValue(json));
-                if (outPath is not null)
-                {
-                    var target = files.Count == 1 ? outPath : Path.Combine(outPath, Path.GetFileNameWithoutExtension(file) + ".png");
-                    Annotate.Save(image, faces, target);
-                }
+                if (outPath is not null) Annotate.Save(image, faces, files.Count == 1 ? outPath : Path.Combine(outPath, Path.GetFileNameWithoutExtension(file) + ".png"));
                 // a photo without a face is an input error with or without --json (the JSON line says faces: [])
-                if (faces.Count == 0) { stderr.WriteLine($"error: {file}: no face found"); failed = true; }
-            }
+                if (faces.Count == 0) stderr.WriteLine($"error: {file}: no face found");
+                return faces.Count > 0;
+            });
             return failed ? InputError : Ok;
         }));
         return cmd;

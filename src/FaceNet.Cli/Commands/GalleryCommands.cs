@@ -149,22 +149,13 @@ public sealed partial class FaceNetCli
                 Threshold = r.GetValue(threshold), Top = r.GetValue(top), Aggregation = agg };
             if (info.ImpostorTail is null && r.GetValue(threshold) is null)
                 stderr.WriteLine($"note: the model '{info.Name}' has no impostor tail: identify holds faces against its 1:1 threshold, and strangers get a name more often as the gallery grows ('facenet calibrate --root PEOPLE -o MODEL' measures one)");
-            bool failed = false;
-            foreach (var file in files)
+            bool failed = EachImage(files, r.GetValue(json), file =>
             {
-                IReadOnlyList<FaceEmbedding> faces;
-                try { faces = pipeline.EmbedFaces(file, Which(r.GetValue(aligned), allFaces: true)).Faces; }
-                catch (ImageException e)
-                {
-                    ReportInput(e);
-                    if (r.GetValue(json)) JsonFailure(file, e);
-                    failed = true;
-                    continue;
-                }
-                foreach (var f in faces)
+                foreach (var f in pipeline.EmbedFaces(file, Which(r.GetValue(aligned), allFaces: true)).Faces)
                     ReportIdentified(file, f, gal.Identify(f.Vector, info, options with { Yaw = r.GetValue(aligned) ? null : f.Face.Pose?.Yaw }), info,
                         gal.SubjectCount, r.GetValue(aligned), r.GetValue(json));
-            }
+                return true;
+            });
             return failed ? InputError : Ok;
         }));
         return cmd;

@@ -69,17 +69,11 @@ public sealed partial class FaceNetCli
                 Detector = r.GetValue(detector), Threads = r.GetValue(threads), LivenessModel = r.GetValue(model), LivenessThreshold = r.GetValue(threshold),
             });
             _ = pipeline.Liveness; // a bad liveness model is a model error before any photo is read
-            bool failed = false;
-            foreach (var file in files)
+            bool failed = EachImage(files, r.GetValue(json), file =>
             {
-                try { PrintLiveness(file, pipeline.CheckLiveness(file), r.GetValue(json)); }
-                catch (ImageException e)
-                {
-                    ReportInput(e);
-                    if (r.GetValue(json)) JsonFailure(file, e);
-                    failed = true;
-                }
-            }
+                PrintLiveness(file, pipeline.CheckLiveness(file), r.GetValue(json));
+                return true;
+            });
             return failed ? InputError : Ok;
         }));
         return cmd;
