@@ -26,10 +26,11 @@ public sealed partial class FaceNetCli
         var shards = Options.Int("--shards", "Shards of a new gallery", 16, 1, 4096);
         var graphFrom = new Option<int?>("--graph-from") { Description = "Silos: a shard of this many faces or more is compact (default the silo's)" }.Within(1, int.MaxValue);
         var graphDir = Options.Text("--graph-dir", "Silos: where shards' graphs are kept (default the silo's)");
+        var graphCandidates = new Option<int?>("--graph-candidates") { Description = "Silos: neighbours a graph search collects (default the silo's)" }.Within(1, 100_000);
         var failover = Options.Flag("--failover", "At the largest silo count: kill -9 one silo and time until the answers are whole");
         var cmd = new Command("cluster", "A gallery in shards over 1, 2, 4 silo processes: load time, memory per face, identify p50/p99 and throughput, "
             + "recall against exact float search, enrolment throughput, failover")
-            { gallery, faces, dimensions, silos, queries, clients, writers, seconds, json, lfw, shards, graphFrom, graphDir, failover };
+            { gallery, faces, dimensions, silos, queries, clients, writers, seconds, json, lfw, shards, graphFrom, graphCandidates, graphDir, failover };
         cmd.SetAction(r => Guard(() =>
         {
             var db = r.GetValue(gallery)!;
@@ -37,6 +38,7 @@ public sealed partial class FaceNetCli
             var (real, threshold) = RealFacesOf(r.GetValue(lfw)!, r.GetValue(dimensions));
             var planted = FaceNet.Benchmarks.ClusterBenchmark.Prepare(db, real, threshold, r.GetValue(faces), r.GetValue(dimensions), r.GetValue(shards), stderr.WriteLine);
             string[] siloExtra = [.. r.GetValue(graphFrom) is { } gf ? new[] { "--graph-from", gf.ToString(CultureInfo.InvariantCulture) } : [],
+                .. r.GetValue(graphCandidates) is { } gc ? new[] { "--graph-candidates", gc.ToString(CultureInfo.InvariantCulture) } : [],
                 .. r.GetValue(graphDir) is { } gd ? new[] { "--graph-dir", gd } : []];
             var counts = r.GetValue(silos) is { Length: > 0 } all ? all : [1, 2, 4];
             foreach (var n in counts)

@@ -131,6 +131,11 @@ public sealed partial class FaceNetCli
                 + $"(default {new FaceIndexOptions().ApproximateFrom:N0}; below it, the float vectors and an exact scan)",
         }.Within(1, int.MaxValue);
 
+        private readonly Option<int?> _graphCandidates = new Option<int?>("--graph-candidates")
+        {
+            Description = $"Cluster: neighbours a compact shard's graph search collects (default {new FaceIndexOptions().MinCandidates}): more finds more of the nearest faces of large shards, and costs time",
+        }.Within(1, 100_000);
+
         private readonly Option<string?> _graphDir = new("--graph-dir")
         {
             Description = $"Cluster: where this silo keeps its shards' graphs (default {FaceNet.Cluster.Shards.ShardGraphs.DefaultDirectory}; a copy of each is in the database too)",
@@ -138,7 +143,7 @@ public sealed partial class FaceNetCli
 
         public void AddTo(Command cmd)
         {
-            foreach (var o in new Option[] { _siloPort, _gatewayPort, _address, _clusterId, _shards, _graphFrom, _graphDir }) cmd.Options.Add(o);
+            foreach (var o in new Option[] { _siloPort, _gatewayPort, _address, _clusterId, _shards, _graphFrom, _graphCandidates, _graphDir }) cmd.Options.Add(o);
         }
 
         public FaceNet.Cluster.FaceClusterOptions Read(ParseResult r, string? gallery, string what)
@@ -152,7 +157,11 @@ public sealed partial class FaceNetCli
             {
                 ConnectionString = gallery, SiloPort = r.GetValue(_siloPort), GatewayPort = r.GetValue(_gatewayPort), AdvertisedAddress = address!,
                 ClusterId = r.GetValue(_clusterId)!, Shards = r.GetValue(_shards),
-                Index = r.GetValue(_graphFrom) is { } from ? new FaceIndexOptions { ApproximateFrom = from } : null,
+                Index = r.GetValue(_graphFrom) is null && r.GetValue(_graphCandidates) is null ? null : new FaceIndexOptions
+                {
+                    ApproximateFrom = r.GetValue(_graphFrom) ?? new FaceIndexOptions().ApproximateFrom,
+                    MinCandidates = r.GetValue(_graphCandidates) ?? new FaceIndexOptions().MinCandidates,
+                },
                 GraphDirectory = r.GetValue(_graphDir) ?? FaceNet.Cluster.Shards.ShardGraphs.DefaultDirectory,
             };
         }
