@@ -163,6 +163,40 @@ public sealed class TrainingTests
     }
 
     [Fact]
+    public void Training_from_folders_holds_out_one_person_in_five_unless_validation_people_are_given()
+    {
+        var dir = Directory.CreateTempSubdirectory("facenet-train-folders-").FullName;
+        try
+        {
+            string[] photos = ["img1.jpg", "img2.jpg", "img3.jpg", "img4.jpg", "img8.jpg", "img9.jpg", "img12.jpg", "img16.jpg", "img17.jpg",
+                "kit_harington_1.jpg", "kit_harington_2.jpg"];
+            string People(string root, int count, int from)
+            {
+                for (int p = 0; p < count; p++)
+                {
+                    Directory.CreateDirectory(Path.Combine(root, $"p{from + p}"));
+                    for (int k = 0; k < 2; k++) File.Copy(TestImages.DataPath("faces", photos[(2 * (from + p) + k) % photos.Length]), Path.Combine(root, $"p{from + p}", $"{k}.jpg"));
+                }
+                return root;
+            }
+            var people = People(Path.Combine(dir, "people"), 10, 0);
+            var others = People(Path.Combine(dir, "others"), 2, 10);
+            using var recognizer = FaceRecognizer.Create(new FaceRecognizerOptions { Model = "mobilefacenet" });
+            var options = new TrainingOptions { Epochs = 2, PeoplePerBatch = 2, FacesPerPerson = 2, Seed = 3 };
+            var notes = new List<string>();
+
+            var split = HeadTraining.FromFolders(recognizer, people, null, Path.Combine(dir, "split.onnx"), options, note: notes.Add);
+            Assert.Equal((8, 16, 2, 4), (split.TrainPeople, split.TrainFaces, split.ValidationPeople, split.ValidationFaces));
+            Assert.Contains(notes, n => n.StartsWith("20 faces embedded", StringComparison.Ordinal) && n.Contains("training on 8 people"));
+
+            var given = HeadTraining.FromFolders(recognizer, people, others, Path.Combine(dir, "given.onnx"), options);
+            Assert.Equal((10, 2), (given.TrainPeople, given.ValidationPeople));
+            Assert.True(File.Exists(split.Output) && File.Exists(given.Output));
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+
+    [Fact]
     public void Train_cli_refuses_a_fused_base_and_a_non_onnx_output_before_any_work()
     {
         var fused = FaceNet.Tests.Cli.CliRunner.Run("train", "--from-folders", TestImages.DataPath("faces"), "-o", Path.Combine(Path.GetTempPath(), "x.onnx"), "--base", "default");
