@@ -70,11 +70,14 @@ public sealed partial class FaceNetCli
 
     // ----- options shared by several commands -----
     private static Option<string?> ModelOption() => new("--model",
-        "-m") { Description = "Model: a bundled model's name (default = fused, default-int8, mobilefacenet, faceapi-resnet), an .onnx file, a fused model's .json, or weights to import on the fly (.h5, .pt, .safetensors, TF.js)" };
+        "-m") { Description = "Model: a bundled model's name (default = fused, default-int8, mobilefacenet, faceapi-resnet), an .onnx file, a fused "
+            + "model's .json, or weights to import on the fly (.h5, .pt, .safetensors, TF.js)" };
     private static Option<bool> JsonOption() => new("--json") { Description = "Machine-readable output on stdout" };
-    private static Option<bool> AlignedOption() => new("--aligned") { Description = "Each image is already a face crop: resize it to the model input, no detection" };
+    private static Option<bool> AlignedOption() => new("--aligned") { Description = "Each image is already a face crop: resize it to the model input, no "
+        + "detection" };
     private static Option<int> ThreadsOption() => new Option<int>("--threads") { Description = "ONNX Runtime threads (0: one per core)", DefaultValueFactory = _ => 0 }.Within(0, 256);
-    private static Option<string?> PreprocessOption() => new("--preprocess") { Description = "Override the model's preprocessing: prewhiten, fixed or meanstd:r,g,b:r,g,b" };
+    private static Option<string?> PreprocessOption() => new("--preprocess") { Description = "Override the model's preprocessing: prewhiten, fixed or "
+        + "meanstd:r,g,b:r,g,b" };
     private static Option<DetectorKind?> DetectorOption()
     {
         var o = new Option<DetectorKind?>("--detector", "-d") { Description = "Face detector: yunet+onet (default), yunet, mtcnn or haar" };

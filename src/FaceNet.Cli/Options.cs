@@ -62,7 +62,8 @@ internal static class Options
         bool low = minOpen ? v <= min : v < min, high = maxOpen ? v >= max : v > max;
         if (low || high)
         {
-            r.AddError($"{name}: {token} is outside {(minOpen ? "(" : "[")}{min.ToString(System.Globalization.CultureInfo.InvariantCulture)}, {max.ToString(System.Globalization.CultureInfo.InvariantCulture)}{(maxOpen ? ")" : "]")}");
+            r.AddError($"{name}: {token} is outside {(minOpen ? "(" : "[")}{min.ToString(System.Globalization.CultureInfo.InvariantCulture)}, "
+                + $"{max.ToString(System.Globalization.CultureInfo.InvariantCulture)}{(maxOpen ? ")" : "]")}");
             return null;
         }
         return v;

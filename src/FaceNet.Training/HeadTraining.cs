@@ -52,21 +52,31 @@ public static class HeadTraining
     }
 
     /// <summary>
-    /// The whole of <c>facenet train</c>: the people of <paramref name="folders"/> embedded (or read from
-    /// <paramref name="cache"/>), validated on <paramref name="validationFolders"/> or, without them, on one person in five
-    /// held out (by the seed), trained and written as <paramref name="output"/>. <paramref name="note"/> hears what was
-    /// embedded; <paramref name="progress"/> each epoch.
+    /// The whole of <c>facenet train</c>: <see cref="LoadFolders"/>, then <see cref="Train"/> into <paramref name="output"/>.
+    /// <paramref name="note"/> hears what was embedded; <paramref name="progress"/> each epoch.
     /// </summary>
     public static TrainedModel FromFolders(FaceRecognizer recognizer, string folders, string? validationFolders, string output, TrainingOptions options,
         Embedding.IEmbeddingCache? cache = null, Action<string>? note = null, Action<EpochRecord, int>? progress = null)
     {
+        var (train, valid) = LoadFolders(recognizer, folders, validationFolders, options.Seed, cache, note);
+        return Train(recognizer, train, valid, output, options, progress);
+    }
+
+    /// <summary>
+    /// The training and validation people of <c>facenet train</c>: the people of <paramref name="folders"/> embedded (or read
+    /// from <paramref name="cache"/>), validated on <paramref name="validationFolders"/> or, without them, on one person in five
+    /// held out (by <paramref name="seed"/>). <paramref name="note"/> hears what was embedded, and how long it took.
+    /// </summary>
+    public static (FaceSet Train, FaceSet Validation) LoadFolders(FaceRecognizer recognizer, string folders, string? validationFolders, int seed,
+        Embedding.IEmbeddingCache? cache = null, Action<string>? note = null)
+    {
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var all = Load(recognizer, folders, note, cache);
-        var (train, valid) = validationFolders is null ? SplitPeople(all, 5, options.Seed) : (all, Load(recognizer, validationFolders, cache: cache));
+        var (train, valid) = validationFolders is null ? SplitPeople(all, 5, seed) : (all, Load(recognizer, validationFolders, cache: cache));
         note?.Invoke($"{all.Faces.Count + (validationFolders is null ? 0 : valid.Faces.Count)} faces embedded (or read from the cache) in "
             + $"{clock.Elapsed.TotalSeconds:0.0} s; training on {train.People.Count} people ({train.Faces.Count} faces), validating on "
             + $"{valid.People.Count} others ({valid.Faces.Count} faces); {all.Skipped} photos without a face or unreadable");
-        return Train(recognizer, train, valid, output, options, progress);
+        return (train, valid);
     }
 
     /// <summary>

@@ -12,7 +12,8 @@ public sealed partial class FaceNetCli
 
     private Command BenchClusterCommand()
     {
-        var gallery = Options.Required("--gallery", "A PostgreSQL database for the benchmark's gallery (filled with synthetic faces up to --faces; not one with real people)", "-g");
+        var gallery = Options.Required("--gallery", "A PostgreSQL database for the benchmark's gallery (filled with synthetic faces up to --faces; not one "
+            + "with real people)", "-g");
         var faces = Options.Int("--faces", "Faces in the gallery (one per subject)", 1_000_000, 1, 100_000_000);
         var dimensions = Options.Int("--dimensions", "Values per vector (the default model's are 256)", 256, 2, 4096);
         var silos = new Option<int[]>("--silos") { Description = "Silo counts to run (default 1 2 4)", AllowMultipleArgumentsPerToken = true }.Within(1, 64);
@@ -21,7 +22,8 @@ public sealed partial class FaceNetCli
         var writers = Options.Int("--writers", "Concurrent enrolling callers", 4, 1, 1024);
         var seconds = Options.Real("--enrol-seconds", "How long enrolment is timed per silo count", 10, 0, 3600, minOpen: true);
         var json = JsonOption();
-        var lfw = Options.Required("--lfw", "Real people's photos, a folder per person (LFW): embedded by the default model (cached), they shape the synthetic faces "
+        var lfw = Options.Required("--lfw", "Real people's photos, a folder per person (LFW): embedded by the default model (cached), they shape the "
+            + "synthetic faces "
             + "(centres and within-person spread) and are planted as mated searches and strangers");
         var shards = Options.Int("--shards", "Shards of a new gallery", 16, 1, 4096);
         var graphFrom = new Option<int?>("--graph-from") { Description = "Silos: a shard of this many faces or more is compact (default the silo's)" }.Within(1, int.MaxValue);
@@ -70,9 +72,12 @@ public sealed partial class FaceNetCli
         if (json) stdout.WriteLine(JsonSerializer.Serialize(run, ApiJson.Options));
         else
         {
-            stdout.WriteLine($"{run.Silos} silo(s), {run.Faces} faces in {run.Shards} shards: started and loaded in {run.LoadSeconds:F1} s; identify p50 {run.IdentifyP50Ms:F1} ms, "
-                + $"p99 {run.IdentifyP99Ms:F1} ms, {run.IdentifyPerSecond:F1}/s ({run.Clients} callers); enrol {run.EnrolmentsPerSecond:F0}/s ({run.Writers} writers); "
-                + $"erase one {run.EraseMs:F0} ms; {run.BytesPerFace:F0} B resident a face; mated {run.MatedEqual}/{run.MatedSearches} as exact search (first answer {run.MatedFirstEqual}), "
+            stdout.WriteLine($"{run.Silos} silo(s), {run.Faces} faces in {run.Shards} shards: started and loaded in {run.LoadSeconds:F1} s; identify p50 "
+                + $"{run.IdentifyP50Ms:F1} ms, "
+                + $"p99 {run.IdentifyP99Ms:F1} ms, {run.IdentifyPerSecond:F1}/s ({run.Clients} callers); enrol {run.EnrolmentsPerSecond:F0}/s "
+                    + $"({run.Writers} writers); "
+                + $"erase one {run.EraseMs:F0} ms; {run.BytesPerFace:F0} B resident a face; mated {run.MatedEqual}/{run.MatedSearches} as exact search "
+                    + $"(first answer {run.MatedFirstEqual}), "
                 + $"strangers named wrongly {run.StrangersNamedWrongly}/{run.StrangerSearches}; database {run.DatabaseMb:F0} MB"
                 + (run.FailoverSeconds > 0 ? $"; failover {run.FailoverSeconds:F1} s" : ""));
             foreach (var s in run.PerSilo) stdout.WriteLine($"  {s.Address,-22} {s.Shards,3} shards {s.Faces,10} faces {s.MemoryMb,8:F0} MB");
@@ -133,7 +138,8 @@ public sealed partial class FaceNetCli
                             ["threads"] = options.Threads, ["cores"] = Environment.ProcessorCount,
                         }, Json));
                     else
-                        stdout.WriteLine($"batch {n,3}: {res.FacesPerSecond,8:F2} faces/s  ({res.MsPerBatch:F1} ms per batch, {res.Runs} runs)  peak memory {res.PeakMemoryMb:F0} MB  [{net.ModelPath}, {Environment.ProcessorCount} cores]");
+                        stdout.WriteLine($"batch {n,3}: {res.FacesPerSecond,8:F2} faces/s  ({res.MsPerBatch:F1} ms per batch, {res.Runs} runs)  peak "
+                            + $"memory {res.PeakMemoryMb:F0} MB  [{net.ModelPath}, {Environment.ProcessorCount} cores]");
                     if (n == batches[^1]) net.Dispose(); // its session's threads must not compete with the next network's
                 }
             }
@@ -194,11 +200,13 @@ public sealed partial class FaceNetCli
         var json = JsonOption();
         var maintenance = Options.Flag("--maintenance", "Time enrolling, removing and renaming one subject in an SQLite gallery of --faces faces instead");
         var folder = Options.Text("--folder", "With --maintenance: where the gallery file is made (default: the temp folder)");
-        var encrypted = Options.Flag("--encrypted", "With --maintenance: the gallery encrypted at rest (under a throw-away master key), to measure what it costs");
+        var encrypted = Options.Flag("--encrypted", "With --maintenance: the gallery encrypted at rest (under a throw-away master key), to measure what it "
+            + "costs");
         var dimensions = Options.Int("--dimensions", "Values per vector (the default model's are 256)", 128, 2, 4096);
         var faces = Options.Int("--faces", "Vectors in the gallery", 1_000_000, 1, 100_000_000);
         var queries = Options.Int("--queries", "Queries timed (with --maintenance: operations of each kind)", 200, 1, 1_000_000);
-        var candidates = new Option<int[]>("--candidates") { Description = "Neighbours asked of the HNSW graph per search (several values: each is timed)", AllowMultipleArgumentsPerToken = true }.Within(1, 100_000);
+        var candidates = new Option<int[]>("--candidates") { Description = "Neighbours asked of the HNSW graph per search (several values: each is "
+            + "timed)", AllowMultipleArgumentsPerToken = true }.Within(1, 100_000);
         var connectivity = Options.Int("--connectivity", "HNSW graph degree", new FaceIndexOptions().Connectivity, 2, 512);
         var expansionAdd = Options.Int("--expansion-add", "HNSW build candidate list", new FaceIndexOptions().ExpansionAdd, 1, 100_000);
         var cmd = new Command("gallery", "Search latency, exact and HNSW, over synthetic unit vectors; or the cost of changing a large gallery")
@@ -236,15 +244,16 @@ public sealed partial class FaceNetCli
                 }, Json));
             else
             {
-                stdout.WriteLine($"{res.Tracks} tracks ({res.Enrolled} of enrolled people, the others strangers; 4 photos each, 2 of them at a quarter size), model {recognizer.Model.Info.Name}");
+                stdout.WriteLine($"{res.Tracks} tracks ({res.Enrolled} of enrolled people, the others strangers; 4 photos each, 2 of them at a quarter "
+                    + $"size), model {recognizer.Model.Info.Name}");
                 stdout.WriteLine("  identity right: " + string.Join(", ", res.Identity.Select(p => $"{p.Key} {p.Value:P1}")));
-                stdout.WriteLine($"  clustering {res.ClusterTracks} half-tracks of {res.People} people: {res.Clusters} clusters, same person together {res.TogetherSame:P1}, different people apart {res.ApartDifferent:P2}");
+                stdout.WriteLine($"  clustering {res.ClusterTracks} half-tracks of {res.People} people: {res.Clusters} clusters, same person together "
+                    + $"{res.TogetherSame:P1}, different people apart {res.ApartDifferent:P2}");
             }
             return Ok;
         }));
         return cmd;
     }
-
 
     private int BenchService(IReadOnlyList<string> photos, string? url, string? key, int[] clientCounts, int requests, string endpoint,
         string? model, DetectorKind? detector, int threads, int workers, bool json)
@@ -266,7 +275,8 @@ public sealed partial class FaceNetCli
                 }).GetAwaiter().GetResult();
                 url = host.Address;
             }
-            if (!json) stdout.WriteLine($"{endpoint}: {photos.Count} photo(s), up to {requests} requests per level, {Environment.ProcessorCount} cores, service {url}{(host is null ? "" : " (started here)")}");
+            if (!json) stdout.WriteLine($"{endpoint}: {photos.Count} photo(s), up to {requests} requests per level, {Environment.ProcessorCount} cores, "
+                + $"service {url}{(host is null ? "" : " (started here)")}");
             ServiceLoad.RunAsync(url, key!, photos, clientCounts, requests, TimeSpan.FromMinutes(2), endpoint, level =>
             {
                 if (json)
@@ -278,10 +288,12 @@ public sealed partial class FaceNetCli
                         ["stage_ms"] = level.StageMs.ToDictionary(p => p.Key, p => Math.Round(p.Value, 2)),
                     }, Json));
                 else
-                    stdout.WriteLine($"{level.Clients,3} client(s): {level.RequestsPerSecond,6:F1} requests/s, {level.FacesPerSecond,6:F1} faces/s, p50 {level.P50Ms,6:F0} ms, p99 {level.P99Ms,6:F0} ms"
+                    stdout.WriteLine($"{level.Clients,3} client(s): {level.RequestsPerSecond,6:F1} requests/s, {level.FacesPerSecond,6:F1} faces/s, p50 "
+                        + $"{level.P50Ms,6:F0} ms, p99 {level.P99Ms,6:F0} ms"
                         + (level.Failed + level.Busy > 0 ? $", {level.Busy} busy, {level.Failed} failed" : "")
                         + $"  | per request: {string.Join(", ", level.StageMs.Where(p => p.Key is "decode" or "detect" or "align").Select(p => $"{p.Key} {p.Value:F1}"))} ms;"
-                        + $" per face: queue {level.StageMs.GetValueOrDefault("queue"):F1} ms; per batch: embed {level.StageMs.GetValueOrDefault("embed"):F1} ms, {level.MeanBatch:F1} faces");
+                        + $" per face: queue {level.StageMs.GetValueOrDefault("queue"):F1} ms; per batch: embed "
+                            + $"{level.StageMs.GetValueOrDefault("embed"):F1} ms, {level.MeanBatch:F1} faces");
             }).GetAwaiter().GetResult();
             return Ok;
         }
@@ -298,7 +310,8 @@ public sealed partial class FaceNetCli
         var res = GalleryBenchmark.Search(n, queryCount, candidateCounts, options);
         if (!json)
         {
-            stdout.WriteLine($"{n} faces × {res.Dimensions}-d (10 per person), {queryCount} queries (new faces of enrolled people), {Environment.ProcessorCount} cores");
+            stdout.WriteLine($"{n} faces × {res.Dimensions}-d (10 per person), {queryCount} queries (new faces of enrolled people), "
+                + $"{Environment.ProcessorCount} cores");
             stdout.WriteLine($"  exact top-1: median {res.ExactMedianMs:F2} ms, p95 {res.ExactP95Ms:F2} ms (load {res.LoadSeconds:F1} s)");
             stdout.WriteLine($"  HNSW (M {options.Connectivity}, ef_add {options.ExpansionAdd}): build {res.BuildSeconds:F1} s");
         }
@@ -316,7 +329,8 @@ public sealed partial class FaceNetCli
                     ["peak_memory_mb"] = Math.Round(res.PeakMemoryMb, 1), ["cores"] = Environment.ProcessorCount,
                 }, Json));
             else
-                stdout.WriteLine($"    {g.Candidates,4} candidates: top-1 median {g.MedianMs:F3} ms, p95 {g.P95Ms:F3} ms, recall@1 {g.RecallAt1:F4} (same person as the exact answer: {g.PersonRecallAt1:F4}); peak memory {res.PeakMemoryMb:F0} MB");
+                stdout.WriteLine($"    {g.Candidates,4} candidates: top-1 median {g.MedianMs:F3} ms, p95 {g.P95Ms:F3} ms, recall@1 {g.RecallAt1:F4} (same "
+                    + $"person as the exact answer: {g.PersonRecallAt1:F4}); peak memory {res.PeakMemoryMb:F0} MB");
         }
         return Ok;
     }
@@ -338,7 +352,8 @@ public sealed partial class FaceNetCli
             }, Json));
         else
         {
-            stdout.WriteLine($"{n} faces of {dimensions} values in {(res.Encrypted ? "an encrypted" : "a plain")} SQLite gallery (bulk fill {res.FillSeconds:F1} s, open {res.OpenSeconds:F1} s), "
+            stdout.WriteLine($"{n} faces of {dimensions} values in {(res.Encrypted ? "an encrypted" : "a plain")} SQLite gallery (bulk fill "
+                + $"{res.FillSeconds:F1} s, open {res.OpenSeconds:F1} s), "
                 + $"{operations} operations of each kind, {Environment.ProcessorCount} cores");
             stdout.WriteLine($"  identify (exact):   median {res.IdentifyMedianMs:F2} ms");
             stdout.WriteLine($"  enrol one face:     median {res.EnrollMedianMs:F2} ms, p95 {res.EnrollP95Ms:F2} ms (committed, synchronous=FULL)");
@@ -392,8 +407,10 @@ public sealed partial class FaceNetCli
                     ["detector"] = pipeline.Detector.Name, ["model"] = pipeline.Model.Info.Name, ["cores"] = Environment.ProcessorCount,
                 }, Json));
             else
-                stdout.WriteLine($"{res.Images} images ({res.MeanMegapixels:F2} MP mean), {parallel} in flight: {res.ImagesPerSecond:F1} images/s end to end; per image decode {res.DecodeMs:F1} ms, " +
-                    $"detect ({pipeline.Detector.Name}) {res.DetectMs:F1} ms, align+embed ({pipeline.Model.Info.Name}) {res.AlignEmbedMs:F1} ms; {res.Misses} without a face");
+                stdout.WriteLine($"{res.Images} images ({res.MeanMegapixels:F2} MP mean), {parallel} in flight: {res.ImagesPerSecond:F1} images/s end to "
+                    + $"end; per image decode {res.DecodeMs:F1} ms, " +
+                    $"detect ({pipeline.Detector.Name}) {res.DetectMs:F1} ms, align+embed ({pipeline.Model.Info.Name}) {res.AlignEmbedMs:F1} ms; "
+                        + $"{res.Misses} without a face");
             return res.Unreadable.Count > 0;
         }
     }

@@ -7,15 +7,18 @@ public sealed partial class FaceNetCli
     {
         var model = ModelOption(); var detector = DetectorOption(); var json = JsonOption(); var threads = ThreadsOption(); var flip = FlipOption(); var alignment = AlignmentOption();
         var pairs = Options.Text("--pairs", "LFW pairs.txt, or a CSV file_x,file_y,same");
-        var root = Options.Text("--root", "Folder the pairs' images are relative to (LFW: ROOT/name/name_0001.jpg); with --identification, a folder of people (ROOT/person/*.jpg)");
-        var identification = Options.Flag("--identification", "Open-set identification (1:N) on a folder of people, as NIST FRVT measures it: FNIR at FPIR 1 % and 0.1 %, "
+        var root = Options.Text("--root", "Folder the pairs' images are relative to (LFW: ROOT/name/name_0001.jpg); with --identification, a folder of "
+            + "people (ROOT/person/*.jpg)");
+        var identification = Options.Flag("--identification", "Open-set identification (1:N) on a folder of people, as NIST FRVT measures it: FNIR at FPIR "
+            + "1 % and 0.1 %, "
             + "rank-1/5, and the product's threshold rule, per gallery size");
         var sizes = Options.Text("--gallery-sizes", "--identification: gallery sizes, comma-separated (default 100,1000,3000 and as many as the people allow)");
         var strangers = Options.Int("--strangers", "--identification: searches by people not enrolled, per gallery size", 1000, 1, 1_000_000);
         var fpir = Options.Real("--fpir", $"--identification: the target FPIR of the product's rule (default {OpenSetThreshold.DefaultFpir})", 0, 1, minOpen: true, maxOpen: true);
         var minQuality = Options.Real("--min-quality", $"--identification: enrol each person's first photo of at least this quality, as enroll's "
             + $"gate does (default {FaceQuality.DefaultFloor}); a person with none is refused and their searches count as misses (0: the first photo)", 0, 1);
-        var modelTailOnly = Options.Flag("--model-tail-only", "--identification: the rule reads the model's impostor tail alone, not also the gallery's own people");
+        var modelTailOnly = Options.Flag("--model-tail-only", "--identification: the rule reads the model's impostor tail alone, not also the gallery's "
+            + "own people");
         var folds = Options.Int("--folds", "Folds for a CSV or an LFW View 1 file (LFW View 2 files say their own)", 10, 2, 1000);
         var far = Options.Real("--far", "False-accept rate of the VAL@FAR figure", 1e-3, 0, 1, minOpen: true, maxOpen: true);
         var (cache, noCache) = CacheOptions();
@@ -23,7 +26,8 @@ public sealed partial class FaceNetCli
         var plot = Options.Text("--plot", "Write the ROC curve and the distance histograms as a PNG");
         var reportPath = Options.Text("--report", "Write a Markdown report: figures, failures, the command that made it");
         var fullDecode = Options.Flag("--full-decode", "Decode every photo in full before detecting (slower): to compare with decoding to the detector's size");
-        var liveness = Options.Flag("--liveness", "Liveness (presentation-attack detection) on --live and --attacks photos: APCER, BPCER, ACER, BPCER at APCER 5 % and 1 % (ISO/IEC 30107-3); --plot draws the DET curve");
+        var liveness = Options.Flag("--liveness", "Liveness (presentation-attack detection) on --live and --attacks photos: APCER, BPCER, ACER, BPCER at "
+            + "APCER 5 % and 1 % (ISO/IEC 30107-3); --plot draws the DET curve");
         var (live, attacks) = LivenessFolders();
         var livenessModel = LivenessModelOption(); var livenessThreshold = LivenessThresholdOption();
         var scores = Options.Text("--scores", "--liveness: write each photo's score as CSV (file, label, score, each network's, why not judged)");
@@ -108,15 +112,19 @@ public sealed partial class FaceNetCli
             stdout.WriteLine(JsonSerializer.Serialize(PairsJson(report, info, pipeline.Detector.Name, modelPath, (atModel, rates.Far, rates.Frr), bands), Json));
         else
         {
-            stdout.WriteLine($"pairs {res.Pairs} ({list.Count(p => p.Same)} same), folds {res.Folds}, images {report.Images}, model {Path.GetFileName(modelPath)}, detector {pipeline.Detector.Name}");
+            stdout.WriteLine($"pairs {res.Pairs} ({list.Count(p => p.Same)} same), folds {res.Folds}, images {report.Images}, model "
+                + $"{Path.GetFileName(modelPath)}, detector {pipeline.Detector.Name}");
             stdout.WriteLine($"accuracy      {res.Accuracy:F4} ± {res.AccuracyStd:F4}");
             stdout.WriteLine($"VAL@FAR={res.FarTarget:G3}  {res.Val:F4} ± {res.ValStd:F4}  (FAR reached {res.Far:F5})");
             stdout.WriteLine($"AUC           {res.Auc:F4}");
             stdout.WriteLine($"EER           {res.Eer:F4}");
-            stdout.WriteLine($"threshold     {res.Threshold:F4} ({report.Metric.Name()}, best on all pairs); at the model's {info.Threshold:F4}: accuracy {atModel:F4}, FAR {rates.Far:F4}, FRR {rates.Frr:F4}");
+            stdout.WriteLine($"threshold     {res.Threshold:F4} ({report.Metric.Name()}, best on all pairs); at the model's {info.Threshold:F4}: accuracy "
+                + $"{atModel:F4}, FAR {rates.Far:F4}, FRR {rates.Frr:F4}");
             foreach (var b in bands)
-                stdout.WriteLine(FormattableString.Invariant($"pose {b.Band,-8} {b.SamePairs,5} same {b.DifferentPairs,5} different: accuracy {b.Accuracy:F4}, FAR {b.Far:F4}, FRR {b.Frr:F4} at {b.Threshold:F4}"));
-            stdout.WriteLine($"failures      {report.FacelessImages} image(s) without a face, {report.UnreadableImages} unreadable, {report.FailedPairs} pair(s) counted as non-matches{(report.CenterCropped > 0 ? $"; {report.CenterCropped} centre-cropped" : "")}");
+                stdout.WriteLine(FormattableString.Invariant(
+                    $"pose {b.Band,-8} {b.SamePairs,5} same {b.DifferentPairs,5} different: accuracy {b.Accuracy:F4}, FAR {b.Far:F4}, FRR {b.Frr:F4} at {b.Threshold:F4}"));
+            stdout.WriteLine($"failures      {report.FacelessImages} image(s) without a face, {report.UnreadableImages} unreadable, {report.FailedPairs} "
+                + $"pair(s) counted as non-matches{(report.CenterCropped > 0 ? $"; {report.CenterCropped} centre-cropped" : "")}");
             stdout.WriteLine($"time          {report.Seconds:F1} s");
         }
         // the figures are out before any file is written: a bad --plot path loses nothing
@@ -187,10 +195,12 @@ public sealed partial class FaceNetCli
                 }, Json));
         else
         {
-            stdout.WriteLine($"{people.Count} people, {faces.Count} faces; model {info.Name}, detector {pipeline.Detector.Name}{(options.QualityFloor > 0 ? $", enrolment quality ≥ {options.QualityFloor:G2}" : "")}");
+            stdout.WriteLine($"{people.Count} people, {faces.Count} faces; model {info.Name}, detector "
+                + $"{pipeline.Detector.Name}{(options.QualityFloor > 0 ? $", enrolment quality ≥ {options.QualityFloor:G2}" : "")}");
             stdout.WriteLine("gallery   mated  strangers  rank-1  rank-5  FNIR@FPIR1%  FNIR@FPIR0.1%  | rule: threshold  FPIR    FNIR");
             foreach (var x in results)
-                stdout.WriteLine($"{x.GallerySize,7}  {x.MatedSearches,6}  {x.NonMatedSearches,9}  {Pc(x.Rank1)}  {Pc(x.Rank5)}  {Pc(x.AtFpir1.Fnir),11}  {Pc(x.AtFpir01.Fnir),13}  | {Pc(x.AtRule.Threshold),15}  {Pc(x.AtRule.Fpir)}  {Pc(x.AtRule.Fnir)}");
+                stdout.WriteLine($"{x.GallerySize,7}  {x.MatedSearches,6}  {x.NonMatedSearches,9}  {Pc(x.Rank1)}  {Pc(x.Rank5)}  {Pc(x.AtFpir1.Fnir),11}  "
+                    + $"{Pc(x.AtFpir01.Fnir),13}  | {Pc(x.AtRule.Threshold),15}  {Pc(x.AtRule.Fpir)}  {Pc(x.AtRule.Fnir)}");
             stdout.WriteLine(results.Count > 0 ? $"rule: {results[^1].Rule.Describe()} at the largest gallery" : "no gallery size could be formed");
         }
         var title = $"{Path.GetFileName(Path.TrimEndingDirectorySeparator(root))}: {info.Name} + {pipeline.Detector.Name}";
@@ -205,7 +215,8 @@ public sealed partial class FaceNetCli
     {
         var model = ModelOption(); var detector = DetectorOption(); var json = JsonOption(); var threads = ThreadsOption(); var flip = FlipOption(); var alignment = AlignmentOption();
         var root = Options.Text("--root", "A folder of identities (ROOT/person/*.jpg), or the folder a --pairs file is relative to");
-        var liveness = Options.Flag("--liveness", "The liveness threshold for a target --apcer (or --bpcer) on --live and --attacks photos; -o writes a copy of the liveness networks (a folder) carrying it");
+        var liveness = Options.Flag("--liveness", "The liveness threshold for a target --apcer (or --bpcer) on --live and --attacks photos; -o writes a "
+            + "copy of the liveness networks (a folder) carrying it");
         var (live, attacks) = LivenessFolders();
         var livenessModel = LivenessModelOption();
         var apcer = Options.Real("--apcer", "--liveness: the target share of attacks accepted as live (e.g. 0.05)", 0, 1, maxOpen: true);
@@ -213,12 +224,15 @@ public sealed partial class FaceNetCli
         var pairs = Options.Text("--pairs", "Labelled pairs (LFW pairs.txt or CSV) instead of identity folders");
         var far = Options.Real("--far", "Target false-accept rate (default 1e-3)", 0, 1, minOpen: true, maxOpen: true);
         var frr = Options.Real("--frr", "Target false-reject rate instead of a FAR", 0, 1, minOpen: true, maxOpen: true);
-        var bestAccuracy = Options.Flag("--best-accuracy", "The accuracy-maximising threshold instead of a target rate (the rule of the bundled models' thresholds)");
-        var keepThreshold = Options.Flag("--keep-threshold", "Keep the model's 1:1 threshold (its rates here are reported); write only the impostor tail into the copy");
+        var bestAccuracy = Options.Flag("--best-accuracy", "The accuracy-maximising threshold instead of a target rate (the rule of the bundled models' "
+            + "thresholds)");
+        var keepThreshold = Options.Flag("--keep-threshold", "Keep the model's 1:1 threshold (its rates here are reported); write only the impostor tail "
+            + "into the copy");
         var output = Options.Text("--output", "Write a copy of the model with the calibrated threshold and impostor tail (.onnx; a fused model's .json)", "-o");
         var tailFrom = Options.Text("--tail-from", "A folder of identities whose different-person pairs make the impostor tail that identification chooses "
             + "thresholds from (default: --root when it is a folder of identities)");
-        var poseFrom = Options.Text("--pose-from", "Folders of identities, comma-separated (each its own people), whose different-person pairs set a threshold per band "
+        var poseFrom = Options.Text("--pose-from", "Folders of identities, comma-separated (each its own people), whose different-person pairs set a "
+            + "threshold per band "
             + "of pose difference (0–15°, 15–45°, 45°+ of yaw) for the false-accept rate of the 1:1 threshold");
         var (cache, noCache) = CacheOptions();
         var cmd = new Command("calibrate", "The distance threshold for a target false-accept (or false-reject) rate on your own labelled faces; "
@@ -276,15 +290,22 @@ public sealed partial class FaceNetCli
             }, Json));
         else
         {
-            stdout.WriteLine($"threshold {result.Threshold:F4} ({info.Metric.Name()}) for {done.Goal}{(best ? $" (accuracy {result.TargetRate:F4})" : "")}, on {result.GenuinePairs} same and {result.ImpostorPairs} different pairs");
+            stdout.WriteLine($"threshold {result.Threshold:F4} ({info.Metric.Name()}) for "
+                + $"{done.Goal}{(best ? $" (accuracy {result.TargetRate:F4})" : "")}, on {result.GenuinePairs} same and {result.ImpostorPairs} different "
+                + $"pairs");
             stdout.WriteLine($"  FAR {result.Far:F5}  (95% CI {result.FarLow:F5} – {result.FarHigh:F5})");
             stdout.WriteLine($"  FRR {result.Frr:F5}  (95% CI {result.FrrLow:F5} – {result.FrrHigh:F5})");
             stdout.WriteLine($"  the model's own threshold is {info.Threshold:F4}{(output is { } o ? $"; wrote {o}" : "")}");
             if (!result.Sufficient)
-                stdout.WriteLine($"  warning: {result.ImpostorPairs} different pairs cannot show a FAR of {rate:G3} (need at least {Math.Ceiling(3 / rate)}); the upper bound above is what the data supports");
+                stdout.WriteLine($"  warning: {result.ImpostorPairs} different pairs cannot show a FAR of {rate:G3} (need at least "
+                    + $"{Math.Ceiling(3 / rate)}); the upper bound above is what the data supports");
             if (poseThresholds is not null)
                 for (int b = 0; b < poseThresholds.Bands.Count; b++)
-                    stdout.WriteLine(FormattableString.Invariant($"pose band {poseThresholds.BandName(b),-8} threshold {poseThresholds.Bands[b].Threshold:F4} (FAR {poseThresholds.Bands[b].Far:G3} on {poseThresholds.Bands[b].Pairs:N0} different-person pairs)"));
+                {
+                    var band = poseThresholds.Bands[b];
+                    stdout.WriteLine(FormattableString.Invariant(
+                        $"pose band {poseThresholds.BandName(b),-8} threshold {band.Threshold:F4} (FAR {band.Far:G3} on {band.Pairs:N0} different-person pairs)"));
+                }
             if (tail is not null)
             {
                 stdout.WriteLine($"impostor tail ({tail.Pairs:N0} different-person pairs of {done.TailRoot}), the thresholds identification chooses from:");

@@ -56,7 +56,8 @@ public sealed partial class FaceNetCli
                         stdout.WriteLine(JsonLine(FaceJson.Of(f.Face, f.Vector), ("file", file), ("face", f.Index), ("box", box),
                             ("model", pipeline.Model.Info.Name)));
                     else
-                        stdout.WriteLine($"{file} face {f.Index}{(box is null ? "" : $" [{string.Join(",", box)}]")}: {f.Vector.Length}-d [{string.Join(", ", f.Vector.Take(4).Select(v => F(v)))}, …]");
+                        stdout.WriteLine($"{file} face {f.Index}{(box is null ? "" : $" [{string.Join(",", box)}]")}: {f.Vector.Length}-d "
+                            + $"[{string.Join(", ", f.Vector.Take(4).Select(v => F(v)))}, …]");
                 }
                 return true;
             });
@@ -123,7 +124,8 @@ public sealed partial class FaceNetCli
         var source = ThresholdSource(info, given);
         if (!json)
         {
-            stdout.WriteLine($"distance {F(v.Distance)}  threshold {F(v.Threshold)} ({v.Metric.Name()}; {source})  {(v.Same ? "same person" : "different people")}");
+            stdout.WriteLine($"distance {F(v.Distance)}  threshold {F(v.Threshold)} ({v.Metric.Name()}; {source})  "
+                + $"{(v.Same ? "same person" : "different people")}");
             return;
         }
         // the service's verify answer; each face also says which face of its image it is
@@ -184,7 +186,8 @@ public sealed partial class FaceNetCli
                 var photo = pipeline.Read(file);
                 var subject = pipeline.DetectMain(photo);
                 if (subject.Face is null) throw new NoFaceException(file);
-                if (!r.GetValue(allFaces) && subject.All.Count > 1) NoteMainFace(file, subject.All.Count, "writing its subject's crop (--all-faces writes each)");
+                if (!r.GetValue(allFaces) && subject.All.Count > 1) NoteMainFace(file, subject.All.Count, "writing its subject's crop (--all-faces writes "
+                    + "each)");
                 var faces = subject.Chosen(r.GetValue(allFaces));
                 for (int i = 0; i < faces.Count; i++)
                 {
@@ -244,7 +247,8 @@ public sealed partial class FaceNetCli
         }
         stdout.WriteLine($"{file}: {faces.Count} face(s)");
         foreach (var f in faces)
-            stdout.WriteLine($"  [{string.Join(",", f.Box.ToArray())}] score {f.Score:F3}{(f.Pose is { } p ? $", yaw {p.Yaw:F0}° pitch {p.Pitch:F0}° roll {p.Roll:F0}°" : "")}, "
+            stdout.WriteLine($"  [{string.Join(",", f.Box.ToArray())}] score "
+                + $"{f.Score:F3}{(f.Pose is { } p ? $", yaw {p.Yaw:F0}° pitch {p.Pitch:F0}° roll {p.Roll:F0}°" : "")}, "
                 + $"quality {f.Quality!.Score:F2}{(f.Quality.Issue is { } why ? $" ({why})" : "")}");
     }
 

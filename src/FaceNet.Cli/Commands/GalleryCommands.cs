@@ -3,12 +3,14 @@ namespace FaceNet.Cli;
 // Gallery commands: enroll, identify, subjects, cluster.
 public sealed partial class FaceNetCli
 {
-    private static Option<string> GalleryOption() => Options.Required("--gallery", "The gallery: an SQLite file, or a PostgreSQL connection string (\"Host=…;Database=…\")", "-g");
+    private static Option<string> GalleryOption() => Options.Required("--gallery", "The gallery: an SQLite file, or a PostgreSQL connection string "
+        + "(\"Host=…;Database=…\")", "-g");
 
     /// <summary>The master key file of encrypted galleries: one option shared by every command that opens a gallery.</summary>
     private readonly Option<string?> _masterKeyFile = new("--master-key-file")
     {
-        Description = $"The master key of an encrypted gallery (default: the file ${MasterKey.EnvironmentVariable} names); a new gallery given one is encrypted",
+        Description = $"The master key of an encrypted gallery (default: the file ${MasterKey.EnvironmentVariable} names); a new gallery given one is "
+            + $"encrypted",
     };
 
     /// <summary>A tenant's gallery under a service's location: one option shared like the key's.</summary>
@@ -46,7 +48,8 @@ public sealed partial class FaceNetCli
         catch (GalleryException) { return null; } // opened again below, where the problem is reported
         var name = GalleryModel.NameOf(bound);
         if (name == BundledModels.DefaultEmbedder || BundledModels.Find(name) is null) return null;
-        stderr.WriteLine($"note: {galleryPath} is bound to the bundled model '{name}'; using it (the default is '{BundledModels.DefaultEmbedder}'; 'facenet migrate' moves a gallery to another model)");
+        stderr.WriteLine($"note: {galleryPath} is bound to the bundled model '{name}'; using it (the default is '{BundledModels.DefaultEmbedder}'; "
+            + $"'facenet migrate' moves a gallery to another model)");
         return name;
     }
 
@@ -81,7 +84,8 @@ public sealed partial class FaceNetCli
                 if (done.Error is { } e) failures.Add(done.File);
                 ReportEnrollment(done, options, r.GetValue(json));
             }, GalleryKey(r));
-            if (failures.Count > 0) stderr.WriteLine($"error: {failures.Count} image(s) not enrolled: {string.Join(", ", failures.Take(20))}{(failures.Count > 20 ? ", …" : "")}");
+            if (failures.Count > 0) stderr.WriteLine($"error: {failures.Count} image(s) not enrolled: "
+                + $"{string.Join(", ", failures.Take(20))}{(failures.Count > 20 ? ", …" : "")}");
             return failures.Count > 0 ? InputError : Ok;
         }));
         return cmd;
@@ -92,7 +96,8 @@ public sealed partial class FaceNetCli
     {
         if (fromFolders is not null)
         {
-            if (name is not null || images is { Length: > 0 }) throw new UsageException("--from-folders takes the names from the folders: give no --name and no images");
+            if (name is not null || images is { Length: > 0 }) throw new UsageException("--from-folders takes the names from the folders: give no --name "
+                + "and no images");
             return PeopleEnrollment.FromFolder(fromFolders);
         }
         var who = name ?? throw new UsageException("enroll: give --name NAME with images, or --from-folders FOLDER");
@@ -111,7 +116,8 @@ public sealed partial class FaceNetCli
         var faces = done.Faces;
         if (faces[0].FacesInPhoto > 1 && !options.AllFaces) NoteMainFace(done.File, faces[0].FacesInPhoto, "enrolling its subject (--all-faces enrols each)");
         foreach (var d in faces.Where(d => d.LooksLike is not null))
-            stderr.WriteLine($"warning: {done.File}: the face is already in the gallery as '{d.LooksLike!.Name}' (distance {F(d.LooksLike.Distance)} within {F(d.LooksLike.Threshold)}); enrolled as '{done.Name}' all the same ('facenet subjects duplicates' lists such pairs)");
+            stderr.WriteLine($"warning: {done.File}: the face is already in the gallery as '{d.LooksLike!.Name}' (distance {F(d.LooksLike.Distance)} "
+                + $"within {F(d.LooksLike.Threshold)}); enrolled as '{done.Name}' all the same ('facenet subjects duplicates' lists such pairs)");
         stdout.WriteLine(json
             ? JsonSerializer.Serialize(new Dictionary<string, object?>
             {
@@ -129,7 +135,8 @@ public sealed partial class FaceNetCli
         var flip = FlipOption(); var threads = ThreadsOption(); var json = JsonOption();
         var top = new Option<int>("--top", "-k") { Description = "Candidates listed per face", DefaultValueFactory = _ => 3 }.Within(1, 1000);
         var threshold = ThresholdOption("Open-set threshold (default: chosen for --fpir from the gallery's size and the model's impostor tail)");
-        var fpir = Options.Real("--fpir", $"Target false-positive identification rate: the share of searches by people not enrolled that may get a name (default {IdentifyOptions.DefaultFpir})", 0, 1, minOpen: true, maxOpen: true);
+        var fpir = Options.Real("--fpir", $"Target false-positive identification rate: the share of searches by people not enrolled that may get a name "
+            + $"(default {IdentifyOptions.DefaultFpir})", 0, 1, minOpen: true, maxOpen: true);
         var aggregate = Options.Setting("--aggregate", "A subject's distance: min (nearest face) or mean (of its faces)", "min", "min", "mean");
         var images = ImagesArgument();
         var cmd = new Command("identify", "Who is it? Every face of each image against the gallery; unknown above the threshold")
@@ -148,7 +155,8 @@ public sealed partial class FaceNetCli
             var options = new IdentifyOptions { Fpir = r.GetValue(fpir) ?? IdentifyOptions.DefaultFpir,
                 Threshold = r.GetValue(threshold), Top = r.GetValue(top), Aggregation = agg };
             if (info.ImpostorTail is null && r.GetValue(threshold) is null)
-                stderr.WriteLine($"note: the model '{info.Name}' has no impostor tail: identify holds faces against its 1:1 threshold, and strangers get a name more often as the gallery grows ('facenet calibrate --root PEOPLE -o MODEL' measures one)");
+                stderr.WriteLine($"note: the model '{info.Name}' has no impostor tail: identify holds faces against its 1:1 threshold, and strangers get a "
+                    + $"name more often as the gallery grows ('facenet calibrate --root PEOPLE -o MODEL' measures one)");
             bool failed = EachImage(files, r.GetValue(json), file =>
             {
                 foreach (var f in pipeline.EmbedFaces(file, Which(r.GetValue(aligned), allFaces: true)).Faces)
@@ -172,7 +180,8 @@ public sealed partial class FaceNetCli
         else
             stdout.WriteLine($"{file} face {f.Index}{(box is null ? "" : $" [{string.Join(",", box)}]")}: " +
                 (id.Known ? $"{id.Name} (distance {F(id.Distance)})" : $"unknown (nearest {(id.Candidates.Count > 0 ? $"{id.Candidates[0].Name} at {F(id.Distance)}" : "none")})") +
-                $"  threshold {F(id.Threshold)} ({rule.Rule switch { ThresholdRule.Given => "given with --threshold", ThresholdRule.Verification => ThresholdSource(info, null) + "; no impostor tail", _ => rule.Describe() }})");
+                $"  threshold {F(id.Threshold)} "
+                    + $"({rule.Rule switch { ThresholdRule.Given => "given with --threshold", ThresholdRule.Verification => ThresholdSource(info, null) + "; no impostor tail", _ => rule.Describe() }})");
     }
 
     private Command SubjectsCommand()
@@ -189,7 +198,8 @@ public sealed partial class FaceNetCli
         };
         var model = ModelOption();
         var fpir = Options.Real("--fpir", $"duplicates: the target FPIR of the search that finds them (default {IdentifyOptions.DefaultFpir})", 0, 1, minOpen: true, maxOpen: true);
-        var cmd = new Command("subjects", "List, remove (erase) or rename the people of a gallery; list the pairs of subjects that are probably one person") { gallery, _tenant, _masterKeyFile, model, fpir, olderThan, json, action };
+        var cmd = new Command("subjects", "List, remove (erase) or rename the people of a gallery; list the pairs of subjects that are probably one "
+            + "person") { gallery, _tenant, _masterKeyFile, model, fpir, olderThan, json, action };
         cmd.SetAction(r => Guard(() =>
         {
             var a = r.GetValue(action) ?? [];
@@ -310,7 +320,8 @@ public sealed partial class FaceNetCli
     {
         var gallery = GalleryOption(); var model = ModelOption(); var detector = DetectorOption(); var threads = ThreadsOption(); var json = JsonOption();
         var to = Options.Required("--to", "The new gallery (created; must not exist yet)");
-        var cmd = new Command("migrate", "Re-embed a gallery's faces with another model (default: the default model) into a new gallery, from the photos they were enrolled from")
+        var cmd = new Command("migrate", "Re-embed a gallery's faces with another model (default: the default model) into a new gallery, from the photos "
+            + "they were enrolled from")
             { gallery, _tenant, _masterKeyFile, to, model, detector, threads, json };
         cmd.SetAction(r => Guard(() =>
         {
@@ -343,7 +354,8 @@ public sealed partial class FaceNetCli
     /// </summary>
     private Command ClusterCommand()
     {
-        var cmd = PhotoGroupingCommand("cluster", "The service's cluster of silos ('cluster status', 'cluster silo'); 'cluster FOLDER' is the old name of 'group FOLDER'",
+        var cmd = PhotoGroupingCommand("cluster", "The service's cluster of silos ('cluster status', 'cluster silo'); 'cluster FOLDER' is the old name of "
+            + "'group FOLDER'",
             renamed: true);
         cmd.Subcommands.Add(ClusterStatusCommand());
         cmd.Subcommands.Add(ClusterSiloCommand());
@@ -404,8 +416,10 @@ public sealed partial class FaceNetCli
             }, Json));
             return;
         }
-        stdout.WriteLine($"{faces.Count} face(s) in {groups.Photos} image(s): {groups.Clusters.Count} cluster(s), {groups.Noise.Count} unclustered ({method}, eps {F(groups.Eps)})");
+        stdout.WriteLine($"{faces.Count} face(s) in {groups.Photos} image(s): {groups.Clusters.Count} cluster(s), {groups.Noise.Count} unclustered "
+            + $"({method}, eps {F(groups.Eps)})");
         for (int c = 0; c < groups.Clusters.Count; c++)
-            stdout.WriteLine($"  cluster {c}: {groups.Clusters[c].Count} face(s): {string.Join(", ", groups.Clusters[c].Select(i => Path.GetFileName(faces[i].File)).Distinct().Take(8))}{(groups.Clusters[c].Count > 8 ? ", …" : "")}");
+            stdout.WriteLine($"  cluster {c}: {groups.Clusters[c].Count} face(s): "
+                + $"{string.Join(", ", groups.Clusters[c].Select(i => Path.GetFileName(faces[i].File)).Distinct().Take(8))}{(groups.Clusters[c].Count > 8 ? ", …" : "")}");
     }
 }

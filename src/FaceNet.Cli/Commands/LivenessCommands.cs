@@ -109,13 +109,17 @@ public sealed partial class FaceNetCli
             }, Json));
         else
         {
-            stdout.WriteLine($"{at.BonaFide} live faces, {at.Attacks} attacks; detector {pipeline.Detector.Name}; liveness threshold {at.Threshold:F4} ({pipeline.Liveness.DescribeThreshold()})");
-            stdout.WriteLine($"APCER  {Pct(at.Apcer)}  ({at.AttacksAccepted} of {at.Attacks} attacks accepted as live; {at.AttacksUnjudged} not judged, counted as stopped)");
+            stdout.WriteLine($"{at.BonaFide} live faces, {at.Attacks} attacks; detector {pipeline.Detector.Name}; liveness threshold {at.Threshold:F4} "
+                + $"({pipeline.Liveness.DescribeThreshold()})");
+            stdout.WriteLine($"APCER  {Pct(at.Apcer)}  ({at.AttacksAccepted} of {at.Attacks} attacks accepted as live; {at.AttacksUnjudged} not judged, "
+                + $"counted as stopped)");
             stdout.WriteLine($"BPCER  {Pct(at.Bpcer)}  ({at.BonaFideRefused} of {at.BonaFide} live faces refused; {at.BonaFideUnjudged} of them not judged)");
             stdout.WriteLine($"ACER   {Pct(at.Acer)}   accuracy {Pct(at.Accuracy)}");
             foreach (var (name, x) in new[] { ("5 %", report.AtApcer5), ("1 %", report.AtApcer1) })
-                stdout.WriteLine(x is null ? $"BPCER at APCER {name}: no attacks" : $"BPCER at APCER {name}: {Pct(x.Bpcer)} (threshold {x.Threshold:F4}, APCER there {Pct(x.Apcer)})");
-            stdout.WriteLine($"no face found in {report.NoFaceLive} live and {report.NoFaceAttacks} attack photo(s) (left out of the rates); {report.Failures.Count} unreadable; {report.Seconds:F1} s");
+                stdout.WriteLine(x is null ? $"BPCER at APCER {name}: no attacks" : $"BPCER at APCER {name}: {Pct(x.Bpcer)} (threshold {x.Threshold:F4}, "
+                    + $"APCER there {Pct(x.Apcer)})");
+            stdout.WriteLine($"no face found in {report.NoFaceLive} live and {report.NoFaceAttacks} attack photo(s) (left out of the rates); "
+                + $"{report.Failures.Count} unreadable; {report.Seconds:F1} s");
         }
         if (scoresPath is not null) AtomicFile.Write(scoresPath, System.Text.Encoding.UTF8.GetBytes(LivenessEvaluation.Csv(report.Samples)));
         if (plotPath is not null) RocPlot.SaveLivenessDet(plotPath, $"Liveness DET — {pipeline.Liveness.Name} + {pipeline.Detector.Name}", report);
@@ -146,8 +150,10 @@ public sealed partial class FaceNetCli
             }, Json));
         else
         {
-            stdout.WriteLine($"liveness threshold {x.Threshold:F4} for {goal}, on {x.BonaFide} live faces and {x.Attacks} attacks: APCER {Pct(x.Apcer)}, BPCER {Pct(x.Bpcer)}");
-            stdout.WriteLine($"  the pair's own threshold is {pipeline.Liveness.Threshold:F4}{(written.Count > 0 ? $"; wrote {string.Join(", ", written)}" : "")}");
+            stdout.WriteLine($"liveness threshold {x.Threshold:F4} for {goal}, on {x.BonaFide} live faces and {x.Attacks} attacks: APCER {Pct(x.Apcer)}, "
+                + $"BPCER {Pct(x.Bpcer)}");
+            stdout.WriteLine($"  the pair's own threshold is "
+                + $"{pipeline.Liveness.Threshold:F4}{(written.Count > 0 ? $"; wrote {string.Join(", ", written)}" : "")}");
             if (apcer is { } target && x.Attacks < 3 / target)
                 stdout.WriteLine($"  warning: {x.Attacks} attacks cannot show an APCER of {target:G3} (need at least {Math.Ceiling(3 / target)})");
         }
@@ -189,7 +195,9 @@ public sealed partial class FaceNetCli
                         ["networks_ms_per_face"] = Math.Round(res.NetworkMsPerFace, 3), ["batch"] = n, ["networks"] = pipeline.Liveness.Networks.Count,
                         ["faces"] = faces.Count, ["peak_memory_mb"] = Math.Round(res.PeakMemoryMb, 1), ["cores"] = Environment.ProcessorCount,
                     }, Json)
-                    : $"batch {n,3}: {res.MsPerFace,7:F2} ms per face ({res.CropMsPerFace:F2} ms cutting the patches, {res.NetworkMsPerFace:F2} ms for the {pipeline.Liveness.Networks.Count} networks; {res.Runs} runs of {faces.Count} face(s))  peak memory {res.PeakMemoryMb:F0} MB  [{Environment.ProcessorCount} cores]");
+                    : $"batch {n,3}: {res.MsPerFace,7:F2} ms per face ({res.CropMsPerFace:F2} ms cutting the patches, {res.NetworkMsPerFace:F2} ms for the "
+                        + $"{pipeline.Liveness.Networks.Count} networks; {res.Runs} runs of {faces.Count} face(s))  peak memory {res.PeakMemoryMb:F0} MB  "
+                        + $"[{Environment.ProcessorCount} cores]");
             }
             return Ok;
         }));

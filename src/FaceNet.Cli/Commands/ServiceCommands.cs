@@ -28,7 +28,8 @@ public sealed partial class FaceNetCli
                 : g is null ? "no gallery" : $"gallery {g.Store.Location}: {g.SubjectCount} subject(s), {g.FaceCount} face(s)") + ")");
             stdout.WriteLine($"web page {host.Address}/   API reference {host.Address}/docs   metrics {host.Address}/metrics");
             if (!ApiKeys.Load(options.KeysFile).Active.Any())
-                stderr.WriteLine($"note: {options.KeysFile} holds no API keys: every /v1 request gets 401 until one is added ('facenet keys add NAME --scopes verify,identify,enroll,admin')");
+                stderr.WriteLine($"note: {options.KeysFile} holds no API keys: every /v1 request gets 401 until one is added ('facenet keys add NAME "
+                    + $"--scopes verify,identify,enroll,admin')");
             stdout.Flush();
             try { host.WaitForShutdownAsync().GetAwaiter().GetResult(); }
             finally { host.DisposeAsync().AsTask().GetAwaiter().GetResult(); }
@@ -41,7 +42,8 @@ public sealed partial class FaceNetCli
     /// <summary>The options of <c>serve</c>, read into the service's <see cref="ServiceOptions"/>.</summary>
     private sealed class ServeOptions(FaceNetCli cli)
     {
-        private readonly Option<string?> _urls = Options.Text("--urls", "Where to listen (port 0: a free one; default http://127.0.0.1:5080, with --https-cert https://127.0.0.1:5443)");
+        private readonly Option<string?> _urls = Options.Text("--urls", "Where to listen (port 0: a free one; default http://127.0.0.1:5080, with "
+            + "--https-cert https://127.0.0.1:5443)");
         private readonly Option<string?> _httpsCert = Options.Text("--https-cert", "PEM certificate (chain): serve HTTPS (TLS 1.2/1.3) with HSTS");
         private readonly Option<string?> _httpsKey = Options.Text("--https-key", "The certificate's PEM private key");
         private readonly Option<string[]> _retention = new("--retention")
@@ -49,22 +51,30 @@ public sealed partial class FaceNetCli
             Description = "Erase subjects neither enrolled nor matched for this long (365d, 12h), swept at start and hourly; TENANT=PERIOD for one tenant's",
             AllowMultipleArgumentsPerToken = true,
         };
-        private readonly Option<string?> _gallery = Options.Text("--gallery", "The gallery: an SQLite file, or a PostgreSQL connection string (\"Host=…;Database=…\") that replicas share", "-g");
+        private readonly Option<string?> _gallery = Options.Text("--gallery", "The gallery: an SQLite file, or a PostgreSQL connection string "
+            + "(\"Host=…;Database=…\") that replicas share", "-g");
         private readonly Option<string> _keys = KeysFileOption();
         private readonly Option<string?> _model = ModelOption();
         private readonly Option<DetectorKind?> _detector = DetectorOption();
         private readonly Option<int> _threads = ThreadsOption();
         private readonly Option<double?> _threshold = ThresholdOption();
         private readonly Option<int> _maxBody = Options.Int("--max-body-mb", "Largest request body in MB (413 beyond)", 10, 1, 1024);
-        private readonly Option<int> _workers = Options.Int("--workers", "Requests decoding and detecting at once (default: half the cores; the others embed)", new ServiceOptions().Workers, 1, 256);
+        private readonly Option<int> _workers = Options.Int("--workers", "Requests decoding and detecting at once (default: half the cores; the others "
+            + "embed)", new ServiceOptions().Workers, 1, 256);
         private readonly Option<int> _queue = Options.Int("--queue", "Requests in progress at most (503 with Retry-After beyond)", 64, 1, 100_000);
-        private readonly Option<double> _batchWait = Options.Real("--batch-wait-ms", "How long a part-filled embedding batch waits for other requests' faces", 2, 0, 1000);
+        private readonly Option<double> _batchWait = Options.Real("--batch-wait-ms", "How long a part-filled embedding batch waits for other requests' "
+            + "faces", 2, 0, 1000);
         private readonly Option<double> _timeout = Options.Real("--timeout", "A request's time limit in seconds (503 beyond)", 30, 0, 3600, minOpen: true);
-        private readonly Option<bool> _cluster = Options.Flag("--cluster", "Be a silo of a cluster over the PostgreSQL gallery as well as a front end: the gallery is cut into shards over the silos");
-        private readonly Option<string> _auditRetention = Options.Setting("--audit-retention", "Keep audit trail entries this long (400d, 12h; 'forever' keeps them all); older ones are deleted by the sweep, which records it", "400d");
-        private readonly Option<int> _maxFaces = Options.Int("--max-faces", "Faces of one photo embedded at most: the largest are kept, the answer says how many were dropped", 64, 1, 10_000);
-        private readonly Option<int> _decodeBudget = Options.Int("--decode-budget-mp", "Decoded megapixels of all requests' photos in memory at once (about 4 MB each); beyond it requests wait", 100, 1, 100_000);
-        private readonly Option<int> _failedAuth = Options.Int("--failed-auth-per-minute", "Failed authentications allowed per client address and minute (429 beyond; a valid key still works)", 30, 1, 1_000_000);
+        private readonly Option<bool> _cluster = Options.Flag("--cluster", "Be a silo of a cluster over the PostgreSQL gallery as well as a front end: the "
+            + "gallery is cut into shards over the silos");
+        private readonly Option<string> _auditRetention = Options.Setting("--audit-retention", "Keep audit trail entries this long (400d, 12h; 'forever' "
+            + "keeps them all); older ones are deleted by the sweep, which records it", "400d");
+        private readonly Option<int> _maxFaces = Options.Int("--max-faces", "Faces of one photo embedded at most: the largest are kept, the answer says "
+            + "how many were dropped", 64, 1, 10_000);
+        private readonly Option<int> _decodeBudget = Options.Int("--decode-budget-mp", "Decoded megapixels of all requests' photos in memory at once "
+            + "(about 4 MB each); beyond it requests wait", 100, 1, 100_000);
+        private readonly Option<int> _failedAuth = Options.Int("--failed-auth-per-minute", "Failed authentications allowed per client address and minute "
+            + "(429 beyond; a valid key still works)", 30, 1, 1_000_000);
         private readonly Option<string[]> _trustedProxy = new("--trusted-proxy")
         {
             Description = "A proxy's address whose X-Forwarded-For names the client (audit trail, failed-authentication limit)",
@@ -133,12 +143,14 @@ public sealed partial class FaceNetCli
 
         private readonly Option<int?> _graphCandidates = new Option<int?>("--graph-candidates")
         {
-            Description = $"Cluster: neighbours a compact shard's graph search collects (default {new FaceIndexOptions().MinCandidates}): more finds more of the nearest faces of large shards, and costs time",
+            Description = $"Cluster: neighbours a compact shard's graph search collects (default {new FaceIndexOptions().MinCandidates}): more finds more "
+                + $"of the nearest faces of large shards, and costs time",
         }.Within(1, 100_000);
 
         private readonly Option<string?> _graphDir = new("--graph-dir")
         {
-            Description = $"Cluster: where this silo keeps its shards' graphs (default {FaceNet.Cluster.Shards.ShardGraphs.DefaultDirectory}; a copy of each is in the database too)",
+            Description = $"Cluster: where this silo keeps its shards' graphs (default {FaceNet.Cluster.Shards.ShardGraphs.DefaultDirectory}; a copy of "
+                + $"each is in the database too)",
         };
 
         public void AddTo(Command cmd)
@@ -301,7 +313,8 @@ public sealed partial class FaceNetCli
             int revoked = all.Count(k => k.Revoked is not null);
             stdout.WriteLine($"{all.Count - revoked} key(s) in force in {r.GetValue(keys)}" + (revoked > 0 ? $", {revoked} revoked" : ""));
             foreach (var k in all)
-                stdout.WriteLine($"  {k.Name}  id {k.KeyId}  tenant {k.TenantName}  {string.Join(",", Scopes(k))}  {k.RatePerSecond:0.##}/s  since {k.Created:yyyy-MM-dd}"
+                stdout.WriteLine($"  {k.Name}  id {k.KeyId}  tenant {k.TenantName}  {string.Join(",", Scopes(k))}  {k.RatePerSecond:0.##}/s  since "
+                    + $"{k.Created:yyyy-MM-dd}"
                     + (k.Revoked is { } when ? $"  REVOKED {when:yyyy-MM-dd}" : ""));
             return Ok;
         }));
@@ -312,10 +325,12 @@ public sealed partial class FaceNetCli
     {
         var keys = KeysFileOption();
         var name = new Argument<string>("name") { Description = "The key's name" };
-        var revoke = new Command("revoke", "Revoke a key: a running service refuses it within a second; the file keeps it, marked revoked, so the audit trail names its later uses by id") { name, keys };
+        var revoke = new Command("revoke", "Revoke a key: a running service refuses it within a second; the file keeps it, marked revoked, so the audit "
+            + "trail names its later uses by id") { name, keys };
         revoke.SetAction(r => Guard(() =>
         {
-            if (!ApiKeys.Revoke(r.GetValue(keys)!, r.GetValue(name)!)) { stderr.WriteLine($"error: {r.GetValue(keys)}: no key named '{r.GetValue(name)}'"); return InputError; }
+            if (!ApiKeys.Revoke(r.GetValue(keys)!, r.GetValue(name)!)) { stderr.WriteLine($"error: {r.GetValue(keys)}: no key named "
+                + $"'{r.GetValue(name)}'"); return InputError; }
             stdout.WriteLine($"revoked {r.GetValue(name)}");
             return Ok;
         }));

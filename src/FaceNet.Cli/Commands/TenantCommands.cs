@@ -14,12 +14,14 @@ public sealed partial class FaceNetCli
     private Command TenantsAddCommand()
     {
         var gallery = TenantsLocation(); var name = TenantArgument(); var model = ModelOption();
-        var add = new Command("add", "Make a tenant's gallery: empty, bound to the model (default: the default tenant's), encrypted under the master key when given")
+        var add = new Command("add", "Make a tenant's gallery: empty, bound to the model (default: the default tenant's), encrypted under the master key "
+            + "when given")
             { name, gallery, model, _masterKeyFile };
         add.SetAction(r => Guard(() =>
         {
             var (location, tenant, key) = (r.GetValue(gallery)!, TenantName(r.GetValue(name)!), GalleryKey(r));
-            if (!GalleryTenants.Hosts(location)) throw new UsageException($"-g {location}: tenants live in a folder (DIR/) or a PostgreSQL database, not one gallery file");
+            if (!GalleryTenants.Hosts(location)) throw new UsageException($"-g {location}: tenants live in a folder (DIR/) or a PostgreSQL database, not "
+                + $"one gallery file");
             var defaultGallery = GalleryTenants.LocationOf(location, GalleryTenants.Default);
             using var faceModel = FaceModel.Load(GalleryModelName(defaultGallery, r.GetValue(model), key));
             using (GalleryTenants.Create(location, tenant, GalleryModel.For(faceModel), key)) { }

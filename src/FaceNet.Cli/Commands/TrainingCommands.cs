@@ -12,7 +12,8 @@ public sealed partial class FaceNetCli
         var output = Options.Required("--output", "The ONNX model to write (the base network with the trained head)", "-o");
         var baseModel = Options.Setting("--base", "The frozen network under the head: a bundled single network or an .onnx (not a fused model)", "mobilefacenet");
         var validation = Options.Text("--validation", "Validation faces, of other people (default: one person in five of --from-folders is held out)");
-        var head = Options.Setting("--head", "linear (a projection, starting as the base; --dim sets its size) or residual (the base plus a learned correction)",
+        var head = Options.Setting("--head", "linear (a projection, starting as the base; --dim sets its size) or residual (the base plus a learned "
+            + "correction)",
             "linear", "residual", "linear");
         var dim = Options.Int("--dim", "Output size of a linear head (default: the base's)", 0, 0, 4096);
         var margin = Options.Real("--margin", "Triplet margin α on squared distances of unit vectors", 0.2, 0, 4, minOpen: true);
@@ -20,7 +21,8 @@ public sealed partial class FaceNetCli
         var peoplePerBatch = Options.Int("--people-per-batch", "People in a mini-batch (P)", 16, 2, 10_000);
         var facesPerPerson = Options.Int("--faces-per-person", "Faces of each person in a mini-batch (K)", 4, 2, 1000);
         var lr = Options.Real("--learning-rate", "Adam's learning rate at the start (cosine decay to 1/20)", 1e-3, 0, 1, minOpen: true);
-        var seed = Options.Int("--seed", "Seed of initialisation, batches and the validation split: the same seed gives the same head", 1, int.MinValue);
+        var seed = new Option<int>("--seed") { Description = "Seed of initialisation, batches and the validation split: the same seed gives the same "
+            + "head", DefaultValueFactory = _ => 1 };
         var plot = Options.Text("--plot", "Write the training curve (loss, validation VAL@FAR) as a PNG");
         var cache = Options.Text("--cache", $"Embedding cache folder, shared with evaluate (default {EmbeddingCache.DefaultDirectory})");
         var noCache = Options.Flag("--no-cache", "Embed every photo again");
@@ -31,10 +33,12 @@ public sealed partial class FaceNetCli
         cmd.SetAction(r => Guard(() =>
         {
             var outPath = r.GetValue(output)!;
-            if (!outPath.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase)) throw new UsageException($"--output: {outPath}: the trained model is an .onnx file");
+            if (!outPath.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase)) throw new UsageException($"--output: {outPath}: the trained model is an "
+                + $".onnx file");
             OutputFolderExists("--output", outPath);
             using var pipeline = Pipeline(new FaceRecognizerOptions { Model = r.GetValue(baseModel), Detector = r.GetValue(detector), Threads = r.GetValue(threads) });
-            if (pipeline.Model.IsFused) throw new UsageException($"--base: {r.GetValue(baseModel)} is a fused model; training needs one network under the head (mobilefacenet, faceapi-resnet or an .onnx)");
+            if (pipeline.Model.IsFused) throw new UsageException($"--base: {r.GetValue(baseModel)} is a fused model; training needs one network under the "
+                + $"head (mobilefacenet, faceapi-resnet or an .onnx)");
             using var embeddings = new EmbeddingCache(r.GetValue(noCache) ? null : r.GetValue(cache) ?? EmbeddingCache.DefaultDirectory,
                 EmbeddingCache.PipelineKey(pipeline.Model.Identity, pipeline.Detector.Name, false));
             var options = new TrainingOptions
@@ -43,9 +47,11 @@ public sealed partial class FaceNetCli
                 Epochs = r.GetValue(epochs), PeoplePerBatch = r.GetValue(peoplePerBatch), FacesPerPerson = r.GetValue(facesPerPerson),
                 LearningRate = r.GetValue(lr), Seed = r.GetValue(seed),
             };
-            var trained = HeadTraining.FromFolders(pipeline, r.GetValue(folders)!, r.GetValue(validation), outPath, options, embeddings, stderr.WriteLine, EpochReporter());
+            var (train, valid) = HeadTraining.LoadFolders(pipeline, r.GetValue(folders)!, r.GetValue(validation), options.Seed, embeddings, stderr.WriteLine);
+            var trained = HeadTraining.Train(pipeline, train, valid, outPath, options, EpochReporter(train.Faces.Count));
             if (r.GetValue(plot) is { } png)
-                RocPlot.SaveCurve(png, $"{Path.GetFileName(outPath)}: triplet training on {trained.TrainPeople} people, validated on {trained.ValidationPeople} others",
+                RocPlot.SaveCurve(png, $"{Path.GetFileName(outPath)}: triplet training on {trained.TrainPeople} people, validated on "
+                    + $"{trained.ValidationPeople} others",
                     trained.Result.History.Select(e => (e.Epoch, e.Loss, e.ValidationVal)).ToList(), trained.Result.BestEpoch, trained.Result.Base.Val, "VAL@FAR=1e-3");
             ReportTraining(trained, r.GetValue(json));
             return Ok;
@@ -53,8 +59,8 @@ public sealed partial class FaceNetCli
         return cmd;
     }
 
-    /// <summary>A line per epoch on stderr, with the time it took.</summary>
-    private Action<EpochRecord, int> EpochReporter()
+    /// <summary>A line per epoch on stderr, with the time it took (from now: made when training starts).</summary>
+    private Action<EpochRecord, int> EpochReporter(int trainFaces)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
         double last = 0;
@@ -62,7 +68,9 @@ public sealed partial class FaceNetCli
         {
             double now = clock.Elapsed.TotalSeconds, took = now - last;
             last = now;
-            stderr.WriteLine($"epoch {e.Epoch}/{total}: loss {e.Loss:F4}, semi-hard {e.SemiHardShare:P0} of triplets, validation VAL@FAR=1e-3 {e.ValidationVal:F4}, accuracy {e.ValidationAccuracy:F4} ({took:0.0} s)");
+            stderr.WriteLine($"epoch {e.Epoch}/{total}: loss {e.Loss:F4}, semi-hard {e.SemiHardShare:P0} of triplets, validation VAL@FAR=1e-3 "
+                + $"{e.ValidationVal:F4}, "
+                + $"accuracy {e.ValidationAccuracy:F4} ({took:0.0} s, {trainFaces / Math.Max(took, 1e-9):0} faces/s)");
         };
     }
 
@@ -78,13 +86,15 @@ public sealed partial class FaceNetCli
                 ["train_people"] = trained.TrainPeople, ["train_faces"] = trained.TrainFaces, ["validation_people"] = trained.ValidationPeople, ["validation_faces"] = trained.ValidationFaces,
             }, Json));
         else
-            stdout.WriteLine($"wrote {trained.Output}: epoch {res.BestEpoch} of {res.History.Count} kept; validation people VAL@FAR=1e-3 {res.Best.Val:F4} (base {res.Base.Val:F4}), balanced accuracy {res.Best.Accuracy:F4} (base {res.Base.Accuracy:F4}), threshold {F(trained.Threshold)}"
+            stdout.WriteLine($"wrote {trained.Output}: epoch {res.BestEpoch} of {res.History.Count} kept; validation people VAL@FAR=1e-3 {res.Best.Val:F4} "
+                + $"(base {res.Base.Val:F4}), balanced accuracy {res.Best.Accuracy:F4} (base {res.Base.Accuracy:F4}), threshold {F(trained.Threshold)}"
                 + (res.Best.Val <= res.Base.Val ? "; the head does not beat its base on these people" : ""));
     }
 
     /// <summary>A file to write must go into a folder that exists: a usage error naming the option otherwise.</summary>
     private static void OutputFolderExists(string option, string path)
     {
-        if (Path.GetDirectoryName(Path.GetFullPath(path)) is { } dir && !Directory.Exists(dir)) throw new UsageException($"{option}: folder {dir} does not exist");
+        if (Path.GetDirectoryName(Path.GetFullPath(path)) is { } dir && !Directory.Exists(dir)) throw new UsageException($"{option}: folder {dir} does not "
+            + $"exist");
     }
 }

@@ -7,13 +7,16 @@ public sealed partial class FaceNetCli
 {
     private Command VideoCommand()
     {
-        var input = new Argument<string>("input") { Description = "A video file, a stream URL (rtsp://, http://, …) or a camera device (/dev/video0), decoded by FFmpeg" };
-        var gallery = Options.Text("--gallery", "Name each track from this gallery (SQLite file or PostgreSQL connection string); without it, tracks are clustered", "-g");
+        var input = new Argument<string>("input") { Description = "A video file, a stream URL (rtsp://, http://, …) or a camera device (/dev/video0), "
+            + "decoded by FFmpeg" };
+        var gallery = Options.Text("--gallery", "Name each track from this gallery (SQLite file or PostgreSQL connection string); without it, tracks are "
+            + "clustered", "-g");
         var model = ModelOption(); var detector = DetectorOption(); var threads = ThreadsOption(); var json = JsonOption();
         var every = Options.Int("--every", "Look for faces on every N-th frame (default: chosen from the measured cost, to run at twice real time)", 0, 0, 10_000);
         var minTrack = Options.Int("--min-track", "Detections a track needs to be reported", 3, 1, 1_000_000);
         var maxGap = Options.Real("--max-gap", "Seconds a track survives unseen", 1.0, 0, 3600, minOpen: true);
-        var identity = Options.Setting("--identity", "A track's identity from its embeddings' votes, weighted by quality (vote), or from their weighted mean (mean)", "vote", "mean", "vote");
+        var identity = Options.Setting("--identity", "A track's identity from its embeddings' votes, weighted by quality (vote), or from their weighted "
+            + "mean (mean)", "vote", "mean", "vote");
         var output = Options.Text("--output", "Write the video with each face's box and name drawn (H.264 for .mp4)", "-o");
         var facesDir = Options.Text("--faces-dir", "Save each track's best face here (track-N.png)");
         var timeout = Options.Real("--timeout", "Seconds without a frame before a stream counts as stopped", 10, 0, 3600, minOpen: true);
@@ -60,7 +63,8 @@ public sealed partial class FaceNetCli
         return new VideoWriter(path, reader.Width, reader.Height, reader.Info.Fps);
     }
 
-    private static string Describe(VideoSummary summary) => $"{summary.VideoSeconds:0.0} s of video ({summary.Frames} frames, faces looked for in {summary.DetectedFrames}, "
+    private static string Describe(VideoSummary summary) => $"{summary.VideoSeconds:0.0} s of video ({summary.Frames} frames, faces looked for in "
+        + $"{summary.DetectedFrames}, "
         + $"{(summary.Every == 1 ? "every frame" : $"every {Ordinal(summary.Every)} frame")} at the end) in {summary.WallSeconds:0.0} s: "
         + $"{summary.RealTimeFactor:0.00}x real time; {summary.Tracks} track(s)";
 
@@ -89,7 +93,8 @@ public sealed partial class FaceNetCli
         else
         {
             string who = t.Cluster is { } c ? $"person {c}" : t.Known ? $"{t.Name} ({F(t.Distance!.Value)} ≤ {F(t.Threshold)})" : $"unknown (nearest {F(t.Distance ?? double.NaN)} > {F(t.Threshold)})";
-            stdout.WriteLine($"{Clock(t.Start)} – {Clock(t.End)}  track {t.Track}: {who}, seen in {t.Frames} frames, best at {Clock(t.BestFrame)}{(t.Liveness is { } l ? "; " + l.Describe() : "")}");
+            stdout.WriteLine($"{Clock(t.Start)} – {Clock(t.End)}  track {t.Track}: {who}, seen in {t.Frames} frames, best at "
+                + $"{Clock(t.BestFrame)}{(t.Liveness is { } l ? "; " + l.Describe() : "")}");
         }
         stdout.Flush();
     }

@@ -5,7 +5,7 @@ using Microsoft.Data.Sqlite;
 
 namespace FaceNet.Gallery;
 
-// The SQLite store's audit trail: events written with the change they record, pruned by retention, read in order.
+// The SQLite store's audit trail (events written with the change they record, pruned by retention, read in order) and its subjects' last use, which retention erases by.
 public sealed partial class GalleryStore
 {
     private void Touch(SqliteTransaction tx, long subject)

@@ -6,7 +6,7 @@ using NpgsqlTypes;
 
 namespace FaceNet.Gallery;
 
-// The PostgreSQL store's audit trail: events written beside the writes they record, pruned by retention, read in order.
+// The PostgreSQL store's audit trail (events written beside the writes they record, pruned by retention, read in order) and its subjects' last use, which retention erases by.
 public sealed partial class PostgresGalleryStore
 {
     public void Audit(IReadOnlyList<AuditEvent> events)

@@ -9,6 +9,8 @@ namespace FaceNet.Gallery;
 // The PostgreSQL store's schemas: the gallery's tables by version, and the tenants' schemas (facenet_T) found, named and dropped.
 public sealed partial class PostgresGalleryStore
 {
+    private const int SchemaVersion = 4;
+
     private const string Schema = """
         CREATE TABLE meta (key text PRIMARY KEY, value text NOT NULL);
         CREATE TABLE subjects (
@@ -90,6 +92,7 @@ public sealed partial class PostgresGalleryStore
     private const string SchemaV4 = """
         ALTER TABLE faces ADD COLUMN IF NOT EXISTS yaw real;
         """;
+    // (5: the next step goes here)
 
     [System.Text.RegularExpressions.GeneratedRegex("^[a-z][a-z0-9_]{0,62}$")]
     private static partial System.Text.RegularExpressions.Regex SchemaName();

@@ -20,7 +20,6 @@ namespace FaceNet.Gallery;
 /// </summary>
 public sealed partial class PostgresGalleryStore : IGalleryStore, IProtectedStore
 {
-    private const int SchemaVersion = 4;
     /// <summary>The schema of the default gallery (tenant <c>default</c>); another tenant's is <c>facenet_NAME</c>.</summary>
     public const string DefaultSchema = "facenet";
 
@@ -33,7 +32,6 @@ public sealed partial class PostgresGalleryStore : IGalleryStore, IProtectedStor
 
     private readonly string _schema;
 
-    // (5: the next step goes here)
 
     private readonly NpgsqlDataSource _db;
     private readonly SemaphoreSlim _listenGate = new(1, 1);

@@ -155,7 +155,7 @@ public sealed class ServiceReplicaTests(PostgresServer postgres)
     [Theory]
     [InlineData("postgres")]
     [InlineData("sqlite")]
-    public async Task A_face_enrolled_through_one_replica_is_identified_through_another_at_once_not_at_its_next_poll(string kind)
+    public async Task A_face_enrolled_through_one_replica_is_identified_through_another_within_seconds(string kind)
     {
         var dir = Directory.CreateTempSubdirectory("facenet-replicas-").FullName;
         var gallery = kind == "postgres" ? postgres.NewDatabase() : Path.Combine(dir, "shared.db");
