@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Runtime.InteropServices;
 using FaceNet.Gallery.Protection;
 using Microsoft.Data.Sqlite;
 

@@ -1,8 +1,4 @@
-using System.Globalization;
-using System.Runtime.InteropServices;
-using FaceNet.Gallery.Protection;
 using Npgsql;
-using NpgsqlTypes;
 
 namespace FaceNet.Gallery;
 
