@@ -10,15 +10,8 @@ public sealed partial class FaceNetCli
         var root = Options.Text("--root", "Folder the pairs' images are relative to (LFW: ROOT/name/name_0001.jpg); with --identification, a folder of "
             + "people (ROOT/person/*.jpg)");
         var identification = Options.Flag("--identification", "Open-set identification (1:N) on a folder of people, as NIST FRVT measures it: FNIR at FPIR "
-            + "1 % and 0.1 %, "
-            + "rank-1/5, and the product's threshold rule, per gallery size");
-        var sizes = Options.Text("--gallery-sizes", "--identification: gallery sizes, comma-separated (default 100,1000,3000 and as many as the people allow)");
-        var strangers = Options.Int("--strangers", "--identification: searches by people not enrolled, per gallery size", 1000, 1, 1_000_000);
-        var fpir = Options.Real("--fpir", $"--identification: the target FPIR of the product's rule (default {OpenSetThreshold.DefaultFpir})", 0, 1, minOpen: true, maxOpen: true);
-        var minQuality = Options.Real("--min-quality", $"--identification: enrol each person's first photo of at least this quality, as enroll's "
-            + $"gate does (default {FaceQuality.DefaultFloor}); a person with none is refused and their searches count as misses (0: the first photo)", 0, 1);
-        var modelTailOnly = Options.Flag("--model-tail-only", "--identification: the rule reads the model's impostor tail alone, not also the gallery's "
-            + "own people");
+            + "1 % and 0.1 %, rank-1/5, and the product's threshold rule, per gallery size");
+        var open = new IdentificationFlags();
         var folds = Options.Int("--folds", "Folds for a CSV or an LFW View 1 file (LFW View 2 files say their own)", 10, 2, 1000);
         var far = Options.Real("--far", "False-accept rate of the VAL@FAR figure", 1e-3, 0, 1, minOpen: true, maxOpen: true);
         var (cache, noCache) = CacheOptions();
@@ -33,7 +26,7 @@ public sealed partial class FaceNetCli
         var scores = Options.Text("--scores", "--liveness: write each photo's score as CSV (file, label, score, each network's, why not judged)");
         var cmd = new Command("evaluate", "Verification accuracy on labelled pairs with the LFW protocol: accuracy ± std, VAL@FAR, AUC, EER, threshold; "
             + "or liveness error rates (--liveness)")
-            { pairs, root, identification, sizes, strangers, fpir, minQuality, modelTailOnly, model, detector, flip, alignment, folds,
+            { pairs, root, identification, open.Sizes, open.Strangers, open.Fpir, open.MinQuality, open.ModelTailOnly, model, detector, flip, alignment, folds,
                 far, cache, noCache, fallback, fullDecode, plot, reportPath, liveness, live, attacks, livenessModel, livenessThreshold, scores, json, threads };
         cmd.SetAction(r => Guard(() =>
         {
@@ -49,13 +42,31 @@ public sealed partial class FaceNetCli
                 CacheFolder(r, (cache, noCache)), r.GetValue(fallback), r.GetValue(fullDecode), r.GetValue(plot), r.GetValue(reportPath), r.GetValue(json));
             if (!r.GetValue(identification)) return EvaluatePairs(settings);
             if (settings.Pairs is not null) throw new UsageException("--identification takes a folder of people (--root), not --pairs");
-            return EvaluateIdentification(settings, new IdentificationOptions
-            {
-                GallerySizes = GallerySizes(r.GetValue(sizes)), Strangers = r.GetValue(strangers), Fpir = r.GetValue(fpir) ?? OpenSetThreshold.DefaultFpir,
-                QualityFloor = r.GetValue(minQuality) ?? FaceQuality.DefaultFloor, UseGalleryPeople = !r.GetValue(modelTailOnly),
-            });
+            return EvaluateIdentification(settings, open.Read(r));
         }));
         return cmd;
+    }
+
+    /// <summary>evaluate --identification's own options, and the library's options they make.</summary>
+    private sealed class IdentificationFlags
+    {
+        public readonly Option<string?> Sizes = Options.Text("--gallery-sizes", "--identification: gallery sizes, comma-separated (default "
+            + "100,1000,3000 and as many as the people allow)");
+        public readonly Option<int> Strangers = Options.Int("--strangers", "--identification: searches by people not enrolled, per gallery size", 1000,
+            1, 1_000_000);
+        public readonly Option<double?> Fpir = Options.Real("--fpir", "--identification: the target FPIR of the product's rule (default "
+            + $"{OpenSetThreshold.DefaultFpir})", 0, 1, minOpen: true, maxOpen: true);
+        public readonly Option<double?> MinQuality = Options.Real("--min-quality", "--identification: enrol each person's first photo of at least "
+            + $"this quality, as enroll's gate does (default {FaceQuality.DefaultFloor}); a person with none is refused and their searches count as "
+            + "misses (0: the first photo)", 0, 1);
+        public readonly Option<bool> ModelTailOnly = Options.Flag("--model-tail-only", "--identification: the rule reads the model's impostor tail "
+            + "alone, not also the gallery's own people");
+
+        public IdentificationOptions Read(ParseResult r) => new()
+        {
+            GallerySizes = GallerySizes(r.GetValue(Sizes)), Strangers = r.GetValue(Strangers), Fpir = r.GetValue(Fpir) ?? OpenSetThreshold.DefaultFpir,
+            QualityFloor = r.GetValue(MinQuality) ?? FaceQuality.DefaultFloor, UseGalleryPeople = !r.GetValue(ModelTailOnly),
+        };
     }
 
     private static List<int> GallerySizes(string? list) => [.. (list ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
@@ -110,29 +121,34 @@ public sealed partial class FaceNetCli
         var title = $"{Path.GetFileName(s.Pairs)}: {info.Name} + {pipeline.Detector.Name}, {res.Pairs} pairs, {res.Folds} folds";
         if (s.Json)
             stdout.WriteLine(JsonSerializer.Serialize(PairsJson(report, info, pipeline.Detector.Name, modelPath, (atModel, rates.Far, rates.Frr), bands), Json));
-        else
-        {
-            stdout.WriteLine($"pairs {res.Pairs} ({list.Count(p => p.Same)} same), folds {res.Folds}, images {report.Images}, model "
-                + $"{Path.GetFileName(modelPath)}, detector {pipeline.Detector.Name}");
-            stdout.WriteLine($"accuracy      {res.Accuracy:F4} ± {res.AccuracyStd:F4}");
-            stdout.WriteLine($"VAL@FAR={res.FarTarget:G3}  {res.Val:F4} ± {res.ValStd:F4}  (FAR reached {res.Far:F5})");
-            stdout.WriteLine($"AUC           {res.Auc:F4}");
-            stdout.WriteLine($"EER           {res.Eer:F4}");
-            stdout.WriteLine($"threshold     {res.Threshold:F4} ({report.Metric.Name()}, best on all pairs); at the model's {info.Threshold:F4}: accuracy "
-                + $"{atModel:F4}, FAR {rates.Far:F4}, FRR {rates.Frr:F4}");
-            foreach (var b in bands)
-                stdout.WriteLine(FormattableString.Invariant(
-                    $"pose {b.Band,-8} {b.SamePairs,5} same {b.DifferentPairs,5} different: accuracy {b.Accuracy:F4}, FAR {b.Far:F4}, FRR {b.Frr:F4} at {b.Threshold:F4}"));
-            stdout.WriteLine($"failures      {report.FacelessImages} image(s) without a face, {report.UnreadableImages} unreadable, {report.FailedPairs} "
-                + $"pair(s) counted as non-matches{(report.CenterCropped > 0 ? $"; {report.CenterCropped} centre-cropped" : "")}");
-            stdout.WriteLine($"time          {report.Seconds:F1} s");
-        }
+        else WritePairs(report, list.Count(p => p.Same), info, pipeline.Detector.Name, modelPath, atModel, rates, bands);
         // the figures are out before any file is written: a bad --plot path loses nothing
         if (s.PlotPath is { } plotPath) RocPlot.Save(report, plotPath, title);
         if (s.ReportPath is { } mdPath)
             AtomicFile.Write(mdPath, EvaluationMarkdown.Render(report, title, "facenet "
                 + string.Join(' ', _args.Select(a => a.Contains(' ') ? $"\"{a}\"" : a)), info.Threshold, atModel, s.PlotPath));
         return Ok;
+    }
+
+    /// <summary>evaluate --pairs as text: the figures, at the best threshold and at the model's, per pose band, and what failed.</summary>
+    private void WritePairs(EvaluationReport report, int same, ModelInfo info, string detector, string modelPath, double atModel,
+        (double Far, double Frr) rates, IReadOnlyList<PoseBandResult> bands)
+    {
+        var res = report.Result;
+        stdout.WriteLine($"pairs {res.Pairs} ({same} same), folds {res.Folds}, images {report.Images}, model "
+            + $"{Path.GetFileName(modelPath)}, detector {detector}");
+        stdout.WriteLine($"accuracy      {res.Accuracy:F4} ± {res.AccuracyStd:F4}");
+        stdout.WriteLine($"VAL@FAR={res.FarTarget:G3}  {res.Val:F4} ± {res.ValStd:F4}  (FAR reached {res.Far:F5})");
+        stdout.WriteLine($"AUC           {res.Auc:F4}");
+        stdout.WriteLine($"EER           {res.Eer:F4}");
+        stdout.WriteLine($"threshold     {res.Threshold:F4} ({report.Metric.Name()}, best on all pairs); at the model's {info.Threshold:F4}: accuracy "
+            + $"{atModel:F4}, FAR {rates.Far:F4}, FRR {rates.Frr:F4}");
+        foreach (var b in bands)
+            stdout.WriteLine(FormattableString.Invariant(
+                $"pose {b.Band,-8} {b.SamePairs,5} same {b.DifferentPairs,5} different: accuracy {b.Accuracy:F4}, FAR {b.Far:F4}, FRR {b.Frr:F4} at {b.Threshold:F4}"));
+        stdout.WriteLine($"failures      {report.FacelessImages} image(s) without a face, {report.UnreadableImages} unreadable, {report.FailedPairs} "
+            + $"pair(s) counted as non-matches{(report.CenterCropped > 0 ? $"; {report.CenterCropped} centre-cropped" : "")}");
+        stdout.WriteLine($"time          {report.Seconds:F1} s");
     }
 
     /// <summary>evaluate --pairs --json: the figures, at the best threshold and at the model's, and per pose band.</summary>
@@ -179,6 +195,19 @@ public sealed partial class FaceNetCli
                 { Yaw = embedded.Poses.TryGetValue(f, out var pose) ? pose.Yaw : null })).ToList();
         var info = pipeline.Model.Info;
         var results = IdentificationProtocol.Run(faces, info, options);
+        WriteIdentification(results, people.Count, faces.Count, info, pipeline.Detector.Name, options.QualityFloor, json);
+        var title = $"{Path.GetFileName(Path.TrimEndingDirectorySeparator(root))}: {info.Name} + {pipeline.Detector.Name}";
+        if (plotPath is not null) RocPlot.SaveDet(plotPath, "DET — " + title, results);
+        if (reportPath is not null)
+            AtomicFile.Write(reportPath, EvaluationMarkdown.RenderIdentification(results, title, "facenet "
+                + string.Join(' ', _args.Select(a => a.Contains(' ') ? $"\"{a}\"" : a)), plotPath));
+        return Ok;
+    }
+
+    /// <summary>evaluate --identification's figures per gallery size: a JSON object each, or a table.</summary>
+    private void WriteIdentification(IReadOnlyList<IdentificationResult> results, int people, int faces, ModelInfo info, string detector,
+        double qualityFloor, bool json)
+    {
         string Pc(double v) => v.ToString("0.0000", CultureInfo.InvariantCulture);
         if (json)
             foreach (var x in results)
@@ -191,24 +220,18 @@ public sealed partial class FaceNetCli
                     ["rule_threshold"] = Math.Round(x.AtRule.Threshold,
                         5), ["rule"] = x.Rule.Rule.ToString().ToLowerInvariant(), ["rule_target_fpir"] = x.Rule.Fpir,
                     ["fpir"] = Math.Round(x.AtRule.Fpir, 5), ["fnir"] = Math.Round(x.AtRule.Fnir, 5),
-                    ["quality_floor"] = options.QualityFloor, ["people"] = people.Count, ["faces"] = faces.Count, ["model"] = info.Name, ["detector"] = pipeline.Detector.Name,
+                    ["quality_floor"] = qualityFloor, ["people"] = people, ["faces"] = faces, ["model"] = info.Name, ["detector"] = detector,
                 }, Json));
         else
         {
-            stdout.WriteLine($"{people.Count} people, {faces.Count} faces; model {info.Name}, detector "
-                + $"{pipeline.Detector.Name}{(options.QualityFloor > 0 ? $", enrolment quality ≥ {options.QualityFloor:G2}" : "")}");
+            stdout.WriteLine($"{people} people, {faces} faces; model {info.Name}, detector "
+                + $"{detector}{(qualityFloor > 0 ? $", enrolment quality ≥ {qualityFloor:G2}" : "")}");
             stdout.WriteLine("gallery   mated  strangers  rank-1  rank-5  FNIR@FPIR1%  FNIR@FPIR0.1%  | rule: threshold  FPIR    FNIR");
             foreach (var x in results)
                 stdout.WriteLine($"{x.GallerySize,7}  {x.MatedSearches,6}  {x.NonMatedSearches,9}  {Pc(x.Rank1)}  {Pc(x.Rank5)}  {Pc(x.AtFpir1.Fnir),11}  "
                     + $"{Pc(x.AtFpir01.Fnir),13}  | {Pc(x.AtRule.Threshold),15}  {Pc(x.AtRule.Fpir)}  {Pc(x.AtRule.Fnir)}");
             stdout.WriteLine(results.Count > 0 ? $"rule: {results[^1].Rule.Describe()} at the largest gallery" : "no gallery size could be formed");
         }
-        var title = $"{Path.GetFileName(Path.TrimEndingDirectorySeparator(root))}: {info.Name} + {pipeline.Detector.Name}";
-        if (plotPath is not null) RocPlot.SaveDet(plotPath, "DET — " + title, results);
-        if (reportPath is not null)
-            AtomicFile.Write(reportPath, EvaluationMarkdown.RenderIdentification(results, title, "facenet "
-                + string.Join(' ', _args.Select(a => a.Contains(' ') ? $"\"{a}\"" : a)), plotPath));
-        return Ok;
     }
 
     private Command CalibrateCommand()
@@ -224,16 +247,14 @@ public sealed partial class FaceNetCli
         var pairs = Options.Text("--pairs", "Labelled pairs (LFW pairs.txt or CSV) instead of identity folders");
         var far = Options.Real("--far", "Target false-accept rate (default 1e-3)", 0, 1, minOpen: true, maxOpen: true);
         var frr = Options.Real("--frr", "Target false-reject rate instead of a FAR", 0, 1, minOpen: true, maxOpen: true);
-        var bestAccuracy = Options.Flag("--best-accuracy", "The accuracy-maximising threshold instead of a target rate (the rule of the bundled models' "
-            + "thresholds)");
+        var bestAccuracy = Options.Flag("--best-accuracy", "The accuracy-maximising threshold instead of a target rate (the bundled models' rule)");
         var keepThreshold = Options.Flag("--keep-threshold", "Keep the model's 1:1 threshold (its rates here are reported); write only the impostor tail "
             + "into the copy");
         var output = Options.Text("--output", "Write a copy of the model with the calibrated threshold and impostor tail (.onnx; a fused model's .json)", "-o");
         var tailFrom = Options.Text("--tail-from", "A folder of identities whose different-person pairs make the impostor tail that identification chooses "
             + "thresholds from (default: --root when it is a folder of identities)");
         var poseFrom = Options.Text("--pose-from", "Folders of identities, comma-separated (each its own people), whose different-person pairs set a "
-            + "threshold per band "
-            + "of pose difference (0–15°, 15–45°, 45°+ of yaw) for the false-accept rate of the 1:1 threshold");
+            + "threshold per band of pose difference (0–15°, 15–45°, 45°+ of yaw) for the false-accept rate of the 1:1 threshold");
         var (cache, noCache) = CacheOptions();
         var cmd = new Command("calibrate", "The distance threshold for a target false-accept (or false-reject) rate on your own labelled faces; "
             + "or the liveness threshold for a target APCER (--liveness)")
@@ -249,9 +270,9 @@ public sealed partial class FaceNetCli
             if (r.GetValue(root) is null) throw new UsageException("calibrate: give --root (a folder of identities, or with --pairs), or --liveness");
             var request = new CalibrationRequest(r.GetValue(root)!)
             {
-                Pairs = r.GetValue(pairs), Goal = GoalOf(r.GetValue(far), r.GetValue(frr), r.GetValue(bestAccuracy), r.GetValue(keepThreshold)), Rate = r.GetValue(frr) ?? r.GetValue(far) ?? 1e-3, TailFrom = r.GetValue(tailFrom),
+                Pairs = r.GetValue(pairs), Goal = GoalOf(r.GetValue(far), r.GetValue(frr), r.GetValue(bestAccuracy), r.GetValue(keepThreshold)),
+                Rate = r.GetValue(frr) ?? r.GetValue(far) ?? 1e-3, TailFrom = r.GetValue(tailFrom), CacheDirectory = CacheFolder(r, (cache, noCache)),
                 PoseFrom = r.GetValue(poseFrom)?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
-                CacheDirectory = CacheFolder(r, (cache, noCache)),
             };
             using var pipeline = Pipeline(new FaceRecognizerOptions { Model = r.GetValue(model), Detector = r.GetValue(detector), Threads = r.GetValue(threads),
                 DetectorThreads = 1, Flip = r.GetValue(flip), Alignment = r.GetValue(alignment) });

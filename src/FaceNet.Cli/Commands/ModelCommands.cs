@@ -5,11 +5,8 @@ public sealed partial class FaceNetCli
 {
     private Command ImportCommand()
     {
-        var weights = new Argument<string>("weights")
-        {
-            Description = "Weight file: Keras .h5 (the seed's facenet_keras.h5), PyTorch .pt, .safetensors, a TF.js weights manifest or graph model "
-                + "(.json), or an .onnx model",
-        };
+        var weights = new Argument<string>("weights") { Description = "Weight file: Keras .h5 (the seed's facenet_keras.h5), PyTorch .pt, .safetensors, "
+            + "a TF.js weights manifest or graph model (.json), or an .onnx model" };
         var output = Options.Required("--output", "The ONNX model to write", "-o");
         var format = Options.Text("--format", "keras, torch, safetensors, tfjs (a weights manifest), tfjs-graph (a graph model.json) or onnx (default: "
             + "detected from the file)");
@@ -49,8 +46,7 @@ public sealed partial class FaceNetCli
                 }, r.GetValue(json));
             return ImportFaceModel(from, to, new ImportOptions
             {
-                Format = FormatOf(r.GetValue(format)),
-                OutputNode = r.GetValue(outputNode), InputSize = r.GetValue(inputSize), Preprocess = r.GetValue(preprocess), EmbeddingSize = r.GetValue(size),
+                Format = FormatOf(r.GetValue(format)), OutputNode = r.GetValue(outputNode), InputSize = r.GetValue(inputSize), Preprocess = r.GetValue(preprocess), EmbeddingSize = r.GetValue(size),
                 Threshold = r.GetValue(threshold), Alignment = r.GetValue(alignment), Metric = r.GetValue(metric) is { } mt ? Metrics.Parse(mt) : null, Name = r.GetValue(name),
             }, r.GetValue(json));
         }));

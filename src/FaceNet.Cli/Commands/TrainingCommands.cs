@@ -13,8 +13,7 @@ public sealed partial class FaceNetCli
         var baseModel = Options.Setting("--base", "The frozen network under the head: a bundled single network or an .onnx (not a fused model)", "mobilefacenet");
         var validation = Options.Text("--validation", "Validation faces, of other people (default: one person in five of --from-folders is held out)");
         var head = Options.Setting("--head", "linear (a projection, starting as the base; --dim sets its size) or residual (the base plus a learned "
-            + "correction)",
-            "linear", "residual", "linear");
+            + "correction)", "linear", "residual", "linear");
         var dim = Options.Int("--dim", "Output size of a linear head (default: the base's)", 0, 0, 4096);
         var margin = Options.Real("--margin", "Triplet margin α on squared distances of unit vectors", 0.2, 0, 4, minOpen: true);
         var epochs = Options.Int("--epochs", "Epochs at most (training stops earlier when the validation people stop improving)", 30, 1, 10_000);
@@ -24,8 +23,7 @@ public sealed partial class FaceNetCli
         var seed = new Option<int>("--seed") { Description = "Seed of initialisation, batches and the validation split: the same seed gives the same "
             + "head", DefaultValueFactory = _ => 1 };
         var plot = Options.Text("--plot", "Write the training curve (loss, validation VAL@FAR) as a PNG");
-        var cache = Options.Text("--cache", $"Embedding cache folder, shared with evaluate (default {EmbeddingCache.DefaultDirectory})");
-        var noCache = Options.Flag("--no-cache", "Embed every photo again");
+        var (cache, noCache) = CacheOptions();
         var detector = DetectorOption(); var threads = ThreadsOption(); var json = JsonOption();
         var cmd = new Command("train", "Fine-tune an embedding head on your own people with FaceNet's triplet loss and online semi-hard negatives")
             { folders, output, baseModel, validation, head, dim, margin, epochs, peoplePerBatch, facesPerPerson, lr, seed, plot, cache,
@@ -33,14 +31,13 @@ public sealed partial class FaceNetCli
         cmd.SetAction(r => Guard(() =>
         {
             var outPath = r.GetValue(output)!;
-            if (!outPath.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase)) throw new UsageException($"--output: {outPath}: the trained model is an "
-                + $".onnx file");
+            if (!outPath.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase))
+                throw new UsageException($"--output: {outPath}: the trained model is an .onnx file");
             OutputFolderExists("--output", outPath);
             using var pipeline = Pipeline(new FaceRecognizerOptions { Model = r.GetValue(baseModel), Detector = r.GetValue(detector), Threads = r.GetValue(threads) });
             if (pipeline.Model.IsFused) throw new UsageException($"--base: {r.GetValue(baseModel)} is a fused model; training needs one network under the "
                 + $"head (mobilefacenet, faceapi-resnet or an .onnx)");
-            using var embeddings = new EmbeddingCache(r.GetValue(noCache) ? null : r.GetValue(cache) ?? EmbeddingCache.DefaultDirectory,
-                EmbeddingCache.PipelineKey(pipeline.Model.Identity, pipeline.Detector.Name, false));
+            using var embeddings = new EmbeddingCache(CacheFolder(r, (cache, noCache)), EmbeddingCache.PipelineKey(pipeline.Model.Identity, pipeline.Detector.Name, false));
             var options = new TrainingOptions
             {
                 Head = r.GetValue(head) == "residual" ? HeadKind.Residual : HeadKind.Linear, Dimension = r.GetValue(dim), Margin = (float)r.GetValue(margin),

@@ -21,7 +21,8 @@ public sealed partial class FaceNetCli
         var facesDir = Options.Text("--faces-dir", "Save each track's best face here (track-N.png)");
         var timeout = Options.Real("--timeout", "Seconds without a frame before a stream counts as stopped", 10, 0, 3600, minOpen: true);
         var threshold = ThresholdOption("Threshold for tracks and the gallery (default: the model's for tracks, the --fpir rule for the gallery)");
-        var fpir = Options.Real("--fpir", $"With -g: target share of strangers' tracks that may get a name (default {IdentifyOptions.DefaultFpir})", 0, 1, minOpen: true, maxOpen: true);
+        var fpir = Options.Real("--fpir", $"With -g: target share of strangers' tracks that may get a name (default {IdentifyOptions.DefaultFpir})", 0, 1,
+            minOpen: true, maxOpen: true);
         var liveness = Options.Flag("--liveness", "A liveness verdict per track (live, attack, or cannot be judged), from the faces embedded for it");
         var cmd = new Command("video", "Faces through a video: one line per person who appeared (start, end, who or which cluster), from tracks, not frames")
             { input, gallery, _masterKeyFile, model, detector, every, minTrack, maxGap, identity, output, facesDir, timeout, threshold, fpir, liveness, threads, json };
@@ -39,22 +40,27 @@ public sealed partial class FaceNetCli
                 Liveness = r.GetValue(liveness), Identity = r.GetValue(identity) == "mean" ? TrackIdentity.Mean : TrackIdentity.Vote,
                 Identification = new IdentifyOptions { Fpir = r.GetValue(fpir) ?? IdentifyOptions.DefaultFpir, Threshold = r.GetValue(threshold) },
             };
-            using var reader = VideoReader.Open(r.GetValue(input)!, TimeSpan.FromSeconds(r.GetValue(timeout)));
-            bool asJson = r.GetValue(json);
-            if (!asJson) stdout.WriteLine($"{r.GetValue(input)}: {reader.Info.Width}x{reader.Info.Height}, {reader.Info.Fps:0.##} fps"
-                + (reader.Info.Duration is { } d ? $", {Clock(d)}" : "") + $"; model {pipeline.Model.Info.Name}, detector {pipeline.Detector.Name}");
-            using var writer = r.GetValue(output) is { } outPath ? OutputVideo(outPath, reader) : null;
-            VideoSummary summary;
-            try { summary = new VideoFaces(pipeline, gal, options).Run(reader, t => ReportTrack(t, dir, asJson), writer is null ? null : (frame, faces) => writer.Write(frame.Image, faces)); }
-            finally
-            {
-                stdout.Flush();
-                writer?.Close(); // what was decoded is written, even when the video broke off
-            }
-            (asJson ? stderr : stdout).WriteLine(Describe(summary));
-            return Ok;
+            return Watch(pipeline, new VideoFaces(pipeline, gal, options), r.GetValue(input)!, TimeSpan.FromSeconds(r.GetValue(timeout)), r.GetValue(output), dir,
+                r.GetValue(json));
         }));
         return cmd;
+    }
+
+    /// <summary>Runs the tracker over the video: a line (or JSON object) per track as it ends, the drawn video, then the summary.</summary>
+    private int Watch(FaceRecognizer pipeline, VideoFaces tracker, string input, TimeSpan timeout, string? output, string? dir, bool asJson)
+    {
+        using var reader = VideoReader.Open(input, timeout);
+        if (!asJson) stdout.WriteLine($"{input}: {reader.Info.Width}x{reader.Info.Height}, {reader.Info.Fps:0.##} fps"
+            + (reader.Info.Duration is { } d ? $", {Clock(d)}" : "") + $"; model {pipeline.Model.Info.Name}, detector {pipeline.Detector.Name}");
+        using var writer = output is { } outPath ? OutputVideo(outPath, reader) : null;
+        VideoSummary summary;
+        try
+        {
+            summary = tracker.Run(reader, t => ReportTrack(t, dir, asJson), writer is null ? null : (frame, faces) => writer.Write(frame.Image, faces));
+        }
+        finally { stdout.Flush(); writer?.Close(); } // what was decoded is written, even when the video broke off
+        (asJson ? stderr : stdout).WriteLine(Describe(summary));
+        return Ok;
     }
 
     private static VideoWriter OutputVideo(string path, VideoReader reader)
