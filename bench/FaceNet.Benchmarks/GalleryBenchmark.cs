@@ -5,7 +5,14 @@ using FaceNet.Gallery;
 namespace FaceNet.Benchmarks;
 
 public sealed record SearchResult(int Faces, int Dimensions, int Queries, double LoadSeconds, double ExactMedianMs, double ExactP95Ms,
-    double BuildSeconds, IReadOnlyList<GraphSearch> Graph, double PeakMemoryMb);
+    double BuildSeconds, IReadOnlyList<GraphSearch> Graph, double PeakMemoryMb)
+{
+    /// <summary>What the graph (codes and links) holds in memory a face, as USearch counts its allocations.</summary>
+    public double GraphBytesPerFace { get; init; }
+
+    /// <summary>The graph's own bytes a face: its serialised length (what a saved graph weighs).</summary>
+    public double SavedGraphBytesPerFace { get; init; }
+}
 
 public sealed record GraphSearch(int Candidates, double MedianMs, double P95Ms, double RecallAt1, double PersonRecallAt1);
 
@@ -96,7 +103,10 @@ public static class GalleryBenchmark
             }
             graph.Add(new GraphSearch(candidates, Timing.Quantile(times, 0.5), Timing.Quantile(times, 0.95), (double)hits / queryCount, (double)personHits / queryCount));
         }
-        return new SearchResult(n, dim, queryCount, loadS, Timing.Quantile(exactTimes, 0.5), Timing.Quantile(exactTimes, 0.95), buildS, graph, Timing.PeakMemoryMb());
+        return new SearchResult(n, dim, queryCount, loadS, Timing.Quantile(exactTimes, 0.5), Timing.Quantile(exactTimes, 0.95), buildS, graph, Timing.PeakMemoryMb())
+        {
+            GraphBytesPerFace = index.GraphBytes / (double)n, SavedGraphBytesPerFace = (index.SerializeGraph()?.Length ?? 0) / (double)n,
+        };
     }
 
     /// <summary>

@@ -215,7 +215,7 @@ public sealed partial class FaceNetCli
             ? BenchMaintenance(r.GetValue(faces), r.GetValue(queries), r.GetValue(folder) ?? Path.GetTempPath(),
                 r.GetValue(dimensions), r.GetValue(encrypted), r.GetValue(json))
             : BenchGallery(r.GetValue(faces), r.GetValue(queries), r.GetValue(candidates) is { Length: > 0 } cs ? cs : [new FaceIndexOptions().MinCandidates],
-                new FaceIndexOptions { Connectivity = r.GetValue(connectivity), ExpansionAdd = r.GetValue(expansionAdd) }, r.GetValue(json))));
+                new FaceIndexOptions { Connectivity = r.GetValue(connectivity), ExpansionAdd = r.GetValue(expansionAdd) }, r.GetValue(dimensions), r.GetValue(json))));
         return cmd;
     }
 
@@ -305,15 +305,16 @@ public sealed partial class FaceNetCli
         }
     }
 
-    private int BenchGallery(int n, int queryCount, int[] candidateCounts, FaceIndexOptions options, bool json)
+    private int BenchGallery(int n, int queryCount, int[] candidateCounts, FaceIndexOptions options, int dimensions, bool json)
     {
-        var res = GalleryBenchmark.Search(n, queryCount, candidateCounts, options);
+        var res = GalleryBenchmark.Search(n, queryCount, candidateCounts, options, dimensions);
         if (!json)
         {
             stdout.WriteLine($"{n} faces × {res.Dimensions}-d (10 per person), {queryCount} queries (new faces of enrolled people), "
                 + $"{Environment.ProcessorCount} cores");
             stdout.WriteLine($"  exact top-1: median {res.ExactMedianMs:F2} ms, p95 {res.ExactP95Ms:F2} ms (load {res.LoadSeconds:F1} s)");
-            stdout.WriteLine($"  HNSW (M {options.Connectivity}, ef_add {options.ExpansionAdd}): build {res.BuildSeconds:F1} s");
+            stdout.WriteLine($"  HNSW (M {options.Connectivity}, ef_add {options.ExpansionAdd}): build {res.BuildSeconds:F1} s; {res.GraphBytesPerFace:F0} B a "
+                + $"face in memory (USearch's count), {res.SavedGraphBytesPerFace:F0} B a face saved");
         }
         foreach (var g in res.Graph)
         {
@@ -327,6 +328,7 @@ public sealed partial class FaceNetCli
                     ["hnsw_top1_ms_median"] = Math.Round(g.MedianMs, 4), ["hnsw_top1_ms_p95"] = Math.Round(g.P95Ms, 4),
                     ["hnsw_recall_at_1"] = Math.Round(g.RecallAt1, 4), ["hnsw_person_recall_at_1"] = Math.Round(g.PersonRecallAt1, 4),
                     ["peak_memory_mb"] = Math.Round(res.PeakMemoryMb, 1), ["cores"] = Environment.ProcessorCount,
+                    ["graph_bytes_per_face"] = Math.Round(res.GraphBytesPerFace), ["graph_saved_bytes_per_face"] = Math.Round(res.SavedGraphBytesPerFace),
                 }, Json));
             else
                 stdout.WriteLine($"    {g.Candidates,4} candidates: top-1 median {g.MedianMs:F3} ms, p95 {g.P95Ms:F3} ms, recall@1 {g.RecallAt1:F4} (same "

@@ -147,15 +147,18 @@ public sealed class GalleryCliTests : IDisposable
     [Fact]
     public void Bench_gallery_reports_exact_and_hnsw_search()
     {
-        var r = CliRunner.Run("bench", "gallery", "--faces", "5000", "--queries", "30", "--candidates", "1", "64", "--json");
+        var r = CliRunner.Run("bench", "gallery", "--faces", "5000", "--queries", "30", "--candidates", "1", "64", "--dimensions", "64", "--json");
         Assert.Equal(0, r.ExitCode);
         Assert.Equal(2, r.OutLines.Length);
         foreach (var line in r.OutLines)
         {
             var j = JsonDocument.Parse(line).RootElement;
             Assert.Equal(5000, j.GetProperty("faces").GetInt32());
+            Assert.Equal(64, j.GetProperty("dimensions").GetInt32());
             Assert.True(j.GetProperty("exact_top1_ms_median").GetDouble() > 0);
             Assert.True(j.GetProperty("hnsw_recall_at_1").GetDouble() >= 0.9);
+            // a saved graph holds at least each face's 64 int8 values; the graph in memory at least what it saves
+            Assert.InRange(j.GetProperty("graph_saved_bytes_per_face").GetDouble(), 64, j.GetProperty("graph_bytes_per_face").GetDouble());
         }
     }
 
