@@ -46,8 +46,9 @@ public sealed partial class FaceNetCli
                 }, r.GetValue(json));
             return ImportFaceModel(from, to, new ImportOptions
             {
-                Format = FormatOf(r.GetValue(format)), OutputNode = r.GetValue(outputNode), InputSize = r.GetValue(inputSize), Preprocess = r.GetValue(preprocess), EmbeddingSize = r.GetValue(size),
-                Threshold = r.GetValue(threshold), Alignment = r.GetValue(alignment), Metric = r.GetValue(metric) is { } mt ? Metrics.Parse(mt) : null, Name = r.GetValue(name),
+                Format = FormatOf(r.GetValue(format)), OutputNode = r.GetValue(outputNode), InputSize = r.GetValue(inputSize),
+                Preprocess = r.GetValue(preprocess), EmbeddingSize = r.GetValue(size), Threshold = r.GetValue(threshold), Alignment = r.GetValue(alignment),
+                Metric = r.GetValue(metric) is { } mt ? Metrics.Parse(mt) : null, Name = r.GetValue(name),
             }, r.GetValue(json));
         }));
         return cmd;

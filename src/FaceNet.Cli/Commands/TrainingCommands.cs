@@ -37,7 +37,8 @@ public sealed partial class FaceNetCli
             using var pipeline = Pipeline(new FaceRecognizerOptions { Model = r.GetValue(baseModel), Detector = r.GetValue(detector), Threads = r.GetValue(threads) });
             if (pipeline.Model.IsFused) throw new UsageException($"--base: {r.GetValue(baseModel)} is a fused model; training needs one network under the "
                 + $"head (mobilefacenet, faceapi-resnet or an .onnx)");
-            using var embeddings = new EmbeddingCache(CacheFolder(r, (cache, noCache)), EmbeddingCache.PipelineKey(pipeline.Model.Identity, pipeline.Detector.Name, false));
+            using var embeddings = new EmbeddingCache(CacheFolder(r, (cache, noCache)),
+                EmbeddingCache.PipelineKey(pipeline.Model.Identity, pipeline.Detector.Name, false));
             var options = new TrainingOptions
             {
                 Head = r.GetValue(head) == "residual" ? HeadKind.Residual : HeadKind.Linear, Dimension = r.GetValue(dim), Margin = (float)r.GetValue(margin),
