@@ -105,7 +105,7 @@ public sealed class ClusterProcessTests(PostgresServer postgres, ITestOutputHelp
                         Assert.Equal(want.Candidates.Select(c => Math.Round(c.Threshold, 6)), got.GetProperty("candidates").EnumerateArray().Select(c => c.GetProperty("threshold").GetDouble()));
                     Assert.Equal(want.Rule!.Comparisons, got.GetProperty("comparisons").GetInt64());
                     Assert.Equal(want.Candidates.Select(c => c.Name), got.GetProperty("candidates").EnumerateArray().Select(c => c.GetProperty("name").GetString()));
-                    Assert.Equal(want.Distance, got.GetProperty("distance").GetDouble(), 5);
+                    Assert.Equal(want.Distance, got.GetProperty("distance").GetDouble(), 1e-6); // the answer rounds to 6 decimals: within 5e-7
                 }
             }
         }
